@@ -1,0 +1,71 @@
+"""Load a checkpoint safely (weights only) into the model, with errors a user can act on."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from analysis.errors import InputError
+
+STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """The state_dict, and the training record if the checkpoint carries one (ours do)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"checkpoint {path} does not exist: give a file saved with torch.save")
+    if path.stat().st_size == 0:
+        raise InputError(f"checkpoint {path} is empty: the save was interrupted; save it again")
+    try:
+        # Never weights_only=False, whatever the error suggests: that would run foreign code.
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        first = str(error).splitlines()[0] if str(error) else "unreadable pickle"
+        raise InputError(f"checkpoint {path} was refused by the safe loader ({first[:160]}): "
+                         "it is not a plain state_dict of tensors") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"checkpoint {path} is not a readable torch checkpoint ({first[:160]}): "
+                         "it may be truncated or not a torch.save file") from None
+    training = loaded.get("training") if isinstance(loaded, dict) else None
+    return extract_state_dict(loaded, path), training if isinstance(training, dict) else None
+
+
+def extract_state_dict(loaded, path: Path) -> dict[str, torch.Tensor]:
+    """A bare state_dict, or one under a key training scripts commonly use."""
+    if isinstance(loaded, dict) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        return dict(loaded)
+    if isinstance(loaded, dict):
+        for key in STATE_DICT_KEYS:
+            inner = loaded.get(key)
+            if isinstance(inner, dict) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+                return dict(inner)
+    keys = ", ".join(sorted(map(str, loaded))[:8]) if isinstance(loaded, dict) else type(loaded).__name__
+    raise InputError(f"checkpoint {path} holds no state_dict (found: {keys}): "
+                     f"save model.state_dict(), or a dict with one of the keys {', '.join(STATE_DICT_KEYS)}")
+
+
+def load_into(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Load strictly; name every missing, unexpected or mismatched key."""
+    state = {k.removeprefix("module."): v for k, v in state.items()}  # saved from DataParallel
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
+                  for k in sorted(set(state) & set(expected)) if state[k].shape != expected[k].shape]
+    problems = []
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected " + ", ".join(unexpected))
+    if mismatched:
+        problems.append("shape mismatch " + "; ".join(mismatched))
+    if problems:
+        raise InputError(f"checkpoint {path} is for another architecture than {type(model).__name__} "
+                         f"({'; '.join(problems)}): give a checkpoint of this model")
+    model.load_state_dict(state, strict=True)

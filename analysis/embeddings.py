@@ -1,0 +1,78 @@
+"""Sample selection, embeddings and the distances between them (numpy, no torch)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from analysis.errors import InputError
+
+METRICS = ("mse", "euclidean", "cosine")
+
+
+def select_samples(labels: np.ndarray, classes: tuple[int, ...], per_class: int) -> list[int]:
+    """The first ``per_class`` test indices of each class, classes in the given order."""
+    chosen = []
+    for cls in classes:
+        members = np.flatnonzero(labels == cls)
+        if len(members) < per_class:
+            present = sorted(set(labels.tolist()))
+            raise InputError(f"class {cls} has {len(members)} test images but {per_class} were asked for "
+                             f"(classes present: {present}): lower --per-class or choose other --digits")
+        chosen.extend(int(i) for i in members[:per_class])
+    return chosen
+
+
+def first_index_of(labels: np.ndarray, cls: int) -> int:
+    members = np.flatnonzero(labels == cls)
+    if not len(members):
+        raise InputError(f"no test image has label {cls}: choose --image-index instead")
+    return int(members[0])
+
+
+def distance(a: np.ndarray, b: np.ndarray, metric: str) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if metric == "mse":  # mean over dimensions, as torch.nn.MSELoss(reduction="mean")
+        return float(np.mean((a - b) ** 2))
+    if metric == "euclidean":
+        return float(np.sqrt(np.sum((a - b) ** 2)))
+    if metric == "cosine":
+        norms = np.linalg.norm(a) * np.linalg.norm(b)
+        return 1.0 if norms == 0 else float(1.0 - np.dot(a, b) / norms)
+    raise ValueError(f"unknown metric {metric}")
+
+
+def distance_tables(vectors: np.ndarray, labels: list[int]) -> dict:
+    """For each metric: the full matrix, every pair labelled intra or inter, and means."""
+    tables = {}
+    for metric in METRICS:
+        n = len(vectors)
+        matrix = np.zeros((n, n))
+        for i, j in itertools.combinations(range(n), 2):
+            matrix[i, j] = matrix[j, i] = distance(vectors[i], vectors[j], metric)
+        pairs = [{"i": i, "j": j, "class_i": labels[i], "class_j": labels[j],
+                  "kind": "intra" if labels[i] == labels[j] else "inter", "distance": matrix[i, j]}
+                 for i, j in itertools.combinations(range(n), 2)]
+        tables[metric] = {"matrix": matrix, "pairs": pairs, **summarise(pairs)}
+    return tables
+
+
+def summarise(pairs: list[dict]) -> dict:
+    intra = [p["distance"] for p in pairs if p["kind"] == "intra"]
+    inter = [p["distance"] for p in pairs if p["kind"] == "inter"]
+    by_class: dict[int, list[float]] = {}
+    for p in pairs:
+        if p["kind"] == "intra":
+            by_class.setdefault(p["class_i"], []).append(p["distance"])
+    by_class_pair: dict[str, list[float]] = {}
+    for p in pairs:
+        if p["kind"] == "inter":
+            key = "-".join(str(c) for c in sorted((p["class_i"], p["class_j"])))
+            by_class_pair.setdefault(key, []).append(p["distance"])
+    mean = lambda values: float(np.mean(values)) if values else None  # noqa: E731
+    return {
+        "intra_mean": mean(intra), "inter_mean": mean(inter),
+        "intra_by_class": {str(k): {"mean": mean(v), "pairs": len(v)} for k, v in by_class.items()},
+        "inter_by_class_pair": {k: {"mean": mean(v), "pairs": len(v)} for k, v in by_class_pair.items()},
+    }

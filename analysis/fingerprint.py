@@ -1,0 +1,45 @@
+"""Content keys of a run's inputs, computed without torch so no-op builds stay cheap."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from analysis.config import AnalysisConfig, TrainConfig, sha256_of_json
+from analysis.data import data_identity
+from analysis.store import sha256_file
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TRAINING_CODE = ("model.py", "train.py", "inference.py", "data.py")
+
+
+def code_version(files: tuple[str, ...] | None = None) -> str:
+    """sha256 over the analysis sources (all of them, or the named ones)."""
+    digest = hashlib.sha256()
+    paths = sorted(PACKAGE_DIR.glob("*.py")) if files is None else [PACKAGE_DIR / f for f in sorted(files)]
+    for path in paths:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def default_checkpoint_key(data: str | None, train: TrainConfig, analysis: AnalysisConfig) -> str:
+    return sha256_of_json({
+        "data": data_identity(data), "train": train.to_dict(),
+        "normalisation": [analysis.mean, analysis.std], "code": code_version(TRAINING_CODE),
+    })[:16]
+
+
+def analysis_inputs(checkpoint: Path, data: str | None, config: AnalysisConfig) -> dict:
+    """Everything the analysis result depends on; its hash names the store."""
+    return {
+        "checkpoint": {"file": Path(checkpoint).name, "sha256": sha256_file(checkpoint),
+                       "bytes": Path(checkpoint).stat().st_size},
+        "data": data_identity(data),
+        "config": config.to_dict(),
+        "config_sha256": config.fingerprint(),
+        "code_version": code_version(),
+    }
+
+
+def store_key(inputs: dict) -> str:
+    return sha256_of_json(inputs)[:16]

@@ -1,0 +1,77 @@
+"""Image grids assembled as arrays (no matplotlib figures) and saved once as PNG."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib import colormaps
+from PIL import Image, ImageDraw, ImageFont
+
+TILE_TARGET_PX = 84   # each map is scaled up by an integer factor to about this size
+GAP_PX = 4
+LABEL_PX = 12         # band above each tile holding its channel index
+BACKGROUND = (255, 255, 255)
+
+
+def colourise(values: np.ndarray, vmin: float, vmax: float, cmap: str) -> np.ndarray:
+    """Floats -> RGB uint8 through a matplotlib colormap, on a fixed scale."""
+    span = vmax - vmin if vmax > vmin else 1.0
+    normalised = np.clip((np.asarray(values, dtype=np.float64) - vmin) / span, 0.0, 1.0)
+    return (colormaps[cmap](normalised)[..., :3] * 255).round().astype(np.uint8)
+
+
+def upscale(rgb: np.ndarray, factor: int) -> np.ndarray:
+    return np.repeat(np.repeat(rgb, factor, axis=0), factor, axis=1)
+
+
+def scale_for(height: int) -> int:
+    return max(1, round(TILE_TARGET_PX / height))
+
+
+def grid(maps: np.ndarray, vmin: float, vmax: float, cmap: str, columns: int, labels: bool = True) -> np.ndarray:
+    """(C, H, W) maps -> one RGB image, row-major, channel 0 at the top left, index above each tile."""
+    count, height, width = maps.shape
+    factor = scale_for(height)
+    tile_h, tile_w = height * factor, width * factor
+    label_h = LABEL_PX if labels else 0
+    rows = -(-count // columns)
+    canvas = np.full((rows * (tile_h + label_h + GAP_PX) + GAP_PX, columns * (tile_w + GAP_PX) + GAP_PX, 3),
+                     255, dtype=np.uint8)
+    coloured = colourise(maps, vmin, vmax, cmap)
+    for index in range(count):
+        r, c = divmod(index, columns)
+        top = GAP_PX + r * (tile_h + label_h + GAP_PX) + label_h
+        left = GAP_PX + c * (tile_w + GAP_PX)
+        canvas[top:top + tile_h, left:left + tile_w] = upscale(coloured[index], factor)
+    if labels:
+        image = Image.fromarray(canvas)
+        draw = ImageDraw.Draw(image)
+        font = ImageFont.load_default(size=10)
+        for index in range(count):
+            r, c = divmod(index, columns)
+            draw.text((GAP_PX + c * (tile_w + GAP_PX), r * (tile_h + label_h + GAP_PX) + GAP_PX - 2),
+                      str(index), fill=(60, 60, 60), font=font)
+        canvas = np.asarray(image)
+    return canvas
+
+
+def digit(image: np.ndarray, factor: int = 4) -> np.ndarray:
+    """A uint8 grey digit (H, W) -> RGB, scaled up without smoothing."""
+    grey = np.asarray(image, dtype=np.uint8)
+    return upscale(np.stack([grey] * 3, axis=-1), factor)
+
+
+def colourbar(cmap: str, width: int = 256, height: int = 12) -> np.ndarray:
+    ramp = np.tile(np.linspace(0.0, 1.0, width), (height, 1))
+    return colourise(ramp, 0.0, 1.0, cmap)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def columns_for(count: int) -> int:
+    return 8 if count <= 32 else 16

@@ -1,0 +1,29 @@
+"""Turning digit arrays into model inputs, and batched predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def to_input(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
+    """uint8 (N, H, W) or (N, C, H, W) -> normalised float32 (N, C, H, W)."""
+    x = torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0)
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    return (x - mean) / std
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float:
+    return float((logits.argmax(1).numpy() == labels).mean())

@@ -1,0 +1,67 @@
+"""Parameter counts per layer: one record per module that owns parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from torch import nn
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerParams:
+    name: str
+    type: str
+    weight_shape: list[int] | None
+    bias_shape: list[int] | None
+    weights: int
+    biases: int
+    other: int            # parameters other than weight and bias
+    total: int            # counted here: a tensor shared with an earlier layer counts 0
+    trainable: int
+    formula: str          # e.g. "32·1·3·3 + 32"
+    shared_with: list[str]
+
+
+def formula_for(module: nn.Module) -> str:
+    weight = getattr(module, "weight", None)
+    bias = getattr(module, "bias", None)
+    if weight is None:
+        return ""
+    factors = "·".join(str(n) for n in weight.shape)
+    return f"{factors} + {bias.numel()}" if isinstance(bias, nn.Parameter) else factors
+
+
+def count_parameters(model: nn.Module) -> dict:
+    """Per-layer records in definition order, and totals; shared tensors count once."""
+    first_owner: dict[int, str] = {}
+    layers = []
+    for name, module in model.named_modules():
+        own = list(module.named_parameters(recurse=False))
+        if not own:
+            continue
+        counts = {"weight": 0, "bias": 0, "other": 0}
+        trainable, shared = 0, []
+        for pname, param in own:
+            owner = first_owner.setdefault(id(param), f"{name}.{pname}")
+            if owner != f"{name}.{pname}":
+                shared.append(owner)
+                continue
+            counts[pname if pname in ("weight", "bias") else "other"] += param.numel()
+            trainable += param.numel() if param.requires_grad else 0
+        weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
+        layers.append(LayerParams(
+            name=name, type=type(module).__name__,
+            weight_shape=list(weight.shape) if isinstance(weight, nn.Parameter) else None,
+            bias_shape=list(bias.shape) if isinstance(bias, nn.Parameter) else None,
+            weights=counts["weight"], biases=counts["bias"], other=counts["other"],
+            total=sum(counts.values()), trainable=trainable,
+            formula=formula_for(module), shared_with=shared,
+        ))
+    total = sum(layer.total for layer in layers)
+    trainable = sum(layer.trainable for layer in layers)
+    buffers = sum(b.numel() for b in model.buffers())
+    return {
+        "layers": [dataclasses.asdict(layer) for layer in layers],
+        "total": total, "trainable": trainable, "non_trainable": total - trainable, "buffers": buffers,
+        "bytes_float32": total * 4,
+    }

@@ -1,0 +1,111 @@
+"""The artifact store: canonical JSON, PNGs and a manifest, written atomically.
+
+Torch-free: the report stage reads stores through ``report.load`` using the
+constants and helpers here. A store is one folder ``build/stores/<key>/``; it
+is assembled in a hidden temporary folder and renamed into place, so a reader
+never sees half a store and a failed run leaves the previous ones untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+FLOAT_DIGITS = 7  # significant digits kept in stored floats: same inputs, same bytes
+
+
+def canonical(value):
+    """Plain JSON types with floats rounded, so equal results give equal bytes."""
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return canonical(value.tolist())
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        rounded = float(f"{value:.{FLOAT_DIGITS}g}")
+        return 0.0 if rounded == 0 else rounded  # no "-0.0"
+    raise TypeError(f"cannot store {type(value).__name__} in JSON")
+
+
+def dumps(document: dict) -> bytes:
+    return (json.dumps(canonical(document), indent=2, sort_keys=True) + "\n").encode()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, fsync, then rename over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class StoreWriter:
+    """Collects a store's files in a temporary folder; ``commit`` publishes it."""
+
+    def __init__(self, final_dir: Path):
+        self.final_dir = Path(final_dir)
+        self.final_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir = Path(tempfile.mkdtemp(prefix=f".{self.final_dir.name}.", dir=self.final_dir.parent))
+        self.files: dict[str, str] = {}
+
+    def write_bytes(self, relpath: str, data: bytes) -> str:
+        target = self.tmp_dir / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        self.files[relpath] = sha256_bytes(data)
+        return relpath
+
+    def write_json(self, relpath: str, document: dict) -> str:
+        return self.write_bytes(relpath, dumps({"schema_version": SCHEMA_VERSION, **document}))
+
+    def commit(self, manifest: dict) -> Path:
+        manifest = {**manifest, "schema_version": SCHEMA_VERSION, "files": dict(sorted(self.files.items()))}
+        (self.tmp_dir / MANIFEST).write_bytes(dumps(manifest))
+        for path in self.tmp_dir.rglob("*"):
+            if path.is_file():
+                with open(path, "rb") as handle:
+                    os.fsync(handle.fileno())
+        self.tmp_dir.chmod(0o755)
+        if self.final_dir.exists():  # an older store for the same inputs: replace it
+            stale = self.final_dir.with_name(f".{self.final_dir.name}.stale-{os.getpid()}")
+            os.rename(self.final_dir, stale)
+            os.rename(self.tmp_dir, self.final_dir)
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            os.rename(self.tmp_dir, self.final_dir)
+        return self.final_dir
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)

@@ -1,0 +1,92 @@
+"""Shape trace: every module call in execution order, recorded with forward hooks."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from analysis.errors import InputError
+
+GEOMETRY_ATTRS = ("kernel_size", "stride", "padding", "dilation", "in_features", "out_features",
+                  "in_channels", "out_channels", "start_dim", "end_dim")
+
+
+@dataclasses.dataclass
+class TraceRow:
+    order: int
+    name: str
+    type: str
+    depth: int
+    is_leaf: bool
+    input_shape: list[int] | None    # without the batch dimension
+    output_shape: list[int] | None   # without the batch dimension
+    params: int                      # this module's own parameters
+    geometry: dict                   # kernel, stride, padding... where the module has them
+
+
+def _shape(value) -> list[int] | None:
+    if isinstance(value, torch.Tensor):
+        return list(value.shape[1:])
+    if isinstance(value, (tuple, list)) and value and isinstance(value[0], torch.Tensor):
+        return list(value[0].shape[1:])
+    return None
+
+
+def _geometry(module: nn.Module) -> dict:
+    out = {}
+    for attr in GEOMETRY_ATTRS:
+        value = getattr(module, attr, None)
+        if isinstance(value, (int, tuple)) and not isinstance(value, bool):
+            out[attr] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def trace_shapes(model: nn.Module, example: torch.Tensor) -> dict:
+    """Run one forward pass on ``example`` (batch of 1) and record every module call."""
+    rows: list[TraceRow] = []
+    open_rows: dict[int, list[TraceRow]] = {}
+    handles = []
+
+    def before(module, inputs, name=None):
+        row = TraceRow(order=len(rows), name=name, type=type(module).__name__, depth=name.count(".") + 1,
+                       is_leaf=not any(True for _ in module.children()), input_shape=_shape(inputs),
+                       output_shape=None, params=sum(p.numel() for p in module.parameters(recurse=False)),
+                       geometry=_geometry(module))
+        rows.append(row)
+        open_rows.setdefault(id(module), []).append(row)
+
+    def after(module, inputs, output):
+        open_rows[id(module)].pop().output_shape = _shape(output)
+
+    for name, module in model.named_modules():
+        if name:
+            handles.append(module.register_forward_pre_hook(lambda m, i, n=name: before(m, i, n)))
+            handles.append(module.register_forward_hook(after))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            output = model(example)
+    except Exception as error:  # report how far the forward pass got
+        reached = rows[-1].name if rows else "(no layer)"
+        raise InputError(f"forward pass failed after reaching layer {reached} "
+                         f"with input shape {list(example.shape)}: {str(error).splitlines()[0]}") from None
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return {
+        "batch_size": int(example.shape[0]),
+        "input_shape": list(example.shape[1:]),
+        "output_shape": list(output.shape[1:]),
+        "rows": [dataclasses.asdict(row) for row in rows],
+        "functional_note": "Forward hooks see modules only; functional calls such as F.relu are not rows.",
+    }
+
+
+def kernel_shapes(model: nn.Module) -> list[dict]:
+    return [{"name": name, "type": type(m).__name__, "shape": list(m.weight.shape)}
+            for name, m in model.named_modules()
+            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and isinstance(m.weight, torch.Tensor)]

@@ -1,0 +1,70 @@
+"""Deterministic training of the default checkpoint (fixed seed, fixed threads)."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from analysis.config import AnalysisConfig, TrainConfig
+from analysis.data import DataSplits
+from analysis.inference import accuracy, predict_logits, to_input
+from analysis.model import AssignmentCNN
+from analysis.store import write_atomic
+
+
+def train(splits: DataSplits, config: TrainConfig, analysis: AnalysisConfig,
+          show_progress: bool = True) -> tuple[nn.Module, dict]:
+    """Train the assignment CNN; return it with a record of the run (epochs, seconds, accuracy)."""
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    torch.use_deterministic_algorithms(True)
+    model = AssignmentCNN()
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    steps_per_epoch = -(-len(splits.train) // config.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=config.learning_rate, total_steps=max(1, config.epochs * steps_per_epoch))
+    loss_fn = nn.CrossEntropyLoss()
+    x_train = to_input(splits.train.images, analysis.mean, analysis.std)
+    y_train = torch.from_numpy(splits.train.labels)
+    x_test = to_input(splits.test.images, analysis.mean, analysis.std)
+    order_rng = torch.Generator().manual_seed(config.seed)
+    history = []
+    started = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = torch.randperm(len(x_train), generator=order_rng)
+        batches = range(0, len(order), config.batch_size)
+        bar = tqdm(batches, desc=f"training epoch {epoch}/{config.epochs}", unit="batch",
+                   leave=False, disable=not show_progress)
+        total_loss = 0.0
+        for start in bar:
+            idx = order[start:start + config.batch_size]
+            optimiser.zero_grad()
+            loss = loss_fn(model(x_train[idx]), y_train[idx])
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            total_loss += float(loss.detach()) * len(idx)
+        test_accuracy = accuracy(predict_logits(model, x_test), splits.test.labels)
+        history.append({"epoch": epoch, "train_loss": total_loss / len(order), "test_accuracy": test_accuracy})
+        if show_progress:
+            tqdm.write(f"epoch {epoch}/{config.epochs}: loss {total_loss / len(order):.4f}, "
+                       f"test accuracy {test_accuracy:.2%}")
+    seconds = time.perf_counter() - started
+    record = {"config": config.to_dict(), "seconds": seconds, "history": history,
+              "test_accuracy": history[-1]["test_accuracy"] if history else None,
+              "n_train": len(splits.train), "n_test": len(splits.test)}
+    return model, record
+
+
+def save_checkpoint(model: nn.Module, record: dict, path: Path) -> None:
+    """A dict with the state_dict and the training record (plain types: loads weights-only)."""
+    buffer = io.BytesIO()
+    torch.save({"state_dict": model.state_dict(), "training": record}, buffer)
+    write_atomic(Path(path), buffer.getvalue())
+
