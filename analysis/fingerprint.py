@@ -7,6 +7,7 @@ from pathlib import Path
 
 from analysis.config import AnalysisConfig, TrainConfig, sha256_of_json
 from analysis.data import data_identity
+from analysis.errors import InputError
 from analysis.store import sha256_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -31,6 +32,8 @@ def default_checkpoint_key(data: str | None, train: TrainConfig, analysis: Analy
 
 def analysis_inputs(checkpoint: Path, data: str | None, config: AnalysisConfig) -> dict:
     """Everything the analysis result depends on; its hash names the store."""
+    if not Path(checkpoint).is_file():
+        raise InputError(f"checkpoint {checkpoint} does not exist: give a file saved with torch.save")
     return {
         "checkpoint": {"file": Path(checkpoint).name, "sha256": sha256_file(checkpoint),
                        "bytes": Path(checkpoint).stat().st_size},

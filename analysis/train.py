@@ -40,7 +40,7 @@ def train(splits: DataSplits, config: TrainConfig, analysis: AnalysisConfig,
         order = torch.randperm(len(x_train), generator=order_rng)
         batches = range(0, len(order), config.batch_size)
         bar = tqdm(batches, desc=f"training epoch {epoch}/{config.epochs}", unit="batch",
-                   leave=False, disable=not show_progress)
+                   leave=False, disable=None if show_progress else True)
         total_loss = 0.0
         for start in bar:
             idx = order[start:start + config.batch_size]

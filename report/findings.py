@@ -1,0 +1,184 @@
+"""Typed view of one artifact store: what the rules and templates work from."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerParams:
+    name: str
+    type: str
+    weight_shape: list[int] | None
+    bias_shape: list[int] | None
+    weights: int
+    biases: int
+    other: int
+    total: int
+    trainable: int
+    formula: str
+    shared_with: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Parameters:
+    layers: list[LayerParams]
+    total: int
+    trainable: int
+    non_trainable: int
+    buffers: int
+    bytes_float32: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceRow:
+    order: int
+    name: str
+    type: str
+    depth: int
+    is_leaf: bool
+    input_shape: list[int] | None
+    output_shape: list[int] | None
+    params: int
+    geometry: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Trace:
+    batch_size: int
+    input_shape: list[int]
+    output_shape: list[int]
+    rows: list[TraceRow]
+    functional_note: str
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelImage:
+    layer: str
+    path: str
+    shape: list[int]
+    vmin: float
+    vmax: float
+    cmap: str
+    colourbar: str
+    columns: int
+
+
+@dataclasses.dataclass(frozen=True)
+class MapGrid:
+    module: str
+    label: str
+    path: str
+    cmap: str
+    columns: int
+    shape: list[int]
+    vmin: float
+    vmax: float
+    channel_peak: list[float]
+    channel_mean: list[float]
+    channel_zero_share: list[float]
+    dead_channels: list[int]
+    near_zero_channels: list[int]
+    near_zero_threshold: float
+    zero_share: float
+
+
+@dataclasses.dataclass(frozen=True)
+class InputImage:
+    index: int
+    label: int
+    predicted: int
+    confidence: float
+    path: str
+    chosen_by: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    index: int
+    label: int
+    predicted: int
+    confidence: float
+    path: str
+    vector: list[float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    i: int
+    j: int
+    class_i: int
+    class_j: int
+    kind: str  # "intra" or "inter"
+    distance: float
+
+
+@dataclasses.dataclass(frozen=True)
+class DistanceTable:
+    matrix: list[list[float]]
+    pairs: list[Pair]
+    intra_mean: float | None
+    inter_mean: float | None
+    intra_by_class: dict
+    inter_by_class_pair: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Embeddings:
+    layer: str
+    module: str
+    after_relu: bool
+    dimensions: int
+    classes: list[int]
+    per_class: int
+    samples: list[Sample]
+    distances: dict[str, DistanceTable]
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassAccuracy:
+    cls: int
+    n: int
+    correct: int
+    accuracy: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    n_test: int
+    correct: int
+    accuracy: float
+    per_class: list[ClassAccuracy]
+    training: dict | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Provenance:
+    key: str
+    checkpoint_file: str
+    checkpoint_sha256: str
+    checkpoint_bytes: int
+    data_kind: str
+    data_description: str
+    config: dict
+    code_version: str
+    producer: dict
+    schema_version: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Findings:
+    store_dir: Path
+    provenance: Provenance
+    model_class: str
+    input_shape: list[int]
+    parameters: Parameters
+    trace: Trace
+    kernels: list[dict]
+    kernel_image: KernelImage
+    input_image: InputImage
+    map_colourbar: str
+    map_grids: list[MapGrid]
+    embeddings: Embeddings
+    evaluation: Evaluation

@@ -1,0 +1,48 @@
+"""The only place numbers become text, so wording is deterministic everywhere."""
+
+from __future__ import annotations
+
+import math
+
+
+def integer(n: int) -> str:
+    return f"{int(n):,}"
+
+
+def number(x: float | None, digits: int = 4) -> str:
+    """Significant digits, no exponent for everyday magnitudes: 110.5971, 0.0123, 1,619.833."""
+    if x is None:
+        return "n/a"
+    if x == 0:
+        return "0"
+    magnitude = abs(x)
+    if magnitude >= 1000:
+        return f"{x:,.1f}"
+    if magnitude < 1e-4:
+        return f"{x:.{digits - 1}e}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(magnitude)))
+    return f"{x:.{decimals}f}"
+
+
+def percent(share: float, decimals: int = 1) -> str:
+    return f"{share * 100:.{decimals}f}%"
+
+
+def ratio(x: float) -> str:
+    return f"{x:.1f}×" if x < 100 else f"{x:,.0f}×"
+
+
+def shape(dims) -> str:
+    dims = list(dims)
+    return "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def listing(items) -> str:
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]

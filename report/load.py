@@ -1,0 +1,93 @@
+"""Read and verify an artifact store, and turn it into ``Findings``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from analysis.store import MANIFEST, SCHEMA_VERSION, sha256_file
+from report import findings as f
+from report.errors import StoreError
+
+DOCUMENTS = ("model.json", "evaluation.json", "activations.json", "embeddings.json")
+
+
+def read_manifest(store_dir: Path) -> dict:
+    path = Path(store_dir) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StoreError(f"no store at {store_dir}: run the analysis (`make report`)") from None
+    except (OSError, ValueError) as error:
+        raise StoreError(f"store manifest {path} is unreadable ({error}): rebuild with `make report`") from None
+    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    if version != SCHEMA_VERSION:
+        raise StoreError(f"store {store_dir} has schema version {version}, this report needs "
+                         f"{SCHEMA_VERSION}: rebuild it with `make report`")
+    return manifest
+
+
+def verify(store_dir: Path, manifest: dict) -> None:
+    """Every listed file exists and matches its recorded sha256."""
+    for relpath, expected in manifest.get("files", {}).items():
+        path = Path(store_dir) / relpath
+        if not path.is_file():
+            raise StoreError(f"store file {path} is missing: rebuild with `make report`")
+        if sha256_file(path) != expected:
+            raise StoreError(f"store file {path} does not match its recorded hash: rebuild with `make report`")
+    missing = [name for name in DOCUMENTS if name not in manifest.get("files", {})]
+    if missing:
+        raise StoreError(f"store {store_dir} lacks {', '.join(missing)}: rebuild with `make report`")
+
+
+def load_findings(store_dir: Path) -> f.Findings:
+    store_dir = Path(store_dir)
+    manifest = read_manifest(store_dir)
+    verify(store_dir, manifest)
+    docs = {name: json.loads((store_dir / name).read_text()) for name in DOCUMENTS}
+    try:
+        return _build(store_dir, manifest, docs)
+    except (KeyError, TypeError) as error:
+        raise StoreError(f"store {store_dir} lacks an expected field ({error}): rebuild with `make report`") from None
+
+
+def _make(cls, data: dict, **overrides):
+    """Build a dataclass from a stored dict, ignoring extra keys (newer writers may add some)."""
+    values = {field.name: data[field.name] for field in dataclasses.fields(cls) if field.name not in overrides}
+    return cls(**values, **overrides)
+
+
+def _build(store_dir: Path, manifest: dict, docs: dict) -> f.Findings:
+    model, evaluation = docs["model.json"], docs["evaluation.json"]
+    maps, emb = docs["activations.json"], docs["embeddings.json"]
+    inputs = manifest["inputs"]
+    params = model["parameters"]
+    trace = model["trace"]
+    return f.Findings(
+        store_dir=store_dir,
+        provenance=f.Provenance(
+            key=manifest["key"], checkpoint_file=inputs["checkpoint"]["file"],
+            checkpoint_sha256=inputs["checkpoint"]["sha256"], checkpoint_bytes=inputs["checkpoint"]["bytes"],
+            data_kind=inputs["data"]["kind"], data_description=manifest["data_description"],
+            config=inputs["config"], code_version=inputs["code_version"], producer=manifest["producer"],
+            schema_version=manifest["schema_version"]),
+        model_class=model["model"]["class"],
+        input_shape=model["model"]["input_shape"],
+        parameters=_make(f.Parameters, params, layers=[_make(f.LayerParams, layer) for layer in params["layers"]]),
+        trace=_make(f.Trace, trace, rows=[_make(f.TraceRow, row) for row in trace["rows"]]),
+        kernels=model["kernels"],
+        kernel_image=_make(f.KernelImage, model["kernel_image"]),
+        input_image=_make(f.InputImage, maps["input"]),
+        map_colourbar=maps["colourbar"],
+        map_grids=[_make(f.MapGrid, grid) for grid in maps["grids"]],
+        embeddings=_make(
+            f.Embeddings, emb,
+            samples=[_make(f.Sample, s) for s in emb["samples"]],
+            distances={metric: _make(f.DistanceTable, table, pairs=[_make(f.Pair, p) for p in table["pairs"]])
+                       for metric, table in emb["distances"].items()}),
+        evaluation=_make(
+            f.Evaluation, evaluation,
+            per_class=[f.ClassAccuracy(cls=row["class"], n=row["n"], correct=row["correct"],
+                                       accuracy=row["accuracy"]) for row in evaluation["per_class"]]),
+    )

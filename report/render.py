@@ -1,0 +1,71 @@
+"""Context -> HTML (Jinja2, autoescaped, strict) -> PDF (WeasyPrint, build folder only)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+
+from report import fmt
+from report.context import ReportContext
+from report.errors import RenderError
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+FILTERS = {"integer": fmt.integer, "number": fmt.number, "percent": fmt.percent,
+           "shape": fmt.shape, "ratio": fmt.ratio, "listing": fmt.listing}
+
+
+def environment(template_dir: Path = TEMPLATE_DIR) -> Environment:
+    env = Environment(loader=FileSystemLoader(template_dir), undefined=StrictUndefined,
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(FILTERS)
+    return env
+
+
+def render_html(context: ReportContext, template_dir: Path = TEMPLATE_DIR) -> str:
+    values = {field.name: getattr(context, field.name) for field in dataclasses.fields(context)}
+    try:
+        return environment(template_dir).get_template("report.html.j2").render(**values)
+    except TemplateError as error:
+        raise RenderError(f"template error: {error}") from None
+
+
+def render_pdf(html: str, build_dir: Path) -> bytes:
+    """The PDF of ``html``; every resource must be a file inside ``build_dir`` (or a data: URL)."""
+    from weasyprint import HTML
+    from weasyprint.urls import FatalURLFetchingError
+
+    try:
+        return HTML(string=html, base_url=str(Path(build_dir).resolve()) + "/",
+                    url_fetcher=build_folder_fetcher(build_dir)).write_pdf(pdf_tags=True)
+    except FatalURLFetchingError as error:  # a BaseException: `except Exception` would miss it
+        raise RenderError(f"PDF not written: {error}") from None
+
+
+def build_folder_fetcher(build_dir: Path):
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+    root = Path(build_dir).resolve()
+
+    class BuildFolderFetcher(URLFetcher):
+        def __init__(self):
+            super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False, fail_on_errors=True)
+
+        def fetch(self, url, headers=None):
+            scheme = url.split(":", 1)[0].lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme != "file":
+                raise FatalURLFetchingError(f"refused {url}: only files inside {root} may be read")
+            path = Path(url2pathname(urlsplit(url).path)).resolve()
+            if not path.is_relative_to(root):
+                raise FatalURLFetchingError(f"refused {url}: it lies outside the build folder {root}")
+            if not path.is_file():
+                raise FatalURLFetchingError(f"missing resource {path}: rebuild the store with `make report`")
+            return super().fetch(url, headers)
+
+    return BuildFolderFetcher()

@@ -1,0 +1,121 @@
+"""A small, torch-free store built from plain numbers, for rule and rendering tests.
+
+``documents()`` returns the store's JSON documents for a tiny CNN
+(1×8×8 input, conv1 4×3×3, pool, fc1 36→6, fc2 6→3); tests change any number
+and ``write_store`` publishes a valid, hashed store from the result.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+
+from analysis import images
+from analysis.embeddings import distance_tables
+from analysis.store import StoreWriter
+
+VECTORS = [[1.0, 0.0, 2.0, 0.5, 0.0, 1.0], [1.2, 0.0, 2.1, 0.4, 0.0, 1.1],
+           [4.0, 3.0, 0.0, 0.0, 2.0, 0.0], [3.5, 3.5, 0.0, 0.2, 2.5, 0.0]]
+LABELS = [1, 1, 2, 2]
+
+
+def _layer(name, type_, weight_shape, formula, trainable=True):
+    weights = int(np.prod(weight_shape))
+    biases = weight_shape[0]
+    total = weights + biases
+    return {"name": name, "type": type_, "weight_shape": weight_shape, "bias_shape": [biases],
+            "weights": weights, "biases": biases, "other": 0, "total": total,
+            "trainable": total if trainable else 0, "formula": formula, "shared_with": []}
+
+
+def _row(order, name, type_, shape_in, shape_out, params=0, geometry=None):
+    return {"order": order, "name": name, "type": type_, "depth": 1, "is_leaf": True,
+            "input_shape": shape_in, "output_shape": shape_out, "params": params, "geometry": geometry or {}}
+
+
+def _grid(module, label, shape, vmax, dead=(), near=()):
+    channels = shape[0]
+    return {"module": module, "label": label, "path": f"images/maps_{module}.png", "cmap": "viridis",
+            "columns": 8, "shape": shape, "vmin": 0.0, "vmax": vmax,
+            "channel_peak": [0.0 if c in dead else vmax for c in range(channels)],
+            "channel_mean": [0.0 if c in dead else vmax / 4 for c in range(channels)],
+            "channel_zero_share": [1.0 if c in dead else 0.5 for c in range(channels)],
+            "dead_channels": list(dead), "near_zero_channels": list(near), "near_zero_threshold": 0.05,
+            "zero_share": 0.5}
+
+
+def embeddings_doc(vectors=VECTORS, labels=LABELS, predicted=None, per_class=2) -> dict:
+    predicted = labels if predicted is None else predicted
+    samples = [{"index": 10 + i, "label": labels[i], "predicted": predicted[i], "confidence": 0.9,
+                "path": f"images/sample_{i}.png", "vector": vectors[i]} for i in range(len(vectors))]
+    return {"layer": "fc1", "module": "relu2", "after_relu": True, "dimensions": len(vectors[0]),
+            "classes": sorted(set(labels)), "per_class": per_class, "samples": samples,
+            "distances": distance_tables(np.array(vectors), list(labels))}
+
+
+def documents() -> dict:
+    layers = [_layer("conv1", "Conv2d", [4, 1, 3, 3], "4·1·3·3 + 4"), _layer("fc1", "Linear", [6, 36], "6·36 + 6"),
+              _layer("fc2", "Linear", [3, 6], "3·6 + 3")]
+    total = sum(layer["total"] for layer in layers)
+    rows = [
+        _row(0, "conv1", "Conv2d", [1, 8, 8], [4, 6, 6], 40,
+             {"kernel_size": [3, 3], "stride": [1, 1], "padding": [0, 0], "dilation": [1, 1]}),
+        _row(1, "relu1", "ReLU", [4, 6, 6], [4, 6, 6]),
+        _row(2, "pool1", "MaxPool2d", [4, 6, 6], [4, 3, 3], 0, {"kernel_size": 2, "stride": 2, "padding": 0}),
+        _row(3, "flatten", "Flatten", [4, 3, 3], [36]),
+        _row(4, "fc1", "Linear", [36], [6], 222, {"in_features": 36, "out_features": 6}),
+        _row(5, "relu2", "ReLU", [6], [6]),
+        _row(6, "fc2", "Linear", [6], [3], 21, {"in_features": 6, "out_features": 3}),
+    ]
+    return {
+        "model.json": {
+            "model": {"class": "TinyCNN", "input_shape": [1, 8, 8]},
+            "parameters": {"layers": layers, "total": total, "trainable": total, "non_trainable": 0,
+                           "buffers": 0, "bytes_float32": total * 4},
+            "trace": {"batch_size": 1, "input_shape": [1, 8, 8], "output_shape": [3], "rows": rows,
+                      "functional_note": "Forward hooks see modules only."},
+            "kernels": [{"name": "conv1", "type": "Conv2d", "shape": [4, 1, 3, 3]}],
+            "kernel_image": {"layer": "conv1", "path": "images/conv1_kernels.png", "shape": [4, 1, 3, 3],
+                             "vmin": -0.5, "vmax": 0.5, "cmap": "RdBu_r",
+                             "colourbar": "images/kernel_colourbar.png", "columns": 8},
+        },
+        "evaluation.json": {
+            "n_test": 30, "correct": 27, "accuracy": 0.9,
+            "per_class": [{"class": c, "n": 10, "correct": k, "accuracy": k / 10} for c, k in ((0, 10), (1, 9), (2, 8))],
+            "training": None,
+        },
+        "activations.json": {
+            "input": {"index": 12, "label": 2, "predicted": 2, "confidence": 0.95, "path": "images/input.png",
+                      "chosen_by": "first test image of class 2"},
+            "colourbar": "images/map_colourbar.png",
+            "grids": [_grid("relu1", "conv1 after ReLU", [4, 6, 6], 2.0),
+                      _grid("pool1", "conv1 after ReLU and 2×2 max pooling", [4, 3, 3], 2.0)],
+        },
+        "embeddings.json": embeddings_doc(),
+    }
+
+
+def _png(height: int = 8, width: int = 8) -> bytes:
+    return images.png_bytes(np.full((height, width, 3), 128, dtype=np.uint8))
+
+
+def write_store(stores_dir: Path, docs: dict | None = None, key: str = "synthetic") -> Path:
+    docs = copy.deepcopy(documents() if docs is None else docs)
+    writer = StoreWriter(Path(stores_dir) / key)
+    paths = {docs["model.json"]["kernel_image"]["path"], docs["model.json"]["kernel_image"]["colourbar"],
+             docs["activations.json"]["input"]["path"], docs["activations.json"]["colourbar"],
+             *(g["path"] for g in docs["activations.json"]["grids"]),
+             *(s["path"] for s in docs["embeddings.json"]["samples"])}
+    for path in sorted(paths):
+        writer.write_bytes(path, _png())
+    for name, doc in docs.items():
+        writer.write_json(name, doc)
+    return writer.commit({
+        "key": key, "data_description": "synthetic digits",
+        "inputs": {"checkpoint": {"file": "tiny.pt", "sha256": "ab" * 32, "bytes": 1234},
+                   "data": {"kind": "synthetic", "files": {}}, "config": {"digits": [1, 2], "per_class": 2},
+                   "config_sha256": "cd" * 32, "code_version": "ef" * 32},
+        "producer": {"python": "3.11", "torch": "none"},
+    })

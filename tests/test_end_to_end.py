@@ -1,0 +1,183 @@
+"""`python -m report` end to end: a trained default checkpoint, HTML and PDF, reruns and bad input."""
+
+import json
+import re
+import shutil
+
+import pytest
+from pypdf import PdfReader
+
+from conftest import run_cli
+from report.fmt import number
+from report.load import load_findings
+from report.pipeline import current_store
+
+
+@pytest.fixture(scope="module")
+def findings(default_build):
+    out, _ = default_build
+    return load_findings(current_store(out))
+
+
+@pytest.fixture(scope="module")
+def pdf_text(default_build):
+    out, _ = default_build
+    return " ".join(page.extract_text() for page in PdfReader(out / "report.pdf").pages)
+
+
+@pytest.fixture
+def no_torch(tmp_path):
+    """PYTHONPATH with a `torch` that fails on import: proves a command never needs torch."""
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('torch was imported but must not be')\n")
+    return {"PYTHONPATH": str(fake.parent)}
+
+
+def test_build_writes_html_and_pdf_and_says_where(default_build):
+    out, result = default_build
+    assert (out / "report.html").is_file() and (out / "report.pdf").is_file()
+    assert f"{out}/report.html" in result.stdout and "trained, analysed, rendered" in result.stdout
+
+
+def test_default_checkpoint_meets_the_accuracy_target(findings):
+    training = findings.evaluation.training
+    assert training["test_accuracy"] >= 0.97 and findings.evaluation.accuracy == training["test_accuracy"]
+    assert findings.evaluation.n_test == 1000 and training["n_train"] == 4000
+
+
+def test_pdf_shows_every_item_of_the_reference_report(pdf_text, findings):
+    for item in ("232,650", "(32, 1, 3, 3)", "(32, 26, 26)", "(32, 13, 13)", "(64, 11, 11)", "(64, 5, 5)", "(1600,)"):
+        assert item in pdf_text, item
+    mse = findings.embeddings.distances["mse"]
+    assert [s.label for s in findings.embeddings.samples] == [6, 6, 7, 7]
+    assert findings.input_image.label == 7
+    for cls in ("6", "7"):
+        assert number(mse.intra_by_class[cls]["mean"]) in pdf_text
+    six_seven = next(p for p in mse.pairs if p.i == 0 and p.j == 2)  # first 6 against first 7
+    assert number(six_seven.distance) in pdf_text
+    assert "intra-class" in pdf_text and "inter-class" in pdf_text
+    assert "Caution: with 2 samples per class" in pdf_text
+    assert len(PdfReader_pages := re.findall(r"Page \d+ of \d+", pdf_text)) >= 8, PdfReader_pages
+
+
+def test_html_images_all_exist(default_build):
+    out, _ = default_build
+    html = (out / "report.html").read_text()
+    sources = re.findall(r'<img src="([^"]+)"', html)
+    assert len(sources) >= 12
+    assert all((out / src).is_file() for src in sources)
+
+
+def test_same_inputs_give_the_same_store_bytes(default_build, default_checkpoint, tmp_path):
+    out, _ = default_build
+    again = run_cli("--checkpoint", str(default_checkpoint), "--out", str(tmp_path), "--format", "html", "--quiet")
+    assert again.returncode == 0, again.stderr
+    first, second = current_store(out), current_store(tmp_path)
+    assert first.name == second.name
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
+
+
+def test_training_is_deterministic(tmp_path):
+    import torch
+
+    for name in ("a.pt", "b.pt"):
+        result = run_cli("train", "--epochs", "1", "--save", str(tmp_path / name), "--quiet")
+        assert result.returncode == 0, result.stderr
+    a, b = (torch.load(tmp_path / n, weights_only=True)["state_dict"] for n in ("a.pt", "b.pt"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_rerun_with_nothing_changed_does_no_work_and_never_imports_torch(default_build, no_torch):
+    out, _ = default_build
+    before = (out / "report.pdf").read_bytes()
+    result = run_cli("--out", str(out), env=no_torch)
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+    assert (out / "report.pdf").read_bytes() == before
+
+
+def test_render_command_works_without_torch(default_build, no_torch, tmp_path):
+    out, _ = default_build
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("checkpoints", "cache"))
+    result = run_cli("render", "--out", str(copy), "--format", "html", "--force", env=no_torch)
+    assert result.returncode == 0, result.stderr
+    assert "rendered" in result.stdout
+
+
+def test_a_second_checkpoint_gives_other_numbers_and_text(default_build, tmp_path):
+    out, _ = default_build
+    checkpoint = tmp_path / "fewer-epochs.pt"
+    assert run_cli("train", "--epochs", "9", "--save", str(checkpoint), "--quiet").returncode == 0
+    result = run_cli("--checkpoint", str(checkpoint), "--out", str(tmp_path / "b"), "--format", "html")
+    assert result.returncode == 0, result.stderr
+    notes_a = {(n["rule"], n["text"]) for n in json.loads((out / "notes.json").read_text())["notes"]}
+    notes_b = {(n["rule"], n["text"]) for n in json.loads((tmp_path / "b" / "notes.json").read_text())["notes"]}
+    changed = {rule for rule, _ in notes_a ^ notes_b}
+    assert {"embeddings.separation", "embeddings.compactness", "accuracy.training"} <= changed
+    assert current_store(out).name != current_store(tmp_path / "b").name
+
+
+def test_mnist_idx_folder_gives_the_same_accuracy_on_the_same_digits(default_build, default_checkpoint, tmp_path,
+                                                                     findings):
+    from test_data import write_mnist_folder
+
+    from analysis.data import load_embedded
+
+    folder = write_mnist_folder(tmp_path / "mnist" / "MNIST" / "raw", load_embedded(), gz=True)
+    result = run_cli("--checkpoint", str(default_checkpoint), "--data", str(folder.parent.parent),
+                     "--out", str(tmp_path / "b"), "--format", "html")
+    assert result.returncode == 0, result.stderr
+    idx = load_findings(current_store(tmp_path / "b"))
+    assert idx.provenance.data_kind == "mnist-idx"
+    assert idx.evaluation.accuracy == findings.evaluation.accuracy
+
+
+def test_options_change_the_samples(default_checkpoint, tmp_path):
+    result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(tmp_path), "--format", "html",
+                     "--digits", "3", "8", "1", "--per-class", "3", "--image-index", "5", "--quiet")
+    assert result.returncode == 0, result.stderr
+    f = load_findings(current_store(tmp_path))
+    assert [s.label for s in f.embeddings.samples] == [3, 3, 3, 8, 8, 8, 1, 1, 1]
+    assert f.input_image.index == 5 and f.input_image.chosen_by == "index"
+    assert len(f.embeddings.distances["mse"].pairs) == 36
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--checkpoint", "nowhere.pt"], "checkpoint nowhere.pt does not exist"),
+    (["--checkpoint", "{junk}"], "refused by the safe loader|not a readable torch checkpoint"),
+    (["--checkpoint", "{other}"], "another architecture than AssignmentCNN (missing"),
+    (["--digits", "6", "6"], "repeats a class"),
+    (["--per-class", "101"], "class 6 has 100 test images but 101 were asked for"),
+    (["--embedding-layer", "fc9"], "unknown embedding layer 'fc9'"),
+    (["--image-index", "5000"], "--image-index 5000 is outside the test split (0..999)"),
+    (["--data", "no/such/folder"], "data folder no/such/folder does not exist"),
+])
+def test_bad_input_is_one_line_exit_2_and_keeps_the_report(default_build, default_checkpoint, tmp_path, args, message):
+    import torch
+
+    out, _ = default_build
+    junk, other = tmp_path / "junk.pt", tmp_path / "other.pt"
+    junk.write_bytes(b"these are not the bytes of a checkpoint" * 20)
+    torch.save({"fc.weight": torch.zeros(2, 2)}, other)
+    args = [a.format(junk=junk, other=other) for a in args]
+    if "--checkpoint" not in args:
+        args = ["--checkpoint", str(default_checkpoint), *args]
+    before = (out / "report.pdf").read_bytes()
+    result = run_cli(*args, "--out", str(out))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("report: error: "), result.stderr
+    assert re.search(message if "|" in message else re.escape(message), lines[0]), lines[0]
+    assert (out / "report.pdf").read_bytes() == before
+
+
+def test_help_explains_the_options():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    build_help = run_cli("build", "--help").stdout
+    for option in ("--checkpoint", "--data", "--out", "--digits", "--per-class", "--image-index"):
+        assert option in build_help

@@ -1,0 +1,169 @@
+"""Both sides of every interpretation rule, on synthetic stores (no torch)."""
+
+import copy
+
+import pytest
+
+from report.interpret import RULES, run_rules
+from report.load import load_findings
+from synthetic import documents, embeddings_doc, write_store
+
+
+def edit(path, value):
+    """A change to the synthetic documents: set docs[a][b]... = value."""
+    def apply(docs):
+        target = docs
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return apply
+
+
+def several(*changes):
+    def apply(docs):
+        for change in changes:
+            change(docs)
+    return apply
+
+
+def no_change(docs):
+    pass
+
+
+M, E, A, V = "model.json", "evaluation.json", "activations.json", "embeddings.json"
+ROW = (M, "trace", "rows")
+
+# rule id -> branch -> (change to the synthetic store, text the note must contain)
+CASES = {
+    "params.total": {
+        "all-trainable": (no_change, "283 parameters, all trainable"),
+        "some-frozen": (several(edit((M, "parameters", "trainable"), 243), edit((M, "parameters", "non_trainable"), 40)),
+                        "243 trainable and 40 frozen"),
+    },
+    "params.dominant": {
+        "dominates": (no_change, "fc1 alone holds 78.4% of all parameters (222): it connects each of its 36 inputs"),
+        "balanced": (several(edit((M, "parameters", "layers", 0, "total"), 200), edit((M, "parameters", "layers", 2, "total"), 100),
+                             edit((M, "parameters", "total"), 522)),
+                     "No single layer dominates: the largest, fc1, holds 42.5%"),
+    },
+    "params.conv_vs_dense": {
+        "dense-heavy": (no_change, "Convolutions hold 14.1% of the parameters and fully connected layers 85.9%"),
+        "conv-heavy": (several(edit((M, "parameters", "layers", 0, "total"), 1000), edit((M, "parameters", "total"), 1243)),
+                       "Convolutions hold most of the parameters (80.5%"),
+    },
+    "shapes.step": {
+        "conv-valid": (no_change, "conv1: a 3×3 convolution without padding removes 2 pixels from each side length (8 → 6)"),
+        "conv-padded": (several(edit((*ROW, 0, "geometry", "padding"), [1, 1]), edit((*ROW, 0, "output_shape"), [4, 8, 8])),
+                        "padding 1 and stride 1 gives ⌊(8 + 2·1 − 3) / 1⌋ + 1 = 8 pixels per side"),
+        "pool-exact": (no_change, "pool1: 2×2 max pooling with stride 2 divides each side by 2 (6 → 3)"),
+        "pool-floor": (edit((*ROW, 2, "input_shape"), [4, 7, 7]),
+                       "rounds down (7 / 2 = 3.5 → 3): the last row and column are dropped"),
+        "flatten": (no_change, "flattening turns 4 × 3 × 3 maps into one vector of 36 values"),
+        "linear": (no_change, "fc1: a fully connected layer maps 36 features to 6"),
+        "unchanged": (no_change, "relu1 and relu2 keep the shape"),
+        "other": (several(edit((*ROW, 1, "type"), "Upsample"), edit((*ROW, 1, "output_shape"), [4, 12, 12])),
+                  "relu1 (Upsample) changes (4, 6, 6) to (4, 12, 12)"),
+    },
+    "shapes.gaps": {
+        "none": (no_change, "the trace has no gaps"),
+        "functional": (edit((*ROW, 4, "input_shape"), [40]),
+                       "Between flatten and fc1 the shape changes from (36,) to (40,) outside any module"),
+    },
+    "kernels.shape": {
+        "single-input": (no_change, "conv1 has 4 kernels of shape (1, 3, 3): each is one 3×3 filter"),
+        "multi-input": (edit((M, "kernels", 0, "shape"), [8, 4, 3, 3]), "each spans all 4 input channels"),
+    },
+    "maps.input": {
+        "correct": (no_change, "test image #12, a 2; the network classifies it as 2 with 95.0% confidence"),
+        "wrong": (edit((A, "input", "predicted"), 1), "a 2, but the network predicts 1"),
+    },
+    "maps.dead": {
+        "none": (no_change, "conv1 after ReLU: all 4 maps respond to this input; 50.0% of their pixels are zero"),
+        "some": (several(edit((A, "grids", 0, "dead_channels"), [1, 3]), edit((A, "grids", 0, "near_zero_channels"), [2])),
+                 "2 of 4 maps (50.0%) are zero everywhere for this input (channels 1 and 3)"),
+    },
+    "maps.pool_peak": {
+        "kept": (no_change, "pool1 shares relu1's colour scale maximum (2.000)"),
+        "dropped": (edit((A, "grids", 1, "vmax"), 1.5), "pool1's maximum (1.500) is below relu1's (2.000)"),
+    },
+    "embeddings.compactness": {
+        "one-tighter": (no_change, "Class 1 is the most compact in the fc1 embedding: its mean intra-class MSE is 0.01167, 11.3× smaller"),
+        "similar": (edit((V,), embeddings_doc(vectors=[[0, 0], [1, 1], [5, 5], [6.04, 6.04]])),
+                    "about equally compact"),
+    },
+    "embeddings.separation": {
+        "separated": (no_change, "every inter-class pair is farther apart than every intra-class pair"),
+        "not-separated": (edit((V,), embeddings_doc(vectors=[[0, 0], [9, 9], [4, 4], [5, 5.5]])),
+                          "does not separate these samples"),
+    },
+    "embeddings.sample_size": {
+        "anecdotal": (no_change, "Caution: with 2 samples per class (2 intra-class pairs in all)"),
+        "adequate": (edit((V, "per_class"), 40), "The means rest on 40 samples per class"),
+    },
+    "embeddings.metrics": {
+        "agree": (no_change, "all agree on this conclusion"),
+        "disagree": (edit((V,), embeddings_doc(vectors=[[1, 0], [9, 0], [1, 1], [9, 9]])),
+                     "The metrics disagree: cosine distance reaches the opposite conclusion to MSE"),
+    },
+    "embeddings.zeros": {
+        "some": (no_change, "On average 37.5% of the 6 fc1 dimensions are exactly zero after ReLU"),
+        "none": (edit((V,), embeddings_doc(vectors=[[1, 2], [1, 3], [7, 1], [8, 1]])), "No dimension of the fc1"),
+    },
+    "embeddings.predictions": {
+        "all-correct": (no_change, "classifies all 4 samples correctly"),
+        "some-wrong": (edit((V,), embeddings_doc(predicted=[1, 2, 2, 2])), "1 of 4 samples is misclassified: #11 (a 1, predicted 2); distances involving it"),
+    },
+    "accuracy.overall": {
+        "errors": (no_change, "90.0% of the 30 test images correctly (3 errors); the weakest class is 2 (80.0% of 10)"),
+        "perfect": (several(edit((E, "correct"), 30), edit((E, "accuracy"), 1.0)), "all 30 test images correctly"),
+    },
+    "accuracy.training": {
+        "external": (no_change, "carries no training record"),
+        "recorded": (edit((E, "training"), {"config": {"epochs": 3, "seed": 0, "threads": 2}, "seconds": 4.2,
+                                            "n_train": 400, "n_test": 30, "test_accuracy": 0.9}),
+                     "trained by this tool for 3 epochs on 400 images in 4.20 s"),
+    },
+}
+
+
+def notes_for(tmp_path, change):
+    docs = copy.deepcopy(documents())
+    change(docs)
+    return run_rules(load_findings(write_store(tmp_path / "stores", docs)))
+
+
+@pytest.mark.parametrize("rule, branch", [(r, b) for r, branches in CASES.items() for b in branches])
+def test_rule_branch(tmp_path, rule, branch):
+    change, text = CASES[rule][branch]
+    notes = [n for n in notes_for(tmp_path, change) if n.rule == rule]
+    fired = {}
+    for note in notes:
+        fired.setdefault(note.branch, []).append(note.text)
+    assert branch in fired, f"{rule}: expected branch {branch}, got {sorted(fired)}"
+    assert any(text in note for note in fired[branch]), fired[branch]
+
+
+def test_every_rule_has_cases_for_two_branches(tmp_path):
+    """Completeness: a rule added to RULES without test cases fails here."""
+    produced = {}
+    for rule, branches in CASES.items():
+        for change, _ in branches.values():
+            for note in notes_for(tmp_path / rule, change):
+                produced.setdefault(note.rule, set()).add(note.branch)
+    assert set(produced) == set(CASES)
+    assert all(len(branches) >= 2 for branches in CASES.values())
+    rule_modules = {f"{fn.__module__}.{fn.__name__}" for fn in RULES}
+    assert len(rule_modules) == len(RULES) == 17
+
+
+def test_text_changes_with_the_numbers(tmp_path):
+    before = {n.rule: n.text for n in notes_for(tmp_path / "a", no_change)}
+    after = {n.rule: n.text for n in notes_for(tmp_path / "b", edit((V,), embeddings_doc(
+        vectors=[[2, 0, 2, 1, 0, 1], [1, 0, 2, 0.4, 0, 1], [4, 3, 0, 0, 2, 0], [3, 3, 0, 0, 2.5, 0]])))}
+    assert before["embeddings.separation"] != after["embeddings.separation"]
+    assert before["embeddings.compactness"] != after["embeddings.compactness"]
+
+
+def test_notes_golden(synthetic_store, golden):
+    text = "".join(f"[{n.section}] {n.rule}/{n.branch}: {n.text}\n" for n in run_rules(load_findings(synthetic_store)))
+    golden("synthetic_notes.txt", text)

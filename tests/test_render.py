@@ -1,0 +1,132 @@
+"""Rendering from a store: no torch, escaped and strict templates, a confined PDF fetcher."""
+
+import copy
+import dataclasses
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError, meta
+
+from report import pipeline
+from report.context import ReportContext, build_context
+from report.errors import RenderError
+from report.interpret import run_rules
+from report.load import load_findings
+from report.render import TEMPLATE_DIR, environment, render_html, render_pdf
+from synthetic import documents, write_store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def context_for(store, build_dir):
+    findings = load_findings(store)
+    return build_context(findings, run_rules(findings), build_dir, "assets/report.css")
+
+
+def test_rendering_never_imports_torch(tmp_path):
+    store = write_store(tmp_path / "stores")
+    code = (
+        "import sys; sys.path.insert(0, 'tests')\n"
+        "from pathlib import Path\n"
+        "from report import pipeline\n"
+        f"outputs, rendered = pipeline.render(Path({str(tmp_path)!r}), Path({str(store)!r}), ('html', 'pdf'))\n"
+        "assert rendered and all(p.is_file() for p in outputs)\n"
+        "assert 'torch' not in sys.modules, 'rendering imported torch'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_html_holds_every_section_and_links_only_existing_images(tmp_path):
+    store = write_store(tmp_path / "stores")
+    outputs, _ = pipeline.render(tmp_path, store, ("html",))
+    html = outputs[0].read_text()
+    for section in ("parameters", "shapes", "kernels", "activations", "embeddings", "distances", "accuracy"):
+        assert f'id="{section}"' in html and f'href="#{section}"' in html
+    sources = re.findall(r'<img src="([^"]+)"', html)
+    assert len(sources) >= 8
+    assert all((tmp_path / src).is_file() for src in sources), sources
+    assert all(alt for alt in re.findall(r'<img [^>]*alt="([^"]*)"', html))
+    assert (tmp_path / "assets" / "report.css").is_file()
+
+
+def test_html_in_names_is_escaped(tmp_path):
+    docs = copy.deepcopy(documents())
+    docs["model.json"]["parameters"]["layers"][0]["name"] = "<script>alert(1)</script>"
+    docs["model.json"]["model"]["class"] = "<img src=x onerror=alert(1)>"
+    store = write_store(tmp_path / "stores", docs)
+    html = render_html(context_for(store, tmp_path))
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x onerror" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_templates_are_strict(tmp_path):
+    env = environment()
+    with pytest.raises(UndefinedError):
+        env.from_string("{{ missing }}").render()
+    context = context_for(write_store(tmp_path / "stores"), tmp_path)
+    broken = dataclasses.replace(context, f=dataclasses.replace(context.f, embeddings=None))
+    with pytest.raises(RenderError):
+        render_html(broken)
+
+
+def test_template_context_is_documented_and_used_exactly():
+    """Every ReportContext field has help text, and the templates use exactly those names."""
+    fields = {f.name for f in dataclasses.fields(ReportContext)}
+    assert all(f.metadata.get("help") for f in dataclasses.fields(ReportContext))
+    env = environment()
+    used, imported = set(), set()
+    for path in TEMPLATE_DIR.glob("*.j2"):
+        source = path.read_text()
+        used |= meta.find_undeclared_variables(env.parse(source))
+        imported |= set(re.findall(r"import \w+ as (\w+)", source))
+    locals_set_in_includes = {"s"}  # loop variable of report.html.j2, visible to the included partials
+    assert used - locals_set_in_includes - imported == fields
+
+
+def test_pdf_fetcher_refuses_files_outside_the_build_folder_and_the_network(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    build = tmp_path / "build"
+    build.mkdir()
+    for url in (f"file://{secret}", "http://169.254.169.254/latest", "../secret.txt"):
+        html = f'<html><body><img src="{url}"><link rel="attachment" href="{url}"></body></html>'
+        with pytest.raises(RenderError, match="refused|outside"):
+            render_pdf(html, build)
+
+
+def test_missing_image_fails_the_pdf(tmp_path):
+    html = '<html><body><img src="stores/none.png"></body></html>'
+    with pytest.raises(RenderError, match="missing resource"):
+        render_pdf(html, tmp_path)
+
+
+def test_pdf_from_the_synthetic_store_holds_its_numbers(tmp_path):
+    from pypdf import PdfReader
+
+    outputs, _ = pipeline.render(tmp_path, write_store(tmp_path / "stores"), ("html", "pdf"))
+    reader = PdfReader(outputs[1])
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert "283" in text and "TinyCNN" in text
+    assert "Page 1 of" in text
+    assert reader.metadata.title.startswith("TinyCNN")
+
+
+def test_failed_render_keeps_the_previous_report(tmp_path):
+    store = write_store(tmp_path / "stores")
+    outputs, _ = pipeline.render(tmp_path, store, ("html", "pdf"))
+    before = [p.read_bytes() for p in outputs]
+    (store / "images" / "input.png").unlink()
+    with pytest.raises(Exception):
+        pipeline.render(tmp_path, store, ("html", "pdf"), force=True)
+    assert [p.read_bytes() for p in outputs] == before
+
+
+def test_unchanged_inputs_are_not_rendered_again(tmp_path):
+    store = write_store(tmp_path / "stores")
+    _, first = pipeline.render(tmp_path, store, ("html",))
+    _, second = pipeline.render(tmp_path, store, ("html",))
+    assert first and not second

@@ -1,0 +1,72 @@
+"""The store: canonical bytes, atomic publication, verification on load."""
+
+import json
+
+import pytest
+
+from analysis.store import SCHEMA_VERSION, StoreWriter, canonical, dumps, write_atomic
+from report.errors import StoreError
+from report.load import load_findings
+
+
+def test_canonical_json_rounds_floats_and_sorts_keys():
+    assert dumps({"b": 1.23456789012, "a": -0.0}) == dumps({"a": 0.0, "b": 1.234567890})
+    assert json.loads(dumps({"x": float("nan")}))["x"] is None
+    assert canonical({"t": (1, 2)}) == {"t": [1, 2]}
+    with pytest.raises(TypeError):
+        canonical({"x": object()})
+
+
+def test_write_atomic_replaces_and_leaves_no_temporaries(tmp_path):
+    target = tmp_path / "a" / "file.txt"
+    write_atomic(target, b"one")
+    write_atomic(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
+
+
+def test_store_writer_publishes_all_or_nothing(tmp_path):
+    writer = StoreWriter(tmp_path / "stores" / "k")
+    writer.write_json("a.json", {"x": 1})
+    assert not (tmp_path / "stores" / "k").exists()  # not visible before commit
+    store = writer.commit({"key": "k"})
+    manifest = json.loads((store / "manifest.json").read_text())
+    assert manifest["schema_version"] == SCHEMA_VERSION and "a.json" in manifest["files"]
+    assert json.loads((store / "a.json").read_text())["schema_version"] == SCHEMA_VERSION
+    aborted = StoreWriter(tmp_path / "stores" / "other")
+    aborted.write_json("a.json", {"x": 2})
+    aborted.abort()
+    assert sorted(p.name for p in (tmp_path / "stores").iterdir()) == ["k"]
+
+
+def test_synthetic_store_loads(synthetic_store):
+    findings = load_findings(synthetic_store)
+    assert findings.parameters.total == 283
+    assert findings.embeddings.distances["mse"].matrix[0][0] == 0
+
+
+def test_tampered_file_is_detected(synthetic_store):
+    path = synthetic_store / "model.json"
+    path.write_text(path.read_text().replace('"total": 283', '"total": 284'))
+    with pytest.raises(StoreError, match="does not match its recorded hash"):
+        load_findings(synthetic_store)
+
+
+def test_missing_image_is_detected(synthetic_store):
+    (synthetic_store / "images" / "input.png").unlink()
+    with pytest.raises(StoreError, match="input.png is missing"):
+        load_findings(synthetic_store)
+
+
+def test_unknown_schema_version_is_refused(synthetic_store):
+    path = synthetic_store / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["schema_version"] = 99
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(StoreError, match="schema version 99, this report needs 1"):
+        load_findings(synthetic_store)
+
+
+def test_no_store_says_what_to_run(tmp_path):
+    with pytest.raises(StoreError, match="make report"):
+        load_findings(tmp_path / "none")
