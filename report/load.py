@@ -11,6 +11,7 @@ from report import findings as f
 from report.errors import StoreError
 
 DOCUMENTS = ("model.json", "evaluation.json", "activations.json", "embeddings.json")
+METRIC_ORDER = ("mse", "euclidean", "cosine")  # the assignment's metric first
 
 
 def read_manifest(store_dir: Path) -> dict:
@@ -85,9 +86,14 @@ def _build(store_dir: Path, manifest: dict, docs: dict) -> f.Findings:
             f.Embeddings, emb,
             samples=[_make(f.Sample, s) for s in emb["samples"]],
             distances={metric: _make(f.DistanceTable, table, pairs=[_make(f.Pair, p) for p in table["pairs"]])
-                       for metric, table in emb["distances"].items()}),
+                       for metric, table in sorted(emb["distances"].items(), key=_metric_rank)}),
         evaluation=_make(
             f.Evaluation, evaluation,
             per_class=[f.ClassAccuracy(cls=row["class"], n=row["n"], correct=row["correct"],
                                        accuracy=row["accuracy"]) for row in evaluation["per_class"]]),
     )
+
+
+def _metric_rank(item) -> tuple[int, str]:
+    metric = item[0]
+    return (METRIC_ORDER.index(metric) if metric in METRIC_ORDER else len(METRIC_ORDER), metric)

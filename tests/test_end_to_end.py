@@ -181,3 +181,32 @@ def test_help_explains_the_options():
     build_help = run_cli("build", "--help").stdout
     for option in ("--checkpoint", "--data", "--out", "--digits", "--per-class", "--image-index"):
         assert option in build_help
+
+
+def test_a_tampered_store_is_rebuilt_not_rendered(default_checkpoint, tmp_path):
+    args = ("--checkpoint", str(default_checkpoint), "--out", str(tmp_path), "--format", "html", "--quiet")
+    assert run_cli(*args).returncode == 0
+    store = current_store(tmp_path)
+    original = (store / "embeddings.json").read_bytes()
+    (store / "embeddings.json").write_bytes(original.replace(b'"per_class": 2', b'"per_class": 3'))
+    result = run_cli(*args[:-1])
+    assert result.returncode == 0 and "analysed" in result.stdout
+    assert (store / "embeddings.json").read_bytes() == original
+
+
+def test_render_before_any_analysis_says_what_to_run(tmp_path):
+    result = run_cli("render", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"report: error: no analysis in {tmp_path} yet: run `make report` first"
+
+
+def test_pdf_has_bookmarks_and_metadata(default_build, findings):
+    reader = PdfReader(default_build[0] / "report.pdf")
+    titles = [item.title for item in reader.outline]
+    assert titles[0] == "AssignmentCNN"
+    assert [t.split(" ", 1)[1] for t in titles[1:]] == [
+        "Parameters", "Shape trace", "Kernels", "Activation maps", "Embeddings", "Embedding distances",
+        "Accuracy", "Provenance"]
+    assert findings.provenance.checkpoint_sha256 in reader.metadata["/Subject"]
+    assert reader.metadata["/CreationDate"].startswith("D:20251124")  # SOURCE_DATE_EPOCH=1764000000
+    assert 8 <= len(reader.pages) <= 16
