@@ -6,20 +6,7 @@ import dataclasses
 
 from torch import nn
 
-
-@dataclasses.dataclass(frozen=True)
-class LayerParams:
-    name: str
-    type: str
-    weight_shape: list[int] | None
-    bias_shape: list[int] | None
-    weights: int
-    biases: int
-    other: int            # parameters other than weight and bias
-    total: int            # counted here: a tensor shared with an earlier layer counts 0
-    trainable: int
-    formula: str          # e.g. "32·1·3·3 + 32"
-    shared_with: list[str]
+from analysis.records import LayerParams
 
 
 def formula_for(module: nn.Module) -> str:

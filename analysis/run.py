@@ -56,7 +56,7 @@ def analyse(checkpoint: Path, data: str | None, config: AnalysisConfig, stores_d
         logits = predict_logits(model, x_test)
         writer.write_json("model.json", _model_results(model, x_test[:1], writer))
         writer.write_json("evaluation.json", _evaluation(logits, splits, training))
-        writer.write_json("activations.json", _activation_results(model, x_test, logits, splits, config, writer))
+        writer.write_json("activations.json", _activation_results(model, x_test, splits, config, writer))
         writer.write_json("embeddings.json", _embedding_results(model, x_test, logits, splits, config, writer))
         manifest = {
             "key": store_key(inputs), "inputs": inputs, "data_description": splits.description,
@@ -109,7 +109,7 @@ def _evaluation(logits: torch.Tensor, splits: DataSplits, training: dict | None)
             "accuracy": float((predicted == labels).mean()), "per_class": per_class, "training": training}
 
 
-def _activation_results(model, x_test, logits, splits, config: AnalysisConfig, writer: StoreWriter) -> dict:
+def _activation_results(model, x_test, splits, config: AnalysisConfig, writer: StoreWriter) -> dict:
     index = config.image_index
     if index is None:
         index = embeddings.first_index_of(splits.test.labels, config.image_class)

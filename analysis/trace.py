@@ -8,22 +8,10 @@ import torch
 from torch import nn
 
 from analysis.errors import InputError
+from analysis.records import TraceRow
 
 GEOMETRY_ATTRS = ("kernel_size", "stride", "padding", "dilation", "in_features", "out_features",
                   "in_channels", "out_channels", "start_dim", "end_dim")
-
-
-@dataclasses.dataclass
-class TraceRow:
-    order: int
-    name: str
-    type: str
-    depth: int
-    is_leaf: bool
-    input_shape: list[int] | None    # without the batch dimension
-    output_shape: list[int] | None   # without the batch dimension
-    params: int                      # this module's own parameters
-    geometry: dict                   # kernel, stride, padding... where the module has them
 
 
 def _shape(value) -> list[int] | None:

@@ -5,20 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-
-@dataclasses.dataclass(frozen=True)
-class LayerParams:
-    name: str
-    type: str
-    weight_shape: list[int] | None
-    bias_shape: list[int] | None
-    weights: int
-    biases: int
-    other: int
-    total: int
-    trainable: int
-    formula: str
-    shared_with: list[str]
+from analysis.records import LayerParams, TraceRow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,19 +16,6 @@ class Parameters:
     non_trainable: int
     buffers: int
     bytes_float32: int
-
-
-@dataclasses.dataclass(frozen=True)
-class TraceRow:
-    order: int
-    name: str
-    type: str
-    depth: int
-    is_leaf: bool
-    input_shape: list[int] | None
-    output_shape: list[int] | None
-    params: int
-    geometry: dict
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from analysis.records import LayerParams, TraceRow
 from analysis.store import MANIFEST, SCHEMA_VERSION, sha256_file
 from report import findings as f
 from report.errors import StoreError
@@ -75,8 +76,8 @@ def _build(store_dir: Path, manifest: dict, docs: dict) -> f.Findings:
             schema_version=manifest["schema_version"]),
         model_class=model["model"]["class"],
         input_shape=model["model"]["input_shape"],
-        parameters=_make(f.Parameters, params, layers=[_make(f.LayerParams, layer) for layer in params["layers"]]),
-        trace=_make(f.Trace, trace, rows=[_make(f.TraceRow, row) for row in trace["rows"]]),
+        parameters=_make(f.Parameters, params, layers=[_make(LayerParams, layer) for layer in params["layers"]]),
+        trace=_make(f.Trace, trace, rows=[_make(TraceRow, row) for row in trace["rows"]]),
         kernels=model["kernels"],
         kernel_image=_make(f.KernelImage, model["kernel_image"]),
         input_image=_make(f.InputImage, maps["input"]),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -140,10 +139,3 @@ def current_store(out: Path) -> Path:
         raise StoreError(f"no analysis in {out} yet: run `make report` first")
     return Path(out) / "stores" / pointer.read_text().strip()
 
-
-def clean_stale_temporaries(out: Path) -> None:
-    """Remove half-written stores left by a killed run (their names start with a dot)."""
-    stores = Path(out) / "stores"
-    if stores.is_dir():
-        for leftover in stores.glob(".*"):
-            shutil.rmtree(leftover, ignore_errors=True)
