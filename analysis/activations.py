@@ -19,13 +19,35 @@ def module_by_name(model: nn.Module, name: str) -> nn.Module:
     return modules[name]
 
 
+def _first_tensor(value) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (tuple, list)) and value and isinstance(value[0], torch.Tensor):
+        return value[0]
+    raise InputError("a captured layer produced no tensor: choose another layer")
+
+
 @torch.no_grad()
-def capture(model: nn.Module, x: torch.Tensor, names: list[str]) -> tuple[dict[str, np.ndarray], torch.Tensor]:
-    """Outputs of the named modules for input ``x`` (cloned: in-place ops cannot alter them)."""
+def capture(model: nn.Module, x: torch.Tensor, names: list[str],
+            inputs_of: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], torch.Tensor]:
+    """Outputs of the named modules (inputs, for those in ``inputs_of``) for ``x``.
+
+    Cloned at once, so a later in-place operation (ReLU(inplace=True)) cannot alter them.
+    A module called more than once keeps its first call.
+    """
     captured: dict[str, np.ndarray] = {}
-    handles = [module_by_name(model, name).register_forward_hook(
-        lambda m, i, out, n=name: captured.__setitem__(n, out.detach().clone().numpy()))
-        for name in names]
+
+    def keep(name, value):
+        if name not in captured:
+            captured[name] = _first_tensor(value).detach().clone().numpy()
+
+    handles = []
+    for name in names:
+        module = module_by_name(model, name)
+        if name in inputs_of:
+            handles.append(module.register_forward_pre_hook(lambda m, i, n=name: keep(n, i)))
+        else:
+            handles.append(module.register_forward_hook(lambda m, i, out, n=name: keep(n, out)))
     was_training = model.training
     model.eval()
     try:
@@ -35,6 +57,15 @@ def capture(model: nn.Module, x: torch.Tensor, names: list[str]) -> tuple[dict[s
             handle.remove()
         model.train(was_training)
     return captured, logits
+
+
+def top_channels(maps: np.ndarray, limit: int) -> list[int]:
+    """All channels, or the ``limit`` with the highest mean activation, in channel order."""
+    if len(maps) <= limit:
+        return list(range(len(maps)))
+    means = maps.reshape(len(maps), -1).mean(axis=1)
+    order = np.argsort(-means, kind="stable")[:limit]
+    return sorted(int(i) for i in order)
 
 
 def map_statistics(maps: np.ndarray) -> dict:

@@ -13,8 +13,12 @@ from analysis.errors import InputError
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
 
 
-def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict | None]:
-    """The state_dict, and the training record if the checkpoint carries one (ours do)."""
+META_KEYS = ("training", "model_config", "data_config")
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """The state_dict, and what else the checkpoint records about itself (ours record
+    ``training``, ``model_config`` and ``data_config``; others may too)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"checkpoint {path} does not exist: give a file saved with torch.save")
@@ -31,8 +35,8 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict | None]:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(f"checkpoint {path} is not a readable torch checkpoint ({first[:160]}): "
                          "it may be truncated or not a torch.save file") from None
-    training = loaded.get("training") if isinstance(loaded, dict) else None
-    return extract_state_dict(loaded, path), training if isinstance(training, dict) else None
+    meta = {key: loaded[key] for key in META_KEYS if isinstance(loaded, dict) and isinstance(loaded.get(key), dict)}
+    return extract_state_dict(loaded, path), meta
 
 
 def extract_state_dict(loaded, path: Path) -> dict[str, torch.Tensor]:

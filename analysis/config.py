@@ -6,22 +6,30 @@ import dataclasses
 import hashlib
 import json
 
-# MNIST's usual normalisation (mean and std of the training pixels in [0, 1]).
-MNIST_MEAN = 0.1307
-MNIST_STD = 0.3081
+# MNIST's usual normalisation (mean and std of the training pixels in [0, 1]), and ImageNet's for RGB.
+MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 @dataclasses.dataclass(frozen=True)
 class AnalysisConfig:
-    """What to analyse. Defaults reproduce the assignment's report."""
+    """What to analyse. Defaults reproduce the assignment's report; None means "decide from the data,
+    the model or the checkpoint's stored config"."""
 
-    digits: tuple[int, ...] = (6, 7)       # classes whose samples are embedded
+    model: str | None = None               # assignment | torchvision:NAME | package.module:Class
+    model_kwargs: str | None = None        # JSON object passed to the model's constructor
+    classes: tuple[str, ...] | None = None  # classes whose samples are embedded (default 6 and 7 if present)
     per_class: int = 2                     # samples per class
-    image_class: int = 7                   # activation maps use the first test image of this class...
+    image_class: str | None = None         # activation maps use the first test image of this class...
     image_index: int | None = None         # ...unless a test index is given
-    embedding_layer: str = "fc2"           # embeddings are taken after this layer's ReLU
-    mean: float = MNIST_MEAN
-    std: float = MNIST_STD
+    embedding_layer: str | None = None     # default: fc2 after ReLU (assignment), else the input of the last Linear
+    layers: tuple[str, ...] | None = None  # layers whose activation maps are shown (default: every Conv2d)
+    max_channels: int = 32                 # maps per layer at most: the top-k channels by mean activation
+    input_size: int | None = None          # resize image-folder data to N×N
+    mean: tuple[float, ...] | None = None  # normalisation per channel (default: MNIST for grey, ImageNet for RGB)
+    std: tuple[float, ...] | None = None
+    class_names: tuple[str, ...] | None = None
+    seed: int = 0                          # initialisation of a model analysed without a checkpoint
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -42,6 +50,14 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def default_normalisation(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    if channels == 1:
+        return MNIST_MEAN, MNIST_STD
+    if channels == 3:
+        return IMAGENET_MEAN, IMAGENET_STD
+    return (0.5,) * channels, (0.5,) * channels
 
 
 def sha256_of_json(value) -> str:

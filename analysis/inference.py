@@ -7,11 +7,11 @@ import torch
 from torch import nn
 
 
-def to_input(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
-    """uint8 (N, H, W) or (N, C, H, W) -> normalised float32 (N, C, H, W)."""
+def to_input(images: np.ndarray, mean, std) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float32 in [0, 1], normalised per channel."""
     x = torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0)
-    if x.ndim == 3:
-        x = x.unsqueeze(1)
+    mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
     return (x - mean) / std
 
 

@@ -46,9 +46,10 @@ def count_parameters(model: nn.Module) -> dict:
         ))
     total = sum(layer.total for layer in layers)
     trainable = sum(layer.trainable for layer in layers)
-    buffers = sum(b.numel() for b in model.buffers())
+    buffer_list = [{"name": name, "numel": buffer.numel()} for name, buffer in model.named_buffers()]
+    buffers = sum(b["numel"] for b in buffer_list)
     return {
         "layers": [dataclasses.asdict(layer) for layer in layers],
-        "total": total, "trainable": trainable, "non_trainable": total - trainable, "buffers": buffers,
+        "total": total, "trainable": trainable, "non_trainable": total - trainable, "buffers": buffers, "buffer_list": buffer_list,
         "bytes_float32": total * 4,
     }

@@ -35,3 +35,4 @@ class TraceRow:
     output_shape: list[int] | None   # without the batch dimension
     params: int                      # this module's own parameters
     geometry: dict                   # kernel, stride, padding... where the module has them
+    macs: int = 0                    # multiply-accumulates of this call, per sample (Conv and Linear only)

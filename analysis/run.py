@@ -2,60 +2,94 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from analysis import activations, embeddings, images, params, trace
 from analysis.checkpoint import load_into, read_checkpoint
-from analysis.config import AnalysisConfig, TrainConfig
+from analysis.config import AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data import DataSplits, load
 from analysis.errors import InputError
 from analysis.fingerprint import analysis_inputs, store_key
 from analysis.inference import predict_logits, to_input
-from analysis.model import ACTIVATION_OF, INPUT_SHAPE, AssignmentCNN
+from analysis.layers import activation_layers, embedding_point
+from analysis.models import build_model
+from analysis.sources import DEFAULT_SOURCE, parse_kwargs
 from analysis.store import StoreWriter
 
-ACTIVATION_GRIDS = (  # (module captured, what it shows)
-    ("relu1", "conv1 after ReLU"),
-    ("pool1", "conv1 after ReLU and 2×2 max pooling"),
-    ("relu2", "conv2 after ReLU"),
-    ("pool2", "conv2 after ReLU and 2×2 max pooling"),
-)
 MAP_CMAP = "viridis"
 KERNEL_CMAP = "RdBu_r"
+MAX_KERNELS = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """The resolved model and data of a run: options first, then the checkpoint's stored config."""
+
+    source: str
+    kwargs: dict
+    weights: str                 # "checkpoint" or "random (seed N)"
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    class_names: list[str]
 
 
 def train_default(data: str | None, train_config: TrainConfig, config: AnalysisConfig,
                   checkpoint: Path, cache_dir: Path, show_progress: bool) -> dict:
     from analysis.train import save_checkpoint, train
 
-    splits = load(data, cache_dir)
-    model, record = train(splits, train_config, config, show_progress)
-    save_checkpoint(model, record, checkpoint)
+    splits = load(data, cache_dir, config.input_size, list(config.class_names or []) or None)
+    mean, std = _normalisation(config, {}, splits)
+    model, record = train(splits, train_config, mean, std, show_progress)
+    save_checkpoint(model, record, checkpoint, model_config={"source": DEFAULT_SOURCE, "kwargs": {}},
+                    data_config={"mean": list(mean), "std": list(std), "class_names": splits.class_names})
     return record
 
 
-def analyse(checkpoint: Path, data: str | None, config: AnalysisConfig, stores_dir: Path,
+def _normalisation(config: AnalysisConfig, data_config: dict, splits: DataSplits):
+    channels = splits.image_shape[0]
+    default_mean, default_std = default_normalisation(channels)
+    mean = tuple(config.mean or data_config.get("mean") or default_mean)
+    std = tuple(config.std or data_config.get("std") or default_std)
+    if len(mean) != channels or len(std) != channels:
+        raise InputError(f"normalisation has {len(mean)} mean and {len(std)} std values but the images have "
+                         f"{channels} channel(s): give one value per channel with --mean and --std")
+    return mean, std
+
+
+def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
             cache_dir: Path) -> Path:
-    """Compute every result for ``checkpoint`` and publish the store; returns its folder."""
+    """Compute every result and publish the store; returns its folder."""
     torch.set_num_threads(2)
     inputs = analysis_inputs(checkpoint, data, config)
-    state, training = read_checkpoint(checkpoint)
-    model = AssignmentCNN()
-    load_into(model, state, checkpoint)
+    state, meta = read_checkpoint(checkpoint) if checkpoint is not None else (None, {})
+    model_config, data_config = meta.get("model_config", {}), meta.get("data_config", {})
+    source = config.model or model_config.get("source") or DEFAULT_SOURCE
+    kwargs = parse_kwargs(config.model_kwargs) if config.model else dict(model_config.get("kwargs") or {})
+    input_size = config.input_size or data_config.get("input_size")
+    names = list(config.class_names or data_config.get("class_names") or []) or None
+    splits = load(data, cache_dir, input_size, names)
+    mean, std = _normalisation(config, data_config, splits)
+    torch.manual_seed(config.seed)
+    model = build_model(source, kwargs)
+    if state is not None:
+        load_into(model, state, checkpoint)
     model.eval()
-    splits = load(data, cache_dir)
-    _check_images_fit(splits)
+    setup = Setup(source, kwargs, "checkpoint" if state is not None else f"random (seed {config.seed})",
+                  mean, std, splits.class_names)
     writer = StoreWriter(Path(stores_dir) / store_key(inputs))
     try:
-        x_test = to_input(splits.test.images, config.mean, config.std)
-        logits = predict_logits(model, x_test)
-        writer.write_json("model.json", _model_results(model, x_test[:1], writer))
-        writer.write_json("evaluation.json", _evaluation(logits, splits, training))
+        x_test = to_input(splits.test.images, mean, std)
+        model_doc = _model_results(model, x_test[:1], setup, splits, config, writer)
+        logits = predict_logits(model, x_test, batch_size=100)
+        writer.write_json("model.json", model_doc)
+        writer.write_json("evaluation.json", _evaluation(logits, splits, meta.get("training")))
         writer.write_json("activations.json", _activation_results(model, x_test, splits, config, writer))
         writer.write_json("embeddings.json", _embedding_results(model, x_test, logits, splits, config, writer))
         manifest = {
@@ -69,28 +103,42 @@ def analyse(checkpoint: Path, data: str | None, config: AnalysisConfig, stores_d
         raise
 
 
-def _check_images_fit(splits: DataSplits) -> None:
-    shape = tuple(splits.test.images.shape[1:])
-    if shape != INPUT_SHAPE[1:]:
-        raise InputError(f"the data's images are {shape[0]}×{shape[1]} but the model needs "
-                         f"{INPUT_SHAPE[1]}×{INPUT_SHAPE[2]} grey images: give MNIST-format data")
-
-
-def _model_results(model, example, writer: StoreWriter) -> dict:
-    conv1 = model.conv1.weight.detach().numpy()[:, 0]
-    bound = float(np.abs(conv1).max())
-    writer.write_bytes("images/conv1_kernels.png",
-                       images.png_bytes(images.grid(conv1, -bound, bound, KERNEL_CMAP, columns=8)))
-    writer.write_bytes("images/kernel_colourbar.png", images.png_bytes(images.colourbar(KERNEL_CMAP)))
+def _model_results(model: nn.Module, example, setup: Setup, splits: DataSplits, config: AnalysisConfig,
+                   writer: StoreWriter) -> dict:
+    traced = trace.trace_shapes(model, example)  # first: a model that cannot take the data fails here
     return {
-        "model": {"class": type(model).__name__, "input_shape": list(INPUT_SHAPE)},
+        "model": {"class": type(model).__name__, "source": setup.source, "kwargs": setup.kwargs,
+                  "weights": setup.weights, "input_shape": list(splits.image_shape),
+                  "normalisation": {"mean": list(setup.mean), "std": list(setup.std)},
+                  "training_mode_restored": not model.training},
         "parameters": params.count_parameters(model),
-        "trace": trace.trace_shapes(model, example),
+        "trace": traced,
         "kernels": trace.kernel_shapes(model),
-        "kernel_image": {"layer": "conv1", "path": "images/conv1_kernels.png", "shape": list(model.conv1.weight.shape),
-                         "vmin": -bound, "vmax": bound, "cmap": KERNEL_CMAP,
-                         "colourbar": "images/kernel_colourbar.png", "columns": 8},
+        "kernel_image": _kernel_image(model, writer),
     }
+
+
+def _kernel_image(model: nn.Module, writer: StoreWriter) -> dict | None:
+    """The first convolution's kernels: RGB tiles for 3-channel input, else channel 0 on a diverging scale."""
+    first = next(((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)), None)
+    if first is None:
+        return None
+    name, conv = first
+    weight = conv.weight.detach().numpy()
+    shown = weight[:MAX_KERNELS]
+    labels = [str(i) for i in range(len(shown))]
+    bound = float(np.abs(weight).max()) or 1.0
+    if weight.shape[1] == 3:
+        picture = images.tile(images.rgb_tiles(shown), 8, labels)
+        colouring = "rgb"
+    else:
+        picture = images.grid(shown[:, 0], -bound, bound, KERNEL_CMAP, columns=8, labels=labels)
+        colouring = "input channel 0" if weight.shape[1] > 1 else "single channel"
+    writer.write_bytes("images/kernels.png", images.png_bytes(picture))
+    writer.write_bytes("images/kernel_colourbar.png", images.png_bytes(images.colourbar(KERNEL_CMAP)))
+    return {"layer": name, "path": "images/kernels.png", "shape": list(weight.shape), "shown": len(shown),
+            "colouring": colouring, "vmin": -bound, "vmax": bound, "cmap": KERNEL_CMAP,
+            "colourbar": "images/kernel_colourbar.png", "columns": 8}
 
 
 def _prediction(logits_row: torch.Tensor) -> tuple[int, float]:
@@ -106,54 +154,87 @@ def _evaluation(logits: torch.Tensor, splits: DataSplits, training: dict | None)
     for row in per_class:
         row["accuracy"] = row["correct"] / row["n"]
     return {"n_test": len(labels), "correct": int((predicted == labels).sum()),
-            "accuracy": float((predicted == labels).mean()), "per_class": per_class, "training": training}
+            "accuracy": float((predicted == labels).mean()), "per_class": per_class, "training": training,
+            "class_names": splits.class_names, "outputs": int(logits.shape[1])}
 
 
-def _activation_results(model, x_test, splits, config: AnalysisConfig, writer: StoreWriter) -> dict:
+def resolve_class(value: str, class_names: list[str]) -> int:
+    """A class given by name or by label index."""
+    if value in class_names:
+        return class_names.index(value)
+    if value.lstrip("-").isdigit() and 0 <= int(value) < len(class_names):
+        return int(value)
+    raise InputError(f"unknown class {value!r}: the data's classes are "
+                     f"{', '.join(f'{i}={n}' for i, n in enumerate(class_names[:20]))}")
+
+
+def _default_classes(splits: DataSplits) -> list[int]:
+    names = splits.class_names
+    if "6" in names and "7" in names:
+        return [names.index("6"), names.index("7")]
+    return list(range(min(2, len(names))))
+
+
+def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfig, writer: StoreWriter) -> dict:
     index = config.image_index
-    if index is None:
-        index = embeddings.first_index_of(splits.test.labels, config.image_class)
-    elif not 0 <= index < len(splits.test):
+    if index is not None and not 0 <= index < len(splits.test):
         raise InputError(f"--image-index {index} is outside the test split (0..{len(splits.test) - 1})")
-    captured, logits_one = activations.capture(model, x_test[index:index + 1], [m for m, _ in ACTIVATION_GRIDS])
+    if index is None:
+        wanted = config.image_class or ("7" if "7" in splits.class_names else None)
+        index = embeddings.first_index_of(splits.test.labels, resolve_class(wanted, splits.class_names)) \
+            if wanted is not None else 0
+        chosen_by = f"first test image of class {wanted}" if wanted is not None else "first test image"
+    else:
+        chosen_by = "index"
+    layers = activation_layers(model, config.layers)
+    captured, logits_one = activations.capture(model, x_test[index:index + 1], [m for m, _ in layers])
     predicted, confidence = _prediction(logits_one[0])
-    writer.write_bytes("images/input.png", images.png_bytes(images.digit(splits.test.images[index], factor=6)))
+    writer.write_bytes("images/input.png", images.png_bytes(images.picture(splits.test.images[index], 168)))
     writer.write_bytes("images/map_colourbar.png", images.png_bytes(images.colourbar(MAP_CMAP)))
     grids = []
-    for module, label in ACTIVATION_GRIDS:
+    for position, (module, label) in enumerate(layers):
         maps = captured[module][0]
+        if maps.ndim != 3:
+            raise InputError(f"layer {module} gives output of shape {list(maps.shape)}, not image maps: "
+                             "choose layers with (channels, height, width) output for --layers")
         stats = activations.map_statistics(maps)
-        path = f"images/maps_{module}.png"
-        columns = images.columns_for(len(maps))
-        writer.write_bytes(path, images.png_bytes(images.grid(maps, stats["vmin"], stats["vmax"], MAP_CMAP, columns)))
-        grids.append({"module": module, "label": label, "path": path, "cmap": MAP_CMAP, "columns": columns, **stats})
+        shown = activations.top_channels(maps, config.max_channels)
+        path = f"images/maps_{position:02d}_{module.replace('.', '_')}.png"
+        columns = images.columns_for(len(shown), maps.shape[1])
+        picture = images.grid(maps[shown], stats["vmin"], stats["vmax"], MAP_CMAP, columns, [str(c) for c in shown])
+        writer.write_bytes(path, images.png_bytes(picture))
+        grids.append({"module": module, "label": label, "path": path, "cmap": MAP_CMAP, "columns": columns,
+                      "shown_channels": shown, "selection": "all" if len(shown) == len(maps) else
+                      f"top {len(shown)} of {len(maps)} by mean activation", **stats})
     return {
         "input": {"index": index, "label": int(splits.test.labels[index]), "predicted": predicted,
-                  "confidence": confidence, "path": "images/input.png",
-                  "chosen_by": "index" if config.image_index is not None else f"first test image of class {config.image_class}"},
+                  "confidence": confidence, "path": "images/input.png", "chosen_by": chosen_by},
         "colourbar": "images/map_colourbar.png",
         "grids": grids,
     }
 
 
-def _embedding_results(model, x_test, logits, splits, config: AnalysisConfig, writer: StoreWriter) -> dict:
-    if config.embedding_layer not in ACTIVATION_OF:
-        raise InputError(f"unknown embedding layer {config.embedding_layer!r}: choose one of "
-                         f"{', '.join(ACTIVATION_OF)}")
-    module = ACTIVATION_OF[config.embedding_layer]
-    chosen = embeddings.select_samples(splits.test.labels, config.digits, config.per_class)
-    captured, _ = activations.capture(model, x_test[chosen], [module])
-    vectors = captured[module].reshape(len(chosen), -1)
+def _embedding_results(model, x_test, logits, splits: DataSplits, config: AnalysisConfig,
+                       writer: StoreWriter) -> dict:
+    point = embedding_point(model, config.embedding_layer)
+    classes = [resolve_class(c, splits.class_names) for c in config.classes] if config.classes \
+        else _default_classes(splits)
+    chosen = embeddings.select_samples(splits.test.labels, tuple(classes), config.per_class)
+    inputs_of = (point.module,) if point.side == "input" else ()
+    captured, _ = activations.capture(model, x_test[chosen], [point.module], inputs_of)
+    vectors = captured[point.module].reshape(len(chosen), -1)
     labels = [int(splits.test.labels[i]) for i in chosen]
     samples = []
     for position, index in enumerate(chosen):
         predicted, confidence = _prediction(logits[index])
         path = f"images/sample_{position}.png"
-        writer.write_bytes(path, images.png_bytes(images.digit(splits.test.images[index], factor=4)))
+        writer.write_bytes(path, images.png_bytes(images.picture(splits.test.images[index], 112)))
         samples.append({"index": index, "label": labels[position], "predicted": predicted,
                         "confidence": confidence, "path": path, "vector": vectors[position]})
     return {
-        "layer": config.embedding_layer, "module": module, "after_relu": module != config.embedding_layer,
-        "dimensions": int(vectors.shape[1]), "classes": list(config.digits), "per_class": config.per_class,
+        "layer": point.layer, "module": point.module, "side": point.side, "description": point.label,
+        "after_relu": point.label.endswith("after ReLU"),
+        "dimensions": int(vectors.shape[1]), "classes": classes, "per_class": config.per_class,
         "samples": samples, "distances": embeddings.distance_tables(vectors, labels),
     }
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 from torch import nn
@@ -31,6 +32,18 @@ def _geometry(module: nn.Module) -> dict:
     return out
 
 
+def multiply_accumulates(module: nn.Module, output_shape: list[int] | None) -> int:
+    """Per-sample MACs of a convolution or linear layer; 0 for every other module."""
+    if output_shape is None:
+        return 0
+    outputs = math.prod(output_shape)
+    if isinstance(module, nn.modules.conv._ConvNd):
+        return outputs * (module.in_channels // module.groups) * math.prod(module.kernel_size)
+    if isinstance(module, nn.Linear):
+        return outputs * module.in_features
+    return 0
+
+
 def trace_shapes(model: nn.Module, example: torch.Tensor) -> dict:
     """Run one forward pass on ``example`` (batch of 1) and record every module call."""
     rows: list[TraceRow] = []
@@ -46,7 +59,9 @@ def trace_shapes(model: nn.Module, example: torch.Tensor) -> dict:
         open_rows.setdefault(id(module), []).append(row)
 
     def after(module, inputs, output):
-        open_rows[id(module)].pop().output_shape = _shape(output)
+        row = open_rows[id(module)].pop()
+        row.output_shape = _shape(output)
+        row.macs = multiply_accumulates(module, row.output_shape)
 
     for name, module in model.named_modules():
         if name:
@@ -59,8 +74,10 @@ def trace_shapes(model: nn.Module, example: torch.Tensor) -> dict:
             output = model(example)
     except Exception as error:  # report how far the forward pass got
         reached = rows[-1].name if rows else "(no layer)"
-        raise InputError(f"forward pass failed after reaching layer {reached} "
-                         f"with input shape {list(example.shape)}: {str(error).splitlines()[0]}") from None
+        shape = "×".join(map(str, example.shape[1:]))
+        raise InputError(f"the model cannot take the data's {shape} images: the forward pass failed at layer "
+                         f"{reached} ({str(error).splitlines()[0][:200]}); give data of the size the model "
+                         "expects (--input-size for image folders)") from None
     finally:
         for handle in handles:
             handle.remove()
@@ -70,6 +87,7 @@ def trace_shapes(model: nn.Module, example: torch.Tensor) -> dict:
         "input_shape": list(example.shape[1:]),
         "output_shape": list(output.shape[1:]),
         "rows": [dataclasses.asdict(row) for row in rows],
+        "total_macs": sum(row.macs for row in rows if row.is_leaf),
         "functional_note": "Forward hooks see modules only; functional calls such as F.relu are not rows.",
     }
 

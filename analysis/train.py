@@ -10,14 +10,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from analysis.config import AnalysisConfig, TrainConfig
+from analysis.config import TrainConfig
 from analysis.data import DataSplits
 from analysis.inference import accuracy, predict_logits, to_input
 from analysis.model import AssignmentCNN
 from analysis.store import write_atomic
 
 
-def train(splits: DataSplits, config: TrainConfig, analysis: AnalysisConfig,
+def train(splits: DataSplits, config: TrainConfig, mean: tuple[float, ...], std: tuple[float, ...],
           show_progress: bool = True) -> tuple[nn.Module, dict]:
     """Train the assignment CNN; return it with a record of the run (epochs, seconds, accuracy)."""
     torch.manual_seed(config.seed)
@@ -29,9 +29,9 @@ def train(splits: DataSplits, config: TrainConfig, analysis: AnalysisConfig,
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=config.learning_rate, total_steps=max(1, config.epochs * steps_per_epoch))
     loss_fn = nn.CrossEntropyLoss()
-    x_train = to_input(splits.train.images, analysis.mean, analysis.std)
+    x_train = to_input(splits.train.images, mean, std)
     y_train = torch.from_numpy(splits.train.labels)
-    x_test = to_input(splits.test.images, analysis.mean, analysis.std)
+    x_test = to_input(splits.test.images, mean, std)
     order_rng = torch.Generator().manual_seed(config.seed)
     history = []
     started = time.perf_counter()
@@ -62,9 +62,11 @@ def train(splits: DataSplits, config: TrainConfig, analysis: AnalysisConfig,
     return model, record
 
 
-def save_checkpoint(model: nn.Module, record: dict, path: Path) -> None:
-    """A dict with the state_dict and the training record (plain types: loads weights-only)."""
+def save_checkpoint(model: nn.Module, record: dict, path: Path, model_config: dict, data_config: dict) -> None:
+    """The state_dict with the training record and the configs needed to analyse it again
+    (plain types only, so it loads with weights_only=True)."""
     buffer = io.BytesIO()
-    torch.save({"state_dict": model.state_dict(), "training": record}, buffer)
+    torch.save({"state_dict": model.state_dict(), "training": record, "model_config": model_config,
+                "data_config": data_config}, buffer)
     write_atomic(Path(path), buffer.getvalue())
 

@@ -24,7 +24,9 @@ commands:
 
 examples:
   python -m report                                   # trains a default checkpoint if needed
-  python -m report --checkpoint model.pt --data ~/mnist --digits 3 8 --per-class 5
+  python -m report --checkpoint model.pt --data ~/mnist --classes 3 8 --per-class 5
+  python -m report --model torchvision:resnet18 --data ~/flowers --input-size 64
+  python -m report --model mynets:LeNet --model-kwargs '{"width": 2}' --checkpoint lenet.pt
   python -m report render --format html
   python -m report train --epochs 9 --save build/epoch9.pt
 """
@@ -43,6 +45,17 @@ def formats(text: str) -> tuple[str, ...]:
     if unknown or not chosen:
         raise argparse.ArgumentTypeError(f"formats are html and pdf (comma-separated), got {text!r}")
     return chosen
+
+
+def floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(","))
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -71,17 +84,34 @@ def parser() -> argparse.ArgumentParser:
                        help="state_dict saved with torch.save, or a dict holding it under 'state_dict' or "
                             "'model_state_dict' (default: train one deterministically into the build folder)")
     add_data_options(build)
-    build.add_argument("--digits", type=int, nargs="+", default=list(AnalysisConfig.digits), metavar="D",
-                       help="classes whose samples are embedded and compared (default: 6 7)")
+    build.add_argument("--model", metavar="SOURCE",
+                       help="assignment (default), torchvision:NAME (random weights unless --checkpoint), or "
+                            "package.module:ClassName importable from the working folder; a checkpoint that "
+                            "stores its model_config is used as is")
+    build.add_argument("--model-kwargs", metavar="JSON", help="constructor arguments, e.g. '{\"num_classes\": 10}'")
+    build.add_argument("--classes", "--digits", dest="classes", nargs="+", metavar="C",
+                       help="classes whose samples are embedded and compared, by label or name "
+                            "(default: 6 7 when the data has them, else the first two)")
     build.add_argument("--per-class", type=positive, default=AnalysisConfig.per_class, metavar="N",
                        help="samples per class: the first N test images of each (default: 2)")
     build.add_argument("--image-index", type=int, metavar="I",
                        help="test image for the activation maps (default: the first test image of --image-class)")
-    build.add_argument("--image-class", type=int, default=AnalysisConfig.image_class, metavar="C",
-                       help="class of the default activation-map image (default: 7)")
-    build.add_argument("--embedding-layer", default=AnalysisConfig.embedding_layer, metavar="NAME",
-                       help="layer whose output (after its ReLU) is the embedding: conv1, conv2, fc1, fc2, fc3 "
-                            "(default: fc2)")
+    build.add_argument("--image-class", metavar="C",
+                       help="class of the default activation-map image (default: 7 when present, else image 0)")
+    build.add_argument("--embedding-layer", metavar="NAME",
+                       help="module whose output is the embedding; for the assignment CNN conv1..fc3 mean after "
+                            "their ReLU (default: fc2 for it, else the input of the last Linear layer)")
+    build.add_argument("--layers", nargs="+", metavar="NAME",
+                       help="modules whose activation maps are shown (default: every Conv2d; the assignment CNN "
+                            "shows conv1 and conv2 after ReLU and after pooling)")
+    build.add_argument("--max-channels", type=positive, default=AnalysisConfig.max_channels, metavar="K",
+                       help="maps shown per layer at most: the top K channels by mean activation (default: 32)")
+    build.add_argument("--input-size", type=positive, metavar="N", help="resize image-folder images to N×N")
+    build.add_argument("--mean", type=floats, metavar="M[,M,M]",
+                       help="normalisation mean per channel (default: MNIST's for grey, ImageNet's for RGB)")
+    build.add_argument("--std", type=floats, metavar="S[,S,S]", help="normalisation std per channel")
+    build.add_argument("--class-names", type=names, metavar="A,B,...", help="class names in label order")
+    build.add_argument("--seed", type=int, default=0, help="seed of the random weights when no checkpoint is given")
     add_output_options(build)
     render = commands.add_parser("render", help="re-render the last analysed store (no torch)")
     add_output_options(render)
@@ -99,12 +129,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
-    if len(set(args.digits)) != len(args.digits):
-        raise InputError(f"--digits {' '.join(map(str, args.digits))} repeats a class: give each class once")
-    if len(args.digits) * args.per_class < 2:
-        raise InputError("distances need at least two samples: give two --digits or --per-class 2 or more")
-    return AnalysisConfig(digits=tuple(args.digits), per_class=args.per_class, image_class=args.image_class,
-                          image_index=args.image_index, embedding_layer=args.embedding_layer)
+    classes = tuple(args.classes) if args.classes else None
+    if classes and len(set(classes)) != len(classes):
+        raise InputError(f"--classes {' '.join(classes)} repeats a class: give each class once")
+    if classes and len(classes) * args.per_class < 2:
+        raise InputError("distances need at least two samples: give two --classes or --per-class 2 or more")
+    from analysis.sources import parse_kwargs
+
+    parse_kwargs(args.model_kwargs)  # fail early on bad JSON
+    return AnalysisConfig(
+        model=args.model, model_kwargs=args.model_kwargs, classes=classes, per_class=args.per_class,
+        image_class=args.image_class, image_index=args.image_index, embedding_layer=args.embedding_layer,
+        layers=tuple(args.layers) if args.layers else None, max_channels=args.max_channels,
+        input_size=args.input_size, mean=args.mean, std=args.std, class_names=args.class_names, seed=args.seed)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ class Parameters:
     trainable: int
     non_trainable: int
     buffers: int
+    buffer_list: list[dict]
     bytes_float32: int
 
 
@@ -25,6 +26,7 @@ class Trace:
     output_shape: list[int]
     rows: list[TraceRow]
     functional_note: str
+    total_macs: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +34,8 @@ class KernelImage:
     layer: str
     path: str
     shape: list[int]
+    shown: int
+    colouring: str  # "single channel", "input channel 0" or "rgb"
     vmin: float
     vmax: float
     cmap: str
@@ -56,6 +60,8 @@ class MapGrid:
     near_zero_channels: list[int]
     near_zero_threshold: float
     zero_share: float
+    shown_channels: list[int]
+    selection: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +108,8 @@ class DistanceTable:
 class Embeddings:
     layer: str
     module: str
+    side: str           # "output" or "input" of the module
+    description: str
     after_relu: bool
     dimensions: int
     classes: list[int]
@@ -125,6 +133,8 @@ class Evaluation:
     accuracy: float
     per_class: list[ClassAccuracy]
     training: dict | None
+    class_names: list[str]
+    outputs: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,13 +156,20 @@ class Findings:
     store_dir: Path
     provenance: Provenance
     model_class: str
+    model_source: str
+    weights: str
+    normalisation: dict
     input_shape: list[int]
     parameters: Parameters
     trace: Trace
     kernels: list[dict]
-    kernel_image: KernelImage
+    kernel_image: KernelImage | None
     input_image: InputImage
     map_colourbar: str
     map_grids: list[MapGrid]
     embeddings: Embeddings
     evaluation: Evaluation
+
+    def class_name(self, label: int) -> str:
+        names = self.evaluation.class_names
+        return names[label] if 0 <= label < len(names) else str(label)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from analysis.config import AnalysisConfig, TrainConfig
 from analysis.fingerprint import analysis_inputs, default_checkpoint_key, store_key
+from analysis.sources import DEFAULT_SOURCE
 from analysis.store import MANIFEST, dumps, write_atomic
 from report.errors import StoreError
 from report.load import read_manifest, verify
@@ -69,12 +70,13 @@ def store_is_valid(store_dir: Path) -> bool:
         return False
 
 
-def ensure_store(options: BuildOptions, checkpoint: Path) -> tuple[Path, bool]:
+def ensure_store(options: BuildOptions, checkpoint: Path | None) -> tuple[Path, bool]:
     inputs = analysis_inputs(checkpoint, options.data, options.config)
     store_dir = options.out / "stores" / store_key(inputs)
     if not options.force and store_is_valid(store_dir):
         return store_dir, False
-    log(options, f"report: analysing {checkpoint.name} into {store_dir}")
+    what = checkpoint.name if checkpoint else f"{options.config.model} with random weights"
+    log(options, f"report: analysing {what} into {store_dir}")
     from analysis.run import analyse
 
     return analyse(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache"), True
@@ -125,9 +127,9 @@ def build(options: BuildOptions) -> Outcome:
     options.out.mkdir(parents=True, exist_ok=True)
     trained = False
     checkpoint = options.checkpoint
-    if checkpoint is None:
+    if checkpoint is None and options.config.model in (None, DEFAULT_SOURCE):
         checkpoint, trained = default_checkpoint(options)
-    store_dir, analysed = ensure_store(options, Path(checkpoint))
+    store_dir, analysed = ensure_store(options, Path(checkpoint) if checkpoint else None)
     write_atomic(options.out / CURRENT_STORE, f"{store_dir.name}\n".encode())
     outputs, rendered = render(options.out, store_dir, options.formats, options.force or analysed)
     return Outcome(outputs, store_dir, trained, analysed, rendered, time.perf_counter() - started)

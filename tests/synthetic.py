@@ -30,9 +30,10 @@ def _layer(name, type_, weight_shape, formula, trainable=True):
             "trainable": total if trainable else 0, "formula": formula, "shared_with": []}
 
 
-def _row(order, name, type_, shape_in, shape_out, params=0, geometry=None):
+def _row(order, name, type_, shape_in, shape_out, params=0, geometry=None, macs=0):
     return {"order": order, "name": name, "type": type_, "depth": 1, "is_leaf": True,
-            "input_shape": shape_in, "output_shape": shape_out, "params": params, "geometry": geometry or {}}
+            "input_shape": shape_in, "output_shape": shape_out, "params": params, "geometry": geometry or {},
+            "macs": macs}
 
 
 def _grid(module, label, shape, vmax, dead=(), near=()):
@@ -43,14 +44,15 @@ def _grid(module, label, shape, vmax, dead=(), near=()):
             "channel_mean": [0.0 if c in dead else vmax / 4 for c in range(channels)],
             "channel_zero_share": [1.0 if c in dead else 0.5 for c in range(channels)],
             "dead_channels": list(dead), "near_zero_channels": list(near), "near_zero_threshold": 0.05,
-            "zero_share": 0.5}
+            "zero_share": 0.5, "shown_channels": list(range(channels)), "selection": "all"}
 
 
 def embeddings_doc(vectors=VECTORS, labels=LABELS, predicted=None, per_class=2) -> dict:
     predicted = labels if predicted is None else predicted
     samples = [{"index": 10 + i, "label": labels[i], "predicted": predicted[i], "confidence": 0.9,
                 "path": f"images/sample_{i}.png", "vector": vectors[i]} for i in range(len(vectors))]
-    return {"layer": "fc1", "module": "relu2", "after_relu": True, "dimensions": len(vectors[0]),
+    return {"layer": "fc1", "module": "relu2", "side": "output", "description": "fc1 after ReLU",
+            "after_relu": True, "dimensions": len(vectors[0]),
             "classes": sorted(set(labels)), "per_class": per_class, "samples": samples,
             "distances": distance_tables(np.array(vectors), list(labels))}
 
@@ -61,30 +63,33 @@ def documents() -> dict:
     total = sum(layer["total"] for layer in layers)
     rows = [
         _row(0, "conv1", "Conv2d", [1, 8, 8], [4, 6, 6], 40,
-             {"kernel_size": [3, 3], "stride": [1, 1], "padding": [0, 0], "dilation": [1, 1]}),
+             {"kernel_size": [3, 3], "stride": [1, 1], "padding": [0, 0], "dilation": [1, 1]}, macs=4 * 36 * 9),
         _row(1, "relu1", "ReLU", [4, 6, 6], [4, 6, 6]),
         _row(2, "pool1", "MaxPool2d", [4, 6, 6], [4, 3, 3], 0, {"kernel_size": 2, "stride": 2, "padding": 0}),
         _row(3, "flatten", "Flatten", [4, 3, 3], [36]),
-        _row(4, "fc1", "Linear", [36], [6], 222, {"in_features": 36, "out_features": 6}),
+        _row(4, "fc1", "Linear", [36], [6], 222, {"in_features": 36, "out_features": 6}, macs=216),
         _row(5, "relu2", "ReLU", [6], [6]),
-        _row(6, "fc2", "Linear", [6], [3], 21, {"in_features": 6, "out_features": 3}),
+        _row(6, "fc2", "Linear", [6], [3], 21, {"in_features": 6, "out_features": 3}, macs=18),
     ]
     return {
         "model.json": {
-            "model": {"class": "TinyCNN", "input_shape": [1, 8, 8]},
+            "model": {"class": "TinyCNN", "source": "tiny:TinyCNN", "weights": "checkpoint", "input_shape": [1, 8, 8],
+                      "normalisation": {"mean": [0.5], "std": [0.5]}, "kwargs": {}},
             "parameters": {"layers": layers, "total": total, "trainable": total, "non_trainable": 0,
-                           "buffers": 0, "bytes_float32": total * 4},
+                           "buffers": 0, "buffer_list": [], "bytes_float32": total * 4},
             "trace": {"batch_size": 1, "input_shape": [1, 8, 8], "output_shape": [3], "rows": rows,
-                      "functional_note": "Forward hooks see modules only."},
+                      "functional_note": "Forward hooks see modules only.",
+                      "total_macs": sum(row["macs"] for row in rows)},
             "kernels": [{"name": "conv1", "type": "Conv2d", "shape": [4, 1, 3, 3]}],
             "kernel_image": {"layer": "conv1", "path": "images/conv1_kernels.png", "shape": [4, 1, 3, 3],
+                             "shown": 4, "colouring": "single channel",
                              "vmin": -0.5, "vmax": 0.5, "cmap": "RdBu_r",
                              "colourbar": "images/kernel_colourbar.png", "columns": 8},
         },
         "evaluation.json": {
             "n_test": 30, "correct": 27, "accuracy": 0.9,
             "per_class": [{"class": c, "n": 10, "correct": k, "accuracy": k / 10} for c, k in ((0, 10), (1, 9), (2, 8))],
-            "training": None,
+            "training": None, "class_names": ["zero", "one", "two"], "outputs": 3,
         },
         "activations.json": {
             "input": {"index": 12, "label": 2, "predicted": 2, "confidence": 0.95, "path": "images/input.png",

@@ -30,8 +30,8 @@ def state():
 def test_accepted_layouts(tmp_path, state, wrap):
     path = tmp_path / "ck.pt"
     torch.save(state if wrap is None else {wrap: state, "epoch": 3}, path)
-    loaded, training = read_checkpoint(path)
-    assert set(loaded) == set(state) and training is None
+    loaded, meta = read_checkpoint(path)
+    assert set(loaded) == set(state) and meta == {}
     load_into(AssignmentCNN(), loaded, path)
 
 

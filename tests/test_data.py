@@ -17,9 +17,9 @@ def splits():
 def write_mnist_folder(folder, splits, gz=False):
     folder.mkdir(parents=True, exist_ok=True)
     suffix = ".gz" if gz else ""
-    data.write_idx(folder / f"train-images-idx3-ubyte{suffix}", splits.train.images)
+    data.write_idx(folder / f"train-images-idx3-ubyte{suffix}", splits.train.images[:, 0])
     data.write_idx(folder / f"train-labels-idx1-ubyte{suffix}", splits.train.labels)
-    data.write_idx(folder / f"t10k-images-idx3-ubyte{suffix}", splits.test.images)
+    data.write_idx(folder / f"t10k-images-idx3-ubyte{suffix}", splits.test.images[:, 0])
     data.write_idx(folder / f"t10k-labels-idx1-ubyte{suffix}", splits.test.labels)
     return folder
 
@@ -59,7 +59,7 @@ def test_torchvision_reads_the_idx_files_we_write(tmp_path, splits):
 
     write_mnist_folder(tmp_path / "MNIST" / "raw", splits)
     test = MNIST(str(tmp_path), train=False, download=False)
-    assert np.array_equal(test.data.numpy(), splits.test.images)
+    assert np.array_equal(test.data.numpy(), splits.test.images[:, 0])
     assert np.array_equal(test.targets.numpy(), splits.test.labels)
 
 

@@ -152,7 +152,7 @@ def test_options_change_the_samples(default_checkpoint, tmp_path):
     (["--checkpoint", "{other}"], "another architecture than AssignmentCNN (missing"),
     (["--digits", "6", "6"], "repeats a class"),
     (["--per-class", "101"], "class 6 has 100 test images but 101 were asked for"),
-    (["--embedding-layer", "fc9"], "unknown embedding layer 'fc9'"),
+    (["--embedding-layer", "fc9"], "unknown layer 'fc9': the model's layers are conv1, relu1"),
     (["--image-index", "5000"], "--image-index 5000 is outside the test split (0..999)"),
     (["--data", "no/such/folder"], "data folder no/such/folder does not exist"),
 ])

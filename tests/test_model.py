@@ -103,7 +103,7 @@ def test_trace_records_a_module_called_twice_and_where_a_forward_pass_fails():
             return self.bad(self.lin(x))
 
     from analysis.errors import InputError
-    with pytest.raises(InputError, match="after reaching layer bad"):
+    with pytest.raises(InputError, match="failed at layer bad"):
         trace_shapes(Broken(), torch.zeros(1, 3))
 
 
