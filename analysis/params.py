@@ -21,6 +21,9 @@ def formula_for(module: nn.Module) -> str:
 def count_parameters(model: nn.Module) -> dict:
     """Per-layer records in definition order, and totals; shared tensors count once."""
     first_owner: dict[int, str] = {}
+    names_of: dict[int, list[str]] = {}
+    for name, module in model.named_modules(remove_duplicate=False):
+        names_of.setdefault(id(module), []).append(name)
     layers = []
     for name, module in model.named_modules():
         own = list(module.named_parameters(recurse=False))
@@ -43,6 +46,7 @@ def count_parameters(model: nn.Module) -> dict:
             weights=counts["weight"], biases=counts["bias"], other=counts["other"],
             total=sum(counts.values()), trainable=trainable,
             formula=formula_for(module), shared_with=shared,
+            aliases=[alias for alias in names_of[id(module)] if alias != name],
         ))
     total = sum(layer.total for layer in layers)
     trainable = sum(layer.trainable for layer in layers)

@@ -19,7 +19,8 @@ class LayerParams:
     total: int            # counted here: a tensor shared with an earlier layer counts 0
     trainable: int
     formula: str          # e.g. "32·1·3·3 + 32"
-    shared_with: list[str]
+    shared_with: list[str]  # owners of tensors this layer shares (counted there, not here)
+    aliases: list[str] = dataclasses.field(default_factory=list)  # other names of this same module
 
 
 @dataclasses.dataclass

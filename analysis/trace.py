@@ -93,6 +93,6 @@ def trace_shapes(model: nn.Module, example: torch.Tensor) -> dict:
 
 
 def kernel_shapes(model: nn.Module) -> list[dict]:
-    return [{"name": name, "type": type(m).__name__, "shape": list(m.weight.shape)}
+    return [{"name": name, "type": type(m).__name__, "shape": list(m.weight.shape), "groups": m.groups}
             for name, m in model.named_modules()
             if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and isinstance(m.weight, torch.Tensor)]

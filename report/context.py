@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from report import fmt
-from report.findings import Findings
+from report.findings import Findings, TraceRow
 from report.interpret import Note, by_section
 
 
@@ -34,6 +34,14 @@ class Headline:
 
 
 @dataclasses.dataclass(frozen=True)
+class TraceGroup:
+    name: str = field("top-level module the rows belong to")
+    type: str = field("its class name")
+    rows: list[TraceRow] = field("the trace rows of this module and everything inside it, in call order")
+    collapsible: bool = field("true when the group is a container worth folding (more than one row)")
+
+
+@dataclasses.dataclass(frozen=True)
 class ReportContext:
     title: str = field("document title: model class and checkpoint file")
     generated: str = field("creation date (UTC) as shown to readers, from SOURCE_DATE_EPOCH when set")
@@ -44,6 +52,7 @@ class ReportContext:
     headlines: list[Headline] = field("headline numbers for the summary box")
     warnings: list[str] = field("problems a reader must see first; empty when none")
     notes: dict[str, list[Note]] = field("interpretation notes grouped by section id")
+    trace_groups: list[TraceGroup] = field("the shape trace split by top-level module, for folding in HTML")
     key_findings: list[Note] = field("the notes repeated in the summary at the top, in KEY_RULES order")
     f: Findings = field("everything read from the store")
 
@@ -62,6 +71,8 @@ SECTIONS = (
 
 KEY_RULES = ("accuracy.overall", "params.dominant", "maps.dead", "embeddings.compactness",
              "embeddings.separation", "embeddings.sample_size")
+KEY_DEAD_BRANCHES = ("some", "some-of-many")
+KEY_DEAD_NOTES = 2
 
 
 def key_findings(notes: list[Note]) -> list[Note]:
@@ -69,9 +80,21 @@ def key_findings(notes: list[Note]) -> list[Note]:
     for rule in KEY_RULES:
         matching = [n for n in notes if n.rule == rule]
         if rule == "maps.dead":
-            matching = [n for n in matching if n.branch == "some"]
+            matching = [n for n in matching if n.branch in KEY_DEAD_BRANCHES][:KEY_DEAD_NOTES]
         chosen.extend(matching)
     return chosen
+
+
+def trace_groups(f: Findings) -> list[TraceGroup]:
+    """Consecutive rows under the same top-level module form one group."""
+    groups: list[TraceGroup] = []
+    for row in f.trace.rows:
+        top = row.name.split(".")[0]
+        if groups and groups[-1].name == top and row.depth > 1:
+            groups[-1].rows.append(row)
+        else:
+            groups.append(TraceGroup(top, row.type, [row], False))
+    return [dataclasses.replace(g, collapsible=len(g.rows) > 1) for g in groups]
 
 
 def creation_time() -> float:
@@ -84,24 +107,32 @@ def headlines(f: Findings) -> list[Headline]:
     items = [Headline("Parameters", fmt.integer(f.parameters.total)),
              Headline(f"Test accuracy ({fmt.integer(f.evaluation.n_test)} images)", fmt.percent(f.evaluation.accuracy))]
     if mse and mse.intra_mean and mse.inter_mean is not None:
-        classes = "/".join(str(c) for c in f.embeddings.classes)
+        classes = "/".join(f.class_name(c) for c in f.embeddings.classes)
         items.append(Headline(f"Separation {classes} ({f.embeddings.layer}, MSE)",
                               fmt.ratio(mse.inter_mean / mse.intra_mean)))
-    items.append(Headline("Checkpoint", f.provenance.checkpoint_sha256[:12]))
+    items.append(Headline("Multiply-accumulates per image", fmt.count(f.trace.total_macs)))
     return items
 
 
 def warnings(f: Findings) -> list[str]:
     found = []
+    if f.weights != "checkpoint":
+        found.append(f"No checkpoint: the weights are {f.weights}, so every number describes an untrained network.")
+    classes = len(f.evaluation.class_names)
+    if f.evaluation.outputs != classes:
+        found.append(f"The model has {fmt.integer(f.evaluation.outputs)} outputs but the data has {classes} classes: "
+                     "accuracy compares output index with class label.")
     if f.input_image.predicted != f.input_image.label:
-        found.append(f"The activation-map input (a {f.input_image.label}) is misclassified as {f.input_image.predicted}.")
+        found.append(f"The activation-map input (a {f.class_name(f.input_image.label)}) is misclassified as "
+                     f"{f.class_name(f.input_image.predicted)}.")
     return found
 
 
 def build_context(f: Findings, notes: list[Note], build_dir: Path, stylesheet: str) -> ReportContext:
     created = creation_time()
     return ReportContext(
-        title=f"{f.model_class} — {f.provenance.checkpoint_file}",
+        title=f"{f.model_class} — {f.provenance.checkpoint_file}" if f.weights == "checkpoint"
+        else f"{f.model_class} — {f.weights} weights",
         generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(created)),
         created_iso=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
         stylesheet=stylesheet,
@@ -110,6 +141,7 @@ def build_context(f: Findings, notes: list[Note], build_dir: Path, stylesheet: s
         headlines=headlines(f),
         warnings=warnings(f),
         notes=by_section(notes),
+        trace_groups=trace_groups(f),
         key_findings=key_findings(notes),
         f=f,
     )

@@ -46,3 +46,11 @@ def listing(items) -> str:
 
 def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def count(n: int) -> str:
+    """Large counts in words a reader can compare: 1.82 G, 3.5 M, 21.8 k."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= size:
+            return f"{number(n / size, 3)} {suffix}"
+    return integer(n)

@@ -10,6 +10,7 @@ from analysis.records import LayerParams, TraceRow
 from analysis.store import MANIFEST, SCHEMA_VERSION, sha256_file
 from report import findings as f
 from report.errors import StoreError
+from report.migrate import MIGRATIONS, migrate
 
 DOCUMENTS = ("model.json", "evaluation.json", "activations.json", "embeddings.json")
 METRIC_ORDER = ("mse", "euclidean", "cosine")  # the assignment's metric first
@@ -24,9 +25,9 @@ def read_manifest(store_dir: Path) -> dict:
     except (OSError, ValueError) as error:
         raise StoreError(f"store manifest {path} is unreadable ({error}): rebuild with `make report`") from None
     version = manifest.get("schema_version") if isinstance(manifest, dict) else None
-    if version != SCHEMA_VERSION:
-        raise StoreError(f"store {store_dir} has schema version {version}, this report needs "
-                         f"{SCHEMA_VERSION}: rebuild it with `make report`")
+    if version != SCHEMA_VERSION and version not in MIGRATIONS:
+        raise StoreError(f"store {store_dir} has schema version {version}, this report reads "
+                         f"{', '.join(map(str, sorted({*MIGRATIONS, SCHEMA_VERSION})))}: rebuild it with `make report`")
     return manifest
 
 
@@ -49,6 +50,7 @@ def load_findings(store_dir: Path) -> f.Findings:
     verify(store_dir, manifest)
     docs = {name: json.loads((store_dir / name).read_text()) for name in DOCUMENTS}
     try:
+        manifest, docs = migrate(manifest, docs)
         return _build(store_dir, manifest, docs)
     except (KeyError, TypeError) as error:
         raise StoreError(f"store {store_dir} lacks an expected field ({error}): rebuild with `make report`") from None

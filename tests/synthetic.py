@@ -27,7 +27,7 @@ def _layer(name, type_, weight_shape, formula, trainable=True):
     total = weights + biases
     return {"name": name, "type": type_, "weight_shape": weight_shape, "bias_shape": [biases],
             "weights": weights, "biases": biases, "other": 0, "total": total,
-            "trainable": total if trainable else 0, "formula": formula, "shared_with": []}
+            "trainable": total if trainable else 0, "formula": formula, "shared_with": [], "aliases": []}
 
 
 def _row(order, name, type_, shape_in, shape_out, params=0, geometry=None, macs=0):
@@ -80,7 +80,7 @@ def documents() -> dict:
             "trace": {"batch_size": 1, "input_shape": [1, 8, 8], "output_shape": [3], "rows": rows,
                       "functional_note": "Forward hooks see modules only.",
                       "total_macs": sum(row["macs"] for row in rows)},
-            "kernels": [{"name": "conv1", "type": "Conv2d", "shape": [4, 1, 3, 3]}],
+            "kernels": [{"name": "conv1", "type": "Conv2d", "shape": [4, 1, 3, 3], "groups": 1}],
             "kernel_image": {"layer": "conv1", "path": "images/conv1_kernels.png", "shape": [4, 1, 3, 3],
                              "shown": 4, "colouring": "single channel",
                              "vmin": -0.5, "vmax": 0.5, "cmap": "RdBu_r",

@@ -6,7 +6,7 @@ import pytest
 
 from report.interpret import RULES, run_rules
 from report.load import load_findings
-from synthetic import documents, embeddings_doc, write_store
+from synthetic import _grid, documents, embeddings_doc, write_store
 
 
 def edit(path, value):
@@ -31,6 +31,12 @@ def no_change(docs):
 
 
 M, E, A, V = "model.json", "evaluation.json", "activations.json", "embeddings.json"
+
+
+def _row_copy(order):
+    """A row of 14 identical linear layers: more changes than are explained one by one."""
+    return {"order": order, "name": "fc1" if order == 0 else f"fc{order + 1}", "type": "Linear", "depth": 1,
+            "is_leaf": True, "input_shape": [36], "output_shape": [6], "params": 222, "geometry": {}, "macs": 216}
 ROW = (M, "trace", "rows")
 
 # rule id -> branch -> (change to the synthetic store, text the note must contain)
@@ -72,10 +78,17 @@ CASES = {
     "kernels.shape": {
         "single-input": (no_change, "conv1 has 4 kernels of shape (1, 3, 3): each is one 3×3 filter"),
         "multi-input": (edit((M, "kernels", 0, "shape"), [8, 4, 3, 3]), "each spans all 4 input channels"),
+        "grouped": (several(edit((M, "kernels", 0, "shape"), [8, 1, 3, 3]), edit((M, "kernels", 0, "groups"), 8)),
+                    "conv1 is a grouped convolution (8 groups): each of its 8 kernels of shape (1, 3, 3) sees only 1 "
+                    "of the input channels (depthwise: one channel each)"),
+        "many-layers": (edit((M, "kernels"), [{"name": f"c{i}", "type": "Conv2d", "shape": [4, 4, k, k], "groups": 1}
+                                              for i, k in enumerate((7, 3, 3, 3, 1))]),
+                        "The network has 5 convolution layers; kernel sizes (layers): 3×3 (3), 7×7 (1) and 1×1 (1). "
+                        "The first: c0 has 4 kernels"),
     },
     "maps.input": {
-        "correct": (no_change, "test image #12, a 2; the network classifies it as 2 with 95.0% confidence"),
-        "wrong": (edit((A, "input", "predicted"), 1), "a 2, but the network predicts 1"),
+        "correct": (no_change, "test image #12, a two; the network classifies it as two with 95.0% confidence"),
+        "wrong": (edit((A, "input", "predicted"), 1), "a two, but the network predicts one"),
     },
     "maps.dead": {
         "none": (no_change, "conv1 after ReLU: all 4 maps respond to this input; 50.0% of their pixels are zero"),
@@ -87,7 +100,7 @@ CASES = {
         "dropped": (edit((A, "grids", 1, "vmax"), 1.5), "pool1's maximum (1.500) is below relu1's (2.000)"),
     },
     "embeddings.compactness": {
-        "one-tighter": (no_change, "Class 1 is the most compact in the fc1 embedding: its mean intra-class MSE is 0.01167, 11.3× smaller"),
+        "one-tighter": (no_change, "Class one is the most compact in the fc1 embedding: its mean intra-class MSE is 0.01167, 11.3× smaller"),
         "similar": (edit((V,), embeddings_doc(vectors=[[0, 0], [1, 1], [5, 5], [6.04, 6.04]])),
                     "about equally compact"),
     },
@@ -111,10 +124,10 @@ CASES = {
     },
     "embeddings.predictions": {
         "all-correct": (no_change, "classifies all 4 samples correctly"),
-        "some-wrong": (edit((V,), embeddings_doc(predicted=[1, 2, 2, 2])), "1 of 4 samples is misclassified: #11 (a 1, predicted 2); distances involving it"),
+        "some-wrong": (edit((V,), embeddings_doc(predicted=[1, 2, 2, 2])), "1 of 4 samples is misclassified: #11 (a one, predicted two); distances involving it"),
     },
     "accuracy.overall": {
-        "errors": (no_change, "90.0% of the 30 test images correctly (3 errors); the weakest class is 2 (80.0% of 10)"),
+        "errors": (no_change, "The network classifies 90.0% of the 30 test images correctly (3 errors); the weakest class is two (80.0% of 10)"),
         "perfect": (several(edit((E, "correct"), 30), edit((E, "accuracy"), 1.0)), "all 30 test images correctly"),
     },
     "accuracy.training": {
@@ -167,3 +180,9 @@ def test_text_changes_with_the_numbers(tmp_path):
 def test_notes_golden(synthetic_store, golden):
     text = "".join(f"[{n.section}] {n.rule}/{n.branch}: {n.text}\n" for n in run_rules(load_findings(synthetic_store)))
     golden("synthetic_notes.txt", text)
+
+
+def test_many_shape_changes_are_explained_once_per_kind(tmp_path):
+    notes = [n for n in notes_for(tmp_path, edit(ROW, [_row_copy(i) for i in range(14)])) if n.rule == "shapes.step"]
+    assert [n.text for n in notes] == [
+        "fc1: a fully connected layer maps 36 features to 6. 13 more layers change the shape this way."]

@@ -12,12 +12,12 @@ def overall(f: Findings) -> Note:
     wrong = e.n_test - e.correct
     if wrong == 0:
         return Note("accuracy.overall", "perfect", "accuracy",
-                    f"The checkpoint classifies all {fmt.integer(e.n_test)} test images correctly.",
+                    f"The network classifies all {fmt.integer(e.n_test)} test images correctly.",
                     {"accuracy": e.accuracy})
     weakest = min(e.per_class, key=lambda row: (row.accuracy, row.cls))
     return Note("accuracy.overall", "errors", "accuracy",
-                f"The checkpoint classifies {fmt.percent(e.accuracy)} of the {fmt.integer(e.n_test)} test images "
-                f"correctly ({fmt.integer(wrong)} errors); the weakest class is {weakest.cls} "
+                f"The network classifies {fmt.percent(e.accuracy)} of the {fmt.integer(e.n_test)} test images "
+                f"correctly ({fmt.integer(wrong)} errors); the weakest class is {f.class_name(weakest.cls)} "
                 f"({fmt.percent(weakest.accuracy)} of {weakest.n}).",
                 {"accuracy": e.accuracy, "weakest": weakest.cls})
 

@@ -2,66 +2,101 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from report import fmt
-from report.findings import Findings
+from report.findings import Findings, MapGrid
 from report.interpret import Note
+
+DETAIL_UP_TO = 4   # layers described one by one; beyond this, one summary sentence
+
+
+def _kernel_sentence(kernel: dict) -> tuple[str, str]:
+    out_ch, in_ch, *size = kernel["shape"]
+    window = "×".join(map(str, size))
+    groups = kernel.get("groups", 1)
+    if groups > 1:
+        return "grouped", (f"{kernel['name']} is a grouped convolution ({groups} groups): each of its {out_ch} kernels "
+                           f"of shape {fmt.shape(kernel['shape'][1:])} sees only {in_ch} of the input channels"
+                           f"{' (depthwise: one channel each)' if in_ch == 1 else ''}.")
+    if in_ch == 1:
+        return "single-input", (f"{kernel['name']} has {out_ch} kernels of shape {fmt.shape(kernel['shape'][1:])}: "
+                                f"each is one {window} filter slid over the single input channel, and each gives "
+                                "one activation map.")
+    return "multi-input", (f"{kernel['name']} has {out_ch} kernels of shape {fmt.shape(kernel['shape'][1:])}: "
+                           f"each spans all {in_ch} input channels with a {window} window and sums them into one map.")
 
 
 def kernels(f: Findings) -> list[Note]:
-    notes = []
-    for kernel in f.kernels:
-        out_ch, in_ch, *size = kernel["shape"]
-        window = "×".join(map(str, size))
-        if in_ch == 1:
-            notes.append(Note("kernels.shape", "single-input", "kernels",
-                              f"{kernel['name']} has {out_ch} kernels of shape {fmt.shape(kernel['shape'][1:])}: "
-                              f"each is one {window} filter slid over the single input channel, and each gives "
-                              "one activation map.", {"layer": kernel["name"], "shape": kernel["shape"]}))
-        else:
-            notes.append(Note("kernels.shape", "multi-input", "kernels",
-                              f"{kernel['name']} has {out_ch} kernels of shape {fmt.shape(kernel['shape'][1:])}: "
-                              f"each spans all {in_ch} input channels with a {window} window and sums them "
-                              "into one map.", {"layer": kernel["name"], "shape": kernel["shape"]}))
-    return notes
+    if len(f.kernels) <= DETAIL_UP_TO:
+        notes = []
+        for kernel in f.kernels:
+            branch, text = _kernel_sentence(kernel)
+            notes.append(Note("kernels.shape", branch, "kernels", text, {"layer": kernel["name"]}))
+        return notes
+    sizes = Counter("×".join(map(str, k["shape"][2:])) for k in f.kernels)
+    listing = fmt.listing(f"{size} ({count})" for size, count in sizes.most_common())
+    _, first = _kernel_sentence(f.kernels[0])
+    return [Note("kernels.shape", "many-layers", "kernels",
+                 f"The network has {len(f.kernels)} convolution layers; kernel sizes (layers): {listing}. "
+                 f"The first: {first}", {"layers": len(f.kernels), "sizes": dict(sizes)})]
 
 
 def input_prediction(f: Findings) -> Note:
     image = f.input_image
+    label, predicted = f.class_name(image.label), f.class_name(image.predicted)
     evidence = {"index": image.index, "label": image.label, "predicted": image.predicted}
     if image.predicted == image.label:
         return Note("maps.input", "correct", "activations",
-                    f"The input is test image #{image.index}, a {image.label}; the network classifies it as "
-                    f"{image.predicted} with {fmt.percent(image.confidence)} confidence.", evidence)
+                    f"The input is test image #{image.index}, a {label}; the network classifies it as "
+                    f"{predicted} with {fmt.percent(image.confidence)} confidence.", evidence)
     return Note("maps.input", "wrong", "activations",
-                f"The input is test image #{image.index}, a {image.label}, but the network predicts "
-                f"{image.predicted} ({fmt.percent(image.confidence)} confidence): read its maps as a failure case.",
+                f"The input is test image #{image.index}, a {label}, but the network predicts "
+                f"{predicted} ({fmt.percent(image.confidence)} confidence): read its maps as a failure case.",
                 evidence)
 
 
+def _channels(items: list[int]) -> str:
+    return f"channel{'s' if len(items) > 1 else ''} {fmt.listing(items)}"
+
+
+def _dead_phrase(grid: MapGrid) -> str:
+    """After a ReLU a map without a positive value is zero everywhere; raw outputs can be negative."""
+    return "zero everywhere" if grid.vmin >= 0 else "never positive (all ≤ 0, so zero after a ReLU)"
+
+
+def _one_grid(grid: MapGrid) -> Note:
+    channels = grid.shape[0]
+    evidence = {"module": grid.module, "dead": grid.dead_channels, "near_zero": grid.near_zero_channels}
+    near = ""
+    if grid.near_zero_channels:
+        near = (f" {len(grid.near_zero_channels)} more peak below {fmt.percent(grid.near_zero_threshold, 0)} "
+                f"of the scale ({_channels(grid.near_zero_channels)}).")
+    if not grid.dead_channels:
+        return Note("maps.dead", "none", "activations",
+                    f"{grid.label}: all {channels} maps respond to this input; "
+                    f"{fmt.percent(grid.zero_share)} of their pixels are zero.{near}", evidence)
+    dead = grid.dead_channels
+    return Note("maps.dead", "some", "activations",
+                f"{grid.label}: {len(dead)} of {channels} maps ({fmt.percent(len(dead) / channels)}) "
+                f"{'is' if len(dead) == 1 else 'are'} {_dead_phrase(grid)} for this input ({_channels(dead)}); "
+                f"{fmt.percent(grid.zero_share)} of all pixels are zero.{near}", evidence)
+
+
 def dead_maps(f: Findings) -> list[Note]:
-    notes = []
-    for grid in f.map_grids:
-        if "pool" in grid.label:  # pooling keeps zeros zero: the unpooled grid says it all
-            continue
-        channels = grid.shape[0]
-        evidence = {"module": grid.module, "dead": grid.dead_channels, "near_zero": grid.near_zero_channels}
-        near = ""
-        if grid.near_zero_channels:
-            near = (f" {len(grid.near_zero_channels)} more peak below {fmt.percent(grid.near_zero_threshold, 0)} "
-                    f"of the scale (channel{'s' if len(grid.near_zero_channels) > 1 else ''} "
-                    f"{fmt.listing(grid.near_zero_channels)}).")
-        if not grid.dead_channels:
-            notes.append(Note("maps.dead", "none", "activations",
-                              f"{grid.label}: all {channels} maps respond to this input; "
-                              f"{fmt.percent(grid.zero_share)} of their pixels are zero after ReLU.{near}", evidence))
-        else:
-            dead = grid.dead_channels
-            notes.append(Note("maps.dead", "some", "activations",
-                              f"{grid.label}: {len(dead)} of {channels} maps ({fmt.percent(len(dead) / channels)}) "
-                              f"{'is' if len(dead) == 1 else 'are'} zero everywhere for this input (channel{'s' if len(dead) > 1 else ''} "
-                              f"{fmt.listing(dead)}); {fmt.percent(grid.zero_share)} of all pixels are zero.{near}",
-                              evidence))
-    return notes
+    grids = [g for g in f.map_grids if "pool" not in g.label]  # pooling keeps zeros zero: skip repeats
+    if len(grids) <= DETAIL_UP_TO:
+        return [_one_grid(grid) for grid in grids]
+    with_dead = [g for g in grids if g.dead_channels]
+    if not with_dead:
+        return [Note("maps.dead", "none-of-many", "activations",
+                     f"In all {len(grids)} layers every map responds to this input.", {"layers": len(grids)})]
+    worst = max(with_dead, key=lambda g: len(g.dead_channels) / g.shape[0])
+    share = len(worst.dead_channels) / worst.shape[0]
+    return [Note("maps.dead", "some-of-many", "activations",
+                 f"{len(with_dead)} of {len(grids)} layers have maps that are {_dead_phrase(worst)} for this input; "
+                 f"the largest share is in {worst.module}: {len(worst.dead_channels)} of {worst.shape[0]} "
+                 f"({fmt.percent(share)}).", {"layers": len(grids), "with_dead": len(with_dead)})]
 
 
 def pooling_keeps_peak(f: Findings) -> list[Note]:

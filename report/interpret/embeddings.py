@@ -26,6 +26,7 @@ def compactness(f: Findings) -> Note | None:
         return None
     ordered = sorted(intra.items(), key=lambda item: item[1])
     (best, low), (worst, high) = ordered[0], ordered[-1]
+    best, worst = f.class_name(int(best)), f.class_name(int(worst))
     evidence = {"intra": intra}
     if low == 0 or high / low >= SIMILAR_WITHIN:
         factor = "" if low == 0 else f", {fmt.ratio(high / low)} smaller than class {worst}'s ({fmt.number(high)})"
@@ -111,7 +112,8 @@ def sample_predictions(f: Findings) -> Note:
     if not wrong:
         return Note("embeddings.predictions", "all-correct", "embeddings",
                     f"The network classifies all {len(f.embeddings.samples)} samples correctly.", {"wrong": 0})
-    names = fmt.listing(f"#{s.index} (a {s.label}, predicted {s.predicted})" for s in wrong)
+    names = fmt.listing(f"#{s.index} (a {f.class_name(s.label)}, predicted {f.class_name(s.predicted)})"
+                        for s in wrong)
     return Note("embeddings.predictions", "some-wrong", "embeddings",
                 f"{len(wrong)} of {len(f.embeddings.samples)} samples {'is' if len(wrong) == 1 else 'are'} misclassified: "
                 f"{names}; distances involving {'it' if len(wrong) == 1 else 'them'} describe digits the network misreads.",

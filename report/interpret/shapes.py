@@ -48,20 +48,32 @@ def _sentence(row: TraceRow) -> tuple[str, str]:
     return "other", f"{row.name} ({row.type}) changes {fmt.shape(row.input_shape)} to {fmt.shape(row.output_shape)}."
 
 
+DETAIL_UP_TO = 12  # shape changes explained one by one; beyond this, the first of each kind and a count
+
+
 def steps(f: Findings) -> list[Note]:
     notes = []
-    for row in f.trace.rows:
-        if not row.is_leaf or row.input_shape is None or row.output_shape is None:
-            continue
-        if row.input_shape == row.output_shape:
-            continue
+    changing = [row for row in f.trace.rows if row.is_leaf and row.input_shape is not None
+                and row.output_shape is not None and row.input_shape != row.output_shape]
+    by_kind: dict[str, list[TraceRow]] = {}
+    for row in changing:
+        by_kind.setdefault(_sentence(row)[0], []).append(row)
+    for row in changing:
         branch, text = _sentence(row)
+        if len(changing) > DETAIL_UP_TO:
+            same = by_kind[branch]
+            if row is not same[0]:
+                continue
+            if len(same) > 1:
+                text += f" {len(same) - 1} more layer{'s' if len(same) > 2 else ''} change the shape this way."
         notes.append(Note("shapes.step", branch, "shapes", text,
                           {"layer": row.name, "in": row.input_shape, "out": row.output_shape}))
     unchanged = [row.name for row in f.trace.rows if row.is_leaf and row.input_shape == row.output_shape]
     if unchanged:
+        types = sorted({row.type for row in f.trace.rows if row.is_leaf and row.input_shape == row.output_shape})
+        names = fmt.listing(unchanged) if len(unchanged) <= 6 else f"{len(unchanged)} layers ({', '.join(types)})"
         notes.append(Note("shapes.step", "unchanged", "shapes",
-                          f"{fmt.listing(unchanged)} keep the shape (element-wise activations).",
+                          f"{names} keep the shape (element-wise operations such as activations and normalisation).",
                           {"layers": unchanged}))
     return notes
 
@@ -77,6 +89,7 @@ def gaps(f: Findings) -> Note:
     a, b = found[0]
     return Note("shapes.gaps", "functional", "shapes",
                 f"Between {a.name} and {b.name} the shape changes from {fmt.shape(a.output_shape)} to "
-                f"{fmt.shape(b.input_shape)} outside any module: a functional call (such as F.max_pool2d or "
-                f"torch.flatten), which forward hooks cannot see. {len(found)} such gap(s) in all.",
+                f"{fmt.shape(b.input_shape)} outside any module: a functional call (such as torch.flatten), which "
+                "forward hooks cannot see, or a branch that feeds a module from an earlier output (as in a residual "
+                f"block). {len(found)} such gap{'s' if len(found) != 1 else ''} in all.",
                 {"gaps": len(found)})

@@ -1,0 +1,44 @@
+"""Bring stores written by older versions of the analysis up to the current schema, in memory.
+
+Each step takes the manifest and the documents of version N and returns them as N + 1.
+The files on disk are not changed (their hashes stay valid); only what is rendered is.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from analysis.store import SCHEMA_VERSION
+
+
+def _v1_to_v2(manifest: dict, docs: dict) -> tuple[dict, dict]:
+    """Version 1 knew only the assignment CNN on MNIST digits: fill in what version 2 records."""
+    model, evaluation = docs["model.json"], docs["evaluation.json"]
+    maps, emb = docs["activations.json"], docs["embeddings.json"]
+    model["model"].update(source="assignment", weights="checkpoint",
+                          normalisation={"mean": [0.1307], "std": [0.3081]})
+    model["parameters"]["buffer_list"] = []
+    for layer in model["parameters"]["layers"]:
+        layer.setdefault("aliases", [])
+    for row in model["trace"]["rows"]:
+        row.setdefault("macs", 0)
+    model["trace"]["total_macs"] = 0
+    for kernel in model["kernels"]:
+        kernel.setdefault("groups", 1)
+    model["kernel_image"].update(shown=model["kernel_image"]["shape"][0], colouring="single channel")
+    for grid in maps["grids"]:
+        grid.update(shown_channels=list(range(grid["shape"][0])), selection="all")
+    emb.update(side="output", description=f"{emb['layer']} after ReLU" if emb["after_relu"] else f"{emb['layer']} output")
+    evaluation.update(class_names=[str(d) for d in range(10)], outputs=10)
+    manifest["schema_version"] = 2
+    return manifest, docs
+
+
+MIGRATIONS = {1: _v1_to_v2}
+
+
+def migrate(manifest: dict, docs: dict) -> tuple[dict, dict]:
+    manifest, docs = copy.deepcopy(manifest), copy.deepcopy(docs)
+    while manifest["schema_version"] < SCHEMA_VERSION:
+        manifest, docs = MIGRATIONS[manifest["schema_version"]](manifest, docs)
+    return manifest, docs
