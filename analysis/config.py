@@ -24,7 +24,8 @@ class AnalysisConfig:
     image_index: int | None = None         # ...unless a test index is given
     embedding_layer: str | None = None     # default: fc2 after ReLU (assignment), else the input of the last Linear
     layers: tuple[str, ...] | None = None  # layers whose activation maps are shown (default: every Conv2d)
-    max_channels: int = 32                 # maps per layer at most: the top-k channels by mean activation
+    max_channels: int | None = None        # maps per layer at most (top-k by mean activation); default:
+                                           # 32, fewer for deep nets so all grids stay near MAP_TILE_BUDGET
     input_size: int | None = None          # resize image-folder data to N×N
     mean: tuple[float, ...] | None = None  # normalisation per channel (default: MNIST for grey, ImageNet for RGB)
     std: tuple[float, ...] | None = None

@@ -36,9 +36,9 @@ def _torchvision_model(name: str, kwargs: dict) -> nn.Module:
 
     available = models.list_models(module=models)
     if name not in available:
-        close = [n for n in available if n.startswith(name[:3])][:8]
+        close = ", ".join([n for n in available if n.startswith(name[:3])][:8])
         raise InputError(f"torchvision has no classification model {name!r}"
-                         f"{f' (similar: {chr(44).join(close)})' if close else ''}: see torchvision.models.list_models()")
+                         f"{f' (similar: {close})' if close else ''}: see torchvision.models.list_models()")
     try:
         return models.get_model(name, weights=None, **kwargs)
     except TypeError as error:
@@ -62,9 +62,9 @@ def _user_model(source: str, kwargs: dict) -> nn.Module:
                          f"({type(error).__name__}: {error})") from None
     cls = getattr(module, class_name, None)
     if cls is None:
-        found = sorted(n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, nn.Module))
+        found = ", ".join(sorted(n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, nn.Module)))
         raise InputError(f"--model {source}: module {module_name!r} has no class {class_name!r}"
-                         f"{f' (nn.Module classes there: {chr(44).join(found)})' if found else ''}")
+                         f"{f' (nn.Module classes there: {found})' if found else ''}")
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         raise InputError(f"--model {source}: {class_name!r} is not a torch.nn.Module subclass")
     try:

@@ -26,6 +26,7 @@ from analysis.store import StoreWriter
 MAP_CMAP = "viridis"
 KERNEL_CMAP = "RdBu_r"
 MAX_KERNELS = 64
+MAP_TILE_BUDGET = 640   # maps in all grids together, when --max-channels is not given
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,6 +188,7 @@ def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfi
     else:
         chosen_by = "index"
     layers = activation_layers(model, config.layers)
+    limit = config.max_channels or min(32, max(8, MAP_TILE_BUDGET // len(layers)))
     captured, logits_one = activations.capture(model, x_test[index:index + 1], [m for m, _ in layers])
     predicted, confidence = _prediction(logits_one[0])
     writer.write_bytes("images/input.png", images.png_bytes(images.picture(splits.test.images[index], 168)))
@@ -198,7 +200,7 @@ def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfi
             raise InputError(f"layer {module} gives output of shape {list(maps.shape)}, not image maps: "
                              "choose layers with (channels, height, width) output for --layers")
         stats = activations.map_statistics(maps)
-        shown = activations.top_channels(maps, config.max_channels)
+        shown = activations.top_channels(maps, limit)
         path = f"images/maps_{position:02d}_{module.replace('.', '_')}.png"
         columns = images.columns_for(len(shown), maps.shape[1])
         picture = images.grid(maps[shown], stats["vmin"], stats["vmax"], MAP_CMAP, columns, [str(c) for c in shown])

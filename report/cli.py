@@ -104,8 +104,9 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--layers", nargs="+", metavar="NAME",
                        help="modules whose activation maps are shown (default: every Conv2d; the assignment CNN "
                             "shows conv1 and conv2 after ReLU and after pooling)")
-    build.add_argument("--max-channels", type=positive, default=AnalysisConfig.max_channels, metavar="K",
-                       help="maps shown per layer at most: the top K channels by mean activation (default: 32)")
+    build.add_argument("--max-channels", type=positive, metavar="K",
+                       help="maps shown per layer at most: the top K channels by mean activation (default: 32, "
+                            "fewer for networks with more than 20 such layers, at least 8)")
     build.add_argument("--input-size", type=positive, metavar="N", help="resize image-folder images to N×N")
     build.add_argument("--mean", type=floats, metavar="M[,M,M]",
                        help="normalisation mean per channel (default: MNIST's for grey, ImageNet's for RGB)")
