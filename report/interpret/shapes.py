@@ -24,13 +24,21 @@ def _conv_sentence(row: TraceRow) -> tuple[str, str]:
 
 
 def _pool_sentence(row: TraceRow) -> tuple[str, str]:
-    g = row.geometry
-    (k, _), (s, _) = _pair(g.get("kernel_size", 2)), _pair(g.get("stride", g.get("kernel_size", 2)))
+    kind = "max" if "Max" in row.type else "average" if "Avg" in row.type else "pooling"
     h_in, h_out = row.input_shape[-1], row.output_shape[-1]
+    if row.type.startswith("Adaptive"):
+        return "pool-adaptive", (f"{row.name}: adaptive {kind} pooling always gives {h_out}×{h_out} maps, whatever the "
+                                 f"input size ({h_in} → {h_out}); the channels stay {row.output_shape[0]}.")
+    g = row.geometry
+    (k, _), (p, _) = _pair(g.get("kernel_size", 2)), _pair(g.get("padding", 0))
+    (s, _) = _pair(g.get("stride", g.get("kernel_size", 2)) or k)
+    if p:
+        return "pool-padded", (f"{row.name}: {k}×{k} {kind} pooling with padding {p} and stride {s} gives "
+                               f"⌊({h_in} + 2·{p} − {k}) / {s}⌋ + 1 = {h_out} pixels per side.")
     if h_in % s == 0:
-        return "pool-exact", (f"{row.name}: {k}×{k} max pooling with stride {s} divides each side by {s} "
+        return "pool-exact", (f"{row.name}: {k}×{k} {kind} pooling with stride {s} divides each side by {s} "
                               f"({h_in} → {h_out}); the channels stay {row.output_shape[0]}.")
-    return "pool-floor", (f"{row.name}: {k}×{k} max pooling with stride {s} divides each side by {s} and rounds "
+    return "pool-floor", (f"{row.name}: {k}×{k} {kind} pooling with stride {s} divides each side by {s} and rounds "
                           f"down ({h_in} / {s} = {h_in / s:g} → {h_out}): the last row and column are dropped.")
 
 
