@@ -25,12 +25,13 @@ class AnalysisConfig:
     embedding_layer: str | None = None     # default: fc2 after ReLU (assignment), else the input of the last Linear
     layers: tuple[str, ...] | None = None  # layers whose activation maps are shown (default: every Conv2d)
     max_channels: int | None = None        # maps per layer at most (top-k by mean activation); default:
-                                           # 32, fewer for deep nets so all grids stay near MAP_TILE_BUDGET
+                                           # 32, fewer (at least 8) beyond 12 layers, so grids stay near 384 maps
     input_size: int | None = None          # resize image-folder data to N×N
     mean: tuple[float, ...] | None = None  # normalisation per channel (default: MNIST for grey, ImageNet for RGB)
     std: tuple[float, ...] | None = None
     class_names: tuple[str, ...] | None = None
-    seed: int = 0                          # initialisation of a model analysed without a checkpoint
+    seed: int = 0                          # random weights without a checkpoint; bootstrap, samples, t-SNE
+    metric: str = "mse"                    # distance of the whole-split statistics: mse, euclidean or cosine
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

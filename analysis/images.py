@@ -91,4 +91,5 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 
 
 def columns_for(count: int, height: int) -> int:
-    return 8 if count <= 32 or height > 16 else 16
+    """Eight tiles per row for large maps, sixteen for small ones (at most 16 pixels high)."""
+    return 16 if height <= 16 and count > 8 else 8

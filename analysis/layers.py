@@ -26,15 +26,33 @@ class EmbeddingPoint:
     label: str       # how the report describes it
 
 
+MAX_DEFAULT_LAYERS = 24  # beyond this many convolutions, an evenly spaced selection (first and last kept)
+
+
 def activation_layers(model: nn.Module, requested: tuple[str, ...] | None) -> list[tuple[str, str]]:
     if requested:
         return [(name, f"{name} ({type(module_by_name(model, name)).__name__} output)") for name in requested]
     if isinstance(model, AssignmentCNN):
         return list(ASSIGNMENT_GRIDS)
+    convs = all_convolutions(model)
+    if len(convs) > MAX_DEFAULT_LAYERS:
+        step = (len(convs) - 1) / (MAX_DEFAULT_LAYERS - 1)
+        convs = [convs[round(i * step)] for i in range(MAX_DEFAULT_LAYERS)]
+    return convs
+
+
+def all_convolutions(model: nn.Module) -> list[tuple[str, str]]:
     convs = [(name, f"{name} (Conv2d output)") for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     if not convs:
         raise InputError(f"{type(model).__name__} has no Conv2d layer: choose layers with --layers")
     return convs
+
+
+def is_activated(model: nn.Module, name: str) -> bool:
+    """True when the module's output has passed a ReLU-like activation (so zero means silent)."""
+    module = module_by_name(model, name)
+    return isinstance(model, AssignmentCNN) or isinstance(module, (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU,
+                                                                      nn.SiLU, nn.Hardswish))
 
 
 def embedding_point(model: nn.Module, requested: str | None) -> EmbeddingPoint:

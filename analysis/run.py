@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis import activations, embeddings, images, params, trace
+from analysis import activations, embeddings, fullsplit, images, params, trace
 from analysis.checkpoint import load_into, read_checkpoint
 from analysis.config import AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data import DataSplits, load
@@ -26,7 +26,7 @@ from analysis.store import StoreWriter
 MAP_CMAP = "viridis"
 KERNEL_CMAP = "RdBu_r"
 MAX_KERNELS = 64
-MAP_TILE_BUDGET = 640   # maps in all grids together, when --max-channels is not given
+MAP_TILE_BUDGET = 384   # maps in all grids together, when --max-channels is not given
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +92,11 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         writer.write_json("model.json", model_doc)
         writer.write_json("evaluation.json", _evaluation(logits, splits, meta.get("training")))
         writer.write_json("activations.json", _activation_results(model, x_test, splits, config, writer))
-        writer.write_json("embeddings.json", _embedding_results(model, x_test, logits, splits, config, writer))
+        point = embedding_point(model, config.embedding_layer)
+        embeddings_doc = _embedding_results(model, x_test, logits, splits, config, point, writer)
+        writer.write_json("embeddings.json", embeddings_doc)
+        writer.write_json("separation.json", fullsplit.results(
+            model, x_test, logits, splits, point, config.metric, config.seed, embeddings_doc, writer))
         manifest = {
             "key": store_key(inputs), "inputs": inputs, "data_description": splits.description,
             "producer": {"python": platform.python_version(), "torch": torch.__version__.split("+")[0],
@@ -213,12 +217,13 @@ def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfi
                   "confidence": confidence, "path": "images/input.png", "chosen_by": chosen_by},
         "colourbar": "images/map_colourbar.png",
         "grids": grids,
+        "convolutions": len([m for m in model.modules() if isinstance(m, nn.Conv2d)]),
+        "chosen": "options" if config.layers else "default",
     }
 
 
-def _embedding_results(model, x_test, logits, splits: DataSplits, config: AnalysisConfig,
+def _embedding_results(model, x_test, logits, splits: DataSplits, config: AnalysisConfig, point,
                        writer: StoreWriter) -> dict:
-    point = embedding_point(model, config.embedding_layer)
     classes = [resolve_class(c, splits.class_names) for c in config.classes] if config.classes \
         else _default_classes(splits)
     chosen = embeddings.select_samples(splits.test.labels, tuple(classes), config.per_class)

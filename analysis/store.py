@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-SCHEMA_VERSION = 2  # 2: any model and data set (sources, class names, MACs, top-k maps)
+SCHEMA_VERSION = 3  # 2: any model and data set; 3: whole-split separation (separation.json)
 MANIFEST = "manifest.json"
 FLOAT_DIGITS = 7  # significant digits kept in stored floats: same inputs, same bytes
 

@@ -106,13 +106,16 @@ def parser() -> argparse.ArgumentParser:
                             "shows conv1 and conv2 after ReLU and after pooling)")
     build.add_argument("--max-channels", type=positive, metavar="K",
                        help="maps shown per layer at most: the top K channels by mean activation (default: 32, "
-                            "fewer for networks with more than 20 such layers, at least 8)")
+                            "fewer for networks with more than 12 such layers, at least 8)")
     build.add_argument("--input-size", type=positive, metavar="N", help="resize image-folder images to N×N")
     build.add_argument("--mean", type=floats, metavar="M[,M,M]",
                        help="normalisation mean per channel (default: MNIST's for grey, ImageNet's for RGB)")
     build.add_argument("--std", type=floats, metavar="S[,S,S]", help="normalisation std per channel")
     build.add_argument("--class-names", type=names, metavar="A,B,...", help="class names in label order")
-    build.add_argument("--seed", type=int, default=0, help="seed of the random weights when no checkpoint is given")
+    build.add_argument("--metric", choices=("mse", "euclidean", "cosine"), default="mse",
+                       help="distance for the whole-split class statistics (default: mse, as the assignment)")
+    build.add_argument("--seed", type=int, default=0,
+                       help="seed of random weights (no checkpoint), bootstrap, samples and t-SNE (default: 0)")
     add_output_options(build)
     render = commands.add_parser("render", help="re-render the last analysed store (no torch)")
     add_output_options(render)
@@ -142,7 +145,8 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
         model=args.model, model_kwargs=args.model_kwargs, classes=classes, per_class=args.per_class,
         image_class=args.image_class, image_index=args.image_index, embedding_layer=args.embedding_layer,
         layers=tuple(args.layers) if args.layers else None, max_channels=args.max_channels,
-        input_size=args.input_size, mean=args.mean, std=args.std, class_names=args.class_names, seed=args.seed)
+        input_size=args.input_size, mean=args.mean, std=args.std, class_names=args.class_names, seed=args.seed,
+        metric=args.metric)
 
 
 def run(args: argparse.Namespace) -> int:

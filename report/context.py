@@ -65,12 +65,20 @@ SECTIONS = (
     ("embeddings", "Embeddings"),
     ("distances", "Embedding distances"),
     ("accuracy", "Accuracy"),
-    ("provenance", "Provenance"),
 )
+WHOLE_SPLIT_SECTIONS = (  # only when the store has the whole-split analysis (schema 3)
+    ("separation", "Class separation over the test split"),
+    ("depth", "Separation by depth"),
+    ("map", "Map of the embedding"),
+    ("errors", "Errors"),
+    ("filters", "Filter statistics"),
+)
+CLOSING_SECTIONS = (("provenance", "Provenance"),)
 
 
 KEY_RULES = ("accuracy.overall", "params.dominant", "maps.dead", "embeddings.compactness",
-             "embeddings.separation", "embeddings.sample_size")
+             "embeddings.separation", "embeddings.sample_size", "separation.two_sample", "separation.overall",
+             "separation.depth")
 KEY_DEAD_BRANCHES = ("some", "some-of-many")
 KEY_DEAD_NOTES = 2
 
@@ -106,7 +114,10 @@ def headlines(f: Findings) -> list[Headline]:
     mse = f.embeddings.distances.get("mse")
     items = [Headline("Parameters", fmt.integer(f.parameters.total)),
              Headline(f"Test accuracy ({fmt.integer(f.evaluation.n_test)} images)", fmt.percent(f.evaluation.accuracy))]
-    if mse and mse.intra_mean and mse.inter_mean is not None:
+    if f.separation and f.separation.ratio:
+        items.append(Headline(f"Separation, all classes ({f.separation.layer}, {f.separation.metric}; "
+                              f"silhouette {fmt.number(f.separation.silhouette, 2)})", fmt.ratio(f.separation.ratio)))
+    elif mse and mse.intra_mean and mse.inter_mean is not None:
         classes = "/".join(f.class_name(c) for c in f.embeddings.classes)
         items.append(Headline(f"Separation {classes} ({f.embeddings.layer}, MSE)",
                               fmt.ratio(mse.inter_mean / mse.intra_mean)))
@@ -137,7 +148,8 @@ def build_context(f: Findings, notes: list[Note], build_dir: Path, stylesheet: s
         created_iso=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
         stylesheet=stylesheet,
         store_url=os.path.relpath(f.store_dir, build_dir),
-        sections=[Section(id, number, title) for number, (id, title) in enumerate(SECTIONS, start=1)],
+        sections=[Section(id, number, title) for number, (id, title) in enumerate(
+            (*SECTIONS, *(WHOLE_SPLIT_SECTIONS if f.separation else ()), *CLOSING_SECTIONS), start=1)],
         headlines=headlines(f),
         warnings=warnings(f),
         notes=by_section(notes),

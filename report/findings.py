@@ -138,6 +138,75 @@ class Evaluation:
 
 
 @dataclasses.dataclass(frozen=True)
+class ClassSpread:
+    cls: int
+    n: int
+    intra_mean: float | None
+    intra_std: float | None
+    pairs: int
+    ci_low: float | None
+    ci_high: float | None
+    ci_sample: int
+    silhouette: float
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerSeparation:
+    module: str
+    label: str
+    dims: int
+    ratio: float | None
+    silhouette: float
+
+
+@dataclasses.dataclass(frozen=True)
+class FilterStats:
+    module: str
+    label: str
+    channels: int
+    mean: list[float]
+    zero_fraction: list[float]
+    activated: bool     # after a ReLU-like activation: only then is an always-zero filter "dead"
+    dead: list[int]
+    near_dead: list[int]
+    images: int
+    path: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Separation:
+    """Statistics over every test image (schema 3); None for older stores."""
+
+    metric: str
+    n: int
+    dimensions: int
+    layer: str
+    description: str
+    classes: list[int]
+    embeddings_file: str
+    per_class: list[ClassSpread]
+    inter_matrix: list[list[float]]
+    centroid_matrix: list[list[float]]
+    ratio: float | None
+    silhouette: float
+    nearest_centroid_accuracy: float
+    network_accuracy: float
+    closest_pairs: list[dict]
+    two_sample: dict | None
+    depth: list[LayerSeparation]
+    depth_sample: int
+    pca_variance: list[float]
+    tsne_sample: int
+    confusion: list[list[int]]
+    confusion_names: list[str]
+    misclassified: list[dict]
+    wrong: int
+    filters: list[FilterStats]
+    images: dict
+    settings: dict
+
+
+@dataclasses.dataclass(frozen=True)
 class Provenance:
     key: str
     checkpoint_file: str
@@ -169,6 +238,7 @@ class Findings:
     map_grids: list[MapGrid]
     embeddings: Embeddings
     evaluation: Evaluation
+    separation: Separation | None
 
     def class_name(self, label: int) -> str:
         names = self.evaluation.class_names

@@ -13,6 +13,7 @@ from report.errors import StoreError
 from report.migrate import MIGRATIONS, migrate
 
 DOCUMENTS = ("model.json", "evaluation.json", "activations.json", "embeddings.json")
+OPTIONAL = "separation.json"  # absent in stores of schema 1 and 2 (migrated to None)
 METRIC_ORDER = ("mse", "euclidean", "cosine")  # the assignment's metric first
 
 
@@ -49,6 +50,8 @@ def load_findings(store_dir: Path) -> f.Findings:
     manifest = read_manifest(store_dir)
     verify(store_dir, manifest)
     docs = {name: json.loads((store_dir / name).read_text()) for name in DOCUMENTS}
+    if OPTIONAL in manifest.get("files", {}):
+        docs[OPTIONAL] = json.loads((store_dir / OPTIONAL).read_text())
     try:
         manifest, docs = migrate(manifest, docs)
         return _build(store_dir, manifest, docs)
@@ -97,7 +100,19 @@ def _build(store_dir: Path, manifest: dict, docs: dict) -> f.Findings:
             f.Evaluation, evaluation,
             per_class=[f.ClassAccuracy(cls=row["class"], n=row["n"], correct=row["correct"],
                                        accuracy=row["accuracy"]) for row in evaluation["per_class"]]),
+        separation=_separation(docs.get(OPTIONAL)),
     )
+
+
+def _separation(doc: dict | None) -> f.Separation | None:
+    if doc is None:
+        return None
+    spreads = [f.ClassSpread(cls=row["class"], **{k: row[k] for k in (
+        "n", "intra_mean", "intra_std", "pairs", "ci_low", "ci_high", "ci_sample", "silhouette")})
+        for row in doc["per_class"]]
+    return _make(f.Separation, doc, per_class=spreads,
+                 depth=[_make(f.LayerSeparation, row) for row in doc["depth"]],
+                 filters=[_make(f.FilterStats, row) for row in doc["filters"]])
 
 
 def _metric_rank(item) -> tuple[int, str]:

@@ -34,7 +34,14 @@ def _v1_to_v2(manifest: dict, docs: dict) -> tuple[dict, dict]:
     return manifest, docs
 
 
-MIGRATIONS = {1: _v1_to_v2}
+def _v2_to_v3(manifest: dict, docs: dict) -> tuple[dict, dict]:
+    """Version 2 had no whole-split analysis: its report simply has no such sections."""
+    docs["separation.json"] = None
+    manifest["schema_version"] = 3
+    return manifest, docs
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(manifest: dict, docs: dict) -> tuple[dict, dict]:

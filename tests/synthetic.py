@@ -99,7 +99,54 @@ def documents() -> dict:
                       _grid("pool1", "conv1 after ReLU and 2×2 max pooling", [4, 3, 3], 2.0)],
         },
         "embeddings.json": embeddings_doc(),
+        "separation.json": separation_doc(),
     }
+
+
+def separation_doc(silhouettes=(0.1, 0.3, 0.6), ci=((0.5, 0.7), (0.9, 1.1), (1.2, 1.4)), confusion=None,
+                   two_sample_full=(0.6, 1.0), dead=(), misclassified=True, activated=True) -> dict:
+    """Whole-split statistics of the tiny model's 3 classes, 10 test images each."""
+    intra = [0.6, 1.0, 1.3]
+    inter = [[0.6, 2.0, 3.0], [2.0, 1.0, 2.5], [3.0, 2.5, 1.3]]
+    confusion = confusion or [[9, 1, 0], [0, 8, 2], [0, 0, 10]]
+    return {
+        "metric": "mse", "n": 30, "dimensions": 6, "layer": "fc1", "description": "fc1 after ReLU",
+        "classes": [0, 1, 2], "embeddings_file": "embeddings_test.npy",
+        "per_class": [{"class": c, "n": 10, "intra_mean": intra[c], "intra_std": 0.2, "pairs": 45,
+                       "ci_low": ci[c][0], "ci_high": ci[c][1], "ci_sample": 10, "silhouette": 0.5} for c in range(3)],
+        "inter_matrix": inter, "centroid_matrix": [[0, 1.5, 2.5], [1.5, 0, 2.0], [2.5, 2.0, 0]],
+        "ratio": 2.5 / 0.97, "silhouette": silhouettes[-1], "nearest_centroid_accuracy": 0.9, "network_accuracy": 0.9,
+        "closest_pairs": [{"a": 0, "b": 1, "ratio": 2.5, "inter_mean": 2.0,
+                           "examples": [{"class": 0, "index": 3, "path": "images/closest_0_1_0.png"},
+                                        {"class": 1, "index": 14, "path": "images/closest_0_1_1.png"}]}],
+        "two_sample": {"classes": [1, 2], "intra": {"1": {"two_sample": 0.01167, "full": two_sample_full[0]},
+                                                    "2": {"two_sample": 0.1317, "full": two_sample_full[1]}},
+                       "inter": {"two_sample": 4.715, "full": 2.5}},
+        "depth": [{"module": f"l{i}", "label": f"layer {i}", "dims": 36 // (i + 1), "ratio": 1.0 + s,
+                   "silhouette": s} for i, s in enumerate(silhouettes)],
+        "depth_sample": 30, "pca_variance": [0.5, 0.3], "tsne_sample": 30,
+        "confusion": confusion, "confusion_names": ["zero", "one", "two"],
+        "misclassified": [{"index": 5, "label": 0, "predicted": 1, "confidence": 0.8,
+                           "path": "images/misclassified_0.png"}] if misclassified else [],
+        "wrong": 3 if misclassified else 0,
+        "filters": [{"module": "relu1", "label": "conv1 after ReLU", "channels": 4, "mean": [0.5, 0.4, 0.0, 0.3],
+                     "zero_fraction": [0.1, 0.2, 1.0 if dead else 0.5, 0.95 if dead else 0.3], "dead": list(dead),
+                     "activated": activated,
+                     "near_dead": [3] if dead else [], "images": 30, "path": "images/filters_00.png"}],
+        "images": {"heatmap": "images/separation_heatmap.png", "centroids": "images/centroid_heatmap.png",
+                   "depth": "images/separation_depth.png", "pca": "images/map_pca.png", "tsne": "images/map_tsne.png",
+                   "confusion": "images/confusion.png"},
+        "settings": {"bootstrap_replicates": 200, "bootstrap_cap": 2000, "chunk": 1024, "dead_share": 0.99,
+                     "near_dead_share": 0.9},
+    }
+
+
+def _separation_paths(doc: dict | None) -> set[str]:
+    if not doc:
+        return set()
+    return {*(p for p in doc["images"].values() if p), *(e["path"] for pair in doc["closest_pairs"]
+                                                          for e in pair["examples"]),
+            *(m["path"] for m in doc["misclassified"]), *(f["path"] for f in doc["filters"] if f["path"])}
 
 
 def _png(height: int = 8, width: int = 8) -> bytes:
@@ -112,11 +159,13 @@ def write_store(stores_dir: Path, docs: dict | None = None, key: str = "syntheti
     paths = {docs["model.json"]["kernel_image"]["path"], docs["model.json"]["kernel_image"]["colourbar"],
              docs["activations.json"]["input"]["path"], docs["activations.json"]["colourbar"],
              *(g["path"] for g in docs["activations.json"]["grids"]),
-             *(s["path"] for s in docs["embeddings.json"]["samples"])}
+             *(s["path"] for s in docs["embeddings.json"]["samples"]),
+             *_separation_paths(docs.get("separation.json"))}
     for path in sorted(paths):
         writer.write_bytes(path, _png())
     for name, doc in docs.items():
-        writer.write_json(name, doc)
+        if doc is not None:
+            writer.write_json(name, doc)
     return writer.commit({
         "key": key, "data_description": "synthetic digits",
         "inputs": {"checkpoint": {"file": "tiny.pt", "sha256": "ab" * 32, "bytes": 1234},

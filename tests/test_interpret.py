@@ -6,7 +6,7 @@ import pytest
 
 from report.interpret import RULES, run_rules
 from report.load import load_findings
-from synthetic import _grid, documents, embeddings_doc, write_store
+from synthetic import _grid, documents, embeddings_doc, separation_doc, write_store
 
 
 def edit(path, value):
@@ -30,7 +30,7 @@ def no_change(docs):
     pass
 
 
-M, E, A, V = "model.json", "evaluation.json", "activations.json", "embeddings.json"
+M, E, A, V, S = "model.json", "evaluation.json", "activations.json", "embeddings.json", "separation.json"
 
 
 def _row_copy(order):
@@ -140,6 +140,52 @@ CASES = {
                                             "n_train": 400, "n_test": 30, "test_accuracy": 0.9}),
                      "trained by this tool for 3 epochs on 400 images in 4.20 s"),
     },
+    "separation.overall": {
+        "strong": (no_change, "The fc1 embedding separates the classes well: mean inter-class distance is 2.6× the mean "
+                              "intra-class distance, the silhouette is 0.60"),
+        "moderate": (edit((S,), separation_doc(silhouettes=(0.1, 0.2, 0.3))), "separates the classes moderately"),
+        "weak": (edit((S,), separation_doc(silhouettes=(0.1, 0.2, 0.1))),
+                 "separates the classes weakly: mean inter-class distance is 2.6×"),
+    },
+    "separation.compactness": {
+        "distinct": (no_change, "class zero is the most compact (mean intra-class MSE 0.6000, 95% interval "
+                                "0.5000–0.7000) and class two the least (1.300, 1.200–1.400). The intervals do not overlap"),
+        "overlapping": (edit((S,), separation_doc(ci=((0.5, 1.3), (0.9, 1.1), (1.2, 1.4)))), "The intervals overlap"),
+    },
+    "separation.closest": {
+        "confused-elsewhere": (no_change, "The closest classes are zero and one: their mean distance is only 2.5× "
+                                          "their average spread"),
+        "also-confused": (edit((S,), separation_doc(confusion=[[8, 2, 0], [0, 9, 1], [0, 0, 10]])),
+                          "It is also the pair the network confuses most (2 errors)."),
+        "no-confusion": (edit((S,), separation_doc(confusion=[[10, 0, 0], [0, 10, 0], [0, 0, 10]])),
+                         "The network confuses no pair of classes."),
+    },
+    "separation.two_sample": {
+        "confirms": (no_change, "The whole test split confirms the two-sample reading: the first sections, from 2 "
+                                "samples per class, found class one more compact"),
+        "contradicts": (edit((S,), separation_doc(two_sample_full=(1.4, 1.0))),
+                        "contradicts the two-sample reading: the first sections, from 2 samples per class, found class "
+                        "one more compact and inter-class distances larger than intra-class ones, but over all images "
+                        "class two is the more compact (1.000 against 1.400)"),
+    },
+    "separation.depth": {
+        "grows": (no_change, "Separation grows steadily with depth (silhouette layer 0 0.10 → layer 1 0.30 → "
+                             "layer 2 0.60)"),
+        "grows-unevenly": (edit((S,), separation_doc(silhouettes=(0.1, 0.05, 0.6))), "it dips at layer 1"),
+        "does-not-grow": (edit((S,), separation_doc(silhouettes=(0.4, 0.3, 0.2))), "Separation does not grow with depth"),
+    },
+    "separation.filters": {
+        "none-dead": (no_change, "No filter is dead: every filter in relu1 is positive somewhere for more than 1% of "
+                                 "the 30 test images"),
+        "not-activated": (edit((S,), separation_doc(activated=False)), "measured at raw convolution outputs"),
+        "dead": (edit((S,), separation_doc(dead=(2,))), "1 filter is dead, zero for at least 99% of the test images "
+                                                         "(relu1: filter 2); 1 more are near-dead. Its weights"),
+    },
+    "separation.errors": {
+        "some": (no_change, "3 of 30 test images are misclassified. The most confident error is #5, a zero read as one "
+                            "with 80.0% confidence"),
+        "none": (edit((S,), separation_doc(misclassified=False)), "The network misclassifies none of the 30 test images."),
+    },
 }
 
 
@@ -170,7 +216,7 @@ def test_every_rule_has_cases_for_two_branches(tmp_path):
     assert set(produced) == set(CASES)
     assert all(len(branches) >= 2 for branches in CASES.values())
     rule_modules = {f"{fn.__module__}.{fn.__name__}" for fn in RULES}
-    assert len(rule_modules) == len(RULES) == 17
+    assert len(rule_modules) == len(RULES) == 24
 
 
 def test_text_changes_with_the_numbers(tmp_path):

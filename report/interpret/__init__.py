@@ -21,7 +21,7 @@ class Note:
     evidence: dict = dataclasses.field(default_factory=dict)
 
 
-from report.interpret import accuracy, activations, embeddings, params, shapes  # noqa: E402
+from report.interpret import accuracy, activations, embeddings, params, separation, shapes  # noqa: E402
 
 RULES = (
     params.total, params.dominant_layer, params.conv_versus_dense,
@@ -30,6 +30,8 @@ RULES = (
     embeddings.compactness, embeddings.separation, embeddings.sample_size, embeddings.metrics_agree,
     embeddings.zero_dimensions, embeddings.sample_predictions,
     accuracy.overall, accuracy.training,
+    separation.overall, separation.compactness, separation.closest_pair, separation.two_sample_check,
+    separation.depth, separation.dead_filters, separation.errors,
 )
 
 

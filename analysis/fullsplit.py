@@ -1,0 +1,290 @@
+"""Beyond two samples: embeddings of the whole test split and how well they separate the classes."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from torch import nn
+
+from analysis import images, plots, separation
+from analysis.activations import module_by_name
+from analysis.data import DataSplits
+from analysis.layers import ASSIGNMENT_GRIDS, EmbeddingPoint, activation_layers, is_activated
+from analysis.model import AssignmentCNN
+from analysis.store import StoreWriter
+
+BATCH = 250
+LAYER_SAMPLE = 1000        # images used for the per-layer separation (seeded sample beyond this)
+TSNE_SAMPLE = 1000         # points in the t-SNE map
+MAX_DEPTH_LAYERS = 8
+DEAD_SHARE, NEAR_DEAD_SHARE = 0.99, 0.90
+CLOSEST_PAIRS = 3
+MISCLASSIFIED_SHOWN = 8
+FILTER_CHARTS = 4
+ASSIGNMENT_DEPTH = (("pool1", "conv1 (pooled)"), ("pool2", "conv2 (pooled)"), ("relu3", "fc1"),
+                    ("relu4", "fc2"), ("fc3", "logits"))
+
+
+def depth_layers(model: nn.Module) -> list[tuple[str, str]]:
+    if isinstance(model, AssignmentCNN):
+        return list(ASSIGNMENT_DEPTH)
+    children = [name for name, _ in model.named_children()]
+    if len(children) > MAX_DEPTH_LAYERS:
+        picks = np.linspace(0, len(children) - 1, MAX_DEPTH_LAYERS).round().astype(int)
+        children = [children[i] for i in sorted(set(picks.tolist()))]
+    return [(name, name) for name in children]
+
+
+def filter_layers(model: nn.Module) -> list[tuple[str, str]]:
+    if isinstance(model, AssignmentCNN):
+        return [(module, label) for module, label in ASSIGNMENT_GRIDS if "pool" not in label]
+    return activation_layers(model, None)
+
+
+class _Accumulator:
+    """Per-filter mean activation and share of images whose map is never positive, batch by batch."""
+
+    def __init__(self):
+        self.sum, self.never_positive, self.images = None, None, 0
+
+    def add(self, maps: torch.Tensor) -> None:
+        flat = maps.detach().flatten(2)
+        means, peaks = flat.mean(2).double().sum(0), (flat.amax(2) <= 0).double().sum(0)
+        self.sum = means if self.sum is None else self.sum + means
+        self.never_positive = peaks if self.never_positive is None else self.never_positive + peaks
+        self.images += len(maps)
+
+
+@torch.no_grad()
+def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
+                     filter_modules: list[str]) -> tuple[np.ndarray, dict[str, _Accumulator]]:
+    """One batched pass: the embedding of every test image, and per-filter statistics."""
+    chunks, accumulators, handles = [], {m: _Accumulator() for m in filter_modules}, []
+    target = module_by_name(model, point.module)
+    if point.side == "input":
+        handles.append(target.register_forward_pre_hook(lambda m, i: chunks.append(i[0].flatten(1).clone())))
+    else:
+        handles.append(target.register_forward_hook(lambda m, i, o: chunks.append(o.flatten(1).clone())))
+    for name in filter_modules:
+        handles.append(module_by_name(model, name).register_forward_hook(
+            lambda m, i, o, n=name: accumulators[n].add(o) if o.dim() == 4 else None))
+    try:
+        for start in range(0, len(x), BATCH):
+            before = len(chunks)
+            model(x[start:start + BATCH])
+            del chunks[before + 1:]  # a module called twice per pass: keep its first call
+    finally:
+        for handle in handles:
+            handle.remove()
+    return torch.cat(chunks).numpy().astype(np.float32), accumulators
+
+
+@torch.no_grad()
+def layer_features(model: nn.Module, x: torch.Tensor, modules: list[str]) -> dict[str, np.ndarray]:
+    captured: dict[str, list[torch.Tensor]] = {m: [] for m in modules}
+    handles = [module_by_name(model, m).register_forward_hook(
+        lambda mod, i, o, n=m: captured[n].append(o.flatten(1).clone()) if isinstance(o, torch.Tensor) else None)
+        for m in modules]
+    try:
+        for start in range(0, len(x), BATCH):
+            counts = {m: len(v) for m, v in captured.items()}
+            model(x[start:start + BATCH])
+            for m, v in captured.items():
+                del v[counts[m] + 1:]
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {m: torch.cat(v).numpy() for m, v in captured.items() if v}
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _class_statistics(emb, labels, classes, metric, seed):
+    stats = separation.class_pair_stats(emb, labels, classes, metric)
+    overall, per_class_silhouette = separation.silhouette(emb, labels, metric)
+    k = len(classes)
+    inter = np.zeros((k, k))
+    for (a, b), s in stats.items():
+        inter[classes.index(a), classes.index(b)] = inter[classes.index(b), classes.index(a)] = s["mean"] or 0.0
+    per_class = []
+    for c in classes:
+        s = stats[(c, c)]
+        interval = separation.bootstrap_intra(emb[labels == c], metric, seed + c)
+        per_class.append({"class": c, "n": int((labels == c).sum()), "intra_mean": s["mean"], "intra_std": s["std"],
+                          "pairs": s["pairs"], "ci_low": interval["low"], "ci_high": interval["high"],
+                          "ci_sample": interval["sample"], "silhouette": per_class_silhouette[c]})
+    return stats, inter, overall, per_class
+
+
+def _closest_pairs(emb, labels, classes, stats, metric, splits, writer):
+    intra = {c: stats[(c, c)]["mean"] for c in classes}
+    pairs = []
+    for ia, a in enumerate(classes):
+        for b in classes[ia + 1:]:
+            within = (intra[a] + intra[b]) / 2 if intra[a] is not None and intra[b] is not None else None
+            if within:
+                pairs.append((stats[(a, b)]["mean"] / within, a, b))
+    prepared = separation._prepare(emb, metric)
+    centres = separation._prepare(separation.centroids(emb, labels, classes), metric)
+    chosen = []
+    for pair_ratio, a, b in sorted(pairs)[:CLOSEST_PAIRS]:
+        examples = []
+        for own, other in ((a, b), (b, a)):
+            members = np.flatnonzero(labels == own)
+            nearest = members[separation.block(prepared[members], centres[[classes.index(other)]], metric)[:, 0].argmin()]
+            path = f"images/closest_{a}_{b}_{own}.png"
+            writer.write_bytes(path, images.png_bytes(images.picture(splits.test.images[nearest], 84)))
+            examples.append({"class": int(own), "index": int(nearest), "path": path})
+        chosen.append({"a": int(a), "b": int(b), "ratio": pair_ratio, "inter_mean": stats[(a, b)]["mean"],
+                       "examples": examples})
+    return chosen
+
+
+def _two_sample(embeddings_doc: dict, stats: dict, metric: str) -> dict | None:
+    table = embeddings_doc["distances"].get(metric)
+    classes = embeddings_doc["classes"]
+    if table is None or len(classes) < 2:
+        return None
+    rows = {str(c): {"two_sample": table["intra_by_class"].get(str(c), {}).get("mean"),
+                     "full": stats[(c, c)]["mean"] if (c, c) in stats else None} for c in classes}
+    a, b = sorted(classes[:2])
+    return {"classes": classes[:2], "intra": rows,
+            "inter": {"two_sample": table["inter_by_class_pair"].get(f"{a}-{b}", {}).get("mean"),
+                      "full": stats[(a, b)]["mean"] if (a, b) in stats else None}}
+
+
+def _confusion(logits: torch.Tensor, labels: np.ndarray, classes: list[int]) -> tuple[np.ndarray, list[int]]:
+    predicted = logits.argmax(1).numpy()
+    size = max(classes) + 1
+    matrix = np.zeros((size, size + 1), dtype=np.int64)  # last column: an output index beyond the classes
+    for truth, guess in zip(labels, predicted):
+        matrix[truth, guess if guess < size else size] += 1
+    keep = classes
+    out = matrix[np.ix_(keep, [*keep, size])]
+    return (out if out[:, -1].any() else out[:, :-1]), predicted
+
+
+def _misclassified(logits, labels, splits, names, writer):
+    probabilities = torch.softmax(logits, 1)
+    confidence, predicted = probabilities.max(1)
+    wrong = np.flatnonzero(predicted.numpy() != labels)
+    order = wrong[np.argsort(-confidence.numpy()[wrong], kind="stable")][:MISCLASSIFIED_SHOWN]
+    shown = []
+    for rank, index in enumerate(order):
+        path = f"images/misclassified_{rank}.png"
+        writer.write_bytes(path, images.png_bytes(images.picture(splits.test.images[index], 84)))
+        shown.append({"index": int(index), "label": int(labels[index]), "predicted": int(predicted[index]),
+                      "confidence": float(confidence[index]), "path": path})
+    return shown, len(wrong)
+
+
+def _filters(model, accumulators, layers, writer):
+    out = []
+    chart_every = max(1, -(-len(layers) // FILTER_CHARTS))
+    for position, (module, label) in enumerate(layers):
+        acc = accumulators[module]
+        if acc.sum is None:
+            continue
+        means = (acc.sum / acc.images).numpy()
+        zero = (acc.never_positive / acc.images).numpy()
+        path = None
+        if position % chart_every == 0:
+            path = f"images/filters_{position:02d}.png"
+            writer.write_bytes(path, plots.filter_bars(means, zero, f"{label}: mean activation per filter "
+                                                                    "(darker: more often all zero)"))
+        activated = is_activated(model, module)
+        dead = np.flatnonzero(zero >= DEAD_SHARE) if activated else []
+        near = np.flatnonzero((zero >= NEAR_DEAD_SHARE) & (zero < DEAD_SHARE)) if activated else []
+        out.append({"module": module, "label": label, "channels": len(means), "mean": means,
+                    "zero_fraction": zero, "activated": activated, "dead": [int(i) for i in dead],
+                    "near_dead": [int(i) for i in near], "images": acc.images, "path": path})
+    return out
+
+
+def results(model: nn.Module, x_test: torch.Tensor, logits: torch.Tensor, splits: DataSplits,
+            point: EmbeddingPoint, metric: str, seed: int, embeddings_doc: dict, writer: StoreWriter) -> dict:
+    labels = splits.test.labels
+    names = splits.class_names
+    classes = sorted(set(labels.tolist()))
+    filters = filter_layers(model)
+    emb, accumulators = whole_split_pass(model, x_test, point, [m for m, _ in filters])
+    writer.write_bytes("embeddings_test.npy", npy_bytes(emb))
+    stats, inter, overall, per_class = _class_statistics(emb, labels, classes, metric, seed)
+    class_names = [names[c] if c < len(names) else str(c) for c in classes]
+    writer.write_bytes("images/separation_heatmap.png", plots.heatmap(
+        inter, class_names, f"Mean {metric} between classes (diagonal: within a class)", metric))
+    centres = separation.centroid_distances(emb, labels, classes, metric)
+    writer.write_bytes("images/centroid_heatmap.png", plots.heatmap(
+        centres, class_names, f"{metric} between class centroids", metric))
+
+    rng = np.random.default_rng(seed)
+    sample = np.arange(len(labels)) if len(labels) <= LAYER_SAMPLE else \
+        np.sort(rng.choice(len(labels), LAYER_SAMPLE, replace=False))
+    layers = depth_layers(model)
+    features = layer_features(model, x_test[sample], [m for m, _ in layers])
+    depth = []
+    for module, label in layers:
+        if module not in features:
+            continue
+        feats = features[module]
+        layer_stats = separation.class_pair_stats(feats, labels[sample], classes, metric)
+        depth.append({"module": module, "label": label, "dims": int(feats.shape[1]),
+                      "ratio": separation.ratio(layer_stats, classes),
+                      "silhouette": separation.silhouette(feats, labels[sample], metric)[0]})
+    writer.write_bytes("images/separation_depth.png", plots.depth_lines(
+        [d["label"] for d in depth], [d["ratio"] for d in depth], [d["silhouette"] for d in depth], metric))
+
+    points, variance = separation.pca_2d(emb)
+    writer.write_bytes("images/map_pca.png", plots.scatter(
+        points, labels, names, f"PCA of the {point.layer} embedding ({len(labels):,} test images)",
+        f"PC 1 ({variance[0]:.0%} of variance)", f"PC 2 ({variance[1]:.0%})"))
+    tsne_sample = np.arange(len(labels)) if len(labels) <= TSNE_SAMPLE else \
+        np.sort(rng.choice(len(labels), TSNE_SAMPLE, replace=False))
+    tsne = _tsne(emb[tsne_sample], seed)
+    if tsne is not None:
+        writer.write_bytes("images/map_tsne.png", plots.scatter(
+            tsne, labels[tsne_sample], names, f"t-SNE of the {point.layer} embedding "
+            f"({len(tsne_sample):,} test images, seed {seed})", "t-SNE 1", "t-SNE 2"))
+
+    confusion, _ = _confusion(logits, labels, classes)
+    confusion_names = class_names + (["other"] if confusion.shape[1] > len(classes) else [])
+    writer.write_bytes("images/confusion.png", plots.heatmap(
+        confusion[:, :len(classes)], class_names, "Confusion matrix (rows: true class, columns: predicted)",
+        "images", integer=True))
+    misclassified, wrong = _misclassified(logits, labels, splits, names, writer)
+    return {
+        "metric": metric, "n": int(len(labels)), "dimensions": int(emb.shape[1]), "layer": point.layer,
+        "description": point.label, "classes": classes, "embeddings_file": "embeddings_test.npy",
+        "per_class": per_class, "inter_matrix": inter, "centroid_matrix": centres,
+        "ratio": separation.ratio(stats, classes), "silhouette": overall,
+        "nearest_centroid_accuracy": separation.nearest_centroid_accuracy(emb, labels, classes, metric),
+        "network_accuracy": float((logits.argmax(1).numpy() == labels).mean()),
+        "closest_pairs": _closest_pairs(emb, labels, classes, stats, metric, splits, writer),
+        "two_sample": _two_sample(embeddings_doc, stats, metric),
+        "depth": depth, "depth_sample": int(len(sample)),
+        "pca_variance": variance, "tsne_sample": int(len(tsne_sample)) if tsne is not None else 0,
+        "confusion": confusion, "confusion_names": confusion_names,
+        "misclassified": misclassified, "wrong": int(wrong),
+        "filters": _filters(model, accumulators, filters, writer),
+        "images": {"heatmap": "images/separation_heatmap.png", "centroids": "images/centroid_heatmap.png",
+                   "depth": "images/separation_depth.png", "pca": "images/map_pca.png",
+                   "tsne": "images/map_tsne.png" if tsne is not None else None, "confusion": "images/confusion.png"},
+        "settings": {"bootstrap_replicates": separation.BOOTSTRAP_REPLICATES, "bootstrap_cap": separation.BOOTSTRAP_CAP,
+                     "chunk": separation.CHUNK, "dead_share": DEAD_SHARE, "near_dead_share": NEAR_DEAD_SHARE},
+    }
+
+
+def _tsne(points: np.ndarray, seed: int) -> np.ndarray | None:
+    if len(points) < 5:
+        return None
+    from sklearn.manifold import TSNE
+
+    perplexity = min(30.0, (len(points) - 1) / 3)
+    return TSNE(n_components=2, random_state=seed, init="pca", perplexity=perplexity).fit_transform(
+        points.astype(np.float64))
