@@ -14,6 +14,7 @@ STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
 
 
 META_KEYS = ("training", "model_config", "data_config")
+POSITION_KEYS = ("epoch", "step", "global_step", "iteration")  # where a checkpoint sits in its training run
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -36,6 +37,10 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise InputError(f"checkpoint {path} is not a readable torch checkpoint ({first[:160]}): "
                          "it may be truncated or not a torch.save file") from None
     meta = {key: loaded[key] for key in META_KEYS if isinstance(loaded, dict) and isinstance(loaded.get(key), dict)}
+    if isinstance(loaded, dict):
+        position = {k: loaded[k] for k in POSITION_KEYS if isinstance(loaded.get(k), int) and not isinstance(loaded[k], bool)}
+        if position:
+            meta["position"] = position
     return extract_state_dict(loaded, path), meta
 
 

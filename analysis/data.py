@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +129,7 @@ def _read_embedded(cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
     labels = table[:, -1].astype(np.int64)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
+        tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.npz")  # parallel workers may write at once
         np.savez(tmp, images=images, labels=labels)
         tmp.replace(cache)
     return images, labels

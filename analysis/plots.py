@@ -83,3 +83,36 @@ def filter_bars(means: np.ndarray, zero_share: np.ndarray, title: str) -> bytes:
     axes.set_title(title, fontsize=10)
     axes.set_xlim(-0.6, len(means) - 0.4)
     return _png(figure)
+
+
+def series(labels: list[str], lines: dict[str, list], title: str, ylabel: str,
+           secondary: dict[str, list] | None = None) -> bytes:
+    """Values per checkpoint as lines, one marker per checkpoint; an optional second axis."""
+    figure = Figure(figsize=(6.4, 3.2), layout="constrained")
+    axes = figure.add_subplot()
+    positions = list(range(len(labels)))
+    for (name, values), marker in zip(lines.items(), "osd^"):
+        axes.plot(positions, [np.nan if v is None else v for v in values], marker=marker, label=name)
+    axes.set_ylabel(ylabel)
+    axes.set_xticks(positions, labels=labels, rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center")
+    handles, names = axes.get_legend_handles_labels()
+    if secondary:
+        right = axes.twinx()
+        for name, values in secondary.items():
+            line, = right.plot(positions, values, marker="s", color="#c2410c", label=name)
+            handles.append(line)
+            names.append(name)
+        right.set_ylabel(", ".join(secondary))
+    axes.legend(handles, names, fontsize=8, frameon=False, loc="best")
+    axes.set_title(title, fontsize=10)
+    return _png(figure)
+
+
+def bars(names: list[str], values: np.ndarray, title: str, ylabel: str) -> bytes:
+    figure = Figure(figsize=(6.4, 3.0), layout="constrained")
+    axes = figure.add_subplot()
+    axes.bar(range(len(values)), values, color="#2458a6")
+    axes.set_xticks(range(len(values)), labels=names, rotation=45, ha="right", fontsize=7)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title, fontsize=10)
+    return _png(figure)

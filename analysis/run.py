@@ -65,9 +65,9 @@ def _normalisation(config: AnalysisConfig, data_config: dict, splits: DataSplits
 
 
 def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
-            cache_dir: Path) -> Path:
+            cache_dir: Path, threads: int = 2) -> Path:
     """Compute every result and publish the store; returns its folder."""
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     inputs = analysis_inputs(checkpoint, data, config)
     state, meta = read_checkpoint(checkpoint) if checkpoint is not None else (None, {})
     model_config, data_config = meta.get("model_config", {}), meta.get("data_config", {})
@@ -90,7 +90,9 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         model_doc = _model_results(model, x_test[:1], setup, splits, config, writer)
         logits = predict_logits(model, x_test, batch_size=100)
         writer.write_json("model.json", model_doc)
-        writer.write_json("evaluation.json", _evaluation(logits, splits, meta.get("training")))
+        evaluation = _evaluation(logits, splits, meta.get("training"))
+        evaluation["position"] = meta.get("position") or _position_from_training(meta.get("training"))
+        writer.write_json("evaluation.json", evaluation)
         writer.write_json("activations.json", _activation_results(model, x_test, splits, config, writer))
         point = embedding_point(model, config.embedding_layer)
         embeddings_doc = _embedding_results(model, x_test, logits, splits, config, point, writer)
@@ -144,6 +146,12 @@ def _kernel_image(model: nn.Module, writer: StoreWriter) -> dict | None:
     return {"layer": name, "path": "images/kernels.png", "shape": list(weight.shape), "shown": len(shown),
             "colouring": colouring, "vmin": -bound, "vmax": bound, "cmap": KERNEL_CMAP,
             "colourbar": "images/kernel_colourbar.png", "columns": 8}
+
+
+def _position_from_training(training: dict | None) -> dict | None:
+    if training and isinstance(training.get("config", {}).get("epochs"), int):
+        return {"epoch": training["config"]["epochs"]}
+    return None
 
 
 def _prediction(logits_row: torch.Tensor) -> tuple[int, float]:

@@ -10,7 +10,7 @@ from analysis.config import AnalysisConfig, TrainConfig
 from analysis.errors import InputError
 from report.errors import RenderError, StoreError
 
-COMMANDS = ("build", "render", "train")
+COMMANDS = ("build", "render", "train", "watch", "batch", "history", "compare")
 
 DESCRIPTION = """\
 Generate an HTML and PDF report that explains a CNN image classifier: parameters per
@@ -29,6 +29,8 @@ examples:
   python -m report --model mynets:LeNet --model-kwargs '{"width": 2}' --checkpoint lenet.pt
   python -m report render --format html
   python -m report train --epochs 9 --save build/epoch9.pt
+  python -m report compare build/epoch9.pt build/checkpoints/default-*.pt
+  python -m report watch runs/ --serve 8000
 """
 
 
@@ -75,47 +77,51 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
                         help=f"epochs when training a checkpoint (default: {TrainConfig.epochs})")
 
 
+def add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="SOURCE",
+                       help="assignment (default), torchvision:NAME (random weights unless --checkpoint), or "
+                            "package.module:ClassName importable from the working folder; a checkpoint that "
+                            "stores its model_config is used as is")
+    parser.add_argument("--model-kwargs", metavar="JSON", help="constructor arguments, e.g. '{\"num_classes\": 10}'")
+    parser.add_argument("--classes", "--digits", dest="classes", nargs="+", metavar="C",
+                       help="classes whose samples are embedded and compared, by label or name "
+                            "(default: 6 7 when the data has them, else the first two)")
+    parser.add_argument("--per-class", type=positive, default=AnalysisConfig.per_class, metavar="N",
+                       help="samples per class: the first N test images of each (default: 2)")
+    parser.add_argument("--image-index", type=int, metavar="I",
+                       help="test image for the activation maps (default: the first test image of --image-class)")
+    parser.add_argument("--image-class", metavar="C",
+                       help="class of the default activation-map image (default: 7 when present, else image 0)")
+    parser.add_argument("--embedding-layer", metavar="NAME",
+                       help="module whose output is the embedding; for the assignment CNN conv1..fc3 mean after "
+                            "their ReLU (default: fc2 for it, else the input of the last Linear layer)")
+    parser.add_argument("--layers", nargs="+", metavar="NAME",
+                       help="modules whose activation maps are shown (default: every Conv2d; the assignment CNN "
+                            "shows conv1 and conv2 after ReLU and after pooling)")
+    parser.add_argument("--max-channels", type=positive, metavar="K",
+                       help="maps shown per layer at most: the top K channels by mean activation (default: 32, "
+                            "fewer for networks with more than 12 such layers, at least 8)")
+    parser.add_argument("--input-size", type=positive, metavar="N", help="resize image-folder images to N×N")
+    parser.add_argument("--mean", type=floats, metavar="M[,M,M]",
+                       help="normalisation mean per channel (default: MNIST's for grey, ImageNet's for RGB)")
+    parser.add_argument("--std", type=floats, metavar="S[,S,S]", help="normalisation std per channel")
+    parser.add_argument("--class-names", type=names, metavar="A,B,...", help="class names in label order")
+    parser.add_argument("--metric", choices=("mse", "euclidean", "cosine"), default="mse",
+                       help="distance for the whole-split class statistics (default: mse, as the assignment)")
+    parser.add_argument("--seed", type=int, default=0,
+                       help="seed of random weights (no checkpoint), bootstrap, samples and t-SNE (default: 0)")
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m report", description=DESCRIPTION,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = main.add_subparsers(dest="command", metavar="{build,render,train}")
+    commands = main.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
     build = commands.add_parser("build", help="analyse if needed, then render (default)")
     build.add_argument("--checkpoint", type=Path, metavar="FILE",
                        help="state_dict saved with torch.save, or a dict holding it under 'state_dict' or "
                             "'model_state_dict' (default: train one deterministically into the build folder)")
     add_data_options(build)
-    build.add_argument("--model", metavar="SOURCE",
-                       help="assignment (default), torchvision:NAME (random weights unless --checkpoint), or "
-                            "package.module:ClassName importable from the working folder; a checkpoint that "
-                            "stores its model_config is used as is")
-    build.add_argument("--model-kwargs", metavar="JSON", help="constructor arguments, e.g. '{\"num_classes\": 10}'")
-    build.add_argument("--classes", "--digits", dest="classes", nargs="+", metavar="C",
-                       help="classes whose samples are embedded and compared, by label or name "
-                            "(default: 6 7 when the data has them, else the first two)")
-    build.add_argument("--per-class", type=positive, default=AnalysisConfig.per_class, metavar="N",
-                       help="samples per class: the first N test images of each (default: 2)")
-    build.add_argument("--image-index", type=int, metavar="I",
-                       help="test image for the activation maps (default: the first test image of --image-class)")
-    build.add_argument("--image-class", metavar="C",
-                       help="class of the default activation-map image (default: 7 when present, else image 0)")
-    build.add_argument("--embedding-layer", metavar="NAME",
-                       help="module whose output is the embedding; for the assignment CNN conv1..fc3 mean after "
-                            "their ReLU (default: fc2 for it, else the input of the last Linear layer)")
-    build.add_argument("--layers", nargs="+", metavar="NAME",
-                       help="modules whose activation maps are shown (default: every Conv2d; the assignment CNN "
-                            "shows conv1 and conv2 after ReLU and after pooling)")
-    build.add_argument("--max-channels", type=positive, metavar="K",
-                       help="maps shown per layer at most: the top K channels by mean activation (default: 32, "
-                            "fewer for networks with more than 12 such layers, at least 8)")
-    build.add_argument("--input-size", type=positive, metavar="N", help="resize image-folder images to N×N")
-    build.add_argument("--mean", type=floats, metavar="M[,M,M]",
-                       help="normalisation mean per channel (default: MNIST's for grey, ImageNet's for RGB)")
-    build.add_argument("--std", type=floats, metavar="S[,S,S]", help="normalisation std per channel")
-    build.add_argument("--class-names", type=names, metavar="A,B,...", help="class names in label order")
-    build.add_argument("--metric", choices=("mse", "euclidean", "cosine"), default="mse",
-                       help="distance for the whole-split class statistics (default: mse, as the assignment)")
-    build.add_argument("--seed", type=int, default=0,
-                       help="seed of random weights (no checkpoint), bootstrap, samples and t-SNE (default: 0)")
+    add_analysis_options(build)
     add_output_options(build)
     render = commands.add_parser("render", help="re-render the last analysed store (no torch)")
     add_output_options(render)
@@ -123,6 +129,35 @@ def parser() -> argparse.ArgumentParser:
     add_data_options(train)
     train.add_argument("--save", type=Path, required=True, metavar="FILE", help="where to write the checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    watch = commands.add_parser("watch", help="rebuild whenever a checkpoint in DIR is new or changed")
+    watch.add_argument("folder", type=Path, metavar="DIR", help="folder where checkpoints are saved")
+    add_data_options(watch)
+    add_analysis_options(watch)
+    add_output_options(watch)
+    watch.add_argument("--settle", type=float, default=2.0, metavar="S",
+                       help="seconds a checkpoint must stay unchanged before it is read (default: 2)")
+    watch.add_argument("--interval", type=float, default=0.5, metavar="S", help="polling interval (default: 0.5 s)")
+    watch.add_argument("--serve", type=int, metavar="PORT", help="also serve the build folder on 127.0.0.1:PORT")
+    watch.add_argument("--max-builds", type=positive, metavar="N", help="stop after N builds")
+    watch.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
+    for name, text in (("batch", "analyse every checkpoint in DIR, in parallel"),
+                       ("history", "how accuracy and separation evolve over the checkpoints in DIR")):
+        series = commands.add_parser(name, help=text)
+        series.add_argument("folder", type=Path, metavar="DIR", help="folder of checkpoints")
+        add_data_options(series)
+        add_analysis_options(series)
+        add_output_options(series)
+        series.add_argument("--workers", type=positive, default=2, metavar="N",
+                            help="local worker processes (default: 2; 1 runs in this process)")
+        series.add_argument("--dask", metavar="ADDRESS", help="run the analyses on this Dask scheduler instead")
+        series.add_argument("--order", choices=("name", "step"), default="name",
+                            help="order of the series: natural order of file names, or the epoch/step stored "
+                                 "in each checkpoint (default: name)")
+    compare = commands.add_parser("compare", help="one report with two checkpoints side by side")
+    compare.add_argument("checkpoints", type=Path, nargs=2, metavar="CHECKPOINT", help="the two checkpoints, A then B")
+    add_data_options(compare)
+    add_analysis_options(compare)
+    add_output_options(compare)
     return main
 
 
@@ -169,6 +204,10 @@ def run(args: argparse.Namespace) -> int:
             state = "rendered" if rendered else "up to date"
             print(f"report: {state}: {' and '.join(map(str, outputs))} ({time.perf_counter() - started:.1f} s)")
         return 0
+    if args.command in ("watch", "batch", "history", "compare"):
+        from report import commands
+
+        return getattr(commands, args.command)(args, analysis_config(args))
     options = pipeline.BuildOptions(
         out=args.out, checkpoint=args.checkpoint, data=args.data, config=analysis_config(args),
         train=TrainConfig(epochs=args.epochs), formats=args.format, force=args.force, quiet=args.quiet)

@@ -135,6 +135,7 @@ class Evaluation:
     training: dict | None
     class_names: list[str]
     outputs: int
+    position: dict | None = None   # epoch / step of the checkpoint, when it records one
 
 
 @dataclasses.dataclass(frozen=True)

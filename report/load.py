@@ -32,15 +32,15 @@ def read_manifest(store_dir: Path) -> dict:
     return manifest
 
 
-def verify(store_dir: Path, manifest: dict) -> None:
-    """Every listed file exists and matches its recorded sha256."""
+def verify(store_dir: Path, manifest: dict, required: tuple[str, ...] = DOCUMENTS) -> None:
+    """Every listed file exists and matches its recorded sha256, and the required documents are listed."""
     for relpath, expected in manifest.get("files", {}).items():
         path = Path(store_dir) / relpath
         if not path.is_file():
             raise StoreError(f"store file {path} is missing: rebuild with `make report`")
         if sha256_file(path) != expected:
             raise StoreError(f"store file {path} does not match its recorded hash: rebuild with `make report`")
-    missing = [name for name in DOCUMENTS if name not in manifest.get("files", {})]
+    missing = [name for name in required if name not in manifest.get("files", {})]
     if missing:
         raise StoreError(f"store {store_dir} lacks {', '.join(missing)}: rebuild with `make report`")
 
@@ -61,7 +61,8 @@ def load_findings(store_dir: Path) -> f.Findings:
 
 def _make(cls, data: dict, **overrides):
     """Build a dataclass from a stored dict, ignoring extra keys (newer writers may add some)."""
-    values = {field.name: data[field.name] for field in dataclasses.fields(cls) if field.name not in overrides}
+    values = {field.name: data[field.name] for field in dataclasses.fields(cls)
+              if field.name not in overrides and (field.name in data or field.default is dataclasses.MISSING)}
     return cls(**values, **overrides)
 
 

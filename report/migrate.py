@@ -37,6 +37,7 @@ def _v1_to_v2(manifest: dict, docs: dict) -> tuple[dict, dict]:
 def _v2_to_v3(manifest: dict, docs: dict) -> tuple[dict, dict]:
     """Version 2 had no whole-split analysis: its report simply has no such sections."""
     docs["separation.json"] = None
+    docs["evaluation.json"]["position"] = None
     manifest["schema_version"] = 3
     return manifest, docs
 

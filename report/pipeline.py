@@ -29,6 +29,7 @@ class BuildOptions:
     formats: tuple[str, ...] = ("html", "pdf")
     force: bool = False
     quiet: bool = False
+    threads: int = 2   # torch threads of the analysis
 
 
 @dataclasses.dataclass
@@ -79,7 +80,8 @@ def ensure_store(options: BuildOptions, checkpoint: Path | None) -> tuple[Path, 
     log(options, f"report: analysing {what} into {store_dir}")
     from analysis.run import analyse
 
-    return analyse(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache"), True
+    return analyse(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",
+                   options.threads), True
 
 
 def render_fingerprint(store_dir: Path, formats: tuple[str, ...]) -> str:

@@ -27,9 +27,14 @@ def environment(template_dir: Path = TEMPLATE_DIR) -> Environment:
 
 
 def render_html(context: ReportContext, template_dir: Path = TEMPLATE_DIR) -> str:
+    return render_template("report.html.j2", context, template_dir)
+
+
+def render_template(name: str, context, template_dir: Path = TEMPLATE_DIR) -> str:
+    """A template rendered with the fields of a context dataclass as its variables."""
     values = {field.name: getattr(context, field.name) for field in dataclasses.fields(context)}
     try:
-        return environment(template_dir).get_template("report.html.j2").render(**values)
+        return environment(template_dir).get_template(name).render(**values)
     except TemplateError as error:
         raise RenderError(f"template error: {error}") from None
 

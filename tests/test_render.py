@@ -73,18 +73,31 @@ def test_templates_are_strict(tmp_path):
         render_html(broken)
 
 
-def test_template_context_is_documented_and_used_exactly():
-    """Every ReportContext field has help text, and the templates use exactly those names."""
-    fields = {f.name for f in dataclasses.fields(ReportContext)}
-    assert all(f.metadata.get("help") for f in dataclasses.fields(ReportContext))
+def _names_used(paths):
     env = environment()
     used, imported = set(), set()
-    for path in TEMPLATE_DIR.glob("*.j2"):
+    for path in paths:
         source = path.read_text()
         used |= meta.find_undeclared_variables(env.parse(source))
         imported |= set(re.findall(r"import \w+ as (\w+)", source))
-    locals_set_in_includes = {"s"}  # loop variable of report.html.j2, visible to the included partials
-    assert used - locals_set_in_includes - imported == fields
+    return used - imported
+
+
+@pytest.mark.parametrize("context, templates", [
+    ("ReportContext", ["report.html.j2", "base.html.j2", "_*.html.j2"]),
+    ("CompareContext", ["compare.html.j2", "page.html.j2"]),
+    ("HistoryContext", ["history.html.j2", "page.html.j2"]),
+])
+def test_every_template_context_is_documented_and_used_exactly(context, templates):
+    """Every context field has help text, and its templates use exactly those names (datasette's idea)."""
+    from report import comparison, context as report_context
+
+    cls = getattr(report_context, context, None) or getattr(comparison, context)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    assert all(f.metadata.get("help") for f in dataclasses.fields(cls))
+    paths = [p for pattern in templates for p in TEMPLATE_DIR.glob(pattern)]
+    loop_variables = {"s"}  # report.html.j2's loop variable, visible to the included partials
+    assert _names_used(paths) - loop_variables == fields
 
 
 def test_pdf_fetcher_refuses_files_outside_the_build_folder_and_the_network(tmp_path):

@@ -1,0 +1,85 @@
+"""The work behind each ``python -m report`` command other than build, render and train."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from analysis.config import AnalysisConfig, TrainConfig
+from report import pipeline
+
+
+def _options(args: argparse.Namespace, config: AnalysisConfig, checkpoint: Path | None = None):
+    return pipeline.BuildOptions(out=args.out, checkpoint=checkpoint, data=args.data, config=config,
+                                 train=TrainConfig(epochs=args.epochs), formats=args.format, force=args.force,
+                                 quiet=args.quiet)
+
+
+def watch(args: argparse.Namespace, config: AnalysisConfig) -> int:
+    from report.watch import serve, watch as run_watch
+
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, flush=True))
+    server = serve(args.out, args.serve) if args.serve else None
+    if server:
+        args.out.mkdir(parents=True, exist_ok=True)
+        log(f"report: serving {args.out} at http://127.0.0.1:{server.server_address[1]}/report.html")
+
+    def build_one(checkpoint: Path) -> None:
+        outcome = pipeline.build(_options(args, config, checkpoint))
+        log(f"report: {checkpoint.name}: {' and '.join(map(str, outcome.outputs))} ({outcome.seconds:.1f} s)")
+
+    try:
+        run_watch(args.folder, build_one, settle=args.settle, interval=args.interval,
+                  max_builds=args.max_builds, timeout=args.timeout, log=log)
+    finally:
+        if server:
+            server.shutdown()
+    return 0
+
+
+def batch(args: argparse.Namespace, config: AnalysisConfig) -> int:
+    from report.series import checkpoints_in, run_batch
+
+    started = time.perf_counter()
+    checkpoints = checkpoints_in(args.folder)
+    results = run_batch(checkpoints, args.data, config, args.out, args.workers, args.dask)
+    if not args.quiet:
+        for row in results:
+            print(f"report: {Path(row['checkpoint']).name}: {'analysed' if row['analysed'] else 'cached'} "
+                  f"-> {row['store']}")
+        print(f"report: {len(results)} checkpoints in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def history(args: argparse.Namespace, config: AnalysisConfig) -> int:
+    from analysis.history import build as build_history
+    from report.comparison import render_history
+    from report.series import checkpoints_in, run_batch
+
+    started = time.perf_counter()
+    results = run_batch(checkpoints_in(args.folder), args.data, config, args.out, args.workers, args.dask)
+    series_dir = build_history([(r["checkpoint"], Path(r["store"])) for r in results], args.out / "series",
+                               args.order)
+    outputs = render_history(args.out, series_dir, args.format)
+    if not args.quiet:
+        print(f"report: history of {len(results)} checkpoints: {' and '.join(map(str, outputs))} "
+              f"({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def compare(args: argparse.Namespace, config: AnalysisConfig) -> int:
+    from report.comparison import render_compare
+
+    started = time.perf_counter()
+    a, b = args.checkpoints
+    store_a, _ = pipeline.ensure_store(_options(args, config), a)
+    store_b, _ = pipeline.ensure_store(_options(args, config), b)
+    from analysis.compare import build as build_compare
+
+    compare_dir = build_compare(a, b, store_a, store_b, args.out / "compares")
+    outputs = render_compare(args.out, store_a, store_b, compare_dir, args.format)
+    if not args.quiet:
+        print(f"report: compared {a.name} and {b.name}: {' and '.join(map(str, outputs))} "
+              f"({time.perf_counter() - started:.1f} s)")
+    return 0

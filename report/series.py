@@ -1,0 +1,60 @@
+"""Many checkpoints: analyse them in parallel (local processes or a Dask cluster), reusing cached stores."""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from analysis.config import AnalysisConfig
+from analysis.errors import InputError
+from analysis.store import sha256_file
+from report.watch import candidates
+
+
+def natural_key(path: Path) -> list:
+    """epoch2 before epoch10."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def checkpoints_in(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise InputError(f"checkpoint folder {folder} does not exist")
+    found = sorted(candidates(folder), key=natural_key)
+    if not found:
+        raise InputError(f"no checkpoints (.pt, .pth, .ckpt, .bin, .safetensors) in {folder}")
+    return found
+
+
+def analysis_task(checkpoint: str, data: str | None, config: AnalysisConfig, out: str, threads: int) -> dict:
+    """One checkpoint's analysis; runs in a worker process (local pool or Dask) and in this one alike."""
+    from report.pipeline import BuildOptions, ensure_store
+
+    options = BuildOptions(out=Path(out), data=data, config=config, quiet=True, threads=threads)
+    store_dir, analysed = ensure_store(options, Path(checkpoint))
+    return {"checkpoint": checkpoint, "store": str(store_dir), "analysed": analysed}
+
+
+def run_batch(checkpoints: list[Path], data: str | None, config: AnalysisConfig, out: Path, workers: int = 2,
+              dask_address: str | None = None) -> list[dict]:
+    """Analyse every checkpoint (identical files once); results in the order given."""
+    first_of: dict[str, str] = {}
+    for path in checkpoints:
+        first_of.setdefault(sha256_file(path), str(path))
+    unique = list(first_of.values())
+    threads = max(1, (os.cpu_count() or 2) // max(1, workers))
+    arguments = [(path, data, config, str(out), threads) for path in unique]
+    if dask_address:
+        from dask.distributed import Client
+
+        with Client(dask_address, timeout="20s") as client:
+            futures = [client.submit(analysis_task, *args, pure=False) for args in arguments]
+            results = client.gather(futures)
+    elif workers == 1 or len(unique) == 1:
+        results = [analysis_task(*args) for args in arguments]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(analysis_task, *zip(*arguments)))
+    by_path = {r["checkpoint"]: r for r in results}
+    return [{**by_path[first_of[sha256_file(p)]], "checkpoint": str(p)} for p in checkpoints]
