@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from analysis import data as data_module
 from analysis.activations import capture, top_channels

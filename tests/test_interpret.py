@@ -6,7 +6,7 @@ import pytest
 
 from report.interpret import RULES, run_rules
 from report.load import load_findings
-from synthetic import _grid, documents, embeddings_doc, separation_doc, write_store
+from synthetic import documents, embeddings_doc, separation_doc, write_store
 
 
 def edit(path, value):

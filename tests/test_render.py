@@ -11,7 +11,7 @@ import pytest
 from jinja2 import UndefinedError, meta
 
 from report import pipeline
-from report.context import ReportContext, build_context
+from report.context import build_context
 from report.errors import RenderError
 from report.interpret import run_rules
 from report.load import load_findings

@@ -1,0 +1,165 @@
+"""Regenerating on every checkpoint: incremental builds, watch, batch (local and Dask), history, compare, CI."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from report.load import load_findings
+from report.pipeline import current_store
+from report.watch import Watcher
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory):
+    """Three short trainings: the checkpoints a training run would leave after epochs 1, 2 and 3."""
+    folder = tmp_path_factory.mktemp("series")
+    for epochs in (1, 2, 3):
+        result = run_cli("train", "--epochs", str(epochs), "--save", str(folder / f"epoch{epochs}.pt"), "--quiet")
+        assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_template_change_rerenders_and_new_checkpoint_reanalyses(series, tmp_path):
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "build", "__pycache__", "tests"))
+    out = tmp_path / "out"
+    args = ("--checkpoint", str(series / "epoch1.pt"), "--out", str(out), "--format", "html")
+    first = run_cli(*args, cwd=copy)
+    assert first.returncode == 0 and "analysed, rendered" in first.stdout, first.stderr
+    manifest = current_store(out) / "manifest.json"
+    stamp = manifest.stat().st_mtime_ns
+    css = copy / "templates" / "report.css"
+    css.write_text(css.read_text() + "\n/* a stylesheet change */\n")
+    second = run_cli(*args, cwd=copy)
+    assert second.returncode == 0 and "report: rendered:" in second.stdout and "analysed" not in second.stdout
+    assert manifest.stat().st_mtime_ns == stamp
+    assert "up to date" in run_cli(*args, cwd=copy).stdout
+    third = run_cli("--checkpoint", str(series / "epoch2.pt"), "--out", str(out), "--format", "html", cwd=copy)
+    assert "analysed, rendered" in third.stdout
+    assert current_store(out) != manifest.parent and manifest.is_file()  # the first store is kept apart
+
+
+def test_watcher_waits_until_a_checkpoint_is_settled(tmp_path):
+    watcher = Watcher(tmp_path, settle=1.0)
+    target = tmp_path / "epoch1.pt"
+    (tmp_path / ".epoch2.pt").write_bytes(b"hidden while being written")
+    (tmp_path / "epoch3.pt.part").write_bytes(b"partial download")
+    target.write_bytes(b"x" * 100)
+    assert watcher.ready(0.0) == []
+    with open(target, "ab") as handle:  # still being written
+        handle.write(b"y" * 100)
+    assert watcher.ready(0.6) == []
+    assert watcher.ready(1.2) == []      # changed at 0.6: the clock restarted
+    assert watcher.ready(1.7) == [target]
+    watcher.built(target)
+    assert watcher.ready(5.0) == []       # built already, unchanged
+    os.rename(tmp_path / ".epoch2.pt", tmp_path / "epoch2.pt")  # renamed into place
+    assert watcher.ready(6.0) == []
+    assert watcher.ready(7.5) == [tmp_path / "epoch2.pt"]
+
+
+def test_watch_builds_a_checkpoint_written_slowly_once_and_stops_on_ctrl_c(series, tmp_path):
+    folder, out = tmp_path / "runs", tmp_path / "out"
+    folder.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "report", "watch", str(folder), "--out", str(out), "--format", "html",
+         "--settle", "1.5", "--interval", "0.2"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "MPLBACKEND": "Agg"})
+    try:
+        payload = (series / "epoch2.pt").read_bytes()
+        time.sleep(1.0)
+        with open(folder / "epoch2.pt", "wb") as handle:  # a slow writer: half now, the rest later
+            handle.write(payload[: len(payload) // 2])
+            handle.flush()
+            time.sleep(1.0)
+            handle.write(payload[len(payload) // 2:])
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out / "report.html").is_file():
+            time.sleep(0.5)
+        time.sleep(1.0)
+    finally:
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "watch stopped" in stdout and "error" not in stdout + stderr
+    assert stdout.count("epoch2.pt: ") == 1
+    findings = load_findings(current_store(out))
+    assert findings.provenance.checkpoint_bytes == len(payload)
+
+
+def test_batch_on_dask_equals_the_serial_path(series, tmp_path):
+    from dask.distributed import LocalCluster
+
+    from analysis.config import AnalysisConfig
+    from report.series import checkpoints_in, run_batch
+
+    checkpoints = checkpoints_in(series)[:2]
+    serial = run_batch(checkpoints, None, AnalysisConfig(), tmp_path / "serial", workers=1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        distributed = run_batch(checkpoints, None, AnalysisConfig(), tmp_path / "dask",
+                                dask_address=cluster.scheduler_address)
+    assert [Path(r["store"]).name for r in serial] == [Path(r["store"]).name for r in distributed]
+    for a, b in zip(serial, distributed):
+        files = sorted(p.relative_to(a["store"]) for p in Path(a["store"]).rglob("*") if p.is_file())
+        assert all((Path(a["store"]) / f).read_bytes() == (Path(b["store"]) / f).read_bytes() for f in files)
+
+
+def test_history_orders_the_series_and_reuses_cached_analyses(series, tmp_path):
+    first = run_cli("history", str(series), "--out", str(tmp_path), "--format", "html", "--workers", "2")
+    assert first.returncode == 0, first.stderr
+    again = run_cli("batch", str(series), "--out", str(tmp_path), "--workers", "1")
+    assert again.stdout.count("cached") == 3
+    (series_dir,) = (tmp_path / "series").iterdir()
+    rows = json.loads((series_dir / "history.json").read_text())["rows"]
+    assert [r["checkpoint"] for r in rows] == ["epoch1.pt", "epoch2.pt", "epoch3.pt"]
+    assert [r["position"] for r in rows] == [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]
+    html = (tmp_path / "history.html").read_text()
+    assert "Test accuracy rises from" in html and html.count("<img") == 3
+
+
+def test_compare_names_the_differences(series, tmp_path):
+    result = run_cli("compare", str(series / "epoch1.pt"), str(series / "epoch3.pt"), "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    notes = {n["rule"]: n["text"] for n in json.loads((tmp_path / "compare-notes.json").read_text())["notes"]}
+    assert notes["compare.accuracy"].startswith("Test accuracy rises from")
+    assert "moved most" in notes["compare.drift"] and "separation" in notes["compare.whole_split"]
+    html = (tmp_path / "compare.html").read_text()
+    assert "fc1.weight" in html and "epoch1.pt" in html and "epoch3.pt" in html
+    assert (tmp_path / "compare.pdf").stat().st_size > 10_000
+
+
+def test_same_inputs_give_the_same_pdf_bytes(default_build, tmp_path):
+    out, _ = default_build
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("checkpoints", "cache"))
+    pdfs = []
+    for _ in range(2):
+        assert run_cli("render", "--out", str(copy), "--force", "--quiet").returncode == 0
+        pdfs.append((copy / "report.pdf").read_bytes())
+    assert pdfs[0] == pdfs[1]
+
+
+def check_workflow(path):
+    return subprocess.run([str(Path(sys.executable).parent / "check-jsonschema"), "--builtin-schema",
+                           "vendor.github-workflows", str(path)], capture_output=True, text=True)
+
+
+def test_the_ci_workflow_passes_github_s_schema_and_a_broken_copy_fails(tmp_path):
+    workflow = ROOT / ".github" / "workflows" / "report.yml"
+    assert check_workflow(workflow).returncode == 0
+    text = workflow.read_text()
+    assert "actions/upload-artifact" in text and "build/report.pdf" in text and "make report" in text
+    broken = tmp_path / "broken.yml"
+    broken.write_text(text.replace("runs-on:", "runs-where:"))
+    result = check_workflow(broken)
+    assert result.returncode != 0 and "runs-on" in result.stdout + result.stderr
