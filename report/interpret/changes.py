@@ -18,16 +18,16 @@ def _change(before: float, after: float) -> str:
 
 
 def accuracy(a: Findings, b: Findings, doc: dict) -> Note:
-    delta = b.evaluation.accuracy - a.evaluation.accuracy
+    images = b.evaluation.correct - a.evaluation.correct
     evidence = {"a": a.evaluation.accuracy, "b": b.evaluation.accuracy}
-    if abs(delta) * a.evaluation.n_test < 0.5:
+    if images == 0 and a.evaluation.accuracy == b.evaluation.accuracy:
         return Note("compare.accuracy", "same", "changes",
                     f"Test accuracy is the same for both: {fmt.percent(a.evaluation.accuracy)}.", evidence)
-    direction = "rises" if delta > 0 else "falls"
-    return Note("compare.accuracy", "rises" if delta > 0 else "falls", "changes",
+    direction = "rises" if b.evaluation.accuracy > a.evaluation.accuracy else "falls"
+    return Note("compare.accuracy", direction, "changes",
                 f"Test accuracy {direction} from {fmt.percent(a.evaluation.accuracy)} (A) to "
-                f"{fmt.percent(b.evaluation.accuracy)} (B), {abs(round(delta * a.evaluation.n_test))} images "
-                f"{'more' if delta > 0 else 'fewer'} right.", evidence)
+                f"{fmt.percent(b.evaluation.accuracy)} (B), {abs(images)} image{'s' if abs(images) != 1 else ''} "
+                f"{'more' if images > 0 else 'fewer'} right.", evidence)
 
 
 def two_sample_separation(a: Findings, b: Findings, doc: dict) -> Note | None:
