@@ -25,6 +25,8 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise InputError(f"checkpoint {path} does not exist: give a file saved with torch.save")
     if path.stat().st_size == 0:
         raise InputError(f"checkpoint {path} is empty: the save was interrupted; save it again")
+    if path.suffix == ".safetensors":
+        return read_safetensors(path)
     try:
         # Never weights_only=False, whatever the error suggests: that would run foreign code.
         loaded = torch.load(path, map_location="cpu", weights_only=True)
@@ -42,6 +44,38 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
         if position:
             meta["position"] = position
     return extract_state_dict(loaded, path), meta
+
+
+def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """A .safetensors file: tensors only (it cannot hold code); configs may sit in its string metadata."""
+    import json
+
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise InputError(f"checkpoint {path} is not a readable safetensors file ({str(error)[:160]}): "
+                         "it may be truncated") from None
+    meta = {}
+    for key in META_KEYS:
+        try:
+            value = json.loads(metadata[key]) if key in metadata else None
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            meta[key] = value
+    if not state:
+        raise InputError(f"checkpoint {path} holds no tensors")
+    return state, meta
+
+
+def non_finite(state: dict[str, torch.Tensor]) -> list[str]:
+    """Names of floating-point tensors holding NaN or infinite values."""
+    return sorted(name for name, tensor in state.items()
+                  if torch.is_floating_point(tensor) and not bool(torch.isfinite(tensor).all()))
 
 
 def extract_state_dict(loaded, path: Path) -> dict[str, torch.Tensor]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import importlib.util
+import math
 import os
 from pathlib import Path
 
@@ -290,9 +291,10 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
     ndim = raw[3]
     header = 4 + 4 * ndim
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    if len(raw) != header + int(np.prod(shape)):
-        raise InputError(f"{path} holds {len(raw) - header} data bytes but its header promises "
-                         f"{int(np.prod(shape))}: the file is truncated or corrupted")
+    promised = math.prod(shape)  # Python integers: a forged header cannot overflow the check
+    if len(raw) < header or len(raw) != header + promised:
+        raise InputError(f"{path} holds {max(0, len(raw) - header)} data bytes but its header promises "
+                         f"{promised}: the file is truncated or corrupted")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 

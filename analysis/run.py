@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from analysis import activations, embeddings, fullsplit, images, params, trace
-from analysis.checkpoint import load_into, read_checkpoint
+from analysis.checkpoint import load_into, non_finite, read_checkpoint
 from analysis.config import AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data import DataSplits, load
 from analysis.errors import InputError
@@ -81,6 +81,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     model = build_model(source, kwargs)
     if state is not None:
         load_into(model, state, checkpoint)
+    broken = non_finite(state) if state is not None else []
     model.eval()
     setup = Setup(source, kwargs, "checkpoint" if state is not None else f"random (seed {config.seed})",
                   mean, std, splits.class_names)
@@ -88,6 +89,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     try:
         x_test = to_input(splits.test.images, mean, std)
         model_doc = _model_results(model, x_test[:1], setup, splits, config, writer)
+        model_doc["non_finite"] = broken
         logits = predict_logits(model, x_test, batch_size=100)
         writer.write_json("model.json", model_doc)
         evaluation = _evaluation(logits, splits, meta.get("training"))

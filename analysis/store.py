@@ -71,6 +71,15 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def is_intact(store_dir: Path) -> bool:
+    """Every file the manifest lists is present with its recorded sha256."""
+    try:
+        files = json.loads((Path(store_dir) / MANIFEST).read_text())["files"]
+        return all(sha256_file(Path(store_dir) / name) == digest for name, digest in files.items())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 class StoreWriter:
     """Collects a store's files in a temporary folder; ``commit`` publishes it."""
 
@@ -98,7 +107,12 @@ class StoreWriter:
                 with open(path, "rb") as handle:
                     os.fsync(handle.fileno())
         self.tmp_dir.chmod(0o755)
-        if self.final_dir.exists():  # an older store for the same inputs: replace it
+        existing = self.final_dir / MANIFEST
+        if (existing.is_file() and existing.read_bytes() == (self.tmp_dir / MANIFEST).read_bytes()
+                and is_intact(self.final_dir)):
+            self.abort()  # the same inputs gave the same bytes: keep the published store untouched
+            return self.final_dir
+        if self.final_dir.exists():  # an older, damaged store for the same inputs: replace it
             stale = self.final_dir.with_name(f".{self.final_dir.name}.stale-{os.getpid()}")
             os.rename(self.final_dir, stale)
             os.rename(self.tmp_dir, self.final_dir)

@@ -67,6 +67,8 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
                         help="html, pdf or html,pdf (default)")
     parser.add_argument("--force", action="store_true", help="redo the work even if the outputs are up to date")
     parser.add_argument("--quiet", action="store_true", help="print errors only")
+    parser.add_argument("--wait", type=float, default=600, metavar="S",
+                        help="if another run holds the build folder, wait this long for it (default: 600 s)")
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -185,6 +187,16 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from report import pipeline
+
+    if args.command == "train":
+        return run_command(args)
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    with pipeline.exclusive(args.out, args.wait, log):
+        return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
     from report import pipeline
 
     if args.command == "train":

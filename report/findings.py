@@ -230,6 +230,7 @@ class Findings:
     weights: str
     normalisation: dict
     input_shape: list[int]
+    non_finite: list[str]   # parameter tensors holding NaN or infinite values
     parameters: Parameters
     trace: Trace
     kernels: list[dict]

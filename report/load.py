@@ -84,6 +84,7 @@ def _build(store_dir: Path, manifest: dict, docs: dict) -> f.Findings:
         model_source=model["model"]["source"],
         weights=model["model"]["weights"],
         normalisation=model["model"]["normalisation"],
+        non_finite=model.get("non_finite", []),
         input_shape=model["model"]["input_shape"],
         parameters=_make(f.Parameters, params, layers=[_make(LayerParams, layer) for layer in params["layers"]]),
         trace=_make(f.Trace, trace, rows=[_make(TraceRow, row) for row in trace["rows"]]),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from analysis.config import AnalysisConfig, TrainConfig
 from analysis.fingerprint import analysis_inputs, default_checkpoint_key, store_key
 from analysis.sources import DEFAULT_SOURCE
 from analysis.store import MANIFEST, dumps, write_atomic
+from analysis.errors import InputError
 from report.errors import StoreError
 from report.load import read_manifest, verify
 
@@ -135,6 +138,44 @@ def build(options: BuildOptions) -> Outcome:
     write_atomic(options.out / CURRENT_STORE, f"{store_dir.name}\n".encode())
     outputs, rendered = render(options.out, store_dir, options.formats, options.force or analysed)
     return Outcome(outputs, store_dir, trained, analysed, rendered, time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def exclusive(out: Path, wait: float, log=print):
+    """One run at a time per build folder; the holder also clears what killed runs left half-written."""
+    from filelock import FileLock, Timeout
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log(f"report: another run is using {out}; waiting up to {wait:.0f} s")
+        try:
+            lock.acquire(timeout=wait)
+        except Timeout:
+            raise InputError(f"another report run still holds {out}/.lock after {wait:.0f} s: let it finish, "
+                             "or give this run another --out") from None
+    try:
+        remove_leftovers(out)
+        yield
+    finally:
+        lock.release()
+
+
+def remove_leftovers(out: Path) -> None:
+    """Temporary files and folders of runs that were killed (all named with a leading dot)."""
+    for folder in (out, out / "stores", out / "series", out / "compares", out / "assets", out / "checkpoints"):
+        if not folder.is_dir():
+            continue
+        for leftover in folder.glob(".*"):
+            if leftover.name == ".lock":
+                continue
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            elif leftover.name.endswith(".tmp") or ".stale-" in leftover.name:
+                leftover.unlink(missing_ok=True)
 
 
 def current_store(out: Path) -> Path:

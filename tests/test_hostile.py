@@ -1,0 +1,172 @@
+"""Hostile and broken input: safe loading, clear errors, nothing lost when a run fails or is killed."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analysis import data as data_module
+from analysis.checkpoint import read_checkpoint
+from analysis.errors import InputError
+from analysis.model import AssignmentCNN
+from conftest import ROOT, run_cli
+from report.load import load_findings
+from report.pipeline import current_store
+
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def valid_checkpoint_bytes() -> bytes:
+    buffer = io.BytesIO()
+    torch.manual_seed(0)
+    torch.save({"state_dict": AssignmentCNN().state_dict(), "epoch": 1}, buffer)
+    return buffer.getvalue()
+
+
+VALID = valid_checkpoint_bytes()
+
+
+@FUZZ
+@given(st.binary(max_size=4096))
+def test_fuzz_random_bytes_as_checkpoint(tmp_path, payload):
+    path = tmp_path / "fuzz.pt"
+    path.write_bytes(payload)
+    try:
+        read_checkpoint(path)
+    except InputError:
+        pass
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), min_size=1, max_size=8),
+       st.integers(0, len(VALID)))
+def test_fuzz_mutated_checkpoints(tmp_path, flips, cut):
+    data = bytearray(VALID[:max(cut, 1)])
+    for position, value in flips:
+        if position < len(data):
+            data[position] = value
+    path = tmp_path / "mutated.pt"
+    path.write_bytes(bytes(data))
+    try:
+        state, _ = read_checkpoint(path)
+    except InputError:
+        return
+    assert isinstance(state, dict)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+VALID_IDX = idx_bytes(np.arange(2 * 4 * 4).reshape(2, 4, 4) % 256)
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=512),
+                 st.tuples(st.integers(0, len(VALID_IDX) - 1), st.integers(0, 255), st.integers(1, len(VALID_IDX)))
+                 .map(lambda t: bytes(VALID_IDX[:t[2]][:t[0]]) + bytes([t[1]]) + bytes(VALID_IDX[:t[2]][t[0] + 1:]))))
+def test_fuzz_idx_reader(tmp_path, payload):
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(payload)
+    try:
+        array = data_module.read_idx(path, 2051)
+    except InputError:
+        return
+    assert array.ndim == 3
+
+
+def test_a_huge_idx_header_is_refused_without_allocating(tmp_path):
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 8, 3]) + (2**31).to_bytes(4, "big") * 3)
+    with pytest.raises(InputError, match="truncated or corrupted"):
+        data_module.read_idx(path, 2051)
+
+
+def test_safetensors_checkpoints_load_and_a_truncated_one_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    state = AssignmentCNN().state_dict()
+    path = tmp_path / "model.safetensors"
+    save_file(state, str(path), metadata={"model_config": '{"source": "assignment", "kwargs": {}}'})
+    loaded, meta = read_checkpoint(path)
+    assert set(loaded) == set(state) and meta["model_config"]["source"] == "assignment"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(InputError, match="not a readable safetensors file"):
+        read_checkpoint(path)
+
+
+def test_nan_weights_still_give_a_report_with_a_warning(tmp_path):
+    torch.manual_seed(0)
+    state = AssignmentCNN().state_dict()
+    state["fc2.weight"][0, 0] = float("nan")
+    state["conv2.bias"][3] = float("inf")
+    checkpoint = tmp_path / "nan.pt"
+    torch.save(state, checkpoint)
+    result = run_cli("--checkpoint", str(checkpoint), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    findings = load_findings(current_store(tmp_path / "out"))
+    assert findings.non_finite == ["conv2.bias", "fc2.weight"]
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "NaN or infinite values in conv2.bias and fc2.weight" in html
+
+
+def test_a_second_run_on_the_same_folder_waits_then_says_so(tmp_path):
+    from filelock import FileLock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with FileLock(str(out / ".lock")):
+        result = run_cli("render", "--out", str(out), "--wait", "0.5")
+    assert result.returncode == 2
+    assert "another run is using" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("report: error: another report run still holds")
+
+
+def test_killed_runs_never_damage_the_last_report_and_the_next_run_recovers(default_checkpoint, tmp_path):
+    from pypdf import PdfReader
+
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "report", "--checkpoint", str(default_checkpoint), "--out", str(out)]
+    env = {**os.environ, "MPLBACKEND": "Agg", "SOURCE_DATE_EPOCH": "1764000000"}
+    assert subprocess.run(args, cwd=ROOT, env=env, capture_output=True).returncode == 0
+    good = {name: (out / name).read_bytes() for name in ("report.pdf", "report.html")}
+    store = current_store(out)
+    good_store = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    for delay in (0.5, 2.0, 3.5, 5.0, 6.5):
+        process = subprocess.Popen([*args, "--force"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        for name, content in good.items():
+            assert (out / name).read_bytes() == content, f"{name} changed after a kill at {delay} s"
+        assert len(PdfReader(out / "report.pdf").pages) > 10
+        assert {p: p.read_bytes() for p in store.rglob("*") if p.is_file()} == good_store
+    assert subprocess.run(args, cwd=ROOT, env=env, capture_output=True).returncode == 0
+    leftovers = [p for p in out.rglob(".*") if p.name != ".lock"]
+    assert leftovers == [], leftovers
+
+
+def test_no_figure_is_left_open_over_many_reports(tmp_path):
+    """Fifty renders of the whole-split figures in one process: matplotlib keeps no figure."""
+    import matplotlib.pyplot as plt
+
+    from analysis import plots
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # pyplot warns beyond 20 open figures
+        for _ in range(50):
+            plots.heatmap(np.eye(3), ["a", "b", "c"], "t", "x")
+            plots.scatter(np.zeros((3, 2)), np.array([0, 1, 2]), ["a", "b", "c"], "t", "x", "y")
+    assert plt.get_fignums() == []
