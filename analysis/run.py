@@ -99,8 +99,9 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         point = embedding_point(model, config.embedding_layer)
         embeddings_doc = _embedding_results(model, x_test, logits, splits, config, point, writer)
         writer.write_json("embeddings.json", embeddings_doc)
-        writer.write_json("separation.json", fullsplit.results(
-            model, x_test, logits, splits, point, config.metric, config.seed, embeddings_doc, writer))
+        if not broken:  # statistics of NaN embeddings would be NaN: the report says why they are missing
+            writer.write_json("separation.json", fullsplit.results(
+                model, x_test, logits, splits, point, config.metric, config.seed, embeddings_doc, writer))
         manifest = {
             "key": store_key(inputs), "inputs": inputs, "data_description": splits.description,
             "producer": {"python": platform.python_version(), "torch": torch.__version__.split("+")[0],

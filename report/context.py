@@ -129,7 +129,9 @@ def warnings(f: Findings) -> list[str]:
     found = []
     if f.non_finite:
         found.append(f"The checkpoint holds NaN or infinite values in {fmt.listing(f.non_finite)}: every number "
-                     "computed from these layers onwards is unreliable; check the training run that saved it.")
+                     "computed from these layers onwards is unreliable; check the training run that saved it."
+                     + (" The whole-split sections are left out: their statistics of non-finite embeddings would "
+                        "be meaningless." if f.separation is None else ""))
     if f.weights != "checkpoint":
         found.append(f"No checkpoint: the weights are {f.weights}, so every number describes an untrained network.")
     classes = len(f.evaluation.class_names)

@@ -24,11 +24,13 @@ def number(x: float | None, digits: int = 4) -> str:
     return f"{x:.{decimals}f}"
 
 
-def percent(share: float, decimals: int = 1) -> str:
-    return f"{share * 100:.{decimals}f}%"
+def percent(share: float | None, decimals: int = 1) -> str:
+    return "n/a" if share is None else f"{share * 100:.{decimals}f}%"
 
 
-def ratio(x: float) -> str:
+def ratio(x: float | None) -> str:
+    if x is None:
+        return "n/a"
     return f"{x:.1f}×" if x < 100 else f"{x:,.0f}×"
 
 
@@ -54,3 +56,8 @@ def count(n: int) -> str:
         if abs(n) >= size:
             return f"{number(n / size, 3)} {suffix}"
     return integer(n)
+
+
+def fixed(x: float | None, decimals: int = 1) -> str:
+    """A fixed number of decimals, for dense tables; "–" where the value is not finite (stored as null)."""
+    return "–" if x is None else f"{x:.{decimals}f}"

@@ -15,7 +15,7 @@ from report.errors import RenderError
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 FILTERS = {"integer": fmt.integer, "number": fmt.number, "percent": fmt.percent,
-           "shape": fmt.shape, "ratio": fmt.ratio, "listing": fmt.listing, "count": fmt.count}
+           "shape": fmt.shape, "ratio": fmt.ratio, "listing": fmt.listing, "count": fmt.count, "fixed": fmt.fixed}
 
 
 def environment(template_dir: Path = TEMPLATE_DIR) -> Environment:

@@ -29,10 +29,13 @@ def checkpoints_in(folder: Path) -> list[Path]:
 
 def analysis_task(checkpoint: str, data: str | None, config: AnalysisConfig, out: str, threads: int) -> dict:
     """One checkpoint's analysis; runs in a worker process (local pool or Dask) and in this one alike."""
+    from threadpoolctl import threadpool_limits
+
     from report.pipeline import BuildOptions, ensure_store
 
     options = BuildOptions(out=Path(out), data=data, config=config, quiet=True, threads=threads)
-    store_dir, analysed = ensure_store(options, Path(checkpoint))
+    with threadpool_limits(limits=threads):  # BLAS and OpenMP too, or parallel workers oversubscribe the cores
+        store_dir, analysed = ensure_store(options, Path(checkpoint))
     return {"checkpoint": checkpoint, "store": str(store_dir), "analysed": analysed}
 
 
