@@ -241,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     except RenderError as error:
         print(f"report: error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # a full disk, a read-only folder: the files already in place are untouched
+        where = f" {error.filename}" if error.filename else ""
+        print(f"report: error: cannot write{where}: {error.strerror or error}; free some space or choose "
+              "another --out (the previous report is unchanged)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("report: interrupted; the previous report is unchanged", file=sys.stderr)
         return 130

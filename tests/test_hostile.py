@@ -170,3 +170,66 @@ def test_no_figure_is_left_open_over_many_reports(tmp_path):
             plots.heatmap(np.eye(3), ["a", "b", "c"], "t", "x")
             plots.scatter(np.zeros((3, 2)), np.array([0, 1, 2]), ["a", "b", "c"], "t", "x", "y")
     assert plt.get_fignums() == []
+
+
+def test_a_full_disk_fails_cleanly_and_keeps_the_last_report(tmp_path, monkeypatch):
+    import errno
+
+    from analysis import store as store_module
+    from report import pipeline
+    from synthetic import write_store
+
+    out = tmp_path / "out"
+    store = write_store(out / "stores")
+    outputs, _ = pipeline.render(out, store, ("html", "pdf"))
+    before = {p: p.read_bytes() for p in outputs}
+
+    def full(descriptor):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_module.os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        pipeline.render(out, store, ("html", "pdf"), force=True)
+    assert {p: p.read_bytes() for p in outputs} == before
+    assert [p.name for p in out.rglob(".*")] == []  # no temporary file left behind
+
+
+def test_html_in_names_is_text_in_the_pdf(tmp_path):
+    import copy
+
+    from pypdf import PdfReader
+
+    from report import pipeline
+    from synthetic import documents, write_store
+
+    docs = copy.deepcopy(documents())
+    docs["evaluation.json"]["class_names"] = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "two"]
+    outputs, _ = pipeline.render(tmp_path, write_store(tmp_path / "stores", docs), ("html", "pdf"))
+    text = " ".join(page.extract_text() for page in PdfReader(outputs[1]).pages)
+    assert "<script>alert(1)</script>" in text and "<img src=x onerror=alert(1)>" in text
+    html = outputs[0].read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_a_store_of_unknown_schema_is_rebuilt_not_rendered(default_checkpoint, tmp_path):
+    import json
+
+    args = ("--checkpoint", str(default_checkpoint), "--out", str(tmp_path), "--format", "html")
+    assert run_cli(*args).returncode == 0
+    manifest = current_store(tmp_path) / "manifest.json"
+    document = json.loads(manifest.read_text())
+    document["schema_version"] = 99
+    manifest.write_text(json.dumps(document))
+    result = run_cli(*args)
+    assert result.returncode == 0 and "analysed" in result.stdout
+    assert json.loads(manifest.read_text())["schema_version"] != 99
+
+
+def test_an_empty_class_folder_is_named(tmp_path):
+    from test_generic import make_image_folder
+
+    make_image_folder(tmp_path, per_split=2)
+    for image in (tmp_path / "test" / "square").iterdir():
+        image.unlink()
+    with pytest.raises(InputError, match="has no test images for class\\(es\\) square"):
+        data_module.load(str(tmp_path))
