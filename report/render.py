@@ -40,6 +40,25 @@ def render_template(name: str, context, template_dir: Path = TEMPLATE_DIR) -> st
 
 
 def render_pdf(html: str, build_dir: Path) -> bytes:
+    """The PDF of ``html``, rendered in a child process capped in memory and time (report.pdfworker)."""
+    import subprocess
+    import sys
+
+    from report.pdfworker import TIMEOUT
+
+    try:
+        done = subprocess.run([sys.executable, "-m", "report.pdfworker", str(Path(build_dir).resolve())],
+                              input=html.encode(), capture_output=True, timeout=TIMEOUT,
+                              cwd=Path(__file__).resolve().parent.parent)
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"PDF not written: rendering took more than {TIMEOUT} s") from None
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        raise RenderError(lines[-1] if lines else f"PDF not written: the renderer exited with {done.returncode}")
+    return done.stdout
+
+
+def render_pdf_here(html: str, build_dir: Path) -> bytes:
     """The PDF of ``html``; every resource must be a file inside ``build_dir`` (or a data: URL)."""
     from weasyprint import HTML
     from weasyprint.urls import FatalURLFetchingError

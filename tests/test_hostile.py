@@ -233,3 +233,17 @@ def test_an_empty_class_folder_is_named(tmp_path):
         image.unlink()
     with pytest.raises(InputError, match="has no test images for class\\(es\\) square"):
         data_module.load(str(tmp_path))
+
+
+def test_pdf_rendering_is_capped_in_memory_and_failure_keeps_the_report(tmp_path, monkeypatch):
+    from report import pipeline
+    from report.errors import RenderError
+    from synthetic import write_store
+
+    store = write_store(tmp_path / "stores")
+    outputs, _ = pipeline.render(tmp_path, store, ("html", "pdf"))
+    before = [p.read_bytes() for p in outputs]
+    monkeypatch.setenv("REPORT_PDF_MEMORY", str(64 << 20))  # far below what WeasyPrint needs
+    with pytest.raises(RenderError, match="PDF not written"):
+        pipeline.render(tmp_path, store, ("html", "pdf"), force=True)
+    assert [p.read_bytes() for p in outputs] == before

@@ -1,0 +1,43 @@
+"""Render one PDF in a child process with a memory cap: ``python -m report.pdfworker BUILD_DIR``.
+
+Reads the HTML on stdin and writes the PDF bytes to stdout. WeasyPrint holds a whole document in memory
+and does not give memory back to the system, so rendering in a capped child keeps a large report from
+exhausting the machine; a refused or missing resource ends it with one line on stderr and exit code 3.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+from pathlib import Path
+
+MEMORY_LIMIT = int(os.environ.get("REPORT_PDF_MEMORY", 3 << 30))  # bytes of address space for the child
+TIMEOUT = 600            # seconds
+
+
+def limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def main() -> int:
+    limit_memory()  # set here, not in a preexec_fn: the parent may run threads (torch), where that is unsafe
+    from report.errors import RenderError
+    from report.render import render_pdf_here
+
+    html = sys.stdin.buffer.read().decode()
+    try:
+        pdf = render_pdf_here(html, Path(sys.argv[1]))
+    except RenderError as error:
+        print(error, file=sys.stderr)
+        return 3
+    except MemoryError:
+        print(f"PDF not written: rendering needed more than {MEMORY_LIMIT / 2**30:.1f} GiB; render HTML only "
+              "(--format html) or show fewer layers (--layers, --max-channels)", file=sys.stderr)
+        return 3
+    sys.stdout.buffer.write(pdf)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
