@@ -71,7 +71,7 @@ def test_watch_builds_a_checkpoint_written_slowly_once_and_stops_on_ctrl_c(serie
     folder.mkdir()
     process = subprocess.Popen(
         [sys.executable, "-m", "report", "watch", str(folder), "--out", str(out), "--format", "html",
-         "--settle", "1.5", "--interval", "0.2"],
+         "--settle", "3", "--interval", "0.2"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "MPLBACKEND": "Agg"})
     try:
