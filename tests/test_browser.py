@@ -1,0 +1,63 @@
+"""The HTML report in a real browser: headless Chromium driven by Playwright.
+
+Skipped, with the reason, only where Chromium is not installed (`.ci/run` installs Debian's package).
+Screenshots land in build/ for people to look at.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+def open_report(browser, html: Path, width: int):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    problems = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}"))
+    page.goto(html.as_uri(), wait_until="load")
+    return page, problems
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_report_in_chromium(browser, default_build, width):
+    out, _ = default_build
+    page, problems = open_report(browser, out / "report.html", width)
+    images = page.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), e.complete, "
+                                              "e.naturalWidth, e.getAttribute('alt')])")
+    assert len(images) > 30
+    broken = [src for src, complete, natural, _ in images if not complete or natural == 0]
+    assert broken == []
+    assert all(alt for *_, alt in images)
+    anchors = page.eval_on_selector_all("nav.toc a", "els => els.map(a => a.getAttribute('href'))")
+    assert len(anchors) == 13
+    for href in anchors:
+        assert page.query_selector(href) is not None, href
+    page.click("nav.toc a[href='#distances']")
+    assert page.evaluate("location.hash") == "#distances"
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width + 1, f"the page scrolls sideways at {width} px ({scroll_width} px wide)"
+    shots = ROOT / "build"
+    shots.mkdir(exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(shots / f"screenshot-{width}.png"))
+    assert problems == []
+    page.close()
