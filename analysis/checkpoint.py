@@ -28,7 +28,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     if path.suffix == ".safetensors":
         return read_safetensors(path)
     try:
-        # Never weights_only=False, whatever the error suggests: that would run foreign code.
+        # Safe mode only, whatever the error text suggests: unsafe loading would run foreign code.
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         first = str(error).splitlines()[0] if str(error) else "unreadable pickle"

@@ -65,10 +65,11 @@ def _normalisation(config: AnalysisConfig, data_config: dict, splits: DataSplits
 
 
 def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
-            cache_dir: Path, threads: int = 2) -> Path:
-    """Compute every result and publish the store; returns its folder."""
+            cache_dir: Path, threads: int = 2, inputs: dict | None = None) -> Path:
+    """Compute every result and publish the store; returns its folder. ``inputs`` saves hashing the
+    checkpoint and data again when the caller already did (analysis_inputs)."""
     torch.set_num_threads(threads)
-    inputs = analysis_inputs(checkpoint, data, config)
+    inputs = inputs or analysis_inputs(checkpoint, data, config)
     state, meta = read_checkpoint(checkpoint) if checkpoint is not None else (None, {})
     model_config, data_config = meta.get("model_config", {}), meta.get("data_config", {})
     source = config.model or model_config.get("source") or DEFAULT_SOURCE

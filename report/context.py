@@ -42,11 +42,17 @@ class TraceGroup:
 
 
 @dataclasses.dataclass(frozen=True)
-class ReportContext:
-    title: str = field("document title: model class and checkpoint file")
+class PageContext:
+    """What every page template (report, compare, history) needs in its head."""
+
+    title: str = field("document title")
     generated: str = field("creation date (UTC) as shown to readers, from SOURCE_DATE_EPOCH when set")
     created_iso: str = field("the same instant in ISO 8601, for the PDF's creation-date metadata")
     stylesheet: str = field("path of the stylesheet, relative to the HTML file")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportContext(PageContext):
     store_url: str = field("path of the artifact store, relative to the HTML file")
     sections: list[Section] = field("numbered sections, in order, for headings and the table of contents")
     headlines: list[Headline] = field("headline numbers for the summary box")
@@ -144,13 +150,18 @@ def warnings(f: Findings) -> list[str]:
     return found
 
 
+def page_dates() -> dict[str, str]:
+    """The ``generated`` and ``created_iso`` fields of a PageContext, for one instant."""
+    created = time.gmtime(creation_time())
+    return {"generated": time.strftime("%Y-%m-%d %H:%M UTC", created),
+            "created_iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", created)}
+
+
 def build_context(f: Findings, notes: list[Note], build_dir: Path, stylesheet: str) -> ReportContext:
-    created = creation_time()
     return ReportContext(
         title=f"{f.model_class} — {f.provenance.checkpoint_file}" if f.weights == "checkpoint"
         else f"{f.model_class} — {f.weights} weights",
-        generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(created)),
-        created_iso=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+        **page_dates(),
         stylesheet=stylesheet,
         store_url=os.path.relpath(f.store_dir, build_dir),
         sections=[Section(id, number, title) for number, (id, title) in enumerate(

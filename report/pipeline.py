@@ -84,7 +84,7 @@ def ensure_store(options: BuildOptions, checkpoint: Path | None) -> tuple[Path, 
     from analysis.run import analyse
 
     return analyse(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",
-                   options.threads), True
+                   options.threads, inputs), True
 
 
 def render_fingerprint(store_dir: Path, formats: tuple[str, ...]) -> str:
@@ -111,17 +111,12 @@ def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = F
     from report.context import build_context
     from report.interpret import run_rules
     from report.load import load_findings
-    from report.render import TEMPLATE_DIR, render_html, render_pdf
+    from report.render import write_documents
 
     findings = load_findings(store_dir)
     notes = run_rules(findings)
-    write_atomic(out / "assets" / "report.css", (TEMPLATE_DIR / "report.css").read_bytes())
-    html = render_html(build_context(findings, notes, out, "assets/report.css"))
-    rendered = {"html": html.encode()}
-    if "pdf" in formats:
-        rendered["pdf"] = render_pdf(html, out)
-    for fmt in formats:  # only after every format rendered: a failure leaves the old report whole
-        write_atomic(out / f"report.{fmt}", rendered[fmt])
+    write_documents(out, "report", "report.html.j2", build_context(findings, notes, out, "assets/report.css"),
+                    formats)
     write_atomic(out / "notes.json", dumps({"notes": [dataclasses.asdict(n) for n in notes]}))
     write_atomic(record_path, dumps({"fingerprint": fingerprint, "store": str(store_dir)}))
     return targets, True

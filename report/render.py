@@ -39,6 +39,22 @@ def render_template(name: str, context, template_dir: Path = TEMPLATE_DIR) -> st
         raise RenderError(f"template error: {error}") from None
 
 
+def write_documents(out: Path, stem: str, template: str, context, formats: tuple[str, ...]) -> list[Path]:
+    """Render ``template`` to ``out/stem.html`` (and ``.pdf``) with the stylesheet beside it; files are
+    replaced only after every format rendered, so a failure leaves the previous documents whole."""
+    from analysis.store import write_atomic
+
+    out = Path(out)
+    write_atomic(out / "assets" / "report.css", (TEMPLATE_DIR / "report.css").read_bytes())
+    html = render_template(template, context)
+    rendered = {"html": html.encode()}
+    if "pdf" in formats:
+        rendered["pdf"] = render_pdf(html, out)
+    for kind in formats:
+        write_atomic(out / f"{stem}.{kind}", rendered[kind])
+    return [out / f"{stem}.{kind}" for kind in formats]
+
+
 def render_pdf(html: str, build_dir: Path) -> bytes:
     """The PDF of ``html``, rendered in a child process capped in memory and time (report.pdfworker)."""
     import subprocess

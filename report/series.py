@@ -42,9 +42,10 @@ def analysis_task(checkpoint: str, data: str | None, config: AnalysisConfig, out
 def run_batch(checkpoints: list[Path], data: str | None, config: AnalysisConfig, out: Path, workers: int = 2,
               dask_address: str | None = None) -> list[dict]:
     """Analyse every checkpoint (identical files once); results in the order given."""
+    digests = [sha256_file(path) for path in checkpoints]
     first_of: dict[str, str] = {}
-    for path in checkpoints:
-        first_of.setdefault(sha256_file(path), str(path))
+    for path, digest in zip(checkpoints, digests):
+        first_of.setdefault(digest, str(path))
     unique = list(first_of.values())
     threads = max(1, (os.cpu_count() or 2) // max(1, workers))
     arguments = [(path, data, config, str(out), threads) for path in unique]
@@ -60,4 +61,4 @@ def run_batch(checkpoints: list[Path], data: str | None, config: AnalysisConfig,
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(analysis_task, *zip(*arguments)))
     by_path = {r["checkpoint"]: r for r in results}
-    return [{**by_path[first_of[sha256_file(p)]], "checkpoint": str(p)} for p in checkpoints]
+    return [{**by_path[first_of[digest]], "checkpoint": str(p)} for p, digest in zip(checkpoints, digests)]
