@@ -11,7 +11,6 @@ from PIL import Image, ImageDraw, ImageFont
 TILE_TARGET_PX = 84   # each map is scaled up by an integer factor to about this size
 GAP_PX = 4
 LABEL_PX = 12         # band above each tile holding its channel index
-BACKGROUND = (255, 255, 255)
 
 
 def colourise(values: np.ndarray, vmin: float, vmax: float, cmap: str) -> np.ndarray:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from torch import nn
 
-INPUT_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
 
 
