@@ -1,6 +1,6 @@
 # make report   set up .venv, train a default checkpoint if none is given, write build/report.{html,pdf}
 # make test     set up .venv and run the tests
-# Variables: CHECKPOINT=path  DATA=folder  MODEL=source  CLASSES="6 7"  PER_CLASS=2  IMAGE_INDEX=n  OUT=build  ARGS="..."
+# Variables: CHECKPOINT=path  DATA=folder  MODEL=source  CLASSES="6 7"  PER_CLASS=2  IMAGE_INDEX=n  SECTIONS=all  OUT=build  ARGS="..."
 
 PYTHON      ?= python3.11
 VENV        := .venv
@@ -18,6 +18,7 @@ REPORT_ARGS := --out $(OUT) \
 	$(if $(DIGITS),--classes $(DIGITS)) \
 	$(if $(PER_CLASS),--per-class $(PER_CLASS)) \
 	$(if $(IMAGE_INDEX),--image-index $(IMAGE_INDEX)) \
+	$(if $(SECTIONS),--sections $(SECTIONS)) \
 	$(ARGS)
 
 .PHONY: help setup report html pdf test clean distclean

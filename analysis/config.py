@@ -32,6 +32,7 @@ class AnalysisConfig:
     class_names: tuple[str, ...] | None = None
     seed: int = 0                          # random weights without a checkpoint; bootstrap, samples, t-SNE
     metric: str = "mse"                    # distance of the whole-split statistics: mse, euclidean or cosine
+    whole_split: bool = True               # the whole-split pass (separation, depth, map, errors, filters)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

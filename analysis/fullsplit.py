@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis import images, plots, separation
+from analysis import images, plots, progress, separation
 from analysis.activations import module_by_name
 from analysis.data import DataSplits
 from analysis.layers import ASSIGNMENT_GRIDS, EmbeddingPoint, activation_layers, is_activated
@@ -71,7 +71,7 @@ def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
         handles.append(module_by_name(model, name).register_forward_hook(
             lambda m, i, o, n=name: accumulators[n].add(o) if o.dim() == 4 else None))
     try:
-        for start in range(0, len(x), BATCH):
+        for start in progress.batches(len(x), BATCH, "embedding the test split"):
             before = len(chunks)
             model(x[start:start + BATCH])
             del chunks[before + 1:]  # a module called twice per pass: keep its first call
@@ -88,7 +88,7 @@ def layer_features(model: nn.Module, x: torch.Tensor, modules: list[str]) -> dic
         lambda mod, i, o, n=m: captured[n].append(o.flatten(1).clone()) if isinstance(o, torch.Tensor) else None)
         for m in modules]
     try:
-        for start in range(0, len(x), BATCH):
+        for start in progress.batches(len(x), BATCH, "features by depth"):
             counts = {m: len(v) for m, v in captured.items()}
             model(x[start:start + BATCH])
             for m, v in captured.items():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from matplotlib import colormaps
 from PIL import Image, ImageDraw, ImageFont
 
 TILE_TARGET_PX = 84   # each map is scaled up by an integer factor to about this size
@@ -14,10 +13,26 @@ LABEL_PX = 12         # band above each tile holding its channel index
 
 
 def colourise(values: np.ndarray, vmin: float, vmax: float, cmap: str) -> np.ndarray:
-    """Floats -> RGB uint8 through a matplotlib colormap, on a fixed scale."""
+    """Floats -> RGB uint8 through a matplotlib colormap, on a fixed scale (the same bytes as
+    ``matplotlib.colormaps[cmap]``, which also maps x to entry floor(256·x) of its table)."""
     span = vmax - vmin if vmax > vmin else 1.0
     normalised = np.clip((np.asarray(values, dtype=np.float64) - vmin) / span, 0.0, 1.0)
-    return (colormaps[cmap](normalised)[..., :3] * 255).round().astype(np.uint8)
+    bad = np.isnan(normalised)  # NaN weights or maps: black, matplotlib's colour for bad values
+    index = np.minimum((np.where(bad, 0.0, normalised) * 256).astype(np.intp), 255)
+    rgb = colour_table(cmap)[index]
+    rgb[bad] = 0
+    return rgb
+
+
+def colour_table(cmap: str) -> np.ndarray:
+    """(256, 3) uint8 entries of a colormap."""
+    from analysis.colour_tables import TABLES
+
+    if cmap in TABLES:
+        return np.frombuffer(bytes.fromhex("".join(TABLES[cmap])), dtype=np.uint8).reshape(256, 3)
+    from matplotlib import colormaps
+
+    return (colormaps[cmap](np.arange(256))[:, :3] * 255).round().astype(np.uint8)
 
 
 def upscale(rgb: np.ndarray, factor: int) -> np.ndarray:

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from analysis import progress
+
 
 def to_input(images: np.ndarray, mean, std) -> torch.Tensor:
     """uint8 (N, C, H, W) -> float32 in [0, 1], normalised per channel."""
@@ -16,11 +18,12 @@ def to_input(images: np.ndarray, mean, std) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000,
+                   what: str = "predicting") -> torch.Tensor:
     was_training = model.training
     model.eval()
     try:
-        return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        return torch.cat([model(x[i:i + batch_size]) for i in progress.batches(len(x), batch_size, what)])
     finally:
         model.train(was_training)
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis import activations, embeddings, fullsplit, images, params, trace
+from analysis import activations, embeddings, images, params, progress, trace
 from analysis.checkpoint import load_into, non_finite, read_checkpoint
 from analysis.config import AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data import DataSplits, load
@@ -45,6 +45,7 @@ def train_default(data: str | None, train_config: TrainConfig, config: AnalysisC
                   checkpoint: Path, cache_dir: Path, show_progress: bool) -> dict:
     from analysis.train import save_checkpoint, train
 
+    progress.enable(show_progress)
     splits = load(data, cache_dir, config.input_size, list(config.class_names or []) or None)
     mean, std = _normalisation(config, {}, splits)
     model, record = train(splits, train_config, mean, std, show_progress)
@@ -65,10 +66,11 @@ def _normalisation(config: AnalysisConfig, data_config: dict, splits: DataSplits
 
 
 def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
-            cache_dir: Path, threads: int = 2, inputs: dict | None = None) -> Path:
+            cache_dir: Path, threads: int = 2, inputs: dict | None = None, show_progress: bool = True) -> Path:
     """Compute every result and publish the store; returns its folder. ``inputs`` saves hashing the
     checkpoint and data again when the caller already did (analysis_inputs)."""
     torch.set_num_threads(threads)
+    progress.enable(show_progress)
     inputs = inputs or analysis_inputs(checkpoint, data, config)
     state, meta = read_checkpoint(checkpoint) if checkpoint is not None else (None, {})
     model_config, data_config = meta.get("model_config", {}), meta.get("data_config", {})
@@ -91,7 +93,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         x_test = to_input(splits.test.images, mean, std)
         model_doc = _model_results(model, x_test[:1], setup, splits, config, writer)
         model_doc["non_finite"] = broken
-        logits = predict_logits(model, x_test, batch_size=100)
+        logits = predict_logits(model, x_test, batch_size=100, what="classifying the test split")
         writer.write_json("model.json", model_doc)
         evaluation = _evaluation(logits, splits, meta.get("training"))
         evaluation["position"] = meta.get("position") or _position_from_training(meta.get("training"))
@@ -100,7 +102,9 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         point = embedding_point(model, config.embedding_layer)
         embeddings_doc = _embedding_results(model, x_test, logits, splits, config, point, writer)
         writer.write_json("embeddings.json", embeddings_doc)
-        if not broken:  # statistics of NaN embeddings would be NaN: the report says why they are missing
+        if config.whole_split and not broken:  # NaN embeddings give NaN statistics: the report says why
+            from analysis import fullsplit  # matplotlib and scikit-learn: only when the sections need them
+
             writer.write_json("separation.json", fullsplit.results(
                 model, x_test, logits, splits, point, config.metric, config.seed, embeddings_doc, writer))
         manifest = {

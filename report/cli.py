@@ -60,11 +60,33 @@ def names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(","))
 
 
+def sections(text: str) -> tuple[str, ...]:
+    from report.sections import parse_sections
+
+    try:
+        return parse_sections(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_section_option(parser: argparse.ArgumentParser) -> None:
+    from report.sections import ALL, GROUPS
+
+    parser.add_argument("--sections", type=sections, default=ALL, metavar="LIST",
+                        help="comma-separated sections to include: the groups " + ", ".join(GROUPS) +
+                             " or any of " + ", ".join(ALL) + " (default: all; provenance is always included; "
+                             "without a whole-split section the whole-split pass is skipped), "
+                             "e.g. --sections assignment or --sections kernels,activations")
+
+
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("build"), metavar="DIR",
                         help="build folder for the store, report.html and report.pdf (default: build)")
     parser.add_argument("--format", type=formats, default=("html", "pdf"), metavar="LIST",
                         help="html, pdf or html,pdf (default)")
+    parser.add_argument("--single-file", action="store_true",
+                        help="make report.html self-contained: the stylesheet and every image inside it (data: "
+                             "URLs), to mail or upload as one file; the PDF is unchanged")
     parser.add_argument("--force", action="store_true", help="redo the work even if the outputs are up to date")
     parser.add_argument("--quiet", action="store_true", help="print errors only")
     parser.add_argument("--wait", type=float, default=600, metavar="S",
@@ -124,8 +146,10 @@ def parser() -> argparse.ArgumentParser:
                             "'model_state_dict' (default: train one deterministically into the build folder)")
     add_data_options(build)
     add_analysis_options(build)
+    add_section_option(build)
     add_output_options(build)
     render = commands.add_parser("render", help="re-render the last analysed store (no torch)")
+    add_section_option(render)
     add_output_options(render)
     train = commands.add_parser("train", help="train the assignment CNN and save a checkpoint")
     add_data_options(train)
@@ -135,6 +159,7 @@ def parser() -> argparse.ArgumentParser:
     watch.add_argument("folder", type=Path, metavar="DIR", help="folder where checkpoints are saved")
     add_data_options(watch)
     add_analysis_options(watch)
+    add_section_option(watch)
     add_output_options(watch)
     watch.add_argument("--settle", type=float, default=2.0, metavar="S",
                        help="seconds a checkpoint must stay unchanged before it is read (default: 2)")
@@ -178,12 +203,14 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
     from analysis.sources import parse_kwargs
 
     parse_kwargs(args.model_kwargs)  # fail early on bad JSON
+    from report.sections import ALL, needs_whole_split
+
     return AnalysisConfig(
         model=args.model, model_kwargs=args.model_kwargs, classes=classes, per_class=args.per_class,
         image_class=args.image_class, image_index=args.image_index, embedding_layer=args.embedding_layer,
         layers=tuple(args.layers) if args.layers else None, max_channels=args.max_channels,
         input_size=args.input_size, mean=args.mean, std=args.std, class_names=args.class_names, seed=args.seed,
-        metric=args.metric)
+        metric=args.metric, whole_split=needs_whole_split(getattr(args, "sections", ALL)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -211,7 +238,9 @@ def run_command(args: argparse.Namespace) -> int:
         import time
 
         started = time.perf_counter()
-        outputs, rendered = pipeline.render(args.out, pipeline.current_store(args.out), args.format, args.force)
+        outputs, rendered = pipeline.render(args.out, pipeline.current_store(args.out), args.format, args.force,
+                                            args.sections, show_progress=not args.quiet,
+                                            single_file=args.single_file)
         if not args.quiet:
             state = "rendered" if rendered else "up to date"
             print(f"report: {state}: {' and '.join(map(str, outputs))} ({time.perf_counter() - started:.1f} s)")
@@ -222,7 +251,8 @@ def run_command(args: argparse.Namespace) -> int:
         return getattr(commands, args.command)(args, analysis_config(args))
     options = pipeline.BuildOptions(
         out=args.out, checkpoint=args.checkpoint, data=args.data, config=analysis_config(args),
-        train=TrainConfig(epochs=args.epochs), formats=args.format, force=args.force, quiet=args.quiet)
+        train=TrainConfig(epochs=args.epochs), formats=args.format, force=args.force, quiet=args.quiet,
+        sections=args.sections, single_file=args.single_file)
     outcome = pipeline.build(options)
     if not args.quiet:
         steps = [name for name, done in (("trained", outcome.trained), ("analysed", outcome.analysed),

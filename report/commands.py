@@ -13,7 +13,8 @@ from report import pipeline
 def _options(args: argparse.Namespace, config: AnalysisConfig, checkpoint: Path | None = None):
     return pipeline.BuildOptions(out=args.out, checkpoint=checkpoint, data=args.data, config=config,
                                  train=TrainConfig(epochs=args.epochs), formats=args.format, force=args.force,
-                                 quiet=args.quiet)
+                                 quiet=args.quiet, sections=getattr(args, "sections", pipeline.ALL),
+                                 single_file=args.single_file)
 
 
 def watch(args: argparse.Namespace, config: AnalysisConfig) -> int:

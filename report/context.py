@@ -14,6 +14,7 @@ from pathlib import Path
 from report import fmt
 from report.findings import Findings, TraceRow
 from report.interpret import Note, by_section
+from report.sections import ALL, BY_ID
 
 
 def field(help_text: str, **kwargs):
@@ -61,25 +62,6 @@ class ReportContext(PageContext):
     trace_groups: list[TraceGroup] = field("the shape trace split by top-level module, for folding in HTML")
     key_findings: list[Note] = field("the notes repeated in the summary at the top, in KEY_RULES order")
     f: Findings = field("everything read from the store")
-
-
-SECTIONS = (
-    ("parameters", "Parameters"),
-    ("shapes", "Shape trace"),
-    ("kernels", "Kernels"),
-    ("activations", "Activation maps"),
-    ("embeddings", "Embeddings"),
-    ("distances", "Embedding distances"),
-    ("accuracy", "Accuracy"),
-)
-WHOLE_SPLIT_SECTIONS = (  # only when the store has the whole-split analysis (schema 3)
-    ("separation", "Class separation over the test split"),
-    ("depth", "Separation by depth"),
-    ("map", "Map of the embedding"),
-    ("errors", "Errors"),
-    ("filters", "Filter statistics"),
-)
-CLOSING_SECTIONS = (("provenance", "Provenance"),)
 
 
 KEY_RULES = ("accuracy.overall", "params.dominant", "maps.dead", "embeddings.compactness",
@@ -157,15 +139,19 @@ def page_dates() -> dict[str, str]:
             "created_iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", created)}
 
 
-def build_context(f: Findings, notes: list[Note], build_dir: Path, stylesheet: str) -> ReportContext:
+def build_context(f: Findings, notes: list[Note], build_dir: Path, stylesheet: str,
+                  chosen: tuple[str, ...] = ALL) -> ReportContext:
+    """The report's context, with the ``chosen`` sections that the store can fill (the whole-split ones
+    need its separation results)."""
+    shown = [id for id in chosen if f.separation is not None or not BY_ID[id].whole_split]
+    notes = [n for n in notes if n.section in shown]
     return ReportContext(
         title=f"{f.model_class} — {f.provenance.checkpoint_file}" if f.weights == "checkpoint"
         else f"{f.model_class} — {f.weights} weights",
         **page_dates(),
         stylesheet=stylesheet,
         store_url=os.path.relpath(f.store_dir, build_dir),
-        sections=[Section(id, number, title) for number, (id, title) in enumerate(
-            (*SECTIONS, *(WHOLE_SPLIT_SECTIONS if f.separation else ()), *CLOSING_SECTIONS), start=1)],
+        sections=[Section(id, number, BY_ID[id].title) for number, id in enumerate(shown, start=1)],
         headlines=headlines(f),
         warnings=warnings(f),
         notes=by_section(notes),

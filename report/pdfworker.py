@@ -22,15 +22,18 @@ def limit_memory() -> None:
 
 def main() -> int:
     limit_memory()  # set here, not in a preexec_fn: the parent may run threads (torch), where that is unsafe
-    from report.errors import RenderError
-    from report.render import render_pdf_here
-
-    html = sys.stdin.buffer.read().decode()
     try:
-        pdf = render_pdf_here(html, Path(sys.argv[1]))
-    except RenderError as error:
-        print(error, file=sys.stderr)
-        return 3
+        import weasyprint  # noqa: F401  before reading: the parent starts this worker early to overlap the import
+
+        from report.errors import RenderError
+        from report.render import render_pdf_here
+
+        html = sys.stdin.buffer.read().decode()
+        try:
+            pdf = render_pdf_here(html, Path(sys.argv[1]))
+        except RenderError as error:
+            print(error, file=sys.stderr)
+            return 3
     except MemoryError:
         print(f"PDF not written: rendering needed more than {MEMORY_LIMIT / 2**30:.1f} GiB; render HTML only "
               "(--format html) or show fewer layers (--layers, --max-channels)", file=sys.stderr)

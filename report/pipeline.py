@@ -17,6 +17,7 @@ from analysis.store import MANIFEST, dumps, write_atomic
 from analysis.errors import InputError
 from report.errors import StoreError
 from report.load import read_manifest, verify
+from report.sections import ALL
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CURRENT_STORE = "current-store.txt"
@@ -33,6 +34,8 @@ class BuildOptions:
     force: bool = False
     quiet: bool = False
     threads: int = 2   # torch threads of the analysis
+    sections: tuple[str, ...] = ALL
+    single_file: bool = False   # images and stylesheet inside report.html
 
 
 @dataclasses.dataclass
@@ -75,19 +78,40 @@ def store_is_valid(store_dir: Path) -> bool:
 
 
 def ensure_store(options: BuildOptions, checkpoint: Path | None) -> tuple[Path, bool]:
+    """A valid store for these inputs, analysed now if there is none."""
+    store_dir, inputs = find_store(options, checkpoint)
+    if inputs is None:
+        return store_dir, False
+    return analyse(options, checkpoint, inputs), True
+
+
+def find_store(options: BuildOptions, checkpoint: Path | None) -> tuple[Path, dict | None]:
+    """The store for these inputs, and the inputs when it must be analysed (None when it is valid).
+    A store with the whole-split analysis also serves a run that does not need it."""
     inputs = analysis_inputs(checkpoint, options.data, options.config)
     store_dir = options.out / "stores" / store_key(inputs)
-    if not options.force and store_is_valid(store_dir):
-        return store_dir, False
+    if options.force:
+        return store_dir, inputs
+    if not options.config.whole_split:
+        fuller = dataclasses.replace(options.config, whole_split=True)
+        fuller_dir = options.out / "stores" / store_key({**inputs, "config": fuller.to_dict(),
+                                                         "config_sha256": fuller.fingerprint()})
+        if store_is_valid(fuller_dir):
+            return fuller_dir, None
+    return store_dir, None if store_is_valid(store_dir) else inputs
+
+
+def analyse(options: BuildOptions, checkpoint: Path | None, inputs: dict) -> Path:
     what = checkpoint.name if checkpoint else f"{options.config.model} with random weights"
-    log(options, f"report: analysing {what} into {store_dir}")
-    from analysis.run import analyse
+    log(options, f"report: analysing {what} into {options.out / 'stores' / store_key(inputs)}")
+    from analysis.run import analyse as run_analysis
 
-    return analyse(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",
-                   options.threads, inputs), True
+    return run_analysis(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",
+                        options.threads, inputs, show_progress=not options.quiet)
 
 
-def render_fingerprint(store_dir: Path, formats: tuple[str, ...]) -> str:
+def render_fingerprint(store_dir: Path, formats: tuple[str, ...], sections: tuple[str, ...],
+                       single_file: bool = False) -> str:
     """Hash of everything the rendered files depend on: the store, templates, CSS and this package."""
     digest = hashlib.sha256((store_dir / MANIFEST).read_bytes())
     from report.render import TEMPLATE_DIR
@@ -95,15 +119,18 @@ def render_fingerprint(store_dir: Path, formats: tuple[str, ...]) -> str:
     for path in sorted([*TEMPLATE_DIR.iterdir(), *PACKAGE_DIR.rglob("*.py")]):
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    digest.update(json.dumps([str(store_dir), list(formats)]).encode())
+    digest.update(json.dumps([str(store_dir), list(formats), list(sections), single_file]).encode())
     return digest.hexdigest()
 
 
-def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = False) -> tuple[list[Path], bool]:
-    """Write report.html / report.pdf from the store unless they are already up to date."""
+def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = False,
+           sections: tuple[str, ...] = ALL, pdf_job=None, show_progress: bool = False,
+           single_file: bool = False) -> tuple[list[Path], bool]:
+    """Write report.html / report.pdf from the store unless they are already up to date (``pdf_job``:
+    a PDF worker started earlier, see render.PdfJob)."""
     out = Path(out)
     targets = [out / f"report.{fmt}" for fmt in formats]
-    fingerprint = render_fingerprint(store_dir, formats)
+    fingerprint = render_fingerprint(store_dir, formats, sections, single_file)
     record_path = out / "render.json"
     if not force and all(t.is_file() for t in targets) and record_path.is_file():
         if json.loads(record_path.read_text()).get("fingerprint") == fingerprint:
@@ -111,12 +138,20 @@ def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = F
     from report.context import build_context
     from report.interpret import run_rules
     from report.load import load_findings
-    from report.render import write_documents
+    from report.render import PdfJob, write_documents
 
-    findings = load_findings(store_dir)
-    notes = run_rules(findings)
-    write_documents(out, "report", "report.html.j2", build_context(findings, notes, out, "assets/report.css"),
-                    formats)
+    from tqdm import tqdm
+
+    with PdfJob.ahead(out, pdf_job is None and "pdf" in formats) as own_job, \
+            tqdm(total=3, desc="rendering", unit="step", leave=False, disable=None if show_progress else True) as bar:
+        findings = load_findings(store_dir)
+        bar.update()
+        notes = run_rules(findings)
+        context = build_context(findings, notes, out, "assets/report.css", sections)
+        bar.set_postfix_str(" and ".join(formats))
+        bar.update()
+        write_documents(out, "report", "report.html.j2", context, formats, pdf_job or own_job, single_file)
+        bar.update()
     write_atomic(out / "notes.json", dumps({"notes": [dataclasses.asdict(n) for n in notes]}))
     write_atomic(record_path, dumps({"fingerprint": fingerprint, "store": str(store_dir)}))
     return targets, True
@@ -129,9 +164,18 @@ def build(options: BuildOptions) -> Outcome:
     checkpoint = options.checkpoint
     if checkpoint is None and options.config.model in (None, DEFAULT_SOURCE):
         checkpoint, trained = default_checkpoint(options)
-    store_dir, analysed = ensure_store(options, Path(checkpoint) if checkpoint else None)
-    write_atomic(options.out / CURRENT_STORE, f"{store_dir.name}\n".encode())
-    outputs, rendered = render(options.out, store_dir, options.formats, options.force or analysed)
+    checkpoint = Path(checkpoint) if checkpoint else None
+    store_dir, inputs = find_store(options, checkpoint)
+    analysed = inputs is not None
+    from report.render import PdfJob
+
+    with PdfJob.ahead(options.out, analysed and "pdf" in options.formats) as pdf_job:
+        if analysed:
+            store_dir = analyse(options, checkpoint, inputs)
+        write_atomic(options.out / CURRENT_STORE, f"{store_dir.name}\n".encode())
+        outputs, rendered = render(options.out, store_dir, options.formats, options.force or analysed,
+                                   options.sections, pdf_job, show_progress=not options.quiet,
+                                   single_file=options.single_file)
     return Outcome(outputs, store_dir, trained, analysed, rendered, time.perf_counter() - started)
 
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import dataclasses
+import mimetypes
+import re
+import subprocess
+import sys
+from html import unescape
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -39,39 +46,103 @@ def render_template(name: str, context, template_dir: Path = TEMPLATE_DIR) -> st
         raise RenderError(f"template error: {error}") from None
 
 
-def write_documents(out: Path, stem: str, template: str, context, formats: tuple[str, ...]) -> list[Path]:
+def write_documents(out: Path, stem: str, template: str, context, formats: tuple[str, ...],
+                    pdf_job: PdfJob | None = None, single_file: bool = False) -> list[Path]:
     """Render ``template`` to ``out/stem.html`` (and ``.pdf``) with the stylesheet beside it; files are
-    replaced only after every format rendered, so a failure leaves the previous documents whole."""
+    replaced only after every format rendered, so a failure leaves the previous documents whole.
+    ``pdf_job`` is a PDF worker started earlier, so that its start-up overlapped other work;
+    ``single_file`` makes the HTML self-contained (see ``inline_resources``)."""
     from analysis.store import write_atomic
 
     out = Path(out)
-    write_atomic(out / "assets" / "report.css", (TEMPLATE_DIR / "report.css").read_bytes())
-    html = render_template(template, context)
-    rendered = {"html": html.encode()}
-    if "pdf" in formats:
-        rendered["pdf"] = render_pdf(html, out)
+    with contextlib.ExitStack() as stack:
+        if "pdf" in formats and pdf_job is None:
+            pdf_job = stack.enter_context(PdfJob.ahead(out))
+        write_atomic(out / "assets" / "report.css", (TEMPLATE_DIR / "report.css").read_bytes())
+        html = render_template(template, context)
+        rendered = {"html": (inline_resources(html, out) if single_file else html).encode()}
+        if "pdf" in formats:
+            rendered["pdf"] = pdf_job.finish(html)
     for kind in formats:
         write_atomic(out / f"{stem}.{kind}", rendered[kind])
     return [out / f"{stem}.{kind}" for kind in formats]
 
 
+LINKED_STYLESHEET = re.compile(r'<link rel="stylesheet" href="([^"]+)">')
+IMAGE_SOURCE = re.compile(r'<img src="([^"]+)"')
+
+
+def inline_resources(html: str, build_dir: Path) -> str:
+    """One self-contained HTML file: the stylesheet in a <style> element and every image as a data: URL.
+    Only files inside the build folder are read, as for the PDF."""
+    root = Path(build_dir).resolve()
+
+    def read(reference: str) -> bytes:
+        path = (root / unescape(reference)).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise RenderError(f"cannot inline {reference}: not a file inside the build folder {root}")
+        return path.read_bytes()
+
+    def style(match: re.Match) -> str:
+        css = read(match.group(1)).decode()
+        if "</style" in css.lower():
+            raise RenderError(f"cannot inline {match.group(1)}: it contains </style>")
+        return f"<style>\n{css}</style>"
+
+    def image(match: re.Match) -> str:
+        if match.group(1).startswith("data:"):
+            return match.group(0)
+        mime = mimetypes.guess_type(match.group(1))[0] or "application/octet-stream"
+        return f'<img src="data:{mime};base64,{base64.b64encode(read(match.group(1))).decode()}"'
+
+    return IMAGE_SOURCE.sub(image, LINKED_STYLESHEET.sub(style, html))
+
+
+class PdfJob:
+    """A child process (report.pdfworker) that renders one PDF, capped in memory and time. It is started
+    before its HTML exists: importing WeasyPrint then runs on the other core while this process works."""
+
+    def __init__(self, build_dir: Path):
+        from report.pdfworker import TIMEOUT
+
+        self.timeout = TIMEOUT
+        self.process = subprocess.Popen([sys.executable, "-m", "report.pdfworker", str(Path(build_dir).resolve())],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        cwd=TEMPLATE_DIR.parent)
+
+    @classmethod
+    @contextlib.contextmanager
+    def ahead(cls, build_dir: Path, wanted: bool = True):
+        """A started job (None when not ``wanted``), stopped on leaving if its PDF was never asked for."""
+        job = cls(build_dir) if wanted else None
+        try:
+            yield job
+        finally:
+            if job is not None:
+                job.cancel()
+
+    def finish(self, html: str) -> bytes:
+        try:
+            pdf, errors = self.process.communicate(html.encode(), timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            raise RenderError(f"PDF not written: rendering took more than {self.timeout} s") from None
+        if self.process.returncode != 0:
+            lines = errors.decode(errors="replace").strip().splitlines()
+            raise RenderError(lines[-1] if lines else
+                              f"PDF not written: the renderer exited with {self.process.returncode}")
+        return pdf
+
+    def cancel(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
 def render_pdf(html: str, build_dir: Path) -> bytes:
-    """The PDF of ``html``, rendered in a child process capped in memory and time (report.pdfworker)."""
-    import subprocess
-    import sys
-
-    from report.pdfworker import TIMEOUT
-
-    try:
-        done = subprocess.run([sys.executable, "-m", "report.pdfworker", str(Path(build_dir).resolve())],
-                              input=html.encode(), capture_output=True, timeout=TIMEOUT,
-                              cwd=Path(__file__).resolve().parent.parent)
-    except subprocess.TimeoutExpired:
-        raise RenderError(f"PDF not written: rendering took more than {TIMEOUT} s") from None
-    if done.returncode != 0:
-        lines = done.stderr.decode(errors="replace").strip().splitlines()
-        raise RenderError(lines[-1] if lines else f"PDF not written: the renderer exited with {done.returncode}")
-    return done.stdout
+    """The PDF of ``html``, rendered in a capped child process."""
+    with PdfJob.ahead(build_dir) as job:
+        return job.finish(html)
 
 
 def render_pdf_here(html: str, build_dir: Path) -> bytes:

@@ -61,3 +61,43 @@ def test_report_in_chromium(browser, default_build, width):
     page.screenshot(path=str(shots / f"screenshot-{width}.png"))
     assert problems == []
     page.close()
+
+
+def test_tables_sort_by_the_clicked_column(browser, default_build):
+    page, problems = open_report(browser, default_build[0] / "report.html", 1280)
+    table = "#accuracy table.sortable"
+    column = page.eval_on_selector_all(f"{table} thead th", "els => els.map(e => e.textContent.trim())").index("Accuracy")
+
+    def shown():
+        return page.eval_on_selector_all(f"{table} tbody tr", f"rows => rows.map(r => r.cells[{column}].textContent)")
+
+    original = shown()
+    values = lambda rows: [float(text.rstrip("%")) for text in rows]  # noqa: E731
+    page.click(f"{table} thead th:nth-child({column + 1})")
+    assert values(shown()) == sorted(values(original))
+    assert page.get_attribute(f"{table} thead th:nth-child({column + 1})", "aria-sort") == "ascending"
+    page.focus(f"{table} thead th:nth-child({column + 1})")
+    page.keyboard.press("Enter")
+    assert values(shown()) == sorted(values(original), reverse=True)
+    page.click(f"{table} thead th:nth-child(1)")
+    assert [int(c) for c in page.eval_on_selector_all(f"{table} tbody tr", "rows => rows.map(r => r.cells[0].textContent)")] \
+        == sorted(int(c) for c in page.eval_on_selector_all(f"{table} tbody tr", "rows => rows.map(r => r.cells[0].textContent)"))
+    assert len(page.query_selector_all("table.sortable")) >= 4 and problems == []
+    page.close()
+
+
+def test_single_file_report_shows_every_image_on_its_own(browser, default_build, tmp_path):
+    from conftest import run_cli
+
+    out = tmp_path / "build"
+    shutil.copytree(default_build[0], out, ignore=shutil.ignore_patterns("report.*", "render.json"))
+    assert run_cli("render", "--out", str(out), "--single-file", "--format", "html").returncode == 0
+    alone = tmp_path / "elsewhere" / "report.html"
+    alone.parent.mkdir()
+    shutil.copy(out / "report.html", alone)
+    page, problems = open_report(browser, alone, 1280)
+    loaded = page.eval_on_selector_all("img", "els => els.map(e => e.complete && e.naturalWidth > 0)")
+    assert len(loaded) > 30 and all(loaded)
+    assert page.evaluate("getComputedStyle(document.querySelector('main h2')).borderBottomStyle") == "solid"
+    assert problems == []
+    page.close()

@@ -1,0 +1,184 @@
+"""Benchmark of every speed and size target of the report; writes bench/RESULTS.md.
+
+Each case is a whole command in a fresh process (interpreter start-up and shutdown included), timed from
+outside, RUNS times; the table gives the median and the range. Peak memory is the largest sum of the
+resident memory of the command and all its child processes (the PDF worker runs beside the analysis),
+sampled every 10 ms.
+
+    .venv/bin/python bench/results.py            # about 15 minutes, 8 of them for the fresh clones
+    RUNS=5 CLONES=0 .venv/bin/python bench/results.py   # without the fresh-clone case
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = str(ROOT / ".venv" / "bin" / "python")
+RUNS = int(os.environ.get("RUNS", 5))
+CLONES = int(os.environ.get("CLONES", 5))
+ENV = {**os.environ, "MPLBACKEND": "Agg"}
+
+
+def measure(command: list[str], cwd: Path = ROOT) -> tuple[float, float, str]:
+    """Wall seconds, peak MiB of the whole process tree, and stdout of one command."""
+    started = time.perf_counter()
+    process = psutil.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while process.poll() is None:
+        try:
+            tree = [process, *process.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.01)
+    seconds = time.perf_counter() - started
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{err}")
+    return seconds, peak / 2**20, out
+
+
+class Table:
+    def __init__(self):
+        self.rows: list[str] = []
+
+    def add(self, case: str, values: list[float], unit: str, target: float | None, note: str = "") -> None:
+        median = statistics.median(values)
+        verdict = "" if target is None else ("met" if median < target else "**missed**")
+        goal = "" if target is None else f"< {target:g} {unit}"
+        row = (f"| {case} | {median:.2f} | {min(values):.2f}–{max(values):.2f} | {len(values)} | {goal} | "
+               f"{verdict} | {note} |")
+        print(row, flush=True)
+        self.rows.append(row)
+
+
+def fresh_build(work: Path, name: str, cache: Path) -> Path:
+    """A new build folder holding only the parsed-digits cache, as after any earlier run."""
+    out = work / name
+    shutil.copytree(cache, out / "cache")
+    return out
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown CPU")
+    memory = psutil.virtual_memory().total / 2**30
+    versions = subprocess.run([PY, "-c", "import torch, weasyprint; print(torch.__version__, weasyprint.__version__)"],
+                              capture_output=True, text=True, check=True).stdout.split()
+    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM, no GPU; {platform.system()} "
+            f"{platform.release()}; Python {platform.python_version()}, torch {versions[0]}, "
+            f"WeasyPrint {versions[1]}")
+
+
+def html_sizes(out: Path) -> tuple[float, float, float]:
+    """KiB of report.html alone, of it with every file it links (stylesheet, images), and of --single-file."""
+    html = (out / "report.html").read_text()
+    linked = set(re.findall(r'(?:src|href)="([^"#:]+)"', html))
+    total = len(html.encode()) + sum((out / link).stat().st_size for link in linked if (out / link).is_file())
+    return len(html.encode()) / 1024, total / 1024, 0.0
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-results-"))
+    table = Table()
+    base = work / "base"
+    subprocess.run([PY, "-m", "report", "--out", str(base), "--quiet"], cwd=ROOT, env=ENV, check=True)
+    checkpoint = next((base / "checkpoints").glob("default-*.pt"))
+    cache = base / "cache"
+
+    runs = [measure([PY, "-m", "report", "--checkpoint", str(checkpoint), "--sections", "assignment", "--out",
+                     str(fresh_build(work, f"assignment{i}", cache))]) for i in range(RUNS)]
+    table.add("`--sections assignment` from an existing checkpoint (analysis, HTML, PDF)", [r[0] for r in runs],
+              "s", 2.5)
+    table.add("… its peak memory (all processes)", [r[1] for r in runs], "MiB", None)
+
+    runs = [measure([PY, "-m", "report", "--checkpoint", str(checkpoint), "--out",
+                     str(fresh_build(work, f"full{i}", cache))]) for i in range(RUNS)]
+    table.add("full default report from an existing checkpoint (analysis, HTML, PDF)", [r[0] for r in runs], "s", 10)
+    table.add("full default report: peak memory (all processes)", [r[1] for r in runs], "MiB", 1536)
+    full = work / "full0"
+
+    copy = work / "repo"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "build", "__pycache__"))
+    css = copy / "templates" / "report.css"
+    for formats, label in (("html,pdf", "HTML and PDF"), ("html", "HTML only")):
+        seconds = []
+        for i in range(RUNS):
+            css.write_text(css.read_text() + f"\n/* bench {formats} {i} */\n")
+            seconds.append(measure([PY, "-m", "report", "--out", str(full), "--format", formats], cwd=copy)[0])
+        target = 1.0
+        table.add(f"stylesheet changed: re-render {label}, no torch", seconds, "s", target)
+    seconds = [measure([PY, "-m", "report", "--out", str(full), "--format", "html,pdf"], cwd=copy)[0]
+               for _ in range(RUNS)]
+    table.add("nothing changed: `python -m report` (no torch)", seconds, "s", 0.2)
+    seconds = [measure(["make", "-s", "report", f"OUT={full}", f"CHECKPOINT={checkpoint}"])[0] for _ in range(RUNS)]
+    table.add("nothing changed: `make report`", seconds, "s", None, "make and its checks add about 0.05 s")
+
+    trainings, accuracies = [], []
+    for i in range(RUNS):
+        seconds, _, out = measure([PY, "-m", "report", "train", "--save", str(work / f"t{i}.pt"), "--quiet"])
+        trainings.append(seconds)
+        accuracies.append(float(re.search(r"test accuracy ([\d.]+)%", out).group(1)))
+    table.add("training the default checkpoint (10 epochs, whole command)", trainings, "s", 60,
+              f"test accuracy {min(accuracies):.1f}–{max(accuracies):.1f} % (target ≥ 97 %)")
+
+    if CLONES:
+        seconds = []
+        for i in range(CLONES):
+            clone = work / f"clone{i}"
+            subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+            seconds.append(measure(["make", "report"], cwd=clone)[0])
+            shutil.rmtree(clone, ignore_errors=True)
+        table.add("`make report` on a fresh clone (venv, install, training, report)", seconds, "s", 300)
+
+    page, linked, _ = html_sizes(full)
+    single = work / "single"
+    shutil.copytree(full, single)
+    subprocess.run([PY, "-m", "report", "render", "--out", str(single), "--single-file", "--format", "html",
+                    "--quiet"], cwd=ROOT, env=ENV, check=True)
+    pdf = (full / "report.pdf").stat().st_size / 1024
+    pages = subprocess.run(["pdfinfo", str(full / "report.pdf")], capture_output=True, text=True).stdout
+    page_count = re.search(r"Pages:\s+(\d+)", pages).group(1) if "Pages" in pages else "?"
+
+    text = "\n".join([
+        "# Benchmark results",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        f"Written by `bench/results.py` on {time.strftime('%Y-%m-%d')}. Every figure is a whole command in a fresh "
+        "process, timed from outside (start-up and shutdown included); median and range of the runs. \"From an "
+        "existing checkpoint\" means a new build folder that holds only the parsed-digits cache "
+        "(`build/cache/`), so the analysis runs in full. Peak memory is the largest sum of the resident memory of "
+        "the command and its child processes (the PDF worker runs beside the analysis), sampled every 10 ms.",
+        "",
+        "| Case | Median | Range | Runs | Target | | Note |",
+        "|---|---|---|---|---|---|---|",
+        *table.rows,
+        "",
+        "Sizes of the default report:",
+        "",
+        f"- `report.html` alone: {page:.0f} KiB; with everything it links (stylesheet and {len(re.findall('<img', (full / 'report.html').read_text()))} "
+        f"images): {linked:.0f} KiB.",
+        f"- `--single-file` `report.html` (stylesheet and images inside): "
+        f"{(single / 'report.html').stat().st_size / 1024:.0f} KiB.",
+        f"- `report.pdf`: {pdf:.0f} KiB, {page_count} A4 pages.",
+        "",
+    ])
+    (ROOT / "bench" / "RESULTS.md").write_text(text)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
