@@ -9,15 +9,19 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from analysis import images
+
 DPI = 110
 CLASS_COLOURS = "tab10"
 
 
 def _png(figure: Figure) -> bytes:
-    FigureCanvasAgg(figure)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-    return buffer.getvalue()
+    """RGB on white, not matplotlib's RGBA: the PDF can then embed the PNG data as it is, with no alpha mask."""
+    canvas = FigureCanvasAgg(figure)
+    figure.set_dpi(DPI)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    return images.png_bytes(rgba[..., :3])
 
 
 def heatmap(matrix: np.ndarray, names: list[str], title: str, colour_label: str, integer: bool = False) -> bytes:
