@@ -237,8 +237,14 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "render":
         import time
 
+        from report.sections import ALL, needs_whole_split
+
         started = time.perf_counter()
-        outputs, rendered = pipeline.render(args.out, pipeline.current_store(args.out), args.format, args.force,
+        store = pipeline.current_store(args.out)
+        if args.sections != ALL and needs_whole_split(args.sections) and not (store / "separation.json").is_file():
+            raise InputError(f"the last analysis in {args.out} has no whole-split results: run "
+                             f"`python -m report --sections {','.join(args.sections)}` to analyse them first")
+        outputs, rendered = pipeline.render(args.out, store, args.format, args.force,
                                             args.sections, show_progress=not args.quiet,
                                             single_file=args.single_file)
         if not args.quiet:

@@ -45,6 +45,10 @@ def test_assignment_sections_skip_the_whole_split_pass(default_checkpoint, tmp_p
     assert outline_titles(tmp_path / "report.pdf") == ASSIGNMENT_TITLES
     html = (tmp_path / "report.html").read_text()
     assert 'id="accuracy"' not in html and 'id="separation"' not in html and "232,650" in html
+    refused = run_cli("render", "--out", str(tmp_path), "--sections", "map")
+    assert refused.returncode == 2 and "has no whole-split results" in refused.stderr
+    assert "--sections map,provenance" in refused.stderr
+    assert outline_titles(tmp_path / "report.pdf") == ASSIGNMENT_TITLES  # the report is untouched
 
 
 def test_a_store_with_the_whole_split_also_serves_fewer_sections(default_build, default_checkpoint, tmp_path):
