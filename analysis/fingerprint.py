@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from analysis.config import AnalysisConfig, TrainConfig, sha256_of_json
-from analysis.data import data_identity
+from analysis.datafiles import data_identity
 from analysis.errors import InputError
 from analysis.sources import user_model_file
 from analysis.store import sha256_file

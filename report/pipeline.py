@@ -167,9 +167,12 @@ def build(options: BuildOptions) -> Outcome:
     checkpoint = Path(checkpoint) if checkpoint else None
     store_dir, inputs = find_store(options, checkpoint)
     analysed = inputs is not None
-    from report.render import PdfJob
+    ahead = contextlib.nullcontext()
+    if analysed and "pdf" in options.formats:  # render (Jinja2, WeasyPrint) is imported only when work is due
+        from report.render import PdfJob
 
-    with PdfJob.ahead(options.out, analysed and "pdf" in options.formats) as pdf_job:
+        ahead = PdfJob.ahead(options.out)
+    with ahead as pdf_job:
         if analysed:
             store_dir = analyse(options, checkpoint, inputs)
         write_atomic(options.out / CURRENT_STORE, f"{store_dir.name}\n".encode())
