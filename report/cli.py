@@ -21,13 +21,19 @@ commands:
   build    (default) analyse the checkpoint if needed, then render the report
   render   re-render the last analysed store, without torch
   train    train the assignment's CNN and save a checkpoint
+  watch    rebuild whenever a checkpoint in a folder is new or changed
+  batch    analyse every checkpoint in a folder, in parallel
+  history  how accuracy and separation evolve over the checkpoints in a folder
+  compare  two checkpoints side by side
 
 examples:
   python -m report                                   # trains a default checkpoint if needed
   python -m report --checkpoint model.pt --data ~/mnist --classes 3 8 --per-class 5
   python -m report --model torchvision:resnet18 --data ~/flowers --input-size 64
   python -m report --model mynets:LeNet --model-kwargs '{"width": 2}' --checkpoint lenet.pt
+  python -m report --checkpoint model.pt --sections assignment   # the course report's sections, ~2.4 s
   python -m report render --format html
+  python -m report render --single-file --format html            # one self-contained report.html
   python -m report train --epochs 9 --save build/epoch9.pt
   python -m report compare build/epoch9.pt build/checkpoints/default-*.pt
   python -m report watch runs/ --serve 8000

@@ -135,12 +135,12 @@ def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = F
     if not force and all(t.is_file() for t in targets) and record_path.is_file():
         if json.loads(record_path.read_text()).get("fingerprint") == fingerprint:
             return targets, False
+    from tqdm import tqdm
+
     from report.context import build_context
     from report.interpret import run_rules
     from report.load import load_findings
     from report.render import PdfJob, write_documents
-
-    from tqdm import tqdm
 
     with PdfJob.ahead(out, pdf_job is None and "pdf" in formats) as own_job, \
             tqdm(total=3, desc="rendering", unit="step", leave=False, disable=None if show_progress else True) as bar:
