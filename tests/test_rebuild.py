@@ -73,7 +73,10 @@ def test_watch_builds_a_checkpoint_written_slowly_once_and_stops_on_ctrl_c(serie
         [sys.executable, "-m", "report", "watch", str(folder), "--out", str(out), "--format", "html",
          "--settle", "3", "--interval", "0.2"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "MPLBACKEND": "Agg"})
+        env={**os.environ, "MPLBACKEND": "Agg"},
+        # a runner started in the background (`cmd &` without job control) passes SIGINT on as ignored,
+        # and Python then installs no Ctrl-C handler: give the watch the default, as a terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         payload = (series / "epoch2.pt").read_bytes()
         time.sleep(1.0)
