@@ -31,7 +31,7 @@ examples:
   python -m report --checkpoint model.pt --data ~/mnist --classes 3 8 --per-class 5
   python -m report --model torchvision:resnet18 --data ~/flowers --input-size 64
   python -m report --model mynets:LeNet --model-kwargs '{"width": 2}' --checkpoint lenet.pt
-  python -m report --checkpoint model.pt --sections assignment   # the course report's sections, ~2.4 s
+  python -m report --checkpoint model.pt --sections assignment   # the course report's sections, ~2.3 s
   python -m report render --format html
   python -m report render --single-file --format html            # one self-contained report.html
   python -m report train --epochs 9 --save build/epoch9.pt
