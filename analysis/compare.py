@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from analysis import plots
 from analysis.checkpoint import read_checkpoint
 from analysis.config import sha256_of_json
-from analysis.store import StoreWriter, sha256_file
+from analysis.store import MANIFEST, StoreWriter
 
 
 def drift(state_a: dict, state_b: dict) -> tuple[list[dict], list[str]]:
@@ -29,6 +30,11 @@ def drift(state_a: dict, state_b: dict) -> tuple[list[dict], list[str]]:
     return rows, unmatched
 
 
+def _checkpoint_sha256(store: Path) -> str:
+    """Hashed when the store was analysed: its manifest holds it."""
+    return json.loads((Path(store) / MANIFEST).read_text())["inputs"]["checkpoint"]["sha256"]
+
+
 def build(checkpoint_a: Path, checkpoint_b: Path, store_a: Path, store_b: Path, compares_dir: Path) -> Path:
     state_a, _ = read_checkpoint(checkpoint_a)
     state_b, _ = read_checkpoint(checkpoint_b)
@@ -41,8 +47,8 @@ def build(checkpoint_a: Path, checkpoint_b: Path, store_a: Path, store_b: Path, 
             [r["name"] for r in shown], np.array([r["relative"] for r in shown]),
             "Relative change of each parameter tensor, ‖B − A‖ / ‖A‖", "relative change"))
         writer.write_json("compare.json", {
-            "a": {"file": Path(checkpoint_a).name, "sha256": sha256_file(checkpoint_a), "store": Path(store_a).name},
-            "b": {"file": Path(checkpoint_b).name, "sha256": sha256_file(checkpoint_b), "store": Path(store_b).name},
+            "a": {"file": Path(checkpoint_a).name, "sha256": _checkpoint_sha256(store_a), "store": Path(store_a).name},
+            "b": {"file": Path(checkpoint_b).name, "sha256": _checkpoint_sha256(store_b), "store": Path(store_b).name},
             "drift": rows, "unmatched": unmatched, "images": {"drift": "images/drift.png"}})
         return writer.commit({"key": key, "kind": "compare",
                               "inputs": {"a": Path(store_a).name, "b": Path(store_b).name}})

@@ -12,7 +12,7 @@ from analysis.sources import user_model_file
 from analysis.store import sha256_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-TRAINING_CODE = ("model.py", "train.py", "inference.py", "data.py")
+TRAINING_CODE = ("model.py", "train.py", "inference.py", "data.py", "datafiles.py", "config.py")
 
 
 def code_version(files: tuple[str, ...] | None = None) -> str:
@@ -42,14 +42,17 @@ def checkpoint_identity(checkpoint: Path | None, config: AnalysisConfig) -> dict
 def analysis_inputs(checkpoint: Path | None, data: str | None, config: AnalysisConfig) -> dict:
     """Everything the analysis result depends on; its hash names the store."""
     model_file = user_model_file(config.model) if config.model else None
-    return {
+    return with_config({
         "checkpoint": checkpoint_identity(checkpoint, config),
         "data": data_identity(data, config.input_size),
-        "config": config.to_dict(),
-        "config_sha256": config.fingerprint(),
         "code_version": code_version(),
         "model_code": {"file": model_file.name, "sha256": sha256_file(model_file)} if model_file else None,
-    }
+    }, config)
+
+
+def with_config(inputs: dict, config: AnalysisConfig) -> dict:
+    """The same inputs analysed with another config (no file is hashed again)."""
+    return {**inputs, "config": config.to_dict(), "config_sha256": config.fingerprint()}
 
 
 def store_key(inputs: dict) -> str:

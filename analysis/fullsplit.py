@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
@@ -11,6 +12,7 @@ from torch import nn
 from analysis import images, plots, progress, separation
 from analysis.activations import module_by_name
 from analysis.data import DataSplits
+from analysis.inference import accuracy
 from analysis.layers import ASSIGNMENT_GRIDS, EmbeddingPoint, activation_layers, is_activated
 from analysis.model import AssignmentCNN
 from analysis.store import StoreWriter
@@ -57,10 +59,28 @@ class _Accumulator:
         self.images += len(maps)
 
 
+@dataclasses.dataclass
+class SplitPass:
+    """What one pass over the test split gives: the network's outputs, the embedding of every image and
+    the per-filter statistics of the layers in ``filters``."""
+
+    logits: torch.Tensor
+    embeddings: np.ndarray
+    accumulators: dict[str, _Accumulator]
+    filters: list[tuple[str, str]]
+
+
+def split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint) -> SplitPass:
+    """The one forward pass over the test split that both the evaluation and the separation read."""
+    filters = filter_layers(model)
+    emb, accumulators, logits = whole_split_pass(model, x, point, [m for m, _ in filters])
+    return SplitPass(logits, emb, accumulators, filters)
+
+
 @torch.no_grad()
 def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
-                     filter_modules: list[str]) -> tuple[np.ndarray, dict[str, _Accumulator]]:
-    """One batched pass: the embedding of every test image, and per-filter statistics."""
+                     filter_modules: list[str]) -> tuple[np.ndarray, dict[str, _Accumulator], torch.Tensor]:
+    """One batched pass: the embedding of every test image, per-filter statistics, and the outputs."""
     chunks, accumulators, handles = [], {m: _Accumulator() for m in filter_modules}, []
     target = module_by_name(model, point.module)
     if point.side == "input":
@@ -70,15 +90,16 @@ def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
     for name in filter_modules:
         handles.append(module_by_name(model, name).register_forward_hook(
             lambda m, i, o, n=name: accumulators[n].add(o) if o.dim() == 4 else None))
+    outputs = []
     try:
-        for start in progress.batches(len(x), BATCH, "embedding the test split"):
+        for start in progress.batches(len(x), BATCH, "classifying and embedding the test split"):
             before = len(chunks)
-            model(x[start:start + BATCH])
+            outputs.append(model(x[start:start + BATCH]))
             del chunks[before + 1:]  # a module called twice per pass: keep its first call
     finally:
         for handle in handles:
             handle.remove()
-    return torch.cat(chunks).numpy().astype(np.float32), accumulators
+    return torch.cat(chunks).numpy().astype(np.float32), accumulators, torch.cat(outputs)
 
 
 @torch.no_grad()
@@ -159,18 +180,17 @@ def _two_sample(embeddings_doc: dict, stats: dict, metric: str) -> dict | None:
                       "full": stats[(a, b)]["mean"] if (a, b) in stats else None}}
 
 
-def _confusion(logits: torch.Tensor, labels: np.ndarray, classes: list[int]) -> tuple[np.ndarray, list[int]]:
+def _confusion(logits: torch.Tensor, labels: np.ndarray, classes: list[int]) -> np.ndarray:
     predicted = logits.argmax(1).numpy()
     size = max(classes) + 1
     matrix = np.zeros((size, size + 1), dtype=np.int64)  # last column: an output index beyond the classes
     for truth, guess in zip(labels, predicted):
         matrix[truth, guess if guess < size else size] += 1
-    keep = classes
-    out = matrix[np.ix_(keep, [*keep, size])]
-    return (out if out[:, -1].any() else out[:, :-1]), predicted
+    out = matrix[np.ix_(classes, [*classes, size])]
+    return out if out[:, -1].any() else out[:, :-1]
 
 
-def _misclassified(logits, labels, splits, names, writer):
+def _misclassified(logits, labels, splits, writer):
     probabilities = torch.softmax(logits, 1)
     confidence, predicted = probabilities.max(1)
     wrong = np.flatnonzero(predicted.numpy() != labels)
@@ -207,13 +227,12 @@ def _filters(model, accumulators, layers, writer):
     return out
 
 
-def results(model: nn.Module, x_test: torch.Tensor, logits: torch.Tensor, splits: DataSplits,
+def results(model: nn.Module, x_test: torch.Tensor, passed: SplitPass, splits: DataSplits,
             point: EmbeddingPoint, metric: str, seed: int, embeddings_doc: dict, writer: StoreWriter) -> dict:
     labels = splits.test.labels
     names = splits.class_names
     classes = sorted(set(labels.tolist()))
-    filters = filter_layers(model)
-    emb, accumulators = whole_split_pass(model, x_test, point, [m for m, _ in filters])
+    logits, emb = passed.logits, passed.embeddings
     writer.write_bytes("embeddings_test.npy", npy_bytes(emb))
     stats, inter, overall, per_class = _class_statistics(emb, labels, classes, metric, seed)
     class_names = [names[c] if c < len(names) else str(c) for c in classes]
@@ -235,7 +254,7 @@ def results(model: nn.Module, x_test: torch.Tensor, logits: torch.Tensor, splits
         feats = features[module]
         layer_stats = separation.class_pair_stats(feats, labels[sample], classes, metric)
         depth.append({"module": module, "label": label, "dims": int(feats.shape[1]),
-                      "ratio": separation.ratio(layer_stats, classes),
+                      "ratio": separation.ratio(layer_stats),
                       "silhouette": separation.silhouette(feats, labels[sample], metric)[0]})
     writer.write_bytes("images/separation_depth.png", plots.depth_lines(
         [d["label"] for d in depth], [d["ratio"] for d in depth], [d["silhouette"] for d in depth], metric))
@@ -252,26 +271,26 @@ def results(model: nn.Module, x_test: torch.Tensor, logits: torch.Tensor, splits
             tsne, labels[tsne_sample], names, f"t-SNE of the {point.layer} embedding "
             f"({len(tsne_sample):,} test images, seed {seed})", "t-SNE 1", "t-SNE 2"))
 
-    confusion, _ = _confusion(logits, labels, classes)
+    confusion = _confusion(logits, labels, classes)
     confusion_names = class_names + (["other"] if confusion.shape[1] > len(classes) else [])
     writer.write_bytes("images/confusion.png", plots.heatmap(
         confusion[:, :len(classes)], class_names, "Confusion matrix (rows: true class, columns: predicted)",
         "images", integer=True))
-    misclassified, wrong = _misclassified(logits, labels, splits, names, writer)
+    misclassified, wrong = _misclassified(logits, labels, splits, writer)
     return {
         "metric": metric, "n": int(len(labels)), "dimensions": int(emb.shape[1]), "layer": point.layer,
         "description": point.label, "classes": classes, "embeddings_file": "embeddings_test.npy",
         "per_class": per_class, "inter_matrix": inter, "centroid_matrix": centres,
-        "ratio": separation.ratio(stats, classes), "silhouette": overall,
+        "ratio": separation.ratio(stats), "silhouette": overall,
         "nearest_centroid_accuracy": separation.nearest_centroid_accuracy(emb, labels, classes, metric),
-        "network_accuracy": float((logits.argmax(1).numpy() == labels).mean()),
+        "network_accuracy": accuracy(logits, labels),
         "closest_pairs": _closest_pairs(emb, labels, classes, stats, metric, splits, writer),
         "two_sample": _two_sample(embeddings_doc, stats, metric),
         "depth": depth, "depth_sample": int(len(sample)),
         "pca_variance": variance, "tsne_sample": int(len(tsne_sample)) if tsne is not None else 0,
         "confusion": confusion, "confusion_names": confusion_names,
         "misclassified": misclassified, "wrong": int(wrong),
-        "filters": _filters(model, accumulators, filters, writer),
+        "filters": _filters(model, passed.accumulators, passed.filters, writer),
         "images": {"heatmap": "images/separation_heatmap.png", "centroids": "images/centroid_heatmap.png",
                    "depth": "images/separation_depth.png", "pca": "images/map_pca.png",
                    "tsne": "images/map_tsne.png" if tsne is not None else None, "confusion": "images/confusion.png"},

@@ -29,7 +29,7 @@ def colour_table(cmap: str) -> np.ndarray:
     from analysis.colour_tables import TABLES
 
     if cmap in TABLES:
-        return np.frombuffer(bytes.fromhex("".join(TABLES[cmap])), dtype=np.uint8).reshape(256, 3)
+        return np.frombuffer(bytes.fromhex(TABLES[cmap]), dtype=np.uint8).reshape(256, 3)
     from matplotlib import colormaps
 
     return (colormaps[cmap](np.arange(256))[:, :3] * 255).round().astype(np.uint8)

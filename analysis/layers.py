@@ -24,6 +24,7 @@ class EmbeddingPoint:
     side: str        # "output" or "input"
     layer: str       # the name the user knows the layer by
     label: str       # how the report describes it
+    after_relu: bool = False
 
 
 MAX_DEFAULT_LAYERS = 24  # beyond this many convolutions, an evenly spaced selection (first and last kept)
@@ -51,8 +52,7 @@ def all_convolutions(model: nn.Module) -> list[tuple[str, str]]:
 def is_activated(model: nn.Module, name: str) -> bool:
     """True when the module's output has passed a ReLU-like activation (so zero means silent)."""
     module = module_by_name(model, name)
-    return isinstance(model, AssignmentCNN) or isinstance(module, (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU,
-                                                                      nn.SiLU, nn.Hardswish))
+    return isinstance(module, (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Hardswish))
 
 
 def embedding_point(model: nn.Module, requested: str | None) -> EmbeddingPoint:
@@ -60,8 +60,9 @@ def embedding_point(model: nn.Module, requested: str | None) -> EmbeddingPoint:
         layer = requested or "fc2"
         if layer in ACTIVATION_OF:
             module = ACTIVATION_OF[layer]
-            after = f"{layer} after ReLU" if module != layer else f"{layer} output"
-            return EmbeddingPoint(module, "output", layer, after)
+            activated = module != layer
+            return EmbeddingPoint(module, "output", layer, f"{layer} after ReLU" if activated else f"{layer} output",
+                                  activated)
     if requested:
         module_by_name(model, requested)
         return EmbeddingPoint(requested, "output", requested, f"{requested} output")

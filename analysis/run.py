@@ -38,7 +38,6 @@ class Setup:
     weights: str                 # "checkpoint" or "random (seed N)"
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    class_names: list[str]
 
 
 def train_default(data: str | None, train_config: TrainConfig, config: AnalysisConfig,
@@ -87,28 +86,34 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     broken = non_finite(state) if state is not None else []
     model.eval()
     setup = Setup(source, kwargs, "checkpoint" if state is not None else f"random (seed {config.seed})",
-                  mean, std, splits.class_names)
-    writer = StoreWriter(Path(stores_dir) / store_key(inputs))
+                  mean, std)
+    key = store_key(inputs)
+    writer = StoreWriter(Path(stores_dir) / key)
     try:
         x_test = to_input(splits.test.images, mean, std)
-        model_doc = _model_results(model, x_test[:1], setup, splits, config, writer)
+        model_doc = _model_results(model, x_test[:1], setup, splits, writer)
         model_doc["non_finite"] = broken
-        logits = predict_logits(model, x_test, batch_size=100, what="classifying the test split")
+        point = embedding_point(model, config.embedding_layer)
+        passed = None
+        if config.whole_split and not broken:  # NaN embeddings give NaN statistics: the report says why
+            from analysis import fullsplit  # matplotlib and scikit-learn: only when the sections need them
+
+            passed = fullsplit.split_pass(model, x_test, point)
+            logits = passed.logits
+        else:
+            logits = predict_logits(model, x_test, batch_size=100, what="classifying the test split")
         writer.write_json("model.json", model_doc)
         evaluation = _evaluation(logits, splits, meta.get("training"))
         evaluation["position"] = meta.get("position") or _position_from_training(meta.get("training"))
         writer.write_json("evaluation.json", evaluation)
         writer.write_json("activations.json", _activation_results(model, x_test, splits, config, writer))
-        point = embedding_point(model, config.embedding_layer)
         embeddings_doc = _embedding_results(model, x_test, logits, splits, config, point, writer)
         writer.write_json("embeddings.json", embeddings_doc)
-        if config.whole_split and not broken:  # NaN embeddings give NaN statistics: the report says why
-            from analysis import fullsplit  # matplotlib and scikit-learn: only when the sections need them
-
+        if passed is not None:
             writer.write_json("separation.json", fullsplit.results(
-                model, x_test, logits, splits, point, config.metric, config.seed, embeddings_doc, writer))
+                model, x_test, passed, splits, point, config.metric, config.seed, embeddings_doc, writer))
         manifest = {
-            "key": store_key(inputs), "inputs": inputs, "data_description": splits.description,
+            "key": key, "inputs": inputs, "data_description": splits.description,
             "producer": {"python": platform.python_version(), "torch": torch.__version__.split("+")[0],
                          "numpy": np.__version__, "platform": sys.platform},
         }
@@ -118,8 +123,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         raise
 
 
-def _model_results(model: nn.Module, example, setup: Setup, splits: DataSplits, config: AnalysisConfig,
-                   writer: StoreWriter) -> dict:
+def _model_results(model: nn.Module, example, setup: Setup, splits: DataSplits, writer: StoreWriter) -> dict:
     traced = trace.trace_shapes(model, example)  # first: a model that cannot take the data fails here
     return {
         "model": {"class": type(model).__name__, "source": setup.source, "kwargs": setup.kwargs,
@@ -256,7 +260,7 @@ def _embedding_results(model, x_test, logits, splits: DataSplits, config: Analys
                         "confidence": confidence, "path": path, "vector": vectors[position]})
     return {
         "layer": point.layer, "module": point.module, "side": point.side, "description": point.label,
-        "after_relu": point.label.endswith("after ReLU"),
+        "after_relu": point.after_relu,
         "dimensions": int(vectors.shape[1]), "classes": classes, "per_class": config.per_class,
         "samples": samples, "distances": embeddings.distance_tables(vectors, labels),
     }

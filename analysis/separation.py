@@ -13,7 +13,6 @@ import numpy as np
 CHUNK = 1024
 BOOTSTRAP_REPLICATES = 200
 BOOTSTRAP_CAP = 2000
-METRICS = ("mse", "euclidean", "cosine")
 
 
 def _prepare(x: np.ndarray, metric: str) -> np.ndarray:
@@ -145,7 +144,7 @@ def centroid_distances(x: np.ndarray, labels: np.ndarray, classes: list[int], me
     return matrix
 
 
-def ratio(stats: dict, classes: list[int]) -> float | None:
+def ratio(stats: dict) -> float | None:
     """Mean inter-class distance over mean intra-class distance, each averaged over all pairs."""
     intra = [(s["mean"], s["pairs"]) for (a, b), s in stats.items() if a == b and s["pairs"]]
     inter = [(s["mean"], s["pairs"]) for (a, b), s in stats.items() if a != b and s["pairs"]]

@@ -37,7 +37,7 @@ def measure(size: int) -> dict:
     from analysis import fullsplit
     from analysis.config import MNIST_MEAN, MNIST_STD
     from analysis.data import ImageSet, load_embedded
-    from analysis.inference import predict_logits, to_input
+    from analysis.inference import to_input
     from analysis.layers import embedding_point
     from analysis.model import AssignmentCNN
     from analysis.store import StoreWriter
@@ -51,13 +51,13 @@ def measure(size: int) -> dict:
     splits = dataclasses.replace(splits, test=test)
     model = AssignmentCNN().eval()
     x = to_input(test.images, MNIST_MEAN, MNIST_STD)
-    logits = predict_logits(model, x)
     point = embedding_point(model, None)
     embeddings_doc = {"distances": {}, "classes": [6, 7]}
     with tempfile.TemporaryDirectory() as tmp:
         writer = StoreWriter(Path(tmp) / "store")
         started = time.perf_counter()
-        result = fullsplit.results(model, x, logits, splits, point, "mse", 0, embeddings_doc, writer)
+        result = fullsplit.results(model, x, fullsplit.split_pass(model, x, point), splits, point, "mse", 0,
+                                   embeddings_doc, writer)
         seconds = time.perf_counter() - started
         writer.abort()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -2,3 +2,7 @@
 
 Never imports torch. ``python -m report`` is the command line for both stages.
 """
+
+from pathlib import Path
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"

@@ -220,26 +220,29 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.command == "train":
+        return train(args)
     from report import pipeline
 
-    if args.command == "train":
-        return run_command(args)
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     with pipeline.exclusive(args.out, args.wait, log):
         return run_command(args)
 
 
+def train(args: argparse.Namespace) -> int:
+    from analysis.run import train_default
+
+    record = train_default(args.data, TrainConfig(epochs=args.epochs), AnalysisConfig(), args.save,
+                           Path("build") / "cache", show_progress=not args.quiet)
+    print(f"report: saved {args.save} ({record['config']['epochs']} epochs, {record['seconds']:.1f} s, "
+          f"test accuracy {record['test_accuracy']:.2%})")
+    return 0
+
+
 def run_command(args: argparse.Namespace) -> int:
-    from report import pipeline
+    """Every command but train, inside the build folder's lock."""
+    from report import commands, pipeline
 
-    if args.command == "train":
-        from analysis.run import train_default
-
-        record = train_default(args.data, TrainConfig(epochs=args.epochs), AnalysisConfig(), args.save,
-                               Path("build") / "cache", show_progress=not args.quiet)
-        print(f"report: saved {args.save} ({record['config']['epochs']} epochs, {record['seconds']:.1f} s, "
-              f"test accuracy {record['test_accuracy']:.2%})")
-        return 0
     if args.command == "render":
         import time
 
@@ -258,14 +261,8 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"report: {state}: {' and '.join(map(str, outputs))} ({time.perf_counter() - started:.1f} s)")
         return 0
     if args.command in ("watch", "batch", "history", "compare"):
-        from report import commands
-
         return getattr(commands, args.command)(args, analysis_config(args))
-    options = pipeline.BuildOptions(
-        out=args.out, checkpoint=args.checkpoint, data=args.data, config=analysis_config(args),
-        train=TrainConfig(epochs=args.epochs), formats=args.format, force=args.force, quiet=args.quiet,
-        sections=args.sections, single_file=args.single_file)
-    outcome = pipeline.build(options)
+    outcome = pipeline.build(commands.build_options(args, analysis_config(args), args.checkpoint))
     if not args.quiet:
         steps = [name for name, done in (("trained", outcome.trained), ("analysed", outcome.analysed),
                                          ("rendered", outcome.rendered)) if done] or ["up to date"]

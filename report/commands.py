@@ -10,7 +10,9 @@ from analysis.config import AnalysisConfig, TrainConfig
 from report import pipeline
 
 
-def _options(args: argparse.Namespace, config: AnalysisConfig, checkpoint: Path | None = None):
+def build_options(args: argparse.Namespace, config: AnalysisConfig,
+                  checkpoint: Path | None = None) -> pipeline.BuildOptions:
+    """The options of one build, from the command line (build, watch, compare)."""
     return pipeline.BuildOptions(out=args.out, checkpoint=checkpoint, data=args.data, config=config,
                                  train=TrainConfig(epochs=args.epochs), formats=args.format, force=args.force,
                                  quiet=args.quiet, sections=getattr(args, "sections", pipeline.ALL),
@@ -27,7 +29,7 @@ def watch(args: argparse.Namespace, config: AnalysisConfig) -> int:
         log(f"report: serving {args.out} at http://127.0.0.1:{server.server_address[1]}/report.html")
 
     def build_one(checkpoint: Path) -> None:
-        outcome = pipeline.build(_options(args, config, checkpoint))
+        outcome = pipeline.build(build_options(args, config, checkpoint))
         log(f"report: {checkpoint.name}: {' and '.join(map(str, outcome.outputs))} ({outcome.seconds:.1f} s)")
 
     try:
@@ -74,8 +76,8 @@ def compare(args: argparse.Namespace, config: AnalysisConfig) -> int:
 
     started = time.perf_counter()
     a, b = args.checkpoints
-    store_a, _ = pipeline.ensure_store(_options(args, config), a)
-    store_b, _ = pipeline.ensure_store(_options(args, config), b)
+    store_a, _ = pipeline.ensure_store(build_options(args, config), a)
+    store_b, _ = pipeline.ensure_store(build_options(args, config), b)
     from analysis.compare import build as build_compare
 
     compare_dir = build_compare(a, b, store_a, store_b, args.out / "compares")

@@ -105,10 +105,9 @@ def headlines(f: Findings) -> list[Headline]:
     if f.separation and f.separation.ratio:
         items.append(Headline(f"Separation, all classes ({f.separation.layer}, {f.separation.metric}; "
                               f"silhouette {fmt.number(f.separation.silhouette, 2)})", fmt.ratio(f.separation.ratio)))
-    elif mse and mse.intra_mean and mse.inter_mean is not None:
+    elif mse and mse.ratio is not None:
         classes = "/".join(f.class_name(c) for c in f.embeddings.classes)
-        items.append(Headline(f"Separation {classes} ({f.embeddings.layer}, MSE)",
-                              fmt.ratio(mse.inter_mean / mse.intra_mean)))
+        items.append(Headline(f"Separation {classes} ({f.embeddings.layer}, MSE)", fmt.ratio(mse.ratio)))
     items.append(Headline("Multiply-accumulates per image", fmt.count(f.trace.total_macs)))
     return items
 

@@ -103,6 +103,13 @@ class DistanceTable:
     intra_by_class: dict
     inter_by_class_pair: dict
 
+    @property
+    def ratio(self) -> float | None:
+        """Mean inter-class over mean intra-class distance; None when either is missing or intra is zero."""
+        if not self.intra_mean or self.inter_mean is None:
+            return None
+        return self.inter_mean / self.intra_mean
+
 
 @dataclasses.dataclass(frozen=True)
 class Embeddings:

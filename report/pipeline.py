@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 from analysis.config import AnalysisConfig, TrainConfig
-from analysis.fingerprint import analysis_inputs, default_checkpoint_key, store_key
+from analysis.fingerprint import analysis_inputs, default_checkpoint_key, store_key, with_config
 from analysis.sources import DEFAULT_SOURCE
 from analysis.store import MANIFEST, dumps, write_atomic
 from analysis.errors import InputError
+from report import TEMPLATE_DIR
 from report.errors import StoreError
 from report.load import read_manifest, verify
 from report.sections import ALL
@@ -41,7 +42,6 @@ class BuildOptions:
 @dataclasses.dataclass
 class Outcome:
     outputs: list[Path]
-    store_dir: Path
     trained: bool = False
     analysed: bool = False
     rendered: bool = False
@@ -93,9 +93,8 @@ def find_store(options: BuildOptions, checkpoint: Path | None) -> tuple[Path, di
     if options.force:
         return store_dir, inputs
     if not options.config.whole_split:
-        fuller = dataclasses.replace(options.config, whole_split=True)
-        fuller_dir = options.out / "stores" / store_key({**inputs, "config": fuller.to_dict(),
-                                                         "config_sha256": fuller.fingerprint()})
+        fuller = with_config(inputs, dataclasses.replace(options.config, whole_split=True))
+        fuller_dir = options.out / "stores" / store_key(fuller)
         if store_is_valid(fuller_dir):
             return fuller_dir, None
     return store_dir, None if store_is_valid(store_dir) else inputs
@@ -114,8 +113,6 @@ def render_fingerprint(store_dir: Path, formats: tuple[str, ...], sections: tupl
                        single_file: bool = False) -> str:
     """Hash of everything the rendered files depend on: the store, templates, CSS and this package."""
     digest = hashlib.sha256((store_dir / MANIFEST).read_bytes())
-    from report.render import TEMPLATE_DIR
-
     for path in sorted([*TEMPLATE_DIR.iterdir(), *PACKAGE_DIR.rglob("*.py")]):
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -125,9 +122,9 @@ def render_fingerprint(store_dir: Path, formats: tuple[str, ...], sections: tupl
 
 def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = False,
            sections: tuple[str, ...] = ALL, pdf_job=None, show_progress: bool = False,
-           single_file: bool = False) -> tuple[list[Path], bool]:
+           single_file: bool = False, verified: bool = False) -> tuple[list[Path], bool]:
     """Write report.html / report.pdf from the store unless they are already up to date (``pdf_job``:
-    a PDF worker started earlier, see render.PdfJob)."""
+    a PDF worker started earlier, see render.PdfJob; ``verified``: the caller checked the store)."""
     out = Path(out)
     targets = [out / f"report.{fmt}" for fmt in formats]
     fingerprint = render_fingerprint(store_dir, formats, sections, single_file)
@@ -144,7 +141,7 @@ def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = F
 
     with PdfJob.ahead(out, pdf_job is None and "pdf" in formats) as own_job, \
             tqdm(total=3, desc="rendering", unit="step", leave=False, disable=None if show_progress else True) as bar:
-        findings = load_findings(store_dir)
+        findings = load_findings(store_dir, verified)
         bar.update()
         notes = run_rules(findings)
         context = build_context(findings, notes, out, "assets/report.css", sections)
@@ -178,8 +175,8 @@ def build(options: BuildOptions) -> Outcome:
         write_atomic(options.out / CURRENT_STORE, f"{store_dir.name}\n".encode())
         outputs, rendered = render(options.out, store_dir, options.formats, options.force or analysed,
                                    options.sections, pdf_job, show_progress=not options.quiet,
-                                   single_file=options.single_file)
-    return Outcome(outputs, store_dir, trained, analysed, rendered, time.perf_counter() - started)
+                                   single_file=options.single_file, verified=True)
+    return Outcome(outputs, trained, analysed, rendered, time.perf_counter() - started)
 
 
 @contextlib.contextmanager

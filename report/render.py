@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import functools
 import mimetypes
 import re
 import subprocess
@@ -16,32 +17,33 @@ from urllib.request import url2pathname
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
-from report import fmt
+from report import TEMPLATE_DIR, fmt
 from report.context import ReportContext
 from report.errors import RenderError
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 FILTERS = {"integer": fmt.integer, "number": fmt.number, "percent": fmt.percent,
            "shape": fmt.shape, "ratio": fmt.ratio, "listing": fmt.listing, "count": fmt.count, "fixed": fmt.fixed}
 
 
-def environment(template_dir: Path = TEMPLATE_DIR) -> Environment:
-    env = Environment(loader=FileSystemLoader(template_dir), undefined=StrictUndefined,
+@functools.cache
+def environment() -> Environment:
+    """One environment per process: Jinja2 compiles each template once (``watch`` renders many times)."""
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(FILTERS)
     return env
 
 
-def render_html(context: ReportContext, template_dir: Path = TEMPLATE_DIR) -> str:
-    return render_template("report.html.j2", context, template_dir)
+def render_html(context: ReportContext) -> str:
+    return render_template("report.html.j2", context)
 
 
-def render_template(name: str, context, template_dir: Path = TEMPLATE_DIR) -> str:
+def render_template(name: str, context) -> str:
     """A template rendered with the fields of a context dataclass as its variables."""
     values = {field.name: getattr(context, field.name) for field in dataclasses.fields(context)}
     try:
-        return environment(template_dir).get_template(name).render(**values)
+        return environment().get_template(name).render(**values)
     except TemplateError as error:
         raise RenderError(f"template error: {error}") from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,16 @@ def default_build(tmp_path_factory):
     result = run_cli("--out", str(out))
     assert result.returncode == 0, result.stderr
     return out, result
+
+
+@pytest.fixture(scope="session")
+def single_file_build(default_build, tmp_path_factory):
+    """The session build re-rendered with --single-file into a copy (HTML only)."""
+    out = tmp_path_factory.mktemp("single") / "build"
+    shutil.copytree(default_build[0], out, ignore=shutil.ignore_patterns("report.*", "render.json"))
+    result = run_cli("render", "--out", str(out), "--single-file", "--format", "html")
+    assert result.returncode == 0, result.stderr
+    return out
 
 
 @pytest.fixture(scope="session")

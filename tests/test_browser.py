@@ -88,15 +88,10 @@ def test_tables_sort_by_the_clicked_column(browser, default_build):
     page.close()
 
 
-def test_single_file_report_shows_every_image_on_its_own(browser, default_build, tmp_path):
-    from conftest import run_cli
-
-    out = tmp_path / "build"
-    shutil.copytree(default_build[0], out, ignore=shutil.ignore_patterns("report.*", "render.json"))
-    assert run_cli("render", "--out", str(out), "--single-file", "--format", "html").returncode == 0
+def test_single_file_report_shows_every_image_on_its_own(browser, single_file_build, tmp_path):
     alone = tmp_path / "elsewhere" / "report.html"
     alone.parent.mkdir()
-    shutil.copy(out / "report.html", alone)
+    shutil.copy(single_file_build / "report.html", alone)
     page, problems = open_report(browser, alone, 1280)
     loaded = page.eval_on_selector_all("img", "els => els.map(e => e.complete && e.naturalWidth > 0)")
     assert len(loaded) > 30 and all(loaded)

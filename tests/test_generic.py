@@ -183,11 +183,12 @@ def test_idx_class_names_follow_the_folder(tmp_path):
 @pytest.mark.parametrize("name", ["resnet18", "vgg11", "mobilenet_v2"])
 def test_torchvision_reports_render_from_an_image_folder(image_folder, tmp_path, name):
     from pypdf import PdfReader
+    from torchvision.models import get_model_weights
 
     result = run_cli("--model", f"torchvision:{name}", "--data", str(image_folder), "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     findings = load_findings(current_store(tmp_path))
-    assert findings.parameters.total == findings.parameters.total  # loaded
+    assert findings.parameters.total == get_model_weights(name).DEFAULT.meta["num_params"]
     assert findings.weights == "random (seed 0)" and findings.input_shape == [3, 64, 64]
     assert findings.embeddings.classes == [0, 1]  # no 6 and 7 here: the first two classes
     pdf, html = tmp_path / "report.pdf", tmp_path / "report.html"

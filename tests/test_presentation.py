@@ -3,11 +3,13 @@ and a PDF whose tables and figures are never split across pages and whose fonts 
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import json
 import os
 import pty
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pytest
 from conftest import ROOT, run_cli
 from pypdf import PdfReader
 
+from report.cli import parser
 from report.sections import ALL, GROUPS, needs_whole_split, parse_sections
 
 ASSIGNMENT_TITLES = ["Parameters", "Shape trace", "Kernels", "Activation maps", "Embeddings", "Embedding distances",
@@ -53,8 +56,6 @@ def test_assignment_sections_skip_the_whole_split_pass(default_checkpoint, tmp_p
 
 def test_a_store_with_the_whole_split_also_serves_fewer_sections(default_build, default_checkpoint, tmp_path):
     out = tmp_path / "build"
-    import shutil
-
     shutil.copytree(default_build[0] / "stores", out / "stores")
     result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(out), "--sections", "kernels,map")
     assert result.returncode == 0, result.stderr
@@ -68,14 +69,8 @@ def test_an_unknown_section_is_one_line_naming_the_choices(tmp_path):
     assert "kernels" in result.stderr and not (tmp_path / "report.html").exists()
 
 
-def test_single_file_html_needs_nothing_beside_it(default_build, tmp_path):
-    out = tmp_path / "build"
-    import shutil
-
-    shutil.copytree(default_build[0], out, ignore=shutil.ignore_patterns("report.*", "render.json"))
-    result = run_cli("render", "--out", str(out), "--single-file", "--format", "html")
-    assert result.returncode == 0, result.stderr
-    html = (out / "report.html").read_text()
+def test_single_file_html_needs_nothing_beside_it(default_build, single_file_build):
+    html = (single_file_build / "report.html").read_text()
     sources = re.findall(r'<img src="([^"]+)"', html)
     assert len(sources) > 30 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert "<link" not in html and "<style>" in html and "@page" in html
@@ -83,8 +78,9 @@ def test_single_file_html_needs_nothing_beside_it(default_build, tmp_path):
     assert len(re.findall(r"<img ", separate)) == len(sources)
 
 
-def test_progress_bars_show_on_a_terminal_only(default_build):
-    out = default_build[0]
+def test_progress_bars_show_on_a_terminal_only(default_build, tmp_path):
+    out = tmp_path / "build"
+    shutil.copytree(default_build[0], out)
     piped = run_cli("render", "--out", str(out), "--force", "--format", "html")
     assert piped.returncode == 0 and "rendering" not in piped.stderr and "\r" not in piped.stderr
     quiet = run_cli("render", "--out", str(out), "--force", "--format", "html", "--quiet")
@@ -137,10 +133,6 @@ def test_every_pdf_font_is_embedded(default_build):
 
 
 def test_readme_documents_every_option_of_every_command():
-    import argparse
-
-    from report.cli import parser
-
     readme = (ROOT / "README.md").read_text()
     commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     missing = {(name, option) for name, command in commands.items() for action in command._actions

@@ -84,7 +84,7 @@ def _names_used(paths):
 
 
 @pytest.mark.parametrize("context, templates", [
-    ("ReportContext", ["report.html.j2", "base.html.j2", "_*.html.j2"]),
+    ("ReportContext", ["report.html.j2", "base.html.j2", "page.html.j2", "_*.html.j2"]),
     ("CompareContext", ["compare.html.j2", "page.html.j2"]),
     ("HistoryContext", ["history.html.j2", "page.html.j2"]),
 ])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analysis import separation
-from analysis.embeddings import distance
+from analysis.embeddings import METRICS, distance
 
 
 def brute_pairs(x, labels, a, b, metric):
@@ -25,7 +25,7 @@ def data():
     return x, labels
 
 
-@pytest.mark.parametrize("metric", separation.METRICS)
+@pytest.mark.parametrize("metric", METRICS)
 def test_class_pair_statistics_equal_brute_force(data, metric):
     x, labels = data
     stats = separation.class_pair_stats(x, labels, [0, 1, 2], metric)
@@ -36,7 +36,7 @@ def test_class_pair_statistics_equal_brute_force(data, metric):
         assert s["std"] == pytest.approx(np.std(pairs), rel=1e-6, abs=1e-9)
 
 
-@pytest.mark.parametrize("metric", separation.METRICS)
+@pytest.mark.parametrize("metric", METRICS)
 def test_chunked_path_equals_direct_path(data, metric, monkeypatch):
     x, labels = data
     direct = separation.class_pair_stats(x, labels, [0, 1, 2], metric)
@@ -88,7 +88,7 @@ def test_ratio_weights_every_pair(data):
     stats = separation.class_pair_stats(x, labels, [0, 1, 2], "mse")
     intra = [d for c in (0, 1, 2) for d in brute_pairs(x, labels, c, c, "mse")]
     inter = [d for a, b in ((0, 1), (0, 2), (1, 2)) for d in brute_pairs(x, labels, a, b, "mse")]
-    assert separation.ratio(stats, [0, 1, 2]) == pytest.approx(np.mean(inter) / np.mean(intra))
+    assert separation.ratio(stats) == pytest.approx(np.mean(inter) / np.mean(intra))
 
 
 def test_pca_explains_variance_in_order():
@@ -111,9 +111,11 @@ def test_whole_split_pass_matches_one_image_at_a_time():
     model = AssignmentCNN().eval()
     x = torch.randn(7, 1, 28, 28)
     point = embedding_point(model, None)
-    emb, accumulators = fullsplit.whole_split_pass(model, x, point, ["relu1", "relu2"])
+    emb, accumulators, logits = fullsplit.whole_split_pass(model, x, point, ["relu1", "relu2"])
     single, _ = capture(model, x, [point.module])
     assert emb.shape == (7, 64) and np.allclose(emb, single[point.module].reshape(7, -1), atol=1e-6)
+    with torch.no_grad():
+        assert torch.allclose(logits, model(x), atol=1e-6)  # the same pass gives the evaluation's outputs
     maps, _ = capture(model, x, ["relu2"])
     relu2 = maps["relu2"]
     acc = accumulators["relu2"]

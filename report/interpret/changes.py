@@ -32,9 +32,9 @@ def accuracy(a: Findings, b: Findings, doc: dict) -> Note:
 
 def two_sample_separation(a: Findings, b: Findings, doc: dict) -> Note | None:
     ta, tb = a.embeddings.distances["mse"], b.embeddings.distances["mse"]
-    if not (ta.intra_mean and tb.intra_mean and ta.inter_mean is not None and tb.inter_mean is not None):
+    ra, rb = ta.ratio, tb.ratio
+    if ra is None or rb is None:
         return None
-    ra, rb = ta.inter_mean / ta.intra_mean, tb.inter_mean / tb.intra_mean
     classes = "–".join(a.class_name(c) for c in a.embeddings.classes)
     branch = "grew" if rb > ra * (1 + SAME_WITHIN) else "shrank" if rb < ra * (1 - SAME_WITHIN) else "same"
     return Note("compare.two_sample", branch, "changes",

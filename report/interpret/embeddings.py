@@ -40,9 +40,9 @@ def compactness(f: Findings) -> Note | None:
 
 def separation(f: Findings) -> Note | None:
     table = _table(f)
-    if not table.intra_mean or table.inter_mean is None:
+    ratio = table.ratio
+    if ratio is None:
         return None
-    ratio = table.inter_mean / table.intra_mean
     intra = [p.distance for p in table.pairs if p.kind == "intra"]
     inter = [p.distance for p in table.pairs if p.kind == "inter"]
     evidence = {"ratio": ratio, "min_inter": min(inter), "max_intra": max(intra)}
