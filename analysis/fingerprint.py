@@ -33,10 +33,11 @@ def default_checkpoint_key(data: str | None, train: TrainConfig, analysis: Analy
 
 def checkpoint_identity(checkpoint: Path | None, config: AnalysisConfig) -> dict:
     if checkpoint is None:
-        return {"file": None, "sha256": None, "bytes": 0, "weights": f"random (seed {config.seed})"}
+        return {"sha256": None, "bytes": 0, "weights": f"random (seed {config.seed})"}
     if not Path(checkpoint).is_file():
         raise InputError(f"checkpoint {checkpoint} does not exist: give a file saved with torch.save")
-    return {"file": Path(checkpoint).name, "sha256": sha256_file(checkpoint), "bytes": Path(checkpoint).stat().st_size}
+    # Content only: a copied or renamed checkpoint is the same input (its name is shown, not keyed).
+    return {"sha256": sha256_file(checkpoint), "bytes": Path(checkpoint).stat().st_size}
 
 
 def analysis_inputs(checkpoint: Path | None, data: str | None, config: AnalysisConfig) -> dict:

@@ -19,6 +19,32 @@ from pathlib import Path
 SCHEMA_VERSION = 3  # 2: any model and data set; 3: whole-split separation (separation.json)
 MANIFEST = "manifest.json"
 FLOAT_DIGITS = 7  # significant digits kept in stored floats: same inputs, same bytes
+# Every temporary file or folder this tool makes starts with one of these prefixes: clean-up after a
+# killed run removes only names that carry them, so it never touches a file it did not create.
+TMP_PREFIX = ".report-tmp."
+STALE_PREFIX = ".report-stale."
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where Linux allows (os.umask is a write)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def file_mode() -> int:
+    """The mode a plain open() would give a new file: mkstemp's 0600 would hide reports from others."""
+    return 0o666 & ~umask()
+
+
+def folder_mode() -> int:
+    return 0o777 & ~umask()
 
 
 def canonical(value):
@@ -55,19 +81,30 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename over it."""
+def stage_file(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a new temporary file beside ``path`` and fsync it; returns the temporary path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, fsync, then rename over it."""
+    tmp = stage_file(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -86,7 +123,8 @@ class StoreWriter:
     def __init__(self, final_dir: Path):
         self.final_dir = Path(final_dir)
         self.final_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp_dir = Path(tempfile.mkdtemp(prefix=f".{self.final_dir.name}.", dir=self.final_dir.parent))
+        self.tmp_dir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{self.final_dir.name}.",
+                                             dir=self.final_dir.parent))
         self.files: dict[str, str] = {}
 
     def write_bytes(self, relpath: str, data: bytes) -> str:
@@ -106,14 +144,14 @@ class StoreWriter:
             if path.is_file():
                 with open(path, "rb") as handle:
                     os.fsync(handle.fileno())
-        self.tmp_dir.chmod(0o755)
+        self.tmp_dir.chmod(folder_mode())
         existing = self.final_dir / MANIFEST
         if (existing.is_file() and existing.read_bytes() == (self.tmp_dir / MANIFEST).read_bytes()
                 and is_intact(self.final_dir)):
             self.abort()  # the same inputs gave the same bytes: keep the published store untouched
             return self.final_dir
         if self.final_dir.exists():  # an older, damaged store for the same inputs: replace it
-            stale = self.final_dir.with_name(f".{self.final_dir.name}.stale-{os.getpid()}")
+            stale = self.final_dir.with_name(f"{STALE_PREFIX}{self.final_dir.name}.{os.getpid()}")
             os.rename(self.final_dir, stale)
             os.rename(self.tmp_dir, self.final_dir)
             shutil.rmtree(stale, ignore_errors=True)

@@ -82,6 +82,9 @@ def trace_shapes(model: nn.Module, example: torch.Tensor) -> dict:
         for handle in handles:
             handle.remove()
         model.train(was_training)
+    if not isinstance(output, torch.Tensor):
+        raise InputError(f"the model's forward pass returns {type(output).__name__}, not a tensor of class scores: "
+                         "give a classifier whose forward pass returns (batch, classes) logits")
     return {
         "batch_size": int(example.shape[0]),
         "input_shape": list(example.shape[1:]),

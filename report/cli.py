@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import math
 import sys
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from analysis.config import AnalysisConfig, TrainConfig
 from analysis.errors import InputError
 from report.errors import RenderError, StoreError
 
-COMMANDS = ("build", "render", "train", "watch", "batch", "history", "compare")
+COMMANDS = ("build", "render", "train", "watch", "batch", "history", "compare", "clean")
 
 DESCRIPTION = """\
 Generate an HTML and PDF report that explains a CNN image classifier: parameters per
@@ -25,6 +27,7 @@ commands:
   batch    analyse every checkpoint in a folder, in parallel
   history  how accuracy and separation evolve over the checkpoints in a folder
   compare  two checkpoints side by side
+  clean    remove what this tool wrote in the build folder (nothing else)
 
 examples:
   python -m report                                   # trains a default checkpoint if needed
@@ -40,10 +43,55 @@ examples:
 """
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line naming the option and where the full help is, not the whole usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"report: error: {message} (see `{self.prog} --help`)\n")
+
+
+def integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
 def positive(text: str) -> int:
-    value = int(text)
+    value = integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    value = integer(text)
+    if not 0 <= value < 2**32:  # numpy's and scikit-learn's generators take 0 .. 2**32 - 1
+        raise argparse.ArgumentTypeError(f"must be between 0 and {2**32 - 1}, got {value}")
+    return value
+
+
+def non_negative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, at least 0, got {text}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    value = non_negative_seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def port(text: str) -> int:
+    value = integer(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number between 0 and 65535, got {value}")
     return value
 
 
@@ -57,13 +105,29 @@ def formats(text: str) -> tuple[str, ...]:
 
 def floats(text: str) -> tuple[float, ...]:
     try:
-        return tuple(float(part) for part in text.split(","))
+        values = tuple(float(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
+    return values
+
+
+def positive_floats(text: str) -> tuple[float, ...]:
+    values = floats(text)
+    if not all(v > 0 for v in values):  # a zero std divides by zero: every input becomes inf or NaN
+        raise argparse.ArgumentTypeError(f"every standard deviation must be above 0, got {text!r}")
+    return values
 
 
 def names(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(","))
+    values = tuple(part.strip() for part in text.split(","))
+    if not all(values):
+        raise argparse.ArgumentTypeError(f"a class name is empty in {text!r}: give one name per class, "
+                                         "separated by commas")
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"{text!r} repeats a class name: give each class its own name")
+    return values
 
 
 def sections(text: str) -> tuple[str, ...]:
@@ -95,7 +159,7 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
                              "URLs), to mail or upload as one file; the PDF is unchanged")
     parser.add_argument("--force", action="store_true", help="redo the work even if the outputs are up to date")
     parser.add_argument("--quiet", action="store_true", help="print errors only")
-    parser.add_argument("--wait", type=float, default=600, metavar="S",
+    parser.add_argument("--wait", type=non_negative_seconds, default=600, metavar="S",
                         help="if another run holds the build folder, wait this long for it (default: 600 s)")
 
 
@@ -118,7 +182,7 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
                             "(default: 6 7 when the data has them, else the first two)")
     parser.add_argument("--per-class", type=positive, default=AnalysisConfig.per_class, metavar="N",
                        help="samples per class: the first N test images of each (default: 2)")
-    parser.add_argument("--image-index", type=int, metavar="I",
+    parser.add_argument("--image-index", type=integer, metavar="I",
                        help="test image for the activation maps (default: the first test image of --image-class)")
     parser.add_argument("--image-class", metavar="C",
                        help="class of the default activation-map image (default: 7 when present, else image 0)")
@@ -134,18 +198,20 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-size", type=positive, metavar="N", help="resize image-folder images to N×N")
     parser.add_argument("--mean", type=floats, metavar="M[,M,M]",
                        help="normalisation mean per channel (default: MNIST's for grey, ImageNet's for RGB)")
-    parser.add_argument("--std", type=floats, metavar="S[,S,S]", help="normalisation std per channel")
+    parser.add_argument("--std", type=positive_floats, metavar="S[,S,S]",
+                       help="normalisation std per channel (each above 0)")
     parser.add_argument("--class-names", type=names, metavar="A,B,...", help="class names in label order")
     parser.add_argument("--metric", choices=("mse", "euclidean", "cosine"), default="mse",
                        help="distance for the whole-split class statistics (default: mse, as the assignment)")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed, default=0,
                        help="seed of random weights (no checkpoint), bootstrap, samples and t-SNE (default: 0)")
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="python -m report", description=DESCRIPTION,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = main.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
+    main = OneLineParser(prog="python -m report", description=DESCRIPTION,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = main.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}",
+                                   parser_class=OneLineParser)
     build = commands.add_parser("build", help="analyse if needed, then render (default)")
     build.add_argument("--checkpoint", type=Path, metavar="FILE",
                        help="state_dict saved with torch.save, or a dict holding it under 'state_dict' or "
@@ -167,12 +233,13 @@ def parser() -> argparse.ArgumentParser:
     add_analysis_options(watch)
     add_section_option(watch)
     add_output_options(watch)
-    watch.add_argument("--settle", type=float, default=2.0, metavar="S",
+    watch.add_argument("--settle", type=non_negative_seconds, default=2.0, metavar="S",
                        help="seconds a checkpoint must stay unchanged before it is read (default: 2)")
-    watch.add_argument("--interval", type=float, default=0.5, metavar="S", help="polling interval (default: 0.5 s)")
-    watch.add_argument("--serve", type=int, metavar="PORT", help="also serve the build folder on 127.0.0.1:PORT")
+    watch.add_argument("--interval", type=positive_seconds, default=0.5, metavar="S",
+                       help="polling interval (default: 0.5 s)")
+    watch.add_argument("--serve", type=port, metavar="PORT", help="also serve the build folder on 127.0.0.1:PORT")
     watch.add_argument("--max-builds", type=positive, metavar="N", help="stop after N builds")
-    watch.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
+    watch.add_argument("--timeout", type=non_negative_seconds, metavar="S", help="stop after S seconds")
     for name, text in (("batch", "analyse every checkpoint in DIR, in parallel"),
                        ("history", "how accuracy and separation evolve over the checkpoints in DIR")):
         series = commands.add_parser(name, help=text)
@@ -191,6 +258,9 @@ def parser() -> argparse.ArgumentParser:
     add_data_options(compare)
     add_analysis_options(compare)
     add_output_options(compare)
+    clean = commands.add_parser("clean", help="remove what this tool wrote in the build folder, nothing else")
+    clean.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="build folder (default: build)")
+    clean.add_argument("--quiet", action="store_true", help="print errors only")
     return main
 
 
@@ -208,6 +278,9 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
         raise InputError("distances need at least two samples: give two --classes or --per-class 2 or more")
     from analysis.sources import parse_kwargs
 
+    if args.model_kwargs and not args.model:
+        raise InputError("--model-kwargs needs --model: name the model they are for, e.g. "
+                         "--model torchvision:resnet18 --model-kwargs '{\"num_classes\": 3}'")
     parse_kwargs(args.model_kwargs)  # fail early on bad JSON
     from report.sections import ALL, needs_whole_split
 
@@ -222,18 +295,37 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
 def run(args: argparse.Namespace) -> int:
     if args.command == "train":
         return train(args)
-    from report import pipeline
+    if args.command == "clean":
+        return clean(args)
+    from report.buildfolder import exclusive
 
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    with pipeline.exclusive(args.out, args.wait, log):
+    if args.command != "render":
+        analysis_config(args)  # every option checked before the build folder is touched
+    with exclusive(args.out, args.wait, progress_log(args)):
         return run_command(args)
+
+
+def progress_log(args: argparse.Namespace):
+    return (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+
+
+def clean(args: argparse.Namespace) -> int:
+    from report.buildfolder import clean as clean_folder
+
+    removed, kept = clean_folder(args.out)
+    if not args.quiet:
+        print(f"report: removed {', '.join(removed) or 'nothing'} from {args.out}"
+              + (f"; kept what this tool did not write: {', '.join(kept)}" if kept else ""))
+    return 0
 
 
 def train(args: argparse.Namespace) -> int:
     from analysis.run import train_default
+    from report.buildfolder import is_marked
 
+    cache = Path("build") / "cache" if is_marked(Path("build")) else None  # never write into a foreign build/
     record = train_default(args.data, TrainConfig(epochs=args.epochs), AnalysisConfig(), args.save,
-                           Path("build") / "cache", show_progress=not args.quiet)
+                           cache, show_progress=not args.quiet)
     print(f"report: saved {args.save} ({record['config']['epochs']} epochs, {record['seconds']:.1f} s, "
           f"test accuracy {record['test_accuracy']:.2%})")
     return 0
@@ -253,9 +345,13 @@ def run_command(args: argparse.Namespace) -> int:
         if args.sections != ALL and needs_whole_split(args.sections) and not (store / "separation.json").is_file():
             raise InputError(f"the last analysis in {args.out} has no whole-split results: run "
                              f"`python -m report --sections {','.join(args.sections)}` to analyse them first")
+        log = progress_log(args)
+        record = pipeline.render_record(args.out)  # render() says so if it is damaged
+        name = record.get("checkpoint") if record.get("store") == str(store) else None
         outputs, rendered = pipeline.render(args.out, store, args.format, args.force,
                                             args.sections, show_progress=not args.quiet,
-                                            single_file=args.single_file)
+                                            single_file=args.single_file,
+                                            checkpoint_name=name if isinstance(name, str) else None, log=log)
         if not args.quiet:
             state = "rendered" if rendered else "up to date"
             print(f"report: {state}: {' and '.join(map(str, outputs))} ({time.perf_counter() - started:.1f} s)")
@@ -270,21 +366,50 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# errno values a user can act on, and what to tell them
+ACTIONABLE = {
+    errno.ENOSPC: "the disk is full: free some space or choose another --out",
+    errno.EDQUOT: "the disk quota is used up: free some space or choose another --out",
+    errno.EFBIG: "the file grew beyond the size limit of this shell (ulimit -f): raise it or choose another --out",
+    errno.EACCES: "permission denied: choose files and an --out folder you may read and write",
+    errno.EPERM: "operation not permitted: choose files and an --out folder you may read and write",
+    errno.EROFS: "the file system is read-only: choose another --out",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+    errno.EISDIR: "a folder stands where a file was expected: check the path",
+    errno.ENAMETOOLONG: "the file name is too long: choose a shorter path",
+    errno.ELOOP: "the path is a loop of symbolic links: check the path",
+}
+
+
+def os_error_line(error: OSError) -> tuple[str, int]:
+    """One line for a failed file operation, and the exit code: 2 when the user can act on it."""
+    where = f"{error.filename}: " if error.filename else ""
+    advice = ACTIONABLE.get(error.errno)
+    if advice:
+        return f"{where}{advice} (the previous report is unchanged)", 2
+    return (f"{where}{error.strerror or error} (the previous report is unchanged; if this persists, "
+            "report it as a bug)"), 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     try:
         return run(args)
     except (InputError, StoreError) as error:
-        print(f"report: error: {error}", file=sys.stderr)
+        print(f"report: error: {one_line(error)}", file=sys.stderr)
         return 2
     except RenderError as error:
-        print(f"report: error: {error}", file=sys.stderr)
+        print(f"report: error: {one_line(error)}", file=sys.stderr)
         return 1
     except OSError as error:  # a full disk, a read-only folder: the files already in place are untouched
-        where = f" {error.filename}" if error.filename else ""
-        print(f"report: error: cannot write{where}: {error.strerror or error}; free some space or choose "
-              "another --out (the previous report is unchanged)", file=sys.stderr)
-        return 1
+        line, code = os_error_line(error)
+        print(f"report: error: {line}", file=sys.stderr)
+        return code
     except KeyboardInterrupt:
         print("report: interrupted; the previous report is unchanged", file=sys.stderr)
         return 130
+
+
+def one_line(error: Exception) -> str:
+    """Messages may quote names from the data (class or file names): never let them break the line."""
+    return " ".join(str(error).split())

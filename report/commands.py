@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def build_options(args: argparse.Namespace, config: AnalysisConfig,
 def watch(args: argparse.Namespace, config: AnalysisConfig) -> int:
     from report.watch import serve, watch as run_watch
 
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, flush=True))
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     server = serve(args.out, args.serve) if args.serve else None
     if server:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -7,14 +7,15 @@ import json
 import os
 from pathlib import Path
 
-from analysis.store import dumps, write_atomic
+from analysis.store import dumps
+from report.buildfolder import publish
 from report.context import PageContext, field, page_dates
 from report.findings import Findings
 from report.interpret import Note
 from report.interpret.changes import history_notes
 from report.interpret.changes import run as change_notes
 from report.load import load_findings, read_manifest, verify
-from report.render import write_documents
+from report.render import render_documents
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +50,7 @@ def render_compare(out: Path, store_a: Path, store_b: Path, compare_dir: Path, f
         stylesheet="assets/report.css", a=a, b=b,
         a_url=os.path.relpath(store_a, out), b_url=os.path.relpath(store_b, out),
         compare_url=os.path.relpath(compare_dir, out), doc=doc, notes=notes)
-    write_atomic(out / "compare-notes.json", dumps({"notes": [dataclasses.asdict(n) for n in notes]}))
-    return write_documents(out, "compare", "compare.html.j2", context, formats)
+    return _publish(out, "compare", "compare.html.j2", context, notes, formats)
 
 
 def render_history(out: Path, series_dir: Path, formats) -> list[Path]:
@@ -58,5 +58,12 @@ def render_history(out: Path, series_dir: Path, formats) -> list[Path]:
     notes = history_notes(doc)
     context = HistoryContext(
         title=f"History of {len(doc['rows'])} checkpoints", **page_dates(), stylesheet="assets/report.css", series_url=os.path.relpath(series_dir, out), doc=doc, notes=notes)
-    write_atomic(out / "history-notes.json", dumps({"notes": [dataclasses.asdict(n) for n in notes]}))
-    return write_documents(out, "history", "history.html.j2", context, formats)
+    return _publish(out, "history", "history.html.j2", context, notes, formats)
+
+
+def _publish(out: Path, stem: str, template: str, context, notes: list[Note], formats) -> list[Path]:
+    """The documents and their notes, replaced together."""
+    documents = render_documents(out, stem, template, context, formats)
+    documents[out / f"{stem}-notes.json"] = dumps({"notes": [dataclasses.asdict(n) for n in notes]})
+    publish(out, documents)
+    return [out / f"{stem}.{kind}" for kind in formats]

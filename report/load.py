@@ -45,9 +45,10 @@ def verify(store_dir: Path, manifest: dict, required: tuple[str, ...] = DOCUMENT
         raise StoreError(f"store {store_dir} lacks {', '.join(missing)}: rebuild with `make report`")
 
 
-def load_findings(store_dir: Path, verified: bool = False) -> f.Findings:
+def load_findings(store_dir: Path, verified: bool = False, checkpoint_name: str | None = None) -> f.Findings:
     """The store's findings; its files are checked against the manifest unless the caller just did
-    (``verified``: the build has checked or written this store in the same run)."""
+    (``verified``: the build has checked or written this store in the same run). ``checkpoint_name``:
+    the file name to show, which stores do not hold (they are keyed on the checkpoint's bytes alone)."""
     store_dir = Path(store_dir)
     manifest = read_manifest(store_dir)
     if not verified:
@@ -57,7 +58,7 @@ def load_findings(store_dir: Path, verified: bool = False) -> f.Findings:
         docs[OPTIONAL] = json.loads((store_dir / OPTIONAL).read_text())
     try:
         manifest, docs = migrate(manifest, docs)
-        return _build(store_dir, manifest, docs)
+        return _build(store_dir, manifest, docs, checkpoint_name)
     except (KeyError, TypeError) as error:
         raise StoreError(f"store {store_dir} lacks an expected field ({error}): rebuild with `make report`") from None
 
@@ -69,7 +70,13 @@ def _make(cls, data: dict, **overrides):
     return cls(**values, **overrides)
 
 
-def _build(store_dir: Path, manifest: dict, docs: dict) -> f.Findings:
+def _checkpoint_label(checkpoint: dict, name: str | None) -> str:
+    if checkpoint.get("sha256") is None:
+        return "(none: random weights)"
+    return name or checkpoint.get("file") or "(file name not recorded)"  # stores before schema 3.1 kept it
+
+
+def _build(store_dir: Path, manifest: dict, docs: dict, checkpoint_name: str | None = None) -> f.Findings:
     model, evaluation = docs["model.json"], docs["evaluation.json"]
     maps, emb = docs["activations.json"], docs["embeddings.json"]
     inputs = manifest["inputs"]
@@ -78,7 +85,7 @@ def _build(store_dir: Path, manifest: dict, docs: dict) -> f.Findings:
     return f.Findings(
         store_dir=store_dir,
         provenance=f.Provenance(
-            key=manifest["key"], checkpoint_file=inputs["checkpoint"]["file"] or "(none: random weights)",
+            key=manifest["key"], checkpoint_file=_checkpoint_label(inputs["checkpoint"], checkpoint_name),
             checkpoint_sha256=inputs["checkpoint"]["sha256"] or "", checkpoint_bytes=inputs["checkpoint"]["bytes"],
             data_kind=inputs["data"]["kind"], data_description=manifest["data_description"],
             config=inputs["config"], code_version=inputs["code_version"], producer=manifest["producer"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import sys
 from pathlib import Path
 
@@ -20,7 +21,14 @@ def limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM (the parent cancelling) ends the worker through SystemExit, so that open temporary files
+    are closed and removed as on a normal exit."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main() -> int:
+    stop_on_sigterm()
     limit_memory()  # set here, not in a preexec_fn: the parent may run threads (torch), where that is unsafe
     try:
         import weasyprint  # noqa: F401  before reading: the parent starts this worker early to overlap the import

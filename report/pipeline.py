@@ -6,22 +6,22 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import shutil
+import sys
 import time
 from pathlib import Path
 
 from analysis.config import AnalysisConfig, TrainConfig
 from analysis.fingerprint import analysis_inputs, default_checkpoint_key, store_key, with_config
 from analysis.sources import DEFAULT_SOURCE
-from analysis.store import MANIFEST, dumps, write_atomic
-from analysis.errors import InputError
+from analysis.store import MANIFEST, dumps
 from report import TEMPLATE_DIR
+from report.buildfolder import CURRENT_STORE, current_store, exclusive, publish  # noqa: F401  re-exported
 from report.errors import StoreError
 from report.load import read_manifest, verify
 from report.sections import ALL
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-CURRENT_STORE = "current-store.txt"
+RENDER_RECORD = "render.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +49,9 @@ class Outcome:
 
 
 def log(options: BuildOptions, message: str) -> None:
+    """Progress goes to stderr: stdout carries only each command's one-line result."""
     if not options.quiet:
-        print(message, flush=True)
+        print(message, file=sys.stderr, flush=True)
 
 
 def default_checkpoint(options: BuildOptions) -> tuple[Path, bool]:
@@ -110,47 +111,73 @@ def analyse(options: BuildOptions, checkpoint: Path | None, inputs: dict) -> Pat
 
 
 def render_fingerprint(store_dir: Path, formats: tuple[str, ...], sections: tuple[str, ...],
-                       single_file: bool = False) -> str:
-    """Hash of everything the rendered files depend on: the store, templates, CSS and this package."""
+                       single_file: bool = False, checkpoint_name: str | None = None) -> str:
+    """Hash of everything the rendered files depend on: the store, templates, CSS, this package, and the
+    checkpoint's file name (presentation only: the store is keyed on the checkpoint's bytes)."""
     digest = hashlib.sha256((store_dir / MANIFEST).read_bytes())
     for path in sorted([*TEMPLATE_DIR.iterdir(), *PACKAGE_DIR.rglob("*.py")]):
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    digest.update(json.dumps([str(store_dir), list(formats), list(sections), single_file]).encode())
+    digest.update(json.dumps([str(store_dir), list(formats), list(sections), single_file,
+                              checkpoint_name]).encode())
     return digest.hexdigest()
+
+
+def render_record(out: Path, log=None) -> dict:
+    """What the last rendering recorded (render.json); a damaged record counts as none."""
+    path = Path(out) / RENDER_RECORD
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict):
+        if log:
+            log(f"report: {path} is damaged; rendering again")
+        return {}
+    return record
 
 
 def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = False,
            sections: tuple[str, ...] = ALL, pdf_job=None, show_progress: bool = False,
-           single_file: bool = False, verified: bool = False) -> tuple[list[Path], bool]:
+           single_file: bool = False, verified: bool = False, checkpoint_name: str | None = None,
+           log=None) -> tuple[list[Path], bool]:
     """Write report.html / report.pdf from the store unless they are already up to date (``pdf_job``:
-    a PDF worker started earlier, see render.PdfJob; ``verified``: the caller checked the store)."""
+    a PDF worker started earlier, see render.PdfJob; ``verified``: the caller checked the store;
+    ``checkpoint_name``: the checkpoint's file name as the user gave it). The documents, their notes,
+    render.json and current-store.txt are replaced together (buildfolder.publish)."""
     out = Path(out)
     targets = [out / f"report.{fmt}" for fmt in formats]
-    fingerprint = render_fingerprint(store_dir, formats, sections, single_file)
-    record_path = out / "render.json"
-    if not force and all(t.is_file() for t in targets) and record_path.is_file():
-        if json.loads(record_path.read_text()).get("fingerprint") == fingerprint:
-            return targets, False
+    fingerprint = render_fingerprint(store_dir, formats, sections, single_file, checkpoint_name)
+    pointer = out / CURRENT_STORE
+    record = render_record(out, log)
+    if (not force and all(t.is_file() for t in targets) and record.get("fingerprint") == fingerprint
+            and pointer.is_file() and pointer.read_text(errors="replace").strip() == store_dir.name):
+        return targets, False
     from tqdm import tqdm
 
     from report.context import build_context
     from report.interpret import run_rules
     from report.load import load_findings
-    from report.render import PdfJob, write_documents
+    from report.render import PdfJob, render_documents
 
     with PdfJob.ahead(out, pdf_job is None and "pdf" in formats) as own_job, \
             tqdm(total=3, desc="rendering", unit="step", leave=False, disable=None if show_progress else True) as bar:
-        findings = load_findings(store_dir, verified)
+        findings = load_findings(store_dir, verified, checkpoint_name)
         bar.update()
         notes = run_rules(findings)
         context = build_context(findings, notes, out, "assets/report.css", sections)
         bar.set_postfix_str(" and ".join(formats))
         bar.update()
-        write_documents(out, "report", "report.html.j2", context, formats, pdf_job or own_job, single_file)
+        documents = render_documents(out, "report", "report.html.j2", context, formats, pdf_job or own_job,
+                                     single_file)
         bar.update()
-    write_atomic(out / "notes.json", dumps({"notes": [dataclasses.asdict(n) for n in notes]}))
-    write_atomic(record_path, dumps({"fingerprint": fingerprint, "store": str(store_dir)}))
+    documents[out / "notes.json"] = dumps({"notes": [dataclasses.asdict(n) for n in notes]})
+    documents[out / RENDER_RECORD] = dumps({"fingerprint": fingerprint, "store": str(store_dir),
+                                            "checkpoint": checkpoint_name})
+    documents[pointer] = f"{store_dir.name}\n".encode()
+    publish(out, documents)
     return targets, True
 
 
@@ -172,54 +199,9 @@ def build(options: BuildOptions) -> Outcome:
     with ahead as pdf_job:
         if analysed:
             store_dir = analyse(options, checkpoint, inputs)
-        write_atomic(options.out / CURRENT_STORE, f"{store_dir.name}\n".encode())
         outputs, rendered = render(options.out, store_dir, options.formats, options.force or analysed,
                                    options.sections, pdf_job, show_progress=not options.quiet,
-                                   single_file=options.single_file, verified=True)
+                                   single_file=options.single_file, verified=True,
+                                   checkpoint_name=checkpoint.name if checkpoint else None,
+                                   log=None if options.quiet else (lambda m: log(options, m)))
     return Outcome(outputs, trained, analysed, rendered, time.perf_counter() - started)
-
-
-@contextlib.contextmanager
-def exclusive(out: Path, wait: float, log=print):
-    """One run at a time per build folder; the holder also clears what killed runs left half-written."""
-    from filelock import FileLock, Timeout
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(out / ".lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log(f"report: another run is using {out}; waiting up to {wait:.0f} s")
-        try:
-            lock.acquire(timeout=wait)
-        except Timeout:
-            raise InputError(f"another report run still holds {out}/.lock after {wait:.0f} s: let it finish, "
-                             "or give this run another --out") from None
-    try:
-        remove_leftovers(out)
-        yield
-    finally:
-        lock.release()
-
-
-def remove_leftovers(out: Path) -> None:
-    """Temporary files and folders of runs that were killed (all named with a leading dot)."""
-    for folder in (out, out / "stores", out / "series", out / "compares", out / "assets", out / "checkpoints"):
-        if not folder.is_dir():
-            continue
-        for leftover in folder.glob(".*"):
-            if leftover.name == ".lock":
-                continue
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            elif leftover.name.endswith(".tmp") or ".stale-" in leftover.name:
-                leftover.unlink(missing_ok=True)
-
-
-def current_store(out: Path) -> Path:
-    pointer = Path(out) / CURRENT_STORE
-    if not pointer.is_file():
-        raise StoreError(f"no analysis in {out} yet: run `make report` first")
-    return Path(out) / "stores" / pointer.read_text().strip()
-

@@ -48,26 +48,29 @@ def render_template(name: str, context) -> str:
         raise RenderError(f"template error: {error}") from None
 
 
-def write_documents(out: Path, stem: str, template: str, context, formats: tuple[str, ...],
-                    pdf_job: PdfJob | None = None, single_file: bool = False) -> list[Path]:
-    """Render ``template`` to ``out/stem.html`` (and ``.pdf``) with the stylesheet beside it; files are
-    replaced only after every format rendered, so a failure leaves the previous documents whole.
+def render_documents(out: Path, stem: str, template: str, context, formats: tuple[str, ...],
+                     pdf_job: PdfJob | None = None, single_file: bool = False) -> dict[Path, bytes]:
+    """Render ``template`` into the bytes of ``out/stem.html`` (and ``.pdf``), with the stylesheet written
+    beside them; the documents are returned, not written, so the caller can publish them together with
+    the files that go with them.
     ``pdf_job`` is a PDF worker started earlier, so that its start-up overlapped other work;
     ``single_file`` makes the HTML self-contained (see ``inline_resources``)."""
-    from analysis.store import write_atomic
-
     out = Path(out)
     with contextlib.ExitStack() as stack:
         if "pdf" in formats and pdf_job is None:
             pdf_job = stack.enter_context(PdfJob.ahead(out))
+        # The stylesheet is in place before the documents: the PDF renderer reads it from the build folder.
+        # It depends only on the templates, so documents of earlier builds still read a stylesheet that fits.
+        from analysis.store import write_atomic
+
         write_atomic(out / "assets" / "report.css", (TEMPLATE_DIR / "report.css").read_bytes())
         html = render_template(template, context)
-        rendered = {"html": (inline_resources(html, out) if single_file else html).encode()}
+        documents = {}
+        if "html" in formats:
+            documents[out / f"{stem}.html"] = (inline_resources(html, out) if single_file else html).encode()
         if "pdf" in formats:
-            rendered["pdf"] = pdf_job.finish(html)
-    for kind in formats:
-        write_atomic(out / f"{stem}.{kind}", rendered[kind])
-    return [out / f"{stem}.{kind}" for kind in formats]
+            documents[out / f"{stem}.pdf"] = pdf_job.finish(html)
+    return documents
 
 
 LINKED_STYLESHEET = re.compile(r'<link rel="stylesheet" href="([^"]+)">')
@@ -102,15 +105,25 @@ def inline_resources(html: str, build_dir: Path) -> str:
 
 class PdfJob:
     """A child process (report.pdfworker) that renders one PDF, capped in memory and time. It is started
-    before its HTML exists: importing WeasyPrint then runs on the other core while this process works."""
+    before its HTML exists: importing WeasyPrint then runs on the other core while this process works.
+    Its temporary files go to a folder of its own inside the build folder, removed when it ends (and by
+    the next run if this one is killed), never to the system's temporary folder."""
+
+    GRACE = 2.0  # seconds a cancelled worker gets to end cleanly before it is killed
 
     def __init__(self, build_dir: Path):
+        import os
+        import tempfile
+
+        from analysis.store import TMP_PREFIX
         from report.pdfworker import TIMEOUT
 
         self.timeout = TIMEOUT
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}pdf.", dir=build_dir))
+        env = {**os.environ, "TMPDIR": str(self.scratch)}
         self.process = subprocess.Popen([sys.executable, "-m", "report.pdfworker", str(Path(build_dir).resolve())],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        cwd=TEMPLATE_DIR.parent)
+                                        cwd=TEMPLATE_DIR.parent, env=env)
 
     @classmethod
     @contextlib.contextmanager
@@ -136,9 +149,18 @@ class PdfJob:
         return pdf
 
     def cancel(self) -> None:
+        """End the worker if it still runs (SIGTERM, then SIGKILL after a grace period) and remove its
+        temporary folder."""
+        import shutil
+
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.communicate()
+            self.process.terminate()
+            try:
+                self.process.communicate(timeout=self.GRACE)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.communicate()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def render_pdf(html: str, build_dir: Path) -> bytes:

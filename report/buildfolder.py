@@ -1,0 +1,256 @@
+"""The build folder: which folders may become one, one run at a time, and outputs replaced together.
+
+The tool deletes only what it created, recognisably: temporary names that start with
+``analysis.store.TMP_PREFIX`` or ``STALE_PREFIX``, its own journal, and (``clean``) the entries it
+writes in a folder it marked as a build folder. A folder it did not make is never adopted unless it is
+empty, so ``--out ~`` or ``--out .`` in a clone is refused before anything is written there.
+
+Build folders are marked twice: ``CACHEDIR.TAG`` (the convention pip and cargo use, so backup tools skip
+them) and ``.report-build``, this tool's own marker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from analysis.errors import InputError
+from analysis.store import STALE_PREFIX, TMP_PREFIX, dumps, stage_file, write_atomic
+
+MARKER = ".report-build"
+CACHEDIR_TAG = "CACHEDIR.TAG"
+TAG_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+            "# This file is a cache directory tag created by the report generator (python -m report).\n"
+            "# For information about cache directory tags, see https://bford.info/cachedir/\n")
+MARKER_TEXT = "This folder is a build folder of the report generator (python -m report).\n"
+LOCK = ".lock"
+JOURNAL = ".report-journal.json"
+CURRENT_STORE = "current-store.txt"
+# Everything the tool writes at a build folder's top level; `clean` removes these and nothing else.
+OUTPUTS = frozenset({
+    "report.html", "report.pdf", "notes.json", "render.json", CURRENT_STORE, "assets", "stores",
+    "checkpoints", "cache", "series", "compares", "compare.html", "compare.pdf", "compare-notes.json",
+    "history.html", "history.pdf", "history-notes.json",
+})
+MARKS = frozenset({MARKER, CACHEDIR_TAG, LOCK, JOURNAL})
+# Folders where runs write temporary files (see clean_leftovers).
+WORK_FOLDERS = ("", "stores", "series", "compares", "assets", "checkpoints", "cache")
+
+
+def is_marked(out: Path) -> bool:
+    return (Path(out) / MARKER).is_file()
+
+
+def _forbidden(resolved: Path) -> str | None:
+    if resolved == Path(resolved.anchor):
+        return "is the root of the file system"
+    homes = {Path.home().resolve()}
+    if os.environ.get("HOME"):
+        homes.add(Path(os.environ["HOME"]).resolve())
+    if resolved in homes:
+        return "is your home folder"
+    return None
+
+
+def _is_earlier_build_folder(entries: list[str]) -> bool:
+    """A build folder written before folders were marked: only names this tool writes, and a store."""
+    return bool(entries) and set(entries) <= OUTPUTS | MARKS and bool({"stores", CURRENT_STORE} & set(entries))
+
+
+def prepare(out: Path) -> Path:
+    """Check that ``out`` may be used as a build folder, create and mark it; refused in one line if not."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file, not a folder: give a folder for the report")
+    problem = _forbidden(out.resolve())
+    if problem:
+        raise InputError(f"--out {out} {problem}: give a folder of its own for the report, e.g. --out build")
+    if out.is_dir() and not is_marked(out):
+        entries = sorted(entry.name for entry in out.iterdir())
+        if entries and not _is_earlier_build_folder(entries):
+            shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+            raise InputError(f"--out {out} already holds files this tool did not make ({shown}): give a new or "
+                             "empty folder, or a build folder made by this tool")
+    out.mkdir(parents=True, exist_ok=True)
+    if not is_marked(out):
+        write_atomic(out / CACHEDIR_TAG, TAG_TEXT.encode())
+        write_atomic(out / MARKER, MARKER_TEXT.encode())
+    return out
+
+
+@contextlib.contextmanager
+def exclusive(out: Path, wait: float, log=print):
+    """One run at a time per build folder. The holder first completes a publication that a killed run left
+    half-done, then removes the temporary files of killed runs."""
+    from filelock import FileLock, Timeout
+
+    out = prepare(out)
+    lock_path = out / LOCK
+    if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
+        raise InputError(f"{lock_path} is not the lock file this tool writes (it is a folder or a link): remove "
+                         "it once no report run is using this folder")
+    lock = FileLock(str(lock_path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log(f"report: another run is using {out}; waiting up to {wait:.0f} s")
+        try:
+            lock.acquire(timeout=wait)
+        except Timeout:
+            raise InputError(f"another report run still holds {lock_path} after {wait:.0f} s: let it finish, "
+                             "or give this run another --out") from None
+    try:
+        recover(out, log)
+        clean_leftovers(out)
+        yield out
+    finally:
+        lock.release()
+
+
+def _is_ours(name: str) -> bool:
+    return name.startswith(TMP_PREFIX) or name.startswith(STALE_PREFIX)
+
+
+def clean_leftovers(out: Path) -> list[Path]:
+    """Remove the temporary files and folders of killed runs: only names with this tool's prefixes."""
+    removed = []
+    for sub in WORK_FOLDERS:
+        folder = Path(out) / sub
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for leftover in folder.iterdir():
+            if not _is_ours(leftover.name):
+                continue
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
+
+
+def publish(out: Path, files: dict[Path, bytes]) -> list[Path]:
+    """Replace several files of the build folder as one. Each is written and fsynced under a temporary
+    name; then a journal listing the renames is written (the commit point); then the renames happen and
+    the journal goes. A run killed among the renames is completed by the next run (``recover``), so a
+    reader never finds outputs of two builds side by side once the next run has started; a run that fails
+    before the journal leaves every previous output as it was."""
+    out = Path(out)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, data in files.items():
+            if not Path(target).resolve().is_relative_to(out.resolve()):
+                raise ValueError(f"{target} is not inside the build folder {out}")
+            staged.append((stage_file(target, data), Path(target)))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    renames = [[os.path.relpath(tmp, out), os.path.relpath(target, out)] for tmp, target in staged]
+    write_atomic(out / JOURNAL, dumps({"renames": renames}))
+    _apply(out, renames)
+    (out / JOURNAL).unlink()
+    return [target for _, target in staged]
+
+
+def _apply(out: Path, renames: list[list[str]]) -> None:
+    for tmp, target in renames:
+        if (out / tmp).exists():
+            os.replace(out / tmp, out / target)
+    for folder in {(out / target).parent for _, target in renames}:
+        _fsync_folder(folder)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the renames in ``folder`` durable (a power cut after them keeps them)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+def _valid_renames(out: Path, document) -> list[list[str]] | None:
+    """The journal's renames, if every one moves a temporary file of ours to a place inside ``out``."""
+    renames = document.get("renames") if isinstance(document, dict) else None
+    if not isinstance(renames, list):
+        return None
+    root = out.resolve()
+    for pair in renames:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+            return None
+        tmp, target = (out / pair[0]).resolve(), (out / pair[1]).resolve()
+        if not (Path(pair[0]).name.startswith(TMP_PREFIX) and tmp.is_relative_to(root)
+                and target.is_relative_to(root)):
+            return None
+    return renames
+
+
+def recover(out: Path, log=print) -> bool:
+    """Complete the publication a killed run left half-done; True if there was one."""
+    journal = Path(out) / JOURNAL
+    if not journal.is_file():
+        return False
+    try:
+        renames = _valid_renames(Path(out), json.loads(journal.read_text()))
+    except (OSError, ValueError):
+        renames = None
+    if renames is None:
+        log(f"report: {journal} is damaged; ignored (the outputs are rebuilt as needed)")
+    else:
+        _apply(Path(out), renames)
+        log(f"report: completed the outputs of a run that was stopped while replacing them in {out}")
+    journal.unlink()
+    return True
+
+
+def clean(out: Path) -> tuple[list[str], list[str]]:
+    """Remove what this tool wrote in the build folder ``out``: (removed names, names left in place).
+    A folder without this tool's marker is refused."""
+    out = Path(out)
+    if not out.is_dir():
+        raise InputError(f"{out} does not exist: nothing to clean")
+    if not is_marked(out):
+        raise InputError(f"{out} is not a build folder made by this tool (it has no {MARKER} file): "
+                         "nothing was removed")
+    removed, kept = [], []
+    for entry in sorted(out.iterdir(), key=lambda p: p.name):
+        if entry.name in OUTPUTS or _is_ours(entry.name) or entry.name in (CACHEDIR_TAG, LOCK, JOURNAL):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed.append(entry.name)
+        elif entry.name != MARKER:
+            kept.append(entry.name)
+    if kept:
+        return removed, kept
+    (out / MARKER).unlink()
+    out.rmdir()
+    return [*removed, MARKER], []
+
+
+def current_store(out: Path) -> Path:
+    """The store the report was last built from, as recorded in current-store.txt."""
+    from report.errors import StoreError
+
+    pointer = Path(out) / CURRENT_STORE
+    if not pointer.is_file():
+        raise StoreError(f"no analysis in {out} yet: run `make report` first")
+    name = pointer.read_text(errors="replace").strip()
+    stores = Path(out) / "stores"
+    store = stores / name
+    # One plain folder name inside stores/: a damaged or edited pointer must not lead anywhere else.
+    plain = bool(name) and Path(name).name == name and not name.startswith(".") and "\x00" not in name
+    if not (plain and store.is_dir() and store.resolve().parent == stores.resolve()):
+        raise StoreError(f"{pointer} is damaged (it does not name a store in {Path(out) / 'stores'}): "
+                         "run `make report` to analyse again")
+    return store

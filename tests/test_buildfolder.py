@@ -1,0 +1,314 @@
+"""The build folder: only folders this tool made (or empty ones) are used, only what it made is deleted,
+outputs of one build are replaced together, and damaged state files never block a run."""
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from analysis.errors import InputError
+from analysis.store import TMP_PREFIX, stage_file, write_atomic
+from conftest import ROOT, run_cli
+from report import buildfolder
+from report.buildfolder import JOURNAL, MARKER, clean, clean_leftovers, prepare, publish, recover
+
+
+def tree(folder: Path) -> dict[str, bytes | None]:
+    """Every entry below ``folder`` (hidden ones too), with file contents."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None)
+            for p in sorted(folder.rglob("*"))}
+
+
+def plant_sentinels(folder: Path) -> dict[str, bytes | None]:
+    """Hidden files and folders a user might keep, named like the temporary files of older versions."""
+    for sub in ("", "stores", "assets"):
+        base = folder / sub
+        base.mkdir(parents=True, exist_ok=True)
+        (base / ".ssh").mkdir(exist_ok=True)
+        (base / ".ssh" / "id_ed25519").write_text("secret")
+        (base / ".notes.tmp").write_text("mine")
+        (base / ".old.stale-1").write_text("mine too")
+    return tree(folder)
+
+
+# --- which folders may be a build folder ------------------------------------------------------------
+
+def test_a_folder_with_foreign_files_is_refused_and_left_as_it_was(tmp_path):
+    victim = tmp_path / "home-like"
+    before = plant_sentinels(victim)
+    result = run_cli("render", "--out", str(victim))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"report: error: --out {victim} already holds files this tool did not make "
+                                     "(.notes.tmp, .old.stale-1, .ssh, assets, stores): give a new or empty folder, "
+                                     "or a build folder made by this tool")
+    assert tree(victim) == before
+
+
+def test_out_dot_in_a_clone_is_refused_and_deletes_nothing(tmp_path):
+    clone = tmp_path / "clone"
+    for name in (".git", ".github", ".ci"):
+        (clone / name).mkdir(parents=True)
+        (clone / name / "keep").write_text(name)
+    (clone / ".gitignore").write_text("/build/\n")
+    before = tree(clone)
+    result = run_cli("--out", ".", "--sections", "parameters", cwd=clone, env={"PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2 and "already holds files this tool did not make" in result.stderr
+    assert tree(clone) == before
+
+
+@pytest.mark.parametrize("where, problem", [("/", "is the root of the file system"), ("HOME", "is your home folder")])
+def test_the_root_and_the_home_folder_are_refused(tmp_path, where, problem):
+    home = tmp_path / "home"
+    home.mkdir()
+    out = str(home) if where == "HOME" else where
+    result = run_cli("render", "--out", out, env={"HOME": str(home)})
+    assert result.returncode == 2 and problem in result.stderr
+    assert list(home.iterdir()) == []  # not even a lock file
+
+
+def test_a_file_as_out_is_refused(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("keep")
+    result = run_cli("render", "--out", str(path))
+    assert result.returncode == 2 and "is a file, not a folder" in result.stderr
+    assert path.read_text() == "keep"
+
+
+def test_new_and_empty_folders_are_marked_and_earlier_build_folders_adopted(tmp_path):
+    for folder in (tmp_path / "new" / "deeper", tmp_path / "empty"):
+        if folder.name == "empty":
+            folder.mkdir()
+        prepare(folder)
+        assert (folder / MARKER).is_file()
+        assert (folder / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    earlier = tmp_path / "earlier"
+    (earlier / "stores" / "0123456789abcdef").mkdir(parents=True)
+    (earlier / "current-store.txt").write_text("0123456789abcdef\n")
+    (earlier / "report.html").write_text("<p>")
+    prepare(earlier)
+    assert (earlier / MARKER).is_file()
+    only_outputs_no_store = tmp_path / "lookalike"
+    (only_outputs_no_store / "cache").mkdir(parents=True)
+    with pytest.raises(InputError, match="did not make"):
+        prepare(only_outputs_no_store)
+
+
+# --- only what the tool made is deleted ---------------------------------------------------------------
+
+def test_clean_up_after_killed_runs_removes_only_names_with_the_tools_prefix(tmp_path):
+    out = prepare(tmp_path / "out")
+    before = plant_sentinels(out)
+    ours = [out / f"{TMP_PREFIX}report.html.abc.tmp", out / "stores" / f"{TMP_PREFIX}0123.xyz",
+            out / "stores" / ".report-stale.0123.77"]
+    ours[0].write_text("half")
+    for folder in ours[1:]:
+        (folder / "images").mkdir(parents=True)
+        (folder / "images" / "a.png").write_bytes(b"png")
+    removed = clean_leftovers(out)
+    assert sorted(removed) == sorted(ours)
+    assert tree(out) == before
+
+
+def test_clean_removes_only_what_the_tool_wrote(tmp_path):
+    out = prepare(tmp_path / "out")
+    (out / "stores" / "0123456789abcdef").mkdir(parents=True)
+    (out / "report.html").write_text("<p>")
+    (out / "my-notes.md").write_text("keep")
+    removed, kept = clean(out)
+    assert "report.html" in removed and "stores" in removed and kept == ["my-notes.md"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "my-notes.md"]
+    (out / "my-notes.md").unlink()
+    clean(out)
+    assert not out.exists()  # empty once only its own marker was left: removed with it
+
+
+def test_clean_refuses_a_folder_it_did_not_mark(tmp_path):
+    (tmp_path / "report.html").write_text("<p>")
+    result = run_cli("clean", "--out", str(tmp_path))
+    assert result.returncode == 2 and "not a build folder made by this tool" in result.stderr
+    assert (tmp_path / "report.html").is_file()
+
+
+# --- one build's outputs are replaced together ---------------------------------------------------------
+
+def test_a_failure_while_writing_leaves_every_previous_output(tmp_path, monkeypatch):
+    out = prepare(tmp_path / "out")
+    publish(out, {out / "a.txt": b"a1", out / "b.txt": b"b1"})
+    calls = []
+
+    def fail_on_second(path, data):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(27, "File too large")
+        return stage_file(path, data)
+
+    monkeypatch.setattr(buildfolder, "stage_file", fail_on_second)
+    with pytest.raises(OSError):
+        publish(out, {out / "a.txt": b"a2", out / "b.txt": b"b2"})
+    assert (out / "a.txt").read_bytes() == b"a1" and (out / "b.txt").read_bytes() == b"b1"
+    assert [p.name for p in out.iterdir() if p.name.startswith(".report")] == [MARKER]
+
+
+def test_a_journal_left_by_a_killed_run_is_completed_by_the_next(tmp_path):
+    out = prepare(tmp_path / "out")
+    publish(out, {out / "a.txt": b"a1", out / "b.txt": b"b1"})
+    staged = [stage_file(out / "a.txt", b"a2"), stage_file(out / "b.txt", b"b2")]
+    write_atomic(out / JOURNAL, json.dumps({"renames": [[p.name, n] for p, n in zip(staged, ("a.txt", "b.txt"))]})
+                 .encode())
+    os.replace(staged[0], out / "a.txt")  # killed after the first rename
+    assert recover(out, log=lambda m: None)
+    assert (out / "a.txt").read_bytes() == b"a2" and (out / "b.txt").read_bytes() == b"b2"
+    assert not (out / JOURNAL).exists()
+
+
+@pytest.mark.parametrize("journal", ["garbage{", "[]", '{"renames": [["../../etc/passwd", "x"]]}',
+                                     '{"renames": [[".report-tmp.a", "../outside"]]}'])
+def test_a_damaged_or_hostile_journal_moves_nothing(tmp_path, journal):
+    out = prepare(tmp_path / "out")
+    (tmp_path / "outside").write_text("keep")
+    (out / ".report-tmp.a").write_text("x")
+    (out / JOURNAL).write_text(journal)
+    messages = []
+    assert recover(out, log=messages.append)
+    assert "is damaged; ignored" in messages[0]
+    assert (tmp_path / "outside").read_text() == "keep" and not (out / JOURNAL).exists()
+
+
+def store_named_in(out: Path) -> tuple[str, str]:
+    """The store key the HTML and the PDF of a build folder cite in their provenance."""
+    from pypdf import PdfReader
+
+    stores = [p.name for p in (out / "stores").iterdir() if not p.name.startswith(".")]
+    html = (out / "report.html").read_text()
+    pdf = " ".join(page.extract_text() for page in PdfReader(out / "report.pdf").pages)
+    in_html = [s for s in stores if s in html]
+    in_pdf = [s for s in stores if s in pdf.replace("\n", "")]
+    assert len(in_html) == 1 and len(in_pdf) == 1, (in_html, in_pdf)
+    return in_html[0], in_pdf[0]
+
+
+KILL_AFTER_FIRST_RENAME = textwrap.dedent("""
+    import os, signal, sys
+    real = os.replace
+    def replace(src, dst, *a, **k):
+        real(src, dst, *a, **k)
+        if str(dst).endswith("report.html"):
+            os.kill(os.getpid(), signal.SIGKILL)
+    os.replace = replace
+    from report.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_html_and_pdf_always_name_the_same_store_even_after_a_kill_between_renames(default_checkpoint, tmp_path):
+    out = tmp_path / "out"
+    common = ["--out", str(out), "--sections", "assignment"]
+    assert run_cli("--checkpoint", str(default_checkpoint), *common).returncode == 0
+    first = store_named_in(out)
+    assert first[0] == first[1]
+    other = tmp_path / "other.pt"  # a second checkpoint: other bytes, so another store
+    other.write_bytes(default_checkpoint.read_bytes())
+    with open(other, "ab") as handle:
+        handle.write(b"\0" * 16)  # zip archives tolerate trailing bytes: same weights, new sha256
+    env = {**os.environ, "MPLBACKEND": "Agg", "SOURCE_DATE_EPOCH": "1764000000"}
+    killed = subprocess.run([sys.executable, "-c", KILL_AFTER_FIRST_RENAME, "--checkpoint", str(other), *common],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL
+    assert (out / JOURNAL).is_file()  # the HTML is new, the PDF old: until the next run starts
+    result = run_cli("render", "--out", str(out), "--sections", "assignment", "--format", "html")
+    assert result.returncode == 0, result.stderr
+    assert "completed the outputs of a run that was stopped" in result.stderr
+    html_store, pdf_store = store_named_in(out)
+    assert html_store == pdf_store != first[0]
+    assert (out / "current-store.txt").read_text().strip() == html_store
+
+
+def test_a_write_failure_keeps_the_previous_pair_and_says_why(default_checkpoint, tmp_path):
+    out = tmp_path / "out"
+    common = ["--out", str(out), "--sections", "assignment"]
+    assert run_cli("--checkpoint", str(default_checkpoint), *common).returncode == 0
+    before = {name: (out / name).read_bytes() for name in ("report.html", "report.pdf", "current-store.txt")}
+    script = f"ulimit -f 100; exec {sys.executable} -m report --checkpoint {default_checkpoint} --force " + \
+        " ".join(common)
+    result = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "MPLBACKEND": "Agg"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "report: error: the file grew beyond the size limit of this shell (ulimit -f): raise it or choose "
+        "another --out (the previous report is unchanged)")
+    assert {name: (out / name).read_bytes() for name in before} == before
+
+
+# --- damaged state files --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content", ["garbage{", "[]", '"a string"'])
+def test_a_damaged_render_record_is_treated_as_absent(synthetic_store, tmp_path, content):
+    out = synthetic_store.parent.parent
+    (out / "current-store.txt").write_text(synthetic_store.name + "\n")
+    prepare(out)
+    (out / "render.json").write_text(content)
+    result = run_cli("render", "--out", str(out), "--format", "html")
+    assert result.returncode == 0, result.stderr
+    assert "render.json is damaged; rendering again" in result.stderr
+    assert json.loads((out / "render.json").read_text())["store"] == str(synthetic_store)
+
+
+@pytest.mark.parametrize("pointer", ["../../../etc\n", "0123456789abcdef\n", "", "\x00\xff"])
+def test_a_damaged_store_pointer_is_one_line(synthetic_store, pointer):
+    out = synthetic_store.parent.parent
+    prepare(out)
+    (out / "current-store.txt").write_text(pointer, errors="surrogateescape")
+    result = run_cli("render", "--out", str(out), "--format", "html")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("current-store.txt is damaged (it does not name a store in "
+                                          f"{out / 'stores'}): run `make report` to analyse again")
+
+
+def test_a_lock_that_is_a_folder_is_one_line(tmp_path):
+    out = prepare(tmp_path / "out")
+    (out / ".lock").mkdir()
+    result = run_cli("render", "--out", str(out))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"report: error: {out / '.lock'} is not the lock file this tool writes (it is "
+                                     "a folder or a link): remove it once no report run is using this folder")
+
+
+# --- files are created with the user's umask; temporary files stay inside the build folder ----------
+
+@pytest.mark.parametrize("mask", [0o022, 0o002, 0o077])
+def test_files_follow_the_umask(synthetic_store, mask):
+    out = synthetic_store.parent.parent
+    (out / "current-store.txt").write_text(synthetic_store.name + "\n")
+    prepare(out)
+    code = (f"import os, sys; os.umask({mask}); sys.argv[1:] = ['render', '--out', {str(out)!r}]; "
+            "from report.cli import main; sys.exit(main())")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    for name in ("report.html", "report.pdf", "render.json", "notes.json", "current-store.txt", "assets/report.css"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o666 & ~mask, name
+
+
+def test_a_cancelled_pdf_worker_ends_by_sigterm_and_leaves_no_temporary_files(tmp_path, monkeypatch):
+    import time
+
+    from report.render import PdfJob
+
+    system_tmp = tmp_path / "system-tmp"
+    system_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(system_tmp))
+    out = prepare(tmp_path / "out")
+    for delay in (0.05, 0.3, 0.8):
+        job = PdfJob(out)
+        assert job.scratch.parent == out and job.scratch.name.startswith(TMP_PREFIX)
+        time.sleep(delay)
+        job.cancel()
+        assert job.process.returncode in (-signal.SIGTERM, 128 + signal.SIGTERM)
+        assert not job.scratch.exists()
+    assert list(system_tmp.iterdir()) == []
+    assert not [p for p in out.iterdir() if p.name.startswith(TMP_PREFIX)]
