@@ -11,13 +11,16 @@ import dataclasses
 import gzip
 import math
 import os
+import re
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from analysis.datafiles import (  # noqa: F401  data_identity and embedded_csv_path are used from here too
     EMBEDDED, IDX_FILES, SPLIT_SEED, TEST_PER_CLASS, data_identity, embedded_csv_path, find_idx_files,
-    image_folder_files, is_image_folder)
+    image_folder_listing, is_image_folder, names_list, printable)
 from analysis.errors import InputError
 from analysis.store import sha256_file
 
@@ -25,6 +28,15 @@ DIGIT_NAMES = [str(d) for d in range(10)]
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                  "Ankle boot"]
 KMNIST_NAMES = ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"]
+
+# The most data one IDX file may promise. The largest published IDX set, EMNIST ByClass, holds 0.55 GB of
+# training images; a header promising more than four times that is corrupted or hostile, and refusing it
+# before reading keeps a run within the memory of a laptop (the arrays are copied once more on the way to
+# the model).
+MAX_IDX_BYTES = 2 << 30
+IDX_TYPES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "2-byte integer", 0x0C: "4-byte integer",
+             0x0D: "4-byte float", 0x0E: "8-byte float"}
+READ_STEP = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,20 +64,26 @@ class DataSplits:
 
 
 def load(data: str | None, cache_dir: Path | None = None, input_size: int | None = None,
-         class_names: list[str] | None = None) -> DataSplits:
+         class_names: list[str] | None = None, names_from: str = "--class-names") -> DataSplits:
+    """The data, with ``class_names`` (when given) in place of its own; ``names_from`` says where those
+    names came from, for the message when they are too few."""
     if data is None or data == EMBEDDED:
         splits = load_embedded(cache_dir)
     elif is_image_folder(Path(data)):
         splits = load_image_folder(Path(data), input_size)
     else:
-        splits = load_idx_folder(Path(data))
-    if class_names:
-        present = int(max(splits.train.labels.max(initial=0), splits.test.labels.max(initial=0))) + 1
-        if len(class_names) < present:
-            raise InputError(f"--class-names gives {len(class_names)} names but the data has {present} classes: "
-                             "give one name per class, in label order")
-        splits = dataclasses.replace(splits, class_names=list(class_names))
-    return splits
+        return load_idx_folder(Path(data), class_names, names_from)  # its labels are checked against the names
+    return _with_class_names(splits, class_names, names_from)
+
+
+def _with_class_names(splits: DataSplits, class_names: list[str] | None, names_from: str) -> DataSplits:
+    if not class_names:
+        return splits
+    present = int(max(splits.train.labels.max(initial=0), splits.test.labels.max(initial=0))) + 1
+    if len(class_names) < present:
+        raise InputError(f"{names_from} gives {len(class_names)} names but the data has {present} classes: "
+                         "give --class-names with one name per class, in label order")
+    return dataclasses.replace(splits, class_names=list(class_names))
 
 
 def load_embedded(cache_dir: Path | None = None) -> DataSplits:
@@ -112,22 +130,38 @@ def stratified_split(labels: np.ndarray, test_per_class: int, seed: int) -> tupl
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
-def load_idx_folder(folder: Path) -> DataSplits:
+def load_idx_folder(folder: Path, class_names: list[str] | None = None,
+                    names_from: str = "--class-names") -> DataSplits:
     files = find_idx_files(folder)
     arrays = {key: read_idx(path, IDX_FILES[key][1]) for key, path in files.items()}
     for split in ("train", "test"):
         n_images, n_labels = len(arrays[f"{split}_images"]), len(arrays[f"{split}_labels"])
         if n_images != n_labels:
-            raise InputError(f"{split} split of {folder} has {n_images} images but {n_labels} labels: "
+            raise InputError(f"{split} split of {printable(folder)} has {n_images} images but {n_labels} labels: "
                              "the IDX files do not belong together")
+    if not len(arrays["test_images"]):  # an empty train split is fine: the analysis reads only the test split
+        raise InputError(f"the test split of {printable(folder)} has no images: {files['test_images'].name} holds "
+                         "0 images; give IDX files with test images")
     names, family = idx_class_names(files["test_images"])
-    return DataSplits(
+    if not class_names:
+        for key in ("train_labels", "test_labels"):
+            _refuse_unnamed_labels(files[key], arrays[key], names, family)
+    splits = DataSplits(
         train=ImageSet(arrays["train_images"][:, None], arrays["train_labels"].astype(np.int64)),
         test=ImageSet(arrays["test_images"][:, None], arrays["test_labels"].astype(np.int64)),
         description=f"{family} IDX files in {folder} ({len(arrays['train_labels']):,} train, "
                     f"{len(arrays['test_labels']):,} test images)",
         class_names=names, kind="mnist-idx",
     )
+    return _with_class_names(splits, class_names, names_from)
+
+
+def _refuse_unnamed_labels(path: Path, labels: np.ndarray, names: list[str], family: str) -> None:
+    """A label beyond the family's names would silently become a class of its own."""
+    if len(labels) and int(labels.max()) >= len(names):
+        raise InputError(f"{printable(path)} holds label {int(labels.max())}, but {family} has {len(names)} "
+                         f"classes (0–{len(names) - 1}): the labels file is corrupted or of another data set; "
+                         "give --class-names with one name per class")
 
 
 def idx_class_names(path: Path) -> tuple[list[str], str]:
@@ -140,23 +174,8 @@ def idx_class_names(path: Path) -> tuple[list[str], str]:
     return DIGIT_NAMES, "MNIST"
 
 
-def _class_dirs(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
 def _read_images(paths: list[Path], input_size: int | None) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    arrays = []
-    for path in paths:
-        try:
-            with Image.open(path) as image:
-                image = image.convert("RGB")
-                if input_size:
-                    image = image.resize((input_size, input_size), Image.Resampling.BILINEAR)
-                arrays.append(np.asarray(image, dtype=np.uint8).transpose(2, 0, 1))
-        except (UnidentifiedImageError, OSError) as error:
-            raise InputError(f"cannot read image {path} ({error}): remove or replace it") from None
+    arrays = [_read_image(path, input_size) for path in paths]
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         sizes = ", ".join(f"{h}×{w}" for _, h, w in sorted(shapes)[:4])
@@ -165,37 +184,89 @@ def _read_images(paths: list[Path], input_size: int | None) -> np.ndarray:
     return np.stack(arrays) if arrays else np.zeros((0, 3, input_size or 1, input_size or 1), np.uint8)
 
 
-def _labelled_files(root: Path, classes: list[str]) -> tuple[list[Path], np.ndarray]:
-    paths, labels = [], []
-    for label, name in enumerate(classes):
-        for path in image_folder_files(root / name):
-            paths.append(path)
-            labels.append(label)
-    return paths, np.asarray(labels, dtype=np.int64)
+def _read_image(path: Path, input_size: int | None) -> np.ndarray:
+    """One image as uint8 (3, H, W). Whatever is wrong with the file (Pillow raises OSError, ValueError,
+    SyntaxError, struct.error, ... for malformed files) is one line naming it."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with the numbers
+            opened = Image.open(path)  # reads the header only
+        with opened:
+            limit = Image.MAX_IMAGE_PIXELS  # None when a user turned the check off
+            if limit and opened.width * opened.height > limit:
+                raise _too_many_pixels(path, opened.width * opened.height)
+            image = _as_rgb(path, opened)  # Pillow opens on the first frame of an animation or a stack
+            if input_size:
+                image = image.resize((input_size, input_size), Image.Resampling.BILINEAR)
+            return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+    except InputError:
+        raise
+    except Image.DecompressionBombError as error:  # Pillow's own refusal, at twice the limit
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        raise _too_many_pixels(path, int(found.group(1)) if found else None) from None
+    except Exception as error:
+        raise InputError(f"cannot read image {printable(path)} ({printable(error) or type(error).__name__}): "
+                         "remove or replace it") from None
+
+
+def _too_many_pixels(path: Path, pixels: int | None) -> InputError:
+    """Refused before decoding: a small file may inflate to gigabytes."""
+    from PIL import Image
+
+    count = f"{pixels:,} pixels" if pixels is not None else "more pixels"
+    return InputError(f"image {printable(path)} has {count}, more than the limit of {Image.MAX_IMAGE_PIXELS:,}: "
+                      "it may be a decompression bomb; shrink it, or remove it")
+
+
+def _as_rgb(path: Path, image):
+    """RGB with the full 0..255 range. Pillow's convert("RGB") clips 16-bit and 32-bit values to 255 and
+    floats to 0..255, which turns most such images white or black, so those are scaled here."""
+    from PIL import Image
+
+    if image.mode.startswith("I;16") or image.mode == "I":  # Pillow opens 16-bit PGM and PPM files as "I"
+        values = np.asarray(image)
+        _refuse_values_outside(path, values, 0, 65535, "pixel values", "beyond 16 bits")
+        grey = (values.astype(np.uint32) * 255 + 32767) // 65535
+        return Image.fromarray(grey.astype(np.uint8), "L").convert("RGB")
+    if image.mode == "F":
+        values = np.asarray(image, dtype=np.float32)
+        _refuse_values_outside(path, values, 0.0, 1.0, "floating-point pixels", "outside 0..1")
+        return Image.fromarray(np.round(values * 255).astype(np.uint8), "L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")  # Pillow warns on converting such a palette to RGB directly
+    return image.convert("RGB")  # alpha is dropped, as torchvision's ImageFolder loader drops it
+
+
+def _refuse_values_outside(path: Path, values: np.ndarray, low, high, what: str, why: str) -> None:
+    if values.size and not (np.all(np.isfinite(values)) and values.min() >= low and values.max() <= high):
+        raise InputError(f"image {printable(path)} holds {what} from {values.min():g} to {values.max():g}, "
+                         f"{why}: their scale is unknown; save it as an 8-bit or 16-bit image")
 
 
 def load_image_folder(folder: Path, input_size: int | None) -> DataSplits:
     """``folder/train/<class>/*`` and ``folder/test/<class>/*`` (or ``val``), or just ``folder/<class>/*``,
     which is then split stratified (seed 0) into 80 % train and 20 % test."""
-    test_root = next((folder / n for n in ("test", "val") if (folder / n).is_dir()), None)
-    if (folder / "train").is_dir() and test_root is not None:
-        classes = [d.name for d in _class_dirs(folder / "train")]
-        train_paths, train_labels = _labelled_files(folder / "train", classes)
-        test_paths, test_labels = _labelled_files(test_root, classes)
-        layout = f"train/ and {test_root.name}/"
+    listing = image_folder_listing(folder)
+    classes = listing.classes
+    if "test" in listing.files:
+        train_paths, train_labels = _paths_and_labels(listing.files["train"])
+        test_paths, test_labels = _paths_and_labels(listing.files["test"])
+        layout = f"train/ and {listing.roots['test'].name}/"
     else:
-        classes = [d.name for d in _class_dirs(folder)]
-        paths, labels = _labelled_files(folder, classes)
-        per_class = np.bincount(labels, minlength=len(classes)) if len(labels) else np.zeros(len(classes), int)
-        test_count = max(1, int(per_class.min() * 0.2)) if len(classes) and per_class.min() > 1 else 0
+        paths, labels = _paths_and_labels(listing.files["all"])
+        per_class = np.bincount(labels, minlength=len(classes))
+        if len(classes) and per_class.min() < 2:
+            raise InputError(f"image folder {printable(folder)} has class(es) with fewer than 2 images "
+                             f"({names_list([n for n, count in zip(classes, per_class) if count < 2])}): every "
+                             "class folder needs 2 or more, to split off test images")
+        test_count = max(1, int(per_class.min() * 0.2)) if len(classes) else 0
         train_idx, test_idx = stratified_split(labels, test_count, SPLIT_SEED)
         train_paths, train_labels = [paths[i] for i in train_idx], labels[train_idx]
         test_paths, test_labels = [paths[i] for i in test_idx], labels[test_idx]
         layout = f"class folders split stratified (seed {SPLIT_SEED}), {test_count} test images per class"
-    empty = [name for label, name in enumerate(classes) if not np.any(test_labels == label)]
-    if not classes or empty:
-        raise InputError(f"image folder {folder} has no test images for class(es) {', '.join(empty) or '(none)'}: "
-                         "every class folder needs images")
+    _refuse_missing_test_images(folder, classes, test_labels)
     return DataSplits(
         train=ImageSet(_read_images(train_paths, input_size), train_labels),
         test=ImageSet(_read_images(test_paths, input_size), test_labels),
@@ -205,28 +276,90 @@ def load_image_folder(folder: Path, input_size: int | None) -> DataSplits:
     )
 
 
+def _paths_and_labels(files: list[tuple[int, Path]]) -> tuple[list[Path], np.ndarray]:
+    return [path for _, path in files], np.asarray([label for label, _ in files], dtype=np.int64)
+
+
+def _refuse_missing_test_images(folder: Path, classes: list[str], test_labels: np.ndarray) -> None:
+    if not len(test_labels):
+        where = "its test class folders are empty" if classes else "it has no class folders"
+        raise InputError(f"the test split of {printable(folder)} has no images: {where}; put each class's images "
+                         "in <folder>/<class>/, or in train/<class>/ and test/<class>/")
+    empty = [name for label, name in enumerate(classes) if not np.any(test_labels == label)]
+    if empty:
+        raise InputError(f"image folder {printable(folder)} has no test images for class(es) {names_list(empty)}: "
+                         "every class folder needs images")
+
+
 def read_idx(path: Path, expected_magic: int) -> np.ndarray:
-    """Read an unsigned-byte IDX file (the format of torchvision's MNIST ``raw`` folder)."""
+    """Read an unsigned-byte IDX file (the format of torchvision's MNIST ``raw`` folder), plain or gzip.
+
+    The header is read first and the file is then read in steps up to the size it promises, never beyond:
+    memory stays at the promised size (at most MAX_IDX_BYTES) however far a hostile .gz file would inflate."""
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rb") as handle:
-            raw = handle.read()
-    except (OSError, EOFError) as error:
-        raise InputError(f"cannot read {path}: {error}; replace it with an intact copy") from None
-    if len(raw) < 4:
-        raise InputError(f"{path} is too short to be an IDX file: replace it with an intact copy")
-    magic = int.from_bytes(raw[:4], "big")
+            shape = _idx_shape(path, handle, expected_magic)
+            promised = math.prod(shape)  # Python integers: a forged header cannot overflow the check
+            if opener is open:  # the size on disk tells a damaged plain file before anything is read
+                _refuse_wrong_length(path, os.fstat(handle.fileno()).st_size - handle.tell(), promised)
+            _refuse_above_cap(path, promised)
+            payload = _read_payload(path, handle, promised)
+    except (OSError, EOFError, zlib.error) as error:  # zlib.error: a damaged deflate stream, not an OSError
+        raise InputError(f"cannot read {printable(path)}: {printable(error)}; replace it with an intact copy") \
+            from None
+    return payload.reshape(shape)
+
+
+def _idx_shape(path: Path, handle, expected_magic: int) -> tuple[int, ...]:
+    """The dimensions from the header: magic bytes 0 0, a type code, the number of dimensions, then one
+    4-byte size per dimension."""
+    magic_bytes = handle.read(4)
+    if len(magic_bytes) < 4:
+        raise InputError(f"{printable(path)} is too short to be an IDX file: replace it with an intact copy")
+    magic, type_code, ndim = int.from_bytes(magic_bytes, "big"), magic_bytes[2], magic_bytes[3]
+    looks_like_idx = magic_bytes[:2] == b"\0\0"  # otherwise the magic number itself is the problem
+    if looks_like_idx and type_code != 0x08:
+        raise InputError(f"{printable(path)} holds data of type code 0x{type_code:02X} "
+                         f"({IDX_TYPES.get(type_code, 'unknown')}): only unsigned-byte IDX files (0x08) can be read")
+    if looks_like_idx and ndim == 0:
+        raise InputError(f"{printable(path)} has no dimensions in its header: the file is truncated or corrupted")
     if magic != expected_magic:
-        raise InputError(f"{path} has magic number {magic}, expected {expected_magic}: "
+        raise InputError(f"{printable(path)} has magic number {magic}, expected {expected_magic}: "
                          "not an MNIST IDX file of this kind")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    promised = math.prod(shape)  # Python integers: a forged header cannot overflow the check
-    if len(raw) < header or len(raw) != header + promised:
-        raise InputError(f"{path} holds {max(0, len(raw) - header)} data bytes but its header promises "
-                         f"{promised}: the file is truncated or corrupted")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    sizes = handle.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
+        raise InputError(f"{printable(path)} ends inside its header: the file is truncated or corrupted")
+    return tuple(int.from_bytes(sizes[4 * i: 4 * i + 4], "big") for i in range(ndim))
+
+
+def _refuse_wrong_length(path: Path, held: int, promised: int) -> None:
+    if held != promised:
+        raise InputError(f"{printable(path)} holds {held} data bytes but its header promises {promised}: "
+                         "the file is truncated or corrupted")
+
+
+def _refuse_above_cap(path: Path, promised: int) -> None:
+    if promised > MAX_IDX_BYTES:
+        raise InputError(f"{printable(path)}'s header promises {promised:,} bytes of data, more than the limit of "
+                         f"{MAX_IDX_BYTES:,}: the file is corrupted, or too large to analyse here")
+
+
+def _read_payload(path: Path, handle, promised: int) -> np.ndarray:
+    """The promised bytes, read in steps into one array; one byte more would be trailing data."""
+    payload = np.empty(promised, dtype=np.uint8)
+    filled = 0
+    while filled < promised:
+        block = handle.read(min(READ_STEP, promised - filled))
+        if not block:
+            break
+        payload[filled: filled + len(block)] = np.frombuffer(block, dtype=np.uint8)
+        filled += len(block)
+    _refuse_wrong_length(path, filled, promised)
+    if handle.read(1):
+        raise InputError(f"{printable(path)} holds more data than the {promised:,} bytes its header promises: "
+                         "the file is truncated or corrupted")
+    return payload
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

@@ -3,7 +3,10 @@ parsing anything, so that a build with nothing to do stays cheap."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from analysis.errors import InputError
@@ -42,9 +45,10 @@ def data_identity(data: str | None, input_size: int | None = None) -> dict:
                 "split": f"stratified, seed {SPLIT_SEED}, {TEST_PER_CLASS} test per class"}
     folder = Path(data)
     if is_image_folder(folder):
-        files = image_folder_files(folder)
+        # The loader's own listing: exactly the files it reads, symlinked class folders included.
+        read = image_folder_listing(folder).paths()
         return {"kind": "image-folder", "input_size": input_size,
-                "files": {str(p.relative_to(folder)): sha256_file(p) for p in files}}
+                "files": {str(p.relative_to(folder)): sha256_file(p) for p in read}}
     files = find_idx_files(folder)
     return {"kind": "mnist-idx", "files": {p.name: sha256_file(p) for p in sorted(files.values())}}
 
@@ -52,7 +56,8 @@ def data_identity(data: str | None, input_size: int | None = None) -> dict:
 def find_idx_files(folder: Path) -> dict[str, Path]:
     """Locate the four IDX files (plain or .gz) in ``folder``, ``folder/raw`` or ``folder/MNIST/raw``."""
     if not folder.is_dir():
-        raise InputError(f"data folder {folder} does not exist: give a folder holding the four MNIST IDX files")
+        raise InputError(f"data folder {printable(folder)} does not exist: give a folder holding the four MNIST IDX "
+                         "files")
     for candidate in (folder, folder / "raw", folder / "MNIST" / "raw"):
         found = {}
         for key, (stem, _magic) in IDX_FILES.items():
@@ -63,7 +68,7 @@ def find_idx_files(folder: Path) -> dict[str, Path]:
         if len(found) == len(IDX_FILES):
             return found
     names = ", ".join(stem for stem, _ in IDX_FILES.values())
-    raise InputError(f"data folder {folder} lacks MNIST IDX files: it needs {names} (optionally .gz)")
+    raise InputError(f"data folder {printable(folder)} lacks MNIST IDX files: it needs {names} (optionally .gz)")
 
 
 def is_image_folder(folder: Path) -> bool:
@@ -75,10 +80,104 @@ def is_image_folder(folder: Path) -> bool:
         return False
     except InputError:
         pass
-    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.rglob("*") if p.is_file())
+    # Only a detection: a folder reached twice is skipped here; the listing refuses it when it reads it.
+    return any(True for _ in _image_files_under(folder, refuse_repeats=False))
 
 
-def image_folder_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+@dataclasses.dataclass(frozen=True)
+class ImageFolderListing:
+    """Every image the loader reads, in its order, with its label: the one listing that both the loader
+    and ``data_identity`` use, so that the identity covers exactly the files read."""
+
+    classes: list[str]
+    roots: dict[str, Path]  # "train" and "test" (test/ or val/), or "all" for class folders split later
+    files: dict[str, list[tuple[int, Path]]]  # same keys: (label, path) in reading order
+
+    def paths(self) -> list[Path]:
+        return [path for files in self.files.values() for _, path in files]
 
 
+def image_folder_listing(folder: Path) -> ImageFolderListing:
+    """``folder/train/<class>`` with ``folder/test/<class>`` (or ``val``), the classes being train's; or
+    ``folder/<class>``. Class folders may be symbolic links, as may folders inside them."""
+    test_root = next((folder / n for n in ("test", "val") if (folder / n).is_dir()), None)
+    if (folder / "train").is_dir() and test_root is not None:
+        roots = {"train": folder / "train", "test": test_root}
+    else:
+        roots = {"all": folder}
+    classes = class_folder_names(roots.get("train", folder))
+    files = {split: [(label, path) for label, name in enumerate(classes)
+                     for path in sorted(_image_files_under(root / name, refuse_repeats=True))]
+             for split, root in roots.items()}
+    return ImageFolderListing(classes, roots, files)
+
+
+def class_folder_names(root: Path) -> list[str]:
+    """Sub-folders of ``root`` (symbolic links to folders too), hidden ones skipped, sorted: the label order."""
+    return sorted(entry.name for entry in _visible_entries(root) if entry.is_dir())
+
+
+def _image_files_under(top: Path, refuse_repeats: bool) -> Iterator[Path]:
+    """Image files under ``top``, following symbolic links to folders (as torchvision's ImageFolder does) and
+    skipping hidden names (macOS's ``._x.png`` are not images). Each real folder is listed once, so the walk
+    ends even when a link points back to a parent; reading one twice (a loop, or two links to one folder)
+    would count its images twice, so the loader refuses it."""
+    listed: dict[tuple[int, int], Path] = {}
+    pending = [top]
+    while pending:
+        directory = pending.pop()
+        identity = _real_folder(directory)
+        if identity is None:  # e.g. test/<class> missing: a class without test images, named by the loader
+            continue
+        if identity in listed:
+            if refuse_repeats:
+                raise InputError(f"the folder {printable(directory)} is {printable(listed[identity])} again, "
+                                 "reached through a symbolic link: its images would be read twice (or forever, "
+                                 "in a loop); remove the link")
+            continue
+        listed[identity] = directory
+        for entry in _visible_entries(directory):
+            if entry.is_dir():
+                pending.append(Path(entry.path))
+            elif entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+                yield Path(entry.path)
+
+
+def _visible_entries(directory: Path) -> list[os.DirEntry]:
+    """The entries of ``directory`` whose names do not start with a dot; none when it does not exist."""
+    try:
+        with os.scandir(directory) as entries:
+            return [entry for entry in entries if not entry.name.startswith(".")]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as error:
+        raise _unreadable_folder(directory, error) from None
+
+
+def _real_folder(directory: Path) -> tuple[int, int] | None:
+    """(device, inode) of the folder a path leads to, links followed; None when there is none."""
+    try:
+        status = os.stat(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:  # a link loop the system itself refuses (ELOOP), or no permission
+        raise _unreadable_folder(directory, error) from None
+    return status.st_dev, status.st_ino
+
+
+def _unreadable_folder(directory: Path, error: OSError) -> InputError:
+    return InputError(f"cannot list the folder {printable(directory)} ({error.strerror or error}): "
+                      "make it readable, or remove it")
+
+
+def printable(name: object, limit: int | None = None) -> str:
+    """A name as it may appear in a one-line message: control characters escaped (a newline in a folder
+    name would break the line; undecodable bytes would break printing), and at most ``limit`` characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(name))
+    return text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
+
+
+def names_list(names: list[str], most: int = 8) -> str:
+    """``a, b, c`` for a message: at most ``most`` names, each shortened, then how many more there are."""
+    shown = ", ".join(printable(name, 60) for name in names[:most])
+    return shown + (f" … and {len(names) - most} more" if len(names) > most else "")
