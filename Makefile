@@ -49,8 +49,8 @@ pdf: $(STAMP)  ## re-render build/report.pdf from the last store (no analysis, n
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-clean:  ## remove the build folder
-	rm -rf $(OUT)
+clean:  ## remove what the tool wrote in the build folder (nothing else; refused for unmarked folders)
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m report clean --out $(OUT)
 
 distclean: clean  ## remove the build folder and .venv
 	rm -rf $(VENV)

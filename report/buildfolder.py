@@ -56,8 +56,9 @@ def _forbidden(resolved: Path) -> str | None:
 
 
 def _is_earlier_build_folder(entries: list[str]) -> bool:
-    """A build folder written before folders were marked: only names this tool writes, and a store."""
-    return bool(entries) and set(entries) <= OUTPUTS | MARKS and bool({"stores", CURRENT_STORE} & set(entries))
+    """A build folder written before folders were marked: only names this tool writes, among them one
+    that only a run of it leaves (a folder holding just ``cache/`` could be anyone's)."""
+    return set(entries) <= OUTPUTS | MARKS and bool({"stores", CURRENT_STORE, LOCK, "render.json"} & set(entries))
 
 
 def prepare(out: Path) -> Path:
@@ -216,9 +217,9 @@ def clean(out: Path) -> tuple[list[str], list[str]]:
     """Remove what this tool wrote in the build folder ``out``: (removed names, names left in place).
     A folder without this tool's marker is refused."""
     out = Path(out)
-    if not out.is_dir():
-        raise InputError(f"{out} does not exist: nothing to clean")
-    if not is_marked(out):
+    if not out.exists():
+        return [], []
+    if not out.is_dir() or not is_marked(out):
         raise InputError(f"{out} is not a build folder made by this tool (it has no {MARKER} file): "
                          "nothing was removed")
     removed, kept = [], []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -408,6 +409,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("report: interrupted; the previous report is unchanged", file=sys.stderr)
         return 130
+    except Exception as error:  # a fault of this tool, not of the input: one line, the traceback on request
+        if os.environ.get("REPORT_DEBUG"):
+            raise
+        print(f"report: error: internal error ({type(error).__name__}: {one_line(error)[:300]}); the previous "
+              "report is unchanged. Please report this with the command line; REPORT_DEBUG=1 shows the "
+              "traceback", file=sys.stderr)
+        return 1
 
 
 def one_line(error: Exception) -> str:

@@ -46,6 +46,10 @@ def main() -> int:
         print(f"PDF not written: rendering needed more than {MEMORY_LIMIT / 2**30:.1f} GiB; render HTML only "
               "(--format html) or show fewer layers (--layers, --max-channels)", file=sys.stderr)
         return 3
+    except Exception as error:  # near the memory cap an import can fail as SystemError or ImportError instead
+        print(f"PDF not written: the PDF renderer failed ({type(error).__name__}: {' '.join(str(error).split())[:200]}); "
+              "render HTML only (--format html)", file=sys.stderr)
+        return 3
     sys.stdout.buffer.write(pdf)
     return 0
 

@@ -83,8 +83,8 @@ def watch(folder: Path, build_one, settle: float = 2.0, interval: float = 0.5, m
             for path in watcher.ready(time.monotonic()):
                 try:
                     build_one(path)
-                except (InputError, StoreError, RenderError) as error:
-                    log(f"report: error: {error} (still watching)")
+                except (InputError, StoreError, RenderError, OSError) as error:  # a bad checkpoint never ends it
+                    log(f"report: error: {' '.join(str(error).split())} (still watching)")
                 watcher.built(path)
                 builds += 1
                 if max_builds is not None and builds >= max_builds:
