@@ -3,73 +3,99 @@
 from __future__ import annotations
 
 import pickle
+import re
+import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from analysis.checkpoint_meta import (
+    META_KEYS,
+    POSITION_KEYS,
+    checkpoint_file_problem,
+    checkpoint_format,
+    read_head,
+    safetensors_fields,
+    unrecognised_format,
+    validate,
+)
 from analysis.errors import InputError
 
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
-
-
-META_KEYS = ("training", "model_config", "data_config")
-POSITION_KEYS = ("epoch", "step", "global_step", "iteration")  # where a checkpoint sits in its training run
+DETAIL_LIMIT = 160   # characters of a loader's own error text shown in our one line
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """The state_dict, and what else the checkpoint records about itself (ours record
-    ``training``, ``model_config`` and ``data_config``; others may too)."""
+    """The state_dict, and what else the checkpoint records about itself, checked by
+    analysis.checkpoint_meta.validate (``training``, ``model_config``, ``data_config``, ``position``;
+    ``warnings`` names what was left out)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"checkpoint {path} does not exist: give a file saved with torch.save")
-    if path.stat().st_size == 0:
-        raise InputError(f"checkpoint {path} is empty: the save was interrupted; save it again")
-    if path.suffix == ".safetensors":
+    problem = checkpoint_file_problem(path)
+    if problem:
+        raise InputError(problem)
+    head = read_head(path)
+    kind = checkpoint_format(head)
+    # By content, not by name: a .safetensors renamed .pt is still read, a text file is not unpickled.
+    if kind == "safetensors" or (kind is None and path.suffix == ".safetensors"):
         return read_safetensors(path)
+    if kind is None:
+        raise InputError(unrecognised_format(path, head))
+    loaded = _load_weights_only(path)
+    state = extract_state_dict(loaded, path)
+    # A bare state_dict has no metadata: a parameter named like a field (a buffer "step") is a weight.
+    fields = {} if _is_state_dict(loaded) else _metadata_fields(loaded)
+    return state, validate(fields, path).to_dict()
+
+
+def _load_weights_only(path: Path):
     try:
         # Safe mode only, whatever the error text suggests: unsafe loading would run foreign code.
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        # Its warnings (e.g. about the pickle protocol) are internals, and would break our one-line errors.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        first = str(error).splitlines()[0] if str(error) else "unreadable pickle"
-        raise InputError(f"checkpoint {path} was refused by the safe loader ({first[:160]}): "
-                         "it is not a plain state_dict of tensors") from None
+        raise InputError(f"checkpoint {path} was refused by the safe loader ({loader_detail(error)}): it holds "
+                         "objects other than tensors and plain data; save model.state_dict() instead") from None
     except Exception as error:  # torch's loader raises many types for damaged files (EOFError, IndexError...)
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"checkpoint {path} is not a readable torch checkpoint ({first[:160]}): "
+        raise InputError(f"checkpoint {path} is not a readable torch checkpoint ({loader_detail(error)}): "
                          "it may be truncated or not a torch.save file") from None
-    meta = {key: loaded[key] for key in META_KEYS if isinstance(loaded, dict) and isinstance(loaded.get(key), dict)}
-    if isinstance(loaded, dict):
-        position = {k: loaded[k] for k in POSITION_KEYS if isinstance(loaded.get(k), int) and not isinstance(loaded[k], bool)}
-        if position:
-            meta["position"] = position
-    return extract_state_dict(loaded, path), meta
+
+
+# torch's refusals explain how to load the file unsafely; those sentences must never reach a user.
+UNSAFE_ADVICE = re.compile(r"weights_only|Re-running|trusted source|safe_globals|allowlist|file an issue|"
+                           r"documentation|do those steps|two options|Weights only load failed", re.IGNORECASE)
+
+
+def loader_detail(error: BaseException) -> str:
+    """The informative sentence of a loader's error: no unsafe advice, cut at a word boundary."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # torch colours part of its message
+    sentences = [s.strip() for s in re.split(r"(?<=\.)\s+|\n+", text) if s.strip()]
+    useful = [s for s in sentences if not UNSAFE_ADVICE.search(s)]
+    detail = useful[0] if useful else type(error).__name__
+    detail = re.sub(r"^WeightsUnpickler error:\s*", "", detail).rstrip(".")
+    if len(detail) <= DETAIL_LIMIT:
+        return detail
+    return detail[:DETAIL_LIMIT].rsplit(" ", 1)[0] + " …"
 
 
 def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """A .safetensors file: tensors only (it cannot hold code); configs may sit in its string metadata."""
-    import json
-
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             state = {key: handle.get_tensor(key) for key in handle.keys()}
             metadata = handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as error:
-        raise InputError(f"checkpoint {path} is not a readable safetensors file ({str(error)[:160]}): "
-                         "it may be truncated") from None
-    meta = {}
-    for key in META_KEYS:
-        try:
-            value = json.loads(metadata[key]) if key in metadata else None
-        except ValueError:
-            value = None
-        if isinstance(value, dict):
-            meta[key] = value
+    except (SafetensorError, OSError, ValueError, TypeError, RuntimeError) as error:
+        # SafetensorError covers lying headers too: lengths beyond the file, overlapping offsets.
+        raise InputError(f"checkpoint {path} is not a readable safetensors file ({loader_detail(error)}): "
+                         "it may be truncated or damaged") from None
     if not state:
         raise InputError(f"checkpoint {path} holds no tensors")
-    return state, meta
+    return state, validate(safetensors_fields(metadata), path).to_dict()
 
 
 def non_finite(state: dict[str, torch.Tensor]) -> list[str]:
@@ -78,23 +104,78 @@ def non_finite(state: dict[str, torch.Tensor]) -> list[str]:
                   if torch.is_floating_point(tensor) and not bool(torch.isfinite(tensor).all()))
 
 
+def _is_state_dict(value) -> bool:
+    return (isinstance(value, dict) and bool(value)
+            and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items()))
+
+
+def _metadata_fields(loaded) -> dict:
+    """The top-level entries that may describe the checkpoint (analysis.checkpoint_meta checks them)."""
+    if not isinstance(loaded, dict):
+        return {}
+    return {key: loaded[key] for key in (*META_KEYS, *POSITION_KEYS) if key in loaded}
+
+
 def extract_state_dict(loaded, path: Path) -> dict[str, torch.Tensor]:
-    """A bare state_dict, or one under a key training scripts commonly use."""
-    if isinstance(loaded, dict) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
-        return dict(loaded)
+    """A bare state_dict, or one under a key training scripts commonly use; with its ``_metadata``."""
+    if _is_state_dict(loaded):
+        return _with_module_metadata(loaded)
     if isinstance(loaded, dict):
         for key in STATE_DICT_KEYS:
-            inner = loaded.get(key)
-            if isinstance(inner, dict) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
-                return dict(inner)
+            if _is_state_dict(loaded.get(key)):
+                return _with_module_metadata(loaded[key])
     keys = ", ".join(sorted(map(str, loaded))[:8]) if isinstance(loaded, dict) else type(loaded).__name__
     raise InputError(f"checkpoint {path} holds no state_dict (found: {keys}): "
                      f"save model.state_dict(), or a dict with one of the keys {', '.join(STATE_DICT_KEYS)}")
 
 
+def _with_module_metadata(state: dict) -> OrderedDict:
+    """A copy that keeps ``_metadata``: module.state_dict() records each module's version there, and
+    _load_from_state_dict of e.g. BatchNorm reads it to convert older layouts."""
+    copy = OrderedDict(state)
+    metadata = _plain_module_metadata(getattr(state, "_metadata", None))
+    if metadata is not None:
+        copy._metadata = metadata
+    return copy
+
+
+def _plain_module_metadata(metadata) -> dict | None:
+    """``_metadata`` as torch writes it ({module name: {"version": int, ...}}), or None: any other shape
+    would make load_state_dict fail with a traceback (a version compared with an int), so it is dropped
+    and the modules load as if it were absent, as for a state_dict saved as a plain dict."""
+    if not isinstance(metadata, dict):
+        return None
+    for name, entry in metadata.items():
+        if not isinstance(name, str) or not isinstance(entry, dict):
+            return None
+        if any(not isinstance(k, str) or not isinstance(v, (int, float, str, bool, type(None)))
+               for k, v in entry.items()):
+            return None
+        version = entry.get("version")
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            return None
+    return {name: dict(entry) for name, entry in metadata.items()}
+
+
+def without_dataparallel_prefix(state: dict[str, torch.Tensor]) -> OrderedDict:
+    """nn.DataParallel saves every key, and every module's ``_metadata`` entry, under ``module.``;
+    the wrapper's own entry ("") gives way to the wrapped model's ("module")."""
+    stripped = OrderedDict((k.removeprefix("module."), v) for k, v in state.items())
+    metadata = getattr(state, "_metadata", None)
+    if metadata is not None:
+        renamed = {}
+        for name, entry in metadata.items():
+            if name == "module" or name.startswith("module."):
+                renamed[name.removeprefix("module").removeprefix(".")] = entry
+            else:
+                renamed.setdefault(name, entry)
+        stripped._metadata = renamed
+    return stripped
+
+
 def load_into(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
     """Load strictly; name every missing, unexpected or mismatched key."""
-    state = {k.removeprefix("module."): v for k, v in state.items()}  # saved from DataParallel
+    state = without_dataparallel_prefix(state)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -110,4 +191,8 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> N
     if problems:
         raise InputError(f"checkpoint {path} is for another architecture than {type(model).__name__} "
                          f"({'; '.join(problems)}): give a checkpoint of this model")
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, ValueError) as error:  # e.g. a complex or sparse tensor for a weight
+        raise InputError(f"checkpoint {path} does not fit {type(model).__name__} ({loader_detail(error)}): "
+                         "give a checkpoint of this model") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from analysis.checkpoint_meta import checkpoint_file_problem
 from analysis.config import AnalysisConfig, TrainConfig, sha256_of_json
 from analysis.datafiles import data_identity
 from analysis.errors import InputError
@@ -34,8 +35,9 @@ def default_checkpoint_key(data: str | None, train: TrainConfig, analysis: Analy
 def checkpoint_identity(checkpoint: Path | None, config: AnalysisConfig) -> dict:
     if checkpoint is None:
         return {"sha256": None, "bytes": 0, "weights": f"random (seed {config.seed})"}
-    if not Path(checkpoint).is_file():
-        raise InputError(f"checkpoint {checkpoint} does not exist: give a file saved with torch.save")
+    problem = checkpoint_file_problem(checkpoint)  # missing, a folder, a link loop, unreadable, empty
+    if problem:
+        raise InputError(problem)
     # Content only: a copied or renamed checkpoint is the same input (its name is shown, not keyed).
     return {"sha256": sha256_file(checkpoint), "bytes": Path(checkpoint).stat().st_size}
 

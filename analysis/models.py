@@ -18,13 +18,15 @@ from analysis.errors import InputError
 from analysis.sources import DEFAULT_SOURCE
 
 
-
 def build_model(source: str, kwargs: dict) -> nn.Module:
+    """The network of ``source``. A ``package.module:Class`` source imports (runs) that module: callers
+    pass one only when the user named it (analysis.sources.resolve_source)."""
     if source == DEFAULT_SOURCE:
         from analysis.model import AssignmentCNN
 
         if kwargs:
-            raise InputError("the assignment CNN takes no --model-kwargs")
+            raise InputError(f"the assignment CNN takes no constructor arguments, but {json.dumps(kwargs)} were given "
+                             "(by --model-kwargs or the checkpoint's model_config.kwargs): remove them")
         return AssignmentCNN()
     if source.startswith("torchvision:"):
         return _torchvision_model(source.split(":", 1)[1], kwargs)
@@ -50,10 +52,8 @@ def _user_model(source: str, kwargs: dict) -> nn.Module:
     if not module_name or not class_name:
         raise InputError(f"--model {source!r} is not of the form package.module:ClassName, "
                          "torchvision:NAME or assignment")
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
     try:
-        module = importlib.import_module(module_name)
+        module = _import_with_working_folder(module_name)
     except ModuleNotFoundError as error:
         raise InputError(f"--model {source}: module {module_name!r} cannot be imported ({error}); run from the "
                          "folder that holds it or add it to PYTHONPATH") from None
@@ -72,3 +72,14 @@ def _user_model(source: str, kwargs: dict) -> nn.Module:
     except Exception as error:
         raise InputError(f"--model {source}: {class_name}(**{json.dumps(kwargs)}) failed "
                          f"({type(error).__name__}: {error}); check --model-kwargs") from None
+
+
+def _import_with_working_folder(module_name: str):
+    """Import the user's module with the working folder first on sys.path, for this import only: left
+    there, it would let any later import (ours or torch's) pick up a same-named file from that folder."""
+    saved = list(sys.path)
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        sys.path[:] = saved

@@ -20,7 +20,7 @@ from analysis.fingerprint import analysis_inputs, store_key
 from analysis.inference import predict_logits, to_input
 from analysis.layers import activation_layers, embedding_point
 from analysis.models import build_model
-from analysis.sources import DEFAULT_SOURCE, parse_kwargs
+from analysis.sources import DEFAULT_SOURCE, resolve_source
 from analysis.store import StoreWriter
 
 MAP_CMAP = "viridis"
@@ -73,11 +73,12 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     inputs = inputs or analysis_inputs(checkpoint, data, config)
     state, meta = read_checkpoint(checkpoint) if checkpoint is not None else (None, {})
     model_config, data_config = meta.get("model_config", {}), meta.get("data_config", {})
-    source = config.model or model_config.get("source") or DEFAULT_SOURCE
-    kwargs = parse_kwargs(config.model_kwargs) if config.model else dict(model_config.get("kwargs") or {})
+    # A checkpoint may name only a built-in model: any other source imports code, so the user must name it.
+    source, kwargs = resolve_source(config.model, config.model_kwargs, model_config, checkpoint)
     input_size = config.input_size or data_config.get("input_size")
     names = list(config.class_names or data_config.get("class_names") or []) or None
-    splits = load(data, cache_dir, input_size, names)
+    names_from = "--class-names" if config.class_names else "the checkpoint's data_config.class_names"
+    splits = load(data, cache_dir, input_size, names, names_from)
     mean, std = _normalisation(config, data_config, splits)
     torch.manual_seed(config.seed)
     model = build_model(source, kwargs)
@@ -92,6 +93,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     try:
         x_test = to_input(splits.test.images, mean, std)
         model_doc = _model_results(model, x_test[:1], setup, splits, writer)
+        check_outputs_cover_labels(model_doc["trace"]["output_shape"], splits)
         model_doc["non_finite"] = broken
         point = embedding_point(model, config.embedding_layer)
         passed = None
@@ -105,6 +107,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         writer.write_json("model.json", model_doc)
         evaluation = _evaluation(logits, splits, meta.get("training"))
         evaluation["position"] = meta.get("position") or _position_from_training(meta.get("training"))
+        evaluation["checkpoint_warnings"] = meta.get("warnings", [])  # metadata left out, and why
         writer.write_json("evaluation.json", evaluation)
         writer.write_json("activations.json", _activation_results(model, x_test, splits, config, writer))
         embeddings_doc = _embedding_results(model, x_test, logits, splits, config, point, writer)
@@ -137,6 +140,19 @@ def _model_results(model: nn.Module, example, setup: Setup, splits: DataSplits, 
     }
 
 
+def check_outputs_cover_labels(output_shape: list[int], splits: DataSplits) -> None:
+    """The model must give one score per class for every label in the test split: a label beyond its
+    outputs can never be predicted, and accuracy and confusion would silently be wrong."""
+    if len(output_shape) != 1:
+        raise InputError(f"the model's output has shape {output_shape} per image, not one score per class: "
+                         "give a classifier whose forward pass returns (batch, classes) logits")
+    top = int(splits.test.labels.max(initial=0))
+    if top >= output_shape[0]:
+        raise InputError(f"the test split has labels up to {top} but the model gives {output_shape[0]} class "
+                         f"scores: give data with labels 0..{output_shape[0] - 1} or a model with at least "
+                         f"{top + 1} outputs")
+
+
 def _kernel_image(model: nn.Module, writer: StoreWriter) -> dict | None:
     """The first convolution's kernels: RGB tiles for 3-channel input, else channel 0 on a diverging scale."""
     first = next(((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)), None)
@@ -161,9 +177,8 @@ def _kernel_image(model: nn.Module, writer: StoreWriter) -> dict | None:
 
 
 def _position_from_training(training: dict | None) -> dict | None:
-    if training and isinstance(training.get("config", {}).get("epochs"), int):
-        return {"epoch": training["config"]["epochs"]}
-    return None
+    """Our own training record (checked by analysis.checkpoint_meta) ends after config.epochs epochs."""
+    return {"epoch": training["config"]["epochs"]} if training else None
 
 
 def _prediction(logits_row: torch.Tensor) -> tuple[int, float]:
@@ -189,8 +204,9 @@ def resolve_class(value: str, class_names: list[str]) -> int:
         return class_names.index(value)
     if value.lstrip("-").isdigit() and 0 <= int(value) < len(class_names):
         return int(value)
-    raise InputError(f"unknown class {value!r}: the data's classes are "
-                     f"{', '.join(f'{i}={n}' for i, n in enumerate(class_names[:20]))}")
+    shown = ", ".join(f"{i}={n}" for i, n in enumerate(class_names[:8]))
+    more = f" and {len(class_names) - 8} more" if len(class_names) > 8 else ""
+    raise InputError(f"unknown class {value!r}: the data's classes are {shown}{more} (by label or by name)")
 
 
 def _default_classes(splits: DataSplits) -> list[int]:

@@ -1,9 +1,12 @@
-"""Model sources as strings, torch-free: parsing them and finding a user model's file."""
+"""Model sources as strings, torch-free: parsing them, deciding which one a run uses, and finding a user
+model's file."""
 
 from __future__ import annotations
 
 import json
+import shlex
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from analysis.errors import InputError
@@ -24,9 +27,45 @@ def parse_kwargs(text: str | None) -> dict:
     return value
 
 
+def is_builtin(source: str) -> bool:
+    """Sources whose code ships with this tool or torchvision: naming one imports nothing else.
+    (analysis.models builds ``torchvision:NAME`` only from torchvision's own model registry.)"""
+    return source == DEFAULT_SOURCE or source.startswith("torchvision:")
+
+
+def resolve_source(option_source: str | None, option_kwargs: str | None, meta_model_config: Mapping | None,
+                   checkpoint: Path | str | None) -> tuple[str, dict]:
+    """The model source and constructor arguments of a run: the options first, then the checkpoint's
+    ``model_config`` (already checked by analysis.checkpoint_meta), then the assignment CNN.
+
+    A checkpoint is data from anywhere, so it may only name a built-in source: a ``package.module:Class``
+    would import, that is run, code from the working folder or sys.path. Such a source is used only when
+    the user names it with --model; the message says exactly what to add."""
+    if option_kwargs is not None and not option_source:
+        raise InputError("--model-kwargs needs --model: add --model SOURCE (assignment, torchvision:NAME or "
+                         "package.module:Class) to say which model the arguments are for")
+    if option_source:
+        return option_source, parse_kwargs(option_kwargs)
+    stored = meta_model_config or {}
+    source, kwargs = stored.get("source"), dict(stored.get("kwargs") or {})
+    if source is None:
+        if kwargs:
+            raise InputError(f"checkpoint {checkpoint} gives model_config.kwargs but no model_config.source: "
+                             f"add --model SOURCE --model-kwargs {shlex.quote(json.dumps(kwargs))}")
+        return DEFAULT_SOURCE, {}
+    if is_builtin(source):
+        return source, kwargs
+    needed = f"--model {shlex.quote(source)}"
+    if kwargs:
+        needed += f" --model-kwargs {shlex.quote(json.dumps(kwargs))}"
+    raise InputError(f"checkpoint {checkpoint} names the model {source}, which would import code from your "
+                     f"working folder or Python path: add {needed} to allow it")
+
+
 def user_model_file(source: str) -> Path | None:
-    """The source file of a ``package.module:Class`` model, found without importing it."""
-    if source == DEFAULT_SOURCE or source.startswith("torchvision:"):
+    """The source file of a ``package.module:Class`` model, found without importing it. Only for a source
+    the user named with --model (analysis.fingerprint passes config.model): never one from a checkpoint."""
+    if is_builtin(source):
         return None
     parts = source.partition(":")[0].split(".")
     for base in [Path.cwd(), *map(Path, sys.path)]:

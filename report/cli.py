@@ -279,7 +279,7 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
         raise InputError("distances need at least two samples: give two --classes or --per-class 2 or more")
     from analysis.sources import parse_kwargs
 
-    if args.model_kwargs and not args.model:
+    if args.model_kwargs is not None and not args.model:
         raise InputError("--model-kwargs needs --model: name the model they are for, e.g. "
                          "--model torchvision:resnet18 --model-kwargs '{\"num_classes\": 3}'")
     parse_kwargs(args.model_kwargs)  # fail early on bad JSON

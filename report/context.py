@@ -119,6 +119,7 @@ def warnings(f: Findings) -> list[str]:
                      "computed from these layers onwards is unreliable; check the training run that saved it."
                      + (" The whole-split sections are left out: their statistics of non-finite embeddings would "
                         "be meaningless." if f.separation is None else ""))
+    found.extend(f"{w[0].upper()}{w[1:]}." for w in f.evaluation.checkpoint_warnings if w)
     if f.weights != "checkpoint":
         found.append(f"No checkpoint: the weights are {f.weights}, so every number describes an untrained network.")
     classes = len(f.evaluation.class_names)

@@ -143,6 +143,7 @@ class Evaluation:
     class_names: list[str]
     outputs: int
     position: dict | None = None   # epoch / step of the checkpoint, when it records one
+    checkpoint_warnings: tuple[str, ...] = ()  # checkpoint metadata left out because it was malformed, and why
 
 
 @dataclasses.dataclass(frozen=True)

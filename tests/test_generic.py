@@ -212,7 +212,7 @@ def test_a_user_class_with_batchnorm_dropout_and_reuse(tmp_path):
                for n in json.loads((tmp_path / "notes.json").read_text())["notes"])
 
 
-def test_a_checkpoint_that_stores_its_model_config_is_used_as_is(tmp_path):
+def test_a_checkpoint_naming_user_code_is_used_once_the_user_names_it(tmp_path):
     import user_models
 
     torch.manual_seed(3)
@@ -220,7 +220,13 @@ def test_a_checkpoint_that_stores_its_model_config_is_used_as_is(tmp_path):
     checkpoint = tmp_path / "own.pt"
     torch.save({"model_state_dict": model.state_dict(),
                 "model_config": {"source": "user_models:ReusedBlockNet", "kwargs": {"width": 4}}}, checkpoint)
-    result = run_cli("--checkpoint", str(checkpoint), "--out", str(tmp_path / "b"), "--format", "html", env=USER_ENV)
+    # A stored user source would import code: the checkpoint alone may not, the message says what to add.
+    refused = run_cli("--checkpoint", str(checkpoint), "--out", str(tmp_path / "b"), "--quiet", env=USER_ENV)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().endswith(
+        "add --model user_models:ReusedBlockNet --model-kwargs '{\"width\": 4}' to allow it")
+    result = run_cli("--checkpoint", str(checkpoint), "--model", "user_models:ReusedBlockNet",
+                     "--model-kwargs", '{"width": 4}', "--out", str(tmp_path / "b"), "--format", "html", env=USER_ENV)
     assert result.returncode == 0, result.stderr
     f = load_findings(current_store(tmp_path / "b"))
     assert f.model_class == "ReusedBlockNet" and f.weights == "checkpoint"
@@ -241,8 +247,8 @@ def test_a_state_dict_that_does_not_fit_names_the_keys(tmp_path):
 def test_data_that_does_not_fit_the_model_is_one_clear_line(tmp_path):
     result = run_cli("--model", "torchvision:resnet18", "--out", str(tmp_path))
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("report: error: the model cannot take the data's 1×28×28 images: "
-                                            "the forward pass failed at layer conv1")
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "report: error: the model cannot take the data's 1×28×28 images: the forward pass failed at layer conv1")
 
 
 def test_layers_and_classes_by_name(image_folder, tmp_path):
