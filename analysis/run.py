@@ -41,12 +41,16 @@ class Setup:
 
 
 def train_default(data: str | None, train_config: TrainConfig, config: AnalysisConfig,
-                  checkpoint: Path, cache_dir: Path, show_progress: bool) -> dict:
+                  checkpoint: Path, cache_dir: Path | None, show_progress: bool, announce=None) -> dict:
+    """Train the assignment CNN and save it; ``announce()`` once the data have loaded (bad data get their
+    one line and nothing else)."""
     from analysis.train import save_checkpoint, train
 
     progress.enable(show_progress)
     splits = load(data, cache_dir, config.input_size, list(config.class_names or []) or None)
     mean, std = _normalisation(config, {}, splits)
+    if announce:
+        announce()
     model, record = train(splits, train_config, mean, std, show_progress)
     save_checkpoint(model, record, checkpoint, model_config={"source": DEFAULT_SOURCE, "kwargs": {}},
                     data_config={"mean": list(mean), "std": list(std), "class_names": splits.class_names})
@@ -65,9 +69,12 @@ def _normalisation(config: AnalysisConfig, data_config: dict, splits: DataSplits
 
 
 def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
-            cache_dir: Path, threads: int = 2, inputs: dict | None = None, show_progress: bool = True) -> Path:
+            cache_dir: Path, threads: int = 2, inputs: dict | None = None, show_progress: bool = True,
+            announce=None) -> Path:
     """Compute every result and publish the store; returns its folder. ``inputs`` saves hashing the
-    checkpoint and data again when the caller already did (analysis_inputs)."""
+    checkpoint and data again when the caller already did (analysis_inputs). Every input and option is
+    checked against the model and the data first; ``announce()`` is called once they all passed, when
+    the analysis proper starts (so bad input gets its one line and nothing else)."""
     torch.set_num_threads(threads)
     progress.enable(show_progress)
     inputs = inputs or analysis_inputs(checkpoint, data, config)
@@ -88,12 +95,16 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     model.eval()
     setup = Setup(source, kwargs, "checkpoint" if state is not None else f"random (seed {config.seed})",
                   mean, std)
+    traced = trace.trace_shapes(model, to_input(splits.test.images[:1], mean, std))  # fails if the data do not fit
+    check_outputs_cover_labels(traced["output_shape"], splits)
+    check_choices(model, splits, config)
+    if announce:
+        announce()
     key = store_key(inputs)
     writer = StoreWriter(Path(stores_dir) / key)
     try:
         x_test = to_input(splits.test.images, mean, std)
-        model_doc = _model_results(model, x_test[:1], setup, splits, writer)
-        check_outputs_cover_labels(model_doc["trace"]["output_shape"], splits)
+        model_doc = _model_results(model, traced, setup, splits, writer)
         model_doc["non_finite"] = broken
         point = embedding_point(model, config.embedding_layer)
         passed = None
@@ -126,8 +137,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         raise
 
 
-def _model_results(model: nn.Module, example, setup: Setup, splits: DataSplits, writer: StoreWriter) -> dict:
-    traced = trace.trace_shapes(model, example)  # first: a model that cannot take the data fails here
+def _model_results(model: nn.Module, traced: dict, setup: Setup, splits: DataSplits, writer: StoreWriter) -> dict:
     return {
         "model": {"class": type(model).__name__, "source": setup.source, "kwargs": setup.kwargs,
                   "weights": setup.weights, "input_shape": list(splits.image_shape),
@@ -138,6 +148,16 @@ def _model_results(model: nn.Module, example, setup: Setup, splits: DataSplits, 
         "kernels": trace.kernel_shapes(model),
         "kernel_image": _kernel_image(model, writer),
     }
+
+
+def check_choices(model: nn.Module, splits: DataSplits, config: AnalysisConfig) -> None:
+    """Every option that names an image, a class or a layer, checked against the data and the model before
+    the analysis starts; the results are computed later by the same functions."""
+    _activation_image(splits, config)
+    classes = _chosen_classes(splits, config)
+    embeddings.select_samples(splits.test.labels, tuple(classes), config.per_class)
+    activation_layers(model, config.layers)
+    embedding_point(model, config.embedding_layer)
 
 
 def check_outputs_cover_labels(output_shape: list[int], splits: DataSplits) -> None:
@@ -216,17 +236,28 @@ def _default_classes(splits: DataSplits) -> list[int]:
     return list(range(min(2, len(names))))
 
 
-def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfig, writer: StoreWriter) -> dict:
+def _activation_image(splits: DataSplits, config: AnalysisConfig) -> tuple[int, str]:
+    """The test image whose activation maps are shown, and how it was chosen."""
     index = config.image_index
-    if index is not None and not 0 <= index < len(splits.test):
-        raise InputError(f"--image-index {index} is outside the test split (0..{len(splits.test) - 1})")
-    if index is None:
-        wanted = config.image_class or ("7" if "7" in splits.class_names else None)
-        index = embeddings.first_index_of(splits.test.labels, resolve_class(wanted, splits.class_names)) \
-            if wanted is not None else 0
-        chosen_by = f"first test image of class {wanted}" if wanted is not None else "first test image"
-    else:
-        chosen_by = "index"
+    if index is not None:
+        if not 0 <= index < len(splits.test):
+            raise InputError(f"--image-index {index} is outside the test split (0..{len(splits.test) - 1})")
+        return index, "index"
+    wanted = config.image_class or ("7" if "7" in splits.class_names else None)
+    if wanted is None:
+        return 0, "first test image"
+    return (embeddings.first_index_of(splits.test.labels, resolve_class(wanted, splits.class_names)),
+            f"first test image of class {wanted}")
+
+
+def _chosen_classes(splits: DataSplits, config: AnalysisConfig) -> list[int]:
+    if config.classes:
+        return [resolve_class(c, splits.class_names) for c in config.classes]
+    return _default_classes(splits)
+
+
+def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfig, writer: StoreWriter) -> dict:
+    index, chosen_by = _activation_image(splits, config)
     layers = activation_layers(model, config.layers)
     limit = config.max_channels or min(32, max(8, MAP_TILE_BUDGET // len(layers)))
     captured, logits_one = activations.capture(model, x_test[index:index + 1], [m for m, _ in layers])
@@ -260,8 +291,7 @@ def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfi
 
 def _embedding_results(model, x_test, logits, splits: DataSplits, config: AnalysisConfig, point,
                        writer: StoreWriter) -> dict:
-    classes = [resolve_class(c, splits.class_names) for c in config.classes] if config.classes \
-        else _default_classes(splits)
+    classes = _chosen_classes(splits, config)
     chosen = embeddings.select_samples(splits.test.labels, tuple(classes), config.per_class)
     inputs_of = (point.module,) if point.side == "input" else ()
     captured, _ = activations.capture(model, x_test[chosen], [point.module], inputs_of)

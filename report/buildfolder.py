@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from analysis.errors import InputError
@@ -106,9 +107,29 @@ def exclusive(out: Path, wait: float, log=print):
     try:
         recover(out, log)
         clean_leftovers(out)
-        yield out
+        with temporary_files_inside(out):
+            yield out
     finally:
         lock.release()
+
+
+@contextlib.contextmanager
+def temporary_files_inside(out: Path):
+    """For the run, temporary files of this process and its children (torch, Pillow, ctypes, the PDF
+    worker) go to a folder inside the build folder, removed afterwards (or by the next run if this one is
+    killed): nothing is left in the system's temporary folder. The previous setting is restored."""
+    scratch = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}scratch.", dir=out))
+    saved_env, saved_default = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)
+    try:
+        yield scratch
+    finally:
+        tempfile.tempdir = saved_default
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _is_ours(name: str) -> bool:

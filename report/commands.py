@@ -31,7 +31,9 @@ def watch(args: argparse.Namespace, config: AnalysisConfig) -> int:
 
     def build_one(checkpoint: Path) -> None:
         outcome = pipeline.build(build_options(args, config, checkpoint))
-        log(f"report: {checkpoint.name}: {' and '.join(map(str, outcome.outputs))} ({outcome.seconds:.1f} s)")
+        if not args.quiet:  # a result: stdout, while the watch's own messages go to stderr
+            print(f"report: {checkpoint.name}: {' and '.join(map(str, outcome.outputs))} ({outcome.seconds:.1f} s)",
+                  flush=True)
 
     try:
         run_watch(args.folder, build_one, settle=args.settle, interval=args.interval,

@@ -60,11 +60,12 @@ def default_checkpoint(options: BuildOptions) -> tuple[Path, bool]:
     path = options.out / "checkpoints" / f"default-{key}.pt"
     if path.is_file():
         return path, False
-    log(options, f"report: no checkpoint given; training the default model into {path}")
     from analysis.run import train_default
 
     record = train_default(options.data, options.train, options.config, path, options.out / "cache",
-                           show_progress=not options.quiet)
+                           show_progress=not options.quiet,
+                           announce=lambda: log(options, f"report: no checkpoint given; training the default "
+                                                         f"model into {path}"))
     log(options, f"report: trained {record['config']['epochs']} epochs in {record['seconds']:.1f} s, "
                  f"test accuracy {record['test_accuracy']:.2%}")
     return path, True
@@ -103,11 +104,12 @@ def find_store(options: BuildOptions, checkpoint: Path | None) -> tuple[Path, di
 
 def analyse(options: BuildOptions, checkpoint: Path | None, inputs: dict) -> Path:
     what = checkpoint.name if checkpoint else f"{options.config.model} with random weights"
-    log(options, f"report: analysing {what} into {options.out / 'stores' / store_key(inputs)}")
     from analysis.run import analyse as run_analysis
 
     return run_analysis(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",
-                        options.threads, inputs, show_progress=not options.quiet)
+                        options.threads, inputs, show_progress=not options.quiet,
+                        announce=lambda: log(options, f"report: analysing {what} into "
+                                                      f"{options.out / 'stores' / store_key(inputs)}"))
 
 
 def render_fingerprint(store_dir: Path, formats: tuple[str, ...], sections: tuple[str, ...],

@@ -312,3 +312,17 @@ def test_a_cancelled_pdf_worker_ends_by_sigterm_and_leaves_no_temporary_files(tm
         assert not job.scratch.exists()
     assert list(system_tmp.iterdir()) == []
     assert not [p for p in out.iterdir() if p.name.startswith(TMP_PREFIX)]
+
+
+def test_temporary_files_of_a_run_stay_inside_the_build_folder_and_the_setting_is_restored(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "system"))
+    before = tempfile.tempdir
+    out = tmp_path / "out"
+    with buildfolder.exclusive(out, wait=0, log=lambda m: None):
+        inside = Path(tempfile.mkstemp()[1])
+        assert inside.parent.parent == out and inside.parent.name.startswith(TMP_PREFIX)
+        assert os.environ["TMPDIR"] == str(inside.parent)
+    assert not inside.exists() and not inside.parent.exists()
+    assert os.environ["TMPDIR"] == str(tmp_path / "system") and tempfile.tempdir == before

@@ -138,4 +138,4 @@ def test_readme_documents_every_option_of_every_command():
     missing = {(name, option) for name, command in commands.items() for action in command._actions
                for option in action.option_strings if option.startswith("--") and option != "--help"
                and f"`{option}" not in readme}
-    assert len(commands) == 7 and missing == set()
+    assert len(commands) == 8 and missing == set()
