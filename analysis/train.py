@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import time
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def train(splits: DataSplits, config: TrainConfig, mean: tuple[float, ...], std:
         history.append({"epoch": epoch, "train_loss": total_loss / len(order), "test_accuracy": test_accuracy})
         if show_progress:
             tqdm.write(f"epoch {epoch}/{config.epochs}: loss {total_loss / len(order):.4f}, "
-                       f"test accuracy {test_accuracy:.2%}")
+                       f"test accuracy {test_accuracy:.2%}", file=sys.stderr)  # progress: stderr
     seconds = time.perf_counter() - started
     record = {"config": config.to_dict(), "seconds": seconds, "history": history,
               "test_accuracy": history[-1]["test_accuracy"] if history else None,

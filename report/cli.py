@@ -300,6 +300,8 @@ def run(args: argparse.Namespace) -> int:
         return clean(args)
     from report.buildfolder import exclusive
 
+    if args.command == "render" and not args.out.exists():  # nothing to render: do not create the folder
+        raise StoreError(f"no analysis in {args.out} yet: run `make report` first")
     if args.command != "render":
         analysis_config(args)  # every option checked before the build folder is touched
     with exclusive(args.out, args.wait, progress_log(args)):

@@ -13,7 +13,7 @@ from pathlib import Path
 from analysis.config import AnalysisConfig, TrainConfig
 from analysis.fingerprint import analysis_inputs, default_checkpoint_key, store_key, with_config
 from analysis.sources import DEFAULT_SOURCE
-from analysis.store import MANIFEST, dumps
+from analysis.store import MANIFEST, dumps, sha256_file, write_atomic
 from report import TEMPLATE_DIR
 from report.buildfolder import CURRENT_STORE, current_store, exclusive, publish  # noqa: F401  re-exported
 from report.errors import StoreError
@@ -55,17 +55,22 @@ def log(options: BuildOptions, message: str) -> None:
 
 
 def default_checkpoint(options: BuildOptions) -> tuple[Path, bool]:
-    """The default checkpoint for these data and settings, trained now if absent."""
+    """The default checkpoint for these data and settings, trained now if absent or damaged (its sha256
+    is kept beside it when it is trained, so checking it needs no torch)."""
     key = default_checkpoint_key(options.data, options.train, options.config)
     path = options.out / "checkpoints" / f"default-{key}.pt"
-    if path.is_file():
+    digest = path.with_name(path.name + ".sha256")
+    if path.is_file() and digest.is_file() and digest.read_text(errors="replace").strip() == sha256_file(path):
         return path, False
+    if path.exists():
+        log(options, f"report: {path} is damaged or of an earlier version; training it again")
     from analysis.run import train_default
 
     record = train_default(options.data, options.train, options.config, path, options.out / "cache",
                            show_progress=not options.quiet,
                            announce=lambda: log(options, f"report: no checkpoint given; training the default "
                                                          f"model into {path}"))
+    write_atomic(digest, f"{sha256_file(path)}\n".encode())
     log(options, f"report: trained {record['config']['epochs']} epochs in {record['seconds']:.1f} s, "
                  f"test accuracy {record['test_accuracy']:.2%}")
     return path, True

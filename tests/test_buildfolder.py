@@ -326,3 +326,23 @@ def test_temporary_files_of_a_run_stay_inside_the_build_folder_and_the_setting_i
         assert os.environ["TMPDIR"] == str(inside.parent)
     assert not inside.exists() and not inside.parent.exists()
     assert os.environ["TMPDIR"] == str(tmp_path / "system") and tempfile.tempdir == before
+
+
+def test_a_damaged_default_checkpoint_is_trained_again(tmp_path, monkeypatch):
+    from analysis import run
+    from report import pipeline
+
+    trained = []
+
+    def fake_training(data, train, config, path, cache, show_progress, announce):
+        announce()
+        trained.append(path)
+        write_atomic(path, b"weights")
+        return {"config": {"epochs": 1}, "seconds": 0.0, "test_accuracy": 1.0}
+
+    monkeypatch.setattr(run, "train_default", fake_training)
+    options = pipeline.BuildOptions(out=tmp_path, quiet=True)
+    path, fresh = pipeline.default_checkpoint(options)
+    assert fresh and pipeline.default_checkpoint(options) == (path, False)
+    path.write_bytes(b"weig")  # truncated
+    assert pipeline.default_checkpoint(options) == (path, True) and len(trained) == 2

@@ -242,6 +242,11 @@ def edit_store(out: Path) -> None:
     path.write_text(path.read_text().replace('"class"', '"klass"', 1))
 
 
+def damage_cache(out: Path) -> None:
+    (cache,) = (out / "cache").glob("*.npz")
+    cache.write_bytes(b"garbage")
+
+
 def cp(scratch: Path, default: Path) -> list[str]:
     return ["--checkpoint", str(default)]
 
@@ -351,6 +356,9 @@ CASES = [
     Case("journal damaged", "state", cp, "warned", "report-journal.json is damaged",
          before=damage(".report-journal.json", "{")),
     Case("store edited by hand", "state", cp, "accepted", before=edit_store),
+    Case("digits cache damaged", "state", cp, "accepted", before=damage_cache),
+    Case("report.html and current-store.txt deleted", "state", cp, "accepted",
+         before=lambda out: [(out / n).unlink() for n in ("report.html", "current-store.txt")]),
 ]
 
 
