@@ -1,5 +1,5 @@
 # make report   set up .venv, train a default checkpoint if none is given, write build/report.{html,pdf}
-# make test     set up .venv and run the tests
+# make test     set up .venv and run the tests (make test-fast: the quick ones)
 # Variables: CHECKPOINT=path  DATA=folder  MODEL=source  CLASSES="6 7"  PER_CLASS=2  IMAGE_INDEX=n  SECTIONS=all  OUT=build  ARGS="..."
 
 PYTHON      ?= python3.11
@@ -21,7 +21,7 @@ REPORT_ARGS := --out $(OUT) \
 	$(if $(SECTIONS),--sections $(SECTIONS)) \
 	$(ARGS)
 
-.PHONY: help setup report html pdf test clean distclean
+.PHONY: help setup report html pdf test test-fast clean distclean
 .DELETE_ON_ERROR:
 
 help:  ## list the targets
@@ -46,8 +46,11 @@ html: $(STAMP)  ## re-render build/report.html from the last store (no analysis,
 pdf: $(STAMP)  ## re-render build/report.pdf from the last store (no analysis, no torch)
 	$(PY) -m report render --out $(OUT) --format pdf
 
-test: $(STAMP)  ## run the test suite
+test: $(STAMP)  ## run the whole test suite (under 10 minutes on 2 cores)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: $(STAMP)  ## run the tests not marked slow (under 2 minutes): the loop while editing
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 clean:  ## remove what the tool wrote in the build folder (nothing else; refused for unmarked folders)
 	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m report clean --out $(OUT)

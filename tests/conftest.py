@@ -15,8 +15,23 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+# Fixtures that train or build a whole report: a test that uses one is slow by nature.
+SLOW_FIXTURES = {"default_build", "default_checkpoint", "single_file_build", "series", "baseline", "image_folder"}
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", help="rewrite golden files from current output")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: trains, builds whole reports or runs many processes "
+                                       "(`make test-fast` leaves these out; `make test` runs everything)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

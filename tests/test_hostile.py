@@ -143,14 +143,18 @@ def test_killed_runs_never_damage_the_last_report_and_the_next_run_recovers(defa
     good = {name: (out / name).read_bytes() for name in ("report.pdf", "report.html")}
     store = current_store(out)
     good_store = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
-    for delay in (0.5, 2.0, 3.5, 5.0, 6.5):
+    started = time.monotonic()
+    assert subprocess.run([*args, "--force"], cwd=ROOT, env=env, capture_output=True).returncode == 0
+    whole = time.monotonic() - started  # a whole forced run, on this machine now
+    for fraction in (0.08, 0.3, 0.5, 0.7, 0.9):  # start-up, analysis, whole-split pass, rendering, PDF
         process = subprocess.Popen([*args, "--force"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        time.sleep(fraction * whole)
+        assert process.poll() is None, f"the run ended before the kill at {fraction:.0%} of its time"
         process.send_signal(signal.SIGKILL)
         process.wait()
         for name, content in good.items():
-            assert (out / name).read_bytes() == content, f"{name} changed after a kill at {delay} s"
+            assert (out / name).read_bytes() == content, f"{name} changed after a kill at {fraction:.0%}"
         assert len(PdfReader(out / "report.pdf").pages) > 10
         assert {p: p.read_bytes() for p in store.rglob("*") if p.is_file()} == good_store
     assert subprocess.run(args, cwd=ROOT, env=env, capture_output=True).returncode == 0

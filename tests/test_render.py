@@ -133,7 +133,7 @@ def test_failed_render_keeps_the_previous_report(tmp_path):
     outputs, _ = pipeline.render(tmp_path, store, ("html", "pdf"))
     before = [p.read_bytes() for p in outputs]
     (store / "images" / "input.png").unlink()
-    with pytest.raises(Exception):
+    with pytest.raises(RenderError, match="missing resource"):
         pipeline.render(tmp_path, store, ("html", "pdf"), force=True)
     assert [p.read_bytes() for p in outputs] == before
 

@@ -1,0 +1,44 @@
+"""Declared and used match: every third-party module the tool imports is in requirements.txt, and every
+requirement there is used by the tool (the test-only ones live in requirements-dev.txt)."""
+
+import ast
+import re
+import sys
+
+from conftest import ROOT
+
+# import name -> distribution name, where they differ
+DISTRIBUTIONS = {"PIL": "pillow", "sklearn": "scikit-learn", "jinja2": "jinja2", "yaml": "pyyaml"}
+OURS = {"analysis", "report"}
+
+
+def requirement_names(path) -> set[str]:
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-r"):
+            names.add(re.split(r"[<>=\[ ;]", line, maxsplit=1)[0].lower())
+    return names
+
+
+def imported_modules(folders) -> set[str]:
+    found = set()
+    for folder in folders:
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    found.update(alias.name.split(".")[0] for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    found.add(node.module.split(".")[0])
+            # packages found by name without importing them (the embedded digits' file)
+            found.update(re.findall(r'find_spec\("([a-z_]+)"\)', path.read_text()))
+    return {name for name in found if name not in sys.stdlib_module_names and name not in OURS}
+
+
+def test_every_module_the_tool_imports_is_declared_and_every_declared_one_is_used():
+    used = {DISTRIBUTIONS.get(name, name).lower() for name in imported_modules(("analysis", "report"))}
+    declared = requirement_names(ROOT / "requirements.txt")
+    # dask is imported only by `batch --dask` and comes with the development requirements
+    assert used - declared == {"dask"}, f"imported but not declared: {sorted(used - declared - {'dask'})}"
+    assert declared - used == set(), f"declared but never imported: {sorted(declared - used)}"
+    assert "dask" in requirement_names(ROOT / "requirements-dev.txt")
