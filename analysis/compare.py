@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import torch
 from analysis import plots
 from analysis.checkpoint import read_checkpoint
 from analysis.config import sha256_of_json
-from analysis.store import MANIFEST, StoreWriter
+from analysis.store import StoreWriter
 
 
 def drift(state_a: dict, state_b: dict) -> tuple[list[dict], list[str]]:
@@ -30,12 +29,10 @@ def drift(state_a: dict, state_b: dict) -> tuple[list[dict], list[str]]:
     return rows, unmatched
 
 
-def _checkpoint_sha256(store: Path) -> str:
-    """Hashed when the store was analysed: its manifest holds it."""
-    return json.loads((Path(store) / MANIFEST).read_text())["inputs"]["checkpoint"]["sha256"]
-
-
-def build(checkpoint_a: Path, checkpoint_b: Path, store_a: Path, store_b: Path, compares_dir: Path) -> Path:
+def build(checkpoint_a: Path, checkpoint_b: Path, store_a: Path, store_b: Path, compares_dir: Path,
+          sha256_a: str, sha256_b: str) -> Path:
+    """``sha256_a``/``sha256_b``: each checkpoint's digest as its store's manifest records it (hashed when the
+    store was analysed), read by the caller through the report's reader."""
     state_a, _ = read_checkpoint(checkpoint_a)
     state_b, _ = read_checkpoint(checkpoint_b)
     rows, unmatched = drift(state_a, state_b)
@@ -47,8 +44,8 @@ def build(checkpoint_a: Path, checkpoint_b: Path, store_a: Path, store_b: Path, 
             [r["name"] for r in shown], np.array([r["relative"] for r in shown]),
             "Relative change of each parameter tensor, ‖B − A‖ / ‖A‖", "relative change"))
         writer.write_json("compare.json", {
-            "a": {"file": Path(checkpoint_a).name, "sha256": _checkpoint_sha256(store_a), "store": Path(store_a).name},
-            "b": {"file": Path(checkpoint_b).name, "sha256": _checkpoint_sha256(store_b), "store": Path(store_b).name},
+            "a": {"file": Path(checkpoint_a).name, "sha256": sha256_a, "store": Path(store_a).name},
+            "b": {"file": Path(checkpoint_b).name, "sha256": sha256_b, "store": Path(store_b).name},
             "drift": rows, "unmatched": unmatched, "images": {"drift": "images/drift.png"}})
         return writer.commit({"key": key, "kind": "compare",
                               "inputs": {"a": Path(store_a).name, "b": Path(store_b).name}})

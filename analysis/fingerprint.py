@@ -13,7 +13,7 @@ from analysis.sources import user_model_file
 from analysis.store import sha256_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-TRAINING_CODE = ("model.py", "train.py", "inference.py", "data.py", "datafiles.py", "config.py")
+TRAINING_CODE = ("model.py", "train.py", "inference.py", "data.py", "datafiles.py", "config.py", "scoped.py")
 
 
 def code_version(files: tuple[str, ...] | None = None) -> str:

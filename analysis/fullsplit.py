@@ -70,16 +70,17 @@ class SplitPass:
     filters: list[tuple[str, str]]
 
 
-def split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint) -> SplitPass:
+def split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint, show_progress: bool = True) -> SplitPass:
     """The one forward pass over the test split that both the evaluation and the separation read."""
     filters = filter_layers(model)
-    emb, accumulators, logits = whole_split_pass(model, x, point, [m for m, _ in filters])
+    emb, accumulators, logits = whole_split_pass(model, x, point, [m for m, _ in filters], show_progress)
     return SplitPass(logits, emb, accumulators, filters)
 
 
 @torch.no_grad()
 def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
-                     filter_modules: list[str]) -> tuple[np.ndarray, dict[str, _Accumulator], torch.Tensor]:
+                     filter_modules: list[str],
+                     show_progress: bool = True) -> tuple[np.ndarray, dict[str, _Accumulator], torch.Tensor]:
     """One batched pass: the embedding of every test image, per-filter statistics, and the outputs."""
     chunks, accumulators, handles = [], {m: _Accumulator() for m in filter_modules}, []
     target = module_by_name(model, point.module)
@@ -92,7 +93,7 @@ def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
             lambda m, i, o, n=name: accumulators[n].add(o) if o.dim() == 4 else None))
     outputs = []
     try:
-        for start in progress.batches(len(x), BATCH, "classifying and embedding the test split"):
+        for start in progress.batches(len(x), BATCH, "classifying and embedding the test split", show_progress):
             before = len(chunks)
             outputs.append(model(x[start:start + BATCH]))
             del chunks[before + 1:]  # a module called twice per pass: keep its first call
@@ -103,13 +104,14 @@ def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
 
 
 @torch.no_grad()
-def layer_features(model: nn.Module, x: torch.Tensor, modules: list[str]) -> dict[str, np.ndarray]:
+def layer_features(model: nn.Module, x: torch.Tensor, modules: list[str],
+                   show_progress: bool = True) -> dict[str, np.ndarray]:
     captured: dict[str, list[torch.Tensor]] = {m: [] for m in modules}
     handles = [module_by_name(model, m).register_forward_hook(
         lambda mod, i, o, n=m: captured[n].append(o.flatten(1).clone()) if isinstance(o, torch.Tensor) else None)
         for m in modules]
     try:
-        for start in progress.batches(len(x), BATCH, "features by depth"):
+        for start in progress.batches(len(x), BATCH, "features by depth", show_progress):
             counts = {m: len(v) for m, v in captured.items()}
             model(x[start:start + BATCH])
             for m, v in captured.items():
@@ -228,7 +230,8 @@ def _filters(model, accumulators, layers, writer):
 
 
 def results(model: nn.Module, x_test: torch.Tensor, passed: SplitPass, splits: DataSplits,
-            point: EmbeddingPoint, metric: str, seed: int, embeddings_doc: dict, writer: StoreWriter) -> dict:
+            point: EmbeddingPoint, metric: str, seed: int, embeddings_doc: dict, writer: StoreWriter,
+            show_progress: bool = True) -> dict:
     labels = splits.test.labels
     names = splits.class_names
     classes = sorted(set(labels.tolist()))
@@ -246,7 +249,7 @@ def results(model: nn.Module, x_test: torch.Tensor, passed: SplitPass, splits: D
     sample = np.arange(len(labels)) if len(labels) <= LAYER_SAMPLE else \
         np.sort(rng.choice(len(labels), LAYER_SAMPLE, replace=False))
     layers = depth_layers(model)
-    features = layer_features(model, x_test[sample], [m for m, _ in layers])
+    features = layer_features(model, x_test[sample], [m for m, _ in layers], show_progress)
     depth = []
     for module, label in layers:
         if module not in features:

@@ -1,42 +1,16 @@
 """A series of checkpoints: how accuracy and class separation evolve, from their cached stores.
 
-Torch-free: it reads the JSON of stores that the analysis already wrote and draws line plots.
+Torch-free: it draws line plots and writes the history store from summary rows it is given; the rows
+come from the stores through the report's reader (report/history.py), never from here.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-import numpy as np
 
 from analysis import plots
 from analysis.config import sha256_of_json
-from analysis.store import MANIFEST, StoreWriter
-
-
-def _summary(checkpoint: str, store: Path) -> dict:
-    manifest = json.loads((store / MANIFEST).read_text())
-    evaluation = json.loads((store / "evaluation.json").read_text())
-    embeddings = json.loads((store / "embeddings.json").read_text())
-    separation = json.loads((store / "separation.json").read_text())
-    per_class = separation["per_class"]
-    counts = np.array([c["n"] for c in per_class], dtype=np.float64)
-    intra = sum(c["intra_mean"] * c["pairs"] for c in per_class) / max(1, sum(c["pairs"] for c in per_class))
-    matrix = np.asarray(separation["inter_matrix"])
-    weights = np.outer(counts, counts)
-    np.fill_diagonal(weights, 0)
-    inter = float((matrix * weights).sum() / weights.sum()) if weights.sum() else None
-    two = embeddings["distances"]["mse"]
-    return {
-        "checkpoint": Path(checkpoint).name, "store": store.name, "sha256": manifest["inputs"]["checkpoint"]["sha256"],
-        "position": evaluation.get("position"), "accuracy": evaluation["accuracy"],
-        "metric": separation["metric"], "intra_mean": intra, "inter_mean": inter, "ratio": separation["ratio"],
-        "silhouette": separation["silhouette"], "nearest_centroid_accuracy": separation["nearest_centroid_accuracy"],
-        "two_sample": {"classes": embeddings["classes"], "intra_mean": two["intra_mean"], "inter_mean": two["inter_mean"]},
-        "class_intra": {str(c["class"]): c["intra_mean"] for c in per_class},
-        "class_names": evaluation["class_names"],
-    }
+from analysis.store import StoreWriter
 
 
 def _order(rows: list[dict], order: str) -> list[dict]:
@@ -48,9 +22,11 @@ def _order(rows: list[dict], order: str) -> list[dict]:
     return sorted(rows, key=key)
 
 
-def build(series: list[tuple[str, Path]], series_dir: Path, order: str = "name") -> Path:
-    """Summarise each checkpoint's store, plot the series, publish ``series_dir/<key>/``."""
-    rows = _order([_summary(checkpoint, Path(store)) for checkpoint, store in series], order)
+def build(rows: list[dict], series_dir: Path, order: str = "name") -> Path:
+    """Order the summary rows (one per checkpoint), plot the series, publish ``series_dir/<key>/``. A row of a
+    store without whole-split results holds None there: its points are left out of those plots."""
+    rows = _order(rows, order)
+    metric = next((r["metric"] for r in rows if r["metric"] is not None), None)
     key = sha256_of_json({"stores": [r["store"] for r in rows], "order": order})[:16]
     writer = StoreWriter(Path(series_dir) / key)
     try:
@@ -62,7 +38,8 @@ def build(series: list[tuple[str, Path]], series_dir: Path, order: str = "name")
         writer.write_bytes("images/distances.png", plots.series(
             labels, {"mean intra-class distance": [r["intra_mean"] for r in rows],
                      "mean inter-class distance": [r["inter_mean"] for r in rows]},
-            f"Mean distances ({rows[0]['metric'] if rows else ''}) over the series", "distance"))
+            f"Mean distances ({metric}) over the series" if metric else "Mean distances over the series",
+            "distance"))
         writer.write_bytes("images/separation.png", plots.series(
             labels, {"inter / intra ratio": [r["ratio"] for r in rows]}, "Separation over the series", "ratio",
             secondary={"silhouette": [r["silhouette"] for r in rows]}))

@@ -19,11 +19,12 @@ def to_input(images: np.ndarray, mean, std) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000,
-                   what: str = "predicting") -> torch.Tensor:
+                   what: str = "predicting", show_progress: bool = True) -> torch.Tensor:
     was_training = model.training
     model.eval()
     try:
-        return torch.cat([model(x[i:i + batch_size]) for i in progress.batches(len(x), batch_size, what)])
+        return torch.cat([model(x[i:i + batch_size])
+                          for i in progress.batches(len(x), batch_size, what, show_progress)])
     finally:
         model.train(was_training)
 

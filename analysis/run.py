@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis import activations, embeddings, images, params, progress, trace
+from analysis import activations, embeddings, images, params, scoped, trace
 from analysis.checkpoint import load_into, non_finite, read_checkpoint
 from analysis.config import AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data import DataSplits, load
@@ -46,7 +46,6 @@ def train_default(data: str | None, train_config: TrainConfig, config: AnalysisC
     one line and nothing else)."""
     from analysis.train import save_checkpoint, train
 
-    progress.enable(show_progress)
     splits = load(data, cache_dir, config.input_size, list(config.class_names or []) or None)
     mean, std = _normalisation(config, {}, splits)
     if announce:
@@ -68,6 +67,7 @@ def _normalisation(config: AnalysisConfig, data_config: dict, splits: DataSplits
     return mean, std
 
 
+@scoped.process_state()  # the threads and seed set below are undone when it returns or raises
 def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
             cache_dir: Path, threads: int = 2, inputs: dict | None = None, show_progress: bool = True,
             announce=None) -> Path:
@@ -76,7 +76,6 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     checked against the model and the data first; ``announce()`` is called once they all passed, when
     the analysis proper starts (so bad input gets its one line and nothing else)."""
     torch.set_num_threads(threads)
-    progress.enable(show_progress)
     inputs = inputs or analysis_inputs(checkpoint, data, config)
     state, meta = read_checkpoint(checkpoint) if checkpoint is not None else (None, {})
     model_config, data_config = meta.get("model_config", {}), meta.get("data_config", {})
@@ -87,7 +86,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     names_from = "--class-names" if config.class_names else "the checkpoint's data_config.class_names"
     splits = load(data, cache_dir, input_size, names, names_from)
     mean, std = _normalisation(config, data_config, splits)
-    torch.manual_seed(config.seed)
+    scoped.seed_torch(config.seed)
     model = build_model(source, kwargs)
     if state is not None:
         load_into(model, state, checkpoint)
@@ -111,10 +110,11 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         if config.whole_split and not broken:  # NaN embeddings give NaN statistics: the report says why
             from analysis import fullsplit  # matplotlib and scikit-learn: only when the sections need them
 
-            passed = fullsplit.split_pass(model, x_test, point)
+            passed = fullsplit.split_pass(model, x_test, point, show_progress)
             logits = passed.logits
         else:
-            logits = predict_logits(model, x_test, batch_size=100, what="classifying the test split")
+            logits = predict_logits(model, x_test, batch_size=100, what="classifying the test split",
+                                    show_progress=show_progress)
         writer.write_json("model.json", model_doc)
         evaluation = _evaluation(logits, splits, meta.get("training"))
         evaluation["position"] = meta.get("position") or _position_from_training(meta.get("training"))
@@ -125,7 +125,8 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         writer.write_json("embeddings.json", embeddings_doc)
         if passed is not None:
             writer.write_json("separation.json", fullsplit.results(
-                model, x_test, passed, splits, point, config.metric, config.seed, embeddings_doc, writer))
+                model, x_test, passed, splits, point, config.metric, config.seed, embeddings_doc, writer,
+                show_progress))
         manifest = {
             "key": key, "inputs": inputs, "data_description": splits.description,
             "producer": {"python": platform.python_version(), "torch": torch.__version__.split("+")[0],

@@ -1,4 +1,5 @@
-"""Deterministic training of the default checkpoint (fixed seed, fixed threads)."""
+"""Deterministic training of the default checkpoint (fixed seed, fixed threads), with the process's
+settings as they were once it returns (analysis.scoped)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,23 @@ from analysis.config import TrainConfig
 from analysis.data import DataSplits
 from analysis.inference import accuracy, predict_logits, to_input
 from analysis.model import AssignmentCNN
+from analysis.scoped import process_state, seed_torch
 from analysis.store import write_atomic
 
 
 def train(splits: DataSplits, config: TrainConfig, mean: tuple[float, ...], std: tuple[float, ...],
           show_progress: bool = True) -> tuple[nn.Module, dict]:
-    """Train the assignment CNN; return it with a record of the run (epochs, seconds, accuracy)."""
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
-    torch.use_deterministic_algorithms(True)
+    """Train the assignment CNN; return it with a record of the run (epochs, seconds, accuracy). The seed,
+    thread count and deterministic mode it sets are undone when it returns or raises."""
+    with process_state():
+        seed_torch(config.seed)
+        torch.set_num_threads(config.threads)
+        torch.use_deterministic_algorithms(True)
+        return _train(splits, config, mean, std, show_progress)
+
+
+def _train(splits: DataSplits, config: TrainConfig, mean: tuple[float, ...], std: tuple[float, ...],
+           show_progress: bool) -> tuple[nn.Module, dict]:
     model = AssignmentCNN()
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     steps_per_epoch = -(-len(splits.train) // config.batch_size)
@@ -51,7 +60,7 @@ def train(splits: DataSplits, config: TrainConfig, mean: tuple[float, ...], std:
             optimiser.step()
             schedule.step()
             total_loss += float(loss.detach()) * len(idx)
-        test_accuracy = accuracy(predict_logits(model, x_test), splits.test.labels)
+        test_accuracy = accuracy(predict_logits(model, x_test, show_progress=show_progress), splits.test.labels)
         history.append({"epoch": epoch, "train_loss": total_loss / len(order), "test_accuracy": test_accuracy})
         if show_progress:
             tqdm.write(f"epoch {epoch}/{config.epochs}: loss {total_loss / len(order):.4f}, "

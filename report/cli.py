@@ -341,11 +341,12 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "render":
         import time
 
+        from report.load import has_whole_split
         from report.sections import ALL, needs_whole_split
 
         started = time.perf_counter()
         store = pipeline.current_store(args.out)
-        if args.sections != ALL and needs_whole_split(args.sections) and not (store / "separation.json").is_file():
+        if args.sections != ALL and needs_whole_split(args.sections) and not has_whole_split(store):
             raise InputError(f"the last analysis in {args.out} has no whole-split results: run "
                              f"`python -m report --sections {','.join(args.sections)}` to analyse them first")
         log = progress_log(args)

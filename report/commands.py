@@ -61,12 +61,13 @@ def batch(args: argparse.Namespace, config: AnalysisConfig) -> int:
 def history(args: argparse.Namespace, config: AnalysisConfig) -> int:
     from analysis.history import build as build_history
     from report.comparison import render_history
+    from report.history import rows
     from report.series import checkpoints_in, run_batch
 
     started = time.perf_counter()
     results = run_batch(checkpoints_in(args.folder), args.data, config, args.out, args.workers, args.dask)
-    series_dir = build_history([(r["checkpoint"], Path(r["store"])) for r in results], args.out / "series",
-                               args.order)
+    series_dir = build_history(rows([(r["checkpoint"], Path(r["store"])) for r in results]),
+                               args.out / "series", args.order)
     outputs = render_history(args.out, series_dir, args.format)
     if not args.quiet:
         print(f"report: history of {len(results)} checkpoints: {' and '.join(map(str, outputs))} "
@@ -82,8 +83,10 @@ def compare(args: argparse.Namespace, config: AnalysisConfig) -> int:
     store_a, _ = pipeline.ensure_store(build_options(args, config), a)
     store_b, _ = pipeline.ensure_store(build_options(args, config), b)
     from analysis.compare import build as build_compare
+    from report.load import checkpoint_sha256
 
-    compare_dir = build_compare(a, b, store_a, store_b, args.out / "compares")
+    compare_dir = build_compare(a, b, store_a, store_b, args.out / "compares",
+                                checkpoint_sha256(store_a, verified=True), checkpoint_sha256(store_b, verified=True))
     outputs = render_compare(args.out, store_a, store_b, compare_dir, args.format)
     if not args.quiet:
         print(f"report: compared {a.name} and {b.name}: {' and '.join(map(str, outputs))} "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from report.findings import Findings
 from report.interpret import Note
 from report.interpret.changes import history_notes
 from report.interpret.changes import run as change_notes
-from report.load import load_findings, read_manifest, verify
+from report.load import load_findings, read_document
 from report.render import render_documents
 
 
@@ -36,14 +35,9 @@ class HistoryContext(PageContext):
     notes: list[Note] = field("trends over the series, as sentences")
 
 
-def _read(store: Path, name: str) -> dict:
-    verify(store, read_manifest(store), required=(name,))
-    return json.loads((store / name).read_text())
-
-
 def render_compare(out: Path, store_a: Path, store_b: Path, compare_dir: Path, formats) -> list[Path]:
     a, b = load_findings(store_a), load_findings(store_b)
-    doc = _read(compare_dir, "compare.json")
+    doc = read_document(compare_dir, "compare.json")
     notes = change_notes(a, b, doc)
     context = CompareContext(
         title=f"{a.model_class}: {doc['a']['file']} against {doc['b']['file']}", **page_dates(),
@@ -54,7 +48,7 @@ def render_compare(out: Path, store_a: Path, store_b: Path, compare_dir: Path, f
 
 
 def render_history(out: Path, series_dir: Path, formats) -> list[Path]:
-    doc = _read(series_dir, "history.json")
+    doc = read_document(series_dir, "history.json")
     notes = history_notes(doc)
     context = HistoryContext(
         title=f"History of {len(doc['rows'])} checkpoints", **page_dates(), stylesheet="assets/report.css", series_url=os.path.relpath(series_dir, out), doc=doc, notes=notes)

@@ -45,14 +45,58 @@ def verify(store_dir: Path, manifest: dict, required: tuple[str, ...] = DOCUMENT
         raise StoreError(f"store {store_dir} lacks {', '.join(missing)}: rebuild with `make report`")
 
 
+def checked_manifest(store_dir: Path, verified: bool = False) -> dict:
+    """The store's manifest, its schema version accepted and, unless the caller just did (``verified``),
+    every file it lists checked against its hash."""
+    manifest = read_manifest(store_dir)
+    if not verified:
+        verify(store_dir, manifest)
+    return manifest
+
+
+def checkpoint_sha256(store_dir: Path, verified: bool = False) -> str | None:
+    """The sha256 of the checkpoint the store was analysed from (hashed then: the manifest holds it);
+    None for random weights."""
+    try:
+        return checked_manifest(store_dir, verified)["inputs"]["checkpoint"]["sha256"]
+    except (KeyError, TypeError) as error:
+        raise StoreError(f"store {store_dir} lacks an expected field ({error}): rebuild with `make report`") from None
+
+
+def has_whole_split(store_dir: Path, verified: bool = False) -> bool:
+    """Whether the store holds whole-split results: not when its analysis skipped that pass (sections
+    without one, non-finite weights) nor in stores of schema 1 and 2."""
+    return OPTIONAL in checked_manifest(store_dir, verified).get("files", {})
+
+
+def manifest_sha256(store_dir: Path) -> str:
+    """The sha256 of the manifest's bytes, unverified: a fingerprint of everything the store holds (each
+    file's hash is in it), cheap enough to decide whether a rendering is up to date."""
+    return sha256_file(Path(store_dir) / MANIFEST)
+
+
+def read_document(store_dir: Path, name: str) -> dict:
+    """One listed JSON document of a store other than an analysis store (history.json, compare.json),
+    after checking the store's files against the manifest."""
+    store_dir = Path(store_dir)
+    verify(store_dir, read_manifest(store_dir), required=(name,))
+    try:
+        return json.loads((store_dir / name).read_text())
+    except (OSError, ValueError) as error:
+        raise StoreError(f"store file {store_dir / name} is unreadable ({error}): rebuild with `make report`") from None
+
+
+def manifest_bytes(store_dir: Path) -> bytes:
+    """The manifest as stored: what a rendering's fingerprint hashes."""
+    return (Path(store_dir) / MANIFEST).read_bytes()
+
+
 def load_findings(store_dir: Path, verified: bool = False, checkpoint_name: str | None = None) -> f.Findings:
     """The store's findings; its files are checked against the manifest unless the caller just did
     (``verified``: the build has checked or written this store in the same run). ``checkpoint_name``:
     the file name to show, which stores do not hold (they are keyed on the checkpoint's bytes alone)."""
     store_dir = Path(store_dir)
-    manifest = read_manifest(store_dir)
-    if not verified:
-        verify(store_dir, manifest)
+    manifest = checked_manifest(store_dir, verified)
     docs = {name: json.loads((store_dir / name).read_text()) for name in DOCUMENTS}
     if OPTIONAL in manifest.get("files", {}):
         docs[OPTIONAL] = json.loads((store_dir / OPTIONAL).read_text())

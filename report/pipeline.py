@@ -13,11 +13,11 @@ from pathlib import Path
 from analysis.config import AnalysisConfig, TrainConfig
 from analysis.fingerprint import analysis_inputs, default_checkpoint_key, store_key, with_config
 from analysis.sources import DEFAULT_SOURCE
-from analysis.store import MANIFEST, dumps, sha256_file, write_atomic
+from analysis.store import dumps, sha256_file, write_atomic
 from report import TEMPLATE_DIR
 from report.buildfolder import CURRENT_STORE, current_store, exclusive, publish  # noqa: F401  re-exported
 from report.errors import StoreError
-from report.load import read_manifest, verify
+from report.load import manifest_bytes, read_manifest, verify
 from report.sections import ALL
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -121,7 +121,7 @@ def render_fingerprint(store_dir: Path, formats: tuple[str, ...], sections: tupl
                        single_file: bool = False, checkpoint_name: str | None = None) -> str:
     """Hash of everything the rendered files depend on: the store, templates, CSS, this package, and the
     checkpoint's file name (presentation only: the store is keyed on the checkpoint's bytes)."""
-    digest = hashlib.sha256((store_dir / MANIFEST).read_bytes())
+    digest = hashlib.sha256(manifest_bytes(store_dir))
     for path in sorted([*TEMPLATE_DIR.iterdir(), *PACKAGE_DIR.rglob("*.py")]):
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())

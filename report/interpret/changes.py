@@ -31,6 +31,8 @@ def accuracy(a: Findings, b: Findings, doc: dict) -> Note:
 
 
 def two_sample_separation(a: Findings, b: Findings, doc: dict) -> Note | None:
+    if "mse" not in a.embeddings.distances or "mse" not in b.embeddings.distances:
+        return None
     ta, tb = a.embeddings.distances["mse"], b.embeddings.distances["mse"]
     ra, rb = ta.ratio, tb.ratio
     if ra is None or rb is None:
@@ -91,7 +93,9 @@ def history_notes(doc: dict) -> list[Note]:
         notes.append(Note("history.accuracy", "does-not-rise", "history",
                           f"Test accuracy does not rise over the series: {fmt.percent(first['accuracy'])} "
                           f"({first['checkpoint']}) against {fmt.percent(last['accuracy'])} ({last['checkpoint']}).", {}))
-    best = max(rows, key=lambda r: r["silhouette"])
+    if first["silhouette"] is None or last["silhouette"] is None:  # a store without whole-split results
+        return notes
+    best = max((r for r in rows if r["silhouette"] is not None), key=lambda r: r["silhouette"])
     if best is last:
         notes.append(Note("history.separation", "best-last", "history",
                           f"Class separation is best at the last checkpoint (silhouette {fmt.number(last['silhouette'], 2)}, "

@@ -1,0 +1,42 @@
+"""Process-wide settings changed for one call only: ``python -m report watch`` analyses many checkpoints in
+one process, so a setting that training or an analysis needs (torch's thread count, deterministic
+algorithms, a seeded global random generator) must not outlive the call that made it.
+
+``process_state()`` records these settings and puts them back on exit, also when the call raises; used
+as a decorator it does so around every call of the function. Seed with ``seed_torch``: it seeds torch's
+CPU generator exactly as ``torch.manual_seed`` does, without also queueing a seed for CUDA devices,
+whose generators ``process_state`` does not record (the analysis runs on the CPU)."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+import numpy as np
+import torch
+
+
+@contextlib.contextmanager
+def process_state():
+    """Torch's intra-op thread count, its deterministic-algorithms mode (and warn-only flag), and the
+    global random generators of torch (CPU), numpy and Python, restored on exit as they were on entry."""
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch_rng = torch.get_rng_state()
+    numpy_rng = np.random.get_state()
+    python_rng = random.getstate()
+    try:
+        yield
+    finally:
+        random.setstate(python_rng)
+        np.random.set_state(numpy_rng)
+        torch.set_rng_state(torch_rng)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
+def seed_torch(seed: int) -> None:
+    """Seed torch's global CPU generator: the same weights as ``torch.manual_seed(seed)`` gives."""
+    torch.default_generator.manual_seed(int(seed))

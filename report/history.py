@@ -1,0 +1,58 @@
+"""The rows of a history: one summary per checkpoint, from its store as ``report.load`` reads it.
+
+analysis/history.py draws and writes the history store from these rows; reading stores is the
+reader's alone. numpy is imported inside the function: ``report`` loads without it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from report.findings import Findings
+from report.load import load_findings
+
+TWO_SAMPLE_METRIC = "mse"  # the assignment's; a store without it gives its first metric instead
+
+
+def summary(checkpoint: str, findings: Findings) -> dict:
+    """One row: accuracy and the two-sample distances always; the whole-split fields None when the store
+    has no whole-split results (its analysis skipped that pass, or a store of schema 1 or 2)."""
+    evaluation, embeddings, separation = findings.evaluation, findings.embeddings, findings.separation
+    metric = TWO_SAMPLE_METRIC if TWO_SAMPLE_METRIC in embeddings.distances else next(iter(embeddings.distances), None)
+    two = embeddings.distances.get(metric)
+    two_sample = {"classes": embeddings.classes, "intra_mean": two.intra_mean if two else None,
+                  "inter_mean": two.inter_mean if two else None}
+    if metric != TWO_SAMPLE_METRIC:  # named only when it is not the assignment's
+        two_sample["metric"] = metric
+    row = {
+        "checkpoint": Path(checkpoint).name, "store": findings.store_dir.name,
+        "sha256": findings.provenance.checkpoint_sha256 or None,  # Provenance shows random weights as ""
+        "position": evaluation.position, "accuracy": evaluation.accuracy,
+        "two_sample": two_sample, "class_names": evaluation.class_names,
+    }
+    return {**row, **_whole_split(separation)}
+
+
+def _whole_split(separation) -> dict:
+    if separation is None:
+        return dict.fromkeys(("metric", "intra_mean", "inter_mean", "ratio", "silhouette",
+                              "nearest_centroid_accuracy", "class_intra"))
+    import numpy as np
+
+    per_class = separation.per_class
+    counts = np.array([c.n for c in per_class], dtype=np.float64)
+    measured = [c for c in per_class if c.intra_mean is not None]  # a class of one image has no pairs
+    intra = sum(c.intra_mean * c.pairs for c in measured) / max(1, sum(c.pairs for c in measured))
+    matrix = np.asarray(separation.inter_matrix, dtype=np.float64)  # a stored None: NaN
+    weights = np.outer(counts, counts)
+    np.fill_diagonal(weights, 0)
+    inter = float((matrix * weights).sum() / weights.sum()) if weights.sum() else None
+    return {"metric": separation.metric, "intra_mean": intra, "inter_mean": inter, "ratio": separation.ratio,
+            "silhouette": separation.silhouette,
+            "nearest_centroid_accuracy": separation.nearest_centroid_accuracy,
+            "class_intra": {str(c.cls): c.intra_mean for c in per_class}}
+
+
+def rows(series: list[tuple[str, Path]]) -> list[dict]:
+    """A summary row per (checkpoint, store), in the order given; each store verified and migrated."""
+    return [summary(checkpoint, load_findings(store)) for checkpoint, store in series]

@@ -1,0 +1,136 @@
+"""No process-wide side effects outlive the call that made them (issue 12, item 8): training and an analysis
+leave torch's thread count, its deterministic mode and the global random generators as they found them,
+also when they raise, so that in one long process (``python -m report watch``) a later analysis does not
+run with the settings of an earlier one. Progress bars are an argument, not a switch of the process's."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from analysis import progress, scoped
+from analysis.config import AnalysisConfig, TrainConfig
+from analysis.data import DataSplits, ImageSet
+from analysis.model import AssignmentCNN
+from analysis.run import analyse
+from analysis.train import train
+
+
+def snapshot() -> dict:
+    return {"threads": torch.get_num_threads(),
+            "deterministic": (torch.are_deterministic_algorithms_enabled(),
+                              torch.is_deterministic_algorithms_warn_only_enabled()),
+            "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(), "python_rng": random.getstate()}
+
+
+def assert_unchanged(before: dict) -> None:
+    after = snapshot()
+    assert after["threads"] == before["threads"]
+    assert after["deterministic"] == before["deterministic"]
+    assert torch.equal(after["torch_rng"], before["torch_rng"])
+    assert all(np.array_equal(a, b) for a, b in zip(after["numpy_rng"], before["numpy_rng"]))
+    assert after["python_rng"] == before["python_rng"]
+
+
+@pytest.fixture
+def unusual_state():
+    """A state that neither training (2 threads, deterministic, seed 0) nor the analysis would leave behind;
+    the test's own changes are undone afterwards."""
+    with scoped.process_state():
+        torch.set_num_threads(1)
+        torch.use_deterministic_algorithms(False)
+        torch.manual_seed(12345)
+        np.random.seed(7)
+        random.seed(3)
+        yield snapshot()
+
+
+def tiny_splits(channels: int = 1) -> DataSplits:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(48, channels, 28, 28), dtype=np.uint8)
+    labels = np.arange(48) % 2
+    return DataSplits(train=ImageSet(images[:32], labels[:32]), test=ImageSet(images[32:], labels[32:]),
+                      description="noise", class_names=["0", "1"], kind="synthetic")
+
+
+CONFIG = TrainConfig(epochs=1, batch_size=16, threads=2, seed=3)
+NORMALISATION = ((0.5,), (0.25,))
+
+
+def test_training_leaves_the_process_as_it_found_it(unusual_state):
+    model, _ = train(tiny_splits(), CONFIG, *NORMALISATION, show_progress=False)
+    assert_unchanged(unusual_state)
+    # and its result does not depend on that state: the same weights from a process in another state
+    with scoped.process_state():
+        torch.set_num_threads(2)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.manual_seed(99)
+        again, _ = train(tiny_splits(), CONFIG, *NORMALISATION, show_progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
+def test_training_that_raises_leaves_the_process_as_it_found_it(unusual_state):
+    with pytest.raises(RuntimeError):  # 3-channel images for a 1-channel network: fails inside training
+        train(tiny_splits(channels=3), CONFIG, (0.5,) * 3, (0.25,) * 3, show_progress=False)
+    assert_unchanged(unusual_state)
+
+
+def test_seeding_gives_the_weights_torch_manual_seed_gives():
+    with scoped.process_state():
+        torch.manual_seed(5)
+        expected = AssignmentCNN().state_dict()
+        scoped.seed_torch(5)
+        got = AssignmentCNN().state_dict()
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+
+
+def idx_folder(root):
+    """A tiny MNIST-format data set: the four IDX files, 6 train and 6 test "digits" of noise, sixes and sevens."""
+    import struct
+
+    root.mkdir()
+    rng = np.random.default_rng(1)
+    for prefix in ("train", "t10k"):
+        images = rng.integers(0, 256, (6, 28, 28), dtype=np.uint8)
+        (root / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">4i", 2051, 6, 28, 28) + images.tobytes())
+        labels = np.array([6, 7] * 3, dtype=np.uint8)  # the classes the defaults pick
+        (root / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">2i", 2049, 6) + labels.tobytes())
+    return root
+
+
+def test_an_analysis_leaves_the_process_as_it_found_it(unusual_state, tmp_path):
+    data = str(idx_folder(tmp_path / "data"))
+    config = AnalysisConfig(whole_split=False, per_class=1)
+    store = analyse(None, data, config, tmp_path / "stores", tmp_path / "cache", threads=2, show_progress=False)
+    assert (store / "model.json").is_file()
+    assert_unchanged(unusual_state)
+
+    def fail():
+        raise KeyboardInterrupt  # as Ctrl-C in a watch would, once threads and seed are set
+
+    with pytest.raises(KeyboardInterrupt):
+        analyse(None, data, config, tmp_path / "stores2", tmp_path / "cache", threads=2, show_progress=False,
+                announce=fail)
+    assert_unchanged(unusual_state)
+
+
+def test_progress_is_an_argument_not_a_switch(monkeypatch, tmp_path):
+    assert not hasattr(progress, "enable") and not hasattr(progress, "_enabled")
+    bars = []
+    real_tqdm = progress.tqdm
+    monkeypatch.setattr(progress, "tqdm", lambda **kwargs: bars.append(kwargs["disable"]) or real_tqdm(**kwargs))
+    assert list(progress.batches(5, 2, "counting", show=False)) == [0, 2, 4]
+    assert list(progress.batches(5, 2, "counting", show=True)) == [0, 2, 4]
+    assert bars == [True, None]  # None: tqdm shows the bar only on a terminal
+    bars.clear()
+    train(tiny_splits(), CONFIG, *NORMALISATION, show_progress=False)
+    analyse(None, str(idx_folder(tmp_path / "data")), AnalysisConfig(whole_split=False, per_class=1),
+            tmp_path / "stores", tmp_path / "cache", show_progress=False)
+    from analysis import fullsplit  # the whole-split passes, without their (slow) statistics
+    from analysis.layers import embedding_point
+
+    model, x = AssignmentCNN(), torch.zeros(3, 1, 28, 28)
+    fullsplit.split_pass(model, x, embedding_point(model, None), show_progress=False)
+    fullsplit.layer_features(model, x, ["relu1"], show_progress=False)
+    assert len(bars) >= 4 and set(bars) == {True}  # quiet all the way down, whatever an earlier call asked for
