@@ -21,6 +21,7 @@ from analysis.checkpoint_meta import (
     unrecognised_format,
     validate,
 )
+from analysis.datafiles import names_list, printable
 from analysis.errors import InputError
 
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
@@ -173,26 +174,34 @@ def without_dataparallel_prefix(state: dict[str, torch.Tensor]) -> OrderedDict:
     return stripped
 
 
-def load_into(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
-    """Load strictly; name every missing, unexpected or mismatched key."""
+def check_fits(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Refuse a state_dict whose keys or shapes do not fit ``model``, naming the keys (at most 8 of each kind,
+    escaped: keys are data and may hold anything). Works on a model built on the meta device too."""
     state = without_dataparallel_prefix(state)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
+    mismatched = [f"{printable(k, 60)} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
                   for k in sorted(set(state) & set(expected)) if state[k].shape != expected[k].shape]
     problems = []
     if missing:
-        problems.append("missing " + ", ".join(missing))
+        problems.append("missing " + names_list(missing))
     if unexpected:
-        problems.append("unexpected " + ", ".join(unexpected))
+        problems.append("unexpected " + names_list(unexpected))
     if mismatched:
-        problems.append("shape mismatch " + "; ".join(mismatched))
+        problems.append("shape mismatch " + "; ".join(mismatched[:8]) +
+                        (f" … and {len(mismatched) - 8} more" if len(mismatched) > 8 else ""))
     if problems:
-        raise InputError(f"checkpoint {path} is for another architecture than {type(model).__name__} "
+        raise InputError(f"checkpoint {printable(path)} is for another architecture than {type(model).__name__} "
                          f"({'; '.join(problems)}): give a checkpoint of this model")
+
+
+def load_into(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Load strictly; name every missing, unexpected or mismatched key."""
+    check_fits(model, state, path)
+    state = without_dataparallel_prefix(state)
     try:
         model.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, ValueError) as error:  # e.g. a complex or sparse tensor for a weight
-        raise InputError(f"checkpoint {path} does not fit {type(model).__name__} ({loader_detail(error)}): "
+        raise InputError(f"checkpoint {printable(path)} does not fit {type(model).__name__} ({loader_detail(error)}): "
                          "give a checkpoint of this model") from None

@@ -219,6 +219,9 @@ def _read_image(path: Path, input_size: int | None) -> np.ndarray:
             return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
     except InputError:
         raise
+    except MemoryError:
+        raise InputError(f"not enough memory to read image {printable(path)} at the size asked for: lower "
+                         "--input-size, or free memory") from None
     except Image.DecompressionBombError as error:  # Pillow's own refusal, at twice the limit
         found = re.search(r"\((\d+) pixels\)", str(error))
         raise _too_many_pixels(path, int(found.group(1)) if found else None) from None

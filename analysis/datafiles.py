@@ -55,6 +55,9 @@ def data_identity(data: str | None, input_size: int | None = None) -> dict:
 
 def find_idx_files(folder: Path) -> dict[str, Path]:
     """Locate the four IDX files (plain or .gz) in ``folder``, ``folder/raw`` or ``folder/MNIST/raw``."""
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--data {printable(folder)} is a file, not a folder: give the folder holding the four MNIST "
+                         "IDX files, or an image folder")
     if not folder.is_dir():
         raise InputError(f"data folder {printable(folder)} does not exist: give a folder holding the four MNIST IDX "
                          "files")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import platform
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 from analysis import activations, embeddings, images, params, scoped, trace
-from analysis.checkpoint import load_into, non_finite, read_checkpoint
+from analysis.checkpoint import check_fits, load_into, non_finite, read_checkpoint
 from analysis.config import AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data import DataSplits, load
 from analysis.errors import InputError
@@ -86,6 +87,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     names_from = "--class-names" if config.class_names else "the checkpoint's data_config.class_names"
     splits = load(data, cache_dir, input_size, names, names_from)
     mean, std = _normalisation(config, data_config, splits)
+    check_model_fits(source, kwargs, state, checkpoint)
     scoped.seed_torch(config.seed)
     model = build_model(source, kwargs)
     if state is not None:
@@ -96,7 +98,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
                   mean, std)
     traced = trace.trace_shapes(model, to_input(splits.test.images[:1], mean, std))  # fails if the data do not fit
     check_outputs_cover_labels(traced["output_shape"], splits)
-    check_choices(model, splits, config)
+    check_choices(model, splits, config, traced)
     if announce:
         announce()
     key = store_key(inputs)
@@ -151,13 +153,41 @@ def _model_results(model: nn.Module, traced: dict, setup: Setup, splits: DataSpl
     }
 
 
-def check_choices(model: nn.Module, splits: DataSplits, config: AnalysisConfig) -> None:
+MAX_MODEL_BYTES = 8 << 30  # parameters and buffers: beyond this the analysis cannot run on a laptop-sized machine
+
+
+def check_model_fits(source: str, kwargs: dict, state: dict | None, checkpoint: Path | None) -> None:
+    """Build the model on the meta device first, which allocates nothing: arguments that would make it
+    enormous (a checkpoint's ``num_classes: 10**9``), or a checkpoint whose shapes do not fit, are refused
+    before any memory is taken. Models that cannot be built on the meta device skip this check."""
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            skeleton = build_model(source, kwargs)
+    except InputError:
+        raise
+    except Exception:  # e.g. a user model that computes with real tensors in __init__
+        return
+    size = sum(t.numel() * t.element_size() for t in (*skeleton.parameters(), *skeleton.buffers()))
+    if size > MAX_MODEL_BYTES:
+        raise InputError(f"the model {source} with arguments {json.dumps(kwargs)[:200]} would hold "
+                         f"{size / 2**30:,.1f} GiB of parameters, more than the {MAX_MODEL_BYTES / 2**30:.0f} GiB "
+                         "this tool analyses: check --model-kwargs or the checkpoint's model_config.kwargs")
+    if state is not None:
+        check_fits(skeleton, state, checkpoint)
+
+
+def check_choices(model: nn.Module, splits: DataSplits, config: AnalysisConfig, traced: dict) -> None:
     """Every option that names an image, a class or a layer, checked against the data and the model before
-    the analysis starts; the results are computed later by the same functions."""
+    the analysis starts; the results are computed later by the same functions. ``traced``: the shape trace,
+    which tells whether a layer chosen for activation maps gives (channels, height, width) maps."""
     _activation_image(splits, config)
     classes = _chosen_classes(splits, config)
     embeddings.select_samples(splits.test.labels, tuple(classes), config.per_class)
-    activation_layers(model, config.layers)
+    for module, _label in activation_layers(model, config.layers):
+        shapes = {tuple(row["output_shape"] or ()) for row in traced["rows"] if row["name"] == module}
+        if config.layers and shapes and not any(len(shape) == 3 for shape in shapes):
+            raise InputError(f"layer {module} gives output of shape {list(next(iter(shapes)))}, not image maps: "
+                             "choose layers with (channels, height, width) output for --layers")
     embedding_point(model, config.embedding_layer)
 
 

@@ -12,6 +12,7 @@ them) and ``.report-build``, this tool's own marker.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import shutil
@@ -27,6 +28,8 @@ TAG_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
             "# This file is a cache directory tag created by the report generator (python -m report).\n"
             "# For information about cache directory tags, see https://bford.info/cachedir/\n")
 MARKER_TEXT = "This folder is a build folder of the report generator (python -m report).\n"
+CREATED = "created: this tool made the folder\n"   # the marker's second line: may `clean` remove the folder?
+ADOPTED = "adopted: the folder existed before\n"
 LOCK = ".lock"
 JOURNAL = ".report-journal.json"
 CURRENT_STORE = "current-store.txt"
@@ -39,6 +42,14 @@ OUTPUTS = frozenset({
 MARKS = frozenset({MARKER, CACHEDIR_TAG, LOCK, JOURNAL})
 # Folders where runs write temporary files (see clean_leftovers).
 WORK_FOLDERS = ("", "stores", "series", "compares", "assets", "checkpoints", "cache")
+# Inside each folder of the tool, the names it writes there (shell patterns); `clean` removes only these.
+OWN_ENTRIES = {
+    "stores": ("*",), "series": ("*",), "compares": ("*",),   # folders holding a manifest.json of this tool
+    "checkpoints": ("default-*.pt", "default-*.pt.sha256"),
+    "cache": ("mnist5k-nchw-*.npz", "matplotlib"),
+    "assets": ("report.css",),
+}
+STORE_FOLDERS = ("stores", "series", "compares")
 
 
 def is_marked(out: Path) -> bool:
@@ -56,10 +67,32 @@ def _forbidden(resolved: Path) -> str | None:
     return None
 
 
-def _is_earlier_build_folder(entries: list[str]) -> bool:
-    """A build folder written before folders were marked: only names this tool writes, among them one
-    that only a run of it leaves (a folder holding just ``cache/`` could be anyone's)."""
-    return set(entries) <= OUTPUTS | MARKS and bool({"stores", CURRENT_STORE, LOCK, "render.json"} & set(entries))
+def is_store(folder: Path) -> bool:
+    """A store (or series or compare store) written by this tool: a folder with a manifest.json that
+    carries a schema version and a file list. Names alone prove nothing: anyone may have a ``stores/``."""
+    import json
+
+    manifest = Path(folder) / "manifest.json"
+    if Path(folder).is_symlink() or not manifest.is_file():
+        return False
+    try:
+        document = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and isinstance(document.get("schema_version"), int) \
+        and isinstance(document.get("files"), dict)
+
+
+def _is_earlier_build_folder(out: Path, entries: list[str]) -> bool:
+    """A build folder written before folders were marked: only names this tool writes, and
+    ``current-store.txt`` naming a store of this tool (its manifest read, not just its name)."""
+    if not set(entries) <= OUTPUTS | MARKS or CURRENT_STORE not in entries:
+        return False
+    try:
+        name = (out / CURRENT_STORE).read_text(errors="replace").strip()
+    except OSError:
+        return False
+    return bool(name) and Path(name).name == name and is_store(out / "stores" / name)
 
 
 def prepare(out: Path) -> Path:
@@ -70,17 +103,30 @@ def prepare(out: Path) -> Path:
     problem = _forbidden(out.resolve())
     if problem:
         raise InputError(f"--out {out} {problem}: give a folder of its own for the report, e.g. --out build")
-    if out.is_dir() and not is_marked(out):
+    existed = out.is_dir()
+    if existed and not is_marked(out):
         entries = sorted(entry.name for entry in out.iterdir())
-        if entries and not _is_earlier_build_folder(entries):
+        if entries and not _is_earlier_build_folder(out, entries):
             shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
             raise InputError(f"--out {out} already holds files this tool did not make ({shown}): give a new or "
                              "empty folder, or a build folder made by this tool")
+    if existed:
+        linked = [name for name in WORK_FOLDERS[1:] if (out / name).is_symlink()]
+        if linked:  # writing through it would replace files elsewhere (a website's report.css, say)
+            raise InputError(f"{out / linked[0]} is a symbolic link: this tool writes only into folders of its own; "
+                             "replace the link by a folder")
     out.mkdir(parents=True, exist_ok=True)
     if not is_marked(out):
         write_atomic(out / CACHEDIR_TAG, TAG_TEXT.encode())
-        write_atomic(out / MARKER, MARKER_TEXT.encode())
+        write_atomic(out / MARKER, (MARKER_TEXT + (ADOPTED if existed else CREATED)).encode())
     return out
+
+
+def created_by_this_tool(out: Path) -> bool:
+    try:
+        return CREATED in (Path(out) / MARKER).read_text()
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -119,16 +165,21 @@ def temporary_files_inside(out: Path):
     worker) go to a folder inside the build folder, removed afterwards (or by the next run if this one is
     killed): nothing is left in the system's temporary folder. The previous setting is restored."""
     scratch = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}scratch.", dir=out))
-    saved_env, saved_default = os.environ.get("TMPDIR"), tempfile.tempdir
-    os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)
+    # matplotlib keeps its font list in a config folder (by default under HOME): keep it in the build's cache
+    settings = {"TMPDIR": str(scratch), "MPLCONFIGDIR": str(Path(out).resolve() / "cache" / "matplotlib")}
+    saved_env = {name: os.environ.get(name) for name in settings}
+    saved_default = tempfile.tempdir
+    os.environ.update(settings)
+    tempfile.tempdir = str(scratch)
     try:
         yield scratch
     finally:
         tempfile.tempdir = saved_default
-        if saved_env is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = saved_env
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -236,28 +287,77 @@ def recover(out: Path, log=print) -> bool:
 
 def clean(out: Path) -> tuple[list[str], list[str]]:
     """Remove what this tool wrote in the build folder ``out``: (removed names, names left in place).
-    A folder without this tool's marker is refused."""
+    Only recognisable entries go: the outputs it names, stores with its manifest, its default checkpoints
+    and caches, its temporaries. A folder without this tool's marker, or a link to one, is refused; the
+    folder itself is removed only when it ends empty and this tool created it."""
     out = Path(out)
-    if not out.exists():
+    if not out.exists() and not out.is_symlink():
         return [], []
-    if not out.is_dir() or not is_marked(out):
-        raise InputError(f"{out} is not a build folder made by this tool (it has no {MARKER} file): "
+    if out.is_symlink() or not out.is_dir() or not is_marked(out):
+        raise InputError(f"{out} is not a build folder made by this tool (no {MARKER} file, or a link to a folder): "
                          "nothing was removed")
     removed, kept = [], []
     for entry in sorted(out.iterdir(), key=lambda p: p.name):
-        if entry.name in OUTPUTS or _is_ours(entry.name) or entry.name in (CACHEDIR_TAG, LOCK, JOURNAL):
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-            removed.append(entry.name)
-        elif entry.name != MARKER:
-            kept.append(entry.name)
+        name = entry.name
+        if name in OWN_ENTRIES and entry.is_dir() and not entry.is_symlink():
+            inner_removed, inner_kept = _clean_folder(entry)
+            removed += [f"{name}/{n}" for n in inner_removed]
+            kept += [f"{name}/{n}" for n in inner_kept]
+            if not inner_kept:
+                entry.rmdir()
+        elif (name in OUTPUTS and name not in OWN_ENTRIES and not entry.is_dir()) or _is_ours(name) \
+                or name in (CACHEDIR_TAG, LOCK, JOURNAL):
+            _remove(entry)
+            removed.append(name)
+        elif name != MARKER:
+            kept.append(name)
     if kept:
         return removed, kept
+    created = created_by_this_tool(out)
     (out / MARKER).unlink()
+    removed.append(MARKER)
+    if created:
+        out.rmdir()
+    return removed, []
+
+
+def _clean_folder(folder: Path) -> tuple[list[str], list[str]]:
+    patterns = OWN_ENTRIES[folder.name]
+    removed, kept = [], []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if folder.name in STORE_FOLDERS:
+            ours = _is_ours(entry.name) or is_store(entry)
+        else:
+            ours = _is_ours(entry.name) or any(fnmatch.fnmatchcase(entry.name, p) for p in patterns)
+        if ours:
+            _remove(entry)
+            removed.append(entry.name)
+        else:
+            kept.append(entry.name)
+    return removed, kept
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry)
+    else:
+        entry.unlink()
+
+
+def remove_if_unused(out: Path) -> bool:
+    """After a refused run: a folder this run created holding nothing but the tool's markers is removed
+    again, so a mistyped option leaves no trace. True if removed."""
+    out = Path(out)
+    if not created_by_this_tool(out):
+        return False
+    leftovers = {entry.name for entry in out.iterdir()} - {MARKER, CACHEDIR_TAG, LOCK, "cache"}
+    if leftovers or (out / "cache").is_symlink():
+        return False
+    shutil.rmtree(out / "cache", ignore_errors=True)  # made by this run, in the folder this run created
+    for name in (CACHEDIR_TAG, LOCK, MARKER):
+        (out / name).unlink(missing_ok=True)
     out.rmdir()
-    return [*removed, MARKER], []
+    return True
 
 
 def current_store(out: Path) -> Path:

@@ -38,8 +38,8 @@ examples:
   python -m report --checkpoint model.pt --sections assignment   # the course report's sections, ~2.3 s
   python -m report render --format html
   python -m report render --single-file --format html            # one self-contained report.html
-  python -m report train --epochs 9 --save build/epoch9.pt
-  python -m report compare build/epoch9.pt build/checkpoints/default-*.pt
+  python -m report train --epochs 9 --save runs/epoch9.pt
+  python -m report compare runs/epoch9.pt build/checkpoints/default-*.pt
   python -m report watch runs/ --serve 8000
 """
 
@@ -62,6 +62,15 @@ def positive(text: str) -> int:
     value = integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def input_size(text: str) -> int:
+    from analysis.checkpoint_meta import MAX_INPUT_SIZE
+
+    value = positive(text)
+    if value > MAX_INPUT_SIZE:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_INPUT_SIZE} pixels per side, got {value}")
     return value
 
 
@@ -128,6 +137,10 @@ def names(text: str) -> tuple[str, ...]:
                                          "separated by commas")
     if len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"{text!r} repeats a class name: give each class its own name")
+    from analysis.checkpoint_meta import MAX_NAME_LENGTH
+
+    if any(len(v) > MAX_NAME_LENGTH or not v.isprintable() for v in values):
+        raise argparse.ArgumentTypeError(f"class names must be printable and at most {MAX_NAME_LENGTH} characters")
     return values
 
 
@@ -196,7 +209,8 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-channels", type=positive, metavar="K",
                        help="maps shown per layer at most: the top K channels by mean activation (default: 32, "
                             "fewer for networks with more than 12 such layers, at least 8)")
-    parser.add_argument("--input-size", type=positive, metavar="N", help="resize image-folder images to N×N")
+    parser.add_argument("--input-size", type=input_size, metavar="N",
+                       help="resize image-folder images to N×N (at most 4096)")
     parser.add_argument("--mean", type=floats, metavar="M[,M,M]",
                        help="normalisation mean per channel (default: MNIST's for grey, ImageNet's for RGB)")
     parser.add_argument("--std", type=positive_floats, metavar="S[,S,S]",
@@ -279,6 +293,10 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
         raise InputError("distances need at least two samples: give two --classes or --per-class 2 or more")
     from analysis.sources import parse_kwargs
 
+    if args.layers and len(set(args.layers)) != len(args.layers):
+        raise InputError(f"--layers {' '.join(args.layers)} repeats a layer: give each layer once")
+    if args.embedding_layer is not None and not args.embedding_layer.strip():
+        raise InputError("--embedding-layer is empty: give a module name, or leave the option out for the default")
     if args.model_kwargs is not None and not args.model:
         raise InputError("--model-kwargs needs --model: name the model they are for, e.g. "
                          "--model torchvision:resnet18 --model-kwargs '{\"num_classes\": 3}'")
@@ -304,8 +322,26 @@ def run(args: argparse.Namespace) -> int:
         raise StoreError(f"no analysis in {args.out} yet: run `make report` first")
     if args.command != "render":
         analysis_config(args)  # every option checked before the build folder is touched
-    with exclusive(args.out, args.wait, progress_log(args)):
-        return run_command(args)
+        refuse_out_inside_data(args)
+    fresh = not args.out.exists()
+    try:
+        with exclusive(args.out, args.wait, progress_log(args)):
+            return run_command(args)
+    except (InputError, StoreError):
+        if fresh:  # a refused run leaves no build folder of its own behind
+            from report.buildfolder import remove_if_unused
+
+            remove_if_unused(args.out)
+        raise
+
+
+def refuse_out_inside_data(args: argparse.Namespace) -> None:
+    """A build folder inside an image folder would be read as a class of the data by the next run."""
+    data = getattr(args, "data", None)
+    if data and data != "embedded" and Path(data).is_dir():
+        if args.out.resolve().is_relative_to(Path(data).resolve()):
+            raise InputError(f"--out {args.out} lies inside the data folder {data}: its files would be read as data; "
+                             "give a build folder outside it")
 
 
 def progress_log(args: argparse.Namespace):
@@ -326,6 +362,8 @@ def train(args: argparse.Namespace) -> int:
     from analysis.run import train_default
     from report.buildfolder import is_marked
 
+    if args.save.is_dir():
+        raise InputError(f"--save {args.save} is a folder: give the checkpoint's file name, e.g. {args.save / 'model.pt'}")
     cache = Path("build") / "cache" if is_marked(Path("build")) else None  # never write into a foreign build/
     record = train_default(args.data, TrainConfig(epochs=args.epochs), AnalysisConfig(), args.save,
                            cache, show_progress=not args.quiet)
@@ -395,9 +433,22 @@ def os_error_line(error: OSError) -> tuple[str, int]:
             "report it as a bug)"), 1
 
 
+def check_environment() -> None:
+    """The environment variables the tool reads, checked like options."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and not (epoch.isdigit() and int(epoch) <= 253402300799):  # up to the last second of year 9999
+        raise InputError(f"SOURCE_DATE_EPOCH={epoch[:40]!r} is not a time: give whole seconds since 1970, e.g. "
+                         "$(git log -1 --format=%ct), or unset it")
+    memory = os.environ.get("REPORT_PDF_MEMORY")
+    if memory is not None and not (memory.isdigit() and int(memory) >= 1 << 26):
+        raise InputError(f"REPORT_PDF_MEMORY={memory[:40]!r} is not a memory size: give bytes, at least "
+                         f"{1 << 26} (64 MiB), e.g. {3 << 30} for 3 GiB, or unset it")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     try:
+        check_environment()
         return run(args)
     except (InputError, StoreError) as error:
         print(f"report: error: {one_line(error)}", file=sys.stderr)
@@ -421,6 +472,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+MAX_MESSAGE = 2000  # characters of one error line: names from the data can be arbitrarily long
+
+
 def one_line(error: Exception) -> str:
-    """Messages may quote names from the data (class or file names): never let them break the line."""
-    return " ".join(str(error).split())
+    """Messages may quote names from the data (class or file names, state_dict keys): never let them break
+    the line, send terminal control sequences, or fill the screen."""
+    text = " ".join(str(error).split())
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"

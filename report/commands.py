@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from analysis.config import AnalysisConfig, TrainConfig
+from analysis.errors import InputError
 from report import pipeline
 
 
@@ -83,7 +84,11 @@ def compare(args: argparse.Namespace, config: AnalysisConfig) -> int:
     store_a, _ = pipeline.ensure_store(build_options(args, config), a)
     store_b, _ = pipeline.ensure_store(build_options(args, config), b)
     from analysis.compare import build as build_compare
-    from report.load import checkpoint_sha256
+    from report.load import checkpoint_sha256, model_identity
+
+    if model_identity(store_a) != model_identity(store_b):  # parameter drift between two architectures is noise
+        raise InputError(f"compare needs two checkpoints of one model: {a.name} is {model_identity(store_a)[0]}, "
+                         f"{b.name} is {model_identity(store_b)[0]}; compare checkpoints of the same architecture")
 
     compare_dir = build_compare(a, b, store_a, store_b, args.out / "compares",
                                 checkpoint_sha256(store_a, verified=True), checkpoint_sha256(store_b, verified=True))

@@ -29,7 +29,30 @@ def read_manifest(store_dir: Path) -> dict:
     if version != SCHEMA_VERSION and version not in MIGRATIONS:
         raise StoreError(f"store {store_dir} has schema version {version}, this report reads "
                          f"{', '.join(map(str, sorted({*MIGRATIONS, SCHEMA_VERSION})))}: rebuild it with `make report`")
+    _check_shape(path, manifest, MANIFEST_FIELDS)
+    _check_file_list(path, manifest["files"])
     return manifest
+
+
+# The manifest is the one file its own hashes cannot cover: its shape is checked instead, so an edited
+# manifest makes the store invalid (analysed again), never a traceback.
+MANIFEST_FIELDS = {"schema_version": int, "files": dict, "key": str, "inputs": dict}
+ANALYSIS_FIELDS = {"data_description": str, "producer": dict}
+
+
+def _check_shape(path: Path, manifest: dict, fields: dict) -> None:
+    for name, kind in fields.items():
+        if not isinstance(manifest.get(name), kind):
+            raise StoreError(f"store manifest {path} has no valid {name!r}: rebuild with `make report`")
+
+
+def _check_file_list(path: Path, files: dict) -> None:
+    """Each listed file is a plain relative path inside the store, with a sha256 as text."""
+    for relpath, digest in files.items():
+        parts = Path(relpath).parts
+        if not (isinstance(digest, str) and relpath and not Path(relpath).is_absolute() and ".." not in parts):
+            raise StoreError(f"store manifest {path} lists {relpath!r}, which is not a file inside the store: "
+                             "rebuild with `make report`")
 
 
 def verify(store_dir: Path, manifest: dict, required: tuple[str, ...] = DOCUMENTS) -> None:
@@ -43,6 +66,19 @@ def verify(store_dir: Path, manifest: dict, required: tuple[str, ...] = DOCUMENT
     missing = [name for name in required if name not in manifest.get("files", {})]
     if missing:
         raise StoreError(f"store {store_dir} lacks {', '.join(missing)}: rebuild with `make report`")
+
+
+def model_identity(store_dir: Path) -> tuple[str, str, tuple]:
+    """(class, source, parameter shapes) of the analysed model: two stores of one architecture agree."""
+    findings = load_findings(store_dir, verified=True)
+    shapes = tuple((layer.name, tuple(layer.weight_shape or ()), tuple(layer.bias_shape or ()), layer.total)
+                   for layer in findings.parameters.layers)
+    return findings.model_class, findings.model_source, shapes
+
+
+def check_analysis_manifest(store_dir: Path, manifest: dict) -> None:
+    """The fields only an analysis store's manifest has (history and compare stores lack them)."""
+    _check_shape(Path(store_dir) / MANIFEST, manifest, ANALYSIS_FIELDS)
 
 
 def checked_manifest(store_dir: Path, verified: bool = False) -> dict:
@@ -59,7 +95,7 @@ def checkpoint_sha256(store_dir: Path, verified: bool = False) -> str | None:
     None for random weights."""
     try:
         return checked_manifest(store_dir, verified)["inputs"]["checkpoint"]["sha256"]
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, AttributeError, ValueError) as error:  # a field of another shape
         raise StoreError(f"store {store_dir} lacks an expected field ({error}): rebuild with `make report`") from None
 
 
@@ -97,13 +133,14 @@ def load_findings(store_dir: Path, verified: bool = False, checkpoint_name: str 
     the file name to show, which stores do not hold (they are keyed on the checkpoint's bytes alone)."""
     store_dir = Path(store_dir)
     manifest = checked_manifest(store_dir, verified)
+    check_analysis_manifest(store_dir, manifest)
     docs = {name: json.loads((store_dir / name).read_text()) for name in DOCUMENTS}
     if OPTIONAL in manifest.get("files", {}):
         docs[OPTIONAL] = json.loads((store_dir / OPTIONAL).read_text())
     try:
         manifest, docs = migrate(manifest, docs)
         return _build(store_dir, manifest, docs, checkpoint_name)
-    except (KeyError, TypeError) as error:
+    except (KeyError, TypeError, AttributeError, ValueError) as error:  # a field of another shape
         raise StoreError(f"store {store_dir} lacks an expected field ({error}): rebuild with `make report`") from None
 
 

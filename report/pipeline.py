@@ -17,7 +17,7 @@ from analysis.store import dumps, sha256_file, write_atomic
 from report import TEMPLATE_DIR
 from report.buildfolder import CURRENT_STORE, current_store, exclusive, publish  # noqa: F401  re-exported
 from report.errors import StoreError
-from report.load import manifest_bytes, read_manifest, verify
+from report.load import check_analysis_manifest, manifest_bytes, read_manifest, verify
 from report.sections import ALL
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -78,7 +78,9 @@ def default_checkpoint(options: BuildOptions) -> tuple[Path, bool]:
 
 def store_is_valid(store_dir: Path) -> bool:
     try:
-        verify(store_dir, read_manifest(store_dir))
+        manifest = read_manifest(store_dir)
+        check_analysis_manifest(store_dir, manifest)
+        verify(store_dir, manifest)
         return True
     except StoreError:
         return False

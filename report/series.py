@@ -39,6 +39,19 @@ def analysis_task(checkpoint: str, data: str | None, config: AnalysisConfig, out
     return {"checkpoint": checkpoint, "store": str(store_dir), "analysed": analysed}
 
 
+def _on_dask(address: str, arguments: list[tuple]) -> list[dict]:
+    from dask.distributed import Client
+
+    try:
+        client = Client(address, timeout="20s")
+    except (OSError, TimeoutError, ValueError, TypeError) as error:
+        raise InputError(f"--dask {address}: no Dask scheduler answers there ({type(error).__name__}: "
+                         f"{' '.join(str(error).split())[:200]}): start one, or give its address as tcp://HOST:PORT") from None
+    with client:
+        futures = [client.submit(analysis_task, *args, pure=False) for args in arguments]
+        return client.gather(futures)
+
+
 def run_batch(checkpoints: list[Path], data: str | None, config: AnalysisConfig, out: Path, workers: int = 2,
               dask_address: str | None = None) -> list[dict]:
     """Analyse every checkpoint (identical files once); results in the order given."""
@@ -50,11 +63,7 @@ def run_batch(checkpoints: list[Path], data: str | None, config: AnalysisConfig,
     threads = max(1, (os.cpu_count() or 2) // max(1, workers))
     arguments = [(path, data, config, str(out), threads) for path in unique]
     if dask_address:
-        from dask.distributed import Client
-
-        with Client(dask_address, timeout="20s") as client:
-            futures = [client.submit(analysis_task, *args, pure=False) for args in arguments]
-            results = client.gather(futures)
+        results = _on_dask(dask_address, arguments)
     elif workers == 1 or len(unique) == 1:
         results = [analysis_task(*args) for args in arguments]
     else:

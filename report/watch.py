@@ -23,12 +23,17 @@ PARTIAL = (".tmp", ".part", ".partial", ".crdownload")
 
 def candidates(folder: Path) -> dict[Path, tuple[int, int]]:
     found = {}
-    for path in folder.iterdir():
+    try:
+        entries = list(folder.iterdir())
+    except OSError as error:  # the folder was removed or made unreadable while watching
+        raise InputError(f"cannot list the watched folder {folder} ({error.strerror or error}): "
+                         "the watch stops") from None
+    for path in entries:
         if path.name.startswith(".") or path.name.endswith(PARTIAL) or path.suffix not in SUFFIXES:
             continue
         try:
             stat = path.stat()
-        except FileNotFoundError:  # renamed or removed between listing and stat
+        except OSError:  # renamed or removed between listing and stat, a link loop, no permission
             continue
         if path.is_file():
             found[path] = (stat.st_size, stat.st_mtime_ns)
@@ -65,7 +70,11 @@ class Watcher:
 
 def serve(folder: Path, port: int) -> http.server.ThreadingHTTPServer:
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as error:
+        raise InputError(f"--serve {port}: cannot serve on 127.0.0.1:{port} ({error.strerror or error}): "
+                         "choose another port") from None
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -88,15 +88,29 @@ def test_new_and_empty_folders_are_marked_and_earlier_build_folders_adopted(tmp_
         assert (folder / MARKER).is_file()
         assert (folder / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
     earlier = tmp_path / "earlier"
-    (earlier / "stores" / "0123456789abcdef").mkdir(parents=True)
+    store = earlier / "stores" / "0123456789abcdef"
+    store.mkdir(parents=True)
+    (store / "manifest.json").write_text(json.dumps({"schema_version": 3, "files": {}}))
     (earlier / "current-store.txt").write_text("0123456789abcdef\n")
     (earlier / "report.html").write_text("<p>")
     prepare(earlier)
     assert (earlier / MARKER).is_file()
-    only_outputs_no_store = tmp_path / "lookalike"
-    (only_outputs_no_store / "cache").mkdir(parents=True)
+
+
+@pytest.mark.parametrize("names", [("cache",), (".lock",), ("stores", "report.html"), ("render.json",)])
+def test_a_folder_that_only_looks_like_a_build_folder_is_refused(tmp_path, names):
+    """Names prove nothing: a user's shop/stores/list.csv and shop/report.html are not this tool's."""
+    folder = tmp_path / "shop"
+    for name in names:
+        if "." in name:
+            write_atomic(folder / name, b"mine")
+        else:
+            write_atomic(folder / name / "list.csv", b"mine")
+    (folder / "current-store.txt").write_text("stores\n") if "stores" in names else None
+    before = tree(folder)
     with pytest.raises(InputError, match="did not make"):
-        prepare(only_outputs_no_store)
+        prepare(folder)
+    assert tree(folder) == before
 
 
 # --- only what the tool made is deleted ---------------------------------------------------------------
@@ -117,15 +131,59 @@ def test_clean_up_after_killed_runs_removes_only_names_with_the_tools_prefix(tmp
 
 def test_clean_removes_only_what_the_tool_wrote(tmp_path):
     out = prepare(tmp_path / "out")
-    (out / "stores" / "0123456789abcdef").mkdir(parents=True)
+    store = out / "stores" / "0123456789abcdef"
+    store.mkdir(parents=True)
+    (store / "manifest.json").write_text(json.dumps({"schema_version": 3, "files": {}}))
     (out / "report.html").write_text("<p>")
-    (out / "my-notes.md").write_text("keep")
+    (out / "checkpoints").mkdir()
+    (out / "checkpoints" / "default-0123.pt").write_bytes(b"w")
+    mine = {"my-notes.md": "keep", "stores/my-notes.txt": "keep", "checkpoints/epoch9.pt": "keep",
+            "series/thesis.tex": "keep", "assets/logo.png": "keep"}
+    for name, text in mine.items():
+        write_atomic(out / name, text.encode())
     removed, kept = clean(out)
-    assert "report.html" in removed and "stores" in removed and kept == ["my-notes.md"]
-    assert sorted(p.name for p in out.iterdir()) == [MARKER, "my-notes.md"]
-    (out / "my-notes.md").unlink()
+    assert "report.html" in removed and "stores/0123456789abcdef" in removed
+    assert "checkpoints/default-0123.pt" in removed
+    assert sorted(kept) == sorted(["my-notes.md", "stores/my-notes.txt", "checkpoints/epoch9.pt", "series/thesis.tex",
+                                   "assets/logo.png"])
+    assert {name: (out / name).read_text() for name in mine} == mine
+    for name in mine:
+        (out / name).unlink()
     clean(out)
-    assert not out.exists()  # empty once only its own marker was left: removed with it
+    assert not out.exists()  # this tool created it and only its own files were left: removed with them
+
+
+def test_clean_leaves_a_folder_it_adopted(tmp_path):
+    (tmp_path / "mine").mkdir()
+    out = prepare(tmp_path / "mine")
+    (out / "report.html").write_text("<p>")
+    clean(out)
+    assert out.is_dir() and list(out.iterdir()) == []  # it existed before the tool used it
+
+
+def test_symlinked_tool_folders_are_refused(tmp_path):
+    out = prepare(tmp_path / "out")
+    website = tmp_path / "website" / "css"
+    website.mkdir(parents=True)
+    (website / "report.css").write_text("the site's own")
+    (out / "assets").symlink_to(website, target_is_directory=True)
+    with pytest.raises(InputError, match="assets is a symbolic link"):
+        prepare(out)
+    assert (website / "report.css").read_text() == "the site's own"
+
+
+def test_a_refused_run_leaves_no_new_build_folder(tmp_path):
+    out = tmp_path / "new"
+    result = run_cli("--checkpoint", str(tmp_path / "nowhere.pt"), "--out", str(out))
+    assert result.returncode == 2 and not out.exists()
+
+
+def test_out_inside_the_data_folder_is_refused(tmp_path):
+    data = tmp_path / "images"
+    (data / "circle").mkdir(parents=True)
+    result = run_cli("--data", str(data), "--out", str(data / "build"), "--model", "torchvision:resnet18")
+    assert result.returncode == 2 and "lies inside the data folder" in result.stderr
+    assert not (data / "build").exists()
 
 
 def test_clean_refuses_a_folder_it_did_not_mark(tmp_path):
@@ -262,6 +320,7 @@ def test_a_damaged_render_record_is_treated_as_absent(synthetic_store, tmp_path,
 @pytest.mark.parametrize("pointer", ["../../../etc\n", "0123456789abcdef\n", "", "\x00\xff"])
 def test_a_damaged_store_pointer_is_one_line(synthetic_store, pointer):
     out = synthetic_store.parent.parent
+    (out / "current-store.txt").write_text(synthetic_store.name + "\n")
     prepare(out)
     (out / "current-store.txt").write_text(pointer, errors="surrogateescape")
     result = run_cli("render", "--out", str(out), "--format", "html")
@@ -346,3 +405,47 @@ def test_a_damaged_default_checkpoint_is_trained_again(tmp_path, monkeypatch):
     assert fresh and pipeline.default_checkpoint(options) == (path, False)
     path.write_bytes(b"weig")  # truncated
     assert pipeline.default_checkpoint(options) == (path, True) and len(trained) == 2
+
+
+# --- the other commands' hostile corners --------------------------------------------------------------
+
+def test_watch_skips_a_link_loop_and_says_when_its_folder_is_gone(tmp_path):
+    from report.watch import candidates
+
+    (tmp_path / "loop.pt").symlink_to(tmp_path / "loop.pt")
+    (tmp_path / "good.pt").write_bytes(b"x")
+    assert list(candidates(tmp_path)) == [tmp_path / "good.pt"]
+    with pytest.raises(InputError, match="cannot list the watched folder"):
+        candidates(tmp_path / "gone")
+
+
+def test_serving_on_a_port_in_use_is_one_line():
+    from report.watch import serve
+
+    first = serve(Path("."), 0)
+    try:
+        with pytest.raises(InputError, match=f"--serve {first.server_address[1]}: cannot serve"):
+            serve(Path("."), first.server_address[1])
+    finally:
+        first.shutdown()
+
+
+def test_a_dask_address_that_does_not_answer_is_one_line():
+    from report.series import _on_dask
+
+    with pytest.raises(InputError, match="no Dask scheduler answers there"):
+        _on_dask("not an address", [])
+
+
+def test_compare_knows_two_architectures_apart(tmp_path):
+    import copy
+
+    from report.load import model_identity
+    from synthetic import documents, write_store
+
+    docs = copy.deepcopy(documents())
+    first = write_store(tmp_path / "a", docs)
+    docs["model.json"]["parameters"]["layers"][0]["weight_shape"] = [99, 1, 3, 3]
+    other = write_store(tmp_path / "b", docs)
+    assert model_identity(first) == model_identity(write_store(tmp_path / "c"))
+    assert model_identity(first) != model_identity(other)

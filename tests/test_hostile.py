@@ -124,8 +124,9 @@ def test_nan_weights_still_give_a_report_with_a_warning(tmp_path):
 def test_a_second_run_on_the_same_folder_waits_then_says_so(tmp_path):
     from filelock import FileLock
 
-    out = tmp_path / "out"
-    out.mkdir()
+    from report.buildfolder import prepare
+
+    out = prepare(tmp_path / "out")
     with FileLock(str(out / ".lock")):
         result = run_cli("render", "--out", str(out), "--wait", "0.5")
     assert result.returncode == 2

@@ -48,6 +48,8 @@ class Case:
     says: str = ""                             # substring of the error line, or of the warning
     command: tuple[str, ...] = ()              # default: build
     before: Callable[[Path], None] | None = None  # damages the build folder before the run
+    sections: str = "assignment"               # what a build analyses (the whole-split pass takes longer)
+    env: tuple[tuple[str, str], ...] = ()      # environment variables of the run
 
 
 # --- inputs ------------------------------------------------------------------------------------------
@@ -129,6 +131,23 @@ def module_in_working_folder(scratch: Path, default: Path) -> list[str]:
     """A checkpoint naming a module that sits in the working folder: importing it would run it."""
     write(scratch / "evilmod.py", f"open({str(scratch / MARKER_FILE)!r}, 'w').close()\nclass Net: pass\n")
     return checkpoint_with(scratch, default, **{"model_config": {"source": "evilmod:Net", "kwargs": {}}})
+
+
+def huge_model_arguments(scratch: Path) -> list[str]:
+    import torch
+
+    path = scratch / "huge.pt"
+    torch.save({"state_dict": {"x": torch.zeros(1)},
+                "model_config": {"source": "torchvision:resnet18", "kwargs": {"num_classes": 10**9}}}, path)
+    return ["--checkpoint", str(path)]
+
+
+def key_with_escape_sequence(scratch: Path) -> list[str]:
+    import torch
+
+    path = scratch / "escape.pt"
+    torch.save({"state_dict": {"a\x1b[31mred" + "x" * 100_000: torch.zeros(1)}}, path)
+    return ["--checkpoint", str(path)]
 
 
 def symlink_loop(scratch: Path) -> list[str]:
@@ -236,6 +255,16 @@ def lock_folder(out: Path) -> None:
     (out / ".lock").mkdir()
 
 
+def edit_manifest(change: Callable[[dict], None]) -> Callable[[Path], None]:
+    """A manifest edited where its hashes cannot see: the store must be analysed again."""
+    def apply(out: Path) -> None:
+        manifest = out / "stores" / (out / "current-store.txt").read_text().strip() / "manifest.json"
+        document = json.loads(manifest.read_text())
+        change(document)
+        manifest.write_text(json.dumps(document))
+    return apply
+
+
 def edit_store(out: Path) -> None:
     store = out / "stores" / (out / "current-store.txt").read_text().strip()
     path = store / "model.json"
@@ -294,6 +323,10 @@ CASES = [
     Case("epoch a string", "checkpoint", lambda s, d: checkpoint_with(s, d, epoch="three"), "warned", "epoch"),
     Case("another architecture", "checkpoint", lambda s, d: other_architecture(s), "refused",
          "is for another architecture"),
+    Case("model arguments making 2 TB of weights", "checkpoint", lambda s, d: huge_model_arguments(s), "refused",
+         "GiB of parameters"),
+    Case("state_dict key with an escape sequence, 100,000 characters", "checkpoint",
+         lambda s, d: key_with_escape_sequence(s), "refused", "a\\x1b[31mred"),
     Case("NaN weights", "checkpoint", nan_weights, "warned", "NaN or infinite values in fc2.weight"),
     Case("the same checkpoint under another name", "checkpoint",
          lambda s, d: ["--checkpoint", str(shutil.copy(d, s / "renamed.pt"))], "accepted", "renamed.pt"),
@@ -311,6 +344,8 @@ CASES = [
          lambda s, d: ["--data", str(idx_folder(s, test_images=np.zeros((0, 28, 28)), test_labels=np.zeros(0)))],
          "refused", "no images"),
     Case("data folder missing", "data", lambda s, d: ["--data", str(s / "nowhere")], "refused", "does not exist"),
+    Case("data a file", "data", lambda s, d: ["--data", str(write(s / "digits.csv", "1,2\n"))], "refused",
+         "is a file, not a folder"),
     Case("image of 144 M pixels", "data", lambda s, d: image_bomb(s), "refused", "pixels"),
     Case("text file named .png", "data", lambda s, d: image_that_is_text(s), "refused", "notes.png"),
     Case("class names holding HTML", "data", lambda s, d: image_classes_with_html(s), "accepted"),
@@ -337,6 +372,19 @@ CASES = [
     Case("--format docx", "options", lambda s, d: ["--format", "docx"], "refused", "argument --format"),
     Case("--sections unknown", "options", lambda s, d: ["--sections", "everything"], "refused",
          "argument --sections"),
+    Case("--input-size 100000", "options", lambda s, d: ["--input-size", "100000"], "refused",
+         "argument --input-size"),
+    Case("--layers not giving maps", "options", lambda s, d: [*cp(s, d), "--layers", "fc1"], "refused",
+         "not image maps"),
+    Case("--layers repeated", "options", lambda s, d: ["--layers", "conv1", "conv1"], "refused", "repeats a layer"),
+    Case("--embedding-layer empty", "options", lambda s, d: ["--embedding-layer", ""], "refused",
+         "--embedding-layer is empty"),
+    Case("--class-names 5,000 characters", "options", lambda s, d: ["--class-names", "a" * 5000], "refused",
+         "argument --class-names"),
+    Case("SOURCE_DATE_EPOCH not a time", "options", lambda s, d: [], "refused", "SOURCE_DATE_EPOCH",
+         env=(("SOURCE_DATE_EPOCH", "99999999999999999999"),)),
+    Case("REPORT_PDF_MEMORY not a size", "options", lambda s, d: [], "refused", "REPORT_PDF_MEMORY",
+         env=(("REPORT_PDF_MEMORY", "abc"),)),
     Case("--wait -1", "options", lambda s, d: ["--wait", "-1"], "refused", "argument --wait"),
     Case("--class-names with an empty name", "options", lambda s, d: ["--class-names", "a,,b"], "refused",
          "argument --class-names"),
@@ -357,6 +405,12 @@ CASES = [
          before=damage(".report-journal.json", "{")),
     Case("store edited by hand", "state", cp, "accepted", before=edit_store),
     Case("digits cache damaged", "state", cp, "accepted", before=damage_cache),
+    Case("manifest without data_description", "state", cp, "accepted",
+         before=edit_manifest(lambda m: m.pop("data_description"))),
+    Case("manifest files a list", "state", cp, "accepted", before=edit_manifest(lambda m: m.update(files=[]))),
+    Case("manifest listing ../../etc/passwd", "state", cp, "accepted",
+         before=edit_manifest(lambda m: m["files"].update({"../../../../etc/passwd": "00"}))),
+    Case("whole-split sections write nothing under HOME", "state", cp, "accepted", sections="all"),
     Case("report.html and current-store.txt deleted", "state", cp, "accepted",
          before=lambda out: [(out / n).unlink() for n in ("report.html", "current-store.txt")]),
 ]
@@ -403,13 +457,16 @@ def test_hostile_case(case, baseline, default_checkpoint, tmp_path):
     state = {name: (out / name).read_bytes() for name in STATE if (out / name).is_file()}
     outside = {name: snapshot(folder) for name, folder in (("home", home), ("tmp", tmp), ("inputs", scratch))}
     command = [*case.command] if case.command else []
-    extra = [] if case.command else ["--sections", "assignment", "--format", "html"]
-    env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    extra = [] if case.command else ["--sections", case.sections, "--format", "html"]
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg",
+           **dict(case.env)}
+    env.pop("MPLCONFIGDIR", None)  # matplotlib must not write under HOME without being told where
     # the working folder holds the case's inputs, so a module named by a checkpoint is importable from it
     result = subprocess.run([sys.executable, "-m", "report", *command, *arguments, *extra, "--out", str(out)],
                             cwd=scratch, env=env, capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
+    assert not [c for c in result.stderr if ord(c) < 32 and c not in "\n"], "control characters reach the terminal"
     assert not (scratch / MARKER_FILE).exists(), "a payload ran"
     assert "Beautiful is better than ugly" not in output, "a module named by the checkpoint was imported"
     for name in SENTINELS:
