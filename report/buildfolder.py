@@ -68,19 +68,10 @@ def _forbidden(resolved: Path) -> str | None:
 
 
 def is_store(folder: Path) -> bool:
-    """A store (or series or compare store) written by this tool: a folder with a manifest.json that
-    carries a schema version and a file list. Names alone prove nothing: anyone may have a ``stores/``."""
-    import json
+    """A store (or series or compare store) written by this tool, judged by its manifest (report.load)."""
+    from report.load import looks_like_store
 
-    manifest = Path(folder) / "manifest.json"
-    if Path(folder).is_symlink() or not manifest.is_file():
-        return False
-    try:
-        document = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(document, dict) and isinstance(document.get("schema_version"), int) \
-        and isinstance(document.get("files"), dict)
+    return looks_like_store(folder)
 
 
 def _is_earlier_build_folder(out: Path, entries: list[str]) -> bool:

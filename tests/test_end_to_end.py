@@ -111,7 +111,7 @@ def test_render_command_works_without_torch(default_build, no_torch, tmp_path):
 def test_a_second_checkpoint_gives_other_numbers_and_text(default_build, tmp_path):
     out, _ = default_build
     checkpoint = tmp_path / "fewer-epochs.pt"
-    assert run_cli("train", "--epochs", "9", "--save", str(checkpoint), "--quiet").returncode == 0
+    assert run_cli("train", "--epochs", "3", "--save", str(checkpoint), "--quiet").returncode == 0
     result = run_cli("--checkpoint", str(checkpoint), "--out", str(tmp_path / "b"), "--format", "html")
     assert result.returncode == 0, result.stderr
     notes_a = {(n["rule"], n["text"]) for n in json.loads((out / "notes.json").read_text())["notes"]}
@@ -184,7 +184,8 @@ def test_help_explains_the_options():
 
 
 def test_a_tampered_store_is_rebuilt_not_rendered(default_checkpoint, tmp_path):
-    args = ("--checkpoint", str(default_checkpoint), "--out", str(tmp_path), "--format", "html", "--quiet")
+    args = ("--checkpoint", str(default_checkpoint), "--out", str(tmp_path), "--sections", "assignment",
+            "--format", "html", "--quiet")
     assert run_cli(*args).returncode == 0
     store = current_store(tmp_path)
     original = (store / "embeddings.json").read_bytes()
