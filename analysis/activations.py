@@ -6,57 +6,31 @@ import numpy as np
 import torch
 from torch import nn
 
+from analysis.capture import INPUT, OUTPUT, first_tensor, forward
+from analysis.capture import module_by_name  # noqa: F401 (where layers.py and older code import it from)
 from analysis.errors import InputError
 
 NEAR_ZERO_FRACTION = 0.05  # a map whose peak is under 5% of the grid's peak counts as near-zero
 
 
-def module_by_name(model: nn.Module, name: str) -> nn.Module:
-    modules = dict(model.named_modules())
-    if name not in modules or not name:
-        known = ", ".join(n for n in modules if n)
-        raise InputError(f"unknown layer {name!r}: the model's layers are {known}")
-    return modules[name]
-
-
 def _first_tensor(value) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, (tuple, list)) and value and isinstance(value[0], torch.Tensor):
-        return value[0]
-    raise InputError("a captured layer produced no tensor: choose another layer")
+    tensor = first_tensor(value)
+    if tensor is None:
+        raise InputError("a captured layer produced no tensor: choose another layer")
+    return tensor
 
 
-@torch.no_grad()
 def capture(model: nn.Module, x: torch.Tensor, names: list[str],
             inputs_of: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], torch.Tensor]:
-    """Outputs of the named modules (inputs, for those in ``inputs_of``) for ``x``.
+    """Outputs of the named modules (inputs, for those in ``inputs_of``) for ``x``, and the model's output.
 
-    Cloned at once, so a later in-place operation (ReLU(inplace=True)) cannot alter them.
-    A module called more than once keeps its first call.
-    """
-    captured: dict[str, np.ndarray] = {}
-
-    def keep(name, value):
-        if name not in captured:
-            captured[name] = _first_tensor(value).detach().clone().numpy()
-
-    handles = []
-    for name in names:
-        module = module_by_name(model, name)
-        if name in inputs_of:
-            handles.append(module.register_forward_pre_hook(lambda m, i, n=name: keep(n, i)))
-        else:
-            handles.append(module.register_forward_hook(lambda m, i, out, n=name: keep(n, out)))
-    was_training = model.training
-    model.eval()
-    try:
+    Copied at hook time, so a later in-place operation (ReLU(inplace=True)) cannot alter them; a module
+    called more than once gives its first call (the policies of analysis.capture)."""
+    recording = forward(model, {name: INPUT if name in inputs_of else OUTPUT for name in names})
+    with recording:
         logits = model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
-    return captured, logits
+    return {call.name: _first_tensor(call.inputs if call.name in inputs_of else call.output).numpy()
+            for call in recording.calls if call.repeat == 0}, logits
 
 
 def top_channels(maps: np.ndarray, limit: int) -> list[int]:

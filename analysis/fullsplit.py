@@ -9,8 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis import images, plots, progress, separation
-from analysis.activations import module_by_name
+from analysis import capture, images, plots, progress, separation
 from analysis.data import DataSplits
 from analysis.inference import accuracy
 from analysis.layers import ASSIGNMENT_GRIDS, EmbeddingPoint, activation_layers, is_activated
@@ -51,12 +50,20 @@ class _Accumulator:
     def __init__(self):
         self.sum, self.never_positive, self.images = None, None, 0
 
-    def add(self, maps: torch.Tensor) -> None:
+    @staticmethod
+    def summary(maps) -> tuple[torch.Tensor, torch.Tensor, int] | None:
+        """What one call adds, taken at hook time (nothing of the maps is kept): each filter's mean
+        activation and the images whose map is never positive, summed over the batch. None: not maps."""
+        if not isinstance(maps, torch.Tensor) or maps.dim() != 4:
+            return None
         flat = maps.detach().flatten(2)
-        means, peaks = flat.mean(2).double().sum(0), (flat.amax(2) <= 0).double().sum(0)
+        return flat.mean(2).double().sum(0), (flat.amax(2) <= 0).double().sum(0), len(maps)
+
+    def add(self, summary: tuple[torch.Tensor, torch.Tensor, int]) -> None:
+        means, peaks, images = summary
         self.sum = means if self.sum is None else self.sum + means
         self.never_positive = peaks if self.never_positive is None else self.never_positive + peaks
-        self.images += len(maps)
+        self.images += images
 
 
 @dataclasses.dataclass
@@ -77,48 +84,48 @@ def split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint, show_pr
     return SplitPass(logits, emb, accumulators, filters)
 
 
-@torch.no_grad()
+def _flat_copy(value) -> torch.Tensor | None:
+    tensor = capture.first_tensor(value)
+    return None if tensor is None else tensor.flatten(1).clone()
+
+
 def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
                      filter_modules: list[str],
                      show_progress: bool = True) -> tuple[np.ndarray, dict[str, _Accumulator], torch.Tensor]:
-    """One batched pass: the embedding of every test image, per-filter statistics, and the outputs."""
-    chunks, accumulators, handles = [], {m: _Accumulator() for m in filter_modules}, []
-    target = module_by_name(model, point.module)
-    if point.side == "input":
-        handles.append(target.register_forward_pre_hook(lambda m, i: chunks.append(i[0].flatten(1).clone())))
-    else:
-        handles.append(target.register_forward_hook(lambda m, i, o: chunks.append(o.flatten(1).clone())))
-    for name in filter_modules:
-        handles.append(module_by_name(model, name).register_forward_hook(
-            lambda m, i, o, n=name: accumulators[n].add(o) if o.dim() == 4 else None))
-    outputs = []
-    try:
+    """One batched pass: the embedding of every test image, per-filter statistics, and the outputs.
+
+    The embedding is the first call of the embedding module in each batch; the statistics add every call
+    of a filter module."""
+    on_input = point.side == "input"
+    probe = capture.Probe(inputs=_flat_copy, output=None) if on_input else capture.Probe(output=_flat_copy)
+    embedding = capture.forward(model, {point.module: probe})
+    filters = capture.forward(model, {m: capture.Probe(output=_Accumulator.summary) for m in filter_modules})
+    chunks, accumulators, outputs = [], {m: _Accumulator() for m in filter_modules}, []
+    with embedding, filters:
         for start in progress.batches(len(x), BATCH, "classifying and embedding the test split", show_progress):
-            before = len(chunks)
             outputs.append(model(x[start:start + BATCH]))
-            del chunks[before + 1:]  # a module called twice per pass: keep its first call
-    finally:
-        for handle in handles:
-            handle.remove()
+            first = next((c.inputs if on_input else c.output for c in embedding.drain() if c.repeat == 0), None)
+            if first is not None:
+                chunks.append(first)
+            for call in filters.drain():
+                if call.output is not None:
+                    accumulators[call.name].add(call.output)
     return torch.cat(chunks).numpy().astype(np.float32), accumulators, torch.cat(outputs)
 
 
-@torch.no_grad()
 def layer_features(model: nn.Module, x: torch.Tensor, modules: list[str],
                    show_progress: bool = True) -> dict[str, np.ndarray]:
+    """Each module's flattened output for every image of ``x``: its first call per batch that gives a tensor."""
+    keep = capture.Probe(output=lambda o: o.flatten(1).clone() if isinstance(o, torch.Tensor) else None)
     captured: dict[str, list[torch.Tensor]] = {m: [] for m in modules}
-    handles = [module_by_name(model, m).register_forward_hook(
-        lambda mod, i, o, n=m: captured[n].append(o.flatten(1).clone()) if isinstance(o, torch.Tensor) else None)
-        for m in modules]
-    try:
+    with capture.forward(model, {m: keep for m in modules}) as recording:
         for start in progress.batches(len(x), BATCH, "features by depth", show_progress):
-            counts = {m: len(v) for m, v in captured.items()}
             model(x[start:start + BATCH])
-            for m, v in captured.items():
-                del v[counts[m] + 1:]
-    finally:
-        for handle in handles:
-            handle.remove()
+            calls = recording.drain()
+            for m, chunks in captured.items():
+                first = next((c.output for c in calls if c.name == m and c.output is not None), None)
+                if first is not None:
+                    chunks.append(first)
     return {m: torch.cat(v).numpy() for m, v in captured.items() if v}
 
 

@@ -1,7 +1,7 @@
 """A series of checkpoints: how accuracy and class separation evolve, from their cached stores.
 
 Torch-free: it draws line plots and writes the history store from summary rows it is given; the rows
-come from the stores through the report's reader (report/history.py), never from here.
+come from the stores through the report's reader (report/render/history.py), never from here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The artifact store: canonical JSON, PNGs and a manifest, written atomically.
 
-Torch-free: the report stage reads stores through ``report.load`` using the
+Torch-free: the report stage reads stores through ``report.render.load`` using the
 constants and helpers here. A store is one folder ``build/stores/<key>/``; it
 is assembled in a hidden temporary folder and renamed into place, so a reader
 never sees half a store and a failed run leaves the previous ones untouched.

@@ -8,6 +8,7 @@ import math
 import torch
 from torch import nn
 
+from analysis import capture
 from analysis.errors import InputError
 from analysis.records import TraceRow
 
@@ -16,11 +17,8 @@ GEOMETRY_ATTRS = ("kernel_size", "stride", "padding", "dilation", "in_features",
 
 
 def _shape(value) -> list[int] | None:
-    if isinstance(value, torch.Tensor):
-        return list(value.shape[1:])
-    if isinstance(value, (tuple, list)) and value and isinstance(value[0], torch.Tensor):
-        return list(value[0].shape[1:])
-    return None
+    tensor = capture.first_tensor(value)
+    return None if tensor is None else list(tensor.shape[1:])
 
 
 def _geometry(module: nn.Module) -> dict:
@@ -44,44 +42,29 @@ def multiply_accumulates(module: nn.Module, output_shape: list[int] | None) -> i
     return 0
 
 
+SHAPES = capture.Probe(inputs=_shape, output=_shape)  # shapes only: nothing of the activations is kept
+
+
+def _row(call: capture.Call) -> TraceRow:
+    module, output_shape = call.module, call.output
+    return TraceRow(order=call.order, name=call.name, type=type(module).__name__, depth=call.name.count(".") + 1,
+                    is_leaf=not any(True for _ in module.children()), input_shape=call.inputs,
+                    output_shape=output_shape, params=sum(p.numel() for p in module.parameters(recurse=False)),
+                    geometry=_geometry(module), macs=multiply_accumulates(module, output_shape))
+
+
 def trace_shapes(model: nn.Module, example: torch.Tensor) -> dict:
     """Run one forward pass on ``example`` (batch of 1) and record every module call."""
-    rows: list[TraceRow] = []
-    open_rows: dict[int, list[TraceRow]] = {}
-    handles = []
-
-    def before(module, inputs, name=None):
-        row = TraceRow(order=len(rows), name=name, type=type(module).__name__, depth=name.count(".") + 1,
-                       is_leaf=not any(True for _ in module.children()), input_shape=_shape(inputs),
-                       output_shape=None, params=sum(p.numel() for p in module.parameters(recurse=False)),
-                       geometry=_geometry(module))
-        rows.append(row)
-        open_rows.setdefault(id(module), []).append(row)
-
-    def after(module, inputs, output):
-        row = open_rows[id(module)].pop()
-        row.output_shape = _shape(output)
-        row.macs = multiply_accumulates(module, row.output_shape)
-
-    for name, module in model.named_modules():
-        if name:
-            handles.append(module.register_forward_pre_hook(lambda m, i, n=name: before(m, i, n)))
-            handles.append(module.register_forward_hook(after))
-    was_training = model.training
-    model.eval()
+    recording = capture.forward(model, {name: SHAPES for name, _ in model.named_modules() if name})
     try:
-        with torch.no_grad():
+        with recording:
             output = model(example)
     except Exception as error:  # report how far the forward pass got
-        reached = rows[-1].name if rows else "(no layer)"
         shape = "×".join(map(str, example.shape[1:]))
         raise InputError(f"the model cannot take the data's {shape} images: the forward pass failed at layer "
-                         f"{reached} ({str(error).splitlines()[0][:200]}); give data of the size the model "
-                         "expects (--input-size for image folders)") from None
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
+                         f"{recording.reached or '(no layer)'} ({str(error).splitlines()[0][:200]}); give data "
+                         "of the size the model expects (--input-size for image folders)") from None
+    rows = [_row(call) for call in recording.calls]
     if not isinstance(output, torch.Tensor):
         raise InputError(f"the model's forward pass returns {type(output).__name__}, not a tensor of class scores: "
                          "give a classifier whose forward pass returns (batch, classes) logits")

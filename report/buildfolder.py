@@ -68,8 +68,8 @@ def _forbidden(resolved: Path) -> str | None:
 
 
 def is_store(folder: Path) -> bool:
-    """A store (or series or compare store) written by this tool, judged by its manifest (report.load)."""
-    from report.load import looks_like_store
+    """A store (or series or compare store) written by this tool, judged by its manifest (report.render.load)."""
+    from report.render.load import looks_like_store
 
     return looks_like_store(folder)
 
@@ -353,7 +353,7 @@ def remove_if_unused(out: Path) -> bool:
 
 def current_store(out: Path) -> Path:
     """The store the report was last built from, as recorded in current-store.txt."""
-    from report.errors import StoreError
+    from report.render.errors import StoreError
 
     pointer = Path(out) / CURRENT_STORE
     if not pointer.is_file():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from analysis.config import AnalysisConfig, TrainConfig
 from analysis.errors import InputError
-from report.errors import RenderError, StoreError
+from report.render.errors import RenderError, StoreError
 
 COMMANDS = ("build", "render", "train", "watch", "batch", "history", "compare", "clean")
 
@@ -145,7 +145,7 @@ def names(text: str) -> tuple[str, ...]:
 
 
 def sections(text: str) -> tuple[str, ...]:
-    from report.sections import parse_sections
+    from report.render.sections import parse_sections
 
     try:
         return parse_sections(text)
@@ -154,7 +154,7 @@ def sections(text: str) -> tuple[str, ...]:
 
 
 def add_section_option(parser: argparse.ArgumentParser) -> None:
-    from report.sections import ALL, GROUPS
+    from report.render.sections import ALL, GROUPS
 
     parser.add_argument("--sections", type=sections, default=ALL, metavar="LIST",
                         help="comma-separated sections to include: the groups " + ", ".join(GROUPS) +
@@ -301,7 +301,7 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
         raise InputError("--model-kwargs needs --model: name the model they are for, e.g. "
                          "--model torchvision:resnet18 --model-kwargs '{\"num_classes\": 3}'")
     parse_kwargs(args.model_kwargs)  # fail early on bad JSON
-    from report.sections import ALL, needs_whole_split
+    from report.render.sections import ALL, needs_whole_split
 
     return AnalysisConfig(
         model=args.model, model_kwargs=args.model_kwargs, classes=classes, per_class=args.per_class,
@@ -379,8 +379,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "render":
         import time
 
-        from report.load import has_whole_split
-        from report.sections import ALL, needs_whole_split
+        from report.render.load import has_whole_split
+        from report.render.sections import ALL, needs_whole_split
 
         started = time.perf_counter()
         store = pipeline.current_store(args.out)

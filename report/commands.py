@@ -10,6 +10,7 @@ from pathlib import Path
 from analysis.config import AnalysisConfig, TrainConfig
 from analysis.errors import InputError
 from report import pipeline
+from report.buildfolder import publish
 
 
 def build_options(args: argparse.Namespace, config: AnalysisConfig,
@@ -61,15 +62,16 @@ def batch(args: argparse.Namespace, config: AnalysisConfig) -> int:
 
 def history(args: argparse.Namespace, config: AnalysisConfig) -> int:
     from analysis.history import build as build_history
-    from report.comparison import render_history
-    from report.history import rows
+    from report.render.comparison import render_history
+    from report.render.history import rows
     from report.series import checkpoints_in, run_batch
 
     started = time.perf_counter()
     results = run_batch(checkpoints_in(args.folder), args.data, config, args.out, args.workers, args.dask)
     series_dir = build_history(rows([(r["checkpoint"], Path(r["store"])) for r in results]),
                                args.out / "series", args.order)
-    outputs = render_history(args.out, series_dir, args.format)
+    documents = render_history(args.out, series_dir, args.format)
+    outputs = publish_documents(args.out, "history", documents, args.format)
     if not args.quiet:
         print(f"report: history of {len(results)} checkpoints: {' and '.join(map(str, outputs))} "
               f"({time.perf_counter() - started:.1f} s)")
@@ -77,14 +79,14 @@ def history(args: argparse.Namespace, config: AnalysisConfig) -> int:
 
 
 def compare(args: argparse.Namespace, config: AnalysisConfig) -> int:
-    from report.comparison import render_compare
+    from report.render.comparison import render_compare
 
     started = time.perf_counter()
     a, b = args.checkpoints
     store_a, _ = pipeline.ensure_store(build_options(args, config), a)
     store_b, _ = pipeline.ensure_store(build_options(args, config), b)
     from analysis.compare import build as build_compare
-    from report.load import checkpoint_sha256, model_identity
+    from report.render.load import checkpoint_sha256, model_identity
 
     if model_identity(store_a) != model_identity(store_b):  # parameter drift between two architectures is noise
         raise InputError(f"compare needs two checkpoints of one model: {a.name} is {model_identity(store_a)[0]}, "
@@ -92,8 +94,15 @@ def compare(args: argparse.Namespace, config: AnalysisConfig) -> int:
 
     compare_dir = build_compare(a, b, store_a, store_b, args.out / "compares",
                                 checkpoint_sha256(store_a, verified=True), checkpoint_sha256(store_b, verified=True))
-    outputs = render_compare(args.out, store_a, store_b, compare_dir, args.format)
+    documents = render_compare(args.out, store_a, store_b, compare_dir, args.format)
+    outputs = publish_documents(args.out, "compare", documents, args.format)
     if not args.quiet:
         print(f"report: compared {a.name} and {b.name}: {' and '.join(map(str, outputs))} "
               f"({time.perf_counter() - started:.1f} s)")
     return 0
+
+
+def publish_documents(out: Path, stem: str, documents: dict[Path, bytes], formats) -> list[Path]:
+    """Rendered documents and their notes, replaced together; the documents' paths."""
+    publish(out, documents)
+    return [out / f"{stem}.{kind}" for kind in formats]

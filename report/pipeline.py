@@ -14,11 +14,11 @@ from analysis.config import AnalysisConfig, TrainConfig
 from analysis.fingerprint import analysis_inputs, default_checkpoint_key, store_key, with_config
 from analysis.sources import DEFAULT_SOURCE
 from analysis.store import dumps, sha256_file, write_atomic
-from report import TEMPLATE_DIR
 from report.buildfolder import CURRENT_STORE, current_store, exclusive, publish  # noqa: F401  re-exported
-from report.errors import StoreError
-from report.load import check_analysis_manifest, manifest_bytes, read_manifest, verify
-from report.sections import ALL
+from report.render import TEMPLATE_DIR
+from report.render.errors import StoreError
+from report.render.load import check_analysis_manifest, manifest_bytes, read_manifest, verify
+from report.render.sections import ALL
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RENDER_RECORD = "render.json"
@@ -119,14 +119,19 @@ def analyse(options: BuildOptions, checkpoint: Path | None, inputs: dict) -> Pat
                                                       f"{options.out / 'stores' / store_key(inputs)}"))
 
 
+def render_code() -> list[Path]:
+    """The files a rendering depends on besides the store: the templates and stylesheet, and the code of
+    this package, the render stage (report/render/) included."""
+    return sorted(path for path in [*TEMPLATE_DIR.iterdir(), *PACKAGE_DIR.rglob("*.py")] if path.is_file())
+
+
 def render_fingerprint(store_dir: Path, formats: tuple[str, ...], sections: tuple[str, ...],
                        single_file: bool = False, checkpoint_name: str | None = None) -> str:
     """Hash of everything the rendered files depend on: the store, templates, CSS, this package, and the
     checkpoint's file name (presentation only: the store is keyed on the checkpoint's bytes)."""
     digest = hashlib.sha256(manifest_bytes(store_dir))
-    for path in sorted([*TEMPLATE_DIR.iterdir(), *PACKAGE_DIR.rglob("*.py")]):
-        if path.is_file():
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in render_code():  # named by the path inside the repository: several files are __init__.py
+        digest.update(path.relative_to(PACKAGE_DIR.parent).as_posix().encode() + b"\0" + path.read_bytes())
     digest.update(json.dumps([str(store_dir), list(formats), list(sections), single_file,
                               checkpoint_name]).encode())
     return digest.hexdigest()
@@ -153,7 +158,7 @@ def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = F
            single_file: bool = False, verified: bool = False, checkpoint_name: str | None = None,
            log=None) -> tuple[list[Path], bool]:
     """Write report.html / report.pdf from the store unless they are already up to date (``pdf_job``:
-    a PDF worker started earlier, see render.PdfJob; ``verified``: the caller checked the store;
+    a PDF worker started earlier, see render.documents.PdfJob; ``verified``: the caller checked the store;
     ``checkpoint_name``: the checkpoint's file name as the user gave it). The documents, their notes,
     render.json and current-store.txt are replaced together (buildfolder.publish)."""
     out = Path(out)
@@ -166,10 +171,10 @@ def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = F
         return targets, False
     from tqdm import tqdm
 
-    from report.context import build_context
-    from report.interpret import run_rules
-    from report.load import load_findings
-    from report.render import PdfJob, render_documents
+    from report.render.context import build_context
+    from report.render.documents import PdfJob, render_documents
+    from report.render.interpret import run_rules
+    from report.render.load import load_findings
 
     with PdfJob.ahead(out, pdf_job is None and "pdf" in formats) as own_job, \
             tqdm(total=3, desc="rendering", unit="step", leave=False, disable=None if show_progress else True) as bar:
@@ -202,7 +207,7 @@ def build(options: BuildOptions) -> Outcome:
     analysed = inputs is not None
     ahead = contextlib.nullcontext()
     if analysed and "pdf" in options.formats:  # render (Jinja2, WeasyPrint) is imported only when work is due
-        from report.render import PdfJob
+        from report.render.documents import PdfJob
 
         ahead = PdfJob.ahead(options.out)
     with ahead as pdf_job:

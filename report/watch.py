@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from analysis.errors import InputError
-from report.errors import RenderError, StoreError
+from report.render.errors import RenderError, StoreError
 
 SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".safetensors"}
 PARTIAL = (".tmp", ".part", ".partial", ".crdownload")

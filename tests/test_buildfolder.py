@@ -356,7 +356,7 @@ def test_files_follow_the_umask(synthetic_store, mask):
 def test_a_cancelled_pdf_worker_ends_by_sigterm_and_leaves_no_temporary_files(tmp_path, monkeypatch):
     import time
 
-    from report.render import PdfJob
+    from report.render.documents import PdfJob
 
     system_tmp = tmp_path / "system-tmp"
     system_tmp.mkdir()
@@ -440,7 +440,7 @@ def test_a_dask_address_that_does_not_answer_is_one_line():
 def test_compare_knows_two_architectures_apart(tmp_path):
     import copy
 
-    from report.load import model_identity
+    from report.render.load import model_identity
     from synthetic import documents, write_store
 
     docs = copy.deepcopy(documents())

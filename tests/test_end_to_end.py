@@ -8,9 +8,9 @@ import pytest
 from pypdf import PdfReader
 
 from conftest import run_cli
-from report.fmt import number
-from report.load import load_findings
 from report.pipeline import current_store
+from report.render.fmt import number
+from report.render.load import load_findings
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from analysis.params import count_parameters
 from analysis.sources import parse_kwargs
 from analysis.trace import trace_shapes
 from conftest import run_cli
-from report.load import load_findings
 from report.pipeline import current_store
+from report.render.load import load_findings
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 USER_ENV = {"PYTHONPATH": str(FIXTURES)}

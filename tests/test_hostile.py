@@ -19,8 +19,8 @@ from analysis.checkpoint import read_checkpoint
 from analysis.errors import InputError
 from analysis.model import AssignmentCNN
 from conftest import ROOT, run_cli
-from report.load import load_findings
 from report.pipeline import current_store
+from report.render.load import load_findings
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -253,7 +253,7 @@ def test_an_empty_class_folder_is_named(tmp_path):
 
 def test_pdf_rendering_is_capped_in_memory_and_failure_keeps_the_report(tmp_path, monkeypatch):
     from report import pipeline
-    from report.errors import RenderError
+    from report.render.errors import RenderError
     from synthetic import write_store
 
     store = write_store(tmp_path / "stores")

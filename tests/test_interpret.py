@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from report.interpret import RULES, run_rules
-from report.load import load_findings
+from report.render.interpret import RULES, run_rules
+from report.render.load import load_findings
 from synthetic import documents, embeddings_doc, separation_doc, write_store
 
 

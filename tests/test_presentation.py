@@ -20,7 +20,7 @@ from conftest import ROOT, run_cli
 from pypdf import PdfReader
 
 from report.cli import parser
-from report.sections import ALL, GROUPS, needs_whole_split, parse_sections
+from report.render.sections import ALL, GROUPS, needs_whole_split, parse_sections
 
 ASSIGNMENT_TITLES = ["Parameters", "Shape trace", "Kernels", "Activation maps", "Embeddings", "Embedding distances",
                      "Provenance"]
@@ -108,7 +108,7 @@ def test_progress_bars_show_on_a_terminal_only(default_build, tmp_path):
 def test_no_table_or_figure_is_split_across_pages(default_build):
     from weasyprint import HTML
 
-    from report.render import build_folder_fetcher
+    from report.render.documents import build_folder_fetcher
 
     out = default_build[0]
     document = HTML(filename=str(out / "report.html"), url_fetcher=build_folder_fetcher(out)).render()

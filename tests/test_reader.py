@@ -1,4 +1,4 @@
-"""One reader: every command gets stored results through report.load, and nothing else opens store files.
+"""One reader: every command gets stored results through report.render.load, and nothing else opens store files.
 
 History rows come from ``Findings``; a store without whole-split results (non-finite weights, or analysed
 with ``--sections assignment``, or of schema 1 and 2) gives a row whose whole-split fields are None.
@@ -22,8 +22,8 @@ STORE_DOCUMENTS = {"manifest.json", "model.json", "evaluation.json", "activation
                    "separation.json", "history.json", "compare.json"}
 STORE_NAMES = {"MANIFEST", "DOCUMENTS", "OPTIONAL"}  # constants that stand for those names
 READS = {"read_text", "read_bytes", "open", "is_file", "exists", "stat", "load", "loads"}
-READERS = {"report/load.py", "analysis/store.py"}  # the reader, and the writer (it checks what it publishes)
-# Reads not yet moved into report.load, each with the edit that removes it (then drop the entry).
+READERS = {"report/render/load.py", "analysis/store.py"}  # the reader, and the writer (it checks what it publishes)
+# Reads not yet moved into report.render.load, each with the edit that removes it (then drop the entry).
 PENDING: dict[str, str] = {}  # module -> why it may still read a store file itself (none now)
 
 
@@ -115,7 +115,7 @@ def test_only_the_reader_opens_store_files():
             if lines:
                 found[relative] = lines
     unexpected = {name: lines for name, lines in found.items() if name not in PENDING}
-    assert not unexpected, f"store files read outside report/load.py (add a function there): {unexpected}"
+    assert not unexpected, f"store files read outside report/render/load.py (add a function there): {unexpected}"
 
 
 # ---------------------------------------------------------------- history rows from Findings (no torch)
@@ -139,7 +139,7 @@ WHOLE_SPLIT = ("metric", "intra_mean", "inter_mean", "ratio", "silhouette", "nea
 
 
 def test_history_rows_keep_accuracy_and_two_sample_without_whole_split(tmp_path):
-    from report.history import rows
+    from report.render.history import rows
 
     full, bare = _store(tmp_path, "full"), _store(tmp_path, "bare", separation=False)
     with_split, without = rows([("a/e1.pt", full), ("a/e2.pt", bare)])
@@ -153,7 +153,7 @@ def test_history_rows_keep_accuracy_and_two_sample_without_whole_split(tmp_path)
 
 
 def test_history_rows_use_the_metric_the_store_has(tmp_path):
-    from report.history import rows
+    from report.render.history import rows
 
     cosine = embeddings_doc()["distances"]["cosine"]
     (row,) = rows([("e1.pt", _store(tmp_path, "cosine", distances={"cosine": cosine}))])
@@ -162,8 +162,8 @@ def test_history_rows_use_the_metric_the_store_has(tmp_path):
 
 
 def test_history_rows_refuse_a_damaged_store(tmp_path):
-    from report.errors import StoreError
-    from report.history import rows
+    from report.render.errors import StoreError
+    from report.render.history import rows
 
     store = _store(tmp_path, "full")
     (store / "evaluation.json").write_text((store / "evaluation.json").read_text().replace("0.", "1.", 1))
@@ -174,12 +174,13 @@ def test_history_rows_refuse_a_damaged_store(tmp_path):
 def _history(tmp_path: Path, series: list[tuple[str, Path]]) -> tuple[dict, list]:
     """The history store and report as the history command makes them, over the given stores."""
     from analysis.history import build
-    from report.comparison import render_history
-    from report.history import rows
+    from report.commands import publish_documents
+    from report.render.comparison import render_history
+    from report.render.history import rows
 
     out = tmp_path / "out"
     series_dir = build(rows(series), out / "series")
-    (html,) = render_history(out, series_dir, ("html",))
+    (html,) = publish_documents(out, "history", render_history(out, series_dir, ("html",)), ("html",))
     doc = json.loads((series_dir / "history.json").read_text())
     notes = json.loads((out / "history-notes.json").read_text())["notes"]
     assert html.is_file() and html.read_text().count("<img") == 3

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
-from report.load import load_findings
 from report.pipeline import current_store
+from report.render.load import load_findings
 from report.watch import Watcher
 
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from analysis.store import SCHEMA_VERSION, StoreWriter, canonical, dumps, write_atomic
-from report.errors import StoreError
-from report.load import load_findings
+from report.render.errors import StoreError
+from report.render.load import load_findings
 
 
 def test_canonical_json_rounds_floats_and_sorts_keys():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from report.findings import Findings
+from report.render.findings import Findings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Note:
     evidence: dict = dataclasses.field(default_factory=dict)
 
 
-from report.interpret import accuracy, activations, embeddings, params, separation, shapes  # noqa: E402
+from report.render.interpret import accuracy, activations, embeddings, params, separation, shapes  # noqa: E402
 
 RULES = (
     params.total, params.dominant_layer, params.conv_versus_dense,

@@ -1,4 +1,4 @@
-"""The rows of a history: one summary per checkpoint, from its store as ``report.load`` reads it.
+"""The rows of a history: one summary per checkpoint, from its store as ``report.render.load`` reads it.
 
 analysis/history.py draws and writes the history store from these rows; reading stores is the
 reader's alone. numpy is imported inside the function: ``report`` loads without it.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from report.findings import Findings
-from report.load import load_findings
+from report.render.findings import Findings
+from report.render.load import load_findings
 
 TWO_SAMPLE_METRIC = "mse"  # the assignment's; a store without it gives its first metric instead
 

@@ -1,4 +1,6 @@
-"""The compare report (two checkpoints side by side) and the history report (a series of checkpoints)."""
+"""The compare report (two checkpoints side by side) and the history report (a series of checkpoints).
+
+Each returns the bytes of its documents and notes; the caller publishes them (``report.buildfolder.publish``)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,13 @@ import os
 from pathlib import Path
 
 from analysis.store import dumps
-from report.buildfolder import publish
-from report.context import PageContext, field, page_dates
-from report.findings import Findings
-from report.interpret import Note
-from report.interpret.changes import history_notes
-from report.interpret.changes import run as change_notes
-from report.load import load_findings, read_document
-from report.render import render_documents
+from report.render.context import PageContext, field, page_dates
+from report.render.documents import render_documents
+from report.render.findings import Findings
+from report.render.interpret import Note
+from report.render.interpret.changes import history_notes
+from report.render.interpret.changes import run as change_notes
+from report.render.load import load_findings, read_document
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +36,7 @@ class HistoryContext(PageContext):
     notes: list[Note] = field("trends over the series, as sentences")
 
 
-def render_compare(out: Path, store_a: Path, store_b: Path, compare_dir: Path, formats) -> list[Path]:
+def render_compare(out: Path, store_a: Path, store_b: Path, compare_dir: Path, formats) -> dict[Path, bytes]:
     a, b = load_findings(store_a), load_findings(store_b)
     doc = read_document(compare_dir, "compare.json")
     notes = change_notes(a, b, doc)
@@ -44,20 +45,19 @@ def render_compare(out: Path, store_a: Path, store_b: Path, compare_dir: Path, f
         stylesheet="assets/report.css", a=a, b=b,
         a_url=os.path.relpath(store_a, out), b_url=os.path.relpath(store_b, out),
         compare_url=os.path.relpath(compare_dir, out), doc=doc, notes=notes)
-    return _publish(out, "compare", "compare.html.j2", context, notes, formats)
+    return _documents(out, "compare", "compare.html.j2", context, notes, formats)
 
 
-def render_history(out: Path, series_dir: Path, formats) -> list[Path]:
+def render_history(out: Path, series_dir: Path, formats) -> dict[Path, bytes]:
     doc = read_document(series_dir, "history.json")
     notes = history_notes(doc)
     context = HistoryContext(
         title=f"History of {len(doc['rows'])} checkpoints", **page_dates(), stylesheet="assets/report.css", series_url=os.path.relpath(series_dir, out), doc=doc, notes=notes)
-    return _publish(out, "history", "history.html.j2", context, notes, formats)
+    return _documents(out, "history", "history.html.j2", context, notes, formats)
 
 
-def _publish(out: Path, stem: str, template: str, context, notes: list[Note], formats) -> list[Path]:
-    """The documents and their notes, replaced together."""
+def _documents(out: Path, stem: str, template: str, context, notes: list[Note], formats) -> dict[Path, bytes]:
+    """The documents and their notes, to be replaced together."""
     documents = render_documents(out, stem, template, context, formats)
     documents[out / f"{stem}-notes.json"] = dumps({"notes": [dataclasses.asdict(n) for n in notes]})
-    publish(out, documents)
-    return [out / f"{stem}.{kind}" for kind in formats]
+    return documents

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from report import fmt
-from report.findings import Findings
-from report.interpret import Note
+from report.render import fmt
+from report.render.findings import Findings
+from report.render.interpret import Note
 
 CONV_TYPES = ("Conv1d", "Conv2d", "Conv3d")
 DENSE_TYPES = ("Linear",)

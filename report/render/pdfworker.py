@@ -1,4 +1,4 @@
-"""Render one PDF in a child process with a memory cap: ``python -m report.pdfworker BUILD_DIR``.
+"""Render one PDF in a child process with a memory cap: ``python -m report.render.pdfworker BUILD_DIR``.
 
 Reads the HTML on stdin and writes the PDF bytes to stdout. WeasyPrint holds a whole document in memory
 and does not give memory back to the system, so rendering in a capped child keeps a large report from
@@ -33,8 +33,8 @@ def main() -> int:
     try:
         import weasyprint  # noqa: F401  before reading: the parent starts this worker early to overlap the import
 
-        from report.errors import RenderError
-        from report.render import render_pdf_here
+        from report.render.documents import render_pdf_here
+        from report.render.errors import RenderError
 
         html = sys.stdin.buffer.read().decode()
         try:

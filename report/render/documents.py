@@ -17,9 +17,9 @@ from urllib.request import url2pathname
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
-from report import TEMPLATE_DIR, fmt
-from report.context import ReportContext
-from report.errors import RenderError
+from report.render import TEMPLATE_DIR, fmt
+from report.render.context import ReportContext
+from report.render.errors import RenderError
 
 FILTERS = {"integer": fmt.integer, "number": fmt.number, "percent": fmt.percent,
            "shape": fmt.shape, "ratio": fmt.ratio, "listing": fmt.listing, "count": fmt.count, "fixed": fmt.fixed}
@@ -104,7 +104,7 @@ def inline_resources(html: str, build_dir: Path) -> str:
 
 
 class PdfJob:
-    """A child process (report.pdfworker) that renders one PDF, capped in memory and time. It is started
+    """A child process (report.render.pdfworker) that renders one PDF, capped in memory and time. It is started
     before its HTML exists: importing WeasyPrint then runs on the other core while this process works.
     Its temporary files go to a folder of its own inside the build folder, removed when it ends (and by
     the next run if this one is killed), never to the system's temporary folder."""
@@ -116,12 +116,12 @@ class PdfJob:
         import tempfile
 
         from analysis.store import TMP_PREFIX
-        from report.pdfworker import TIMEOUT
+        from report.render.pdfworker import TIMEOUT
 
         self.timeout = TIMEOUT
         self.scratch = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}pdf.", dir=build_dir))
         env = {**os.environ, "TMPDIR": str(self.scratch)}
-        self.process = subprocess.Popen([sys.executable, "-m", "report.pdfworker", str(Path(build_dir).resolve())],
+        self.process = subprocess.Popen([sys.executable, "-m", "report.render.pdfworker", str(Path(build_dir).resolve())],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         cwd=TEMPLATE_DIR.parent, env=env)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from report import fmt
-from report.findings import Findings, TraceRow
-from report.interpret import Note
+from report.render import fmt
+from report.render.findings import Findings, TraceRow
+from report.render.interpret import Note
 
 
 def _pair(value) -> tuple[int, int]:

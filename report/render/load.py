@@ -8,9 +8,9 @@ from pathlib import Path
 
 from analysis.records import LayerParams, TraceRow
 from analysis.store import MANIFEST, SCHEMA_VERSION, sha256_file
-from report import findings as f
-from report.errors import StoreError
-from report.migrate import MIGRATIONS, migrate
+from report.render import findings as f
+from report.render.errors import StoreError
+from report.render.migrate import MIGRATIONS, migrate
 
 DOCUMENTS = ("model.json", "evaluation.json", "activations.json", "embeddings.json")
 OPTIONAL = "separation.json"  # absent in stores of schema 1 and 2 (migrated to None)

@@ -11,10 +11,10 @@ import os
 import time
 from pathlib import Path
 
-from report import fmt
-from report.findings import Findings, TraceRow
-from report.interpret import Note, by_section
-from report.sections import ALL, BY_ID
+from report.render import fmt
+from report.render.findings import Findings, TraceRow
+from report.render.interpret import Note, by_section
+from report.render.sections import ALL, BY_ID
 
 
 def field(help_text: str, **kwargs):

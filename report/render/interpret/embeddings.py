@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from report import fmt
-from report.findings import Findings
-from report.interpret import Note
+from report.render import fmt
+from report.render.findings import Findings
+from report.render.interpret import Note
 
 PRIMARY_METRIC = "mse"
 SIMILAR_WITHIN = 1.1          # intra means within 10% of each other count as equally compact

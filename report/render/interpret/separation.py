@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from report import fmt
-from report.findings import Findings
-from report.interpret import Note
+from report.render import fmt
+from report.render.findings import Findings
+from report.render.interpret import Note
 
 STRONG, MODERATE = 0.5, 0.25     # silhouette bands, as usually read
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from report import fmt
-from report.findings import Findings, MapGrid
-from report.interpret import Note
+from report.render import fmt
+from report.render.findings import Findings, MapGrid
+from report.render.interpret import Note
 
 DETAIL_UP_TO = 4   # layers described one by one; beyond this, one summary sentence
 

@@ -1,0 +1,196 @@
+"""One way to watch a forward pass: which watched modules ran, in what order and nesting, and what they took
+and gave.
+
+    recording = capture.forward(model, {"fc3": capture.INPUT, "relu1": capture.OUTPUT})
+    with recording:
+        logits = model(x)
+    recording.first("relu1").output      # a detached copy, taken when relu1 returned
+
+Policies, the same for every caller (the shape trace, the activation maps, the embeddings, the whole-split
+passes):
+
+- Every call is recorded, in the order the calls started: a module called more than once (a shared ReLU or
+  pooling layer) gives one ``Call`` per call, numbered by ``repeat``. Callers choose: ``first(name)`` (what
+  the report shows for a shared module) or ``of(name)`` (all calls, in order).
+- What is kept of a call is what its probe's functions return, and they run at hook time: ``snapshot``
+  (the default) keeps a detached clone, so an operation that later changes the tensor in place
+  (``ReLU(inplace=True)`` after a convolution, or a module that overwrites its own input) cannot alter what
+  was captured. A probe function that keeps anything else must reduce or copy the live tensor before it
+  returns (a shape, statistics, ``flatten(1).clone()``), never hold on to it.
+- Inside the ``with`` block the model is in eval mode and gradients are off; on leaving it, also by an
+  exception, every hook is removed and every module's own training flag is restored (a model that had some
+  submodules in eval mode and others in training mode gets exactly that back).
+- A module watched under two names (an alias) is recorded once per name. Two recordings may watch the same
+  model at once (``with a, b:``): each has its own hooks, and the flags come back in reverse order.
+- Calls accumulate over the passes run inside the block; ``drain()`` hands them over and forgets them, so a
+  pass over many batches holds one batch's worth at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from analysis.errors import InputError
+
+
+def module_by_name(model: nn.Module, name: str) -> nn.Module:
+    modules = dict(model.named_modules())
+    if name not in modules or not name:
+        known = ", ".join(n for n in modules if n)
+        raise InputError(f"unknown layer {name!r}: the model's layers are {known}")
+    return modules[name]
+
+
+def snapshot(value: Any) -> Any:
+    """A detached clone of every tensor in ``value`` (tuples, lists and dicts walked); other values as they are."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return type(value)(*(snapshot(v) for v in value))
+    if isinstance(value, (tuple, list)):
+        return (tuple if isinstance(value, tuple) else list)(snapshot(v) for v in value)
+    if isinstance(value, dict):
+        return {k: snapshot(v) for k, v in value.items()}
+    return value
+
+
+def first_tensor(value: Any) -> torch.Tensor | None:
+    """The tensor itself, or the first element of a tuple or list when it is one; else None."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (tuple, list)) and value and isinstance(value[0], torch.Tensor):
+        return value[0]
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """What to keep of each call of one module: ``inputs`` is applied to the positional arguments (a tuple)
+    before the module runs, ``output`` to what it returns; None keeps nothing of that side (the call itself
+    is still recorded)."""
+
+    inputs: Callable[[tuple], Any] | None = None
+    output: Callable[[Any], Any] | None = snapshot
+
+
+OUTPUT = Probe()                                  # a detached copy of the output
+INPUT = Probe(inputs=snapshot, output=None)       # a detached copy of the positional arguments
+CALLS = Probe(output=None)                        # only that, when and how deep the module ran
+
+
+@dataclasses.dataclass
+class Call:
+    """One call of a watched module."""
+
+    order: int            # position among the recorded calls, in the order they started
+    name: str
+    module: nn.Module
+    depth: int            # recorded calls still running when this one started (0: called by no watched module)
+    repeat: int           # earlier calls recorded under this name (0: the first call)
+    inputs: Any = None    # what the probe kept of the positional arguments
+    output: Any = None    # what the probe kept of the output
+    finished: bool = False  # False: the forward pass failed inside this call
+
+
+class Recording:
+    """The context manager ``forward`` returns; its calls stay readable after the ``with`` block, also
+    after an exception (``reached`` tells how far the pass got)."""
+
+    def __init__(self, model: nn.Module, probes: Mapping[str, Probe]):
+        self.model = model
+        self.probes = dict(probes)
+        self.modules = {name: module_by_name(model, name) for name in self.probes}  # unknown names fail here
+        self.calls: list[Call] = []
+        self._open: list[Call] = []
+        self._counts: dict[str, int] = {}
+        self._exit: contextlib.ExitStack | None = None
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def of(self, name: str) -> list[Call]:
+        """Every recorded call of ``name``, in order."""
+        return [call for call in self.calls if call.name == name]
+
+    def first(self, name: str) -> Call | None:
+        return next((call for call in self.calls if call.name == name), None)
+
+    @property
+    def reached(self) -> str | None:
+        """The watched module that started last: where a failed forward pass got to."""
+        return self.calls[-1].name if self.calls else None
+
+    def drain(self) -> list[Call]:
+        """The calls recorded so far, forgotten here (between the batches of a long pass: memory stays that
+        of one batch, and ``order`` and ``repeat`` start again from 0)."""
+        if self._open:
+            raise RuntimeError("drain() while a watched module is still running")
+        calls, self.calls, self._counts = self.calls, [], {}
+        return calls
+
+    # -- hooks ---------------------------------------------------------------------------------------------
+    def _before(self, name: str, args: tuple) -> None:
+        probe = self.probes[name]
+        repeat = self._counts.get(name, 0)
+        self._counts[name] = repeat + 1
+        call = Call(order=len(self.calls), name=name, module=self.modules[name], depth=len(self._open),
+                    repeat=repeat, inputs=probe.inputs(args) if probe.inputs else None)
+        self.calls.append(call)
+        self._open.append(call)
+
+    def _after(self, name: str, output: Any) -> None:
+        started = [i for i, call in enumerate(self._open) if call.name == name]
+        if not started:  # the call began before the hooks were registered
+            return
+        call = self._open.pop(started[-1])  # the latest: a module that calls itself closes inside out
+        probe = self.probes[name]
+        call.output = probe.output(output) if probe.output else None
+        call.finished = True
+
+    # -- context -------------------------------------------------------------------------------------------
+    def __enter__(self) -> Recording:
+        if self._exit is not None:
+            raise RuntimeError("this recording is already watching a forward pass")
+        stack = contextlib.ExitStack()
+        try:
+            stack.callback(_restore_flags, self.model, [(m, m.training) for m in self.model.modules()])
+            stack.callback(self._open.clear)
+            for name, module in self.modules.items():
+                stack.callback(module.register_forward_pre_hook(
+                    lambda _m, args, n=name: self._before(n, args)).remove)
+                stack.callback(module.register_forward_hook(
+                    lambda _m, _args, output, n=name: self._after(n, output)).remove)
+            self.model.eval()
+            stack.enter_context(torch.no_grad())
+        except BaseException:
+            stack.close()
+            raise
+        self._exit = stack
+        return self
+
+    def __exit__(self, *exc) -> None:
+        stack, self._exit = self._exit, None
+        stack.close()  # grad mode as it was, hooks removed, training flags restored (in that order)
+
+
+def _restore_flags(model: nn.Module, flags: list[tuple[nn.Module, bool]]) -> None:
+    model.train(flags[0][1])  # through train(), which a model may extend
+    for module, training in flags:
+        module.training = training  # and each module's own flag, where it differed from the model's
+
+
+def forward(model: nn.Module, probes: Mapping[str, Probe] | Iterable[str] | None = None) -> Recording:
+    """Watch the named modules of ``model`` during the forward passes run inside ``with``.
+
+    ``probes``: a mapping from module name to ``Probe``; an iterable of names (each keeps its output,
+    ``OUTPUT``); or None, every named submodule (``CALLS``: order and nesting only). An unknown name raises
+    InputError here, before any hook is registered."""
+    if probes is None:
+        probes = {name: CALLS for name, _ in model.named_modules() if name}
+    elif not isinstance(probes, Mapping):
+        probes = {name: OUTPUT for name in probes}
+    return Recording(model, probes)

@@ -1,0 +1,97 @@
+"""The stages apart: report.render never imports torch, analysis never imports report.
+
+The contracts live in .importlinter at the repository root; ``lint-imports`` checks every import, at module
+level or inside a function, direct or through other modules. The second test checks what loading costs:
+each module of report.render loads in a fresh interpreter without torch and without numpy.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+CONTRACTS = ROOT / ".importlinter"
+HEAVY = ("torch", "torchvision", "numpy")  # never loaded by loading the render stage
+
+
+def _contracts() -> dict[str, configparser.SectionProxy]:
+    parser = configparser.ConfigParser()
+    parser.read(CONTRACTS)
+    return {name.split(":", 2)[2]: parser[name] for name in parser.sections()
+            if name.startswith("importlinter:contract:")}
+
+
+def test_the_import_contracts_hold():
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    assert lint_imports.is_file(), f"{lint_imports} missing: install requirements-dev.txt (import-linter)"
+    result = subprocess.run([str(lint_imports), "--no-cache", "--no-logo", str(CONTRACTS)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # every declared contract was checked (a section import-linter did not recognise would not count)
+    assert f"Contracts: {len(_contracts())} kept, 0 broken." in result.stdout, result.stdout
+
+
+def _imports_torch(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                 else [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                 else [])
+        if any(name.split(".")[0] in ("torch", "torchvision") for name in names):
+            return True
+    return False
+
+
+def test_the_render_contract_forbids_torch_and_names_only_modules_that_import_it():
+    """torch and torchvision themselves are forbidden, at any depth: a new module of analysis/ that imports
+    torch is caught through them without being listed. The analysis modules named besides (so that a broken
+    contract says where) must each import torch: naming a torch-free one would forbid it for no reason."""
+    forbidden = set(_contracts()["render-without-torch"]["forbidden_modules"].split())
+    assert {"torch", "torchvision", "analysis.run", "analysis.train", "analysis.models"} <= forbidden
+    named = {name for name in forbidden if name.startswith("analysis.")}
+    torch_free = {name for name in named if not _imports_torch(ROOT / "analysis" / f"{name.split('.', 1)[1]}.py")}
+    assert torch_free == set(), "these no longer import torch: drop them from render-without-torch in .importlinter"
+
+
+RENDER_MODULES = sorted(
+    ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1] if path.name == "__init__.py"
+             else path.relative_to(ROOT).with_suffix("").parts)
+    for path in (ROOT / "report" / "render").rglob("*.py"))
+
+LOADER = """
+import importlib, json, sys
+heavy = {heavy!r}
+loaded = {{}}
+for name in {modules!r}:
+    importlib.import_module(name)
+    now = sorted(m for m in heavy if m in sys.modules)
+    if now:
+        loaded[name] = now
+        break
+print(json.dumps(loaded))
+"""
+
+
+def test_loading_the_render_stage_loads_neither_torch_nor_numpy():
+    """Each module under report.render imported in turn in one fresh interpreter; the first that brings in
+    torch or numpy is named. Functions may import numpy when they run (history rows do); loading may not."""
+    assert "report.render" in RENDER_MODULES and "report.render.documents" in RENDER_MODULES
+    assert len(RENDER_MODULES) >= 20
+    code = LOADER.format(heavy=HEAVY, modules=RENDER_MODULES)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {}, f"loading this module loaded {result.stdout.strip()}"
+
+
+def test_the_render_fingerprint_covers_the_render_stage():
+    """A change to any module of report.render (or a template) renders the report again."""
+    from report.pipeline import render_code
+
+    hashed = set(render_code())
+    assert {path for path in (ROOT / "report" / "render").rglob("*.py")} <= hashed
+    assert (ROOT / "report" / "pipeline.py") in hashed and (ROOT / "templates" / "report.css") in hashed
