@@ -95,3 +95,25 @@ def test_the_render_fingerprint_covers_the_render_stage():
     hashed = set(render_code())
     assert {path for path in (ROOT / "report" / "render").rglob("*.py")} <= hashed
     assert (ROOT / "report" / "pipeline.py") in hashed and (ROOT / "templates" / "report.css") in hashed
+
+
+# Sections that are pictures or records only: no interpretation rule writes notes for them.
+SECTIONS_WITHOUT_NOTES = {"map", "provenance"}
+
+
+def test_every_section_is_complete(tmp_path):
+    """The recipe in ARCHITECTURE.md: each section has its template, its README entry and, unless listed
+    above, notes from the rules on the synthetic store; and every section template belongs to a section."""
+    from report.render.interpret import run_rules
+    from report.render.load import load_findings
+    from report.render.sections import SECTIONS
+    from synthetic import write_store
+
+    ids = {spec.id for spec in SECTIONS}
+    templates = {path.name[1:-len(".html.j2")] for path in (ROOT / "templates").glob("_*.html.j2")}
+    assert templates - {"macros"} == ids, "a section without its template, or a template without its section"
+    readme = (ROOT / "README.md").read_text()
+    assert [i for i in ids if f"`{i}`" not in readme] == [], "sections missing from the README's --sections row"
+    noted = {note.section for note in run_rules(load_findings(write_store(tmp_path / "stores")))}
+    assert ids - noted == SECTIONS_WITHOUT_NOTES, "a section without notes (or a listed one that now has some)"
+    assert (ROOT / "ARCHITECTURE.md").read_text().count("\n") < 150
