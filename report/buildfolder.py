@@ -151,13 +151,15 @@ def exclusive(out: Path, wait: float, log=print):
 
 
 @contextlib.contextmanager
-def temporary_files_inside(out: Path):
+def temporary_files_inside(out: Path, matplotlib_cache: bool = True):
     """For the run, temporary files of this process and its children (torch, Pillow, ctypes, the PDF
-    worker) go to a folder inside the build folder, removed afterwards (or by the next run if this one is
-    killed): nothing is left in the system's temporary folder. The previous setting is restored."""
+    worker) go to a folder inside ``out``, removed afterwards (or by the next run if this one is killed):
+    nothing is left in the system's temporary folder. The previous setting is restored. Importing
+    torchvision's models alone creates ``$TMPDIR/torchinductor_<user>``."""
     scratch = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}scratch.", dir=out))
-    # matplotlib keeps its font list in a config folder (by default under HOME): keep it in the build's cache
-    settings = {"TMPDIR": str(scratch), "MPLCONFIGDIR": str(Path(out).resolve() / "cache" / "matplotlib")}
+    settings = {"TMPDIR": str(scratch)}
+    if matplotlib_cache:  # matplotlib keeps its font list in a config folder, by default under HOME
+        settings["MPLCONFIGDIR"] = str(Path(out).resolve() / "cache" / "matplotlib")
     saved_env = {name: os.environ.get(name) for name in settings}
     saved_default = tempfile.tempdir
     os.environ.update(settings)

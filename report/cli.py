@@ -360,13 +360,15 @@ def clean(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     from analysis.run import train_default
-    from report.buildfolder import is_marked
+    from report.buildfolder import is_marked, temporary_files_inside
 
     if args.save.is_dir():
         raise InputError(f"--save {args.save} is a folder: give the checkpoint's file name, e.g. {args.save / 'model.pt'}")
     cache = Path("build") / "cache" if is_marked(Path("build")) else None  # never write into a foreign build/
-    record = train_default(args.data, TrainConfig(epochs=args.epochs), AnalysisConfig(), args.save,
-                           cache, show_progress=not args.quiet)
+    args.save.parent.mkdir(parents=True, exist_ok=True)
+    with temporary_files_inside(args.save.parent, matplotlib_cache=False):  # beside the checkpoint, then gone
+        record = train_default(args.data, TrainConfig(epochs=args.epochs), AnalysisConfig(), args.save,
+                               cache, show_progress=not args.quiet)
     print(f"report: saved {args.save} ({record['config']['epochs']} epochs, {record['seconds']:.1f} s, "
           f"test accuracy {record['test_accuracy']:.2%})")
     return 0

@@ -449,3 +449,13 @@ def test_compare_knows_two_architectures_apart(tmp_path):
     other = write_store(tmp_path / "b", docs)
     assert model_identity(first) == model_identity(write_store(tmp_path / "c"))
     assert model_identity(first) != model_identity(other)
+
+
+def test_training_leaves_nothing_in_the_system_temporary_folder(tmp_path):
+    system_tmp, runs = tmp_path / "system-tmp", tmp_path / "runs"
+    system_tmp.mkdir()
+    result = run_cli("train", "--epochs", "1", "--save", str(runs / "e1.pt"), "--quiet",
+                     env={"TMPDIR": str(system_tmp)})
+    assert result.returncode == 0, result.stderr
+    assert list(system_tmp.iterdir()) == []  # torch's torchinductor_<user> went to a scratch folder, now gone
+    assert sorted(p.name for p in runs.iterdir()) == ["e1.pt"]
