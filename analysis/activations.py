@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from analysis.capture import INPUT, OUTPUT, first_tensor, forward
-from analysis.capture import module_by_name  # noqa: F401 (where layers.py and older code import it from)
 from analysis.errors import InputError
 
 NEAR_ZERO_FRACTION = 0.05  # a map whose peak is under 5% of the grid's peak counts as near-zero

@@ -6,7 +6,7 @@ import dataclasses
 
 from torch import nn
 
-from analysis.activations import module_by_name
+from analysis.capture import module_by_name
 from analysis.errors import InputError
 from analysis.model import ACTIVATION_OF, AssignmentCNN
 

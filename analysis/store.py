@@ -8,6 +8,7 @@ never sees half a store and a failed run leaves the previous ones untouched.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -108,6 +109,20 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def is_store(folder: Path) -> bool:
+    """A store written by this tool (analysis, series or compare): a real folder holding a manifest with a
+    schema version and a file list. Names alone prove nothing: anyone may have a folder called ``stores``."""
+    manifest = Path(folder) / MANIFEST
+    if Path(folder).is_symlink() or not manifest.is_file():
+        return False
+    try:
+        document = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and isinstance(document.get("schema_version"), int) \
+        and isinstance(document.get("files"), dict)
+
+
 def is_intact(store_dir: Path) -> bool:
     """Every file the manifest lists is present with its recorded sha256."""
     try:
@@ -151,6 +166,10 @@ class StoreWriter:
             self.abort()  # the same inputs gave the same bytes: keep the published store untouched
             return self.final_dir
         if self.final_dir.exists():  # an older, damaged store for the same inputs: replace it
+            if self.final_dir.is_symlink() or not (self.final_dir / MANIFEST).is_file():
+                self.abort()  # not recognisably a store of this tool (no manifest.json): never removed
+                raise FileExistsError(errno.EEXIST, "a folder that is not a store of this tool is in the way "
+                                                    "(move it away)", str(self.final_dir))
             stale = self.final_dir.with_name(f"{STALE_PREFIX}{self.final_dir.name}.{os.getpid()}")
             os.rename(self.final_dir, stale)
             os.rename(self.tmp_dir, self.final_dir)

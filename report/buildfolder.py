@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from analysis.errors import InputError
-from analysis.store import STALE_PREFIX, TMP_PREFIX, dumps, stage_file, write_atomic
+from analysis.store import STALE_PREFIX, TMP_PREFIX, dumps, is_store, stage_file, write_atomic
 
 MARKER = ".report-build"
 CACHEDIR_TAG = "CACHEDIR.TAG"
@@ -65,13 +65,6 @@ def _forbidden(resolved: Path) -> str | None:
     if resolved in homes:
         return "is your home folder"
     return None
-
-
-def is_store(folder: Path) -> bool:
-    """A store (or series or compare store) written by this tool, judged by its manifest (report.render.load)."""
-    from report.render.load import looks_like_store
-
-    return looks_like_store(folder)
 
 
 def _is_earlier_build_folder(out: Path, entries: list[str]) -> bool:
@@ -188,13 +181,12 @@ def clean_leftovers(out: Path) -> list[Path]:
         if not folder.is_dir() or folder.is_symlink():
             continue
         for leftover in folder.iterdir():
-            if not _is_ours(leftover.name):
-                continue
-            if leftover.is_dir() and not leftover.is_symlink():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
-            removed.append(leftover)
+            if _is_ours(leftover.name):
+                try:
+                    _remove(leftover)
+                except OSError:  # gone already, or not removable now: the next run tries again
+                    continue
+                removed.append(leftover)
     return removed
 
 
@@ -341,16 +333,10 @@ def remove_if_unused(out: Path) -> bool:
     """After a refused run: a folder this run created holding nothing but the tool's markers is removed
     again, so a mistyped option leaves no trace. True if removed."""
     out = Path(out)
-    if not created_by_this_tool(out):
+    if not created_by_this_tool(out) or {entry.name for entry in out.iterdir()} - {MARKER, CACHEDIR_TAG, LOCK, "cache"}:
         return False
-    leftovers = {entry.name for entry in out.iterdir()} - {MARKER, CACHEDIR_TAG, LOCK, "cache"}
-    if leftovers or (out / "cache").is_symlink():
-        return False
-    shutil.rmtree(out / "cache", ignore_errors=True)  # made by this run, in the folder this run created
-    for name in (CACHEDIR_TAG, LOCK, MARKER):
-        (out / name).unlink(missing_ok=True)
-    out.rmdir()
-    return True
+    clean(out)  # what this run wrote (markers, the digits cache), then the folder it created
+    return not out.exists()
 
 
 def current_store(out: Path) -> Path:

@@ -320,13 +320,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.command == "render" and not args.out.exists():  # nothing to render: do not create the folder
         raise StoreError(f"no analysis in {args.out} yet: run `make report` first")
+    config = None
     if args.command != "render":
-        analysis_config(args)  # every option checked before the build folder is touched
+        config = analysis_config(args)  # every option checked before the build folder is touched
         refuse_out_inside_data(args)
     fresh = not args.out.exists()
     try:
         with exclusive(args.out, args.wait, progress_log(args)):
-            return run_command(args)
+            return run_command(args, config)
     except (InputError, StoreError):
         if fresh:  # a refused run leaves no build folder of its own behind
             from report.buildfolder import remove_if_unused
@@ -374,8 +375,8 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """Every command but train, inside the build folder's lock."""
+def run_command(args: argparse.Namespace, config: AnalysisConfig | None) -> int:
+    """Every command but train, inside the build folder's lock (``config``: the checked analysis options)."""
     from report import commands, pipeline
 
     if args.command == "render":
@@ -389,20 +390,17 @@ def run_command(args: argparse.Namespace) -> int:
         if args.sections != ALL and needs_whole_split(args.sections) and not has_whole_split(store):
             raise InputError(f"the last analysis in {args.out} has no whole-split results: run "
                              f"`python -m report --sections {','.join(args.sections)}` to analyse them first")
-        log = progress_log(args)
-        record = pipeline.render_record(args.out)  # render() says so if it is damaged
-        name = record.get("checkpoint") if record.get("store") == str(store) else None
         outputs, rendered = pipeline.render(args.out, store, args.format, args.force,
                                             args.sections, show_progress=not args.quiet,
-                                            single_file=args.single_file,
-                                            checkpoint_name=name if isinstance(name, str) else None, log=log)
+                                            single_file=args.single_file, checkpoint_name=pipeline.RECORDED,
+                                            log=progress_log(args))
         if not args.quiet:
             state = "rendered" if rendered else "up to date"
             print(f"report: {state}: {' and '.join(map(str, outputs))} ({time.perf_counter() - started:.1f} s)")
         return 0
     if args.command in ("watch", "batch", "history", "compare"):
-        return getattr(commands, args.command)(args, analysis_config(args))
-    outcome = pipeline.build(commands.build_options(args, analysis_config(args), args.checkpoint))
+        return getattr(commands, args.command)(args, config)
+    outcome = pipeline.build(commands.build_options(args, config, args.checkpoint))
     if not args.quiet:
         steps = [name for name, done in (("trained", outcome.trained), ("analysed", outcome.analysed),
                                          ("rendered", outcome.rendered)) if done] or ["up to date"]
@@ -422,6 +420,7 @@ ACTIONABLE = {
     errno.EISDIR: "a folder stands where a file was expected: check the path",
     errno.ENAMETOOLONG: "the file name is too long: choose a shorter path",
     errno.ELOOP: "the path is a loop of symbolic links: check the path",
+    errno.EEXIST: "something this tool did not make is in the way: move it away",
 }
 
 
@@ -480,6 +479,6 @@ MAX_MESSAGE = 2000  # characters of one error line: names from the data can be a
 def one_line(error: Exception) -> str:
     """Messages may quote names from the data (class or file names, state_dict keys): never let them break
     the line, send terminal control sequences, or fill the screen."""
-    text = " ".join(str(error).split())
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
+    from analysis.datafiles import printable
+
+    return printable(" ".join(str(error).split()), MAX_MESSAGE)

@@ -88,9 +88,10 @@ def compare(args: argparse.Namespace, config: AnalysisConfig) -> int:
     from analysis.compare import build as build_compare
     from report.render.load import checkpoint_sha256, model_identity
 
-    if model_identity(store_a) != model_identity(store_b):  # parameter drift between two architectures is noise
-        raise InputError(f"compare needs two checkpoints of one model: {a.name} is {model_identity(store_a)[0]}, "
-                         f"{b.name} is {model_identity(store_b)[0]}; compare checkpoints of the same architecture")
+    model_a, model_b = model_identity(store_a), model_identity(store_b)
+    if model_a != model_b:  # parameter drift between two architectures is noise
+        raise InputError(f"compare needs two checkpoints of one model: {a.name} is {model_a[0]}, "
+                         f"{b.name} is {model_b[0]}; compare checkpoints of the same architecture")
 
     compare_dir = build_compare(a, b, store_a, store_b, args.out / "compares",
                                 checkpoint_sha256(store_a, verified=True), checkpoint_sha256(store_b, verified=True))

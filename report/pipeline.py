@@ -22,6 +22,7 @@ from report.render.sections import ALL
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RENDER_RECORD = "render.json"
+RECORDED = object()  # checkpoint_name for render(): the name recorded with this store's last rendering
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,13 +160,17 @@ def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = F
            log=None) -> tuple[list[Path], bool]:
     """Write report.html / report.pdf from the store unless they are already up to date (``pdf_job``:
     a PDF worker started earlier, see render.documents.PdfJob; ``verified``: the caller checked the store;
-    ``checkpoint_name``: the checkpoint's file name as the user gave it). The documents, their notes,
+    ``checkpoint_name``: the checkpoint's file name as the user gave it, or RECORDED for the one kept with
+    this store's last rendering). The documents, their notes,
     render.json and current-store.txt are replaced together (buildfolder.publish)."""
     out = Path(out)
     targets = [out / f"report.{fmt}" for fmt in formats]
+    record = render_record(out, log)
+    if checkpoint_name is RECORDED:
+        recorded = record.get("checkpoint") if record.get("store") == str(store_dir) else None
+        checkpoint_name = recorded if isinstance(recorded, str) else None
     fingerprint = render_fingerprint(store_dir, formats, sections, single_file, checkpoint_name)
     pointer = out / CURRENT_STORE
-    record = render_record(out, log)
     if (not force and all(t.is_file() for t in targets) and record.get("fingerprint") == fingerprint
             and pointer.is_file() and pointer.read_text(errors="replace").strip() == store_dir.name):
         return targets, False

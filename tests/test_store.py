@@ -114,3 +114,24 @@ def test_a_version_1_store_is_migrated_and_renders(tmp_path, monkeypatch):
     assert findings.embeddings.description == "fc1 after ReLU"
     outputs, rendered = pipeline.render(tmp_path, old, ("html",))
     assert rendered and "TinyCNN" in outputs[0].read_text()
+
+
+def test_a_folder_that_is_not_a_store_is_never_replaced(tmp_path):
+    """Only a damaged store of this tool (it has a manifest.json) is replaced; anything else in the way stays."""
+    import errno
+
+    import pytest
+
+    final = tmp_path / "stores" / "0123456789abcdef"
+    final.mkdir(parents=True)
+    (final / "thesis.tex").write_text("mine")
+    writer = StoreWriter(final)
+    writer.write_json("model.json", {"a": 1})
+    with pytest.raises(FileExistsError) as raised:
+        writer.commit({"key": "k"})
+    assert raised.value.errno == errno.EEXIST and (final / "thesis.tex").read_text() == "mine"
+    assert [p.name for p in final.parent.iterdir()] == [final.name]  # the writer's temporary folder is gone
+    (final / "manifest.json").write_text("{}")  # a damaged store of this tool: replaced
+    writer = StoreWriter(final)
+    writer.write_json("model.json", {"a": 1})
+    assert writer.commit({"key": "k"}) == final and not (final / "thesis.tex").exists()

@@ -122,20 +122,6 @@ def read_document(store_dir: Path, name: str) -> dict:
         raise StoreError(f"store file {store_dir / name} is unreadable ({error}): rebuild with `make report`") from None
 
 
-def looks_like_store(folder: Path) -> bool:
-    """Whether ``folder`` is a store written by this tool (an analysis, series or compare store): a manifest
-    with a schema version and a file list. Names alone prove nothing: anyone may have a ``stores/``."""
-    manifest = Path(folder) / MANIFEST
-    if Path(folder).is_symlink() or not manifest.is_file():
-        return False
-    try:
-        document = json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(document, dict) and isinstance(document.get("schema_version"), int) \
-        and isinstance(document.get("files"), dict)
-
-
 def manifest_bytes(store_dir: Path) -> bytes:
     """The manifest as stored: what a rendering's fingerprint hashes."""
     return (Path(store_dir) / MANIFEST).read_bytes()
