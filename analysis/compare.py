@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from analysis import plots
-from analysis.checkpoint import read_checkpoint
 from analysis.config import sha256_of_json
-from analysis.store import StoreWriter
+from analysis.figures import plots
+from analysis.models.checkpoint import read_checkpoint
+from analysis.store.writer import StoreWriter
 
 
 def drift(state_a: dict, state_b: dict) -> tuple[list[dict], list[str]]:

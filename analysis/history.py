@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis import plots
 from analysis.config import sha256_of_json
-from analysis.store import StoreWriter
+from analysis.figures import plots
+from analysis.store.writer import StoreWriter
 
 
 def _order(rows: list[dict], order: str) -> list[dict]:

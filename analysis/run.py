@@ -12,17 +12,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis import activations, embeddings, images, params, scoped, trace
-from analysis.checkpoint import check_fits, load_into, non_finite, read_checkpoint
+from analysis import scoped
+from analysis.capture import activations, trace
 from analysis.config import AnalysisConfig, TrainConfig, default_normalisation
-from analysis.data import DataSplits, load
+from analysis.data.datasets import DataSplits, load
 from analysis.errors import InputError
-from analysis.fingerprint import analysis_inputs, store_key
-from analysis.inference import predict_logits, to_input
-from analysis.layers import activation_layers, embedding_point
-from analysis.models import build_model
-from analysis.sources import DEFAULT_SOURCE, resolve_source
-from analysis.store import StoreWriter
+from analysis.figures import images
+from analysis.models.build import build_model
+from analysis.models.checkpoint import check_fits, load_into, non_finite, read_checkpoint
+from analysis.models.inference import predict_logits, to_input
+from analysis.models.layers import activation_layers, embedding_point
+from analysis.models.sources import DEFAULT_SOURCE, resolve_source
+from analysis.stats import embeddings, params
+from analysis.store.fingerprint import analysis_inputs, store_key
+from analysis.store.writer import StoreWriter
 
 MAP_CMAP = "viridis"
 KERNEL_CMAP = "RdBu_r"
@@ -110,7 +113,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         point = embedding_point(model, config.embedding_layer)
         passed = None
         if config.whole_split and not broken:  # NaN embeddings give NaN statistics: the report says why
-            from analysis import fullsplit  # matplotlib and scikit-learn: only when the sections need them
+            from analysis.stats import fullsplit  # matplotlib and scikit-learn: only when the sections need them
 
             passed = fullsplit.split_pass(model, x_test, point, show_progress)
             logits = passed.logits
@@ -228,7 +231,7 @@ def _kernel_image(model: nn.Module, writer: StoreWriter) -> dict | None:
 
 
 def _position_from_training(training: dict | None) -> dict | None:
-    """Our own training record (checked by analysis.checkpoint_meta) ends after config.epochs epochs."""
+    """Our own training record (checked by analysis.models.checkpoint_meta) ends after config.epochs epochs."""
     return {"epoch": training["config"]["epochs"]} if training else None
 
 

@@ -13,11 +13,11 @@ from torch import nn
 from tqdm import tqdm
 
 from analysis.config import TrainConfig
-from analysis.data import DataSplits
-from analysis.inference import accuracy, predict_logits, to_input
-from analysis.model import AssignmentCNN
+from analysis.data.datasets import DataSplits
+from analysis.models.assignment import AssignmentCNN
+from analysis.models.inference import accuracy, predict_logits, to_input
 from analysis.scoped import process_state, seed_torch
-from analysis.store import write_atomic
+from analysis.store.writer import write_atomic
 
 
 def train(splits: DataSplits, config: TrainConfig, mean: tuple[float, ...], std: tuple[float, ...],

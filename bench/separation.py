@@ -1,6 +1,6 @@
 """Benchmark: the whole-split separation analysis at 1,000 and 10,000 test images.
 
-Each measurement runs in a fresh process: wall time of `analysis.fullsplit.results` (the batched
+Each measurement runs in a fresh process: wall time of `analysis.stats.fullsplit.results` (the batched
 embedding pass, exact chunked statistics, bootstrap, silhouette, per-layer separation, PCA, t-SNE,
 plots) and the process's peak resident memory, with the increase over the memory held before the call.
 10,000 images are the embedded test digits replicated ten times.
@@ -34,13 +34,13 @@ def measure(size: int) -> dict:
     import sklearn.manifold  # noqa: F401 (imported by the analysis; counted in the baseline)
     import torch
 
-    from analysis import fullsplit
     from analysis.config import MNIST_MEAN, MNIST_STD
-    from analysis.data import ImageSet, load_embedded
-    from analysis.inference import to_input
-    from analysis.layers import embedding_point
-    from analysis.model import AssignmentCNN
-    from analysis.store import StoreWriter
+    from analysis.data.datasets import ImageSet, load_embedded
+    from analysis.models.assignment import AssignmentCNN
+    from analysis.models.inference import to_input
+    from analysis.models.layers import embedding_point
+    from analysis.stats import fullsplit
+    from analysis.store.writer import StoreWriter
 
     imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # torch, numpy, sklearn loaded
     torch.set_num_threads(2)

@@ -1,7 +1,7 @@
 """The build folder: which folders may become one, one run at a time, and outputs replaced together.
 
 The tool deletes only what it created, recognisably: temporary names that start with
-``analysis.store.TMP_PREFIX`` or ``STALE_PREFIX``, its own journal, and (``clean``) the entries it
+``analysis.store.writer.TMP_PREFIX`` or ``STALE_PREFIX``, its own journal, and (``clean``) the entries it
 writes in a folder it marked as a build folder. A folder it did not make is never adopted unless it is
 empty, so ``--out ~`` or ``--out .`` in a clone is refused before anything is written there.
 
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from analysis.errors import InputError
-from analysis.store import STALE_PREFIX, TMP_PREFIX, dumps, is_store, stage_file, write_atomic
+from analysis.store.writer import STALE_PREFIX, TMP_PREFIX, dumps, is_store, stage_file, write_atomic
 
 MARKER = ".report-build"
 CACHEDIR_TAG = "CACHEDIR.TAG"

@@ -66,7 +66,7 @@ def positive(text: str) -> int:
 
 
 def input_size(text: str) -> int:
-    from analysis.checkpoint_meta import MAX_INPUT_SIZE
+    from analysis.models.checkpoint_meta import MAX_INPUT_SIZE
 
     value = positive(text)
     if value > MAX_INPUT_SIZE:
@@ -137,7 +137,7 @@ def names(text: str) -> tuple[str, ...]:
                                          "separated by commas")
     if len(set(values)) != len(values):
         raise argparse.ArgumentTypeError(f"{text!r} repeats a class name: give each class its own name")
-    from analysis.checkpoint_meta import MAX_NAME_LENGTH
+    from analysis.models.checkpoint_meta import MAX_NAME_LENGTH
 
     if any(len(v) > MAX_NAME_LENGTH or not v.isprintable() for v in values):
         raise argparse.ArgumentTypeError(f"class names must be printable and at most {MAX_NAME_LENGTH} characters")
@@ -291,7 +291,7 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
         raise InputError(f"--classes {' '.join(classes)} repeats a class: give each class once")
     if classes and len(classes) * args.per_class < 2:
         raise InputError("distances need at least two samples: give two --classes or --per-class 2 or more")
-    from analysis.sources import parse_kwargs
+    from analysis.models.sources import parse_kwargs
 
     if args.layers and len(set(args.layers)) != len(args.layers):
         raise InputError(f"--layers {' '.join(args.layers)} repeats a layer: give each layer once")
@@ -479,6 +479,6 @@ MAX_MESSAGE = 2000  # characters of one error line: names from the data can be a
 def one_line(error: Exception) -> str:
     """Messages may quote names from the data (class or file names, state_dict keys): never let them break
     the line, send terminal control sequences, or fill the screen."""
-    from analysis.datafiles import printable
+    from analysis.data.files import printable
 
     return printable(" ".join(str(error).split()), MAX_MESSAGE)

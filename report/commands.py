@@ -23,7 +23,8 @@ def build_options(args: argparse.Namespace, config: AnalysisConfig,
 
 
 def watch(args: argparse.Namespace, config: AnalysisConfig) -> int:
-    from report.watch import serve, watch as run_watch
+    from report.watch import serve
+    from report.watch import watch as run_watch
 
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     server = serve(args.out, args.serve) if args.serve else None

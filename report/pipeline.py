@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from analysis.config import AnalysisConfig, TrainConfig
-from analysis.fingerprint import analysis_inputs, default_checkpoint_key, store_key, with_config
-from analysis.sources import DEFAULT_SOURCE
-from analysis.store import dumps, sha256_file, write_atomic
+from analysis.models.sources import DEFAULT_SOURCE
+from analysis.store.fingerprint import analysis_inputs, default_checkpoint_key, store_key, with_config
+from analysis.store.writer import dumps, sha256_file, write_atomic
 from report.buildfolder import CURRENT_STORE, current_store, exclusive, publish  # noqa: F401  re-exported
 from report.render import TEMPLATE_DIR
 from report.render.errors import StoreError

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from analysis.config import AnalysisConfig
 from analysis.errors import InputError
-from analysis.store import sha256_file
+from analysis.store.writer import sha256_file
 from report.watch import candidates
 
 

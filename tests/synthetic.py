@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis import images
-from analysis.embeddings import distance_tables
-from analysis.store import StoreWriter
+from analysis.figures import images
+from analysis.stats.embeddings import distance_tables
+from analysis.store.writer import StoreWriter
 
 VECTORS = [[1.0, 0.0, 2.0, 0.5, 0.0, 1.0], [1.2, 0.0, 2.1, 0.4, 0.0, 1.1],
            [4.0, 3.0, 0.0, 0.0, 2.0, 0.0], [3.5, 3.5, 0.0, 0.2, 2.5, 0.0]]

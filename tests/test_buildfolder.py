@@ -11,10 +11,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, run_cli
 
 from analysis.errors import InputError
-from analysis.store import TMP_PREFIX, stage_file, write_atomic
-from conftest import ROOT, run_cli
+from analysis.store.writer import TMP_PREFIX, stage_file, write_atomic
 from report import buildfolder
 from report.buildfolder import JOURNAL, MARKER, clean, clean_leftovers, prepare, publish, recover
 
@@ -440,8 +440,9 @@ def test_a_dask_address_that_does_not_answer_is_one_line():
 def test_compare_knows_two_architectures_apart(tmp_path):
     import copy
 
-    from report.render.load import model_identity
     from synthetic import documents, write_store
+
+    from report.render.load import model_identity
 
     docs = copy.deepcopy(documents())
     first = write_store(tmp_path / "a", docs)

@@ -1,4 +1,4 @@
-"""The one forward-capture mechanism (analysis.capture): hooks always removed, every call recorded in order,
+"""The one forward-capture mechanism (analysis.capture.forward): hooks always removed, every call recorded in order,
 copies taken at hook time, the training flags given back."""
 
 from pathlib import Path
@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from analysis import capture
-from analysis.activations import capture as capture_arrays
+from analysis.capture import forward as capture
+from analysis.capture.activations import capture as capture_arrays
 from analysis.errors import InputError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -3,10 +3,10 @@
 import copy
 
 import pytest
+from synthetic import documents, embeddings_doc, separation_doc, write_store
 
 from report.render.interpret import changes
 from report.render.load import load_findings
-from synthetic import documents, embeddings_doc, separation_doc, write_store
 
 
 def findings(tmp_path, name, accuracy=0.9, vectors=None, silhouette=0.6, ratio=None):

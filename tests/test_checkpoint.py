@@ -5,9 +5,9 @@ import pickle
 import pytest
 import torch
 
-from analysis.checkpoint import load_into, read_checkpoint
 from analysis.errors import InputError
-from analysis.model import AssignmentCNN
+from analysis.models.assignment import AssignmentCNN
+from analysis.models.checkpoint import load_into, read_checkpoint
 
 
 class Payload:

@@ -5,7 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
-from analysis import data
+from analysis.data import datasets as data
 from analysis.errors import InputError
 
 

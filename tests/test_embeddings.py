@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.embeddings import distance, distance_tables, first_index_of, select_samples
 from analysis.errors import InputError
+from analysis.stats.embeddings import distance, distance_tables, first_index_of, select_samples
 
 
 def test_distances_by_hand():

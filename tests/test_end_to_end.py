@@ -5,9 +5,9 @@ import re
 import shutil
 
 import pytest
+from conftest import run_cli
 from pypdf import PdfReader
 
-from conftest import run_cli
 from report.pipeline import current_store
 from report.render.fmt import number
 from report.render.load import load_findings
@@ -125,7 +125,7 @@ def test_mnist_idx_folder_gives_the_same_accuracy_on_the_same_digits(default_bui
                                                                      findings):
     from test_data import write_mnist_folder
 
-    from analysis.data import load_embedded
+    from analysis.data.datasets import load_embedded
 
     folder = write_mnist_folder(tmp_path / "mnist" / "MNIST" / "raw", load_embedded(), gz=True)
     result = run_cli("--checkpoint", str(default_checkpoint), "--data", str(folder.parent.parent),

@@ -6,16 +6,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from analysis import data as data_module
-from analysis.activations import capture, top_channels
-from analysis.errors import InputError
-from analysis.model import AssignmentCNN
-from analysis.models import build_model
-from analysis.params import count_parameters
-from analysis.sources import parse_kwargs
-from analysis.trace import trace_shapes
 from conftest import run_cli
+
+from analysis.capture.activations import capture, top_channels
+from analysis.capture.trace import trace_shapes
+from analysis.data import datasets as data_module
+from analysis.errors import InputError
+from analysis.models.assignment import AssignmentCNN
+from analysis.models.build import build_model
+from analysis.models.sources import parse_kwargs
+from analysis.stats.params import count_parameters
 from report.pipeline import current_store
 from report.render.load import load_findings
 

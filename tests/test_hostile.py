@@ -11,14 +11,14 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis import data as data_module
-from analysis.checkpoint import read_checkpoint
+from analysis.data import datasets as data_module
 from analysis.errors import InputError
-from analysis.model import AssignmentCNN
-from conftest import ROOT, run_cli
+from analysis.models.assignment import AssignmentCNN
+from analysis.models.checkpoint import read_checkpoint
 from report.pipeline import current_store
 from report.render.load import load_findings
 
@@ -175,7 +175,7 @@ def test_no_figure_is_left_open_over_many_reports(tmp_path):
     """Fifty renders of the whole-split figures in one process: matplotlib keeps no figure."""
     import matplotlib.pyplot as plt
 
-    from analysis import plots
+    from analysis.figures import plots
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # pyplot warns beyond 20 open figures
@@ -188,9 +188,10 @@ def test_no_figure_is_left_open_over_many_reports(tmp_path):
 def test_a_full_disk_fails_cleanly_and_keeps_the_last_report(tmp_path, monkeypatch):
     import errno
 
-    from analysis import store as store_module
-    from report import pipeline
     from synthetic import write_store
+
+    from analysis.store import writer as store_module
+    from report import pipeline
 
     out = tmp_path / "out"
     store = write_store(out / "stores")
@@ -211,9 +212,9 @@ def test_html_in_names_is_text_in_the_pdf(tmp_path):
     import copy
 
     from pypdf import PdfReader
+    from synthetic import documents, write_store
 
     from report import pipeline
-    from synthetic import documents, write_store
 
     docs = copy.deepcopy(documents())
     docs["evaluation.json"]["class_names"] = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "two"]
@@ -252,9 +253,10 @@ def test_an_empty_class_folder_is_named(tmp_path):
 
 
 def test_pdf_rendering_is_capped_in_memory_and_failure_keeps_the_report(tmp_path, monkeypatch):
+    from synthetic import write_store
+
     from report import pipeline
     from report.render.errors import RenderError
-    from synthetic import write_store
 
     store = write_store(tmp_path / "stores")
     outputs, _ = pipeline.render(tmp_path, store, ("html", "pdf"))

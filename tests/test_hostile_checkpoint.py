@@ -12,18 +12,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from analysis import checkpoint_meta
-from analysis.checkpoint import load_into, loader_detail, read_checkpoint
-from analysis.checkpoint_meta import CheckpointMeta, checkpoint_file_problem, validate
 from analysis.errors import InputError
-from analysis.model import AssignmentCNN
-from analysis.models import build_model
-from analysis.sources import resolve_source
-from conftest import ROOT, run_cli
+from analysis.models import checkpoint_meta
+from analysis.models.assignment import AssignmentCNN
+from analysis.models.build import build_model
+from analysis.models.checkpoint import load_into, loader_detail, read_checkpoint
+from analysis.models.checkpoint_meta import CheckpointMeta, checkpoint_file_problem, validate
+from analysis.models.sources import resolve_source
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from analysis import data, datafiles
+from analysis.data import datasets as data
+from analysis.data import files as datafiles
 from analysis.errors import InputError
 
 IDX_IMAGES = "t10k-images-idx3-ubyte"

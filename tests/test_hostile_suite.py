@@ -30,7 +30,6 @@ from typing import Callable
 
 import numpy as np
 import pytest
-
 from conftest import ROOT
 
 SENTINELS = (".ssh/id_ed25519", ".notes.tmp", ".old.stale-1", "stores/.keep/x", "stores/.x.tmp",
@@ -157,7 +156,7 @@ def symlink_loop(scratch: Path) -> list[str]:
 
 def idx_folder(scratch: Path, test_images: np.ndarray | None = None, test_labels: np.ndarray | None = None,
                gzip_images: bytes | None = None) -> Path:
-    from analysis.data import write_idx
+    from analysis.data.datasets import write_idx
 
     folder = scratch / "mnist"
     folder.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from matplotlib import colormaps
 
-from analysis import images
-from analysis.colour_tables import TABLES
+from analysis.figures import images
+from analysis.figures.colour_tables import TABLES
 
 
 @pytest.mark.parametrize("cmap", sorted(TABLES))

@@ -3,10 +3,10 @@
 import copy
 
 import pytest
+from synthetic import documents, embeddings_doc, separation_doc, write_store
 
 from report.render.interpret import RULES, run_rules
 from report.render.load import load_findings
-from synthetic import documents, embeddings_doc, separation_doc, write_store
 
 
 def edit(path, value):

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from analysis.model import AssignmentCNN
-from analysis.params import count_parameters
-from analysis.trace import kernel_shapes, trace_shapes
+from analysis.capture.trace import kernel_shapes, trace_shapes
+from analysis.models.assignment import AssignmentCNN
+from analysis.stats.params import count_parameters
 
 
 class UsualDefinition(nn.Module):
@@ -113,7 +113,7 @@ def test_kernel_shapes():
 
 
 def test_usual_state_dict_loads_as_is_and_gives_the_same_outputs():
-    from analysis.checkpoint import load_into
+    from analysis.models.checkpoint import load_into
 
     torch.manual_seed(1)
     usual = UsualDefinition().eval()

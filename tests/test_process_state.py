@@ -11,8 +11,8 @@ import torch
 
 from analysis import progress, scoped
 from analysis.config import AnalysisConfig, TrainConfig
-from analysis.data import DataSplits, ImageSet
-from analysis.model import AssignmentCNN
+from analysis.data.datasets import DataSplits, ImageSet
+from analysis.models.assignment import AssignmentCNN
 from analysis.run import analyse
 from analysis.train import train
 
@@ -127,8 +127,8 @@ def test_progress_is_an_argument_not_a_switch(monkeypatch, tmp_path):
     train(tiny_splits(), CONFIG, *NORMALISATION, show_progress=False)
     analyse(None, str(idx_folder(tmp_path / "data")), AnalysisConfig(whole_split=False, per_class=1),
             tmp_path / "stores", tmp_path / "cache", show_progress=False)
-    from analysis import fullsplit  # the whole-split passes, without their (slow) statistics
-    from analysis.layers import embedding_point
+    from analysis.models.layers import embedding_point
+    from analysis.stats import fullsplit  # the whole-split passes, without their (slow) statistics
 
     model, x = AssignmentCNN(), torch.zeros(3, 1, 28, 28)
     fullsplit.split_pass(model, x, embedding_point(model, None), show_progress=False)

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, run_cli
+
 from report.pipeline import current_store
 from report.render.load import load_findings
 from report.watch import Watcher

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from jinja2 import UndefinedError, meta
+from synthetic import documents, write_store
 
 from report import pipeline
 from report.render import TEMPLATE_DIR
@@ -17,7 +18,6 @@ from report.render.documents import environment, render_html, render_pdf
 from report.render.errors import RenderError
 from report.render.interpret import run_rules
 from report.render.load import load_findings
-from synthetic import documents, write_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,7 +91,8 @@ def _names_used(paths):
 ])
 def test_every_template_context_is_documented_and_used_exactly(context, templates):
     """Every context field has help text, and its templates use exactly those names (datasette's idea)."""
-    from report.render import comparison, context as report_context
+    from report.render import comparison
+    from report.render import context as report_context
 
     cls = getattr(report_context, context, None) or getattr(comparison, context)
     fields = {f.name for f in dataclasses.fields(cls)}

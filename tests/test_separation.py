@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from analysis import separation
-from analysis.embeddings import METRICS, distance
+from analysis.stats import separation
+from analysis.stats.embeddings import METRICS, distance
 
 
 def brute_pairs(x, labels, a, b, metric):
@@ -102,10 +102,10 @@ def test_pca_explains_variance_in_order():
 def test_whole_split_pass_matches_one_image_at_a_time():
     import torch
 
-    from analysis import fullsplit
-    from analysis.activations import capture
-    from analysis.layers import embedding_point
-    from analysis.model import AssignmentCNN
+    from analysis.capture.activations import capture
+    from analysis.models.assignment import AssignmentCNN
+    from analysis.models.layers import embedding_point
+    from analysis.stats import fullsplit
 
     torch.manual_seed(0)
     model = AssignmentCNN().eval()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from analysis.store import SCHEMA_VERSION, StoreWriter, canonical, dumps, write_atomic
+from analysis.store.writer import SCHEMA_VERSION, StoreWriter, canonical, dumps, write_atomic
 from report.render.errors import StoreError
 from report.render.load import load_findings
 
@@ -101,9 +101,10 @@ def _as_version_1(docs: dict) -> dict:
 def test_a_version_1_store_is_migrated_and_renders(tmp_path, monkeypatch):
     import copy
 
-    from analysis import store as store_module
-    from report import pipeline
     from synthetic import documents, write_store
+
+    from analysis.store import writer as store_module
+    from report import pipeline
 
     monkeypatch.setattr(store_module, "SCHEMA_VERSION", 1)  # write as the first release did
     old = write_store(tmp_path / "stores", _as_version_1(copy.deepcopy(documents())))

@@ -8,7 +8,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from analysis.store import dumps
+from analysis.store.writer import dumps
 from report.render.context import PageContext, field, page_dates
 from report.render.documents import render_documents
 from report.render.findings import Findings

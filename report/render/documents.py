@@ -61,7 +61,7 @@ def render_documents(out: Path, stem: str, template: str, context, formats: tupl
             pdf_job = stack.enter_context(PdfJob.ahead(out))
         # The stylesheet is in place before the documents: the PDF renderer reads it from the build folder.
         # It depends only on the templates, so documents of earlier builds still read a stylesheet that fits.
-        from analysis.store import write_atomic
+        from analysis.store.writer import write_atomic
 
         write_atomic(out / "assets" / "report.css", (TEMPLATE_DIR / "report.css").read_bytes())
         html = render_template(template, context)
@@ -115,7 +115,7 @@ class PdfJob:
         import os
         import tempfile
 
-        from analysis.store import TMP_PREFIX
+        from analysis.store.writer import TMP_PREFIX
         from report.render.pdfworker import TIMEOUT
 
         self.timeout = TIMEOUT

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from analysis.records import LayerParams, TraceRow
+from analysis.store.schema import LayerParams, TraceRow
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """The rows of a history: one summary per checkpoint, from its store as ``report.render.load`` reads it.
 
 analysis/history.py draws and writes the history store from these rows; reading stores is the
-reader's alone. numpy is imported inside the function: ``report`` loads without it.
+reader's alone. Plain Python arithmetic: the render stage never loads numpy.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from report.render.findings import Findings
@@ -37,20 +38,26 @@ def _whole_split(separation) -> dict:
     if separation is None:
         return dict.fromkeys(("metric", "intra_mean", "inter_mean", "ratio", "silhouette",
                               "nearest_centroid_accuracy", "class_intra"))
-    import numpy as np
-
     per_class = separation.per_class
-    counts = np.array([c.n for c in per_class], dtype=np.float64)
     measured = [c for c in per_class if c.intra_mean is not None]  # a class of one image has no pairs
     intra = sum(c.intra_mean * c.pairs for c in measured) / max(1, sum(c.pairs for c in measured))
-    matrix = np.asarray(separation.inter_matrix, dtype=np.float64)  # a stored None: NaN
-    weights = np.outer(counts, counts)
-    np.fill_diagonal(weights, 0)
-    inter = float((matrix * weights).sum() / weights.sum()) if weights.sum() else None
+    inter = _pair_weighted_mean(separation.inter_matrix, [c.n for c in per_class])
     return {"metric": separation.metric, "intra_mean": intra, "inter_mean": inter, "ratio": separation.ratio,
             "silhouette": separation.silhouette,
             "nearest_centroid_accuracy": separation.nearest_centroid_accuracy,
             "class_intra": {str(c.cls): c.intra_mean for c in per_class}}
+
+
+def _pair_weighted_mean(matrix: list[list[float | None]], counts: list[int]) -> float | None:
+    """Mean distance over all pairs of images from different classes: each class pair weighted by n_a·n_b.
+    A stored None (no pairs measured) makes the mean NaN, as it would be over the images themselves."""
+    total = sum(counts[a] * counts[b] for a in range(len(counts)) for b in range(len(counts)) if a != b)
+    if not total:
+        return None
+    cells = [(matrix[a][b], counts[a] * counts[b]) for a in range(len(counts)) for b in range(len(counts)) if a != b]
+    if any(value is None for value, _ in cells):
+        return math.nan
+    return math.fsum(value * weight for value, weight in cells) / total
 
 
 def rows(series: list[tuple[str, Path]]) -> list[dict]:

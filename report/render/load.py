@@ -6,8 +6,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from analysis.records import LayerParams, TraceRow
-from analysis.store import MANIFEST, SCHEMA_VERSION, sha256_file
+from analysis.store.schema import LayerParams, TraceRow
+from analysis.store.writer import MANIFEST, SCHEMA_VERSION, sha256_file
 from report.render import findings as f
 from report.render.errors import StoreError
 from report.render.migrate import MIGRATIONS, migrate

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 
-from analysis.store import SCHEMA_VERSION
+from analysis.store.writer import SCHEMA_VERSION
 
 
 def _v1_to_v2(manifest: dict, docs: dict) -> tuple[dict, dict]:

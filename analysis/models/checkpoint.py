@@ -11,7 +11,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from analysis.checkpoint_meta import (
+from analysis.data.files import names_list, printable
+from analysis.errors import InputError
+from analysis.models.checkpoint_meta import (
     META_KEYS,
     POSITION_KEYS,
     checkpoint_file_problem,
@@ -21,8 +23,6 @@ from analysis.checkpoint_meta import (
     unrecognised_format,
     validate,
 )
-from analysis.datafiles import names_list, printable
-from analysis.errors import InputError
 
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
 DETAIL_LIMIT = 160   # characters of a loader's own error text shown in our one line
@@ -30,7 +30,7 @@ DETAIL_LIMIT = 160   # characters of a loader's own error text shown in our one 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """The state_dict, and what else the checkpoint records about itself, checked by
-    analysis.checkpoint_meta.validate (``training``, ``model_config``, ``data_config``, ``position``;
+    analysis.models.checkpoint_meta.validate (``training``, ``model_config``, ``data_config``, ``position``;
     ``warnings`` names what was left out)."""
     path = Path(path)
     problem = checkpoint_file_problem(path)
@@ -111,7 +111,7 @@ def _is_state_dict(value) -> bool:
 
 
 def _metadata_fields(loaded) -> dict:
-    """The top-level entries that may describe the checkpoint (analysis.checkpoint_meta checks them)."""
+    """The top-level entries that may describe the checkpoint (analysis.models.checkpoint_meta checks them)."""
     if not isinstance(loaded, dict):
         return {}
     return {key: loaded[key] for key in (*META_KEYS, *POSITION_KEYS) if key in loaded}

@@ -26,7 +26,7 @@ def _prepare(x: np.ndarray, metric: str) -> np.ndarray:
 def block(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
     """Distances between the rows of ``a`` and ``b`` (both already prepared for the metric)."""
     if metric == "cosine":
-        # a zero vector has no direction: distance 1 to everything, as in analysis.embeddings
+        # a zero vector has no direction: distance 1 to everything, as in analysis.stats.embeddings
         return 1.0 - a @ b.T
     squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
     np.maximum(squared, 0.0, out=squared)

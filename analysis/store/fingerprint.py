@@ -5,23 +5,24 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from analysis.checkpoint_meta import checkpoint_file_problem
 from analysis.config import AnalysisConfig, TrainConfig, sha256_of_json
-from analysis.datafiles import data_identity
+from analysis.data.files import data_identity
 from analysis.errors import InputError
-from analysis.sources import user_model_file
-from analysis.store import sha256_file
+from analysis.models.checkpoint_meta import checkpoint_file_problem
+from analysis.models.sources import user_model_file
+from analysis.store.writer import sha256_file
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-TRAINING_CODE = ("model.py", "train.py", "inference.py", "data.py", "datafiles.py", "config.py", "scoped.py")
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # analysis/
+TRAINING_CODE = ("models/assignment.py", "train.py", "models/inference.py", "data/datasets.py", "data/files.py",
+                 "config.py", "scoped.py")
 
 
 def code_version(files: tuple[str, ...] | None = None) -> str:
-    """sha256 over the analysis sources (all of them, or the named ones)."""
+    """sha256 over the analysis sources (all of them, in every subpackage, or the named ones)."""
     digest = hashlib.sha256()
-    paths = sorted(PACKAGE_DIR.glob("*.py")) if files is None else [PACKAGE_DIR / f for f in sorted(files)]
+    paths = sorted(PACKAGE_DIR.rglob("*.py")) if files is None else [PACKAGE_DIR / f for f in sorted(files)]
     for path in paths:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 

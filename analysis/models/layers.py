@@ -6,9 +6,9 @@ import dataclasses
 
 from torch import nn
 
-from analysis.capture import module_by_name
+from analysis.capture.forward import module_by_name
 from analysis.errors import InputError
-from analysis.model import ACTIVATION_OF, AssignmentCNN
+from analysis.models.assignment import ACTIVATION_OF, AssignmentCNN
 
 ASSIGNMENT_GRIDS = (  # (module captured, what it shows): the assignment's four figures
     ("relu1", "conv1 after ReLU"),

@@ -6,7 +6,7 @@ import dataclasses
 
 from torch import nn
 
-from analysis.records import LayerParams
+from analysis.store.schema import LayerParams
 
 
 def formula_for(module: nn.Module) -> str:

@@ -15,14 +15,14 @@ from pathlib import Path
 from torch import nn
 
 from analysis.errors import InputError
-from analysis.sources import DEFAULT_SOURCE
+from analysis.models.sources import DEFAULT_SOURCE
 
 
 def build_model(source: str, kwargs: dict) -> nn.Module:
     """The network of ``source``. A ``package.module:Class`` source imports (runs) that module: callers
-    pass one only when the user named it (analysis.sources.resolve_source)."""
+    pass one only when the user named it (analysis.models.sources.resolve_source)."""
     if source == DEFAULT_SOURCE:
-        from analysis.model import AssignmentCNN
+        from analysis.models.assignment import AssignmentCNN
 
         if kwargs:
             raise InputError(f"the assignment CNN takes no constructor arguments, but {json.dumps(kwargs)} were given "

@@ -29,14 +29,14 @@ def parse_kwargs(text: str | None) -> dict:
 
 def is_builtin(source: str) -> bool:
     """Sources whose code ships with this tool or torchvision: naming one imports nothing else.
-    (analysis.models builds ``torchvision:NAME`` only from torchvision's own model registry.)"""
+    (analysis.models.build builds ``torchvision:NAME`` only from torchvision's own model registry.)"""
     return source == DEFAULT_SOURCE or source.startswith("torchvision:")
 
 
 def resolve_source(option_source: str | None, option_kwargs: str | None, meta_model_config: Mapping | None,
                    checkpoint: Path | str | None) -> tuple[str, dict]:
     """The model source and constructor arguments of a run: the options first, then the checkpoint's
-    ``model_config`` (already checked by analysis.checkpoint_meta), then the assignment CNN.
+    ``model_config`` (already checked by analysis.models.checkpoint_meta), then the assignment CNN.
 
     A checkpoint is data from anywhere, so it may only name a built-in source: a ``package.module:Class``
     would import, that is run, code from the working folder or sys.path. Such a source is used only when
@@ -64,7 +64,7 @@ def resolve_source(option_source: str | None, option_kwargs: str | None, meta_mo
 
 def user_model_file(source: str) -> Path | None:
     """The source file of a ``package.module:Class`` model, found without importing it. Only for a source
-    the user named with --model (analysis.fingerprint passes config.model): never one from a checkpoint."""
+    the user named with --model (analysis.store.fingerprint passes config.model): never one from a checkpoint."""
     if is_builtin(source):
         return None
     parts = source.partition(":")[0].split(".")

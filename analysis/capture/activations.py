@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis.capture import INPUT, OUTPUT, first_tensor, forward
+from analysis.capture.forward import INPUT, OUTPUT, first_tensor, forward
 from analysis.errors import InputError
 
 NEAR_ZERO_FRACTION = 0.05  # a map whose peak is under 5% of the grid's peak counts as near-zero
@@ -24,7 +24,7 @@ def capture(model: nn.Module, x: torch.Tensor, names: list[str],
     """Outputs of the named modules (inputs, for those in ``inputs_of``) for ``x``, and the model's output.
 
     Copied at hook time, so a later in-place operation (ReLU(inplace=True)) cannot alter them; a module
-    called more than once gives its first call (the policies of analysis.capture)."""
+    called more than once gives its first call (the policies of analysis.capture.forward)."""
     recording = forward(model, {name: INPUT if name in inputs_of else OUTPUT for name in names})
     with recording:
         logits = model(x)

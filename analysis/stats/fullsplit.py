@@ -9,12 +9,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis import capture, images, plots, progress, separation
-from analysis.data import DataSplits
-from analysis.inference import accuracy
-from analysis.layers import ASSIGNMENT_GRIDS, EmbeddingPoint, activation_layers, is_activated
-from analysis.model import AssignmentCNN
-from analysis.store import StoreWriter
+from analysis import progress
+from analysis.capture import forward as capture
+from analysis.data.datasets import DataSplits
+from analysis.figures import images, plots
+from analysis.models.assignment import AssignmentCNN
+from analysis.models.inference import accuracy
+from analysis.models.layers import ASSIGNMENT_GRIDS, EmbeddingPoint, activation_layers, is_activated
+from analysis.stats import separation
+from analysis.store.writer import StoreWriter
 
 BATCH = 250
 LAYER_SAMPLE = 1000        # images used for the per-layer separation (seeded sample beyond this)

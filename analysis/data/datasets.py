@@ -11,19 +11,29 @@ import dataclasses
 import gzip
 import math
 import os
-import zipfile
 import re
 import warnings
+import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from analysis.datafiles import (  # noqa: F401  data_identity and embedded_csv_path are used from here too
-    EMBEDDED, IDX_FILES, SPLIT_SEED, TEST_PER_CLASS, data_identity, embedded_csv_path, find_idx_files,
-    image_folder_listing, is_image_folder, names_list, printable)
+from analysis.data.files import (  # noqa: F401  data_identity and embedded_csv_path are used from here too
+    EMBEDDED,
+    IDX_FILES,
+    SPLIT_SEED,
+    TEST_PER_CLASS,
+    data_identity,
+    embedded_csv_path,
+    find_idx_files,
+    image_folder_listing,
+    is_image_folder,
+    names_list,
+    printable,
+)
 from analysis.errors import InputError
-from analysis.store import sha256_file
+from analysis.store.writer import sha256_file
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",

@@ -26,7 +26,7 @@ def colourise(values: np.ndarray, vmin: float, vmax: float, cmap: str) -> np.nda
 
 def colour_table(cmap: str) -> np.ndarray:
     """(256, 3) uint8 entries of a colormap."""
-    from analysis.colour_tables import TABLES
+    from analysis.figures.colour_tables import TABLES
 
     if cmap in TABLES:
         return np.frombuffer(bytes.fromhex(TABLES[cmap]), dtype=np.uint8).reshape(256, 3)

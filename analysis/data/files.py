@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from analysis.errors import InputError
-from analysis.store import sha256_file
+from analysis.store.writer import sha256_file
 
 EMBEDDED = "embedded"
 SPLIT_SEED = 0

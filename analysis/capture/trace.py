@@ -8,9 +8,9 @@ import math
 import torch
 from torch import nn
 
-from analysis import capture
+from analysis.capture import forward as capture
 from analysis.errors import InputError
-from analysis.records import TraceRow
+from analysis.store.schema import TraceRow
 
 GEOMETRY_ATTRS = ("kernel_size", "stride", "padding", "dilation", "in_features", "out_features",
                   "in_channels", "out_channels", "start_dim", "end_dim")

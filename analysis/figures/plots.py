@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from analysis import images
+from analysis.figures import images
 
 DPI = 110
 CLASS_COLOURS = "tab10"

@@ -1,0 +1,1 @@
+"""Watching a forward pass: one capture mechanism, the shape trace and the activation maps built on it."""

@@ -1,0 +1,1 @@
+"""Figures: image grids assembled as arrays, matplotlib plots on the Agg canvas, colour tables."""

@@ -1,0 +1,1 @@
+"""Statistics: parameter counts, sample embeddings and distances, and the whole-split separation pass."""

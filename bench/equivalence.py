@@ -1,0 +1,105 @@
+"""Digest of what a refactoring must keep: store documents, images and notes of three reports.
+
+    .venv/bin/python bench/equivalence.py WORKDIR > digest.json
+
+Builds, in WORKDIR, the default report (training the default checkpoint), a resnet18 report on a small
+generated image folder, and a compare report of two short training runs; then prints the sha256 of
+every store file, of each notes.json and of the compare page's inputs. The manifest is digested with its
+code-dependent fields removed (``code_version`` and the store key change with any edit of the analysis
+code by design); everything else must match byte for byte. Run it at two commits and diff the output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def image_folder(root: Path, classes=("circle", "square", "stripes"), per_split=6, size=64) -> Path:
+    """Small RGB images of three drawable classes (the same generator as tests/test_generic.py)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:size, 0:size]
+    for split_name in ("train", "test"):
+        for label, name in enumerate(classes):
+            folder = root / split_name / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(per_split):
+                image = np.zeros((size, size, 3))
+                if label == 0:
+                    image[(x - size / 2) ** 2 + (y - size / 2) ** 2 < (size / 6 + i) ** 2] = (1, 0.3, 0.2)
+                elif label == 1:
+                    image[size // 4: 3 * size // 4, size // 4 + i: 3 * size // 4] = (0.2, 0.8, 0.3)
+                else:
+                    image[(x // (4 + i)) % 2 == 0] = (0.2, 0.3, 1)
+                noisy = np.clip(image + rng.normal(0, 0.1, image.shape), 0, 1)
+                Image.fromarray((noisy * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+def report(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "report", *args, "--quiet"], cwd=ROOT, check=True)
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def without_code(manifest: dict) -> dict:
+    """The manifest minus what names the code version (it changes with every edit, by design)."""
+    inputs = {k: v for k, v in manifest.get("inputs", {}).items() if k != "code_version"}
+    return {**{k: v for k, v in manifest.items() if k not in ("inputs", "key")}, "inputs": inputs}
+
+
+def digest_folder(build: Path) -> dict:
+    result = {}
+    for store in sorted((build / "stores").glob("*/")):
+        files = {}
+        for path in sorted(p for p in store.rglob("*") if p.is_file()):
+            name = str(path.relative_to(store))
+            if name == "manifest.json":
+                files[name] = sha(json.dumps(without_code(json.loads(path.read_text())), sort_keys=True).encode())
+            else:
+                files[name] = sha(path.read_bytes())
+        result[f"store {files['manifest.json']}"] = files
+    for compare in sorted((build / "compares").glob("*/")):
+        document = json.loads((compare / "compare.json").read_text())
+        for side in ("a", "b"):
+            document[side].pop("store")  # a store's name includes the code version
+        result["compare.json"] = sha(json.dumps(document, sort_keys=True).encode())
+        result["drift.png"] = sha((compare / "images" / "drift.png").read_bytes())
+    if (build / "notes.json").exists():
+        result["notes.json"] = sha((build / "notes.json").read_bytes())
+    if (build / "compare.html").exists():  # its sentences; store names (16 hex digits) masked
+        text = re.sub(r"[0-9a-f]{16}", "KEY", (build / "compare.html").read_text())
+        result["compare.html"] = sha(text.encode())
+    return result
+
+
+def main(work: Path) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    images = image_folder(work / "shapes")
+    report("--out", str(work / "default"))
+    report("--model", "torchvision:resnet18", "--model-kwargs", '{"num_classes": 3}', "--data", str(images),
+           "--out", str(work / "resnet18"))
+    for epochs in (1, 2):
+        if not (work / f"e{epochs}.pt").exists():
+            report("train", "--epochs", str(epochs), "--save", str(work / f"e{epochs}.pt"))
+    report("compare", str(work / "e1.pt"), str(work / "e2.pt"), "--out", str(work / "compare"))
+    digest = {name: digest_folder(work / name) for name in ("default", "resnet18", "compare")}
+    digest["checkpoints"] = {p.name: sha(p.read_bytes()) for p in sorted(work.glob("e*.pt"))}
+    json.dump(digest, sys.stdout, indent=1, sort_keys=True)
+    print()
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]).resolve())
