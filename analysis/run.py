@@ -25,6 +25,19 @@ from analysis.models.layers import activation_layers, embedding_point
 from analysis.models.sources import DEFAULT_SOURCE, resolve_source
 from analysis.stats import embeddings, params
 from analysis.store.fingerprint import analysis_inputs, store_key
+from analysis.store.schema import (
+    ActivationsDocument,
+    ClassAccuracy,
+    EmbeddingsDocument,
+    EvaluationDocument,
+    InputImage,
+    KernelImage,
+    MapGrid,
+    ModelDocument,
+    ModelInfo,
+    Sample,
+    Trace,
+)
 from analysis.store.writer import StoreWriter
 
 MAP_CMAP = "viridis"
@@ -100,7 +113,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     setup = Setup(source, kwargs, "checkpoint" if state is not None else f"random (seed {config.seed})",
                   mean, std)
     traced = trace.trace_shapes(model, to_input(splits.test.images[:1], mean, std))  # fails if the data do not fit
-    check_outputs_cover_labels(traced["output_shape"], splits)
+    check_outputs_cover_labels(traced.output_shape, splits)
     check_choices(model, splits, config, traced)
     if announce:
         announce()
@@ -108,8 +121,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     writer = StoreWriter(Path(stores_dir) / key)
     try:
         x_test = to_input(splits.test.images, mean, std)
-        model_doc = _model_results(model, traced, setup, splits, writer)
-        model_doc["non_finite"] = broken
+        model_doc = _model_results(model, traced, setup, splits, broken, writer)
         point = embedding_point(model, config.embedding_layer)
         passed = None
         if config.whole_split and not broken:  # NaN embeddings give NaN statistics: the report says why
@@ -120,16 +132,13 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         else:
             logits = predict_logits(model, x_test, batch_size=100, what="classifying the test split",
                                     show_progress=show_progress)
-        writer.write_json("model.json", model_doc)
-        evaluation = _evaluation(logits, splits, meta.get("training"))
-        evaluation["position"] = meta.get("position") or _position_from_training(meta.get("training"))
-        evaluation["checkpoint_warnings"] = meta.get("warnings", [])  # metadata left out, and why
-        writer.write_json("evaluation.json", evaluation)
-        writer.write_json("activations.json", _activation_results(model, x_test, splits, config, writer))
+        writer.write_record("model.json", model_doc)
+        writer.write_record("evaluation.json", _evaluation(logits, splits, meta))
+        writer.write_record("activations.json", _activation_results(model, x_test, splits, config, writer))
         embeddings_doc = _embedding_results(model, x_test, logits, splits, config, point, writer)
-        writer.write_json("embeddings.json", embeddings_doc)
+        writer.write_record("embeddings.json", embeddings_doc)
         if passed is not None:
-            writer.write_json("separation.json", fullsplit.results(
+            writer.write_record("separation.json", fullsplit.results(
                 model, x_test, passed, splits, point, config.metric, config.seed, embeddings_doc, writer,
                 show_progress))
         manifest = {
@@ -143,17 +152,19 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         raise
 
 
-def _model_results(model: nn.Module, traced: dict, setup: Setup, splits: DataSplits, writer: StoreWriter) -> dict:
-    return {
-        "model": {"class": type(model).__name__, "source": setup.source, "kwargs": setup.kwargs,
-                  "weights": setup.weights, "input_shape": list(splits.image_shape),
-                  "normalisation": {"mean": list(setup.mean), "std": list(setup.std)},
-                  "training_mode_restored": not model.training},
-        "parameters": params.count_parameters(model),
-        "trace": traced,
-        "kernels": trace.kernel_shapes(model),
-        "kernel_image": _kernel_image(model, writer),
-    }
+def _model_results(model: nn.Module, traced: Trace, setup: Setup, splits: DataSplits, broken: list[str],
+                   writer: StoreWriter) -> ModelDocument:
+    return ModelDocument(
+        model=ModelInfo(class_name=type(model).__name__, source=setup.source, kwargs=setup.kwargs,
+                        weights=setup.weights, input_shape=list(splits.image_shape),
+                        normalisation={"mean": list(setup.mean), "std": list(setup.std)},
+                        training_mode_restored=not model.training),
+        parameters=params.count_parameters(model),
+        trace=traced,
+        kernels=trace.kernel_shapes(model),
+        kernel_image=_kernel_image(model, writer),
+        non_finite=broken,
+    )
 
 
 MAX_MODEL_BYTES = 8 << 30  # parameters and buffers: beyond this the analysis cannot run on a laptop-sized machine
@@ -179,7 +190,7 @@ def check_model_fits(source: str, kwargs: dict, state: dict | None, checkpoint: 
         check_fits(skeleton, state, checkpoint)
 
 
-def check_choices(model: nn.Module, splits: DataSplits, config: AnalysisConfig, traced: dict) -> None:
+def check_choices(model: nn.Module, splits: DataSplits, config: AnalysisConfig, traced: Trace) -> None:
     """Every option that names an image, a class or a layer, checked against the data and the model before
     the analysis starts; the results are computed later by the same functions. ``traced``: the shape trace,
     which tells whether a layer chosen for activation maps gives (channels, height, width) maps."""
@@ -187,7 +198,7 @@ def check_choices(model: nn.Module, splits: DataSplits, config: AnalysisConfig, 
     classes = _chosen_classes(splits, config)
     embeddings.select_samples(splits.test.labels, tuple(classes), config.per_class)
     for module, _label in activation_layers(model, config.layers):
-        shapes = {tuple(row["output_shape"] or ()) for row in traced["rows"] if row["name"] == module}
+        shapes = {tuple(row.output_shape or ()) for row in traced.rows if row.name == module}
         if config.layers and shapes and not any(len(shape) == 3 for shape in shapes):
             raise InputError(f"layer {module} gives output of shape {list(next(iter(shapes)))}, not image maps: "
                              "choose layers with (channels, height, width) output for --layers")
@@ -207,7 +218,7 @@ def check_outputs_cover_labels(output_shape: list[int], splits: DataSplits) -> N
                          f"{top + 1} outputs")
 
 
-def _kernel_image(model: nn.Module, writer: StoreWriter) -> dict | None:
+def _kernel_image(model: nn.Module, writer: StoreWriter) -> KernelImage | None:
     """The first convolution's kernels: RGB tiles for 3-channel input, else channel 0 on a diverging scale."""
     first = next(((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)), None)
     if first is None:
@@ -225,9 +236,9 @@ def _kernel_image(model: nn.Module, writer: StoreWriter) -> dict | None:
         colouring = "input channel 0" if weight.shape[1] > 1 else "single channel"
     writer.write_bytes("images/kernels.png", images.png_bytes(picture))
     writer.write_bytes("images/kernel_colourbar.png", images.png_bytes(images.colourbar(KERNEL_CMAP)))
-    return {"layer": name, "path": "images/kernels.png", "shape": list(weight.shape), "shown": len(shown),
-            "colouring": colouring, "vmin": -bound, "vmax": bound, "cmap": KERNEL_CMAP,
-            "colourbar": "images/kernel_colourbar.png", "columns": 8}
+    return KernelImage(layer=name, path="images/kernels.png", shape=list(weight.shape), shown=len(shown),
+                       colouring=colouring, vmin=-bound, vmax=bound, cmap=KERNEL_CMAP,
+                       colourbar="images/kernel_colourbar.png", columns=8)
 
 
 def _position_from_training(training: dict | None) -> dict | None:
@@ -240,16 +251,21 @@ def _prediction(logits_row: torch.Tensor) -> tuple[int, float]:
     return int(probabilities.argmax()), float(probabilities.max())
 
 
-def _evaluation(logits: torch.Tensor, splits: DataSplits, training: dict | None) -> dict:
+def _evaluation(logits: torch.Tensor, splits: DataSplits, meta: dict) -> EvaluationDocument:
+    """Accuracy over the test split, per class, with the checkpoint's own record of its training and position
+    (``meta``: its validated metadata; ``warnings``: metadata left out, and why)."""
     predicted = logits.argmax(1).numpy()
     labels = splits.test.labels
-    per_class = [{"class": int(c), "n": int((labels == c).sum()),
-                  "correct": int(((labels == c) & (predicted == c)).sum())} for c in np.unique(labels)]
-    for row in per_class:
-        row["accuracy"] = row["correct"] / row["n"]
-    return {"n_test": len(labels), "correct": int((predicted == labels).sum()),
-            "accuracy": float((predicted == labels).mean()), "per_class": per_class, "training": training,
-            "class_names": splits.class_names, "outputs": int(logits.shape[1])}
+    per_class = []
+    for c in np.unique(labels):
+        n, correct = int((labels == c).sum()), int(((labels == c) & (predicted == c)).sum())
+        per_class.append(ClassAccuracy(cls=int(c), n=n, correct=correct, accuracy=correct / n))
+    training = meta.get("training")
+    return EvaluationDocument(
+        n_test=len(labels), correct=int((predicted == labels).sum()), accuracy=float((predicted == labels).mean()),
+        per_class=per_class, training=training, class_names=splits.class_names, outputs=int(logits.shape[1]),
+        position=meta.get("position") or _position_from_training(training),
+        checkpoint_warnings=meta.get("warnings", []))
 
 
 def resolve_class(value: str, class_names: list[str]) -> int:
@@ -290,7 +306,8 @@ def _chosen_classes(splits: DataSplits, config: AnalysisConfig) -> list[int]:
     return _default_classes(splits)
 
 
-def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfig, writer: StoreWriter) -> dict:
+def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfig,
+                        writer: StoreWriter) -> ActivationsDocument:
     index, chosen_by = _activation_image(splits, config)
     layers = activation_layers(model, config.layers)
     limit = config.max_channels or min(32, max(8, MAP_TILE_BUDGET // len(layers)))
@@ -310,21 +327,21 @@ def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfi
         columns = images.columns_for(len(shown), maps.shape[1])
         picture = images.grid(maps[shown], stats["vmin"], stats["vmax"], MAP_CMAP, columns, [str(c) for c in shown])
         writer.write_bytes(path, images.png_bytes(picture))
-        grids.append({"module": module, "label": label, "path": path, "cmap": MAP_CMAP, "columns": columns,
-                      "shown_channels": shown, "selection": "all" if len(shown) == len(maps) else
-                      f"top {len(shown)} of {len(maps)} by mean activation", **stats})
-    return {
-        "input": {"index": index, "label": int(splits.test.labels[index]), "predicted": predicted,
-                  "confidence": confidence, "path": "images/input.png", "chosen_by": chosen_by},
-        "colourbar": "images/map_colourbar.png",
-        "grids": grids,
-        "convolutions": len([m for m in model.modules() if isinstance(m, nn.Conv2d)]),
-        "chosen": "options" if config.layers else "default",
-    }
+        grids.append(MapGrid(module=module, label=label, path=path, cmap=MAP_CMAP, columns=columns,
+                             shown_channels=shown, selection="all" if len(shown) == len(maps) else
+                             f"top {len(shown)} of {len(maps)} by mean activation", **stats))
+    return ActivationsDocument(
+        input=InputImage(index=index, label=int(splits.test.labels[index]), predicted=predicted,
+                         confidence=confidence, path="images/input.png", chosen_by=chosen_by),
+        colourbar="images/map_colourbar.png",
+        grids=grids,
+        convolutions=len([m for m in model.modules() if isinstance(m, nn.Conv2d)]),
+        chosen="options" if config.layers else "default",
+    )
 
 
 def _embedding_results(model, x_test, logits, splits: DataSplits, config: AnalysisConfig, point,
-                       writer: StoreWriter) -> dict:
+                       writer: StoreWriter) -> EmbeddingsDocument:
     classes = _chosen_classes(splits, config)
     chosen = embeddings.select_samples(splits.test.labels, tuple(classes), config.per_class)
     inputs_of = (point.module,) if point.side == "input" else ()
@@ -336,12 +353,10 @@ def _embedding_results(model, x_test, logits, splits: DataSplits, config: Analys
         predicted, confidence = _prediction(logits[index])
         path = f"images/sample_{position}.png"
         writer.write_bytes(path, images.png_bytes(images.picture(splits.test.images[index], 112)))
-        samples.append({"index": index, "label": labels[position], "predicted": predicted,
-                        "confidence": confidence, "path": path, "vector": vectors[position]})
-    return {
-        "layer": point.layer, "module": point.module, "side": point.side, "description": point.label,
-        "after_relu": point.after_relu,
-        "dimensions": int(vectors.shape[1]), "classes": classes, "per_class": config.per_class,
-        "samples": samples, "distances": embeddings.distance_tables(vectors, labels),
-    }
+        samples.append(Sample(index=index, label=labels[position], predicted=predicted, confidence=confidence,
+                              path=path, vector=vectors[position].tolist()))
+    return EmbeddingsDocument(
+        layer=point.layer, module=point.module, side=point.side, description=point.label,
+        after_relu=point.after_relu, dimensions=int(vectors.shape[1]), classes=classes,
+        per_class=config.per_class, samples=samples, distances=embeddings.distance_tables(vectors, labels))
 

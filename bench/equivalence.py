@@ -1,12 +1,15 @@
 """Digest of what a refactoring must keep: store documents, images and notes of three reports.
 
-    .venv/bin/python bench/equivalence.py WORKDIR > digest.json
+    .venv/bin/python bench/equivalence.py WORKDIR LABEL > digest-LABEL.json
 
-Builds, in WORKDIR, the default report (training the default checkpoint), a resnet18 report on a small
+Builds, in WORKDIR/LABEL, the default report (training the default checkpoint), a resnet18 report on a small
 generated image folder, and a compare report of two short training runs; then prints the sha256 of
-every store file, of each notes.json and of the compare page's inputs. The manifest is digested with its
-code-dependent fields removed (``code_version`` and the store key change with any edit of the analysis
-code by design); everything else must match byte for byte. Run it at two commits and diff the output.
+every store file, of each notes.json and of the compare page's sentences. The generated data and the two
+compared checkpoints are made once in WORKDIR and shared by every LABEL (a checkpoint records its training
+time, so retraining would change its bytes). What changes by design is masked: the manifest's
+``code_version`` and store key (any edit of the analysis code changes them) and the training time of the
+default checkpoint (retrained when the training code changes). Everything else must match byte for byte.
+Run it at two commits with the same WORKDIR and diff the outputs.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ def image_folder(root: Path, classes=("circle", "square", "stripes"), per_split=
 
 
 def report(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "report", *args, "--quiet"], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "report", *args, "--quiet"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def sha(data: bytes) -> str:
@@ -60,6 +64,18 @@ def without_code(manifest: dict) -> dict:
     return {**{k: v for k, v in manifest.items() if k not in ("inputs", "key")}, "inputs": inputs}
 
 
+def without_time(document: dict) -> dict:
+    """evaluation.json without the training time (it differs between two otherwise identical trainings)."""
+    if isinstance(document.get("training"), dict):
+        document["training"] = {k: v for k, v in document["training"].items() if k != "seconds"}
+    return document
+
+
+def notes_without_time(text: str) -> str:
+    text = re.sub(r'"seconds": [0-9.]+', '"seconds": T', text)
+    return re.sub(r"images in [0-9.,]+ s ", "images in T s ", text)
+
+
 def digest_folder(build: Path) -> dict:
     result = {}
     for store in sorted((build / "stores").glob("*/")):
@@ -68,6 +84,8 @@ def digest_folder(build: Path) -> dict:
             name = str(path.relative_to(store))
             if name == "manifest.json":
                 files[name] = sha(json.dumps(without_code(json.loads(path.read_text())), sort_keys=True).encode())
+            elif name == "evaluation.json":
+                files[name] = sha(json.dumps(without_time(json.loads(path.read_text())), sort_keys=True).encode())
             else:
                 files[name] = sha(path.read_bytes())
         result[f"store {files['manifest.json']}"] = files
@@ -78,28 +96,30 @@ def digest_folder(build: Path) -> dict:
         result["compare.json"] = sha(json.dumps(document, sort_keys=True).encode())
         result["drift.png"] = sha((compare / "images" / "drift.png").read_bytes())
     if (build / "notes.json").exists():
-        result["notes.json"] = sha((build / "notes.json").read_bytes())
+        result["notes.json"] = sha(notes_without_time((build / "notes.json").read_text()).encode())
     if (build / "compare.html").exists():  # its sentences; store names (16 hex digits) masked
         text = re.sub(r"[0-9a-f]{16}", "KEY", (build / "compare.html").read_text())
         result["compare.html"] = sha(text.encode())
     return result
 
 
-def main(work: Path) -> None:
+def main(work: Path, label: str) -> None:
     work.mkdir(parents=True, exist_ok=True)
-    images = image_folder(work / "shapes")
-    report("--out", str(work / "default"))
-    report("--model", "torchvision:resnet18", "--model-kwargs", '{"num_classes": 3}', "--data", str(images),
-           "--out", str(work / "resnet18"))
+    images = work / "shapes"
+    if not images.exists():
+        image_folder(images)
     for epochs in (1, 2):
         if not (work / f"e{epochs}.pt").exists():
             report("train", "--epochs", str(epochs), "--save", str(work / f"e{epochs}.pt"))
-    report("compare", str(work / "e1.pt"), str(work / "e2.pt"), "--out", str(work / "compare"))
-    digest = {name: digest_folder(work / name) for name in ("default", "resnet18", "compare")}
-    digest["checkpoints"] = {p.name: sha(p.read_bytes()) for p in sorted(work.glob("e*.pt"))}
+    out = work / label
+    report("--out", str(out / "default"))
+    report("--model", "torchvision:resnet18", "--model-kwargs", '{"num_classes": 3}', "--data", str(images),
+           "--out", str(out / "resnet18"))
+    report("compare", str(work / "e1.pt"), str(work / "e2.pt"), "--out", str(out / "compare"))
+    digest = {name: digest_folder(out / name) for name in ("default", "resnet18", "compare")}
     json.dump(digest, sys.stdout, indent=1, sort_keys=True)
     print()
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]).resolve())
+    main(Path(sys.argv[1]).resolve(), sys.argv[2])

@@ -1,6 +1,7 @@
 """A small, torch-free store built from plain numbers, for rule and rendering tests.
 
-``documents()`` returns the store's JSON documents for a tiny CNN
+``documents()`` returns the store's JSON documents, built from the records of ``analysis.store.schema``
+(the same the analysis writes), for a tiny CNN
 (1×8×8 input, conv1 4×3×3, pool, fc1 36→6, fc2 6→3); tests change any number
 and ``write_store`` publishes a valid, hashed store from the result.
 """
@@ -14,6 +15,27 @@ import numpy as np
 
 from analysis.figures import images
 from analysis.stats.embeddings import distance_tables
+from analysis.store.schema import (
+    ActivationsDocument,
+    ClassAccuracy,
+    ClassSpread,
+    EmbeddingsDocument,
+    EvaluationDocument,
+    FilterStats,
+    InputImage,
+    KernelImage,
+    LayerParams,
+    LayerSeparation,
+    MapGrid,
+    ModelDocument,
+    ModelInfo,
+    Parameters,
+    Sample,
+    SeparationDocument,
+    Trace,
+    TraceRow,
+    to_json,
+)
 from analysis.store.writer import StoreWriter
 
 VECTORS = [[1.0, 0.0, 2.0, 0.5, 0.0, 1.0], [1.2, 0.0, 2.1, 0.4, 0.0, 1.1],
@@ -21,46 +43,45 @@ VECTORS = [[1.0, 0.0, 2.0, 0.5, 0.0, 1.0], [1.2, 0.0, 2.1, 0.4, 0.0, 1.1],
 LABELS = [1, 1, 2, 2]
 
 
-def _layer(name, type_, weight_shape, formula, trainable=True):
+def _layer(name, type_, weight_shape, formula, trainable=True) -> LayerParams:
     weights = int(np.prod(weight_shape))
     biases = weight_shape[0]
     total = weights + biases
-    return {"name": name, "type": type_, "weight_shape": weight_shape, "bias_shape": [biases],
-            "weights": weights, "biases": biases, "other": 0, "total": total,
-            "trainable": total if trainable else 0, "formula": formula, "shared_with": [], "aliases": []}
+    return LayerParams(name=name, type=type_, weight_shape=weight_shape, bias_shape=[biases], weights=weights,
+                       biases=biases, other=0, total=total, trainable=total if trainable else 0, formula=formula,
+                       shared_with=[], aliases=[])
 
 
-def _row(order, name, type_, shape_in, shape_out, params=0, geometry=None, macs=0):
-    return {"order": order, "name": name, "type": type_, "depth": 1, "is_leaf": True,
-            "input_shape": shape_in, "output_shape": shape_out, "params": params, "geometry": geometry or {},
-            "macs": macs}
+def _row(order, name, type_, shape_in, shape_out, params=0, geometry=None, macs=0) -> TraceRow:
+    return TraceRow(order=order, name=name, type=type_, depth=1, is_leaf=True, input_shape=shape_in,
+                    output_shape=shape_out, params=params, geometry=geometry or {}, macs=macs)
 
 
-def _grid(module, label, shape, vmax, dead=(), near=()):
+def _grid(module, label, shape, vmax, dead=(), near=()) -> MapGrid:
     channels = shape[0]
-    return {"module": module, "label": label, "path": f"images/maps_{module}.png", "cmap": "viridis",
-            "columns": 8, "shape": shape, "vmin": 0.0, "vmax": vmax,
-            "channel_peak": [0.0 if c in dead else vmax for c in range(channels)],
-            "channel_mean": [0.0 if c in dead else vmax / 4 for c in range(channels)],
-            "channel_zero_share": [1.0 if c in dead else 0.5 for c in range(channels)],
-            "dead_channels": list(dead), "near_zero_channels": list(near), "near_zero_threshold": 0.05,
-            "zero_share": 0.5, "shown_channels": list(range(channels)), "selection": "all"}
+    return MapGrid(module=module, label=label, path=f"images/maps_{module}.png", cmap="viridis", columns=8,
+                   shape=shape, vmin=0.0, vmax=vmax,
+                   channel_peak=[0.0 if c in dead else vmax for c in range(channels)],
+                   channel_mean=[0.0 if c in dead else vmax / 4 for c in range(channels)],
+                   channel_zero_share=[1.0 if c in dead else 0.5 for c in range(channels)],
+                   dead_channels=list(dead), near_zero_channels=list(near), near_zero_threshold=0.05,
+                   zero_share=0.5, shown_channels=list(range(channels)), selection="all")
 
 
 def embeddings_doc(vectors=VECTORS, labels=LABELS, predicted=None, per_class=2) -> dict:
     predicted = labels if predicted is None else predicted
-    samples = [{"index": 10 + i, "label": labels[i], "predicted": predicted[i], "confidence": 0.9,
-                "path": f"images/sample_{i}.png", "vector": vectors[i]} for i in range(len(vectors))]
-    return {"layer": "fc1", "module": "relu2", "side": "output", "description": "fc1 after ReLU",
-            "after_relu": True, "dimensions": len(vectors[0]),
-            "classes": sorted(set(labels)), "per_class": per_class, "samples": samples,
-            "distances": distance_tables(np.array(vectors), list(labels))}
+    samples = [Sample(index=10 + i, label=labels[i], predicted=predicted[i], confidence=0.9,
+                      path=f"images/sample_{i}.png", vector=vectors[i]) for i in range(len(vectors))]
+    return to_json(EmbeddingsDocument(
+        layer="fc1", module="relu2", side="output", description="fc1 after ReLU", after_relu=True,
+        dimensions=len(vectors[0]), classes=sorted(set(labels)), per_class=per_class, samples=samples,
+        distances=distance_tables(np.array(vectors), list(labels))))
 
 
-def documents() -> dict:
+def model_document() -> ModelDocument:
     layers = [_layer("conv1", "Conv2d", [4, 1, 3, 3], "4·1·3·3 + 4"), _layer("fc1", "Linear", [6, 36], "6·36 + 6"),
               _layer("fc2", "Linear", [3, 6], "3·6 + 3")]
-    total = sum(layer["total"] for layer in layers)
+    total = sum(layer.total for layer in layers)
     rows = [
         _row(0, "conv1", "Conv2d", [1, 8, 8], [4, 6, 6], 40,
              {"kernel_size": [3, 3], "stride": [1, 1], "padding": [0, 0], "dilation": [1, 1]}, macs=4 * 36 * 9),
@@ -71,33 +92,36 @@ def documents() -> dict:
         _row(5, "relu2", "ReLU", [6], [6]),
         _row(6, "fc2", "Linear", [6], [3], 21, {"in_features": 6, "out_features": 3}, macs=18),
     ]
+    return ModelDocument(
+        model=ModelInfo(class_name="TinyCNN", source="tiny:TinyCNN", weights="checkpoint", input_shape=[1, 8, 8],
+                        normalisation={"mean": [0.5], "std": [0.5]}, kwargs={}),
+        parameters=Parameters(layers=layers, total=total, trainable=total, non_trainable=0, buffers=0,
+                              buffer_list=[], bytes_float32=total * 4),
+        trace=Trace(batch_size=1, input_shape=[1, 8, 8], output_shape=[3], rows=rows,
+                    functional_note="Forward hooks see modules only.", total_macs=sum(row.macs for row in rows)),
+        kernels=[{"name": "conv1", "type": "Conv2d", "shape": [4, 1, 3, 3], "groups": 1}],
+        kernel_image=KernelImage(layer="conv1", path="images/conv1_kernels.png", shape=[4, 1, 3, 3], shown=4,
+                                 colouring="single channel", vmin=-0.5, vmax=0.5, cmap="RdBu_r",
+                                 colourbar="images/kernel_colourbar.png", columns=8))
+
+
+def documents() -> dict:
+    """The store's documents in their stored (JSON) form, built from the schema's records."""
+    evaluation = EvaluationDocument(
+        n_test=30, correct=27, accuracy=0.9,
+        per_class=[ClassAccuracy(cls=c, n=10, correct=k, accuracy=k / 10) for c, k in ((0, 10), (1, 9), (2, 8))],
+        training=None, class_names=["zero", "one", "two"], outputs=3)
+    activations = ActivationsDocument(
+        input=InputImage(index=12, label=2, predicted=2, confidence=0.95, path="images/input.png",
+                         chosen_by="first test image of class 2"),
+        colourbar="images/map_colourbar.png",
+        grids=[_grid("relu1", "conv1 after ReLU", [4, 6, 6], 2.0),
+               _grid("pool1", "conv1 after ReLU and 2×2 max pooling", [4, 3, 3], 2.0)],
+        convolutions=1, chosen="default")
     return {
-        "model.json": {
-            "model": {"class": "TinyCNN", "source": "tiny:TinyCNN", "weights": "checkpoint", "input_shape": [1, 8, 8],
-                      "normalisation": {"mean": [0.5], "std": [0.5]}, "kwargs": {}},
-            "parameters": {"layers": layers, "total": total, "trainable": total, "non_trainable": 0,
-                           "buffers": 0, "buffer_list": [], "bytes_float32": total * 4},
-            "trace": {"batch_size": 1, "input_shape": [1, 8, 8], "output_shape": [3], "rows": rows,
-                      "functional_note": "Forward hooks see modules only.",
-                      "total_macs": sum(row["macs"] for row in rows)},
-            "kernels": [{"name": "conv1", "type": "Conv2d", "shape": [4, 1, 3, 3], "groups": 1}],
-            "kernel_image": {"layer": "conv1", "path": "images/conv1_kernels.png", "shape": [4, 1, 3, 3],
-                             "shown": 4, "colouring": "single channel",
-                             "vmin": -0.5, "vmax": 0.5, "cmap": "RdBu_r",
-                             "colourbar": "images/kernel_colourbar.png", "columns": 8},
-        },
-        "evaluation.json": {
-            "n_test": 30, "correct": 27, "accuracy": 0.9,
-            "per_class": [{"class": c, "n": 10, "correct": k, "accuracy": k / 10} for c, k in ((0, 10), (1, 9), (2, 8))],
-            "training": None, "class_names": ["zero", "one", "two"], "outputs": 3,
-        },
-        "activations.json": {
-            "input": {"index": 12, "label": 2, "predicted": 2, "confidence": 0.95, "path": "images/input.png",
-                      "chosen_by": "first test image of class 2"},
-            "colourbar": "images/map_colourbar.png",
-            "grids": [_grid("relu1", "conv1 after ReLU", [4, 6, 6], 2.0),
-                      _grid("pool1", "conv1 after ReLU and 2×2 max pooling", [4, 3, 3], 2.0)],
-        },
+        "model.json": to_json(model_document()),
+        "evaluation.json": to_json(evaluation),
+        "activations.json": to_json(activations),
         "embeddings.json": embeddings_doc(),
         "separation.json": separation_doc(),
     }
@@ -109,36 +133,35 @@ def separation_doc(silhouettes=(0.1, 0.3, 0.6), ci=((0.5, 0.7), (0.9, 1.1), (1.2
     intra = [0.6, 1.0, 1.3]
     inter = [[0.6, 2.0, 3.0], [2.0, 1.0, 2.5], [3.0, 2.5, 1.3]]
     confusion = confusion or [[9, 1, 0], [0, 8, 2], [0, 0, 10]]
-    return {
-        "metric": "mse", "n": 30, "dimensions": 6, "layer": "fc1", "description": "fc1 after ReLU",
-        "classes": [0, 1, 2], "embeddings_file": "embeddings_test.npy",
-        "per_class": [{"class": c, "n": 10, "intra_mean": intra[c], "intra_std": 0.2, "pairs": 45,
-                       "ci_low": ci[c][0], "ci_high": ci[c][1], "ci_sample": 10, "silhouette": 0.5} for c in range(3)],
-        "inter_matrix": inter, "centroid_matrix": [[0, 1.5, 2.5], [1.5, 0, 2.0], [2.5, 2.0, 0]],
-        "ratio": 2.5 / 0.97, "silhouette": silhouettes[-1], "nearest_centroid_accuracy": 0.9, "network_accuracy": 0.9,
-        "closest_pairs": [{"a": 0, "b": 1, "ratio": 2.5, "inter_mean": 2.0,
-                           "examples": [{"class": 0, "index": 3, "path": "images/closest_0_1_0.png"},
-                                        {"class": 1, "index": 14, "path": "images/closest_0_1_1.png"}]}],
-        "two_sample": {"classes": [1, 2], "intra": {"1": {"two_sample": 0.01167, "full": two_sample_full[0]},
-                                                    "2": {"two_sample": 0.1317, "full": two_sample_full[1]}},
-                       "inter": {"two_sample": 4.715, "full": 2.5}},
-        "depth": [{"module": f"l{i}", "label": f"layer {i}", "dims": 36 // (i + 1), "ratio": 1.0 + s,
-                   "silhouette": s} for i, s in enumerate(silhouettes)],
-        "depth_sample": 30, "pca_variance": [0.5, 0.3], "tsne_sample": 30,
-        "confusion": confusion, "confusion_names": ["zero", "one", "two"],
-        "misclassified": [{"index": 5, "label": 0, "predicted": 1, "confidence": 0.8,
-                           "path": "images/misclassified_0.png"}] if misclassified else [],
-        "wrong": 3 if misclassified else 0,
-        "filters": [{"module": "relu1", "label": "conv1 after ReLU", "channels": 4, "mean": [0.5, 0.4, 0.0, 0.3],
-                     "zero_fraction": [0.1, 0.2, 1.0 if dead else 0.5, 0.95 if dead else 0.3], "dead": list(dead),
-                     "activated": activated,
-                     "near_dead": [3] if dead else [], "images": 30, "path": "images/filters_00.png"}],
-        "images": {"heatmap": "images/separation_heatmap.png", "centroids": "images/centroid_heatmap.png",
-                   "depth": "images/separation_depth.png", "pca": "images/map_pca.png", "tsne": "images/map_tsne.png",
-                   "confusion": "images/confusion.png"},
-        "settings": {"bootstrap_replicates": 200, "bootstrap_cap": 2000, "chunk": 1024, "dead_share": 0.99,
-                     "near_dead_share": 0.9},
-    }
+    return to_json(SeparationDocument(
+        metric="mse", n=30, dimensions=6, layer="fc1", description="fc1 after ReLU",
+        classes=[0, 1, 2], embeddings_file="embeddings_test.npy",
+        per_class=[ClassSpread(cls=c, n=10, intra_mean=intra[c], intra_std=0.2, pairs=45, ci_low=ci[c][0],
+                               ci_high=ci[c][1], ci_sample=10, silhouette=0.5) for c in range(3)],
+        inter_matrix=inter, centroid_matrix=[[0, 1.5, 2.5], [1.5, 0, 2.0], [2.5, 2.0, 0]],
+        ratio=2.5 / 0.97, silhouette=silhouettes[-1], nearest_centroid_accuracy=0.9, network_accuracy=0.9,
+        closest_pairs=[{"a": 0, "b": 1, "ratio": 2.5, "inter_mean": 2.0,
+                        "examples": [{"class": 0, "index": 3, "path": "images/closest_0_1_0.png"},
+                                     {"class": 1, "index": 14, "path": "images/closest_0_1_1.png"}]}],
+        two_sample={"classes": [1, 2], "intra": {"1": {"two_sample": 0.01167, "full": two_sample_full[0]},
+                                                 "2": {"two_sample": 0.1317, "full": two_sample_full[1]}},
+                    "inter": {"two_sample": 4.715, "full": 2.5}},
+        depth=[LayerSeparation(module=f"l{i}", label=f"layer {i}", dims=36 // (i + 1), ratio=1.0 + s, silhouette=s)
+               for i, s in enumerate(silhouettes)],
+        depth_sample=30, pca_variance=[0.5, 0.3], tsne_sample=30,
+        confusion=confusion, confusion_names=["zero", "one", "two"],
+        misclassified=[{"index": 5, "label": 0, "predicted": 1, "confidence": 0.8,
+                        "path": "images/misclassified_0.png"}] if misclassified else [],
+        wrong=3 if misclassified else 0,
+        filters=[FilterStats(module="relu1", label="conv1 after ReLU", channels=4, mean=[0.5, 0.4, 0.0, 0.3],
+                             zero_fraction=[0.1, 0.2, 1.0 if dead else 0.5, 0.95 if dead else 0.3], dead=list(dead),
+                             activated=activated, near_dead=[3] if dead else [], images=30,
+                             path="images/filters_00.png")],
+        images={"heatmap": "images/separation_heatmap.png", "centroids": "images/centroid_heatmap.png",
+                "depth": "images/separation_depth.png", "pca": "images/map_pca.png", "tsne": "images/map_tsne.png",
+                "confusion": "images/confusion.png"},
+        settings={"bootstrap_replicates": 200, "bootstrap_cap": 2000, "chunk": 1024, "dead_share": 0.99,
+                  "near_dead_share": 0.9}))
 
 
 def _separation_paths(doc: dict | None) -> set[str]:

@@ -31,16 +31,16 @@ def test_tables_are_symmetric_with_zero_diagonal_and_labelled_pairs():
     labels = [6, 6, 6, 7, 7, 7]
     tables = distance_tables(vectors, labels)
     for metric, table in tables.items():
-        matrix = np.array(table["matrix"])
+        matrix = np.array(table.matrix)
         assert np.allclose(matrix, matrix.T) and np.all(np.diag(matrix) == 0), metric
-        assert len(table["pairs"]) == 15
-        intra = [p["distance"] for p in table["pairs"] if p["kind"] == "intra"]
-        inter = [p["distance"] for p in table["pairs"] if p["kind"] == "inter"]
+        assert len(table.pairs) == 15
+        intra = [p.distance for p in table.pairs if p.kind == "intra"]
+        inter = [p.distance for p in table.pairs if p.kind == "inter"]
         assert len(intra) == 6 and len(inter) == 9
-        assert table["intra_mean"] == pytest.approx(np.mean(intra))
-        assert table["inter_by_class_pair"]["6-7"]["mean"] == pytest.approx(np.mean(inter))
+        assert table.intra_mean == pytest.approx(np.mean(intra))
+        assert table.inter_by_class_pair["6-7"]["mean"] == pytest.approx(np.mean(inter))
         sixes = [matrix[i, j] for i in range(3) for j in range(i + 1, 3)]
-        assert table["intra_by_class"]["6"]["mean"] == pytest.approx(np.mean(sixes))
+        assert table.intra_by_class["6"]["mean"] == pytest.approx(np.mean(sixes))
 
 
 def test_sample_selection_takes_the_first_of_each_class_in_order():

@@ -35,44 +35,44 @@ def test_torchvision_totals_equal_the_published_counts(name):
     model = build_model(f"torchvision:{name}", {})
     counts = count_parameters(model)
     published = get_model_weights(name).DEFAULT.meta["num_params"]
-    assert counts["total"] == published == sum(p.numel() for p in model.parameters())
-    assert sum(layer["total"] for layer in counts["layers"]) == counts["total"]
-    assert counts["buffers"] == sum(b.numel() for b in model.buffers())
+    assert counts.total == published == sum(p.numel() for p in model.parameters())
+    assert sum(layer.total for layer in counts.layers) == counts.total
+    assert counts.buffers == sum(b.numel() for b in model.buffers())
 
 
 def test_tied_weights_and_a_module_under_two_names_count_once():
     model = build_model("user_models:TiedNet", {})
     counts = count_parameters(model)
-    assert counts["total"] == sum(p.numel() for p in model.parameters()) == 4674
-    layers = {layer["name"]: layer for layer in counts["layers"]}
-    assert layers["mix_again"]["shared_with"] == ["mix.weight"] and layers["mix_again"]["total"] == 16
-    assert layers["head"]["aliases"] == ["same_head"]
+    assert counts.total == sum(p.numel() for p in model.parameters()) == 4674
+    layers = {layer.name: layer for layer in counts.layers}
+    assert layers["mix_again"].shared_with == ["mix.weight"] and layers["mix_again"].total == 16
+    assert layers["head"].aliases == ["same_head"]
 
 
 def test_multiply_accumulates_of_the_assignment_cnn():
     trace = trace_shapes(AssignmentCNN(), torch.zeros(1, 1, 28, 28))
-    macs = {row["name"]: row["macs"] for row in trace["rows"]}
+    macs = {row.name: row.macs for row in trace.rows}
     assert macs["conv1"] == 32 * 26 * 26 * 9 and macs["conv2"] == 64 * 11 * 11 * 32 * 9
     assert macs["fc1"] == 1600 * 128 and macs["relu1"] == 0
-    assert trace["total_macs"] == 194_688 + 2_230_272 + 204_800 + 8_192 + 640
+    assert trace.total_macs == 194_688 + 2_230_272 + 204_800 + 8_192 + 640
 
 
 def test_resnet_trace_nests_and_counts_macs_once():
     trace = trace_shapes(build_model("torchvision:resnet18", {}), torch.zeros(1, 3, 224, 224))
-    rows = trace["rows"]
-    assert rows[0]["name"] == "conv1" and rows[0]["output_shape"] == [64, 112, 112]
-    block = next(r for r in rows if r["name"] == "layer1.0")
-    assert block["depth"] == 2 and not block["is_leaf"] and block["type"] == "BasicBlock"
-    assert next(r for r in rows if r["name"] == "layer1.0.conv1")["depth"] == 3
-    assert round(trace["total_macs"] / 1e9, 2) == 1.81  # torchvision lists 1.81 GFLOPS (MACs) for resnet18
-    relu_calls = [r for r in rows if r["name"] == "layer1.0.relu"]
+    rows = trace.rows
+    assert rows[0].name == "conv1" and rows[0].output_shape == [64, 112, 112]
+    block = next(r for r in rows if r.name == "layer1.0")
+    assert block.depth == 2 and not block.is_leaf and block.type == "BasicBlock"
+    assert next(r for r in rows if r.name == "layer1.0.conv1").depth == 3
+    assert round(trace.total_macs / 1e9, 2) == 1.81  # torchvision lists 1.81 GFLOPS (MACs) for resnet18
+    relu_calls = [r for r in rows if r.name == "layer1.0.relu"]
     assert len(relu_calls) == 2  # BasicBlock calls its one ReLU module twice
 
 
 def test_module_called_twice_and_in_place_relu():
     model = build_model("user_models:ReusedBlockNet", {}).eval()
     trace = trace_shapes(model, torch.zeros(1, 1, 28, 28))
-    assert [r["name"] for r in trace["rows"]].count("act") == 3
+    assert [r.name for r in trace.rows].count("act") == 3
     torch.manual_seed(0)
     captured, _ = capture(model, torch.randn(1, 1, 28, 28), ["bn1"])
     assert captured["bn1"].min() < 0  # taken before the in-place ReLU overwrote it

@@ -10,6 +10,7 @@ from torch import nn
 from analysis.capture.trace import kernel_shapes, trace_shapes
 from analysis.models.assignment import AssignmentCNN
 from analysis.stats.params import count_parameters
+from analysis.store.schema import to_json
 
 
 class UsualDefinition(nn.Module):
@@ -32,28 +33,28 @@ class UsualDefinition(nn.Module):
 
 def test_parameter_total_is_the_assignments():
     counts = count_parameters(AssignmentCNN())
-    assert counts["total"] == 232_650
-    assert counts["trainable"] == 232_650 and counts["non_trainable"] == 0
+    assert counts.total == 232_650
+    assert counts.trainable == 232_650 and counts.non_trainable == 0
 
 
 def test_layer_counts_sum_to_total_and_follow_the_formula():
     model = AssignmentCNN()
     counts = count_parameters(model)
-    by_name = {layer["name"]: layer for layer in counts["layers"]}
-    assert sum(layer["total"] for layer in counts["layers"]) == counts["total"]
-    assert counts["total"] == sum(p.numel() for p in model.parameters())
-    assert by_name["conv1"]["weights"] == 32 * 1 * 3 * 3 and by_name["conv1"]["biases"] == 32
-    assert by_name["conv2"]["total"] == 64 * 32 * 3 * 3 + 64 == 18_496
-    assert by_name["fc1"]["total"] == 1600 * 128 + 128 == 204_928
-    assert by_name["fc3"]["formula"] == "10·64 + 10"
-    assert by_name["conv1"]["formula"] == "32·1·3·3 + 32"
+    by_name = {layer.name: layer for layer in counts.layers}
+    assert sum(layer.total for layer in counts.layers) == counts.total
+    assert counts.total == sum(p.numel() for p in model.parameters())
+    assert by_name["conv1"].weights == 32 * 1 * 3 * 3 and by_name["conv1"].biases == 32
+    assert by_name["conv2"].total == 64 * 32 * 3 * 3 + 64 == 18_496
+    assert by_name["fc1"].total == 1600 * 128 + 128 == 204_928
+    assert by_name["fc3"].formula == "10·64 + 10"
+    assert by_name["conv1"].formula == "32·1·3·3 + 32"
 
 
 def test_frozen_parameters_are_counted_apart():
     model = AssignmentCNN()
     model.conv1.requires_grad_(False)
     counts = count_parameters(model)
-    assert counts["non_trainable"] == 320 and counts["trainable"] == 232_650 - 320
+    assert counts.non_trainable == 320 and counts.trainable == 232_650 - 320
 
 
 def test_shared_module_and_tied_weights_count_once():
@@ -67,22 +68,22 @@ def test_shared_module_and_tied_weights_count_once():
 
     model = Tied()
     counts = count_parameters(model)
-    assert counts["total"] == sum(p.numel() for p in model.parameters()) == 16 + 4 + 4
-    b = next(layer for layer in counts["layers"] if layer["name"] == "b")
-    assert b["shared_with"] == ["a.weight"] and b["total"] == 4
+    assert counts.total == sum(p.numel() for p in model.parameters()) == 16 + 4 + 4
+    b = next(layer for layer in counts.layers if layer.name == "b")
+    assert b.shared_with == ["a.weight"] and b.total == 4
 
 
 def test_shape_trace_is_recorded_in_execution_order():
     trace = trace_shapes(AssignmentCNN(), torch.zeros(1, 1, 28, 28))
-    rows = [(r["name"], tuple(r["output_shape"])) for r in trace["rows"]]
+    rows = [(r.name, tuple(r.output_shape)) for r in trace.rows]
     assert rows == [
         ("conv1", (32, 26, 26)), ("relu1", (32, 26, 26)), ("pool1", (32, 13, 13)),
         ("conv2", (64, 11, 11)), ("relu2", (64, 11, 11)), ("pool2", (64, 5, 5)),
         ("flatten", (1600,)), ("fc1", (128,)), ("relu3", (128,)), ("fc2", (64,)), ("relu4", (64,)), ("fc3", (10,)),
     ]
-    assert trace["batch_size"] == 1 and trace["input_shape"] == [1, 28, 28]
-    for before, after in zip(trace["rows"], trace["rows"][1:]):
-        assert before["output_shape"] == after["input_shape"]  # each output feeds the next layer
+    assert trace.batch_size == 1 and trace.input_shape == [1, 28, 28]
+    for before, after in zip(trace.rows, trace.rows[1:]):
+        assert before.output_shape == after.input_shape  # each output feeds the next layer
 
 
 def test_trace_records_a_module_called_twice_and_where_a_forward_pass_fails():
@@ -96,7 +97,7 @@ def test_trace_records_a_module_called_twice_and_where_a_forward_pass_fails():
             return self.lin(self.lin(x))
 
     trace = trace_shapes(Twice(), torch.zeros(1, 3))
-    assert [r["name"] for r in trace["rows"]] == ["lin", "lin"]
+    assert [r.name for r in trace.rows] == ["lin", "lin"]
 
     class Broken(Twice):
         def forward(self, x):
@@ -125,5 +126,5 @@ def test_usual_state_dict_loads_as_is_and_gives_the_same_outputs():
 
 def test_params_and_trace_golden(golden):
     model = AssignmentCNN()
-    document = {"parameters": count_parameters(model), "trace": trace_shapes(model, torch.zeros(1, 1, 28, 28))}
+    document = to_json({"parameters": count_parameters(model), "trace": trace_shapes(model, torch.zeros(1, 1, 28, 28))})
     golden("assignment_params_trace.json", json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n")

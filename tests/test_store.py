@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from analysis.store.writer import SCHEMA_VERSION, StoreWriter, canonical, dumps, write_atomic
+from analysis.store.schema import SCHEMA_VERSION
+from analysis.store.writer import StoreWriter, canonical, dumps, write_atomic
 from report.render.errors import StoreError
 from report.render.load import load_findings
 
@@ -70,51 +71,6 @@ def test_unknown_schema_version_is_refused(synthetic_store):
 def test_no_store_says_what_to_run(tmp_path):
     with pytest.raises(StoreError, match="make report"):
         load_findings(tmp_path / "none")
-
-
-def _as_version_1(docs: dict) -> dict:
-    """What the first release wrote: no sources, class names, MACs, aliases or channel selection."""
-    model, maps, emb, ev = (docs[n] for n in ("model.json", "activations.json", "embeddings.json", "evaluation.json"))
-    for key in ("source", "weights", "normalisation", "kwargs"):
-        model["model"].pop(key)
-    model["parameters"].pop("buffer_list")
-    for layer in model["parameters"]["layers"]:
-        layer.pop("aliases")
-    for row in model["trace"]["rows"]:
-        row.pop("macs")
-    model["trace"].pop("total_macs")
-    for kernel in model["kernels"]:
-        kernel.pop("groups")
-    for key in ("shown", "colouring"):
-        model["kernel_image"].pop(key)
-    for grid in maps["grids"]:
-        grid.pop("shown_channels")
-        grid.pop("selection")
-    emb.pop("side")
-    emb.pop("description")
-    ev.pop("class_names")
-    ev.pop("outputs")
-    docs["separation.json"] = None
-    return docs
-
-
-def test_a_version_1_store_is_migrated_and_renders(tmp_path, monkeypatch):
-    import copy
-
-    from synthetic import documents, write_store
-
-    from analysis.store import writer as store_module
-    from report import pipeline
-
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 1)  # write as the first release did
-    old = write_store(tmp_path / "stores", _as_version_1(copy.deepcopy(documents())))
-    monkeypatch.undo()
-    assert json.loads((old / "manifest.json").read_text())["schema_version"] == 1
-    findings = load_findings(old)
-    assert findings.model_source == "assignment" and findings.evaluation.class_names[7] == "7"
-    assert findings.embeddings.description == "fc1 after ReLU"
-    outputs, rendered = pipeline.render(tmp_path, old, ("html",))
-    assert rendered and "TinyCNN" in outputs[0].read_text()
 
 
 def test_a_folder_that_is_not_a_store_is_never_replaced(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import torch
@@ -10,7 +9,7 @@ from torch import nn
 
 from analysis.capture import forward as capture
 from analysis.errors import InputError
-from analysis.store.schema import TraceRow
+from analysis.store.schema import Trace, TraceRow
 
 GEOMETRY_ATTRS = ("kernel_size", "stride", "padding", "dilation", "in_features", "out_features",
                   "in_channels", "out_channels", "start_dim", "end_dim")
@@ -53,7 +52,7 @@ def _row(call: capture.Call) -> TraceRow:
                     geometry=_geometry(module), macs=multiply_accumulates(module, output_shape))
 
 
-def trace_shapes(model: nn.Module, example: torch.Tensor) -> dict:
+def trace_shapes(model: nn.Module, example: torch.Tensor) -> Trace:
     """Run one forward pass on ``example`` (batch of 1) and record every module call."""
     recording = capture.forward(model, {name: SHAPES for name, _ in model.named_modules() if name})
     try:
@@ -68,14 +67,10 @@ def trace_shapes(model: nn.Module, example: torch.Tensor) -> dict:
     if not isinstance(output, torch.Tensor):
         raise InputError(f"the model's forward pass returns {type(output).__name__}, not a tensor of class scores: "
                          "give a classifier whose forward pass returns (batch, classes) logits")
-    return {
-        "batch_size": int(example.shape[0]),
-        "input_shape": list(example.shape[1:]),
-        "output_shape": list(output.shape[1:]),
-        "rows": [dataclasses.asdict(row) for row in rows],
-        "total_macs": sum(row.macs for row in rows if row.is_leaf),
-        "functional_note": "Forward hooks see modules only; functional calls such as F.relu are not rows.",
-    }
+    return Trace(batch_size=int(example.shape[0]), input_shape=list(example.shape[1:]),
+                 output_shape=list(output.shape[1:]), rows=rows,
+                 total_macs=sum(row.macs for row in rows if row.is_leaf),
+                 functional_note="Forward hooks see modules only; functional calls such as F.relu are not rows.")
 
 
 def kernel_shapes(model: nn.Module) -> list[dict]:

@@ -7,8 +7,9 @@ import itertools
 import numpy as np
 
 from analysis.errors import InputError
+from analysis.store.schema import METRIC_IDS, DistanceTable, Pair
 
-METRICS = ("mse", "euclidean", "cosine")
+METRICS = METRIC_IDS  # analysis.store.schema.METRICS: names and order
 
 
 def select_samples(labels: np.ndarray, classes: tuple[int, ...], per_class: int) -> list[int]:
@@ -43,7 +44,7 @@ def distance(a: np.ndarray, b: np.ndarray, metric: str) -> float:
     raise ValueError(f"unknown metric {metric}")
 
 
-def distance_tables(vectors: np.ndarray, labels: list[int]) -> dict:
+def distance_tables(vectors: np.ndarray, labels: list[int]) -> dict[str, DistanceTable]:
     """For each metric: the full matrix, every pair labelled intra or inter, and means."""
     tables = {}
     for metric in METRICS:
@@ -51,25 +52,25 @@ def distance_tables(vectors: np.ndarray, labels: list[int]) -> dict:
         matrix = np.zeros((n, n))
         for i, j in itertools.combinations(range(n), 2):
             matrix[i, j] = matrix[j, i] = distance(vectors[i], vectors[j], metric)
-        pairs = [{"i": i, "j": j, "class_i": labels[i], "class_j": labels[j],
-                  "kind": "intra" if labels[i] == labels[j] else "inter", "distance": matrix[i, j]}
+        pairs = [Pair(i=i, j=j, class_i=labels[i], class_j=labels[j],
+                      kind="intra" if labels[i] == labels[j] else "inter", distance=float(matrix[i, j]))
                  for i, j in itertools.combinations(range(n), 2)]
-        tables[metric] = {"matrix": matrix, "pairs": pairs, **summarise(pairs)}
+        tables[metric] = DistanceTable(matrix=matrix.tolist(), pairs=pairs, **summarise(pairs))
     return tables
 
 
-def summarise(pairs: list[dict]) -> dict:
-    intra = [p["distance"] for p in pairs if p["kind"] == "intra"]
-    inter = [p["distance"] for p in pairs if p["kind"] == "inter"]
+def summarise(pairs: list[Pair]) -> dict:
+    intra = [p.distance for p in pairs if p.kind == "intra"]
+    inter = [p.distance for p in pairs if p.kind == "inter"]
     by_class: dict[int, list[float]] = {}
     for p in pairs:
-        if p["kind"] == "intra":
-            by_class.setdefault(p["class_i"], []).append(p["distance"])
+        if p.kind == "intra":
+            by_class.setdefault(p.class_i, []).append(p.distance)
     by_class_pair: dict[str, list[float]] = {}
     for p in pairs:
-        if p["kind"] == "inter":
-            key = "-".join(str(c) for c in sorted((p["class_i"], p["class_j"])))
-            by_class_pair.setdefault(key, []).append(p["distance"])
+        if p.kind == "inter":
+            key = "-".join(str(c) for c in sorted((p.class_i, p.class_j)))
+            by_class_pair.setdefault(key, []).append(p.distance)
     mean = lambda values: float(np.mean(values)) if values else None  # noqa: E731
     return {
         "intra_mean": mean(intra), "inter_mean": mean(inter),

@@ -17,6 +17,7 @@ from analysis.models.assignment import AssignmentCNN
 from analysis.models.inference import accuracy
 from analysis.models.layers import ASSIGNMENT_GRIDS, EmbeddingPoint, activation_layers, is_activated
 from analysis.stats import separation
+from analysis.store.schema import ClassSpread, EmbeddingsDocument, FilterStats, LayerSeparation, SeparationDocument
 from analysis.store.writer import StoreWriter
 
 BATCH = 250
@@ -149,9 +150,9 @@ def _class_statistics(emb, labels, classes, metric, seed):
     for c in classes:
         s = stats[(c, c)]
         interval = separation.bootstrap_intra(emb[labels == c], metric, seed + c)
-        per_class.append({"class": c, "n": int((labels == c).sum()), "intra_mean": s["mean"], "intra_std": s["std"],
-                          "pairs": s["pairs"], "ci_low": interval["low"], "ci_high": interval["high"],
-                          "ci_sample": interval["sample"], "silhouette": per_class_silhouette[c]})
+        per_class.append(ClassSpread(cls=c, n=int((labels == c).sum()), intra_mean=s["mean"], intra_std=s["std"],
+                                     pairs=s["pairs"], ci_low=interval["low"], ci_high=interval["high"],
+                                     ci_sample=interval["sample"], silhouette=per_class_silhouette[c]))
     return stats, inter, overall, per_class
 
 
@@ -179,16 +180,17 @@ def _closest_pairs(emb, labels, classes, stats, metric, splits, writer):
     return chosen
 
 
-def _two_sample(embeddings_doc: dict, stats: dict, metric: str) -> dict | None:
-    table = embeddings_doc["distances"].get(metric)
-    classes = embeddings_doc["classes"]
+def _two_sample(sampled: EmbeddingsDocument, stats: dict, metric: str) -> dict | None:
+    """The two-sample distances of embeddings.json beside the same statistics over the whole split."""
+    table = sampled.distances.get(metric)
+    classes = sampled.classes
     if table is None or len(classes) < 2:
         return None
-    rows = {str(c): {"two_sample": table["intra_by_class"].get(str(c), {}).get("mean"),
+    rows = {str(c): {"two_sample": table.intra_by_class.get(str(c), {}).get("mean"),
                      "full": stats[(c, c)]["mean"] if (c, c) in stats else None} for c in classes}
     a, b = sorted(classes[:2])
     return {"classes": classes[:2], "intra": rows,
-            "inter": {"two_sample": table["inter_by_class_pair"].get(f"{a}-{b}", {}).get("mean"),
+            "inter": {"two_sample": table.inter_by_class_pair.get(f"{a}-{b}", {}).get("mean"),
                       "full": stats[(a, b)]["mean"] if (a, b) in stats else None}}
 
 
@@ -233,29 +235,61 @@ def _filters(model, accumulators, layers, writer):
         activated = is_activated(model, module)
         dead = np.flatnonzero(zero >= DEAD_SHARE) if activated else []
         near = np.flatnonzero((zero >= NEAR_DEAD_SHARE) & (zero < DEAD_SHARE)) if activated else []
-        out.append({"module": module, "label": label, "channels": len(means), "mean": means,
-                    "zero_fraction": zero, "activated": activated, "dead": [int(i) for i in dead],
-                    "near_dead": [int(i) for i in near], "images": acc.images, "path": path})
+        out.append(FilterStats(module=module, label=label, channels=len(means), mean=means.tolist(),
+                               zero_fraction=zero.tolist(), activated=activated, dead=[int(i) for i in dead],
+                               near_dead=[int(i) for i in near], images=acc.images, path=path))
     return out
 
 
 def results(model: nn.Module, x_test: torch.Tensor, passed: SplitPass, splits: DataSplits,
-            point: EmbeddingPoint, metric: str, seed: int, embeddings_doc: dict, writer: StoreWriter,
-            show_progress: bool = True) -> dict:
+            point: EmbeddingPoint, metric: str, seed: int, sampled: EmbeddingsDocument, writer: StoreWriter,
+            show_progress: bool = True) -> SeparationDocument:
+    """Every whole-split statistic and figure, from the pass's logits, embeddings and filter activity.
+    ``sampled``: the two-sample embeddings, checked against the whole split."""
     labels = splits.test.labels
-    names = splits.class_names
     classes = sorted(set(labels.tolist()))
     logits, emb = passed.logits, passed.embeddings
     writer.write_bytes("embeddings_test.npy", npy_bytes(emb))
     stats, inter, overall, per_class = _class_statistics(emb, labels, classes, metric, seed)
-    class_names = [names[c] if c < len(names) else str(c) for c in classes]
+    class_names = [splits.class_names[c] if c < len(splits.class_names) else str(c) for c in classes]
+    centres = separation.centroid_distances(emb, labels, classes, metric)
+    _heatmaps(inter, centres, class_names, metric, writer)
+    rng = np.random.default_rng(seed)  # one generator: the depth sample is drawn first, then the t-SNE sample
+    depth, depth_sample = _depth(model, x_test, labels, classes, metric, rng, show_progress, writer)
+    variance, tsne_sample, tsne_path = _maps(emb, labels, splits.class_names, point, rng, seed, writer)
+    confusion, confusion_names = _confusion_figure(logits, labels, classes, class_names, writer)
+    misclassified, wrong = _misclassified(logits, labels, splits, writer)
+    return SeparationDocument(
+        metric=metric, n=int(len(labels)), dimensions=int(emb.shape[1]), layer=point.layer,
+        description=point.label, classes=classes, embeddings_file="embeddings_test.npy",
+        per_class=per_class, inter_matrix=inter.tolist(), centroid_matrix=centres.tolist(),
+        ratio=separation.ratio(stats), silhouette=overall,
+        nearest_centroid_accuracy=separation.nearest_centroid_accuracy(emb, labels, classes, metric),
+        network_accuracy=accuracy(logits, labels),
+        closest_pairs=_closest_pairs(emb, labels, classes, stats, metric, splits, writer),
+        two_sample=_two_sample(sampled, stats, metric),
+        depth=depth, depth_sample=depth_sample, pca_variance=list(variance), tsne_sample=tsne_sample,
+        confusion=confusion.tolist(), confusion_names=confusion_names,
+        misclassified=misclassified, wrong=int(wrong),
+        filters=_filters(model, passed.accumulators, passed.filters, writer),
+        images={"heatmap": "images/separation_heatmap.png", "centroids": "images/centroid_heatmap.png",
+                "depth": "images/separation_depth.png", "pca": "images/map_pca.png", "tsne": tsne_path,
+                "confusion": "images/confusion.png"},
+        settings={"bootstrap_replicates": separation.BOOTSTRAP_REPLICATES, "bootstrap_cap": separation.BOOTSTRAP_CAP,
+                  "chunk": separation.CHUNK, "dead_share": DEAD_SHARE, "near_dead_share": NEAR_DEAD_SHARE},
+    )
+
+
+def _heatmaps(inter: np.ndarray, centres: np.ndarray, class_names: list[str], metric: str,
+              writer: StoreWriter) -> None:
     writer.write_bytes("images/separation_heatmap.png", plots.heatmap(
         inter, class_names, f"Mean {metric} between classes (diagonal: within a class)", metric))
-    centres = separation.centroid_distances(emb, labels, classes, metric)
     writer.write_bytes("images/centroid_heatmap.png", plots.heatmap(
         centres, class_names, f"{metric} between class centroids", metric))
 
-    rng = np.random.default_rng(seed)
+
+def _depth(model, x_test, labels, classes, metric, rng, show_progress, writer) -> tuple[list[LayerSeparation], int]:
+    """Separation layer by layer, on a seeded sample of at most LAYER_SAMPLE test images."""
     sample = np.arange(len(labels)) if len(labels) <= LAYER_SAMPLE else \
         np.sort(rng.choice(len(labels), LAYER_SAMPLE, replace=False))
     layers = depth_layers(model)
@@ -266,12 +300,16 @@ def results(model: nn.Module, x_test: torch.Tensor, passed: SplitPass, splits: D
             continue
         feats = features[module]
         layer_stats = separation.class_pair_stats(feats, labels[sample], classes, metric)
-        depth.append({"module": module, "label": label, "dims": int(feats.shape[1]),
-                      "ratio": separation.ratio(layer_stats),
-                      "silhouette": separation.silhouette(feats, labels[sample], metric)[0]})
+        depth.append(LayerSeparation(module=module, label=label, dims=int(feats.shape[1]),
+                                     ratio=separation.ratio(layer_stats),
+                                     silhouette=separation.silhouette(feats, labels[sample], metric)[0]))
     writer.write_bytes("images/separation_depth.png", plots.depth_lines(
-        [d["label"] for d in depth], [d["ratio"] for d in depth], [d["silhouette"] for d in depth], metric))
+        [d.label for d in depth], [d.ratio for d in depth], [d.silhouette for d in depth], metric))
+    return depth, int(len(sample))
 
+
+def _maps(emb, labels, names, point: EmbeddingPoint, rng, seed: int, writer) -> tuple[list[float], int, str | None]:
+    """PCA of every embedding, t-SNE of a seeded sample: (PCA variance shares, t-SNE points, its figure)."""
     points, variance = separation.pca_2d(emb)
     writer.write_bytes("images/map_pca.png", plots.scatter(
         points, labels, names, f"PCA of the {point.layer} embedding ({len(labels):,} test images)",
@@ -279,37 +317,21 @@ def results(model: nn.Module, x_test: torch.Tensor, passed: SplitPass, splits: D
     tsne_sample = np.arange(len(labels)) if len(labels) <= TSNE_SAMPLE else \
         np.sort(rng.choice(len(labels), TSNE_SAMPLE, replace=False))
     tsne = _tsne(emb[tsne_sample], seed)
-    if tsne is not None:
-        writer.write_bytes("images/map_tsne.png", plots.scatter(
-            tsne, labels[tsne_sample], names, f"t-SNE of the {point.layer} embedding "
-            f"({len(tsne_sample):,} test images, seed {seed})", "t-SNE 1", "t-SNE 2"))
+    if tsne is None:
+        return variance, 0, None
+    writer.write_bytes("images/map_tsne.png", plots.scatter(
+        tsne, labels[tsne_sample], names, f"t-SNE of the {point.layer} embedding "
+        f"({len(tsne_sample):,} test images, seed {seed})", "t-SNE 1", "t-SNE 2"))
+    return variance, int(len(tsne_sample)), "images/map_tsne.png"
 
+
+def _confusion_figure(logits, labels, classes, class_names, writer) -> tuple[np.ndarray, list[str]]:
     confusion = _confusion(logits, labels, classes)
     confusion_names = class_names + (["other"] if confusion.shape[1] > len(classes) else [])
     writer.write_bytes("images/confusion.png", plots.heatmap(
         confusion[:, :len(classes)], class_names, "Confusion matrix (rows: true class, columns: predicted)",
         "images", integer=True))
-    misclassified, wrong = _misclassified(logits, labels, splits, writer)
-    return {
-        "metric": metric, "n": int(len(labels)), "dimensions": int(emb.shape[1]), "layer": point.layer,
-        "description": point.label, "classes": classes, "embeddings_file": "embeddings_test.npy",
-        "per_class": per_class, "inter_matrix": inter, "centroid_matrix": centres,
-        "ratio": separation.ratio(stats), "silhouette": overall,
-        "nearest_centroid_accuracy": separation.nearest_centroid_accuracy(emb, labels, classes, metric),
-        "network_accuracy": accuracy(logits, labels),
-        "closest_pairs": _closest_pairs(emb, labels, classes, stats, metric, splits, writer),
-        "two_sample": _two_sample(embeddings_doc, stats, metric),
-        "depth": depth, "depth_sample": int(len(sample)),
-        "pca_variance": variance, "tsne_sample": int(len(tsne_sample)) if tsne is not None else 0,
-        "confusion": confusion, "confusion_names": confusion_names,
-        "misclassified": misclassified, "wrong": int(wrong),
-        "filters": _filters(model, passed.accumulators, passed.filters, writer),
-        "images": {"heatmap": "images/separation_heatmap.png", "centroids": "images/centroid_heatmap.png",
-                   "depth": "images/separation_depth.png", "pca": "images/map_pca.png",
-                   "tsne": "images/map_tsne.png" if tsne is not None else None, "confusion": "images/confusion.png"},
-        "settings": {"bootstrap_replicates": separation.BOOTSTRAP_REPLICATES, "bootstrap_cap": separation.BOOTSTRAP_CAP,
-                     "chunk": separation.CHUNK, "dead_share": DEAD_SHARE, "near_dead_share": NEAR_DEAD_SHARE},
-    }
+    return confusion, confusion_names
 
 
 def _tsne(points: np.ndarray, seed: int) -> np.ndarray | None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from torch import nn
 
-from analysis.store.schema import LayerParams
+from analysis.store.schema import LayerParams, Parameters
 
 
 def formula_for(module: nn.Module) -> str:
@@ -18,7 +16,7 @@ def formula_for(module: nn.Module) -> str:
     return f"{factors} + {bias.numel()}" if isinstance(bias, nn.Parameter) else factors
 
 
-def count_parameters(model: nn.Module) -> dict:
+def count_parameters(model: nn.Module) -> Parameters:
     """Per-layer records in definition order, and totals; shared tensors count once."""
     first_owner: dict[int, str] = {}
     names_of: dict[int, list[str]] = {}
@@ -52,8 +50,5 @@ def count_parameters(model: nn.Module) -> dict:
     trainable = sum(layer.trainable for layer in layers)
     buffer_list = [{"name": name, "numel": buffer.numel()} for name, buffer in model.named_buffers()]
     buffers = sum(b["numel"] for b in buffer_list)
-    return {
-        "layers": [dataclasses.asdict(layer) for layer in layers],
-        "total": total, "trainable": trainable, "non_trainable": total - trainable, "buffers": buffers, "buffer_list": buffer_list,
-        "bytes_float32": total * 4,
-    }
+    return Parameters(layers=layers, total=total, trainable=trainable, non_trainable=total - trainable,
+                      buffers=buffers, buffer_list=buffer_list, bytes_float32=total * 4)

@@ -1,9 +1,112 @@
-"""Record types shared by the writer (analysis) and the reader (report): defined once, torch-free."""
+"""The stored documents, declared once: the analysis builds these records and writes them, the render stage
+reads them back, tests build synthetic stores from them. Torch-free and numpy-free.
+
+A record is a frozen dataclass. ``to_json`` turns one into plain JSON types (a field whose stored key
+differs from its name, such as ``class``, says so with ``key=``); ``from_json`` reads one back, filling
+fields a document lacks with their declared default and refusing a document that lacks a required one.
+Keys a record does not declare are ignored, so a newer writer's extra fields do not break an older reader.
+Changing a document's shape means bumping ``SCHEMA_VERSION`` and adding a migration in
+``report/render/migrate.py`` (tested against the frozen stores in ``tests/fixtures/stores/``).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import types
+import typing
 
+SCHEMA_VERSION = 3  # 2: any model and data set; 3: whole-split separation (separation.json)
+
+
+def stored(key: str | None = None, **kwargs):
+    """A field whose stored JSON key is ``key`` (default: the field's name)."""
+    return dataclasses.field(metadata={"key": key} if key else {}, **kwargs)
+
+
+def _key(field: dataclasses.Field) -> str:
+    return field.metadata.get("key") or field.name
+
+
+def to_json(value):
+    """Records, lists and dicts of them as plain JSON values (numbers are rounded later, by the writer)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {_key(f): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
+
+
+@functools.cache
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+def _read(hint, value):
+    """``value`` read as ``hint``: records are built, lists and dicts of records read element-wise."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _read(inner[0], value) if len(inner) == 1 else value
+    if dataclasses.is_dataclass(hint):
+        return from_json(hint, value)
+    if origin is list and args:
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list, found {type(value).__name__}")
+        return [_read(args[0], v) for v in value]
+    if origin is dict and len(args) == 2:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object, found {type(value).__name__}")
+        return {k: _read(args[1], v) for k, v in value.items()}
+    return value
+
+
+def from_json(cls, data: dict):
+    """A record of type ``cls`` from its stored form; KeyError names a required key that is missing."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__}: expected an object, found {type(data).__name__}")
+    hints, values = _hints(cls), {}
+    for f in dataclasses.fields(cls):
+        key = _key(f)
+        if key in data:
+            values[f.name] = _read(hints[f.name], data[key])
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise KeyError(f"{cls.__name__}.{key}")
+    return cls(**values)
+
+
+# --- vocabularies shared by writer, reader and report ------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """A distance between embeddings: its stored id and how the report names it."""
+
+    id: str
+    name: str         # in sentences
+    heading: str      # as a table column
+    definition: str   # in a table's caption
+
+
+METRICS = (  # the order of tables and columns: the assignment's metric first
+    Metric("mse", "MSE", "MSE", "MSE (mean over dimensions)"),
+    Metric("euclidean", "Euclidean distance", "Euclidean", "Euclidean distance"),
+    Metric("cosine", "cosine distance", "Cosine", "Cosine distance (1 − cosine similarity)"),
+)
+METRIC_BY_ID = {metric.id: metric for metric in METRICS}
+METRIC_IDS = tuple(METRIC_BY_ID)
+PRIMARY_METRIC = "mse"   # the assignment's metric: the sentences about two samples use it
+
+
+def metric_rank(metric_id: str) -> tuple[int, str]:
+    """Sort key: registered metrics in registry order, then any other stored id by name."""
+    return (METRIC_IDS.index(metric_id) if metric_id in METRIC_BY_ID else len(METRIC_IDS), metric_id)
+
+
+# --- model.json -------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class LayerParams:
@@ -23,6 +126,17 @@ class LayerParams:
     aliases: list[str] = dataclasses.field(default_factory=list)  # other names of this same module
 
 
+@dataclasses.dataclass(frozen=True)
+class Parameters:
+    layers: list[LayerParams]
+    total: int
+    trainable: int
+    non_trainable: int
+    buffers: int
+    buffer_list: list[dict]   # {"name", "shape", "numel"} per registered buffer
+    bytes_float32: int
+
+
 @dataclasses.dataclass
 class TraceRow:
     """One module call of the forward pass, in execution order."""
@@ -37,3 +151,251 @@ class TraceRow:
     params: int                      # this module's own parameters
     geometry: dict                   # kernel, stride, padding... where the module has them
     macs: int = 0                    # multiply-accumulates of this call, per sample (Conv and Linear only)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trace:
+    batch_size: int
+    input_shape: list[int]
+    output_shape: list[int]
+    rows: list[TraceRow]
+    functional_note: str
+    total_macs: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    class_name: str = stored("class")
+    source: str = stored()
+    weights: str = stored()          # "checkpoint" or "random (seed N)"
+    input_shape: list[int] = stored()
+    normalisation: dict = stored()   # {"mean": [...], "std": [...]}, one value per channel
+    kwargs: dict = stored(default_factory=dict)
+    training_mode_restored: bool = stored(default=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelImage:
+    layer: str
+    path: str
+    shape: list[int]
+    shown: int
+    colouring: str  # "single channel", "input channel 0" or "rgb"
+    vmin: float
+    vmax: float
+    cmap: str
+    colourbar: str
+    columns: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelDocument:
+    model: ModelInfo
+    parameters: Parameters
+    trace: Trace
+    kernels: list[dict]              # {"name", "type", "shape", "groups"} per convolution
+    kernel_image: KernelImage | None
+    non_finite: list[str] = dataclasses.field(default_factory=list)  # tensors holding NaN or infinite values
+
+
+# --- evaluation.json --------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ClassAccuracy:
+    cls: int = stored("class")
+    n: int = stored()
+    correct: int = stored()
+    accuracy: float = stored()
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationDocument:
+    n_test: int
+    correct: int
+    accuracy: float
+    per_class: list[ClassAccuracy]
+    training: dict | None            # our own training record (analysis.models.checkpoint_meta checks it)
+    class_names: list[str]
+    outputs: int
+    position: dict | None = None     # epoch / step of the checkpoint, when it records one
+    checkpoint_warnings: list[str] = dataclasses.field(default_factory=list)  # metadata left out, and why
+
+
+# --- activations.json -------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class InputImage:
+    index: int
+    label: int
+    predicted: int
+    confidence: float
+    path: str
+    chosen_by: str
+
+
+@dataclasses.dataclass(frozen=True)
+class MapGrid:
+    module: str
+    label: str
+    path: str
+    cmap: str
+    columns: int
+    shape: list[int]
+    vmin: float
+    vmax: float
+    channel_peak: list[float]
+    channel_mean: list[float]
+    channel_zero_share: list[float]
+    dead_channels: list[int]
+    near_zero_channels: list[int]
+    near_zero_threshold: float
+    zero_share: float
+    shown_channels: list[int]
+    selection: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ActivationsDocument:
+    input: InputImage
+    colourbar: str
+    grids: list[MapGrid]
+    convolutions: int | None = None  # Conv2d modules in the model (not recorded before schema 3)
+    chosen: str | None = None        # "options" (--layers) or "default"
+
+
+# --- embeddings.json --------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    index: int
+    label: int
+    predicted: int
+    confidence: float
+    path: str
+    vector: list[float]
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    i: int
+    j: int
+    class_i: int
+    class_j: int
+    kind: str  # "intra" or "inter"
+    distance: float
+
+
+@dataclasses.dataclass(frozen=True)
+class DistanceTable:
+    matrix: list[list[float]]
+    pairs: list[Pair]
+    intra_mean: float | None
+    inter_mean: float | None
+    intra_by_class: dict         # {"<class>": {"mean", "pairs"}}
+    inter_by_class_pair: dict    # {"<a>-<b>": {"mean", "pairs"}}
+
+    @property
+    def ratio(self) -> float | None:
+        """Mean inter-class over mean intra-class distance; None when either is missing or intra is zero."""
+        if not self.intra_mean or self.inter_mean is None:
+            return None
+        return self.inter_mean / self.intra_mean
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingsDocument:
+    layer: str
+    module: str
+    side: str           # "output" or "input" of the module
+    description: str
+    after_relu: bool
+    dimensions: int
+    classes: list[int]
+    per_class: int
+    samples: list[Sample]
+    distances: dict[str, DistanceTable]
+
+
+# --- separation.json --------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ClassSpread:
+    cls: int = stored("class")
+    n: int = stored()
+    intra_mean: float | None = stored()
+    intra_std: float | None = stored()
+    pairs: int = stored()
+    ci_low: float | None = stored()
+    ci_high: float | None = stored()
+    ci_sample: int = stored()
+    silhouette: float = stored()
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerSeparation:
+    module: str
+    label: str
+    dims: int
+    ratio: float | None
+    silhouette: float
+
+
+@dataclasses.dataclass(frozen=True)
+class FilterStats:
+    module: str
+    label: str
+    channels: int
+    mean: list[float]
+    zero_fraction: list[float]
+    activated: bool     # after a ReLU-like activation: only then is an always-zero filter "dead"
+    dead: list[int]
+    near_dead: list[int]
+    images: int
+    path: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class SeparationDocument:
+    """Statistics over every test image (schema 3); stores of schema 1 and 2 have none."""
+
+    metric: str
+    n: int
+    dimensions: int
+    layer: str
+    description: str
+    classes: list[int]
+    embeddings_file: str
+    per_class: list[ClassSpread]
+    inter_matrix: list[list[float]]
+    centroid_matrix: list[list[float]]
+    ratio: float | None
+    silhouette: float
+    nearest_centroid_accuracy: float
+    network_accuracy: float
+    closest_pairs: list[dict]        # {"a", "b", "ratio", "inter_mean", "examples": [{"class", "index", "path"}]}
+    two_sample: dict | None          # {"classes", "intra": {"<c>": {"two_sample", "full"}}, "inter": {...}}
+    depth: list[LayerSeparation]
+    depth_sample: int
+    pca_variance: list[float]
+    tsne_sample: int
+    confusion: list[list[int]]
+    confusion_names: list[str]
+    misclassified: list[dict]        # {"index", "label", "predicted", "confidence", "path"}
+    wrong: int
+    filters: list[FilterStats]
+    images: dict                     # figure name -> path in the store
+    settings: dict                   # the constants the statistics used (bootstrap, dead shares, chunk)
+
+
+# --- the analysis store -----------------------------------------------------------------------------------
+
+# Each document of an analysis store and its record; separation.json only when the whole-split pass ran.
+DOCUMENTS = {
+    "model.json": ModelDocument,
+    "evaluation.json": EvaluationDocument,
+    "activations.json": ActivationsDocument,
+    "embeddings.json": EmbeddingsDocument,
+    "separation.json": SeparationDocument,
+}
+REQUIRED = ("model.json", "evaluation.json", "activations.json", "embeddings.json")
+OPTIONAL = "separation.json"

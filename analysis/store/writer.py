@@ -17,7 +17,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-SCHEMA_VERSION = 3  # 2: any model and data set; 3: whole-split separation (separation.json)
+from analysis.store.schema import SCHEMA_VERSION, to_json
+
 MANIFEST = "manifest.json"
 FLOAT_DIGITS = 7  # significant digits kept in stored floats: same inputs, same bytes
 # Every temporary file or folder this tool makes starts with one of these prefixes: clean-up after a
@@ -151,6 +152,10 @@ class StoreWriter:
 
     def write_json(self, relpath: str, document: dict) -> str:
         return self.write_bytes(relpath, dumps({"schema_version": SCHEMA_VERSION, **document}))
+
+    def write_record(self, relpath: str, record) -> str:
+        """A document declared in ``analysis.store.schema``, serialised as that module says."""
+        return self.write_json(relpath, to_json(record))
 
     def commit(self, manifest: dict) -> Path:
         manifest = {**manifest, "schema_version": SCHEMA_VERSION, "files": dict(sorted(self.files.items()))}

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from analysis.store.schema import PRIMARY_METRIC
 from report.render.findings import Findings
 from report.render.load import load_findings
 
-TWO_SAMPLE_METRIC = "mse"  # the assignment's; a store without it gives its first metric instead
+TWO_SAMPLE_METRIC = PRIMARY_METRIC  # the assignment's; a store without it gives its first metric instead
 
 
 def summary(checkpoint: str, findings: Findings) -> dict:

@@ -6,15 +6,11 @@ import dataclasses
 import json
 from pathlib import Path
 
-from analysis.store.schema import LayerParams, TraceRow
-from analysis.store.writer import MANIFEST, SCHEMA_VERSION, sha256_file
+from analysis.store.schema import DOCUMENTS, OPTIONAL, REQUIRED, SCHEMA_VERSION, from_json, metric_rank
+from analysis.store.writer import MANIFEST, sha256_file
 from report.render import findings as f
 from report.render.errors import StoreError
 from report.render.migrate import MIGRATIONS, migrate
-
-DOCUMENTS = ("model.json", "evaluation.json", "activations.json", "embeddings.json")
-OPTIONAL = "separation.json"  # absent in stores of schema 1 and 2 (migrated to None)
-METRIC_ORDER = ("mse", "euclidean", "cosine")  # the assignment's metric first
 
 
 def read_manifest(store_dir: Path) -> dict:
@@ -55,7 +51,7 @@ def _check_file_list(path: Path, files: dict) -> None:
                              "rebuild with `make report`")
 
 
-def verify(store_dir: Path, manifest: dict, required: tuple[str, ...] = DOCUMENTS) -> None:
+def verify(store_dir: Path, manifest: dict, required: tuple[str, ...] = REQUIRED) -> None:
     """Every listed file exists and matches its recorded sha256, and the required documents are listed."""
     for relpath, expected in manifest.get("files", {}).items():
         path = Path(store_dir) / relpath
@@ -134,21 +130,15 @@ def load_findings(store_dir: Path, verified: bool = False, checkpoint_name: str 
     store_dir = Path(store_dir)
     manifest = checked_manifest(store_dir, verified)
     check_analysis_manifest(store_dir, manifest)
-    docs = {name: json.loads((store_dir / name).read_text()) for name in DOCUMENTS}
+    docs = {name: json.loads((store_dir / name).read_text()) for name in REQUIRED}
     if OPTIONAL in manifest.get("files", {}):
         docs[OPTIONAL] = json.loads((store_dir / OPTIONAL).read_text())
     try:
+        written = manifest["schema_version"]  # shown in the provenance; the documents are migrated
         manifest, docs = migrate(manifest, docs)
-        return _build(store_dir, manifest, docs, checkpoint_name)
+        return _build(store_dir, manifest, docs, checkpoint_name, written)
     except (KeyError, TypeError, AttributeError, ValueError) as error:  # a field of another shape
         raise StoreError(f"store {store_dir} lacks an expected field ({error}): rebuild with `make report`") from None
-
-
-def _make(cls, data: dict, **overrides):
-    """Build a dataclass from a stored dict, ignoring extra keys (newer writers may add some)."""
-    values = {field.name: data[field.name] for field in dataclasses.fields(cls)
-              if field.name not in overrides and (field.name in data or field.default is dataclasses.MISSING)}
-    return cls(**values, **overrides)
 
 
 def _checkpoint_label(checkpoint: dict, name: str | None) -> str:
@@ -157,57 +147,26 @@ def _checkpoint_label(checkpoint: dict, name: str | None) -> str:
     return name or checkpoint.get("file") or "(file name not recorded)"  # stores before schema 3.1 kept it
 
 
-def _build(store_dir: Path, manifest: dict, docs: dict, checkpoint_name: str | None = None) -> f.Findings:
-    model, evaluation = docs["model.json"], docs["evaluation.json"]
-    maps, emb = docs["activations.json"], docs["embeddings.json"]
+def _provenance(manifest: dict, checkpoint_name: str | None, written: int) -> f.Provenance:
     inputs = manifest["inputs"]
-    params = model["parameters"]
-    trace = model["trace"]
+    return f.Provenance(
+        key=manifest["key"], checkpoint_file=_checkpoint_label(inputs["checkpoint"], checkpoint_name),
+        checkpoint_sha256=inputs["checkpoint"]["sha256"] or "", checkpoint_bytes=inputs["checkpoint"]["bytes"],
+        data_kind=inputs["data"]["kind"], data_description=manifest["data_description"],
+        config=inputs["config"], code_version=inputs["code_version"], producer=manifest["producer"],
+        schema_version=written)
+
+
+def _build(store_dir: Path, manifest: dict, docs: dict, checkpoint_name: str | None, written: int) -> f.Findings:
+    records = {name: from_json(DOCUMENTS[name], doc) for name, doc in docs.items() if doc is not None}
+    embeddings = records["embeddings.json"]
+    ordered = dict(sorted(embeddings.distances.items(), key=lambda item: metric_rank(item[0])))
     return f.Findings(
         store_dir=store_dir,
-        provenance=f.Provenance(
-            key=manifest["key"], checkpoint_file=_checkpoint_label(inputs["checkpoint"], checkpoint_name),
-            checkpoint_sha256=inputs["checkpoint"]["sha256"] or "", checkpoint_bytes=inputs["checkpoint"]["bytes"],
-            data_kind=inputs["data"]["kind"], data_description=manifest["data_description"],
-            config=inputs["config"], code_version=inputs["code_version"], producer=manifest["producer"],
-            schema_version=manifest["schema_version"]),
-        model_class=model["model"]["class"],
-        model_source=model["model"]["source"],
-        weights=model["model"]["weights"],
-        normalisation=model["model"]["normalisation"],
-        non_finite=model.get("non_finite", []),
-        input_shape=model["model"]["input_shape"],
-        parameters=_make(f.Parameters, params, layers=[_make(LayerParams, layer) for layer in params["layers"]]),
-        trace=_make(f.Trace, trace, rows=[_make(TraceRow, row) for row in trace["rows"]]),
-        kernels=model["kernels"],
-        kernel_image=_make(f.KernelImage, model["kernel_image"]) if model["kernel_image"] else None,
-        input_image=_make(f.InputImage, maps["input"]),
-        map_colourbar=maps["colourbar"],
-        map_grids=[_make(f.MapGrid, grid) for grid in maps["grids"]],
-        embeddings=_make(
-            f.Embeddings, emb,
-            samples=[_make(f.Sample, s) for s in emb["samples"]],
-            distances={metric: _make(f.DistanceTable, table, pairs=[_make(f.Pair, p) for p in table["pairs"]])
-                       for metric, table in sorted(emb["distances"].items(), key=_metric_rank)}),
-        evaluation=_make(
-            f.Evaluation, evaluation,
-            per_class=[f.ClassAccuracy(cls=row["class"], n=row["n"], correct=row["correct"],
-                                       accuracy=row["accuracy"]) for row in evaluation["per_class"]]),
-        separation=_separation(docs.get(OPTIONAL)),
+        provenance=_provenance(manifest, checkpoint_name, written),
+        model=records["model.json"],
+        evaluation=records["evaluation.json"],
+        activations=records["activations.json"],
+        embeddings=dataclasses.replace(embeddings, distances=ordered),
+        separation=records.get(OPTIONAL),
     )
-
-
-def _separation(doc: dict | None) -> f.Separation | None:
-    if doc is None:
-        return None
-    spreads = [f.ClassSpread(cls=row["class"], **{k: row[k] for k in (
-        "n", "intra_mean", "intra_std", "pairs", "ci_low", "ci_high", "ci_sample", "silhouette")})
-        for row in doc["per_class"]]
-    return _make(f.Separation, doc, per_class=spreads,
-                 depth=[_make(f.LayerSeparation, row) for row in doc["depth"]],
-                 filters=[_make(f.FilterStats, row) for row in doc["filters"]])
-
-
-def _metric_rank(item) -> tuple[int, str]:
-    metric = item[0]
-    return (METRIC_ORDER.index(metric) if metric in METRIC_ORDER else len(METRIC_ORDER), metric)

@@ -8,28 +8,34 @@ from __future__ import annotations
 
 import copy
 
-from analysis.store.writer import SCHEMA_VERSION
+from analysis.store.schema import SCHEMA_VERSION
 
 
 def _v1_to_v2(manifest: dict, docs: dict) -> tuple[dict, dict]:
-    """Version 1 knew only the assignment CNN on MNIST digits: fill in what version 2 records."""
+    """Version 1 knew only the assignment CNN on MNIST digits: fill in what version 2 records. Only what is
+    missing is filled: the last writers of version 1 already recorded some of it (MACs, the channels shown)."""
     model, evaluation = docs["model.json"], docs["evaluation.json"]
     maps, emb = docs["activations.json"], docs["embeddings.json"]
-    model["model"].update(source="assignment", weights="checkpoint",
-                          normalisation={"mean": [0.1307], "std": [0.3081]})
-    model["parameters"]["buffer_list"] = []
+    for key, value in (("source", "assignment"), ("weights", "checkpoint"),
+                       ("normalisation", {"mean": [0.1307], "std": [0.3081]})):
+        model["model"].setdefault(key, value)
+    model["parameters"].setdefault("buffer_list", [])
     for layer in model["parameters"]["layers"]:
         layer.setdefault("aliases", [])
     for row in model["trace"]["rows"]:
         row.setdefault("macs", 0)
-    model["trace"]["total_macs"] = 0
+    model["trace"].setdefault("total_macs", sum(row["macs"] for row in model["trace"]["rows"] if row["is_leaf"]))
     for kernel in model["kernels"]:
         kernel.setdefault("groups", 1)
-    model["kernel_image"].update(shown=model["kernel_image"]["shape"][0], colouring="single channel")
+    model["kernel_image"].setdefault("shown", model["kernel_image"]["shape"][0])
+    model["kernel_image"].setdefault("colouring", "single channel")
     for grid in maps["grids"]:
-        grid.update(shown_channels=list(range(grid["shape"][0])), selection="all")
-    emb.update(side="output", description=f"{emb['layer']} after ReLU" if emb["after_relu"] else f"{emb['layer']} output")
-    evaluation.update(class_names=[str(d) for d in range(10)], outputs=10)
+        grid.setdefault("shown_channels", list(range(grid["shape"][0])))
+        grid.setdefault("selection", "all")
+    emb.setdefault("side", "output")
+    emb.setdefault("description", f"{emb['layer']} after ReLU" if emb["after_relu"] else f"{emb['layer']} output")
+    evaluation.setdefault("class_names", [str(d) for d in range(10)])
+    evaluation.setdefault("outputs", 10)
     manifest["schema_version"] = 2
     return manifest, docs
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from analysis.store.schema import METRIC_BY_ID, PRIMARY_METRIC
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
@@ -31,16 +32,16 @@ def accuracy(a: Findings, b: Findings, doc: dict) -> Note:
 
 
 def two_sample_separation(a: Findings, b: Findings, doc: dict) -> Note | None:
-    if "mse" not in a.embeddings.distances or "mse" not in b.embeddings.distances:
+    if PRIMARY_METRIC not in a.embeddings.distances or PRIMARY_METRIC not in b.embeddings.distances:
         return None
-    ta, tb = a.embeddings.distances["mse"], b.embeddings.distances["mse"]
+    ta, tb = a.embeddings.distances[PRIMARY_METRIC], b.embeddings.distances[PRIMARY_METRIC]
     ra, rb = ta.ratio, tb.ratio
     if ra is None or rb is None:
         return None
     classes = "–".join(a.class_name(c) for c in a.embeddings.classes)
     branch = "grew" if rb > ra * (1 + SAME_WITHIN) else "shrank" if rb < ra * (1 - SAME_WITHIN) else "same"
     return Note("compare.two_sample", branch, "changes",
-                f"The {classes} separation of the sample embeddings (inter/intra MSE) {_change(ra, rb)}: "
+                f"The {classes} separation of the sample embeddings (inter/intra {METRIC_BY_ID[PRIMARY_METRIC].name}) {_change(ra, rb)}: "
                 f"{fmt.ratio(ra)} in A, {fmt.ratio(rb)} in B.", {"a": ra, "b": rb})
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from analysis.store.schema import METRICS, PRIMARY_METRIC
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
 
-PRIMARY_METRIC = "mse"
 SIMILAR_WITHIN = 1.1          # intra means within 10% of each other count as equally compact
 ANECDOTAL_BELOW = 30          # samples per class under which conclusions are called anecdotal
-METRIC_NAMES = {"mse": "MSE", "euclidean": "Euclidean distance", "cosine": "cosine distance"}
+METRIC_NAMES = {metric.id: metric.name for metric in METRICS}
+PRIMARY_NAME = METRIC_NAMES[PRIMARY_METRIC]
 
 
 def _table(f: Findings):
@@ -32,9 +33,9 @@ def compactness(f: Findings) -> Note | None:
         factor = "" if low == 0 else f", {fmt.ratio(high / low)} smaller than class {worst}'s ({fmt.number(high)})"
         return Note("embeddings.compactness", "one-tighter", "distances",
                     f"Class {best} is the most compact in the {f.embeddings.layer} embedding: its mean intra-class "
-                    f"MSE is {fmt.number(low)}{factor}.", evidence)
+                    f"{PRIMARY_NAME} is {fmt.number(low)}{factor}.", evidence)
     return Note("embeddings.compactness", "similar", "distances",
-                f"The classes are about equally compact: mean intra-class MSE ranges only from {fmt.number(low)} "
+                f"The classes are about equally compact: mean intra-class {PRIMARY_NAME} ranges only from {fmt.number(low)} "
                 f"(class {best}) to {fmt.number(high)} (class {worst}).", evidence)
 
 
@@ -52,10 +53,10 @@ def separation(f: Findings) -> Note | None:
                    "but the ranges overlap: some inter-class pairs are closer than some intra-class pairs")
         return Note("embeddings.separation", "separated", "distances",
                     f"Inter-class distances exceed intra-class ones by {fmt.ratio(ratio)} on average "
-                    f"(mean MSE {fmt.number(table.inter_mean)} against {fmt.number(table.intra_mean)}); "
+                    f"(mean {PRIMARY_NAME} {fmt.number(table.inter_mean)} against {fmt.number(table.intra_mean)}); "
                     f"{overlap}.", evidence)
     return Note("embeddings.separation", "not-separated", "distances",
-                f"Inter-class distances are not larger than intra-class ones (mean MSE "
+                f"Inter-class distances are not larger than intra-class ones (mean {PRIMARY_NAME} "
                 f"{fmt.number(table.inter_mean)} against {fmt.number(table.intra_mean)}, ratio {fmt.ratio(ratio)}): "
                 f"the {f.embeddings.layer} embedding does not separate these samples.", evidence)
 
@@ -86,7 +87,7 @@ def metrics_agree(f: Findings) -> Note | None:
                                  f"{'all agree' if len(verdicts) > 2 else 'agree'} on this conclusion."), verdicts)
     disagree = [METRIC_NAMES.get(m, m) for m, v in verdicts.items() if v != verdicts.get(PRIMARY_METRIC, v)]
     return Note("embeddings.metrics", "disagree", "distances",
-                f"The metrics disagree: {fmt.listing(disagree)} {'reaches' if len(disagree) == 1 else 'reach'} the opposite conclusion to MSE, so the "
+                f"The metrics disagree: {fmt.listing(disagree)} {'reaches' if len(disagree) == 1 else 'reach'} the opposite conclusion to {PRIMARY_NAME}, so the "
                 "separation depends on how distance is measured.", verdicts)
 
 
