@@ -21,6 +21,7 @@ from analysis.figures import images
 from analysis.models.build import build_model
 from analysis.models.checkpoint import check_fits, load_into, non_finite, read_checkpoint
 from analysis.models.inference import predict_logits, to_input
+from analysis.models.kinds import is_map_convolution
 from analysis.models.layers import activation_layers, embedding_point
 from analysis.models.sources import DEFAULT_SOURCE, resolve_source
 from analysis.stats import embeddings, params
@@ -220,7 +221,7 @@ def check_outputs_cover_labels(output_shape: list[int], splits: DataSplits) -> N
 
 def _kernel_image(model: nn.Module, writer: StoreWriter) -> KernelImage | None:
     """The first convolution's kernels: RGB tiles for 3-channel input, else channel 0 on a diverging scale."""
-    first = next(((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)), None)
+    first = next(((n, m) for n, m in model.named_modules() if is_map_convolution(m)), None)
     if first is None:
         return None
     name, conv = first
@@ -335,7 +336,7 @@ def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfi
                          confidence=confidence, path="images/input.png", chosen_by=chosen_by),
         colourbar="images/map_colourbar.png",
         grids=grids,
-        convolutions=len([m for m in model.modules() if isinstance(m, nn.Conv2d)]),
+        convolutions=len([m for m in model.modules() if is_map_convolution(m)]),
         chosen="options" if config.layers else "default",
     )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -51,17 +52,24 @@ def image_folder(root: Path, classes=("circle", "square", "stripes"), per_split=
 
 def report(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "report", *args, "--quiet"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, env={**os.environ, "SOURCE_DATE_EPOCH": "0"})  # no dates in pages
 
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def without_code(manifest: dict) -> dict:
-    """The manifest minus what names the code version (it changes with every edit, by design)."""
+def without_code(manifest: dict, retrained: bool) -> dict:
+    """The manifest minus what names the code version (it changes with every edit, by design); for a
+    ``retrained`` default checkpoint also minus its sha256 and evaluation.json's (both hold the training
+    time; evaluation.json is digested apart without it)."""
     inputs = {k: v for k, v in manifest.get("inputs", {}).items() if k != "code_version"}
-    return {**{k: v for k, v in manifest.items() if k not in ("inputs", "key")}, "inputs": inputs}
+    files = dict(manifest.get("files", {}))
+    if retrained:
+        inputs["checkpoint"] = {k: v for k, v in inputs["checkpoint"].items() if k != "sha256"}
+        files.pop("evaluation.json", None)
+    return {**{k: v for k, v in manifest.items() if k not in ("inputs", "key", "files")}, "inputs": inputs,
+            "files": files}
 
 
 def without_time(document: dict) -> dict:
@@ -76,14 +84,14 @@ def notes_without_time(text: str) -> str:
     return re.sub(r"images in [0-9.,]+ s ", "images in T s ", text)
 
 
-def digest_folder(build: Path) -> dict:
+def digest_folder(build: Path, retrained: bool = False) -> dict:
     result = {}
     for store in sorted((build / "stores").glob("*/")):
         files = {}
         for path in sorted(p for p in store.rglob("*") if p.is_file()):
             name = str(path.relative_to(store))
             if name == "manifest.json":
-                files[name] = sha(json.dumps(without_code(json.loads(path.read_text())), sort_keys=True).encode())
+                files[name] = sha(json.dumps(without_code(json.loads(path.read_text()), retrained), sort_keys=True).encode())
             elif name == "evaluation.json":
                 files[name] = sha(json.dumps(without_time(json.loads(path.read_text())), sort_keys=True).encode())
             else:
@@ -116,7 +124,7 @@ def main(work: Path, label: str) -> None:
     report("--model", "torchvision:resnet18", "--model-kwargs", '{"num_classes": 3}', "--data", str(images),
            "--out", str(out / "resnet18"))
     report("compare", str(work / "e1.pt"), str(work / "e2.pt"), "--out", str(out / "compare"))
-    digest = {name: digest_folder(out / name) for name in ("default", "resnet18", "compare")}
+    digest = {name: digest_folder(out / name, retrained=name == "default") for name in ("default", "resnet18", "compare")}
     json.dump(digest, sys.stdout, indent=1, sort_keys=True)
     print()
 

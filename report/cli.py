@@ -381,24 +381,7 @@ def run_command(args: argparse.Namespace, config: AnalysisConfig | None) -> int:
     from report import commands, pipeline
 
     if args.command == "render":
-        import time
-
-        from report.render.load import has_whole_split
-        from report.render.sections import ALL, needs_whole_split
-
-        started = time.perf_counter()
-        store = pipeline.current_store(args.out)
-        if args.sections != ALL and needs_whole_split(args.sections) and not has_whole_split(store):
-            raise InputError(f"the last analysis in {args.out} has no whole-split results: run "
-                             f"`python -m report --sections {','.join(args.sections)}` to analyse them first")
-        outputs, rendered = pipeline.render(args.out, store, args.format, args.force,
-                                            args.sections, show_progress=not args.quiet,
-                                            single_file=args.single_file, checkpoint_name=pipeline.RECORDED,
-                                            log=progress_log(args))
-        if not args.quiet:
-            state = "rendered" if rendered else "up to date"
-            print(f"report: {state}: {' and '.join(map(str, outputs))} ({time.perf_counter() - started:.1f} s)")
-        return 0
+        return commands.render(args, progress_log(args))
     if args.command in ("watch", "batch", "history", "compare"):
         return getattr(commands, args.command)(args, config)
     outcome = pipeline.build(commands.build_options(args, config, args.checkpoint))

@@ -22,6 +22,26 @@ def build_options(args: argparse.Namespace, config: AnalysisConfig,
                                  single_file=args.single_file)
 
 
+def render(args: argparse.Namespace, log) -> int:
+    """Re-render the last analysed store of ``args.out`` (no analysis, no torch)."""
+    from report.render.load import has_whole_split
+    from report.render.sections import ALL, needs_whole_split
+
+    started = time.perf_counter()
+    store = pipeline.current_store(args.out)
+    if args.sections != ALL and needs_whole_split(args.sections) and not has_whole_split(store):
+        raise InputError(f"the last analysis in {args.out} has no whole-split results: run "
+                         f"`python -m report --sections {','.join(args.sections)}` to analyse them first")
+    plan = pipeline.RenderPlan(out=args.out, store=store, formats=args.format, sections=args.sections,
+                               single_file=args.single_file, force=args.force,
+                               checkpoint_name=pipeline.recorded_checkpoint_name(args.out, store))
+    outputs, rendered = pipeline.render(plan, show_progress=not args.quiet, log=log)
+    if not args.quiet:
+        state = "rendered" if rendered else "up to date"
+        print(f"report: {state}: {' and '.join(map(str, outputs))} ({time.perf_counter() - started:.1f} s)")
+    return 0
+
+
 def watch(args: argparse.Namespace, config: AnalysisConfig) -> int:
     from report.watch import serve
     from report.watch import watch as run_watch

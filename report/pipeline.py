@@ -22,7 +22,6 @@ from report.render.sections import ALL
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RENDER_RECORD = "render.json"
-RECORDED = object()  # checkpoint_name for render(): the name recorded with this store's last rendering
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +37,44 @@ class BuildOptions:
     threads: int = 2   # torch threads of the analysis
     sections: tuple[str, ...] = ALL
     single_file: bool = False   # images and stylesheet inside report.html
+
+
+@dataclasses.dataclass(frozen=True)
+class StorePlan:
+    """Which store serves a checkpoint with these options, and whether it must be analysed first."""
+
+    checkpoint: Path | None
+    store: Path
+    inputs: dict | None = None   # what the analysis hashes; None: the store is valid and is reused
+
+    @property
+    def analyse(self) -> bool:
+        return self.inputs is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderPlan:
+    """What one rendering reads and writes. ``verified``: this run has checked or written the store, so
+    its files need not be hashed again; ``checkpoint_name``: the file name shown (stores are keyed on the
+    checkpoint's bytes and do not keep it)."""
+
+    out: Path
+    store: Path
+    formats: tuple[str, ...] = ("html", "pdf")
+    sections: tuple[str, ...] = ALL
+    single_file: bool = False
+    checkpoint_name: str | None = None
+    force: bool = False
+    verified: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildPlan:
+    """One build, decided before any work: the store (analysed or reused) and the rendering of it."""
+
+    store: StorePlan
+    render: RenderPlan
+    trained: bool   # the default checkpoint was trained while planning (its bytes name the store)
 
 
 @dataclasses.dataclass
@@ -88,36 +125,35 @@ def store_is_valid(store_dir: Path) -> bool:
 
 
 def ensure_store(options: BuildOptions, checkpoint: Path | None) -> tuple[Path, bool]:
-    """A valid store for these inputs, analysed now if there is none."""
-    store_dir, inputs = find_store(options, checkpoint)
-    if inputs is None:
-        return store_dir, False
-    return analyse(options, checkpoint, inputs), True
+    """A valid store for these inputs, analysed now if there is none; whether it was."""
+    plan = plan_store(options, checkpoint)
+    return (analyse(options, plan) if plan.analyse else plan.store), plan.analyse
 
 
-def find_store(options: BuildOptions, checkpoint: Path | None) -> tuple[Path, dict | None]:
-    """The store for these inputs, and the inputs when it must be analysed (None when it is valid).
-    A store with the whole-split analysis also serves a run that does not need it."""
+def plan_store(options: BuildOptions, checkpoint: Path | None) -> StorePlan:
+    """The store for these inputs, with the inputs to analyse when it is missing or invalid. A store with
+    the whole-split analysis also serves a run that does not need it."""
     inputs = analysis_inputs(checkpoint, options.data, options.config)
     store_dir = options.out / "stores" / store_key(inputs)
     if options.force:
-        return store_dir, inputs
+        return StorePlan(checkpoint, store_dir, inputs)
     if not options.config.whole_split:
         fuller = with_config(inputs, dataclasses.replace(options.config, whole_split=True))
         fuller_dir = options.out / "stores" / store_key(fuller)
         if store_is_valid(fuller_dir):
-            return fuller_dir, None
-    return store_dir, None if store_is_valid(store_dir) else inputs
+            return StorePlan(checkpoint, fuller_dir)
+    return StorePlan(checkpoint, store_dir, None if store_is_valid(store_dir) else inputs)
 
 
-def analyse(options: BuildOptions, checkpoint: Path | None, inputs: dict) -> Path:
+def analyse(options: BuildOptions, plan: StorePlan) -> Path:
+    """Run the analysis the plan calls for (torch is imported here, and only here)."""
+    checkpoint = plan.checkpoint
     what = checkpoint.name if checkpoint else f"{options.config.model} with random weights"
     from analysis.run import analyse as run_analysis
 
     return run_analysis(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",
-                        options.threads, inputs, show_progress=not options.quiet,
-                        announce=lambda: log(options, f"report: analysing {what} into "
-                                                      f"{options.out / 'stores' / store_key(inputs)}"))
+                        options.threads, plan.inputs, show_progress=not options.quiet,
+                        announce=lambda: log(options, f"report: analysing {what} into {plan.store}"))
 
 
 def render_code() -> list[Path]:
@@ -154,25 +190,30 @@ def render_record(out: Path, log=None) -> dict:
     return record
 
 
-def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = False,
-           sections: tuple[str, ...] = ALL, pdf_job=None, show_progress: bool = False,
-           single_file: bool = False, verified: bool = False, checkpoint_name: str | None = None,
-           log=None) -> tuple[list[Path], bool]:
-    """Write report.html / report.pdf from the store unless they are already up to date (``pdf_job``:
-    a PDF worker started earlier, see render.documents.PdfJob; ``verified``: the caller checked the store;
-    ``checkpoint_name``: the checkpoint's file name as the user gave it, or RECORDED for the one kept with
-    this store's last rendering). The documents, their notes,
-    render.json and current-store.txt are replaced together (buildfolder.publish)."""
-    out = Path(out)
-    targets = [out / f"report.{fmt}" for fmt in formats]
+def recorded_checkpoint_name(out: Path, store_dir: Path, record: dict | None = None) -> str | None:
+    """The checkpoint name kept with this store's last rendering in ``out`` (``render`` re-renders without
+    the checkpoint at hand)."""
+    record = render_record(out) if record is None else record
+    recorded = record.get("checkpoint") if record.get("store") == str(store_dir) else None
+    return recorded if isinstance(recorded, str) else None
+
+
+def up_to_date(plan: RenderPlan, record: dict, fingerprint: str) -> bool:
+    targets = [plan.out / f"report.{fmt}" for fmt in plan.formats]
+    pointer = plan.out / CURRENT_STORE
+    return (not plan.force and all(t.is_file() for t in targets) and record.get("fingerprint") == fingerprint
+            and pointer.is_file() and pointer.read_text(errors="replace").strip() == plan.store.name)
+
+
+def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None) -> tuple[list[Path], bool]:
+    """Write report.html / report.pdf from the plan's store unless they are already up to date (``pdf_job``:
+    a PDF worker started earlier, see render.documents.PdfJob). The documents, their notes, render.json
+    and current-store.txt are replaced together (buildfolder.publish)."""
+    out, store_dir = Path(plan.out), Path(plan.store)
+    targets = [out / f"report.{fmt}" for fmt in plan.formats]
     record = render_record(out, log)
-    if checkpoint_name is RECORDED:
-        recorded = record.get("checkpoint") if record.get("store") == str(store_dir) else None
-        checkpoint_name = recorded if isinstance(recorded, str) else None
-    fingerprint = render_fingerprint(store_dir, formats, sections, single_file, checkpoint_name)
-    pointer = out / CURRENT_STORE
-    if (not force and all(t.is_file() for t in targets) and record.get("fingerprint") == fingerprint
-            and pointer.is_file() and pointer.read_text(errors="replace").strip() == store_dir.name):
+    fingerprint = render_fingerprint(store_dir, plan.formats, plan.sections, plan.single_file, plan.checkpoint_name)
+    if up_to_date(plan, record, fingerprint):
         return targets, False
     from tqdm import tqdm
 
@@ -181,46 +222,52 @@ def render(out: Path, store_dir: Path, formats: tuple[str, ...], force: bool = F
     from report.render.interpret import run_rules
     from report.render.load import load_findings
 
-    with PdfJob.ahead(out, pdf_job is None and "pdf" in formats) as own_job, \
+    with PdfJob.ahead(out, pdf_job is None and "pdf" in plan.formats) as own_job, \
             tqdm(total=3, desc="rendering", unit="step", leave=False, disable=None if show_progress else True) as bar:
-        findings = load_findings(store_dir, verified, checkpoint_name)
+        findings = load_findings(store_dir, plan.verified, plan.checkpoint_name)
         bar.update()
         notes = run_rules(findings)
-        context = build_context(findings, notes, out, "assets/report.css", sections)
-        bar.set_postfix_str(" and ".join(formats))
+        context = build_context(findings, notes, out, "assets/report.css", plan.sections)
+        bar.set_postfix_str(" and ".join(plan.formats))
         bar.update()
-        documents = render_documents(out, "report", "report.html.j2", context, formats, pdf_job or own_job,
-                                     single_file)
+        documents = render_documents(out, "report", "report.html.j2", context, plan.formats, pdf_job or own_job,
+                                     plan.single_file)
         bar.update()
     documents[out / "notes.json"] = dumps({"notes": [dataclasses.asdict(n) for n in notes]})
     documents[out / RENDER_RECORD] = dumps({"fingerprint": fingerprint, "store": str(store_dir),
-                                            "checkpoint": checkpoint_name})
-    documents[pointer] = f"{store_dir.name}\n".encode()
+                                            "checkpoint": plan.checkpoint_name})
+    documents[out / CURRENT_STORE] = f"{store_dir.name}\n".encode()
     publish(out, documents)
     return targets, True
 
 
-def build(options: BuildOptions) -> Outcome:
-    started = time.perf_counter()
-    options.out.mkdir(parents=True, exist_ok=True)
+def plan_build(options: BuildOptions) -> BuildPlan:
+    """Decide the whole build: which checkpoint (training the default one when none is given: the store is
+    named by its bytes), which store and whether it must be analysed, and what is rendered from it."""
     trained = False
     checkpoint = options.checkpoint
     if checkpoint is None and options.config.model in (None, DEFAULT_SOURCE):
         checkpoint, trained = default_checkpoint(options)
     checkpoint = Path(checkpoint) if checkpoint else None
-    store_dir, inputs = find_store(options, checkpoint)
-    analysed = inputs is not None
+    store = plan_store(options, checkpoint)
+    rendering = RenderPlan(out=options.out, store=store.store, formats=options.formats, sections=options.sections,
+                           single_file=options.single_file, checkpoint_name=checkpoint.name if checkpoint else None,
+                           force=options.force or store.analyse, verified=True)
+    return BuildPlan(store, rendering, trained)
+
+
+def build(options: BuildOptions) -> Outcome:
+    started = time.perf_counter()
+    options.out.mkdir(parents=True, exist_ok=True)
+    plan = plan_build(options)
     ahead = contextlib.nullcontext()
-    if analysed and "pdf" in options.formats:  # render (Jinja2, WeasyPrint) is imported only when work is due
+    if plan.store.analyse and "pdf" in options.formats:  # Jinja2 and WeasyPrint are imported only when work is due
         from report.render.documents import PdfJob
 
-        ahead = PdfJob.ahead(options.out)
+        ahead = PdfJob.ahead(options.out)  # its start-up overlaps the analysis
     with ahead as pdf_job:
-        if analysed:
-            store_dir = analyse(options, checkpoint, inputs)
-        outputs, rendered = render(options.out, store_dir, options.formats, options.force or analysed,
-                                   options.sections, pdf_job, show_progress=not options.quiet,
-                                   single_file=options.single_file, verified=True,
-                                   checkpoint_name=checkpoint.name if checkpoint else None,
+        if plan.store.analyse:
+            analyse(options, plan.store)
+        outputs, rendered = render(plan.render, pdf_job, show_progress=not options.quiet,
                                    log=None if options.quiet else (lambda m: log(options, m)))
-    return Outcome(outputs, trained, analysed, rendered, time.perf_counter() - started)
+    return Outcome(outputs, plan.trained, plan.store.analyse, rendered, time.perf_counter() - started)

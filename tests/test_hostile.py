@@ -195,7 +195,7 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_last_report(tmp_path, monkeypat
 
     out = tmp_path / "out"
     store = write_store(out / "stores")
-    outputs, _ = pipeline.render(out, store, ("html", "pdf"))
+    outputs, _ = pipeline.render(pipeline.RenderPlan(out, store, ("html", "pdf")))
     before = {p: p.read_bytes() for p in outputs}
 
     def full(descriptor):
@@ -203,7 +203,7 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_last_report(tmp_path, monkeypat
 
     monkeypatch.setattr(store_module.os, "fsync", full)
     with pytest.raises(OSError, match="No space left"):
-        pipeline.render(out, store, ("html", "pdf"), force=True)
+        pipeline.render(pipeline.RenderPlan(out, store, ("html", "pdf"), force=True))
     assert {p: p.read_bytes() for p in outputs} == before
     assert [p.name for p in out.rglob(".*")] == []  # no temporary file left behind
 
@@ -218,7 +218,7 @@ def test_html_in_names_is_text_in_the_pdf(tmp_path):
 
     docs = copy.deepcopy(documents())
     docs["evaluation.json"]["class_names"] = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "two"]
-    outputs, _ = pipeline.render(tmp_path, write_store(tmp_path / "stores", docs), ("html", "pdf"))
+    outputs, _ = pipeline.render(pipeline.RenderPlan(tmp_path, write_store(tmp_path / "stores", docs), ("html", "pdf")))
     text = " ".join(page.extract_text() for page in PdfReader(outputs[1]).pages)
     assert "<script>alert(1)</script>" in text and "<img src=x onerror=alert(1)>" in text
     html = outputs[0].read_text()
@@ -259,9 +259,9 @@ def test_pdf_rendering_is_capped_in_memory_and_failure_keeps_the_report(tmp_path
     from report.render.errors import RenderError
 
     store = write_store(tmp_path / "stores")
-    outputs, _ = pipeline.render(tmp_path, store, ("html", "pdf"))
+    outputs, _ = pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html", "pdf")))
     before = [p.read_bytes() for p in outputs]
     monkeypatch.setenv("REPORT_PDF_MEMORY", str(64 << 20))  # far below what WeasyPrint needs
     with pytest.raises(RenderError, match="PDF not written"):
-        pipeline.render(tmp_path, store, ("html", "pdf"), force=True)
+        pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html", "pdf"), force=True))
     assert [p.read_bytes() for p in outputs] == before

@@ -327,7 +327,7 @@ def test_a_frozen_store_renders_to_html(tmp_path, name):
     before = snapshot(store)
     out = tmp_path / "build"
     out.mkdir()
-    outputs, rendered = pipeline.render(out, store, ("html",))
+    outputs, rendered = pipeline.render(pipeline.RenderPlan(out, store, ("html",)))
     assert rendered and outputs == [out / "report.html"]
     html = outputs[0].read_text()
 

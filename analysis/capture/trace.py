@@ -9,6 +9,7 @@ from torch import nn
 
 from analysis.capture import forward as capture
 from analysis.errors import InputError
+from analysis.models.kinds import is_convolution
 from analysis.store.schema import Trace, TraceRow
 
 GEOMETRY_ATTRS = ("kernel_size", "stride", "padding", "dilation", "in_features", "out_features",
@@ -76,4 +77,4 @@ def trace_shapes(model: nn.Module, example: torch.Tensor) -> Trace:
 def kernel_shapes(model: nn.Module) -> list[dict]:
     return [{"name": name, "type": type(m).__name__, "shape": list(m.weight.shape), "groups": m.groups}
             for name, m in model.named_modules()
-            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and isinstance(m.weight, torch.Tensor)]
+            if is_convolution(m) and isinstance(m.weight, torch.Tensor)]

@@ -9,10 +9,28 @@ from __future__ import annotations
 
 from torch import nn
 
+from analysis.models.hints import ModelHints
+
 NUM_CLASSES = 10
+# The module whose output is "layer X after its ReLU", for embeddings and maps.
+ACTIVATION_OF = {"conv1": "relu1", "conv2": "relu2", "fc1": "relu3", "fc2": "relu4", "fc3": "fc3"}
 
 
 class AssignmentCNN(nn.Module):
+    report_hints = ModelHints(
+        map_layers=(  # the assignment's four figures
+            ("relu1", "conv1 after ReLU"),
+            ("pool1", "conv1 after ReLU and 2×2 max pooling"),
+            ("relu2", "conv2 after ReLU"),
+            ("pool2", "conv2 after ReLU and 2×2 max pooling"),
+        ),
+        filter_layers=(("relu1", "conv1 after ReLU"), ("relu2", "conv2 after ReLU")),
+        depth_layers=(("pool1", "conv1 (pooled)"), ("pool2", "conv2 (pooled)"), ("relu3", "fc1"),
+                      ("relu4", "fc2"), ("fc3", "logits")),
+        embedding_layer="fc2",
+        activation_of=ACTIVATION_OF,
+    )
+
     def __init__(self) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 32, kernel_size=3)
@@ -35,6 +53,3 @@ class AssignmentCNN(nn.Module):
         x = self.relu4(self.fc2(x))
         return self.fc3(x)
 
-
-# The module whose output is "layer X after its ReLU", for embeddings and maps.
-ACTIVATION_OF = {"conv1": "relu1", "conv2": "relu2", "fc1": "relu3", "fc2": "relu4", "fc3": "fc3"}

@@ -8,14 +8,8 @@ from torch import nn
 
 from analysis.capture.forward import module_by_name
 from analysis.errors import InputError
-from analysis.models.assignment import ACTIVATION_OF, AssignmentCNN
-
-ASSIGNMENT_GRIDS = (  # (module captured, what it shows): the assignment's four figures
-    ("relu1", "conv1 after ReLU"),
-    ("pool1", "conv1 after ReLU and 2×2 max pooling"),
-    ("relu2", "conv2 after ReLU"),
-    ("pool2", "conv2 after ReLU and 2×2 max pooling"),
-)
+from analysis.models.hints import hints_of
+from analysis.models.kinds import is_activation, is_linear, is_map_convolution
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,8 +27,9 @@ MAX_DEFAULT_LAYERS = 24  # beyond this many convolutions, an evenly spaced selec
 def activation_layers(model: nn.Module, requested: tuple[str, ...] | None) -> list[tuple[str, str]]:
     if requested:
         return [(name, f"{name} ({type(module_by_name(model, name)).__name__} output)") for name in requested]
-    if isinstance(model, AssignmentCNN):
-        return list(ASSIGNMENT_GRIDS)
+    declared = hints_of(model).map_layers
+    if declared is not None:
+        return list(declared)
     convs = all_convolutions(model)
     if len(convs) > MAX_DEFAULT_LAYERS:
         step = (len(convs) - 1) / (MAX_DEFAULT_LAYERS - 1)
@@ -43,7 +38,7 @@ def activation_layers(model: nn.Module, requested: tuple[str, ...] | None) -> li
 
 
 def all_convolutions(model: nn.Module) -> list[tuple[str, str]]:
-    convs = [(name, f"{name} (Conv2d output)") for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    convs = [(name, f"{name} (Conv2d output)") for name, m in model.named_modules() if is_map_convolution(m)]
     if not convs:
         raise InputError(f"{type(model).__name__} has no Conv2d layer: choose layers with --layers")
     return convs
@@ -52,21 +47,21 @@ def all_convolutions(model: nn.Module) -> list[tuple[str, str]]:
 def is_activated(model: nn.Module, name: str) -> bool:
     """True when the module's output has passed a ReLU-like activation (so zero means silent)."""
     module = module_by_name(model, name)
-    return isinstance(module, (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Hardswish))
+    return is_activation(module)
 
 
 def embedding_point(model: nn.Module, requested: str | None) -> EmbeddingPoint:
-    if isinstance(model, AssignmentCNN):
-        layer = requested or "fc2"
-        if layer in ACTIVATION_OF:
-            module = ACTIVATION_OF[layer]
-            activated = module != layer
-            return EmbeddingPoint(module, "output", layer, f"{layer} after ReLU" if activated else f"{layer} output",
-                                  activated)
-    if requested:
-        module_by_name(model, requested)
-        return EmbeddingPoint(requested, "output", requested, f"{requested} output")
-    linears = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    hints = hints_of(model)
+    layer = requested or hints.embedding_layer
+    if layer is not None and layer in hints.activation_of:
+        module = hints.activation_of[layer]
+        activated = module != layer
+        return EmbeddingPoint(module, "output", layer, f"{layer} after ReLU" if activated else f"{layer} output",
+                              activated)
+    if layer is not None:
+        module_by_name(model, layer)
+        return EmbeddingPoint(layer, "output", layer, f"{layer} output")
+    linears = [name for name, m in model.named_modules() if is_linear(m)]
     if not linears:
         raise InputError(f"{type(model).__name__} has no Linear layer to take features from: "
                          "choose one with --embedding-layer")

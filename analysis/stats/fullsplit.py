@@ -13,9 +13,9 @@ from analysis import progress
 from analysis.capture import forward as capture
 from analysis.data.datasets import DataSplits
 from analysis.figures import images, plots
-from analysis.models.assignment import AssignmentCNN
+from analysis.models.hints import hints_of
 from analysis.models.inference import accuracy
-from analysis.models.layers import ASSIGNMENT_GRIDS, EmbeddingPoint, activation_layers, is_activated
+from analysis.models.layers import EmbeddingPoint, activation_layers, is_activated
 from analysis.stats import separation
 from analysis.store.schema import ClassSpread, EmbeddingsDocument, FilterStats, LayerSeparation, SeparationDocument
 from analysis.store.writer import StoreWriter
@@ -28,13 +28,12 @@ DEAD_SHARE, NEAR_DEAD_SHARE = 0.99, 0.90
 CLOSEST_PAIRS = 3
 MISCLASSIFIED_SHOWN = 8
 FILTER_CHARTS = 4
-ASSIGNMENT_DEPTH = (("pool1", "conv1 (pooled)"), ("pool2", "conv2 (pooled)"), ("relu3", "fc1"),
-                    ("relu4", "fc2"), ("fc3", "logits"))
 
 
 def depth_layers(model: nn.Module) -> list[tuple[str, str]]:
-    if isinstance(model, AssignmentCNN):
-        return list(ASSIGNMENT_DEPTH)
+    declared = hints_of(model).depth_layers
+    if declared is not None:
+        return list(declared)
     children = [name for name, _ in model.named_children()]
     if len(children) > MAX_DEPTH_LAYERS:
         picks = np.linspace(0, len(children) - 1, MAX_DEPTH_LAYERS).round().astype(int)
@@ -43,9 +42,8 @@ def depth_layers(model: nn.Module) -> list[tuple[str, str]]:
 
 
 def filter_layers(model: nn.Module) -> list[tuple[str, str]]:
-    if isinstance(model, AssignmentCNN):
-        return [(module, label) for module, label in ASSIGNMENT_GRIDS if "pool" not in label]
-    return activation_layers(model, None)
+    declared = hints_of(model).filter_layers
+    return list(declared) if declared is not None else activation_layers(model, None)
 
 
 class _Accumulator:
