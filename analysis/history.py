@@ -10,44 +10,44 @@ from pathlib import Path
 
 from analysis.config import sha256_of_json
 from analysis.figures import plots
+from analysis.store.schema import HistoryDocument, HistoryRow
 from analysis.store.writer import StoreWriter
 
 
-def _order(rows: list[dict], order: str) -> list[dict]:
+def _order(rows: list[HistoryRow], order: str) -> list[HistoryRow]:
     if order != "step":
         return rows
     def key(row):
-        position = row["position"] or {}
+        position = row.position or {}
         return next((position[k] for k in ("step", "global_step", "iteration", "epoch") if k in position), 1 << 60)
     return sorted(rows, key=key)
 
 
-def build(rows: list[dict], series_dir: Path, order: str = "name") -> Path:
+def build(rows: list[HistoryRow], series_dir: Path, order: str = "name") -> Path:
     """Order the summary rows (one per checkpoint), plot the series, publish ``series_dir/<key>/``. A row of a
     store without whole-split results holds None there: its points are left out of those plots."""
     rows = _order(rows, order)
-    metric = next((r["metric"] for r in rows if r["metric"] is not None), None)
-    key = sha256_of_json({"stores": [r["store"] for r in rows], "order": order})[:16]
+    metric = next((r.metric for r in rows if r.metric is not None), None)
+    key = sha256_of_json({"stores": [r.store for r in rows], "order": order})[:16]
     writer = StoreWriter(Path(series_dir) / key)
     try:
-        labels = [r["checkpoint"] for r in rows]
+        labels = [r.checkpoint for r in rows]
         writer.write_bytes("images/accuracy.png", plots.series(
-            labels, {"test accuracy": [r["accuracy"] for r in rows],
-                     "nearest-centroid accuracy": [r["nearest_centroid_accuracy"] for r in rows]},
+            labels, {"test accuracy": [r.accuracy for r in rows],
+                     "nearest-centroid accuracy": [r.nearest_centroid_accuracy for r in rows]},
             "Accuracy over the series", "share of test images"))
         writer.write_bytes("images/distances.png", plots.series(
-            labels, {"mean intra-class distance": [r["intra_mean"] for r in rows],
-                     "mean inter-class distance": [r["inter_mean"] for r in rows]},
+            labels, {"mean intra-class distance": [r.intra_mean for r in rows],
+                     "mean inter-class distance": [r.inter_mean for r in rows]},
             f"Mean distances ({metric}) over the series" if metric else "Mean distances over the series",
             "distance"))
         writer.write_bytes("images/separation.png", plots.series(
-            labels, {"inter / intra ratio": [r["ratio"] for r in rows]}, "Separation over the series", "ratio",
-            secondary={"silhouette": [r["silhouette"] for r in rows]}))
-        writer.write_json("history.json", {"order": order, "rows": rows,
-                                           "images": {"accuracy": "images/accuracy.png",
-                                                      "distances": "images/distances.png",
-                                                      "separation": "images/separation.png"}})
-        return writer.commit({"key": key, "kind": "history", "inputs": {"stores": [r["store"] for r in rows]}})
+            labels, {"inter / intra ratio": [r.ratio for r in rows]}, "Separation over the series", "ratio",
+            secondary={"silhouette": [r.silhouette for r in rows]}))
+        writer.write_record("history.json", HistoryDocument(
+            order=order, rows=rows, images={"accuracy": "images/accuracy.png", "distances": "images/distances.png",
+                                            "separation": "images/separation.png"}))
+        return writer.commit({"key": key, "kind": "history", "inputs": {"stores": [r.store for r in rows]}})
     except BaseException:
         writer.abort()
         raise

@@ -142,13 +142,13 @@ def test_history_rows_keep_accuracy_and_two_sample_without_whole_split(tmp_path)
 
     full, bare = _store(tmp_path, "full"), _store(tmp_path, "bare", separation=False)
     with_split, without = rows([("a/e1.pt", full), ("a/e2.pt", bare)])
-    assert with_split["checkpoint"] == "e1.pt" and with_split["metric"] == "mse"
-    assert with_split["silhouette"] == 0.6 and with_split["class_intra"] == {"0": 0.6, "1": 1.0, "2": 1.3}
-    assert without["store"] == "bare" and without["sha256"] == "ab" * 32
-    assert without["accuracy"] == with_split["accuracy"] and without["accuracy"] is not None
-    assert without["two_sample"] == with_split["two_sample"] and without["two_sample"]["intra_mean"] is not None
-    assert "metric" not in without["two_sample"]  # the assignment's MSE: not named
-    assert all(without[name] is None for name in WHOLE_SPLIT)
+    assert with_split.checkpoint == "e1.pt" and with_split.metric == "mse"
+    assert with_split.silhouette == 0.6 and with_split.class_intra == {"0": 0.6, "1": 1.0, "2": 1.3}
+    assert without.store == "bare" and without.sha256 == "ab" * 32
+    assert without.accuracy == with_split.accuracy and without.accuracy is not None
+    assert without.two_sample == with_split.two_sample and without.two_sample["intra_mean"] is not None
+    assert "metric" not in without.two_sample  # the assignment's MSE: not named
+    assert all(getattr(without, name) is None for name in WHOLE_SPLIT)
 
 
 def test_history_rows_use_the_metric_the_store_has(tmp_path):
@@ -156,8 +156,8 @@ def test_history_rows_use_the_metric_the_store_has(tmp_path):
 
     cosine = embeddings_doc()["distances"]["cosine"]
     (row,) = rows([("e1.pt", _store(tmp_path, "cosine", distances={"cosine": cosine}))])
-    assert row["two_sample"]["metric"] == "cosine"
-    assert row["two_sample"]["intra_mean"] == pytest.approx(cosine["intra_mean"])
+    assert row.two_sample["metric"] == "cosine"
+    assert row.two_sample["intra_mean"] == pytest.approx(cosine["intra_mean"])
 
 
 def test_history_rows_refuse_a_damaged_store(tmp_path):

@@ -387,6 +387,66 @@ class SeparationDocument:
     settings: dict                   # the constants the statistics used (bootstrap, dead shares, chunk)
 
 
+# --- compares/<key>/compare.json -------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class DriftRow:
+    """One parameter tensor present in both checkpoints with the same shape."""
+
+    name: str
+    shape: list[int]
+    norm_a: float
+    norm_b: float
+    change: float                 # ‖B − A‖
+    relative: float | None        # ‖B − A‖ / ‖A‖; None when A is all zero
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareSide:
+    file: str
+    sha256: str | None            # None: random weights
+    store: str                    # the analysis store's folder name
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareDocument:
+    a: CompareSide
+    b: CompareSide
+    drift: list[DriftRow]
+    unmatched: list[str]          # tensors in only one checkpoint, or of another shape
+    images: dict                  # figure name -> path in the store
+
+
+# --- series/<key>/history.json ----------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class HistoryRow:
+    """One checkpoint of a series: accuracy and the two-sample distances always, the whole-split fields None
+    when its store has no whole-split results."""
+
+    checkpoint: str
+    store: str
+    sha256: str | None
+    position: dict | None
+    accuracy: float
+    two_sample: dict              # {"classes", "intra_mean", "inter_mean"} (+ "metric" when not the primary one)
+    class_names: list[str]
+    metric: str | None
+    intra_mean: float | None
+    inter_mean: float | None
+    ratio: float | None
+    silhouette: float | None
+    nearest_centroid_accuracy: float | None
+    class_intra: dict | None      # "<class>" -> mean intra-class distance
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryDocument:
+    order: str                    # "name" or "step"
+    rows: list[HistoryRow]
+    images: dict
+
+
 # --- the analysis store -----------------------------------------------------------------------------------
 
 # Each document of an analysis store and its record; separation.json only when the whole-split pass ran.

@@ -9,14 +9,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from analysis.store.schema import PRIMARY_METRIC
+from analysis.store.schema import PRIMARY_METRIC, HistoryRow
 from report.render.findings import Findings
 from report.render.load import load_findings
 
 TWO_SAMPLE_METRIC = PRIMARY_METRIC  # the assignment's; a store without it gives its first metric instead
 
 
-def summary(checkpoint: str, findings: Findings) -> dict:
+def summary(checkpoint: str, findings: Findings) -> HistoryRow:
     """One row: accuracy and the two-sample distances always; the whole-split fields None when the store
     has no whole-split results (its analysis skipped that pass, or a store of schema 1 or 2)."""
     evaluation, embeddings, separation = findings.evaluation, findings.embeddings, findings.separation
@@ -26,13 +26,11 @@ def summary(checkpoint: str, findings: Findings) -> dict:
                   "inter_mean": two.inter_mean if two else None}
     if metric != TWO_SAMPLE_METRIC:  # named only when it is not the assignment's
         two_sample["metric"] = metric
-    row = {
-        "checkpoint": Path(checkpoint).name, "store": findings.store_dir.name,
-        "sha256": findings.provenance.checkpoint_sha256 or None,  # Provenance shows random weights as ""
-        "position": evaluation.position, "accuracy": evaluation.accuracy,
-        "two_sample": two_sample, "class_names": evaluation.class_names,
-    }
-    return {**row, **_whole_split(separation)}
+    return HistoryRow(
+        checkpoint=Path(checkpoint).name, store=findings.store_dir.name,
+        sha256=findings.provenance.checkpoint_sha256 or None,  # Provenance shows random weights as ""
+        position=evaluation.position, accuracy=evaluation.accuracy,
+        two_sample=two_sample, class_names=evaluation.class_names, **_whole_split(separation))
 
 
 def _whole_split(separation) -> dict:
@@ -61,6 +59,6 @@ def _pair_weighted_mean(matrix: list[list[float | None]], counts: list[int]) -> 
     return math.fsum(value * weight for value, weight in cells) / total
 
 
-def rows(series: list[tuple[str, Path]]) -> list[dict]:
+def rows(series: list[tuple[str, Path]]) -> list[HistoryRow]:
     """A summary row per (checkpoint, store), in the order given; each store verified and migrated."""
     return [summary(checkpoint, load_findings(store)) for checkpoint, store in series]
