@@ -57,22 +57,6 @@ def test_frozen_parameters_are_counted_apart():
     assert counts.non_trainable == 320 and counts.trainable == 232_650 - 320
 
 
-def test_shared_module_and_tied_weights_count_once():
-    class Tied(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a = nn.Linear(4, 4)
-            self.b = nn.Linear(4, 4)
-            self.b.weight = self.a.weight  # tied tensor on two modules
-            self.again = self.a           # the same module under a second name
-
-    model = Tied()
-    counts = count_parameters(model)
-    assert counts.total == sum(p.numel() for p in model.parameters()) == 16 + 4 + 4
-    b = next(layer for layer in counts.layers if layer.name == "b")
-    assert b.shared_with == ["a.weight"] and b.total == 4
-
-
 def test_shape_trace_is_recorded_in_execution_order():
     trace = trace_shapes(AssignmentCNN(), torch.zeros(1, 1, 28, 28))
     rows = [(r.name, tuple(r.output_shape)) for r in trace.rows]

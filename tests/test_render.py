@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from jinja2 import UndefinedError, meta
+from jinja2 import UndefinedError, meta, nodes
 from synthetic import documents, write_store
 
 from report import pipeline
@@ -33,7 +33,8 @@ def test_rendering_never_imports_torch(tmp_path):
         "import sys; sys.path.insert(0, 'tests')\n"
         "from pathlib import Path\n"
         "from report import pipeline\n"
-        f"outputs, rendered = pipeline.render(Path({str(tmp_path)!r}), Path({str(store)!r}), ('html', 'pdf'))\n"
+        f"plan = pipeline.RenderPlan(Path({str(tmp_path)!r}), Path({str(store)!r}), ('html', 'pdf'))\n"
+        "outputs, rendered = pipeline.render(plan)\n"
         "assert rendered and all(p.is_file() for p in outputs)\n"
         "assert 'torch' not in sys.modules, 'rendering imported torch'\n"
     )
@@ -43,7 +44,7 @@ def test_rendering_never_imports_torch(tmp_path):
 
 def test_html_holds_every_section_and_links_only_existing_images(tmp_path):
     store = write_store(tmp_path / "stores")
-    outputs, _ = pipeline.render(tmp_path, store, ("html",))
+    outputs, _ = pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html",)))
     html = outputs[0].read_text()
     for section in ("parameters", "shapes", "kernels", "activations", "embeddings", "distances", "accuracy"):
         assert f'id="{section}"' in html and f'href="#{section}"' in html
@@ -69,7 +70,7 @@ def test_templates_are_strict(tmp_path):
     with pytest.raises(UndefinedError):
         env.from_string("{{ missing }}").render()
     context = context_for(write_store(tmp_path / "stores"), tmp_path)
-    broken = dataclasses.replace(context, f=dataclasses.replace(context.f, embeddings=None))
+    broken = dataclasses.replace(context, views={**context.views, "embeddings": None})
     with pytest.raises(RenderError):
         render_html(broken)
 
@@ -78,9 +79,10 @@ def _names_used(paths):
     env = environment()
     used, imported = set(), set()
     for path in paths:
-        source = path.read_text()
-        used |= meta.find_undeclared_variables(env.parse(source))
-        imported |= set(re.findall(r"import \w+ as (\w+)", source))
+        tree = env.parse(path.read_text())
+        used |= meta.find_undeclared_variables(tree)
+        imported |= {name[1] if isinstance(name, tuple) else name
+                     for node in tree.find_all(nodes.FromImport) for name in node.names}
     return used - imported
 
 
@@ -98,7 +100,8 @@ def test_every_template_context_is_documented_and_used_exactly(context, template
     fields = {f.name for f in dataclasses.fields(cls)}
     assert all(f.metadata.get("help") for f in dataclasses.fields(cls))
     paths = [p for pattern in templates for p in TEMPLATE_DIR.glob(pattern)]
-    loop_variables = {"s"}  # report.html.j2's loop variable, visible to the included partials
+    # report.html.j2's loop variable and each section's view, seen by the partials
+    loop_variables = {"s", "view"} if context == "ReportContext" else set()
     assert _names_used(paths) - loop_variables == fields
 
 
@@ -122,7 +125,7 @@ def test_missing_image_fails_the_pdf(tmp_path):
 def test_pdf_from_the_synthetic_store_holds_its_numbers(tmp_path):
     from pypdf import PdfReader
 
-    outputs, _ = pipeline.render(tmp_path, write_store(tmp_path / "stores"), ("html", "pdf"))
+    outputs, _ = pipeline.render(pipeline.RenderPlan(tmp_path, write_store(tmp_path / "stores"), ("html", "pdf")))
     reader = PdfReader(outputs[1])
     text = " ".join(page.extract_text() for page in reader.pages)
     assert "283" in text and "TinyCNN" in text
@@ -132,16 +135,16 @@ def test_pdf_from_the_synthetic_store_holds_its_numbers(tmp_path):
 
 def test_failed_render_keeps_the_previous_report(tmp_path):
     store = write_store(tmp_path / "stores")
-    outputs, _ = pipeline.render(tmp_path, store, ("html", "pdf"))
+    outputs, _ = pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html", "pdf")))
     before = [p.read_bytes() for p in outputs]
     (store / "images" / "input.png").unlink()
     with pytest.raises(RenderError, match="missing resource"):  # past the store check: the PDF writer fails
-        pipeline.render(tmp_path, store, ("html", "pdf"), force=True, verified=True)
+        pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html", "pdf"), force=True, verified=True))
     assert [p.read_bytes() for p in outputs] == before
 
 
 def test_unchanged_inputs_are_not_rendered_again(tmp_path):
     store = write_store(tmp_path / "stores")
-    _, first = pipeline.render(tmp_path, store, ("html",))
-    _, second = pipeline.render(tmp_path, store, ("html",))
+    _, first = pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html",)))
+    _, second = pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html",)))
     assert first and not second

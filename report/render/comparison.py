@@ -9,31 +9,29 @@ import os
 from pathlib import Path
 
 from analysis.store.writer import dumps
-from report.render.context import PageContext, field, page_dates
+from report.render.context import PageContext, page_dates
 from report.render.documents import render_documents
-from report.render.findings import Findings
 from report.render.interpret import Note
 from report.render.interpret.changes import history_notes
 from report.render.interpret.changes import run as change_notes
 from report.render.load import load_findings, read_document
+from report.render.views import (
+    CompareView,
+    HistoryView,
+    compare_view,
+    field,
+    history_view,
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class CompareContext(PageContext):
-    a: Findings = field("everything read from checkpoint A's store")
-    b: Findings = field("everything read from checkpoint B's store")
-    a_url: str = field("A's store, relative to the HTML file")
-    b_url: str = field("B's store, relative to the HTML file")
-    compare_url: str = field("the comparison store (drift plot), relative to the HTML file")
-    doc: dict = field("compare.json: per-tensor drift and the files compared")
-    notes: list[Note] = field("what changed, as sentences")
+    view: CompareView = field("what the page shows, formatted (report.render.views.CompareView)")
 
 
 @dataclasses.dataclass(frozen=True)
 class HistoryContext(PageContext):
-    series_url: str = field("the history store (plots), relative to the HTML file")
-    doc: dict = field("history.json: one summary row per checkpoint, in series order")
-    notes: list[Note] = field("trends over the series, as sentences")
+    view: HistoryView = field("what the page shows, formatted (report.render.views.HistoryView)")
 
 
 def render_compare(out: Path, store_a: Path, store_b: Path, compare_dir: Path, formats) -> dict[Path, bytes]:
@@ -42,9 +40,9 @@ def render_compare(out: Path, store_a: Path, store_b: Path, compare_dir: Path, f
     notes = change_notes(a, b, doc)
     context = CompareContext(
         title=f"{a.model_class}: {doc['a']['file']} against {doc['b']['file']}", **page_dates(),
-        stylesheet="assets/report.css", a=a, b=b,
-        a_url=os.path.relpath(store_a, out), b_url=os.path.relpath(store_b, out),
-        compare_url=os.path.relpath(compare_dir, out), doc=doc, notes=notes)
+        stylesheet="assets/report.css",
+        view=compare_view(a, b, doc, notes, a_url=os.path.relpath(store_a, out), b_url=os.path.relpath(store_b, out),
+                          compare_url=os.path.relpath(compare_dir, out)))
     return _documents(out, "compare", "compare.html.j2", context, notes, formats)
 
 
@@ -52,7 +50,8 @@ def render_history(out: Path, series_dir: Path, formats) -> dict[Path, bytes]:
     doc = read_document(series_dir, "history.json")
     notes = history_notes(doc)
     context = HistoryContext(
-        title=f"History of {len(doc['rows'])} checkpoints", **page_dates(), stylesheet="assets/report.css", series_url=os.path.relpath(series_dir, out), doc=doc, notes=notes)
+        title=f"History of {len(doc['rows'])} checkpoints", **page_dates(), stylesheet="assets/report.css",
+        view=history_view(doc, notes, series_url=os.path.relpath(series_dir, out)))
     return _documents(out, "history", "history.html.j2", context, notes, formats)
 
 

@@ -1,7 +1,8 @@
-"""What the templates receive: documented dataclasses, built from Findings and notes.
+"""What the page templates receive: documented dataclasses, built from Findings and notes.
 
 Every field carries ``help`` metadata; tests check that the template uses
 exactly these names (the datasette idea of a documented template context).
+Each section's template gets its own view model (``report.render.views``), not the findings.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import time
 from pathlib import Path
 
 from report.render import fmt
-from report.render.findings import Findings, TraceRow
+from report.render.findings import Findings
 from report.render.interpret import Note, by_section
 from report.render.sections import ALL, BY_ID
+from report.render.views import Place, field, section_views
 
-
-def field(help_text: str, **kwargs):
-    return dataclasses.field(metadata={"help": help_text}, **kwargs)
+__all__ = ["Headline", "PageContext", "ReportContext", "Section", "build_context", "field", "page_dates"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,14 +35,6 @@ class Headline:
 
 
 @dataclasses.dataclass(frozen=True)
-class TraceGroup:
-    name: str = field("top-level module the rows belong to")
-    type: str = field("its class name")
-    rows: list[TraceRow] = field("the trace rows of this module and everything inside it, in call order")
-    collapsible: bool = field("true when the group is a container worth folding (more than one row)")
-
-
-@dataclasses.dataclass(frozen=True)
 class PageContext:
     """What every page template (report, compare, history) needs in its head."""
 
@@ -54,14 +46,22 @@ class PageContext:
 
 @dataclasses.dataclass(frozen=True)
 class ReportContext(PageContext):
-    store_url: str = field("path of the artifact store, relative to the HTML file")
+    model_class: str = field("the model's class name: the report's heading")
+    model_source: str = field("where the model came from (module:Class, torchvision:name...)")
+    input_shape: str = field("the model's input shape, without the batch dimension")
+    checkpoint: str | None = field("the checkpoint's file name; None when the weights are not a checkpoint's")
+    checkpoint_hash: str = field("the start of the checkpoint's sha256, shown beside its name")
+    checkpoint_sha256: str = field("the checkpoint's sha256 in full, for the page's metadata (empty without one)")
+    weights: str = field("which weights were used when there is no checkpoint")
+    data_description: str = field("the data set, in words")
+    code_version: str = field("the start of the analysis code's hash, for the page's metadata")
     sections: list[Section] = field("numbered sections, in order, for headings and the table of contents")
     headlines: list[Headline] = field("headline numbers for the summary box")
     warnings: list[str] = field("problems a reader must see first; empty when none")
     notes: dict[str, list[Note]] = field("interpretation notes grouped by section id")
-    trace_groups: list[TraceGroup] = field("the shape trace split by top-level module, for folding in HTML")
     key_findings: list[Note] = field("the notes repeated in the summary at the top, in KEY_RULES order")
-    f: Findings = field("everything read from the store")
+    views: dict[str, object] = field("section id -> that section's view model (report.render.views), for the "
+                                     "sections shown; its template sees it as ``view``")
 
 
 KEY_RULES = ("accuracy.overall", "params.dominant", "maps.dead", "embeddings.compactness",
@@ -69,6 +69,8 @@ KEY_RULES = ("accuracy.overall", "params.dominant", "maps.dead", "embeddings.com
              "separation.depth")
 KEY_DEAD_BRANCHES = ("some", "some-of-many")
 KEY_DEAD_NOTES = 2
+CHECKPOINT_HASH_SHOWN = 16  # hex digits of the checkpoint's sha256 in the title block
+CODE_VERSION_META = 12      # hex digits of the code hash in the page's generator metadata
 
 
 def key_findings(notes: list[Note]) -> list[Note]:
@@ -79,18 +81,6 @@ def key_findings(notes: list[Note]) -> list[Note]:
             matching = [n for n in matching if n.branch in KEY_DEAD_BRANCHES][:KEY_DEAD_NOTES]
         chosen.extend(matching)
     return chosen
-
-
-def trace_groups(f: Findings) -> list[TraceGroup]:
-    """Consecutive rows under the same top-level module form one group."""
-    groups: list[TraceGroup] = []
-    for row in f.trace.rows:
-        top = row.name.split(".")[0]
-        if groups and groups[-1].name == top and row.depth > 1:
-            groups[-1].rows.append(row)
-        else:
-            groups.append(TraceGroup(top, row.type, [row], False))
-    return [dataclasses.replace(g, collapsible=len(g.rows) > 1) for g in groups]
 
 
 def creation_time() -> float:
@@ -145,17 +135,27 @@ def build_context(f: Findings, notes: list[Note], build_dir: Path, stylesheet: s
     need its separation results)."""
     shown = [id for id in chosen if f.separation is not None or not BY_ID[id].whole_split]
     notes = [n for n in notes if n.section in shown]
+    sections = [Section(id, number, BY_ID[id].title) for number, id in enumerate(shown, start=1)]
+    place = Place(store_url=os.path.relpath(f.store_dir, build_dir), numbers={s.id: s.number for s in sections})
+    has_checkpoint = f.weights == "checkpoint"
     return ReportContext(
-        title=f"{f.model_class} — {f.provenance.checkpoint_file}" if f.weights == "checkpoint"
+        title=f"{f.model_class} — {f.provenance.checkpoint_file}" if has_checkpoint
         else f"{f.model_class} — {f.weights} weights",
         **page_dates(),
         stylesheet=stylesheet,
-        store_url=os.path.relpath(f.store_dir, build_dir),
-        sections=[Section(id, number, BY_ID[id].title) for number, id in enumerate(shown, start=1)],
+        model_class=f.model_class,
+        model_source=f.model_source,
+        input_shape=fmt.shape(f.input_shape),
+        checkpoint=f.provenance.checkpoint_file if has_checkpoint else None,
+        checkpoint_hash=f.provenance.checkpoint_sha256[:CHECKPOINT_HASH_SHOWN],
+        checkpoint_sha256=f.provenance.checkpoint_sha256,
+        weights=f.weights,
+        data_description=f.provenance.data_description,
+        code_version=f.provenance.code_version[:CODE_VERSION_META],
+        sections=sections,
         headlines=headlines(f),
         warnings=warnings(f),
         notes=by_section(notes),
-        trace_groups=trace_groups(f),
         key_findings=key_findings(notes),
-        f=f,
+        views=section_views(f, place, shown),
     )

@@ -17,22 +17,18 @@ from urllib.request import url2pathname
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
-from report.render import TEMPLATE_DIR, fmt
+from report.render import TEMPLATE_DIR
 from report.render.context import ReportContext
 from report.render.errors import RenderError
-
-FILTERS = {"integer": fmt.integer, "number": fmt.number, "percent": fmt.percent,
-           "shape": fmt.shape, "ratio": fmt.ratio, "listing": fmt.listing, "count": fmt.count, "fixed": fmt.fixed}
 
 
 @functools.cache
 def environment() -> Environment:
-    """One environment per process: Jinja2 compiles each template once (``watch`` renders many times)."""
-    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
-                      autoescape=select_autoescape(default=True, default_for_string=True),
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(FILTERS)
-    return env
+    """One environment per process: Jinja2 compiles each template once (``watch`` renders many times).
+    No formatting filters: the view models (report.render.views) hand templates text already formatted."""
+    return Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
+                       autoescape=select_autoescape(default=True, default_for_string=True),
+                       trim_blocks=True, lstrip_blocks=True)
 
 
 def render_html(context: ReportContext) -> str:

@@ -1,0 +1,50 @@
+"""What every view model uses: documented fields, figures, and where the views are shown."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from report.render import fmt
+
+
+def field(help_text: str, **kwargs):
+    """A dataclass field with its ``help`` text: what the template shows from it."""
+    return dataclasses.field(metadata={"help": help_text}, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Place:
+    """Where the views are shown: what a builder needs besides the findings."""
+
+    store_url: str = field("the store, relative to the HTML file: image paths start with it")
+    numbers: dict[str, int] = field("section id -> section number, for the sections shown")
+
+
+@dataclasses.dataclass(frozen=True)
+class ColourScale:
+    src: str = field("the colour bar image, relative to the HTML file")
+    vmin: str = field("the value at the bottom of the scale, formatted")
+    vmax: str = field("the value at the top of the scale, formatted")
+    cmap: str = field("the colour map's name")
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    src: str = field("the image, relative to the HTML file")
+    alt: str = field("the image's alternative text")
+    caption: str = field("the caption under the image")
+    scale: ColourScale | None = field("the colour scale shown beside the image; None for none", default=None)
+
+
+def url(place: Place, path: str) -> str:
+    """A store file's path as the HTML file links it."""
+    return f"{place.store_url}/{path}"
+
+
+def scale(place: Place, colourbar: str, vmin: float, vmax: float, cmap: str) -> ColourScale:
+    return ColourScale(url(place, colourbar), fmt.number(vmin), fmt.number(vmax), cmap)
+
+
+def plural(count: int, noun: str) -> str:
+    """``count`` and ``noun``, with an "s" unless the count is one: "1 pair", "2 pairs"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -1,0 +1,248 @@
+"""Views of the network itself: parameters, shape trace, kernels, activation maps, provenance."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from report.render import fmt
+from report.render.findings import Findings
+from report.render.views.common import Figure, Place, field, scale, url
+
+NO_VALUE = "—"  # a cell with nothing to show (no weight tensor, no shape recorded)
+
+
+# --- parameters -------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ParameterRow:
+    name: str = field("the layer's qualified name")
+    type: str = field("its class name")
+    weight_shape: str = field("shape of its weight tensor, or a dash when it has none")
+    weights: str = field("number of weights, formatted")
+    biases: str = field("number of biases, formatted")
+    formula: str = field("how the count is made up, e.g. 32·1·3·3 + 32")
+    total: str = field("parameters counted for this layer, formatted")
+    share: str = field("its share of all parameters, or a dash when the model has none")
+    shared: str = field("which tensors it shares with other layers and its other names; empty when neither")
+
+
+@dataclasses.dataclass(frozen=True)
+class ParametersView:
+    """_parameters.html.j2: the parameter table."""
+
+    total: str = field("all parameters, each tensor counted once, formatted")
+    layers: list[ParameterRow] = field("one row per layer that owns parameters, in definition order")
+    sharing: bool = field("true when some layer shares a tensor or has another name: the table gets a Shared column")
+    weights: str = field("sum of the weight column, formatted")
+    biases: str = field("sum of the bias column, formatted")
+    trainable: str = field("trainable parameters, formatted")
+    frozen: str = field("parameters that are not trainable, formatted")
+    buffers: str | None = field("values held in buffers (not parameters), formatted; None when there are none")
+    buffer_tensors: str = field("how many buffer tensors hold them")
+
+
+def _shared(layer) -> str:
+    parts = []
+    if layer.shared_with:
+        parts.append(f"uses {', '.join(layer.shared_with)} (counted there)")
+    if layer.aliases:
+        parts.append(f"also named {', '.join(layer.aliases)}")
+    return "; ".join(parts)
+
+
+def parameters_view(f: Findings, place: Place) -> ParametersView:
+    p = f.parameters
+    rows = [ParameterRow(
+        name=layer.name, type=layer.type,
+        weight_shape=fmt.shape(layer.weight_shape) if layer.weight_shape else NO_VALUE,
+        weights=fmt.integer(layer.weights), biases=fmt.integer(layer.biases), formula=layer.formula,
+        total=fmt.integer(layer.total), share=fmt.percent(layer.total / p.total) if p.total else NO_VALUE,
+        shared=_shared(layer)) for layer in p.layers]
+    return ParametersView(
+        total=fmt.integer(p.total), layers=rows,
+        sharing=any(layer.shared_with or layer.aliases for layer in p.layers),
+        weights=fmt.integer(sum(layer.weights for layer in p.layers)),
+        biases=fmt.integer(sum(layer.biases for layer in p.layers)),
+        trainable=fmt.integer(p.trainable), frozen=fmt.integer(p.non_trainable),
+        buffers=fmt.integer(p.buffers) if p.buffers else None, buffer_tensors=str(len(p.buffer_list)))
+
+
+# --- shapes -----------------------------------------------------------------------------------------------
+
+INDENT_EM, INDENT_STEP_EM = 0.5, 0.9  # left padding of a trace row's name, and per level of nesting
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceRowView:
+    number: str = field("position in call order, from 1")
+    name: str = field("the module's qualified name")
+    type: str = field("its class name")
+    depth: int = field("nesting depth, from 1: the row's CSS class")
+    is_leaf: bool = field("false for a container module (it gets the container CSS class)")
+    indent: str = field("left padding of the name in em, by nesting depth")
+    input_shape: str = field("shape of its input without the batch dimension, or a dash when not recorded")
+    output_shape: str = field("shape of its output without the batch dimension, or a dash when not recorded")
+    changed: bool = field("true when the output's shape differs from the input's (highlighted)")
+    params: str = field("the module's own parameters, formatted")
+    macs: str = field("multiply-accumulates per image in words (1.2 M); empty when none are counted")
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceGroupView:
+    name: str = field("top-level module the rows belong to")
+    type: str = field("its class name")
+    rows: list[TraceRowView] = field("the trace rows of this module and everything inside it, in call order")
+    collapsible: bool = field("true when the group is a container worth folding (more than one row)")
+    calls: str = field("how many rows (module calls) the group holds")
+    input_shape: str = field("shape of the group's first call's input")
+    output_shape: str = field("shape of the group's first call's output")
+
+
+@dataclasses.dataclass(frozen=True)
+class ShapesView:
+    """_shapes.html.j2: the shape trace."""
+
+    input_shape: str = field("shape of the input, without the batch dimension")
+    batch_size: str = field("the batch size of the traced input")
+    macs: str = field("multiply-accumulates per image, in words (1.82 G)")
+    macs_exact: str = field("the same count in full, formatted")
+    groups: list[TraceGroupView] = field("the trace split by top-level module, for folding in HTML")
+
+
+def _trace_row(row) -> TraceRowView:
+    return TraceRowView(
+        number=str(row.order + 1), name=row.name, type=row.type, depth=row.depth, is_leaf=row.is_leaf,
+        indent=str(INDENT_EM + (row.depth - 1) * INDENT_STEP_EM),
+        input_shape=fmt.shape(row.input_shape) if row.input_shape else NO_VALUE,
+        output_shape=fmt.shape(row.output_shape) if row.output_shape else NO_VALUE,
+        changed=row.input_shape != row.output_shape, params=fmt.integer(row.params),
+        macs=fmt.count(row.macs) if row.macs else "")
+
+
+def trace_groups(f: Findings) -> list[TraceGroupView]:
+    """Consecutive rows under the same top-level module form one group."""
+    groups: list[tuple[str, str, list]] = []
+    for row in f.trace.rows:
+        top = row.name.split(".")[0]
+        if groups and groups[-1][0] == top and row.depth > 1:
+            groups[-1][2].append(row)
+        else:
+            groups.append((top, row.type, [row]))
+    return [TraceGroupView(name=name, type=type_, rows=[_trace_row(row) for row in rows],
+                           collapsible=len(rows) > 1, calls=str(len(rows)),
+                           input_shape=fmt.shape(rows[0].input_shape or []),
+                           output_shape=fmt.shape(rows[0].output_shape or []))
+            for name, type_, rows in groups]
+
+
+def shapes_view(f: Findings, place: Place) -> ShapesView:
+    t = f.trace
+    return ShapesView(input_shape=fmt.shape(t.input_shape), batch_size=str(t.batch_size),
+                      macs=fmt.count(t.total_macs), macs_exact=fmt.integer(t.total_macs), groups=trace_groups(f))
+
+
+# --- kernels ----------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class KernelRow:
+    name: str = field("the convolution's qualified name")
+    shape: str = field("its kernel tensor's shape (out channels, in channels, height, width)")
+    count: str = field("how many kernels it has (its out channels), formatted")
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelsView:
+    """_kernels.html.j2: kernel shapes and the first convolution's kernels as a picture."""
+
+    kernels: list[KernelRow] = field("one row per convolution")
+    figure: Figure | None = field("the kernel picture; None when the network has no Conv2d layer")
+
+
+def _kernel_figure(f: Findings, place: Place) -> Figure | None:
+    k = f.kernel_image
+    if k is None:
+        return None
+    which = f"all {k.shape[0]}" if k.shown == k.shape[0] else f"the first {k.shown} of {k.shape[0]}"
+    if k.colouring == "rgb":
+        return Figure(url(place, k.path), f"{k.layer} kernels shown as colour images",
+                      f"The {k.layer} kernels ({which}, shape {fmt.shape(k.shape)}) as colour images: each kernel's "
+                      "three input-channel weights become red, green and blue, each kernel stretched to its own range. "
+                      f"Kernel 0 at the top left, {k.columns} per row.")
+    channel = ", input channel 0 only" if k.colouring == "input channel 0" else ""
+    return Figure(url(place, k.path), f"{k.layer} kernels, {k.shown} tiles of weights",
+                  f"The {k.layer} kernels ({which}, shape {fmt.shape(k.shape)}){channel}, kernel 0 at the top left, "
+                  f"{k.columns} per row. Colour scale symmetric about zero ({k.cmap}): red positive, blue negative "
+                  "weights.", scale(place, k.colourbar, k.vmin, k.vmax, k.cmap))
+
+
+def kernels_view(f: Findings, place: Place) -> KernelsView:
+    return KernelsView(
+        kernels=[KernelRow(k["name"], fmt.shape(k["shape"]), fmt.integer(k["shape"][0])) for k in f.kernels],
+        figure=_kernel_figure(f, place))
+
+
+# --- activations ------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ActivationsView:
+    """_activations.html.j2: the input image and one grid of activation maps per chosen layer."""
+
+    input: Figure = field("the input image all maps respond to")
+    grids: list[Figure] = field("one grid of activation maps per layer, each with its colour scale")
+
+
+def activations_view(f: Findings, place: Place) -> ActivationsView:
+    i = f.input_image
+    label, predicted = f.class_name(i.label), f.class_name(i.predicted)
+    grids = []
+    for grid in f.map_grids:
+        maps = f"all {grid.shape[0]}" if grid.selection == "all" else grid.selection
+        grids.append(Figure(
+            url(place, grid.path), f"{len(grid.shown_channels)} activation maps of {grid.label}",
+            f"{grid.label}: {maps} maps of shape {fmt.shape(grid.shape)}, channel index above each, {grid.columns} "
+            f"per row. One colour scale ({grid.cmap}) shared by all maps, from {fmt.number(grid.vmin)} to "
+            f"{fmt.number(grid.vmax)}.",
+            scale(place, f.map_colourbar, grid.vmin, grid.vmax, grid.cmap)))
+    return ActivationsView(
+        input=Figure(url(place, i.path), f"test image {i.index}, class {label}",
+                     f"Input: test image #{i.index} ({i.chosen_by}), class {label}, predicted {predicted}. "
+                     "Each map below is the response of one channel to this image."),
+        grids=grids)
+
+
+# --- provenance -------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ProvenanceView:
+    """_provenance.html.j2: the inputs and versions behind every number."""
+
+    model_class: str = field("the model's class name")
+    model_source: str = field("where the model came from (module:Class, torchvision:name...)")
+    weights: str = field('"checkpoint", or which weights were used instead')
+    mean: str = field("the normalisation mean, one value per channel, comma-separated")
+    std: str = field("the normalisation standard deviation, one value per channel, comma-separated")
+    checkpoint_file: str = field("the checkpoint's file name (or why there is none)")
+    checkpoint_bytes: str = field("its size in bytes, formatted")
+    checkpoint_sha256: str = field("its sha256, in full")
+    data_description: str = field("the data set, in words")
+    config: list[str] = field('the analysis options, each as "key=value"')
+    code_version: str = field("the analysis code's hash, shortened")
+    store: str = field("the store, relative to the HTML file")
+    schema_version: str = field("the store's schema version, as written")
+    software: str = field('the versions that wrote the store, as "name version, ..."')
+
+
+CODE_VERSION_SHOWN = 16  # hex digits of the code hash shown
+
+
+def provenance_view(f: Findings, place: Place) -> ProvenanceView:
+    pv = f.provenance
+    return ProvenanceView(
+        model_class=f.model_class, model_source=f.model_source, weights=f.weights,
+        mean=", ".join(str(x) for x in f.normalisation["mean"]), std=", ".join(str(x) for x in f.normalisation["std"]),
+        checkpoint_file=pv.checkpoint_file, checkpoint_bytes=fmt.integer(pv.checkpoint_bytes),
+        checkpoint_sha256=pv.checkpoint_sha256, data_description=pv.data_description,
+        config=[f"{key}={value}" for key, value in pv.config.items()],
+        code_version=pv.code_version[:CODE_VERSION_SHOWN], store=place.store_url,
+        schema_version=str(pv.schema_version),
+        software=", ".join(f"{key} {value}" for key, value in pv.producer.items()))

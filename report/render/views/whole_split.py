@@ -1,0 +1,256 @@
+"""Views of the whole-split statistics: separation, separation by depth, the map, errors, filters."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from analysis.store.schema import PRIMARY_METRIC
+from report.render import fmt
+from report.render.findings import Findings
+from report.render.views.common import Figure, Place, field, url
+from report.render.views.samples import metric as registered
+
+NOT_AVAILABLE = "n/a"
+LISTED = 12  # filter indices listed in a cell before "and N more"
+
+
+def unit(metric: str) -> str:
+    """The separation metric as the whole-split sections name it: the primary metric by its name, any other
+    by its id."""
+    return registered(metric).name if metric == PRIMARY_METRIC else metric
+
+
+# --- separation -------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class SpreadRow:
+    name: str = field("the class")
+    images: str = field("its test images, formatted")
+    pairs: str = field("pairs of distinct images in it, formatted")
+    mean: str = field("mean intra-class distance, formatted (n/a for a class of one image)")
+    std: str = field("standard deviation of those distances, formatted")
+    interval: str = field('the 95% bootstrap interval of the mean, as "low – high"')
+    silhouette: str = field("the class's mean silhouette, two digits")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClosestPairRow:
+    classes: str = field('the two classes, as "a – b"')
+    inter_mean: str = field("their mean inter-class distance, formatted")
+    ratio: str = field("that over their average intra-class distance, formatted")
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoSampleRow:
+    group: str = field('"intra-class one" or "inter-class one–two"')
+    two_sample: str = field("the mean distance over the sample images of the first sections, formatted")
+    full: str = field("the same mean over the whole test split, formatted")
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoSampleTable:
+    heading: str = field('the two-sample column\'s heading: "2 per class (section 6)", without the section '
+                         "number when the distances section is not shown")
+    rows: list[TwoSampleRow] = field("one row per class of the samples, then one for the pair of them")
+
+
+@dataclasses.dataclass(frozen=True)
+class SeparationView:
+    """_separation.html.j2: class spread and separation over the whole test split."""
+
+    description: str = field("which layer's output the embedding is, in words")
+    dimensions: str = field("values per embedding, formatted")
+    n: str = field("test images, formatted")
+    embeddings_file: str = field("the stored embeddings of all test images, relative to the HTML file")
+    unit: str = field("the distance used, as the text names it")
+    bootstrap_replicates: str = field("bootstrap resamples behind each interval")
+    bootstrap_cap: str = field("the most images per class a resample draws, formatted")
+    ratio: str = field("mean inter-class over mean intra-class distance, formatted; n/a when not defined")
+    silhouette: str = field("the mean silhouette, two digits")
+    nearest_centroid_accuracy: str = field("accuracy of the nearest class centroid, as a percentage")
+    per_class: list[SpreadRow] = field("one row per class")
+    heatmap: Figure = field("the heat map of mean distances between classes")
+    centroids: Figure = field("the heat map of distances between class centroids")
+    closest_pairs: list[ClosestPairRow] = field("the class pairs closest relative to their spread; empty for none")
+    closest_examples: list[Figure] = field("for each closest pair, the images of each class nearest the other")
+    two_sample: TwoSampleTable | None = field("the first sections' two-sample figures beside the whole split; "
+                                              "None when the store has none")
+
+
+def _two_sample(f: Findings, place: Place) -> TwoSampleTable | None:
+    two = f.separation.two_sample
+    if not two:
+        return None
+    section = place.numbers.get("distances")
+    heading = f"{f.embeddings.per_class} per class" + (f" (section {section})" if section is not None else "")
+    classes = two["classes"]
+    rows = [TwoSampleRow(f"intra-class {f.class_name(c)}", fmt.number(two["intra"][str(c)]["two_sample"]),
+                         fmt.number(two["intra"][str(c)]["full"])) for c in classes]
+    rows.append(TwoSampleRow(f"inter-class {f.class_name(classes[0])}–{f.class_name(classes[1])}",
+                             fmt.number(two["inter"]["two_sample"]), fmt.number(two["inter"]["full"])))
+    return TwoSampleTable(heading, rows)
+
+
+def separation_view(f: Findings, place: Place) -> SeparationView:
+    sp = f.separation
+    name = unit(sp.metric)
+    examples = []
+    for pair in sp.closest_pairs:
+        for ex in pair["examples"]:
+            other = pair["b"] if ex["class"] == pair["a"] else pair["a"]
+            cls = f.class_name(ex["class"])
+            examples.append(Figure(url(place, ex["path"]), f"test image {ex['index']}, class {cls}",
+                                   f"#{ex['index']}: the {cls} nearest to the {f.class_name(other)} centroid"))
+    return SeparationView(
+        description=sp.description, dimensions=fmt.integer(sp.dimensions), n=fmt.integer(sp.n),
+        embeddings_file=url(place, sp.embeddings_file), unit=name,
+        bootstrap_replicates=str(sp.settings["bootstrap_replicates"]),
+        bootstrap_cap=fmt.integer(sp.settings["bootstrap_cap"]),
+        ratio=fmt.ratio(sp.ratio) if sp.ratio else NOT_AVAILABLE, silhouette=fmt.number(sp.silhouette, 2),
+        nearest_centroid_accuracy=fmt.percent(sp.nearest_centroid_accuracy),
+        per_class=[SpreadRow(f.class_name(c.cls), fmt.integer(c.n), fmt.integer(c.pairs), fmt.number(c.intra_mean),
+                             fmt.number(c.intra_std), f"{fmt.number(c.ci_low)} – {fmt.number(c.ci_high)}",
+                             fmt.number(c.silhouette, 2)) for c in sp.per_class],
+        heatmap=Figure(url(place, sp.images["heatmap"]), "heatmap of mean distances between classes",
+                       f"Mean {name} between the embeddings of every pair of classes; the diagonal is the mean within "
+                       "each class. The matrix is symmetric."),
+        centroids=Figure(url(place, sp.images["centroids"]), "heatmap of distances between class centroids",
+                         f"{name} between class centroids (mean embedding of each class)."),
+        closest_pairs=[ClosestPairRow(f"{f.class_name(pair['a'])} – {f.class_name(pair['b'])}",
+                                      fmt.number(pair["inter_mean"]), fmt.ratio(pair["ratio"]))
+                       for pair in sp.closest_pairs],
+        closest_examples=examples, two_sample=_two_sample(f, place))
+
+
+# --- depth ------------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class DepthRow:
+    label: str = field("the layer")
+    values: str = field("values in its flattened output, formatted")
+    ratio: str = field("inter/intra distance ratio of its output, formatted; n/a when not defined")
+    silhouette: str = field("silhouette of its output, two digits")
+
+
+@dataclasses.dataclass(frozen=True)
+class DepthView:
+    """_depth.html.j2: separation of each layer's output."""
+
+    images: str = field("test images the measures use, formatted")
+    sample: str = field('"(all of them)" or "(a seeded sample)"')
+    metric: str = field("the distance used")
+    layers: list[DepthRow] = field("one row per layer, from input side to output side")
+    plot: Figure = field("the line chart of both measures against depth")
+
+
+def depth_view(f: Findings, place: Place) -> DepthView:
+    sp = f.separation
+    return DepthView(
+        images=fmt.integer(sp.depth_sample),
+        sample="(all of them)" if sp.depth_sample == sp.n else "(a seeded sample)", metric=sp.metric,
+        layers=[DepthRow(d.label, fmt.integer(d.dims), fmt.ratio(d.ratio) if d.ratio else NOT_AVAILABLE,
+                         fmt.number(d.silhouette, 2)) for d in sp.depth],
+        plot=Figure(url(place, sp.images["depth"]), "line chart of separation against depth",
+                    "Inter/intra distance ratio (left axis) and silhouette (right axis) of each layer's output, from "
+                    "input side to output side."))
+
+
+# --- map --------------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class MapView:
+    """_map.html.j2: PCA and t-SNE pictures of the embedding."""
+
+    layer: str = field("the embedding layer")
+    pca_share: str = field("share of the variance along the two PCA directions, as a percentage")
+    pca: Figure = field("the PCA scatter plot")
+    tsne: Figure | None = field("the t-SNE scatter plot; None when it was not drawn")
+
+
+def map_view(f: Findings, place: Place) -> MapView:
+    sp = f.separation
+    tsne = None
+    if sp.images.get("tsne"):
+        sample = ", a seeded sample" if sp.tsne_sample < sp.n else ""
+        tsne = Figure(url(place, sp.images["tsne"]), "t-SNE scatter plot of the embedding coloured by class",
+                      f"t-SNE of the embedding ({fmt.integer(sp.tsne_sample)} test images{sample}; seed fixed, so the "
+                      "picture is the same on every run).")
+    return MapView(
+        layer=sp.layer, pca_share=fmt.percent(sp.pca_variance[0] + sp.pca_variance[1]),
+        pca=Figure(url(place, sp.images["pca"]), "PCA scatter plot of the embedding coloured by class",
+                   f"PCA of the embedding of all {fmt.integer(sp.n)} test images."),
+        tsne=tsne)
+
+
+# --- errors -----------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class ErrorsView:
+    """_errors.html.j2: the confusion matrix and the most confident errors."""
+
+    confusion: Figure = field("the confusion matrix")
+    misclassified: list[Figure] = field("the most confident errors, most confident first; empty for none")
+
+
+def errors_view(f: Findings, place: Place) -> ErrorsView:
+    sp = f.separation
+    return ErrorsView(
+        confusion=Figure(url(place, sp.images["confusion"]), "confusion matrix",
+                         f"Confusion matrix of the {fmt.integer(sp.n)} test images: row = true class, column = "
+                         "predicted class; the diagonal holds the correct predictions."),
+        misclassified=[Figure(url(place, m["path"]), f"test image {m['index']}, a {f.class_name(m['label'])} "
+                              f"predicted as {f.class_name(m['predicted'])}",
+                              f"#{m['index']}: true {f.class_name(m['label'])}, predicted "
+                              f"{f.class_name(m['predicted'])} ({fmt.percent(m['confidence'])})")
+                       for m in sp.misclassified])
+
+
+# --- filters ----------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class FilterRow:
+    label: str = field("the layer")
+    channels: str = field("its filters, formatted")
+    mean_range: str = field('lowest and highest mean activation of its filters, as "min – max"')
+    activated: bool = field("true when the output follows a ReLU-like activation: only then are filters dead")
+    dead: str = field('the dead filters\' indices (the first 12, "and N more"), or "none"')
+    near_dead: str = field('the near-dead filters\' indices, the same way')
+    never_positive: str = field("for a raw output: how many filters are never positive on the dead share of images")
+
+
+@dataclasses.dataclass(frozen=True)
+class FiltersView:
+    """_filters.html.j2: filter activity per layer."""
+
+    n: str = field("test images, formatted")
+    dead_share: str = field("share of images on which a dead filter is zero, as a whole percentage")
+    near_dead_share: str = field("the same share for a near-dead filter")
+    layers: list[FilterRow] = field("one row per convolution layer")
+    charts: list[Figure] = field("a bar chart of mean activation per filter, for the layers that have one")
+
+
+def _indices(indices: list[int]) -> str:
+    if not indices:
+        return "none"
+    more = f" and {len(indices) - LISTED} more" if len(indices) > LISTED else ""
+    return ", ".join(str(i) for i in indices[:LISTED]) + more
+
+
+def _range(values: list[float | None]) -> str:
+    finite = [v for v in values if v is not None]
+    return f"{fmt.number(min(finite))} – {fmt.number(max(finite))}" if finite else NOT_AVAILABLE
+
+
+def filters_view(f: Findings, place: Place) -> FiltersView:
+    sp = f.separation
+    dead_share = sp.settings["dead_share"]
+    return FiltersView(
+        n=fmt.integer(sp.n), dead_share=fmt.percent(dead_share, 0),
+        near_dead_share=fmt.percent(sp.settings["near_dead_share"], 0),
+        layers=[FilterRow(layer.label, fmt.integer(layer.channels), _range(layer.mean), layer.activated,
+                          _indices(layer.dead), _indices(layer.near_dead),
+                          str(sum(1 for z in layer.zero_fraction if z is not None and z >= dead_share)))
+                for layer in sp.filters],
+        charts=[Figure(url(place, layer.path), f"bar chart of mean activation per filter of {layer.label}",
+                       f"{layer.label}: mean activation of each of its {layer.channels} filters over the test split; "
+                       "darker bars are zero for more images.") for layer in sp.filters if layer.path])
