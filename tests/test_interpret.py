@@ -3,7 +3,7 @@
 import copy
 
 import pytest
-from synthetic import documents, embeddings_doc, separation_doc, write_store
+from synthetic import VECTORS, documents, embeddings_doc, separation_doc, write_store
 
 from report.render.interpret import RULES, run_rules
 from report.render.load import load_findings
@@ -38,6 +38,9 @@ def _row_copy(order):
     return {"order": order, "name": "fc1" if order == 0 else f"fc{order + 1}", "type": "Linear", "depth": 1,
             "is_leaf": True, "input_shape": [36], "output_shape": [6], "params": 222, "geometry": {}, "macs": 216}
 ROW = (M, "trace", "rows")
+# the assignment's own setting: its CNN, fc2 after ReLU, classes named 6 and 7 (the synthetic labels 1 and 2)
+COURSE = (edit((M, "model", "source"), "assignment"), edit((V, "layer"), "fc2"),
+          edit((E, "class_names"), ["zero", "6", "7"]))
 
 # rule id -> branch -> (change to the synthetic store, text the note must contain)
 CASES = {
@@ -56,6 +59,8 @@ CASES = {
         "dense-heavy": (no_change, "Convolutions hold 14.1% of the parameters and fully connected layers 85.9%"),
         "conv-heavy": (several(edit((M, "parameters", "layers", 0, "total"), 1000), edit((M, "parameters", "total"), 1243)),
                        "Convolutions hold most of the parameters (80.5%"),
+        "conv-more": (several(edit((M, "parameters", "layers", 0, "total"), 300), edit((M, "parameters", "total"), 1000)),
+                      "Convolutions hold more of the parameters than fully connected layers (30.0% against 24.3%)"),
     },
     "shapes.step": {
         "conv-valid": (no_change, "conv1: a 3×3 convolution without padding removes 2 pixels from each side length (8 → 6)"),
@@ -112,13 +117,16 @@ CASES = {
         "separated": (no_change, "every inter-class pair is farther apart than every intra-class pair"),
         "not-separated": (edit((V,), embeddings_doc(vectors=[[0, 0], [9, 9], [4, 4], [5, 5.5]])),
                           "does not separate these samples"),
+        "no-separation": (edit((V,), embeddings_doc(vectors=[[0.2, 1.8], [0.5, 2.3], [2.8, 1.6], [0.0, 0.2]])),
+                          "Between the 4 samples, inter- and intra-class distances are about the same (mean MSE"),
     },
     "embeddings.sample_size": {
         "anecdotal": (no_change, "Caution: with 2 samples per class (2 intra-class pairs in all)"),
         "adequate": (edit((V, "per_class"), 40), "The means rest on 40 samples per class"),
     },
     "embeddings.metrics": {
-        "agree": (no_change, "all agree on this conclusion"),
+        "agree": (no_change, "all agree on whether inter-class distances are larger than intra-class ones for these "
+                             "samples (they are)"),
         "disagree": (edit((V,), embeddings_doc(vectors=[[1, 0], [9, 0], [1, 1], [9, 9]])),
                      "The metrics disagree: cosine distance reaches the opposite conclusion to MSE"),
     },
@@ -130,54 +138,94 @@ CASES = {
         "all-correct": (no_change, "classifies all 4 samples correctly"),
         "some-wrong": (edit((V,), embeddings_doc(predicted=[1, 2, 2, 2])), "1 of 4 samples is misclassified: #11 (a one, predicted two); distances involving it"),
     },
+    "embeddings.course_report": {
+        "reproduces": (several(*COURSE), "The course report measured MSE 110.5971 within the 6s, 225.5673 within the 7s "
+                                         "and 1619.8328 between a 6 and a 7; this checkpoint gives 0.01167, 0.1317 and "
+                                         "4.715. Absolute distances depend on the training run and on the scale of the "
+                                         "activations, so only the orderings can carry over: intra-class distances are "
+                                         "smaller than the inter-class one, as in the course report; the 6s are the "
+                                         "more compact digit, as in the course report."),
+        "partly": (several(edit((V,), embeddings_doc(vectors=[VECTORS[2], VECTORS[3], VECTORS[0], VECTORS[1]])), *COURSE),
+                   "the 7s are the more compact digit, unlike in the course report"),
+        "differs": (several(edit((V,), embeddings_doc(vectors=[[0, 0], [9, 9], [4, 4], [4.1, 4.1]])), *COURSE),
+                    "intra-class distances are not all smaller than the inter-class one, unlike in the course report"),
+    },
     "accuracy.overall": {
         "errors": (no_change, "The network classifies 90.0% of the 30 test images correctly (3 errors); the weakest class is two (80.0% of 10)"),
         "perfect": (several(edit((E, "correct"), 30), edit((E, "accuracy"), 1.0)), "all 30 test images correctly"),
+        "near-chance": (several(edit((E, "correct"), 11), edit((E, "accuracy"), 11 / 30)),
+                        "36.7% of the 30 test images correctly, no better than always answering the most frequent "
+                        "class would (33.3%): it has not learned the task"),
     },
     "accuracy.training": {
         "external": (no_change, "carries no training record"),
+        "untrained": (edit((M, "model", "weights"), "random (seed 3)"),
+                      "There is no checkpoint: the weights are random (seed 3), never trained."),
         "recorded": (edit((E, "training"), {"config": {"epochs": 3, "seed": 0, "threads": 2}, "seconds": 4.2,
                                             "n_train": 400, "n_test": 30, "test_accuracy": 0.9}),
                      "trained by this tool for 3 epochs on 400 images in 4.20 s"),
     },
     "separation.overall": {
-        "strong": (no_change, "The fc1 embedding separates the classes well: mean inter-class distance is 2.6× the mean "
+        "strong": (no_change, "Over all 30 test images, the fc1 embedding separates the classes well: mean inter-class distance is 2.6× the mean "
                               "intra-class distance, the silhouette is 0.60"),
         "moderate": (edit((S,), separation_doc(silhouettes=(0.1, 0.2, 0.3))), "separates the classes moderately"),
         "weak": (edit((S,), separation_doc(silhouettes=(0.1, 0.2, 0.1))),
                  "separates the classes weakly: mean inter-class distance is 2.6×"),
     },
     "separation.compactness": {
-        "distinct": (no_change, "class zero is the most compact (mean intra-class MSE 0.6000, 95% interval "
-                                "0.5000–0.7000) and class two the least (1.300, 1.200–1.400). The intervals do not overlap"),
-        "overlapping": (edit((S,), separation_doc(ci=((0.5, 1.3), (0.9, 1.1), (1.2, 1.4)))), "The intervals overlap"),
+        "distinct": (no_change, "class zero has the smallest spread (mean intra-class MSE 0.6000, 95% interval "
+                                "0.5000–0.7000) and class two the largest (1.300, 1.200–1.400). Both hold beyond "
+                                "sampling noise"),
+        "one-end": (edit((S,), separation_doc(ci=((0.5, 0.7), (0.9, 1.3), (1.2, 1.4)))),
+                    "Only class zero's interval is clear of every other class's, so only it is established as the "
+                    "smallest; class two's overlaps class one's, so the largest spread is not established."),
+        "overlapping": (edit((S,), separation_doc(ci=((0.5, 1.3), (0.9, 1.1), (1.2, 1.4)))),
+                        "neither end of this ranking is established"),
     },
     "separation.closest": {
-        "confused-elsewhere": (no_change, "The closest classes are zero and one: their mean distance is only 2.5× "
-                                          "their average spread"),
+        "confused-elsewhere": (no_change, "Relative to their spread, the closest classes are zero and one: the mean "
+                                          "distance between them is only 2.5× their average distance within a class. "
+                                          "The figure shows, for each, the image lying nearest to the other class's "
+                                          "centroid: the place to look for shared strokes or shapes. The pair the "
+                                          "network confuses most, one and two (2 errors), is not among the closest "
+                                          "pairs shown"),
         "also-confused": (edit((S,), separation_doc(confusion=[[8, 2, 0], [0, 9, 1], [0, 0, 10]])),
                           "It is also the pair the network confuses most (2 errors)."),
+        "confused-among-closest": (edit((S, "closest_pairs"), [
+            {"a": 0, "b": 2, "ratio": 2.0, "inter_mean": 2.0, "examples": []},
+            {"a": 1, "b": 2, "ratio": 2.5, "inter_mean": 2.5, "examples": []}]),
+            "The pair the network confuses most, one and two (2 errors), is among the closest pairs shown."),
         "no-confusion": (edit((S,), separation_doc(confusion=[[10, 0, 0], [0, 10, 0], [0, 0, 10]])),
                          "The network confuses no pair of classes."),
     },
     "separation.two_sample": {
-        "confirms": (no_change, "The whole test split confirms the two-sample reading: the first sections, from 2 "
-                                "samples per class, found class one more compact"),
+        "agrees": (no_change, "The whole test split agrees with the sampled reading: the first sections, from 2 "
+                              "samples per class, found class one more compact"),
+        "confirms": (edit((V, "per_class"), 40), "The whole test split confirms the sampled reading: the first "
+                                                 "sections, from 40 samples per class"),
         "contradicts": (edit((S,), separation_doc(two_sample_full=(1.4, 1.0))),
-                        "contradicts the two-sample reading: the first sections, from 2 samples per class, found class "
+                        "contradicts the sampled reading: the first sections, from 2 samples per class, found class "
                         "one more compact and inter-class distances larger than intra-class ones, but over all images "
                         "class two is the more compact (1.000 against 1.400)"),
     },
     "separation.depth": {
-        "grows": (no_change, "Separation grows steadily with depth (silhouette layer 0 0.10 → layer 1 0.30 → "
-                             "layer 2 0.60)"),
-        "grows-unevenly": (edit((S,), separation_doc(silhouettes=(0.1, 0.05, 0.6))), "it dips at layer 1"),
-        "does-not-grow": (edit((S,), separation_doc(silhouettes=(0.4, 0.3, 0.2))), "Separation does not grow with depth"),
+        "grows": (no_change, "Separation grows with depth (silhouette layer 0 0.10 → layer 1 0.30 → "
+                             "layer 2 0.60): no layer lowers it by more than 0.02."),
+        "grows-unevenly": (edit((S,), separation_doc(silhouettes=(0.1, 0.05, 0.6))),
+                           "it falls by more than 0.02 at layer 1"),
+        "flat": (edit((S,), separation_doc(silhouettes=(0.30, 0.29, 0.31))),
+                 "Separation is about the same at the last layer as at the first"),
+        "does-not-grow": (edit((S,), separation_doc(silhouettes=(0.4, 0.3, 0.2))), "Separation falls with depth"),
     },
     "separation.filters": {
         "none-dead": (no_change, "No filter is dead: every filter in relu1 is positive somewhere for more than 1% of "
                                  "the 30 test images"),
-        "not-activated": (edit((S,), separation_doc(activated=False)), "measured at raw convolution outputs"),
+        "not-activated": (edit((S,), separation_doc(activated=False)),
+                          "give activation modules such as relu1 and relu2 to --layers"),
+        "functional-activations": (several(edit((S,), separation_doc(activated=False)),
+                                           edit((M, "trace", "rows", 1, "type"), "Identity"),
+                                           edit((M, "trace", "rows", 5, "type"), "Identity")),
+                                   "applies its activations as functions (such as F.relu)"),
         "dead": (edit((S,), separation_doc(dead=(2,))), "1 filter is dead, zero for at least 99% of the test images "
                                                          "(relu1: filter 2); 1 more are near-dead. Its weights"),
     },
@@ -216,7 +264,7 @@ def test_every_rule_has_cases_for_two_branches(tmp_path):
     assert set(produced) == set(CASES)
     assert all(len(branches) >= 2 for branches in CASES.values())
     rule_modules = {f"{fn.__module__}.{fn.__name__}" for fn in RULES}
-    assert len(rule_modules) == len(RULES) == 24
+    assert len(rule_modules) == len(RULES) == 25
 
 
 def test_text_changes_with_the_numbers(tmp_path):
@@ -225,6 +273,22 @@ def test_text_changes_with_the_numbers(tmp_path):
         vectors=[[2, 0, 2, 1, 0, 1], [1, 0, 2, 0.4, 0, 1], [4, 3, 0, 0, 2, 0], [3, 3, 0, 0, 2.5, 0]])))}
     assert before["embeddings.separation"] != after["embeddings.separation"]
     assert before["embeddings.compactness"] != after["embeddings.compactness"]
+
+
+def test_random_weights_say_what_distances_describe(tmp_path):
+    notes = {n.rule: n.text for n in notes_for(tmp_path, edit((M, "model", "weights"), "random (seed 0)"))}
+    assert notes["embeddings.separation"].endswith(
+        "With random weights this describes the initialisation, not anything learned.")
+    trained = {n.rule: n.text for n in notes_for(tmp_path / "b", no_change)}
+    assert "random weights" not in trained["embeddings.separation"]
+
+
+def test_tied_confusions_are_reported_as_ties(tmp_path):
+    (note,) = [n for n in notes_for(tmp_path, edit((S,), separation_doc(confusion=[[8, 2, 0], [0, 8, 2], [0, 0, 10]])))
+               if n.rule == "separation.closest"]
+    assert note.branch == "also-confused"
+    assert note.text.endswith("It is also one of the 2 pairs the network confuses most (2 errors each).")
+    assert note.evidence["most_confused"] == [(0, 1), (1, 2)]
 
 
 def test_notes_golden(synthetic_store, golden):

@@ -295,13 +295,13 @@ def test_notes_of_a_frozen_store_have_the_expected_sections(name):
     by_rule = {n.rule: n for n in notes}
     assert "232,650 parameters" in by_rule["params.total"].text
     assert "91.9% of the 1,000 test images" in by_rule["accuracy.overall"].text
-    assert by_rule["accuracy.overall"].evidence == {"accuracy": 0.919, "weakest": 8}
+    assert by_rule["accuracy.overall"].evidence == {"accuracy": 0.919, "chance": 0.1, "margin": 0.05, "weakest": [8]}
     assert by_rule["embeddings.separation"].branch == "separated"
     assert "mean MSE 20.50 against 4.448" in by_rule["embeddings.separation"].text
     assert "trained by this tool for 1 epoch on 4,000 images" in by_rule["accuracy.training"].text
     if WRITTEN[name] == 3:
         assert by_rule["separation.overall"].evidence == {"silhouette": 0.4113009, "ratio": 3.503404}
-        assert by_rule["separation.two_sample"].branch == "confirms"
+        assert by_rule["separation.two_sample"].branch == "agrees"  # 2 samples per class: agreement, not proof
     else:
         assert not any(rule.startswith("separation.") for rule in by_rule)
 

@@ -142,3 +142,38 @@ def test_whole_split_embeddings_are_stored_and_hashed(default_build):
     direct = separation.class_pair_stats(emb, labels, list(range(10)), "mse")
     assert sep["per_class"][6]["intra_mean"] == pytest.approx(direct[(6, 6)]["mean"], rel=1e-6)
     assert sum(sum(row) for row in sep["confusion"]) == 1000
+
+
+def test_depth_follows_calls_a_shared_pool_appears_at_both_points(tmp_path):
+    """A module called twice in one forward pass is measured at each call, in call order (issue 13)."""
+    import torch
+    from torch import nn
+
+    from analysis.stats import fullsplit
+    from analysis.store.writer import StoreWriter
+
+    class SharedPool(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+            self.pool = nn.MaxPool2d(2)
+            self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
+            self.fc = nn.Linear(4 * 2 * 2, 2)
+
+        def forward(self, x):
+            x = self.pool(torch.relu(self.conv1(x)))
+            x = self.pool(torch.relu(self.conv2(x)))
+            return self.fc(x.flatten(1))
+
+    torch.manual_seed(0)
+    model = SharedPool().eval()
+    x, labels = torch.randn(12, 1, 8, 8), np.array([0, 1] * 6)
+    writer = StoreWriter(tmp_path / "store")
+    try:
+        depth, sample = fullsplit._depth(model, x, labels, [0, 1], "mse", np.random.default_rng(0), False, writer)
+    finally:
+        writer.abort()
+    assert [(d.module, d.label, d.dims) for d in depth] == [
+        ("conv1", "conv1", 256), ("pool", "pool (call 1)", 64), ("conv2", "conv2", 64),
+        ("pool", "pool (call 2)", 16), ("fc", "fc", 2)]
+    assert sample == 12

@@ -434,10 +434,21 @@ def test_depth_map_errors_and_filters_views(tmp_path):
 
 def test_provenance_view(tmp_path):
     v = build("provenance", findings_of(tmp_path))
-    assert (v.checkpoint_file, v.checkpoint_bytes, v.mean, v.std) == ("tiny.pt", "1,234", "0.5", "0.5")
-    assert v.config == ["digits=[1, 2]", "per_class=2"]
+    assert (v.checkpoint, v.mean, v.std) == ("tiny.pt (1,234 bytes)", "0.5", "0.5")
+    assert v.checkpoint_sha256 == "ab" * 32
+    assert [(row.name, row.value) for row in v.settings] == [("digits", "1, 2"), ("per_class", "2")]
     assert (v.code_version, v.store, v.schema_version) == ("ef" * 8, "stores/synthetic", "3")
     assert v.software == "python 3.11, torch none"
+
+
+def test_provenance_without_a_checkpoint_and_with_unset_options(tmp_path):
+    docs = documents()
+    docs["model.json"]["model"]["weights"] = "random (seed 4)"
+    v = build("provenance", findings_of(tmp_path, docs, "random"))
+    assert (v.checkpoint, v.checkpoint_sha256) == ("no checkpoint: random weights (seed 4)", "")
+    from report.render.views.network import settings_rows
+    rows = settings_rows({"model": None, "layers": [], "whole_split": True, "mean": [0.5, 0.25], "kw": {"a": 1}})
+    assert [(r.name, r.value) for r in rows] == [("whole_split", "yes"), ("mean", "0.5, 0.25"), ("kw", "a=1")]
 
 
 def test_report_context_carries_the_views_of_the_sections_shown(tmp_path):

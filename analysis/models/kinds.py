@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from torch import nn
 
+from analysis.store.schema import ACTIVATION_TYPES
+
 CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)   # kernels are listed for these
 MAP_CONVOLUTIONS = (nn.Conv2d,)                     # image maps: activation grids and the kernel picture
 LINEAR = (nn.Linear,)                               # the default embedding is the input of the last one
-ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Hardswish)  # zero output means silent
+ACTIVATIONS = tuple(getattr(nn, name) for name in ACTIVATION_TYPES)  # zero output means silent
 
 
 def is_convolution(module: nn.Module) -> bool:

@@ -116,19 +116,18 @@ def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
 
 
 def layer_features(model: nn.Module, x: torch.Tensor, modules: list[str],
-                   show_progress: bool = True) -> dict[str, np.ndarray]:
-    """Each module's flattened output for every image of ``x``: its first call per batch that gives a tensor."""
+                   show_progress: bool = True) -> list[tuple[str, int, np.ndarray]]:
+    """Each call of the modules, flattened, for every image of ``x``, in the order the calls happen: a module
+    called twice in one forward pass (a shared pool) gives two entries, (module, 0, ...) and (module, 1, ...)."""
     keep = capture.Probe(output=lambda o: o.flatten(1).clone() if isinstance(o, torch.Tensor) else None)
-    captured: dict[str, list[torch.Tensor]] = {m: [] for m in modules}
+    captured: dict[tuple[str, int], list[torch.Tensor]] = {}
     with capture.forward(model, {m: keep for m in modules}) as recording:
         for start in progress.batches(len(x), BATCH, "features by depth", show_progress):
             model(x[start:start + BATCH])
-            calls = recording.drain()
-            for m, chunks in captured.items():
-                first = next((c.output for c in calls if c.name == m and c.output is not None), None)
-                if first is not None:
-                    chunks.append(first)
-    return {m: torch.cat(v).numpy() for m, v in captured.items() if v}
+            for call in recording.drain():
+                if call.output is not None:
+                    captured.setdefault((call.name, call.repeat), []).append(call.output)
+    return [(name, repeat, torch.cat(chunks).numpy()) for (name, repeat), chunks in captured.items()]
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -290,13 +289,12 @@ def _depth(model, x_test, labels, classes, metric, rng, show_progress, writer) -
     """Separation layer by layer, on a seeded sample of at most LAYER_SAMPLE test images."""
     sample = np.arange(len(labels)) if len(labels) <= LAYER_SAMPLE else \
         np.sort(rng.choice(len(labels), LAYER_SAMPLE, replace=False))
-    layers = depth_layers(model)
-    features = layer_features(model, x_test[sample], [m for m, _ in layers], show_progress)
+    layers = dict(depth_layers(model))
+    features = layer_features(model, x_test[sample], list(layers), show_progress)
+    calls = {name: sum(1 for other, _, _ in features if other == name) for name in layers}
     depth = []
-    for module, label in layers:
-        if module not in features:
-            continue
-        feats = features[module]
+    for module, repeat, feats in features:
+        label = layers[module] if calls[module] == 1 else f"{layers[module]} (call {repeat + 1})"
         layer_stats = separation.class_pair_stats(feats, labels[sample], classes, metric)
         depth.append(LayerSeparation(module=module, label=label, dims=int(feats.shape[1]),
                                      ratio=separation.ratio(layer_stats),

@@ -98,7 +98,12 @@ METRICS = (  # the order of tables and columns: the assignment's metric first
 )
 METRIC_BY_ID = {metric.id: metric for metric in METRICS}
 METRIC_IDS = tuple(METRIC_BY_ID)
+METRIC_NAMES = {metric.id: metric.name for metric in METRICS}
 PRIMARY_METRIC = "mse"   # the assignment's metric: the sentences about two samples use it
+
+# Module classes (torch.nn names) whose output is zero wherever the unit is silent: only after one of these
+# does "zero" or "dead" mean something. analysis.models.kinds turns the names into classes.
+ACTIVATION_TYPES = ("ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Hardswish")
 
 
 def metric_rank(metric_id: str) -> tuple[int, str]:

@@ -7,6 +7,9 @@ from report.render.findings import Findings
 from report.render.interpret import Note
 
 
+NEAR_CHANCE_MARGIN = 0.05   # accuracy within 5 points of always answering the largest class: near chance
+
+
 def overall(f: Findings) -> Note:
     e = f.evaluation
     wrong = e.n_test - e.correct
@@ -14,16 +17,31 @@ def overall(f: Findings) -> Note:
         return Note("accuracy.overall", "perfect", "accuracy",
                     f"The network classifies all {fmt.integer(e.n_test)} test images correctly.",
                     {"accuracy": e.accuracy})
-    weakest = min(e.per_class, key=lambda row: (row.accuracy, row.cls))
+    chance = max(row.n for row in e.per_class) / e.n_test if e.n_test else 0.0
+    evidence = {"accuracy": e.accuracy, "chance": chance, "margin": NEAR_CHANCE_MARGIN}
+    if e.accuracy <= chance + NEAR_CHANCE_MARGIN:
+        return Note("accuracy.overall", "near-chance", "accuracy",
+                    f"The network classifies {fmt.percent(e.accuracy)} of the {fmt.integer(e.n_test)} test images "
+                    f"correctly, no better than always answering the most frequent class would "
+                    f"({fmt.percent(chance)}): it has not learned the task, so the embeddings and distances below "
+                    "describe an untrained network.", evidence)
+    lowest = min(row.accuracy for row in e.per_class)
+    weakest = [row for row in e.per_class if row.accuracy == lowest]
+    evidence["weakest"] = [row.cls for row in weakest]
+    which = (f"the weakest class is {f.class_name(weakest[0].cls)} ({fmt.percent(lowest)} of {weakest[0].n})"
+             if len(weakest) == 1 else
+             f"the weakest classes are {fmt.listing(f.class_name(row.cls) for row in weakest)} "
+             f"({fmt.percent(lowest)} each)")
     return Note("accuracy.overall", "errors", "accuracy",
                 f"The network classifies {fmt.percent(e.accuracy)} of the {fmt.integer(e.n_test)} test images "
-                f"correctly ({fmt.integer(wrong)} errors); the weakest class is {f.class_name(weakest.cls)} "
-                f"({fmt.percent(weakest.accuracy)} of {weakest.n}).",
-                {"accuracy": e.accuracy, "weakest": weakest.cls})
+                f"correctly ({fmt.integer(wrong)} errors); {which}.", evidence)
 
 
 def training(f: Findings) -> Note:
     record = f.evaluation.training
+    if f.weights != "checkpoint":
+        return Note("accuracy.training", "untrained", "accuracy",
+                    f"There is no checkpoint: the weights are {f.weights}, never trained.")
     if not record:
         return Note("accuracy.training", "external", "accuracy",
                     "The checkpoint carries no training record: it was trained outside this tool.")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from analysis.store.schema import METRICS, PRIMARY_METRIC
+from analysis.store.schema import METRIC_NAMES, PRIMARY_METRIC
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
 
 SIMILAR_WITHIN = 1.1          # intra means within 10% of each other count as equally compact
 ANECDOTAL_BELOW = 30          # samples per class under which conclusions are called anecdotal
-METRIC_NAMES = {metric.id: metric.name for metric in METRICS}
 PRIMARY_NAME = METRIC_NAMES[PRIMARY_METRIC]
+
+
+# The course report (../shared/reference/assignment-2-report.md): fc2 embeddings, after ReLU, of two 6s and two
+# 7s of the assignment CNN, MSE between them. Only their ordering can carry over to another training run.
+COURSE_REPORT = {"6": 110.5971, "7": 225.5673, "6-7": 1619.8328}
 
 
 def _table(f: Findings):
@@ -46,19 +50,30 @@ def separation(f: Findings) -> Note | None:
         return None
     intra = [p.distance for p in table.pairs if p.kind == "intra"]
     inter = [p.distance for p in table.pairs if p.kind == "inter"]
-    evidence = {"ratio": ratio, "min_inter": min(inter), "max_intra": max(intra)}
+    evidence = {"ratio": ratio, "min_inter": min(inter), "max_intra": max(intra), "same_within": SIMILAR_WITHIN}
+    regime = (" With random weights this describes the initialisation, not anything learned."
+              if f.weights != "checkpoint" else "")
+    if 1 / SIMILAR_WITHIN < ratio < SIMILAR_WITHIN:
+        return Note("embeddings.separation", "no-separation", "distances",
+                    f"Between the {len(f.embeddings.samples)} samples, inter- and intra-class distances are about "
+                    f"the same (mean {PRIMARY_NAME} "
+                    f"{fmt.number(table.inter_mean)} against {fmt.number(table.intra_mean)}, within "
+                    f"{fmt.percent(SIMILAR_WITHIN - 1, 0)}): the {f.embeddings.layer} embedding does not separate "
+                    f"these samples.{regime}", evidence)
     if ratio > 1:
         overlap = ("every inter-class pair is farther apart than every intra-class pair"
                    if min(inter) > max(intra) else
                    "but the ranges overlap: some inter-class pairs are closer than some intra-class pairs")
         return Note("embeddings.separation", "separated", "distances",
-                    f"Inter-class distances exceed intra-class ones by {fmt.ratio(ratio)} on average "
+                    f"Between the {len(f.embeddings.samples)} samples, inter-class distances exceed intra-class ones "
+                    f"by {fmt.ratio(ratio)} on average "
                     f"(mean {PRIMARY_NAME} {fmt.number(table.inter_mean)} against {fmt.number(table.intra_mean)}); "
-                    f"{overlap}.", evidence)
+                    f"{overlap}.{regime}", evidence)
     return Note("embeddings.separation", "not-separated", "distances",
-                f"Inter-class distances are not larger than intra-class ones (mean {PRIMARY_NAME} "
+                f"Between the {len(f.embeddings.samples)} samples, inter-class distances are not larger than "
+                f"intra-class ones (mean {PRIMARY_NAME} "
                 f"{fmt.number(table.inter_mean)} against {fmt.number(table.intra_mean)}, ratio {fmt.ratio(ratio)}): "
-                f"the {f.embeddings.layer} embedding does not separate these samples.", evidence)
+                f"the {f.embeddings.layer} embedding does not separate these samples.{regime}", evidence)
 
 
 def sample_size(f: Findings) -> Note:
@@ -84,7 +99,9 @@ def metrics_agree(f: Findings) -> Note | None:
     if len(set(verdicts.values())) == 1:
         return Note("embeddings.metrics", "agree", "distances",
                     fmt.sentence(f"{fmt.listing(METRIC_NAMES.get(m, m) for m in verdicts)} "
-                                 f"{'all agree' if len(verdicts) > 2 else 'agree'} on this conclusion."), verdicts)
+                                 f"{'all agree' if len(verdicts) > 2 else 'agree'} on whether inter-class distances "
+                                 f"are larger than intra-class ones for these samples "
+                                 f"({'they are' if next(iter(verdicts.values())) else 'they are not'})."), verdicts)
     disagree = [METRIC_NAMES.get(m, m) for m, v in verdicts.items() if v != verdicts.get(PRIMARY_METRIC, v)]
     return Note("embeddings.metrics", "disagree", "distances",
                 f"The metrics disagree: {fmt.listing(disagree)} {'reaches' if len(disagree) == 1 else 'reach'} the opposite conclusion to {PRIMARY_NAME}, so the "
@@ -119,3 +136,35 @@ def sample_predictions(f: Findings) -> Note:
                 f"{len(wrong)} of {len(f.embeddings.samples)} samples {'is' if len(wrong) == 1 else 'are'} misclassified: "
                 f"{names}; distances involving {'it' if len(wrong) == 1 else 'them'} describe digits the network misreads.",
                 {"wrong": len(wrong)})
+
+
+def course_report(f: Findings) -> Note | None:
+    """For the assignment's own setting (its CNN, fc2 after ReLU, digits 6 and 7), what of the course report's
+    published MSE values this checkpoint reproduces: the ordering intra < inter, and which digit is tighter."""
+    e = f.embeddings
+    if (f.model_source != "assignment" or e.layer != "fc2" or not e.after_relu
+            or [f.class_name(c) for c in e.classes] != ["6", "7"] or PRIMARY_METRIC not in e.distances):
+        return None
+    table = e.distances[PRIMARY_METRIC]
+    six, seven = (table.intra_by_class.get(str(c), {}).get("mean") for c in e.classes)
+    between = table.inter_by_class_pair.get(f"{min(e.classes)}-{max(e.classes)}", {}).get("mean")
+    if six is None or seven is None or between is None:
+        return None
+    ours_ordering = max(six, seven) < between
+    ours_tighter = "6" if six < seven else "7"
+    course_tighter = "6" if COURSE_REPORT["6"] < COURSE_REPORT["7"] else "7"
+    evidence = {"course": COURSE_REPORT, "ours": {"6": six, "7": seven, "6-7": between},
+                "ordering_holds": ours_ordering, "tighter": ours_tighter}
+    text = (f"The course report measured MSE {COURSE_REPORT['6']} within the 6s, "  # quoted as published
+            f"{COURSE_REPORT['7']} within the 7s and {COURSE_REPORT['6-7']} between a 6 "
+            f"and a 7; this checkpoint gives {fmt.number(six)}, {fmt.number(seven)} and {fmt.number(between)}. "
+            "Absolute distances depend on the training run and on the scale of the activations, so only the "
+            "orderings can carry over: ")
+    same_tighter = ours_tighter == course_tighter
+    holds = [ours_ordering, same_tighter]
+    parts = [("intra-class distances are smaller than the inter-class one, as in the course report" if ours_ordering
+              else "intra-class distances are not all smaller than the inter-class one, unlike in the course report"),
+             f"the {ours_tighter}s are the more compact digit, "
+             + ("as in the course report" if same_tighter else "unlike in the course report")]
+    branch = "reproduces" if all(holds) else "partly" if any(holds) else "differs"
+    return Note("embeddings.course_report", branch, "distances", text + "; ".join(parts) + ".", evidence)

@@ -49,7 +49,7 @@ def dominant_layer(f: Findings) -> Note | None:
 def conv_versus_dense(f: Findings) -> Note | None:
     conv = sum(layer.total for layer in f.parameters.layers if layer.type in CONV_TYPES)
     dense = sum(layer.total for layer in f.parameters.layers if layer.type in DENSE_TYPES)
-    if not conv or not dense:
+    if not conv or not dense or not f.parameters.total:
         return None
     share_conv, share_dense = conv / f.parameters.total, dense / f.parameters.total
     evidence = {"conv": conv, "dense": dense}
@@ -58,6 +58,10 @@ def conv_versus_dense(f: Findings) -> Note | None:
                     f"Convolutions hold {fmt.percent(share_conv)} of the parameters and fully connected layers "
                     f"{fmt.percent(share_dense)}: a convolution reuses one small kernel at every position, "
                     "while a fully connected layer needs a weight for every input-output pair.", evidence)
-    return Note("params.conv_vs_dense", "conv-heavy", "parameters",
-                f"Convolutions hold most of the parameters ({fmt.percent(share_conv)}, against "
-                f"{fmt.percent(share_dense)} in fully connected layers).", evidence)
+    if share_conv > 0.5:
+        return Note("params.conv_vs_dense", "conv-heavy", "parameters",
+                    f"Convolutions hold most of the parameters ({fmt.percent(share_conv)}, against "
+                    f"{fmt.percent(share_dense)} in fully connected layers).", evidence)
+    return Note("params.conv_vs_dense", "conv-more", "parameters",
+                f"Convolutions hold more of the parameters than fully connected layers ({fmt.percent(share_conv)} "
+                f"against {fmt.percent(share_dense)}); the rest sit in other layers.", evidence)

@@ -2,35 +2,69 @@
 
 from __future__ import annotations
 
+from analysis.store.schema import ACTIVATION_TYPES, METRIC_NAMES
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
+from report.render.interpret.embeddings import ANECDOTAL_BELOW
 
 STRONG, MODERATE = 0.5, 0.25     # silhouette bands, as usually read
+DEPTH_TOLERANCE = 0.02           # silhouette changes smaller than this are "about the same"
 
 
 def _names(f: Findings, *labels: int) -> list[str]:
     return [f.class_name(label) for label in labels]
 
 
+def _below_all(spread, others) -> bool:
+    """The class's 95% interval lies entirely below every other class's: smaller spread beyond sampling noise."""
+    return spread.ci_high is not None and all(o.ci_low is not None and spread.ci_high < o.ci_low for o in others)
+
+
+def _above_all(spread, others) -> bool:
+    return spread.ci_low is not None and all(o.ci_high is not None and spread.ci_low > o.ci_high for o in others)
+
+
 def compactness(f: Findings) -> Note | None:
+    """Most and least compact class, each claimed only when its bootstrap interval is disjoint from every
+    other class's interval (not just from the other end's)."""
     s = f.separation
     spreads = [c for c in (s.per_class if s else []) if c.intra_mean is not None]
     if len(spreads) < 2:
         return None
     best, worst = min(spreads, key=lambda c: c.intra_mean), max(spreads, key=lambda c: c.intra_mean)
     best_name, worst_name = _names(f, best.cls, worst.cls)
-    text = (f"Over all {fmt.integer(s.n)} test images, class {best_name} is the most compact (mean intra-class "
-            f"{s.metric.upper() if s.metric == 'mse' else s.metric} {fmt.number(best.intra_mean)}, 95% interval "
-            f"{fmt.number(best.ci_low)}–{fmt.number(best.ci_high)}) and class {worst_name} the least "
+    others_best = [c for c in spreads if c is not best]
+    others_worst = [c for c in spreads if c is not worst]
+    best_holds, worst_holds = _below_all(best, others_best), _above_all(worst, others_worst)
+    text = (f"Over all {fmt.integer(s.n)} test images, class {best_name} has the smallest spread (mean intra-class "
+            f"{METRIC_NAMES.get(s.metric, s.metric)} {fmt.number(best.intra_mean)}, 95% interval "
+            f"{fmt.number(best.ci_low)}–{fmt.number(best.ci_high)}) and class {worst_name} the largest "
             f"({fmt.number(worst.intra_mean)}, {fmt.number(worst.ci_low)}–{fmt.number(worst.ci_high)}).")
-    evidence = {"best": best.cls, "worst": worst.cls}
-    if best.ci_high is not None and worst.ci_low is not None and best.ci_high < worst.ci_low:
+    evidence = {"best": best.cls, "worst": worst.cls, "best_below_all": best_holds, "worst_above_all": worst_holds,
+                "intervals": {str(c.cls): [c.ci_low, c.ci_high] for c in spreads},
+                "criterion": "a class's 95% bootstrap interval disjoint from every other class's"}
+    if best_holds and worst_holds:
         return Note("separation.compactness", "distinct", "separation",
-                    text + " The intervals do not overlap, so this ranking is not an accident of the sample.",
+                    text + f" Both hold beyond sampling noise: {best_name}'s interval lies below every other "
+                    f"class's and {worst_name}'s above every other class's.", evidence)
+    if best_holds or worst_holds:
+        held, lost = (best_name, worst_name) if best_holds else (worst_name, best_name)
+        end, other_end = ("smallest", "largest") if best_holds else ("largest", "smallest")
+        overlapping = _overlapping(worst if best_holds else best, spreads, f)
+        return Note("separation.compactness", "one-end", "separation",
+                    text + f" Only class {held}'s interval is clear of every other class's, so only it is established "
+                    f"as the {end}; class {lost}'s overlaps {overlapping}, so the {other_end} spread is not established.",
                     evidence)
     return Note("separation.compactness", "overlapping", "separation",
-                text + " The intervals overlap, so this ranking could change with another sample.", evidence)
+                text + " Their intervals overlap other classes' intervals, so neither end of this ranking is "
+                "established: another sample of images could reorder it.", evidence)
+
+
+def _overlapping(spread, spreads, f: Findings) -> str:
+    names = [f.class_name(o.cls) for o in spreads if o is not spread and o.ci_low is not None
+             and spread.ci_low is not None and not (o.ci_high < spread.ci_low or o.ci_low > spread.ci_high)]
+    return f"class{'es' if len(names) > 1 else ''} {fmt.listing(names)}'s" if names else "another class's"
 
 
 def overall(f: Findings) -> Note | None:
@@ -44,50 +78,65 @@ def overall(f: Findings) -> Note | None:
                f"{fmt.percent(s.network_accuracy)})")
     if s.silhouette >= STRONG:
         return Note("separation.overall", "strong", "separation",
-                    f"The {s.layer} embedding separates the classes well: {numbers}.", evidence)
+                    f"Over all {fmt.integer(s.n)} test images, the {s.layer} embedding separates the classes well: {numbers}.", evidence)
     if s.silhouette >= MODERATE:
         return Note("separation.overall", "moderate", "separation",
-                    f"The {s.layer} embedding separates the classes moderately: {numbers}.", evidence)
+                    f"Over all {fmt.integer(s.n)} test images, the {s.layer} embedding separates the classes moderately: {numbers}.", evidence)
     return Note("separation.overall", "weak", "separation",
-                f"The {s.layer} embedding separates the classes weakly: {numbers}; many images lie as close to "
+                f"Over all {fmt.integer(s.n)} test images, the {s.layer} embedding separates the classes weakly: {numbers}; "
+                "many images lie as close to "
                 "another class as to their own.", evidence)
 
 
-def _most_confused(f: Findings) -> tuple[int, int, int] | None:
+def _most_confused(f: Findings) -> tuple[list[tuple[int, int]], int]:
+    """Every pair of classes with the largest number of errors between them (ties kept), and that number."""
     s = f.separation
-    best = None
+    counts = {}
     size = len(s.classes)
     for i in range(size):
         for j in range(i + 1, size):
-            count = s.confusion[i][j] + s.confusion[j][i]
-            if count and (best is None or count > best[2]):
-                best = (s.classes[i], s.classes[j], count)
-    return best
+            counts[(s.classes[i], s.classes[j])] = s.confusion[i][j] + s.confusion[j][i]
+    top = max(counts.values(), default=0)
+    return ([pair for pair, count in counts.items() if count == top] if top else []), top
+
+
+def _pairs_text(f: Findings, pairs: list[tuple[int, int]]) -> str:
+    return fmt.listing(f"{f.class_name(a)} and {f.class_name(b)}" for a, b in pairs)
 
 
 def closest_pair(f: Findings) -> Note | None:
+    """"Closest" here is relative to spread (the pair's mean distance over the mean of their within-class
+    distances), said so in the sentence; confusion is compared with all closest pairs shown, ties included."""
     s = f.separation
     if s is None or not s.closest_pairs:
         return None
     pair = s.closest_pairs[0]
     a, b = _names(f, pair["a"], pair["b"])
-    text = (f"The closest classes are {a} and {b}: their mean distance is only {fmt.ratio(pair['ratio'])} their "
-            f"average spread within each class. The figure shows, for each, the image lying nearest to the other "
-            f"class's centroid: the place to look for shared strokes or shapes.")
-    confused = _most_confused(f)
-    evidence = {"pair": [pair["a"], pair["b"]], "most_confused": confused}
-    if confused and {confused[0], confused[1]} == {pair["a"], pair["b"]}:
+    text = (f"Relative to their spread, the closest classes are {a} and {b}: the mean distance between them is only "
+            f"{fmt.ratio(pair['ratio'])} their average distance within a class. The figure shows, for each, the image "
+            "lying nearest to the other class's centroid: the place to look for shared strokes or shapes.")
+    confused, count = _most_confused(f)
+    shown = [tuple(sorted((p["a"], p["b"]))) for p in s.closest_pairs]
+    evidence = {"pair": [pair["a"], pair["b"]], "closest_shown": shown, "most_confused": confused, "errors": count}
+    errors = f"{count} error{'s' if count != 1 else ''}{' each' if len(confused) > 1 else ''}"
+    if not confused:
+        return Note("separation.closest", "no-confusion", "separation",
+                    text + " The network confuses no pair of classes.", evidence)
+    if tuple(sorted((pair["a"], pair["b"]))) in confused:
+        which = "the pair" if len(confused) == 1 else f"one of the {len(confused)} pairs"
         return Note("separation.closest", "also-confused", "separation",
-                    text + f" It is also the pair the network confuses most ({confused[2]} error"
-                    f"{'s' if confused[2] != 1 else ''}).", evidence)
-    if confused:
-        c, d = _names(f, confused[0], confused[1])
-        return Note("separation.closest", "confused-elsewhere", "separation",
-                    text + f" Yet the network confuses {c} and {d} most ({confused[2]} error"
-                    f"{'s' if confused[2] != 1 else ''}): closeness in "
-                    "this embedding is not the whole story.", evidence)
-    return Note("separation.closest", "no-confusion", "separation",
-                text + " The network confuses no pair of classes.", evidence)
+                    text + f" It is also {which} the network confuses most ({errors}).", evidence)
+    among = [p for p in confused if p in shown]
+    most = ("The pair the network confuses most, " if len(confused) == 1 else
+            "The pairs the network confuses most, ")
+    if among:
+        return Note("separation.closest", "confused-among-closest", "separation",
+                    text + f" {most}{_pairs_text(f, confused)} ({errors}), "
+                    f"{'is' if len(confused) == 1 else 'include pairs'} among the closest pairs shown.", evidence)
+    return Note("separation.closest", "confused-elsewhere", "separation",
+                text + f" {most}{_pairs_text(f, confused)} ({errors}), "
+                f"{'is' if len(confused) == 1 else 'are'} not among the closest pairs shown: closeness in this "
+                "embedding is not the whole story.", evidence)
 
 
 def two_sample_check(f: Findings) -> Note | None:
@@ -109,38 +158,53 @@ def two_sample_check(f: Findings) -> Note | None:
     evidence = {"two_sample": two, "full": full}
     claims = (f"the first sections, from {f.embeddings.per_class} samples per class, found class {tighter_two} "
               f"more compact{' and inter-class distances larger than intra-class ones' if separated_two else ''}")
+    evidence["per_class"] = f.embeddings.per_class
+    evidence["enough_samples"] = f.embeddings.per_class >= ANECDOTAL_BELOW
     if tighter_two == tighter_full and separated_two == separated_full:
-        return Note("separation.two_sample", "confirms", "separation",
-                    f"The whole test split confirms the two-sample reading: {claims}; over all images class "
-                    f"{tighter_full} is again more compact ({fmt.number(min(full))} against {fmt.number(max(full))}).",
-                    evidence)
+        if f.embeddings.per_class >= ANECDOTAL_BELOW:
+            return Note("separation.two_sample", "confirms", "separation",
+                        f"The whole test split confirms the sampled reading: {claims}; over all images class "
+                        f"{tighter_full} is again more compact ({fmt.number(min(full))} against "
+                        f"{fmt.number(max(full))}).", evidence)
+        return Note("separation.two_sample", "agrees", "separation",
+                    f"The whole test split agrees with the sampled reading: {claims}, and over all images class "
+                    f"{tighter_full} is again more compact ({fmt.number(min(full))} against {fmt.number(max(full))}). "
+                    f"With {f.embeddings.per_class} samples per class the agreement could be luck; the whole-split "
+                    "numbers are the ones to rely on.", evidence)
     return Note("separation.two_sample", "contradicts", "separation",
-                f"The whole test split contradicts the two-sample reading: {claims}, but over all images class "
+                f"The whole test split contradicts the sampled reading: {claims}, but over all images class "
                 f"{tighter_full} is the more compact ({fmt.number(min(full))} against {fmt.number(max(full))})"
                 f"{'' if separated_two == separated_full else ', and the inter/intra comparison flips'}.", evidence)
 
 
 def depth(f: Findings) -> Note | None:
+    """Silhouette layer by layer; a change smaller than DEPTH_TOLERANCE is "about the same", not a rise or a dip."""
     s = f.separation
     layers = [d for d in (s.depth if s else []) if d.ratio is not None]
     if len(layers) < 2:
         return None
     first, last = layers[0], layers[-1]
     steps = [b.silhouette - a.silhouette for a, b in zip(layers, layers[1:])]
-    evidence = {"silhouettes": [d.silhouette for d in layers]}
+    dips = [layers[i + 1] for i, step in enumerate(steps) if step < -DEPTH_TOLERANCE]
+    evidence = {"silhouettes": [d.silhouette for d in layers], "tolerance": DEPTH_TOLERANCE,
+                "dips": [d.label for d in dips]}
     path = " → ".join(f"{d.label} {fmt.number(d.silhouette, 2)}" for d in layers)
-    if all(step >= 0 for step in steps):
+    change = last.silhouette - first.silhouette
+    if change > DEPTH_TOLERANCE and not dips:
         return Note("separation.depth", "grows", "depth",
-                    f"Separation grows steadily with depth (silhouette {path}): each layer makes the classes "
-                    "easier to tell apart.", evidence)
-    if last.silhouette > first.silhouette:
-        drop = layers[[i for i, step in enumerate(steps) if step < 0][0] + 1]
+                    f"Separation grows with depth (silhouette {path}): no layer lowers it by more than "
+                    f"{DEPTH_TOLERANCE:g}.", evidence)
+    if change > DEPTH_TOLERANCE:
         return Note("separation.depth", "grows-unevenly", "depth",
-                    f"Separation grows overall but not at every layer (silhouette {path}); it dips at {drop.label}.",
-                    evidence)
+                    f"Separation grows overall but not at every layer (silhouette {path}); it falls by more than "
+                    f"{DEPTH_TOLERANCE:g} at {fmt.listing(d.label for d in dips)}.", evidence)
+    if change >= -DEPTH_TOLERANCE:
+        return Note("separation.depth", "flat", "depth",
+                    f"Separation is about the same at the last layer as at the first (silhouette {path}; within "
+                    f"{DEPTH_TOLERANCE:g}).", evidence)
     return Note("separation.depth", "does-not-grow", "depth",
-                f"Separation does not grow with depth (silhouette {path}): the last layer separates the classes "
-                "no better than the first.", evidence)
+                f"Separation falls with depth (silhouette {path}): the last layer separates the classes less well "
+                "than the first.", evidence)
 
 
 def dead_filters(f: Findings) -> Note | None:
@@ -148,10 +212,17 @@ def dead_filters(f: Findings) -> Note | None:
     if s is None or not s.filters:
         return None
     if not any(layer.activated for layer in s.filters):
-        return Note("separation.filters", "not-activated", "filters",
-                    "These filters are measured at raw convolution outputs, before any normalisation or activation, "
-                    "where a map that is never positive is not necessarily silent; give ReLU modules to --layers to "
-                    "count dead filters.", {})
+        modules = [row.name for row in f.trace.rows if row.type in ACTIVATION_TYPES]
+        if modules:
+            return Note("separation.filters", "not-activated", "filters",
+                        "These filters are measured at raw convolution outputs, before any normalisation or "
+                        "activation, where a map that is never positive is not necessarily silent; give activation "
+                        f"modules such as {fmt.listing(modules[:2])} to --layers to count dead filters.",
+                        {"activation_modules": modules[:2]})
+        return Note("separation.filters", "functional-activations", "filters",
+                    "These filters are measured at raw convolution outputs: the network applies its activations "
+                    "as functions (such as F.relu), which the report cannot watch, so a map that is never positive "
+                    "here is not necessarily silent and no filter is called dead.", {"activation_modules": []})
     dead = [(layer, layer.dead) for layer in s.filters if layer.dead]
     near = sum(len(layer.near_dead) for layer in s.filters)
     share = fmt.percent(s.settings["dead_share"], 0)

@@ -213,6 +213,12 @@ def activations_view(f: Findings, place: Place) -> ActivationsView:
 # --- provenance -------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
+class SettingRow:
+    name: str = field("the option's name, as in the configuration")
+    value: str = field("its value in words: lists comma-separated, yes/no for switches")
+
+
+@dataclasses.dataclass(frozen=True)
 class ProvenanceView:
     """_provenance.html.j2: the inputs and versions behind every number."""
 
@@ -221,11 +227,10 @@ class ProvenanceView:
     weights: str = field('"checkpoint", or which weights were used instead')
     mean: str = field("the normalisation mean, one value per channel, comma-separated")
     std: str = field("the normalisation standard deviation, one value per channel, comma-separated")
-    checkpoint_file: str = field("the checkpoint's file name (or why there is none)")
-    checkpoint_bytes: str = field("its size in bytes, formatted")
-    checkpoint_sha256: str = field("its sha256, in full")
+    checkpoint: str = field('the checkpoint\'s file name and size, or "no checkpoint: random weights (seed N)"')
+    checkpoint_sha256: str = field("its sha256, in full; empty without a checkpoint")
     data_description: str = field("the data set, in words")
-    config: list[str] = field('the analysis options, each as "key=value"')
+    settings: list[SettingRow] = field("the analysis options that are set, one row each")
     code_version: str = field("the analysis code's hash, shortened")
     store: str = field("the store, relative to the HTML file")
     schema_version: str = field("the store's schema version, as written")
@@ -235,14 +240,32 @@ class ProvenanceView:
 CODE_VERSION_SHOWN = 16  # hex digits of the code hash shown
 
 
+def _setting(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_setting(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_setting(v)}" for k, v in value.items())
+    return str(value)
+
+
+def settings_rows(config: dict) -> list[SettingRow]:
+    """The options that are set (None and empty values are defaults resolved later, so they are left out)."""
+    return [SettingRow(name, _setting(value)) for name, value in config.items()
+            if value is not None and value != [] and value != {} and value != ()]
+
+
 def provenance_view(f: Findings, place: Place) -> ProvenanceView:
     pv = f.provenance
+    checkpoint = (f"{pv.checkpoint_file} ({fmt.integer(pv.checkpoint_bytes)} bytes)" if f.weights == "checkpoint"
+                  else f"no checkpoint: {f.weights.replace('random', 'random weights', 1)}" if f.weights.startswith("random")
+                  else f"no checkpoint: {f.weights}")
     return ProvenanceView(
         model_class=f.model_class, model_source=f.model_source, weights=f.weights,
         mean=", ".join(str(x) for x in f.normalisation["mean"]), std=", ".join(str(x) for x in f.normalisation["std"]),
-        checkpoint_file=pv.checkpoint_file, checkpoint_bytes=fmt.integer(pv.checkpoint_bytes),
-        checkpoint_sha256=pv.checkpoint_sha256, data_description=pv.data_description,
-        config=[f"{key}={value}" for key, value in pv.config.items()],
+        checkpoint=checkpoint, checkpoint_sha256=pv.checkpoint_sha256 if f.weights == "checkpoint" else "",
+        data_description=pv.data_description, settings=settings_rows(pv.config),
         code_version=pv.code_version[:CODE_VERSION_SHOWN], store=place.store_url,
         schema_version=str(pv.schema_version),
         software=", ".join(f"{key} {value}" for key, value in pv.producer.items()))
