@@ -100,9 +100,12 @@ CASES = {
         "wrong": (edit((A, "input", "predicted"), 1), "a two, but the network predicts one"),
     },
     "maps.dead": {
-        "none": (no_change, "conv1 after ReLU: all 4 maps respond to this input; 50.0% of their pixels are zero"),
+        "none": (no_change, "conv1 after ReLU: all 4 maps respond somewhere to this input. 50.0% of the pixels are "
+                            "exactly zero, that is, no response there."),
         "some": (several(edit((A, "grids", 0, "dead_channels"), [1, 3]), edit((A, "grids", 0, "near_zero_channels"), [2])),
-                 "2 of 4 maps (50.0%) are zero everywhere for this input (channels 1 and 3)"),
+                 "2 of 4 maps (50.0%) are zero everywhere for this input (channels 1 and 3). 50.0% of the pixels are "
+                 "exactly zero, that is, no response there. 1 more responds only weakly: its strongest value is "
+                 "below 5% of the layer's strongest (channel 2)."),
     },
     "maps.pool_peak": {
         "kept": (no_change, "pool1 shares relu1's colour scale maximum (2.000)"),
@@ -273,6 +276,12 @@ def test_text_changes_with_the_numbers(tmp_path):
         vectors=[[2, 0, 2, 1, 0, 1], [1, 0, 2, 0.4, 0, 1], [4, 3, 0, 0, 2, 0], [3, 3, 0, 0, 2.5, 0]])))}
     assert before["embeddings.separation"] != after["embeddings.separation"]
     assert before["embeddings.compactness"] != after["embeddings.compactness"]
+
+
+def test_raw_outputs_do_not_count_zero_pixels(tmp_path):
+    notes = [n for n in notes_for(tmp_path, edit((A, "grids", 0, "vmin"), -1.5)) if n.rule == "maps.dead"]
+    assert notes[0].text == "conv1 after ReLU: all 4 maps respond somewhere to this input."
+    assert notes[0].evidence["activated"] is False
 
 
 def test_random_weights_say_what_distances_describe(tmp_path):

@@ -104,6 +104,9 @@ PRIMARY_METRIC = "mse"   # the assignment's metric: the sentences about two samp
 # Module classes (torch.nn names) whose output is zero wherever the unit is silent: only after one of these
 # does "zero" or "dead" mean something. analysis.models.kinds turns the names into classes.
 ACTIVATION_TYPES = ("ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Hardswish")
+# Pooling layers: they keep the zeros of what they pool, so the report does not count silent maps twice.
+POOLING_TYPES = ("MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
+                 "AdaptiveMaxPool2d", "AdaptiveAvgPool2d", "LPPool2d")
 
 
 def metric_rank(metric_id: str) -> tuple[int, str]:

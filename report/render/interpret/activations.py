@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from analysis.store.schema import POOLING_TYPES
 from report.render import fmt
 from report.render.findings import Findings, MapGrid
 from report.render.interpret import Note
@@ -66,25 +67,37 @@ def _dead_phrase(grid: MapGrid) -> str:
 
 
 def _one_grid(grid: MapGrid) -> Note:
+    """Silent maps and silent pixels, in plain words. "Zero" means "no response" only where the values cannot
+    be negative (after an activation such as ReLU): for raw outputs (a negative minimum) it is not mentioned."""
     channels = grid.shape[0]
-    evidence = {"module": grid.module, "dead": grid.dead_channels, "near_zero": grid.near_zero_channels}
+    activated = grid.vmin >= 0
+    evidence = {"module": grid.module, "dead": grid.dead_channels, "near_zero": grid.near_zero_channels,
+                "activated": activated}
     near = ""
     if grid.near_zero_channels:
-        near = (f" {len(grid.near_zero_channels)} more peak below {fmt.percent(grid.near_zero_threshold, 0)} "
-                f"of the scale ({_channels(grid.near_zero_channels)}).")
+        count = len(grid.near_zero_channels)
+        near = (f" {count} more respond{'s' if count == 1 else ''} only weakly: {'its' if count == 1 else 'their'} "
+                f"strongest value is below {fmt.percent(grid.near_zero_threshold, 0)} of the layer's strongest "
+                f"({_channels(grid.near_zero_channels)}).")
+    silent = (f" {fmt.percent(grid.zero_share)} of the pixels are exactly zero, that is, no response there."
+              if activated else "")
     if not grid.dead_channels:
         return Note("maps.dead", "none", "activations",
-                    f"{grid.label}: all {channels} maps respond to this input; "
-                    f"{fmt.percent(grid.zero_share)} of their pixels are zero.{near}", evidence)
+                    f"{grid.label}: all {channels} maps respond somewhere to this input.{silent}{near}", evidence)
     dead = grid.dead_channels
     return Note("maps.dead", "some", "activations",
                 f"{grid.label}: {len(dead)} of {channels} maps ({fmt.percent(len(dead) / channels)}) "
-                f"{'is' if len(dead) == 1 else 'are'} {_dead_phrase(grid)} for this input ({_channels(dead)}); "
-                f"{fmt.percent(grid.zero_share)} of all pixels are zero.{near}", evidence)
+                f"{'is' if len(dead) == 1 else 'are'} {_dead_phrase(grid)} for this input ({_channels(dead)})."
+                f"{silent}{near}", evidence)
+
+
+def _is_pooling(f: Findings, grid: MapGrid) -> bool:
+    """Whether the grid's module is a pooling layer, by the type the shape trace recorded for it."""
+    return any(row.name == grid.module and row.type in POOLING_TYPES for row in f.trace.rows)
 
 
 def dead_maps(f: Findings) -> list[Note]:
-    grids = [g for g in f.map_grids if "pool" not in g.label]  # pooling keeps zeros zero: skip repeats
+    grids = [g for g in f.map_grids if not _is_pooling(f, g)]  # pooling keeps zeros zero: skip repeats
     if len(grids) <= DETAIL_UP_TO:
         return [_one_grid(grid) for grid in grids]
     with_dead = [g for g in grids if g.dead_channels]
@@ -102,7 +115,7 @@ def dead_maps(f: Findings) -> list[Note]:
 def pooling_keeps_peak(f: Findings) -> list[Note]:
     notes = []
     for before, after in zip(f.map_grids, f.map_grids[1:]):
-        if "pool" not in after.label or "pool" in before.label:
+        if not _is_pooling(f, after) or _is_pooling(f, before):
             continue
         evidence = {"before": before.vmax, "after": after.vmax}
         if after.vmax == before.vmax:
