@@ -34,11 +34,12 @@ SPREAD = [[1.0, 0.0, 2.0, 0.5, 0.0, 1.0], [3.2, 0.0, 4.1, 0.4, 0.0, 1.1],
     ({"accuracy": 0.9}, "compare.accuracy", "same", "Test accuracy is the same for both: 90.0%."),
     ({"accuracy": 29 / 30}, "compare.accuracy", "rises", "rises from 90.0% (A) to 96.7% (B), 2 images more right"),
     ({"accuracy": 0.8}, "compare.accuracy", "falls", "falls from 90.0% (A) to 80.0% (B), 3 images fewer right"),
-    ({}, "compare.two_sample", "same", "barely changed: 65.8× in A, 65.8× in B"),
-    ({"vectors": SPREAD}, "compare.two_sample", "shrank", "shrank to"),
-    ({"silhouette": 0.7, "ratio": 5.0}, "compare.whole_split", "better", "grew by 1.9×"),
+    ({}, "compare.two_sample", "same", "stayed about the same (within 5%): 65.8× in A, 65.8× in B"),
+    ({"vectors": SPREAD}, "compare.two_sample", "shrank", "fell by"),
+    ({"silhouette": 0.7, "ratio": 5.0}, "compare.whole_split", "better", "rose by 94%"),
     ({"silhouette": 0.3}, "compare.whole_split", "worse", "silhouette went from 0.60 to 0.30"),
-    ({}, "compare.whole_split", "same", "barely changed"),
+    ({}, "compare.whole_split", "same", "stayed about the same (within 5%)"),
+    ({"silhouette": 0.61}, "compare.whole_split", "same", "the silhouette went from 0.60 to 0.61"),
 ])
 def test_compare_rules(tmp_path, b_kwargs, rule, branch, text):
     a = findings(tmp_path, "a")

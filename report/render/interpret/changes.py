@@ -10,12 +10,16 @@ from report.render.interpret import Note
 SAME_WITHIN = 0.05   # relative change below which a quantity "barely changed"
 
 
+SILHOUETTE_SAME = 0.02   # silhouette changes below this are "about the same"
+
+
 def _change(before: float, after: float) -> str:
+    """A relative change in words: "rose by 12%", "fell by 30%", or about the same within SAME_WITHIN."""
     if before and after / before >= 1 + SAME_WITHIN:
-        return f"grew by {fmt.ratio(after / before)}"
+        return f"rose by {fmt.percent(after / before - 1, 0)}"
     if before and after / before <= 1 - SAME_WITHIN:
-        return f"shrank to {fmt.percent(after / before, 0)} of its value"
-    return "barely changed"
+        return f"fell by {fmt.percent(1 - after / before, 0)}"
+    return f"stayed about the same (within {fmt.percent(SAME_WITHIN, 0)})"
 
 
 def accuracy(a: Findings, b: Findings, doc: dict) -> Note:
@@ -39,7 +43,7 @@ def two_sample_separation(a: Findings, b: Findings, doc: dict) -> Note | None:
     if ra is None or rb is None:
         return None
     classes = "–".join(a.class_name(c) for c in a.embeddings.classes)
-    branch = "grew" if rb > ra * (1 + SAME_WITHIN) else "shrank" if rb < ra * (1 - SAME_WITHIN) else "same"
+    branch = "grew" if rb >= ra * (1 + SAME_WITHIN) else "shrank" if rb <= ra * (1 - SAME_WITHIN) else "same"
     return Note("compare.two_sample", branch, "changes",
                 f"The {classes} separation of the sample embeddings (inter/intra {METRIC_BY_ID[PRIMARY_METRIC].name}) {_change(ra, rb)}: "
                 f"{fmt.ratio(ra)} in A, {fmt.ratio(rb)} in B.", {"a": ra, "b": rb})
@@ -49,7 +53,8 @@ def whole_split(a: Findings, b: Findings, doc: dict) -> Note | None:
     if not (a.separation and b.separation and a.separation.ratio and b.separation.ratio):
         return None
     sa, sb = a.separation, b.separation
-    branch = "better" if sb.silhouette > sa.silhouette else "worse" if sb.silhouette < sa.silhouette else "same"
+    step = sb.silhouette - sa.silhouette
+    branch = "better" if step > SILHOUETTE_SAME else "worse" if step < -SILHOUETTE_SAME else "same"
     return Note("compare.whole_split", branch, "changes",
                 f"Over the whole test split the class separation {_change(sa.ratio, sb.ratio)} "
                 f"({fmt.ratio(sa.ratio)} → {fmt.ratio(sb.ratio)}), and the silhouette went from "
