@@ -170,7 +170,8 @@ CASES = {
     },
     "separation.overall": {
         "strong": (no_change, "Over all 30 test images, the fc1 embedding separates the classes well: mean inter-class distance is 2.6× the mean "
-                              "intra-class distance, the silhouette is 0.60"),
+                              "intra-class distance, the silhouette (from −1 to 1: how much closer each image lies to "
+                              "its own class than to the nearest other) is 0.60"),
         "moderate": (edit((S,), separation_doc(silhouettes=(0.1, 0.2, 0.3))), "separates the classes moderately"),
         "weak": (edit((S,), separation_doc(silhouettes=(0.1, 0.2, 0.1))),
                  "separates the classes weakly: mean inter-class distance is 2.6×"),
@@ -286,8 +287,12 @@ def test_raw_outputs_do_not_count_zero_pixels(tmp_path):
 
 def test_random_weights_say_what_distances_describe(tmp_path):
     notes = {n.rule: n.text for n in notes_for(tmp_path, edit((M, "model", "weights"), "random (seed 0)"))}
-    assert notes["embeddings.separation"].endswith(
-        "With random weights this describes the initialisation, not anything learned.")
+    for rule in ("embeddings.separation", "separation.overall"):
+        assert notes[rule].endswith("With random weights this describes the initialisation, not anything learned.")
+    at_chance = {n.rule: n.text for n in notes_for(tmp_path / "c", several(edit((E, "correct"), 11),
+                                                                           edit((E, "accuracy"), 11 / 30)))}
+    assert at_chance["separation.overall"].endswith("The network is at chance level, so this describes an "
+                                                    "untrained state, not what it learned.")
     trained = {n.rule: n.text for n in notes_for(tmp_path / "b", no_change)}
     assert "random weights" not in trained["embeddings.separation"]
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
-
-
-NEAR_CHANCE_MARGIN = 0.05   # accuracy within 5 points of always answering the largest class: near chance
+from report.render.interpret.regime import NEAR_CHANCE_MARGIN, chance_level, near_chance
 
 
 def overall(f: Findings) -> Note:
@@ -17,9 +15,9 @@ def overall(f: Findings) -> Note:
         return Note("accuracy.overall", "perfect", "accuracy",
                     f"The network classifies all {fmt.integer(e.n_test)} test images correctly.",
                     {"accuracy": e.accuracy})
-    chance = max(row.n for row in e.per_class) / e.n_test if e.n_test else 0.0
+    chance = chance_level(f)
     evidence = {"accuracy": e.accuracy, "chance": chance, "margin": NEAR_CHANCE_MARGIN}
-    if e.accuracy <= chance + NEAR_CHANCE_MARGIN:
+    if near_chance(f):
         return Note("accuracy.overall", "near-chance", "accuracy",
                     f"The network classifies {fmt.percent(e.accuracy)} of the {fmt.integer(e.n_test)} test images "
                     f"correctly, no better than always answering the most frequent class would "

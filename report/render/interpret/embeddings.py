@@ -6,6 +6,7 @@ from analysis.store.schema import METRIC_NAMES, PRIMARY_METRIC
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
+from report.render.interpret.regime import caveat
 
 SIMILAR_WITHIN = 1.1          # intra means within 10% of each other count as equally compact
 ANECDOTAL_BELOW = 30          # samples per class under which conclusions are called anecdotal
@@ -51,8 +52,7 @@ def separation(f: Findings) -> Note | None:
     intra = [p.distance for p in table.pairs if p.kind == "intra"]
     inter = [p.distance for p in table.pairs if p.kind == "inter"]
     evidence = {"ratio": ratio, "min_inter": min(inter), "max_intra": max(intra), "same_within": SIMILAR_WITHIN}
-    regime = (" With random weights this describes the initialisation, not anything learned."
-              if f.weights != "checkpoint" else "")
+    regime = caveat(f)
     if 1 / SIMILAR_WITHIN < ratio < SIMILAR_WITHIN:
         return Note("embeddings.separation", "no-separation", "distances",
                     f"Between the {len(f.embeddings.samples)} samples, inter- and intra-class distances are about "

@@ -7,6 +7,7 @@ from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
 from report.render.interpret.embeddings import ANECDOTAL_BELOW
+from report.render.interpret.regime import caveat
 
 STRONG, MODERATE = 0.5, 0.25     # silhouette bands, as usually read
 DEPTH_TOLERANCE = 0.02           # silhouette changes smaller than this are "about the same"
@@ -73,19 +74,19 @@ def overall(f: Findings) -> Note | None:
         return None
     evidence = {"silhouette": s.silhouette, "ratio": s.ratio}
     numbers = (f"mean inter-class distance is {fmt.ratio(s.ratio)} the mean intra-class distance, the silhouette "
+               f"(from −1 to 1: how much closer each image lies to its own class than to the nearest other) "
                f"is {fmt.number(s.silhouette, 2)}, and assigning each image to the nearest class centroid is right "
                f"for {fmt.percent(s.nearest_centroid_accuracy)} of them (the network itself: "
                f"{fmt.percent(s.network_accuracy)})")
     if s.silhouette >= STRONG:
         return Note("separation.overall", "strong", "separation",
-                    f"Over all {fmt.integer(s.n)} test images, the {s.layer} embedding separates the classes well: {numbers}.", evidence)
+                    f"Over all {fmt.integer(s.n)} test images, the {s.layer} embedding separates the classes well: {numbers}.{caveat(f)}", evidence)
     if s.silhouette >= MODERATE:
         return Note("separation.overall", "moderate", "separation",
-                    f"Over all {fmt.integer(s.n)} test images, the {s.layer} embedding separates the classes moderately: {numbers}.", evidence)
+                    f"Over all {fmt.integer(s.n)} test images, the {s.layer} embedding separates the classes moderately: {numbers}.{caveat(f)}", evidence)
     return Note("separation.overall", "weak", "separation",
                 f"Over all {fmt.integer(s.n)} test images, the {s.layer} embedding separates the classes weakly: {numbers}; "
-                "many images lie as close to "
-                "another class as to their own.", evidence)
+                f"many images lie as close to another class as to their own.{caveat(f)}", evidence)
 
 
 def _most_confused(f: Findings) -> tuple[list[tuple[int, int]], int]:
