@@ -112,7 +112,8 @@ CASES = {
         "dropped": (edit((A, "grids", 1, "vmax"), 1.5), "pool1's maximum (1.500) is below relu1's (2.000)"),
     },
     "embeddings.compactness": {
-        "one-tighter": (no_change, "Class one is the most compact in the fc1 embedding: its mean intra-class MSE is 0.01167, 11.3× smaller"),
+        "one-tighter": (no_change, "Among the sampled images, class one lies closest together in the fc1 embedding: its "
+                                   "mean intra-class MSE is 0.01167, 11.3× smaller"),
         "similar": (edit((V,), embeddings_doc(vectors=[[0, 0], [1, 1], [5, 5], [6.04, 6.04]])),
                     "about equally compact"),
     },
@@ -191,14 +192,14 @@ CASES = {
                                           "distance between them is only 2.5× their average distance within a class. "
                                           "The figure shows, for each, the image lying nearest to the other class's "
                                           "centroid: the place to look for shared strokes or shapes. The pair the "
-                                          "network confuses most, one and two (2 errors), is not among the closest "
+                                          "network confuses most, one–two (2 errors), is not among the closest "
                                           "pairs shown"),
         "also-confused": (edit((S,), separation_doc(confusion=[[8, 2, 0], [0, 9, 1], [0, 0, 10]])),
                           "It is also the pair the network confuses most (2 errors)."),
         "confused-among-closest": (edit((S, "closest_pairs"), [
             {"a": 0, "b": 2, "ratio": 2.0, "inter_mean": 2.0, "examples": []},
             {"a": 1, "b": 2, "ratio": 2.5, "inter_mean": 2.5, "examples": []}]),
-            "The pair the network confuses most, one and two (2 errors), is among the closest pairs shown."),
+            "The pair the network confuses most, one–two (2 errors), is among the closest pairs shown."),
         "no-confusion": (edit((S,), separation_doc(confusion=[[10, 0, 0], [0, 10, 0], [0, 0, 10]])),
                          "The network confuses no pair of classes."),
     },
@@ -314,3 +315,12 @@ def test_many_shape_changes_are_explained_once_per_kind(tmp_path):
     notes = [n for n in notes_for(tmp_path, edit(ROW, [_row_copy(i) for i in range(14)])) if n.rule == "shapes.step"]
     assert [n.text for n in notes] == [
         "fc1: a fully connected layer maps 36 features to 6. 13 more layers change the shape this way."]
+
+
+def test_shares_never_round_to_nothing_or_everything():
+    from report.render import fmt
+
+    assert [fmt.percent(x) for x in (0, 0.0004, 0.5, 0.99996, 1)] == ["0.0%", "under 0.1%", "50.0%", "over 99.9%",
+                                                                      "100.0%"]
+    assert fmt.percent(0.004, 0) == "under 1%" and fmt.possessive("stripes") == "stripes'"
+    assert fmt.possessive("7") == "7's"

@@ -25,7 +25,21 @@ def number(x: float | None, digits: int = 4) -> str:
 
 
 def percent(share: float | None, decimals: int = 1) -> str:
-    return "n/a" if share is None else f"{share * 100:.{decimals}f}%"
+    """A share as a percentage; a share that is not 0 or 1 never reads as 0% or 100% after rounding."""
+    if share is None:
+        return "n/a"
+    text = f"{share * 100:.{decimals}f}%"
+    step = 10.0 ** -decimals
+    if 0 < share and float(text[:-1]) == 0:
+        return f"under {step:.{decimals}f}%"
+    if share < 1 and float(text[:-1]) == 100:
+        return f"over {100 - step:.{decimals}f}%"
+    return text
+
+
+def possessive(name: str) -> str:
+    """class 7's, stripes' (a name ending in s takes only the apostrophe)."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
 def ratio(x: float | None) -> str:

@@ -18,6 +18,12 @@ PRIMARY_NAME = METRIC_NAMES[PRIMARY_METRIC]
 COURSE_REPORT = {"6": 110.5971, "7": 225.5673, "6-7": 1619.8328}
 
 
+def embedding_name(f: Findings) -> str:
+    """How sentences name the embedding: "the fc2 embedding", or "the features entering fc" for an input."""
+    layer = f.embeddings.layer
+    return f"the features entering {layer[len('input of '):]}" if layer.startswith("input of ") else f"the {layer} embedding"
+
+
 def _table(f: Findings):
     return f.embeddings.distances[PRIMARY_METRIC]
 
@@ -37,8 +43,8 @@ def compactness(f: Findings) -> Note | None:
     if low == 0 or high / low >= SIMILAR_WITHIN:
         factor = "" if low == 0 else f", {fmt.ratio(high / low)} smaller than class {worst}'s ({fmt.number(high)})"
         return Note("embeddings.compactness", "one-tighter", "distances",
-                    f"Class {best} is the most compact in the {f.embeddings.layer} embedding: its mean intra-class "
-                    f"{PRIMARY_NAME} is {fmt.number(low)}{factor}.", evidence)
+                    f"Among the sampled images, class {best} lies closest together in {embedding_name(f)}: its mean "
+                    f"intra-class {PRIMARY_NAME} is {fmt.number(low)}{factor}.", evidence)
     return Note("embeddings.compactness", "similar", "distances",
                 f"The classes are about equally compact: mean intra-class {PRIMARY_NAME} ranges only from {fmt.number(low)} "
                 f"(class {best}) to {fmt.number(high)} (class {worst}).", evidence)
@@ -134,7 +140,7 @@ def sample_predictions(f: Findings) -> Note:
                         for s in wrong)
     return Note("embeddings.predictions", "some-wrong", "embeddings",
                 f"{len(wrong)} of {len(f.embeddings.samples)} samples {'is' if len(wrong) == 1 else 'are'} misclassified: "
-                f"{names}; distances involving {'it' if len(wrong) == 1 else 'them'} describe digits the network misreads.",
+                f"{names}; distances involving {'it' if len(wrong) == 1 else 'them'} describe images the network misreads.",
                 {"wrong": len(wrong)})
 
 

@@ -6,7 +6,7 @@ from analysis.store.schema import ACTIVATION_TYPES, METRIC_NAMES
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
-from report.render.interpret.embeddings import ANECDOTAL_BELOW
+from report.render.interpret.embeddings import ANECDOTAL_BELOW, embedding_name
 from report.render.interpret.regime import caveat
 
 STRONG, MODERATE = 0.5, 0.25     # silhouette bands, as usually read
@@ -47,15 +47,16 @@ def compactness(f: Findings) -> Note | None:
                 "criterion": "a class's 95% bootstrap interval disjoint from every other class's"}
     if best_holds and worst_holds:
         return Note("separation.compactness", "distinct", "separation",
-                    text + f" Both hold beyond sampling noise: {best_name}'s interval lies below every other "
-                    f"class's and {worst_name}'s above every other class's.", evidence)
+                    text + f" Both hold beyond sampling noise: {fmt.possessive(best_name)} interval lies below every "
+                    f"other class's and {fmt.possessive(worst_name)} above every other class's.", evidence)
     if best_holds or worst_holds:
         held, lost = (best_name, worst_name) if best_holds else (worst_name, best_name)
         end, other_end = ("smallest", "largest") if best_holds else ("largest", "smallest")
         overlapping = _overlapping(worst if best_holds else best, spreads, f)
         return Note("separation.compactness", "one-end", "separation",
-                    text + f" Only class {held}'s interval is clear of every other class's, so only it is established "
-                    f"as the {end}; class {lost}'s overlaps {overlapping}, so the {other_end} spread is not established.",
+                    text + f" Only class {fmt.possessive(held)} interval is clear of every other class's, so only it is "
+                    f"established as the {end}; class {fmt.possessive(lost)} overlaps {overlapping}, so the {other_end} "
+                    "spread is not established.",
                     evidence)
     return Note("separation.compactness", "overlapping", "separation",
                 text + " Their intervals overlap other classes' intervals, so neither end of this ranking is "
@@ -65,7 +66,9 @@ def compactness(f: Findings) -> Note | None:
 def _overlapping(spread, spreads, f: Findings) -> str:
     names = [f.class_name(o.cls) for o in spreads if o is not spread and o.ci_low is not None
              and spread.ci_low is not None and not (o.ci_high < spread.ci_low or o.ci_low > spread.ci_high)]
-    return f"class{'es' if len(names) > 1 else ''} {fmt.listing(names)}'s" if names else "another class's"
+    if not names:
+        return "another class's"
+    return f"class {fmt.possessive(names[0])}" if len(names) == 1 else f"those of classes {fmt.listing(names)}"
 
 
 def overall(f: Findings) -> Note | None:
@@ -80,12 +83,12 @@ def overall(f: Findings) -> Note | None:
                f"{fmt.percent(s.network_accuracy)})")
     if s.silhouette >= STRONG:
         return Note("separation.overall", "strong", "separation",
-                    f"Over all {fmt.integer(s.n)} test images, the {s.layer} embedding separates the classes well: {numbers}.{caveat(f)}", evidence)
+                    f"Over all {fmt.integer(s.n)} test images, {embedding_name(f)} separates the classes well: {numbers}.{caveat(f)}", evidence)
     if s.silhouette >= MODERATE:
         return Note("separation.overall", "moderate", "separation",
-                    f"Over all {fmt.integer(s.n)} test images, the {s.layer} embedding separates the classes moderately: {numbers}.{caveat(f)}", evidence)
+                    f"Over all {fmt.integer(s.n)} test images, {embedding_name(f)} separates the classes moderately: {numbers}.{caveat(f)}", evidence)
     return Note("separation.overall", "weak", "separation",
-                f"Over all {fmt.integer(s.n)} test images, the {s.layer} embedding separates the classes weakly: {numbers}; "
+                f"Over all {fmt.integer(s.n)} test images, {embedding_name(f)} separates the classes weakly: {numbers}; "
                 f"many images lie as close to another class as to their own.{caveat(f)}", evidence)
 
 
@@ -101,8 +104,13 @@ def _most_confused(f: Findings) -> tuple[list[tuple[int, int]], int]:
     return ([pair for pair, count in counts.items() if count == top] if top else []), top
 
 
+PAIRS_NAMED = 3   # confused pairs named in a sentence; the rest are counted
+
+
 def _pairs_text(f: Findings, pairs: list[tuple[int, int]]) -> str:
-    return fmt.listing(f"{f.class_name(a)} and {f.class_name(b)}" for a, b in pairs)
+    named = [f"{f.class_name(a)}–{f.class_name(b)}" for a, b in pairs[:PAIRS_NAMED]]
+    more = len(pairs) - len(named)
+    return fmt.listing(named + [f"{more} more"]) if more else fmt.listing(named)
 
 
 def closest_pair(f: Findings) -> Note | None:
@@ -128,16 +136,17 @@ def closest_pair(f: Findings) -> Note | None:
         return Note("separation.closest", "also-confused", "separation",
                     text + f" It is also {which} the network confuses most ({errors}).", evidence)
     among = [p for p in confused if p in shown]
-    most = ("The pair the network confuses most, " if len(confused) == 1 else
-            "The pairs the network confuses most, ")
+    if len(confused) == 1:
+        lead = f" The pair the network confuses most, {_pairs_text(f, confused)} ({errors}),"
+        where = " is among the closest pairs shown." if among else " is not among the closest pairs shown:"
+    else:
+        lead = f" The pairs the network confuses most are {_pairs_text(f, confused)} ({errors});"
+        where = (f" {_pairs_text(f, among)} {'is' if len(among) == 1 else 'are'} among the closest pairs shown."
+                 if among else " none is among the closest pairs shown:")
     if among:
-        return Note("separation.closest", "confused-among-closest", "separation",
-                    text + f" {most}{_pairs_text(f, confused)} ({errors}), "
-                    f"{'is' if len(confused) == 1 else 'include pairs'} among the closest pairs shown.", evidence)
+        return Note("separation.closest", "confused-among-closest", "separation", text + lead + where, evidence)
     return Note("separation.closest", "confused-elsewhere", "separation",
-                text + f" {most}{_pairs_text(f, confused)} ({errors}), "
-                f"{'is' if len(confused) == 1 else 'are'} not among the closest pairs shown: closeness in this "
-                "embedding is not the whole story.", evidence)
+                text + lead + where + " closeness in this embedding is not the whole story.", evidence)
 
 
 def two_sample_check(f: Findings) -> Note | None:
