@@ -97,7 +97,7 @@ def gaps(f: Findings) -> Note:
     a, b = found[0]
     return Note("shapes.gaps", "functional", "shapes",
                 f"Between {a.name} and {b.name} the shape changes from {fmt.shape(a.output_shape)} to "
-                f"{fmt.shape(b.input_shape)} outside any module: a functional call (such as torch.flatten), which "
+                f"{fmt.shape(b.input_shape)} outside any module: a functional call (such as F.max_pool2d or torch.flatten), which "
                 "forward hooks cannot see, or a branch that feeds a module from an earlier output (as in a residual "
                 f"block). {len(found)} such gap{'s' if len(found) != 1 else ''} in all.",
                 {"gaps": len(found)})
