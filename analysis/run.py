@@ -85,16 +85,21 @@ def _normalisation(config: AnalysisConfig, data_config: dict, splits: DataSplits
     return mean, std
 
 
-@scoped.process_state()  # the threads and seed set below are undone when it returns or raises
-def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
-            cache_dir: Path, threads: int = 2, inputs: dict | None = None, show_progress: bool = True,
-            announce=None) -> Path:
-    """Compute every result and publish the store; returns its folder. ``inputs`` saves hashing the
-    checkpoint and data again when the caller already did (analysis_inputs). Every input and option is
-    checked against the model and the data first; ``announce()`` is called once they all passed, when
-    the analysis proper starts (so bad input gets its one line and nothing else)."""
-    torch.set_num_threads(threads)
-    inputs = inputs or analysis_inputs(checkpoint, data, config)
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A run's model and data, built and checked against every option before any result is computed."""
+
+    model: nn.Module
+    splits: DataSplits
+    setup: Setup
+    traced: Trace
+    broken: list[str]   # parameter tensors holding NaN or infinite values
+    meta: dict          # the checkpoint's validated metadata
+
+
+def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, cache_dir: Path) -> Prepared:
+    """Read the checkpoint and the data, build the model, and check every input and option against them;
+    bad input raises InputError here, before anything is written."""
     state, meta = read_checkpoint(checkpoint) if checkpoint is not None else (None, {})
     model_config, data_config = meta.get("model_config", {}), meta.get("data_config", {})
     # A checkpoint may name only a built-in model: any other source imports code, so the user must name it.
@@ -109,48 +114,67 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     model = build_model(source, kwargs)
     if state is not None:
         load_into(model, state, checkpoint)
-    broken = non_finite(state) if state is not None else []
     model.eval()
     setup = Setup(source, kwargs, "checkpoint" if state is not None else f"random (seed {config.seed})",
                   mean, std)
     traced = trace.trace_shapes(model, to_input(splits.test.images[:1], mean, std))  # fails if the data do not fit
     check_outputs_cover_labels(traced.output_shape, splits)
     check_choices(model, splits, config, traced)
+    return Prepared(model, splits, setup, traced, non_finite(state) if state is not None else [], meta)
+
+
+@scoped.process_state()  # the threads and seed set below are undone when it returns or raises
+def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
+            cache_dir: Path, threads: int = 2, inputs: dict | None = None, show_progress: bool = True,
+            announce=None) -> Path:
+    """Compute every result and publish the store; returns its folder. ``inputs`` saves hashing the
+    checkpoint and data again when the caller already did (analysis_inputs). Every input and option is
+    checked against the model and the data first; ``announce()`` is called once they all passed, when
+    the analysis proper starts (so bad input gets its one line and nothing else)."""
+    torch.set_num_threads(threads)
+    inputs = inputs or analysis_inputs(checkpoint, data, config)
+    run = prepare(checkpoint, data, config, cache_dir)
     if announce:
         announce()
     key = store_key(inputs)
     writer = StoreWriter(Path(stores_dir) / key)
     try:
-        x_test = to_input(splits.test.images, mean, std)
-        model_doc = _model_results(model, traced, setup, splits, broken, writer)
-        point = embedding_point(model, config.embedding_layer)
-        passed = None
-        if config.whole_split and not broken:  # NaN embeddings give NaN statistics: the report says why
-            from analysis.stats import fullsplit  # matplotlib and scikit-learn: only when the sections need them
-
-            passed = fullsplit.split_pass(model, x_test, point, show_progress)
-            logits = passed.logits
-        else:
-            logits = predict_logits(model, x_test, batch_size=100, what="classifying the test split",
-                                    show_progress=show_progress)
-        writer.write_record("model.json", model_doc)
-        writer.write_record("evaluation.json", _evaluation(logits, splits, meta))
-        writer.write_record("activations.json", _activation_results(model, x_test, splits, config, writer))
-        embeddings_doc = _embedding_results(model, x_test, logits, splits, config, point, writer)
-        writer.write_record("embeddings.json", embeddings_doc)
-        if passed is not None:
-            writer.write_record("separation.json", fullsplit.results(
-                model, x_test, passed, splits, point, config.metric, config.seed, embeddings_doc, writer,
-                show_progress))
-        manifest = {
-            "key": key, "inputs": inputs, "data_description": splits.description,
+        write_results(run, config, writer, show_progress)
+        return writer.commit({
+            "key": key, "inputs": inputs, "data_description": run.splits.description,
             "producer": {"python": platform.python_version(), "torch": torch.__version__.split("+")[0],
                          "numpy": np.__version__, "platform": sys.platform},
-        }
-        return writer.commit(manifest)
+        })
     except BaseException:
         writer.abort()
         raise
+
+
+def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, show_progress: bool) -> None:
+    """Every document of the store, through ``writer`` (the whole-split pass only when asked for and the
+    weights are finite: NaN embeddings give NaN statistics, and the report says why they are missing)."""
+    model, splits = run.model, run.splits
+    x_test = to_input(splits.test.images, run.setup.mean, run.setup.std)
+    model_doc = _model_results(model, run.traced, run.setup, splits, run.broken, writer)
+    point = embedding_point(model, config.embedding_layer)
+    passed = None
+    if config.whole_split and not run.broken:
+        from analysis.stats import fullsplit  # matplotlib and scikit-learn: only when the sections need them
+
+        passed = fullsplit.split_pass(model, x_test, point, show_progress)
+        logits = passed.logits
+    else:
+        logits = predict_logits(model, x_test, batch_size=100, what="classifying the test split",
+                                show_progress=show_progress)
+    writer.write_record("model.json", model_doc)
+    writer.write_record("evaluation.json", _evaluation(logits, splits, run.meta))
+    writer.write_record("activations.json", _activation_results(model, x_test, splits, config, writer))
+    embeddings_doc = _embedding_results(model, x_test, logits, splits, config, point, writer)
+    writer.write_record("embeddings.json", embeddings_doc)
+    if passed is not None:
+        writer.write_record("separation.json", fullsplit.results(
+            model, x_test, passed, splits, point, config.metric, config.seed, embeddings_doc, writer,
+            show_progress))
 
 
 def _model_results(model: nn.Module, traced: Trace, setup: Setup, splits: DataSplits, broken: list[str],
