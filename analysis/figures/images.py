@@ -59,6 +59,51 @@ def rgb_tiles(kernels: np.ndarray) -> np.ndarray:
     return (scaled.transpose(0, 2, 3, 1) * 255).round().astype(np.uint8)
 
 
+def kernel_colouring(shape) -> str:
+    """How a convolution's (N, C, H, W) kernels are drawn: "rgb" for three input channels, else channel 0."""
+    return "rgb" if shape[1] == 3 else "input channel 0" if shape[1] > 1 else "single channel"
+
+
+def symmetric_bound(*arrays: np.ndarray) -> float:
+    """The largest finite |value| of all the arrays (1.0 when there is none or it is zero): one scale ±bound."""
+    finite = [np.abs(a[np.isfinite(a)]) for a in map(np.asarray, arrays)]
+    bound = max((float(f.max()) for f in finite if f.size), default=0.0)
+    return bound or 1.0
+
+
+def rgb_tiles_on_scale(kernels: np.ndarray, bound: float) -> np.ndarray:
+    """(N, 3, H, W) floats -> (N, H, W, 3) uint8 on one scale for every kernel and channel: -bound dark,
+    zero mid-grey, +bound bright (NaN black)."""
+    scaled = (np.clip(np.asarray(kernels, dtype=np.float64) / bound, -1.0, 1.0) + 1.0) / 2.0
+    return (np.nan_to_num(scaled, nan=0.0).transpose(0, 2, 3, 1) * 255).round().astype(np.uint8)
+
+
+def grey_ramp(width: int = 256, height: int = 12) -> np.ndarray:
+    """The colour bar of ``rgb_tiles_on_scale``: one channel from -bound (black) to +bound (white)."""
+    ramp = (np.linspace(0.0, 1.0, width) * 255).round().astype(np.uint8)
+    return np.repeat(np.tile(ramp, (height, 1))[..., None], 3, axis=2)
+
+
+def shared_kernel_grids(weights: list[np.ndarray], cmap: str, columns: int,
+                        shown: int | None = None) -> tuple[list[np.ndarray], float, str]:
+    """Kernels of one layer from several checkpoints, each (N, C, H, W) of one shape, drawn on ONE symmetric
+    scale ±bound (the largest finite |weight| of all of them), so equal colours are equal weights in every grid.
+    Three input channels: colour tiles, each channel from -bound (dark) to +bound (bright), zero mid-grey; else
+    input channel 0 through ``cmap``. The first ``shown`` kernels of each (all by default).
+    Returns the pictures, the bound and the colouring."""
+    bound = symmetric_bound(*weights)
+    colouring = kernel_colouring(np.shape(weights[0]))
+    pictures = []
+    for weight in weights:
+        kernels = np.asarray(weight, dtype=np.float64)[:shown]
+        labels = [str(i) for i in range(len(kernels))]
+        if colouring == "rgb":
+            pictures.append(tile(rgb_tiles_on_scale(kernels, bound), columns, labels))
+        else:
+            pictures.append(grid(kernels[:, 0], -bound, bound, cmap, columns, labels))
+    return pictures, bound, colouring
+
+
 def tile(coloured: np.ndarray, columns: int, labels: list[str]) -> np.ndarray:
     """(N, H, W, 3) uint8 tiles -> one RGB grid with a label band above each tile."""
     count, height, width = coloured.shape[:3]

@@ -17,7 +17,14 @@ from analysis.models.hints import hints_of
 from analysis.models.inference import accuracy
 from analysis.models.layers import EmbeddingPoint, activation_layers, is_activated
 from analysis.stats import separation
-from analysis.store.schema import ClassSpread, EmbeddingsDocument, FilterStats, LayerSeparation, SeparationDocument
+from analysis.store.schema import (
+    METRIC_NAMES,
+    ClassSpread,
+    EmbeddingsDocument,
+    FilterStats,
+    LayerSeparation,
+    SeparationDocument,
+)
 from analysis.store.writer import StoreWriter
 
 BATCH = 250
@@ -227,8 +234,7 @@ def _filters(model, accumulators, layers, writer):
         path = None
         if position % chart_every == 0:
             path = f"images/filters_{position:02d}.png"
-            writer.write_bytes(path, plots.filter_bars(means, zero, f"{label}: mean activation per filter "
-                                                                    "(darker: more often all zero)"))
+            writer.write_bytes(path, plots.filter_bars(means, zero, f"{label}: mean activation per filter"))
         activated = is_activated(model, module)
         dead = np.flatnonzero(zero >= DEAD_SHARE) if activated else []
         near = np.flatnonzero((zero >= NEAR_DEAD_SHARE) & (zero < DEAD_SHARE)) if activated else []
@@ -280,9 +286,11 @@ def results(model: nn.Module, x_test: torch.Tensor, passed: SplitPass, splits: D
 def _heatmaps(inter: np.ndarray, centres: np.ndarray, class_names: list[str], metric: str,
               writer: StoreWriter) -> None:
     writer.write_bytes("images/separation_heatmap.png", plots.heatmap(
-        inter, class_names, f"Mean {metric} between classes (diagonal: within a class)", metric))
+        inter, class_names, f"Mean {METRIC_NAMES.get(metric, metric)} between the images of two classes "
+        "(diagonal: within a class; whole test split)", metric))
     writer.write_bytes("images/centroid_heatmap.png", plots.heatmap(
-        centres, class_names, f"{metric} between class centroids", metric))
+        centres, class_names, f"{METRIC_NAMES.get(metric, metric)} between class centroids (whole test split)",
+        metric))
 
 
 def _depth(model, x_test, labels, classes, metric, rng, show_progress, writer) -> tuple[list[LayerSeparation], int]:
@@ -326,7 +334,7 @@ def _confusion_figure(logits, labels, classes, class_names, writer) -> tuple[np.
     confusion_names = class_names + (["other"] if confusion.shape[1] > len(classes) else [])
     writer.write_bytes("images/confusion.png", plots.heatmap(
         confusion[:, :len(classes)], class_names, "Confusion matrix (rows: true class, columns: predicted)",
-        "images", integer=True))
+        "images", integer=True, row_label="true class", column_label="predicted class"))
     return confusion, confusion_names
 
 

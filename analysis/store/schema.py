@@ -101,6 +101,10 @@ METRIC_IDS = tuple(METRIC_BY_ID)
 METRIC_NAMES = {metric.id: metric.name for metric in METRICS}
 PRIMARY_METRIC = "mse"   # the assignment's metric: the sentences about two samples use it
 
+# A heat map of class against class (analysis.figures.plots.heatmap) prints its values in the cells only up to
+# this many classes: beyond it a number at least 7 pt high in print no longer fits a cell. The captions say so.
+HEATMAP_NUMBERS_MAX_CLASSES = 10
+
 # Module classes (torch.nn names) whose output is zero wherever the unit is silent: only after one of these
 # does "zero" or "dead" mean something. analysis.models.kinds turns the names into classes.
 ACTIVATION_TYPES = ("ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Hardswish")
@@ -423,6 +427,11 @@ class CompareDocument:
     drift: list[DriftRow]
     unmatched: list[str]          # tensors in only one checkpoint, or of another shape
     images: dict                  # figure name -> path in the store
+    # The first convolution's kernels of A and of B drawn on one symmetric scale, ±(largest |weight| of either):
+    # {"layer", "shape", "shown", "columns", "colouring" ("rgb", "input channel 0" or "single channel"), "cmap",
+    # "vmin", "vmax", "a", "b", "colourbar"} (paths in the store). None: stored before shared scales, or no
+    # convolution in both.
+    kernels: dict | None = None
 
 
 # --- series/<key>/history.json ----------------------------------------------------------------------------

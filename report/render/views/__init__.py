@@ -16,14 +16,39 @@ from collections.abc import Callable, Iterable
 
 from report.render.findings import Findings
 from report.render.views.common import ColourScale, Figure, Place, field
-from report.render.views.network import (ActivationsView, KernelsView, ParametersView, ProvenanceView, ShapesView,
-                                         activations_view, kernels_view, parameters_view, provenance_view,
-                                         shapes_view)
+from report.render.views.network import (
+    ActivationsView,
+    KernelsView,
+    ParametersView,
+    ProvenanceView,
+    ShapesView,
+    activations_view,
+    kernels_view,
+    parameters_view,
+    provenance_view,
+    shapes_view,
+)
 from report.render.views.pages import CompareView, HistoryView, compare_view, history_view
-from report.render.views.samples import (AccuracyView, DistancesView, EmbeddingsView, accuracy_view, distances_view,
-                                         embeddings_view)
-from report.render.views.whole_split import (DepthView, ErrorsView, FiltersView, MapView, SeparationView, depth_view,
-                                             errors_view, filters_view, map_view, separation_view)
+from report.render.views.samples import (
+    AccuracyView,
+    DistancesView,
+    EmbeddingsView,
+    accuracy_view,
+    distances_view,
+    embeddings_view,
+)
+from report.render.views.whole_split import (
+    DepthView,
+    ErrorsView,
+    FiltersView,
+    MapView,
+    SeparationView,
+    depth_view,
+    errors_view,
+    filters_view,
+    map_view,
+    separation_view,
+)
 
 # section id -> (its view model, the builder); every section of report.render.sections has one
 SECTION_VIEWS: dict[str, tuple[type, Callable[[Findings, Place], object]]] = {

@@ -14,10 +14,12 @@ from analysis.store.schema import (
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
-from report.render.views.common import Figure, field
+from report.render.views.common import ColourScale, Figure, field
 
 NOT_AVAILABLE = "n/a"
 HASH_SHOWN = 16  # hex digits of a checkpoint's sha256 shown in a page's header
+# The colours of a diverging colour map in words: what the reader is told instead of the map's name.
+DIVERGING = {"RdBu_r": "blue negative, white zero, red positive"}
 
 
 def _difference(a: float | None, b: float | None, digits: int = 4) -> str:
@@ -92,7 +94,11 @@ class CompareView:
                                      "whole-split results")
     drift: list[DriftRowView] = field("the change of each parameter tensor from A to B")
     drift_plot: str = field("the bar chart of relative changes, relative to the HTML file")
-    kernels: list[Figure] = field("the first convolution's kernels of A and of B, for those that have one")
+    kernels: list[Figure] = field("the first convolution's kernels of A and of B: drawn by compare on one shared "
+                                  "colour scale when it stored them, else each store's own picture (its own scale)")
+    kernel_scale: ColourScale | None = field("the one colour scale both kernel grids share, shown once under them; "
+                                             "None when each grid is on its own scale")
+    kernel_note: str = field("how to read the kernel grids' colours, in words; empty when there are no kernels")
     description: str = field("which layer's output the sample embeddings are, in words")
     pairs: list[PairChangeRow] = field("the distance of every pair of samples in A and B, primary metric")
     intra: IntraComparison | None = field("mean intra-class distance of each class over the whole split in A and "
@@ -117,10 +123,38 @@ def _summary(a: Findings, b: Findings) -> list[ChangeRow]:
     return rows
 
 
-def _kernels(a: Findings, b: Findings, a_url: str, b_url: str) -> list[Figure]:
-    return [Figure(f"{url}/{f.kernel_image.path}", f"{f.kernel_image.layer} kernels of {name}",
-                   f"{name}: {f.kernel_image.layer} kernels (scale ±{fmt.number(f.kernel_image.vmax)}).")
-            for f, url, name in ((a, a_url, "A"), (b, b_url, "B")) if f.kernel_image]
+def _kernels(a: Findings, b: Findings, doc: CompareDocument, a_url: str, b_url: str,
+             compare_url: str) -> tuple[list[Figure], ColourScale | None, str]:
+    """The kernel grids, their shared scale and how to read them. compare.json's grids share one scale; a
+    comparison stored before them (or whose layer is not the one the stores show) falls back to each store's
+    own picture, on its own scale."""
+    shared = doc.kernels
+    if shared and a.kernel_image and b.kernel_image and shared["layer"] == a.kernel_image.layer == b.kernel_image.layer:
+        return _shared_kernels(shared, compare_url)
+    figures = [Figure(f"{url}/{f.kernel_image.path}", f"{f.kernel_image.layer} kernels of {name}",
+                      f"{name}: {f.kernel_image.layer} kernels (scale ±{fmt.number(f.kernel_image.vmax)}).")
+               for f, url, name in ((a, a_url, "A"), (b, b_url, "B")) if f.kernel_image]
+    note = ("Each grid is drawn on its own checkpoint's colour scale, so the same colour in A and in B need not be "
+            "the same weight." if figures else "")
+    return figures, None, note
+
+
+def _shared_kernels(k: dict, compare_url: str) -> tuple[list[Figure], ColourScale, str]:
+    layer, total, shown, bound = k["layer"], k["shape"][0], k["shown"], fmt.number(k["vmax"])
+    which = f"the first {shown} of {total}" if shown < total else f"all {total}"
+    channel = ", input channel 0 only" if k["colouring"] == "input channel 0" else ""
+    figures = [Figure(f"{compare_url}/{k[side]}", f"{layer} kernels of {name}, on the colour scale shared with "
+                      f"{other}", f"{name}: {layer} kernels ({which}{channel}), kernel 0 at the top left.")
+               for side, name, other in (("a", "A", "B"), ("b", "B", "A"))]
+    scale = ColourScale(f"{compare_url}/{k['colourbar']}", fmt.number(k["vmin"]), fmt.number(k["vmax"]), k["cmap"])
+    if k["colouring"] == "rgb":
+        colours = (f"each colour channel runs from dark (−{bound}) through mid-grey (zero) to bright (+{bound}), the "
+                   "same for every kernel")
+    else:
+        colours = DIVERGING.get(k["cmap"], "the colour bar runs from the negative end to the positive end")
+    note = (f"Both grids share one colour scale, ±{bound}: the largest weight magnitude in A or B. {colours[0].upper()}"
+            f"{colours[1:]}; the same colour is the same weight in A and in B.")
+    return figures, scale, note
 
 
 def _pairs(a: Findings, b: Findings) -> list[PairChangeRow]:
@@ -146,13 +180,15 @@ def compare_view(a: Findings, b: Findings, doc: CompareDocument | dict, notes: l
     """``doc``: compare.json (its record, or the document as read); the URLs: A's, B's and the comparison's
     store, relative to the HTML file."""
     doc = from_json(CompareDocument, doc) if isinstance(doc, dict) else doc
+    kernels, kernel_scale, kernel_note = _kernels(a, b, doc, a_url, b_url, compare_url)
     return CompareView(
         model_class=a.model_class, a=_checkpoint(doc.a), b=_checkpoint(doc.b),
         data_description=a.provenance.data_description, notes=notes, summary=_summary(a, b),
         drift=[DriftRowView(r.name, fmt.shape(r.shape), fmt.number(r.norm_a), fmt.number(r.norm_b),
                             fmt.number(r.change), fmt.percent(r.relative) if r.relative is not None else NOT_AVAILABLE)
                for r in doc.drift],
-        drift_plot=f"{compare_url}/{doc.images['drift']}", kernels=_kernels(a, b, a_url, b_url),
+        drift_plot=f"{compare_url}/{doc.images['drift']}", kernels=kernels, kernel_scale=kernel_scale,
+        kernel_note=kernel_note,
         description=a.embeddings.description, pairs=_pairs(a, b), intra=_intra(a, b))
 
 

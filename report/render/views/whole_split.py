@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from analysis.store.schema import PRIMARY_METRIC
+from analysis.store.schema import HEATMAP_NUMBERS_MAX_CLASSES, PRIMARY_METRIC
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.views.common import Figure, Place, field, url
@@ -18,6 +18,15 @@ def unit(metric: str) -> str:
     """The separation metric as the whole-split sections name it: the primary metric by its name, any other
     by its id."""
     return registered(metric).name if metric == PRIMARY_METRIC else metric
+
+
+def numbers_note(classes: int) -> str:
+    """What a class-by-class heat map's caption says about the numbers in its cells: beyond
+    HEATMAP_NUMBERS_MAX_CLASSES classes the figure prints none (analysis.figures.plots.heatmap)."""
+    if classes <= HEATMAP_NUMBERS_MAX_CLASSES:
+        return ""
+    return (f" With {classes} classes a number in each cell would print too small to read, so the cells hold "
+            "none: the colour bar gives the values.")
 
 
 # --- separation -------------------------------------------------------------------------------------------
@@ -113,9 +122,10 @@ def separation_view(f: Findings, place: Place) -> SeparationView:
                              fmt.number(c.silhouette, 2)) for c in sp.per_class],
         heatmap=Figure(url(place, sp.images["heatmap"]), "heatmap of mean distances between classes",
                        f"Mean {name} between the embeddings of every pair of classes; the diagonal is the mean within "
-                       "each class. The matrix is symmetric."),
+                       f"each class. The matrix is symmetric.{numbers_note(len(sp.classes))}"),
         centroids=Figure(url(place, sp.images["centroids"]), "heatmap of distances between class centroids",
-                         f"{name} between class centroids (mean embedding of each class)."),
+                         f"{name} between class centroids (mean embedding of each class)."
+                         f"{numbers_note(len(sp.classes))}"),
         closest_pairs=[ClosestPairRow(f"{f.class_name(pair['a'])} – {f.class_name(pair['b'])}",
                                       fmt.number(pair["inter_mean"]), fmt.ratio(pair["ratio"]))
                        for pair in sp.closest_pairs],
@@ -197,7 +207,8 @@ def errors_view(f: Findings, place: Place) -> ErrorsView:
     return ErrorsView(
         confusion=Figure(url(place, sp.images["confusion"]), "confusion matrix",
                          f"Confusion matrix of the {fmt.integer(sp.n)} test images: row = true class, column = "
-                         "predicted class; the diagonal holds the correct predictions."),
+                         "predicted class; the diagonal holds the correct predictions."
+                         f"{numbers_note(len(sp.classes))}"),
         misclassified=[Figure(url(place, m["path"]), f"test image {m['index']}, a {f.class_name(m['label'])} "
                               f"predicted as {f.class_name(m['predicted'])}",
                               f"#{m['index']}: true {f.class_name(m['label'])}, predicted "
@@ -253,4 +264,11 @@ def filters_view(f: Findings, place: Place) -> FiltersView:
                 for layer in sp.filters],
         charts=[Figure(url(place, layer.path), f"bar chart of mean activation per filter of {layer.label}",
                        f"{layer.label}: mean activation of each of its {layer.channels} filters over the test split; "
-                       "darker bars are zero for more images.") for layer in sp.filters if layer.path])
+                       f"a bar's shade is the share of images on which the filter's map is {_silent(layer.activated)}"
+                       " (darker: more of them).") for layer in sp.filters if layer.path])
+
+
+def _silent(activated: bool) -> str:
+    """What the shade of a filter's bar counts (analysis.figures.plots.filter_bars shades by the share of images
+    whose map is never positive): after a ReLU-like activation that is an all-zero map."""
+    return "all zero" if activated else "never positive (a raw output, before any activation)"
