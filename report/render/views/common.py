@@ -25,7 +25,7 @@ class ColourScale:
     src: str = field("the colour bar image, relative to the HTML file")
     vmin: str = field("the value at the bottom of the scale, formatted")
     vmax: str = field("the value at the top of the scale, formatted")
-    cmap: str = field("the colour map's name")
+    meaning: str = field("what the colours mean, in words (the colour map's name is not shown to readers)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,8 +41,18 @@ def url(place: Place, path: str) -> str:
     return f"{place.store_url}/{path}"
 
 
+# What each colour map the figures use looks like, for readers (never the map's name).
+COLOUR_WORDS = {"RdBu_r": "blue negative, white zero, red positive",
+                "viridis": "dark purple low, through green, to yellow high",
+                "gray": "black low, white high"}
+
+
+def colour_words(cmap: str) -> str:
+    return COLOUR_WORDS.get(cmap, "from the bottom of the bar to its top")
+
+
 def scale(place: Place, colourbar: str, vmin: float, vmax: float, cmap: str) -> ColourScale:
-    return ColourScale(url(place, colourbar), fmt.number(vmin), fmt.number(vmax), cmap)
+    return ColourScale(url(place, colourbar), fmt.number(vmin), fmt.number(vmax), colour_words(cmap))
 
 
 def plural(count: int, noun: str) -> str:

@@ -171,7 +171,7 @@ def _kernel_figure(f: Findings, place: Place) -> Figure | None:
     channel = ", input channel 0 only" if k.colouring == "input channel 0" else ""
     return Figure(url(place, k.path), f"{k.layer} kernels, {k.shown} tiles of weights",
                   f"The {k.layer} kernels ({which}, shape {fmt.shape(k.shape)}){channel}, kernel 0 at the top left, "
-                  f"{k.columns} per row. Colour scale symmetric about zero ({k.cmap}): red positive, blue negative "
+                  f"{k.columns} per row. Colour scale symmetric about zero: red positive, blue negative "
                   "weights.", scale(place, k.colourbar, k.vmin, k.vmax, k.cmap))
 
 
@@ -200,7 +200,7 @@ def activations_view(f: Findings, place: Place) -> ActivationsView:
         grids.append(Figure(
             url(place, grid.path), f"{len(grid.shown_channels)} activation maps of {grid.label}",
             f"{grid.label}: {maps} maps of shape {fmt.shape(grid.shape)}, channel index above each, {grid.columns} "
-            f"per row. One colour scale ({grid.cmap}) shared by all maps, from {fmt.number(grid.vmin)} to "
+            f"per row. One colour scale shared by all maps, from {fmt.number(grid.vmin)} to "
             f"{fmt.number(grid.vmax)}.",
             scale(place, f.map_colourbar, grid.vmin, grid.vmax, grid.cmap)))
     return ActivationsView(

@@ -14,7 +14,7 @@ from analysis.store.schema import (
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
-from report.render.views.common import ColourScale, Figure, field
+from report.render.views.common import ColourScale, Figure, colour_words, field
 
 NOT_AVAILABLE = "n/a"
 HASH_SHOWN = 16  # hex digits of a checkpoint's sha256 shown in a page's header
@@ -146,7 +146,8 @@ def _shared_kernels(k: dict, compare_url: str) -> tuple[list[Figure], ColourScal
     figures = [Figure(f"{compare_url}/{k[side]}", f"{layer} kernels of {name}, on the colour scale shared with "
                       f"{other}", f"{name}: {layer} kernels ({which}{channel}), kernel 0 at the top left.")
                for side, name, other in (("a", "A", "B"), ("b", "B", "A"))]
-    scale = ColourScale(f"{compare_url}/{k['colourbar']}", fmt.number(k["vmin"]), fmt.number(k["vmax"]), k["cmap"])
+    scale = ColourScale(f"{compare_url}/{k['colourbar']}", fmt.number(k["vmin"]), fmt.number(k["vmax"]),
+                        colour_words(k["cmap"]))
     if k["colouring"] == "rgb":
         colours = (f"each colour channel runs from dark (−{bound}) through mid-grey (zero) to bright (+{bound}), the "
                    "same for every kernel")
