@@ -11,7 +11,7 @@ from pathlib import Path
 
 from analysis.config import AnalysisConfig, TrainConfig
 from analysis.errors import InputError
-from analysis.store.schema import METRIC_IDS
+from analysis.store.schema import METRIC_IDS, PRIMARY_METRIC
 from report.render.errors import RenderError, StoreError
 
 COMMANDS = ("build", "render", "train", "watch", "batch", "history", "compare", "clean")
@@ -217,7 +217,7 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--std", type=positive_floats, metavar="S[,S,S]",
                        help="normalisation std per channel (each above 0)")
     parser.add_argument("--class-names", type=names, metavar="A,B,...", help="class names in label order")
-    parser.add_argument("--metric", choices=METRIC_IDS, default="mse",
+    parser.add_argument("--metric", choices=METRIC_IDS, default=PRIMARY_METRIC,
                        help="distance for the whole-split class statistics (default: mse, as the assignment)")
     parser.add_argument("--seed", type=seed, default=0,
                        help="seed of random weights (no checkpoint), bootstrap, samples and t-SNE (default: 0)")

@@ -112,7 +112,8 @@ def test_a_second_checkpoint_gives_other_numbers_and_text(default_build, tmp_pat
     out, _ = default_build
     checkpoint = tmp_path / "fewer-epochs.pt"
     assert run_cli("train", "--epochs", "3", "--save", str(checkpoint), "--quiet").returncode == 0
-    result = run_cli("--checkpoint", str(checkpoint), "--out", str(tmp_path / "b"), "--format", "html")
+    result = run_cli("--checkpoint", str(checkpoint), "--out", str(tmp_path / "b"), "--format", "html",
+                     "--sections", "assignment")  # the rules compared below are all in these sections
     assert result.returncode == 0, result.stderr
     notes_a = {(n["rule"], n["text"]) for n in json.loads((out / "notes.json").read_text())["notes"]}
     notes_b = {(n["rule"], n["text"]) for n in json.loads((tmp_path / "b" / "notes.json").read_text())["notes"]}
@@ -138,7 +139,8 @@ def test_mnist_idx_folder_gives_the_same_accuracy_on_the_same_digits(default_bui
 
 def test_options_change_the_samples(default_checkpoint, tmp_path):
     result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(tmp_path), "--format", "html",
-                     "--digits", "3", "8", "1", "--per-class", "3", "--image-index", "5", "--quiet")
+                     "--digits", "3", "8", "1", "--per-class", "3", "--image-index", "5", "--quiet",
+                     "--sections", "assignment")
     assert result.returncode == 0, result.stderr
     f = load_findings(current_store(tmp_path))
     assert [s.label for s in f.embeddings.samples] == [3, 3, 3, 8, 8, 8, 1, 1, 1]

@@ -172,14 +172,15 @@ def test_killed_runs_never_damage_the_last_report_and_the_next_run_recovers(defa
 
 
 def test_no_figure_is_left_open_over_many_reports(tmp_path):
-    """Fifty renders of the whole-split figures in one process: matplotlib keeps no figure."""
+    """Twenty-five renders of two whole-split figures in one process (pyplot warns beyond 20 open figures):
+    matplotlib keeps no figure."""
     import matplotlib.pyplot as plt
 
     from analysis.figures import plots
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # pyplot warns beyond 20 open figures
-        for _ in range(50):
+        for _ in range(25):
             plots.heatmap(np.eye(3), ["a", "b", "c"], "t", "x")
             plots.scatter(np.zeros((3, 2)), np.array([0, 1, 2]), ["a", "b", "c"], "t", "x", "y")
     assert plt.get_fignums() == []

@@ -12,6 +12,7 @@ import os
 import time
 from pathlib import Path
 
+from analysis.store.schema import METRIC_NAMES, PRIMARY_METRIC
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note, by_section
@@ -89,15 +90,17 @@ def creation_time() -> float:
 
 
 def headlines(f: Findings) -> list[Headline]:
-    mse = f.embeddings.distances.get("mse")
+    primary = f.embeddings.distances.get(PRIMARY_METRIC)
     items = [Headline("Parameters", fmt.integer(f.parameters.total)),
              Headline(f"Test accuracy ({fmt.integer(f.evaluation.n_test)} images)", fmt.percent(f.evaluation.accuracy))]
     if f.separation and f.separation.ratio:
-        items.append(Headline(f"Separation, all classes ({f.separation.layer}, {f.separation.metric}; "
+        items.append(Headline(f"Separation, all {fmt.integer(f.separation.n)} test images ({f.separation.layer}, "
+                              f"{METRIC_NAMES.get(f.separation.metric, f.separation.metric)}; "
                               f"silhouette {fmt.number(f.separation.silhouette, 2)})", fmt.ratio(f.separation.ratio)))
-    elif mse and mse.ratio is not None:
+    elif primary and primary.ratio is not None:
         classes = "/".join(f.class_name(c) for c in f.embeddings.classes)
-        items.append(Headline(f"Separation {classes} ({f.embeddings.layer}, MSE)", fmt.ratio(mse.ratio)))
+        items.append(Headline(f"Separation {classes}, {len(f.embeddings.samples)} samples ({f.embeddings.layer}, "
+                              f"{METRIC_NAMES[PRIMARY_METRIC]})", fmt.ratio(primary.ratio)))
     items.append(Headline("Multiply-accumulates per image", fmt.count(f.trace.total_macs)))
     return items
 
