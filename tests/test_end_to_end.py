@@ -130,7 +130,7 @@ def test_mnist_idx_folder_gives_the_same_accuracy_on_the_same_digits(default_bui
 
     folder = write_mnist_folder(tmp_path / "mnist" / "MNIST" / "raw", load_embedded(), gz=True)
     result = run_cli("--checkpoint", str(default_checkpoint), "--data", str(folder.parent.parent),
-                     "--out", str(tmp_path / "b"), "--format", "html")
+                     "--out", str(tmp_path / "b"), "--format", "html", "--sections", "assignment")
     assert result.returncode == 0, result.stderr
     idx = load_findings(current_store(tmp_path / "b"))
     assert idx.provenance.data_kind == "mnist-idx"
