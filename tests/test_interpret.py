@@ -324,3 +324,10 @@ def test_shares_never_round_to_nothing_or_everything():
                                                                       "100.0%"]
     assert fmt.percent(0.004, 0) == "under 1%" and fmt.possessive("stripes") == "stripes'"
     assert fmt.possessive("7") == "7's"
+
+
+def test_features_entering_a_layer_take_a_plural_verb(tmp_path):
+    notes = {n.rule: n.text for n in notes_for(tmp_path, several(edit((V, "layer"), "input of fc2"),
+                                                               edit((S, "layer"), "input of fc2")))}
+    assert "Over all 30 test images, the features entering fc2 separate the classes well" in notes["separation.overall"]
+    assert "lies closest together in the features entering fc2" in notes["embeddings.compactness"]

@@ -13,6 +13,11 @@ STRONG, MODERATE = 0.5, 0.25     # silhouette bands, as usually read
 DEPTH_TOLERANCE = 0.02           # silhouette changes smaller than this are "about the same"
 
 
+def _verb(f: Findings, verb: str) -> str:
+    """The verb agreeing with embedding_name(f): "the fc2 embedding separates", "the features entering fc separate"."""
+    return verb if f.embeddings.layer.startswith("input of ") else f"{verb}s"
+
+
 def _names(f: Findings, *labels: int) -> list[str]:
     return [f.class_name(label) for label in labels]
 
@@ -83,12 +88,12 @@ def overall(f: Findings) -> Note | None:
                f"{fmt.percent(s.network_accuracy)})")
     if s.silhouette >= STRONG:
         return Note("separation.overall", "strong", "separation",
-                    f"Over all {fmt.integer(s.n)} test images, {embedding_name(f)} separates the classes well: {numbers}.{caveat(f)}", evidence)
+                    f"Over all {fmt.integer(s.n)} test images, {embedding_name(f)} {_verb(f, 'separate')} the classes well: {numbers}.{caveat(f)}", evidence)
     if s.silhouette >= MODERATE:
         return Note("separation.overall", "moderate", "separation",
-                    f"Over all {fmt.integer(s.n)} test images, {embedding_name(f)} separates the classes moderately: {numbers}.{caveat(f)}", evidence)
+                    f"Over all {fmt.integer(s.n)} test images, {embedding_name(f)} {_verb(f, 'separate')} the classes moderately: {numbers}.{caveat(f)}", evidence)
     return Note("separation.overall", "weak", "separation",
-                f"Over all {fmt.integer(s.n)} test images, {embedding_name(f)} separates the classes weakly: {numbers}; "
+                f"Over all {fmt.integer(s.n)} test images, {embedding_name(f)} {_verb(f, 'separate')} the classes weakly: {numbers}; "
                 f"many images lie as close to another class as to their own.{caveat(f)}", evidence)
 
 
