@@ -107,6 +107,7 @@ def _texts(figure) -> list[Text]:
     return [t for t in texts if t.get_visible() and t.get_text()]
 
 
+@pytest.mark.slow  # every plot at every class count: the full suite, not the editing loop
 @pytest.mark.parametrize("count", COUNTS)
 @pytest.mark.parametrize("name", sorted(PLOTS))
 def test_no_text_is_clipped(name, count):
@@ -123,6 +124,7 @@ def test_no_text_is_clipped(name, count):
     assert tight.x1 <= figure.get_figwidth() + 0.01 and tight.y1 <= figure.get_figheight() + 0.01, (name, count, tight)
 
 
+@pytest.mark.slow  # every plot at every class count: the full suite, not the editing loop
 @pytest.mark.parametrize("count", COUNTS)
 @pytest.mark.parametrize("name", ["heatmap", "depth_lines", "series", "bars"])
 def test_categorical_tick_labels_do_not_overlap(name, count):
@@ -152,6 +154,7 @@ def test_tick_step_labels_at_most_the_limit():
 
 # --- heat-map numbers ---------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # every plot at every class count: the full suite, not the editing loop
 @pytest.mark.parametrize("count", [2, 3, 5, HEATMAP_NUMBERS_MAX_CLASSES, HEATMAP_NUMBERS_MAX_CLASSES + 1, 20, 100])
 @pytest.mark.parametrize("kind", ["heatmap", "confusion"])
 def test_heatmap_numbers_are_at_least_7_pt_in_print_or_left_out(kind, count):
