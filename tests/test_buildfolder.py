@@ -452,6 +452,7 @@ def test_compare_knows_two_architectures_apart(tmp_path):
     assert model_identity(first) != model_identity(other)
 
 
+@pytest.mark.slow  # trains or builds a whole report
 def test_training_leaves_nothing_in_the_system_temporary_folder(tmp_path):
     system_tmp, runs = tmp_path / "system-tmp", tmp_path / "runs"
     system_tmp.mkdir()

@@ -80,6 +80,7 @@ def test_same_inputs_give_the_same_store_bytes(default_build, default_checkpoint
     assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
 
 
+@pytest.mark.slow  # trains or builds a whole report
 def test_training_is_deterministic(tmp_path):
     import torch
 

@@ -201,6 +201,7 @@ def test_torchvision_reports_render_from_an_image_folder(image_folder, tmp_path,
         assert "11,689,512" in text and "top 19 of 512 by mean activation" in text
 
 
+@pytest.mark.slow  # trains or builds a whole report
 def test_a_user_class_with_batchnorm_dropout_and_reuse(tmp_path):
     result = run_cli("--model", "user_models:ReusedBlockNet", "--model-kwargs", '{"width": 4}',
                      "--out", str(tmp_path), "--format", "html", env=USER_ENV)
@@ -212,6 +213,7 @@ def test_a_user_class_with_batchnorm_dropout_and_reuse(tmp_path):
                for n in json.loads((tmp_path / "notes.json").read_text())["notes"])
 
 
+@pytest.mark.slow  # trains or builds a whole report
 def test_a_checkpoint_naming_user_code_is_used_once_the_user_names_it(tmp_path):
     import user_models
 
@@ -245,6 +247,7 @@ def test_a_state_dict_that_does_not_fit_names_the_keys(tmp_path):
     assert "conv2.weight (64, 32, 3, 3) vs (16, 8, 3, 3)" in result.stderr
 
 
+@pytest.mark.slow  # trains or builds a whole report
 def test_data_that_does_not_fit_the_model_is_one_clear_line(tmp_path):
     result = run_cli("--model", "torchvision:resnet18", "--out", str(tmp_path))
     assert result.returncode == 2

@@ -106,6 +106,7 @@ def test_safetensors_checkpoints_load_and_a_truncated_one_is_refused(tmp_path):
         read_checkpoint(path)
 
 
+@pytest.mark.slow  # trains or builds a whole report
 def test_nan_weights_still_give_a_report_with_a_warning(tmp_path):
     torch.manual_seed(0)
     state = AssignmentCNN().state_dict()
@@ -171,6 +172,7 @@ def test_killed_runs_never_damage_the_last_report_and_the_next_run_recovers(defa
     assert leftovers == [], leftovers
 
 
+@pytest.mark.slow  # trains or builds a whole report
 def test_no_figure_is_left_open_over_many_reports(tmp_path):
     """Twenty-five renders of two whole-split figures in one process (pyplot warns beyond 20 open figures):
     matplotlib keeps no figure."""
