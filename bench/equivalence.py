@@ -22,32 +22,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def image_folder(root: Path, classes=("circle", "square", "stripes"), per_split=6, size=64) -> Path:
-    """Small RGB images of three drawable classes (the same generator as tests/test_generic.py)."""
-    from PIL import Image
+def image_folder(root: Path, per_split: int = 6) -> Path:
+    """Small RGB images of three drawable classes: the generator the tests use."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from synthetic import make_image_folder
 
-    rng = np.random.default_rng(0)
-    y, x = np.mgrid[0:size, 0:size]
-    for split_name in ("train", "test"):
-        for label, name in enumerate(classes):
-            folder = root / split_name / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(per_split):
-                image = np.zeros((size, size, 3))
-                if label == 0:
-                    image[(x - size / 2) ** 2 + (y - size / 2) ** 2 < (size / 6 + i) ** 2] = (1, 0.3, 0.2)
-                elif label == 1:
-                    image[size // 4: 3 * size // 4, size // 4 + i: 3 * size // 4] = (0.2, 0.8, 0.3)
-                else:
-                    image[(x // (4 + i)) % 2 == 0] = (0.2, 0.3, 1)
-                noisy = np.clip(image + rng.normal(0, 0.1, image.shape), 0, 1)
-                Image.fromarray((noisy * 255).astype(np.uint8)).save(folder / f"{i}.png")
-    return root
+    return make_image_folder(root, per_split=per_split)
 
 
 def report(*args: str) -> None:

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from analysis.errors import InputError
-from analysis.store.writer import STALE_PREFIX, TMP_PREFIX, dumps, is_store, stage_file, write_atomic
+from analysis.store.writer import STALE_PREFIX, TMP_PREFIX, dumps, is_store, remove_temporary, stage_file, write_atomic
 
 MARKER = ".report-build"
 CACHEDIR_TAG = "CACHEDIR.TAG"
@@ -166,7 +166,7 @@ def temporary_files_inside(out: Path, matplotlib_cache: bool = True):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_temporary(scratch)
 
 
 def _is_ours(name: str) -> bool:
@@ -205,7 +205,7 @@ def publish(out: Path, files: dict[Path, bytes]) -> list[Path]:
             staged.append((stage_file(target, data), Path(target)))
     except BaseException:
         for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+            remove_temporary(tmp)
         raise
     renames = [[os.path.relpath(tmp, out), os.path.relpath(target, out)] for tmp, target in staged]
     write_atomic(out / JOURNAL, dumps({"renames": renames}))

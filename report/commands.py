@@ -32,10 +32,11 @@ def render(args: argparse.Namespace, log) -> int:
     if args.sections != ALL and needs_whole_split(args.sections) and not has_whole_split(store):
         raise InputError(f"the last analysis in {args.out} has no whole-split results: run "
                          f"`python -m report --sections {','.join(args.sections)}` to analyse them first")
+    record = pipeline.render_record(args.out, log)  # read once: the recorded checkpoint name and fingerprint
     plan = pipeline.RenderPlan(out=args.out, store=store, formats=args.format, sections=args.sections,
                                single_file=args.single_file, force=args.force,
-                               checkpoint_name=pipeline.recorded_checkpoint_name(args.out, store))
-    outputs, rendered = pipeline.render(plan, show_progress=not args.quiet, log=log)
+                               checkpoint_name=pipeline.recorded_checkpoint_name(args.out, store, record))
+    outputs, rendered = pipeline.render(plan, show_progress=not args.quiet, log=log, record=record)
     if not args.quiet:
         state = "rendered" if rendered else "up to date"
         print(f"report: {state}: {' and '.join(map(str, outputs))} ({time.perf_counter() - started:.1f} s)")

@@ -205,13 +205,15 @@ def up_to_date(plan: RenderPlan, record: dict, fingerprint: str) -> bool:
             and pointer.is_file() and pointer.read_text(errors="replace").strip() == plan.store.name)
 
 
-def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None) -> tuple[list[Path], bool]:
+def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None,
+           record: dict | None = None) -> tuple[list[Path], bool]:
     """Write report.html / report.pdf from the plan's store unless they are already up to date (``pdf_job``:
-    a PDF worker started earlier, see render.documents.PdfJob). The documents, their notes, render.json
+    a PDF worker started earlier, see render.documents.PdfJob; ``record``: render.json when the caller has
+    read it already). The documents, their notes, render.json
     and current-store.txt are replaced together (buildfolder.publish)."""
     out, store_dir = Path(plan.out), Path(plan.store)
     targets = [out / f"report.{fmt}" for fmt in plan.formats]
-    record = render_record(out, log)
+    record = render_record(out, log) if record is None else record
     fingerprint = render_fingerprint(store_dir, plan.formats, plan.sections, plan.single_file, plan.checkpoint_name)
     if up_to_date(plan, record, fingerprint):
         return targets, False

@@ -196,3 +196,26 @@ def write_store(stores_dir: Path, docs: dict | None = None, key: str = "syntheti
                    "config_sha256": "cd" * 32, "code_version": "ef" * 32},
         "producer": {"python": "3.11", "torch": "none"},
     })
+
+
+def make_image_folder(root: Path, classes=("circle", "square", "stripes"), per_split=6, size=64, split=True):
+    """Small RGB images of three drawable classes, as torchvision's ImageFolder reads them."""
+    from PIL import Image  # only here: the rest of this module needs no imaging library
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:size, 0:size]
+    for split_name in (("train", "test") if split else ("",)):
+        for label, name in enumerate(classes):
+            folder = root / split_name / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(per_split):
+                image = np.zeros((size, size, 3))
+                if label == 0:
+                    image[(x - size / 2) ** 2 + (y - size / 2) ** 2 < (size / 6 + i) ** 2] = (1, 0.3, 0.2)
+                elif label == 1:
+                    image[size // 4: 3 * size // 4, size // 4 + i: 3 * size // 4] = (0.2, 0.8, 0.3)
+                else:
+                    image[(x // (4 + i)) % 2 == 0] = (0.2, 0.3, 1)
+                noisy = np.clip(image + rng.normal(0, 0.1, image.shape), 0, 1)
+                Image.fromarray((noisy * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return root

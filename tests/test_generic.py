@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import run_cli
+from synthetic import make_image_folder
 
 from analysis.capture.activations import capture, top_channels
 from analysis.capture.trace import trace_shapes
@@ -105,29 +106,6 @@ def test_model_kwargs_must_be_a_json_object():
         parse_kwargs("{width: 4}")
     with pytest.raises(InputError, match="must be a JSON object"):
         parse_kwargs("[4]")
-
-
-def make_image_folder(root: Path, classes=("circle", "square", "stripes"), per_split=6, size=64, split=True):
-    """Small RGB images of three drawable classes, as torchvision's ImageFolder reads them."""
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    y, x = np.mgrid[0:size, 0:size]
-    for split_name in (("train", "test") if split else ("",)):
-        for label, name in enumerate(classes):
-            folder = root / split_name / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(per_split):
-                image = np.zeros((size, size, 3))
-                if label == 0:
-                    image[(x - size / 2) ** 2 + (y - size / 2) ** 2 < (size / 6 + i) ** 2] = (1, 0.3, 0.2)
-                elif label == 1:
-                    image[size // 4: 3 * size // 4, size // 4 + i: 3 * size // 4] = (0.2, 0.8, 0.3)
-                else:
-                    image[(x // (4 + i)) % 2 == 0] = (0.2, 0.3, 1)
-                noisy = np.clip(image + rng.normal(0, 0.1, image.shape), 0, 1)
-                Image.fromarray((noisy * 255).astype(np.uint8)).save(folder / f"{i}.png")
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -246,7 +246,7 @@ def test_a_store_of_unknown_schema_is_rebuilt_not_rendered(default_checkpoint, t
 
 
 def test_an_empty_class_folder_is_named(tmp_path):
-    from test_generic import make_image_folder
+    from synthetic import make_image_folder
 
     make_image_folder(tmp_path, per_split=2)
     for image in (tmp_path / "test" / "square").iterdir():

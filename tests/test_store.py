@@ -92,3 +92,15 @@ def test_a_folder_that_is_not_a_store_is_never_replaced(tmp_path):
     writer = StoreWriter(final)
     writer.write_json("model.json", {"a": 1})
     assert writer.commit({"key": "k"}) == final and not (final / "thesis.tex").exists()
+
+
+def test_only_the_tools_own_temporaries_can_be_removed(tmp_path):
+    from analysis.store.writer import TMP_PREFIX, remove_temporary
+
+    mine, theirs = tmp_path / f"{TMP_PREFIX}x", tmp_path / "notes.tmp"
+    mine.mkdir()
+    theirs.write_text("user data")
+    remove_temporary(mine)
+    with pytest.raises(ValueError, match="not a temporary of this tool"):
+        remove_temporary(theirs)
+    assert not mine.exists() and theirs.read_text() == "user data"

@@ -27,6 +27,18 @@ TMP_PREFIX = ".report-tmp."
 STALE_PREFIX = ".report-stale."
 
 
+def remove_temporary(path: Path) -> None:
+    """Remove a temporary file or folder this tool made: refused for any name without its prefixes, so
+    no code path can remove something the tool did not create."""
+    path = Path(path)
+    if not path.name.startswith((TMP_PREFIX, STALE_PREFIX)):
+        raise ValueError(f"refusing to remove {path}: not a temporary of this tool")
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def umask() -> int:
     """The process's umask, read without changing it where Linux allows (os.umask is a write)."""
     try:
@@ -95,7 +107,7 @@ def stage_file(path: Path, data: bytes) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        remove_temporary(Path(tmp))
         raise
     return Path(tmp)
 
@@ -106,7 +118,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        remove_temporary(tmp)
         raise
 
 
@@ -178,10 +190,10 @@ class StoreWriter:
             stale = self.final_dir.with_name(f"{STALE_PREFIX}{self.final_dir.name}.{os.getpid()}")
             os.rename(self.final_dir, stale)
             os.rename(self.tmp_dir, self.final_dir)
-            shutil.rmtree(stale, ignore_errors=True)
+            remove_temporary(stale)
         else:
             os.rename(self.tmp_dir, self.final_dir)
         return self.final_dir
 
     def abort(self) -> None:
-        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        remove_temporary(self.tmp_dir)
