@@ -21,8 +21,9 @@ from analysis.figures import images
 from analysis.models.build import build_model
 from analysis.models.checkpoint import check_fits, load_into, non_finite, read_checkpoint
 from analysis.models.inference import predict_logits, to_input
+from analysis.models.outputs import take_logits
 from analysis.models.kinds import is_map_convolution
-from analysis.models.layers import activation_layers, embedding_point
+from analysis.models.layers import EmbeddingPoint, activation_layers, embedding_point, features
 from analysis.models.sources import DEFAULT_SOURCE, resolve_source
 from analysis.stats import embeddings, params
 from analysis.store.fingerprint import analysis_inputs, store_key
@@ -93,6 +94,9 @@ class Prepared:
     splits: DataSplits
     setup: Setup
     traced: Trace
+    usage: trace.Usage  # which modules ran and which parameters were read in the traced pass
+    maps: list[tuple[str, str]]   # layers whose activation maps are shown (module, description)
+    point: EmbeddingPoint         # where embeddings are taken
     broken: list[str]   # parameter tensors holding NaN or infinite values
     meta: dict          # the checkpoint's validated metadata
 
@@ -117,10 +121,13 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
     model.eval()
     setup = Setup(source, kwargs, "checkpoint" if state is not None else f"random (seed {config.seed})",
                   mean, std)
-    traced = trace.trace_shapes(model, to_input(splits.test.images[:1], mean, std))  # fails if the data do not fit
+    traced, usage = trace.trace_shapes(model, to_input(splits.test.images[:1], mean, std))  # fails if the data do not fit
+    if traced.output_taken:
+        take_logits(model)
     check_outputs_cover_labels(traced.output_shape, splits)
-    check_choices(model, splits, config, traced)
-    return Prepared(model, splits, setup, traced, non_finite(state) if state is not None else [], meta)
+    maps, point = check_choices(model, splits, config, traced, usage)
+    return Prepared(model, splits, setup, traced, usage, maps, point, non_finite(state) if state is not None else [],
+                    meta)
 
 
 @scoped.process_state()  # the threads and seed set below are undone when it returns or raises
@@ -155,20 +162,20 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
     weights are finite: NaN embeddings give NaN statistics, and the report says why they are missing)."""
     model, splits = run.model, run.splits
     x_test = to_input(splits.test.images, run.setup.mean, run.setup.std)
-    model_doc = _model_results(model, run.traced, run.setup, splits, run.broken, writer)
-    point = embedding_point(model, config.embedding_layer)
+    model_doc = _model_results(model, run.traced, run.usage, run.setup, splits, run.broken, writer)
+    point = run.point
     passed = None
     if config.whole_split and not run.broken:
         from analysis.stats import fullsplit  # matplotlib and scikit-learn: only when the sections need them
 
-        passed = fullsplit.split_pass(model, x_test, point, show_progress)
+        passed = fullsplit.split_pass(model, x_test, point, run.usage.ran, show_progress)
         logits = passed.logits
     else:
         logits = predict_logits(model, x_test, batch_size=100, what="classifying the test split",
                                 show_progress=show_progress)
     writer.write_record("model.json", model_doc)
     writer.write_record("evaluation.json", _evaluation(logits, splits, run.meta))
-    writer.write_record("activations.json", _activation_results(model, x_test, splits, config, writer))
+    writer.write_record("activations.json", _activation_results(model, x_test, splits, config, run.maps, writer))
     embeddings_doc = _embedding_results(model, x_test, logits, splits, config, point, writer)
     writer.write_record("embeddings.json", embeddings_doc)
     if passed is not None:
@@ -177,14 +184,14 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
             show_progress))
 
 
-def _model_results(model: nn.Module, traced: Trace, setup: Setup, splits: DataSplits, broken: list[str],
-                   writer: StoreWriter) -> ModelDocument:
+def _model_results(model: nn.Module, traced: Trace, usage: trace.Usage, setup: Setup, splits: DataSplits,
+                   broken: list[str], writer: StoreWriter) -> ModelDocument:
     return ModelDocument(
         model=ModelInfo(class_name=type(model).__name__, source=setup.source, kwargs=setup.kwargs,
                         weights=setup.weights, input_shape=list(splits.image_shape),
                         normalisation={"mean": list(setup.mean), "std": list(setup.std)},
                         training_mode_restored=not model.training),
-        parameters=params.count_parameters(model),
+        parameters=params.count_parameters(model, usage.ran, usage.storages),
         trace=traced,
         kernels=trace.kernel_shapes(model),
         kernel_image=_kernel_image(model, writer),
@@ -215,19 +222,29 @@ def check_model_fits(source: str, kwargs: dict, state: dict | None, checkpoint: 
         check_fits(skeleton, state, checkpoint)
 
 
-def check_choices(model: nn.Module, splits: DataSplits, config: AnalysisConfig, traced: Trace) -> None:
+def check_choices(model: nn.Module, splits: DataSplits, config: AnalysisConfig, traced: Trace,
+                  usage: trace.Usage) -> tuple[list[tuple[str, str]], EmbeddingPoint]:
     """Every option that names an image, a class or a layer, checked against the data and the model before
     the analysis starts; the results are computed later by the same functions. ``traced``: the shape trace,
-    which tells whether a layer chosen for activation maps gives (channels, height, width) maps."""
+    which tells whether a layer chosen for activation maps gives (channels, height, width) maps. Returns the
+    activation-map layers and the embedding point, decided here once."""
     _activation_image(splits, config)
     classes = _chosen_classes(splits, config)
     embeddings.select_samples(splits.test.labels, tuple(classes), config.per_class)
-    for module, _label in activation_layers(model, config.layers):
-        shapes = {tuple(row.output_shape or ()) for row in traced.rows if row.name == module}
+    maps = activation_layers(model, config.layers, usage.ran)
+    for module, _label in maps:
+        shapes = {tuple(row.output_shape or ()) for row in traced.rows if row.name == module and row.kind == "module"}
+        if config.layers and module not in usage.ran:
+            raise InputError(f"layer {module} never runs in the model's forward pass (in eval mode), so it has no "
+                             "activation maps: choose layers that run for --layers")
         if config.layers and shapes and not any(len(shape) == 3 for shape in shapes):
             raise InputError(f"layer {module} gives output of shape {list(next(iter(shapes)))}, not image maps: "
                              "choose layers with (channels, height, width) output for --layers")
-    embedding_point(model, config.embedding_layer)
+    point = embedding_point(model, config.embedding_layer, traced)
+    if point.module not in usage.ran:
+        raise InputError(f"layer {point.layer} never runs in the model's forward pass (in eval mode), so it has no "
+                         "embedding: choose a layer that runs for --embedding-layer")
+    return maps, point
 
 
 def check_outputs_cover_labels(output_shape: list[int], splits: DataSplits) -> None:
@@ -331,11 +348,10 @@ def _chosen_classes(splits: DataSplits, config: AnalysisConfig) -> list[int]:
     return _default_classes(splits)
 
 
-def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfig,
+def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfig, layers: list[tuple[str, str]],
                         writer: StoreWriter) -> ActivationsDocument:
     index, chosen_by = _activation_image(splits, config)
-    layers = activation_layers(model, config.layers)
-    limit = config.max_channels or min(32, max(8, MAP_TILE_BUDGET // len(layers)))
+    limit = config.max_channels or min(32, max(8, MAP_TILE_BUDGET // max(1, len(layers))))
     captured, logits_one = activations.capture(model, x_test[index:index + 1], [m for m, _ in layers])
     predicted, confidence = _prediction(logits_one[0])
     writer.write_bytes("images/input.png", images.png_bytes(images.picture(splits.test.images[index], 168)))
@@ -371,7 +387,7 @@ def _embedding_results(model, x_test, logits, splits: DataSplits, config: Analys
     chosen = embeddings.select_samples(splits.test.labels, tuple(classes), config.per_class)
     inputs_of = (point.module,) if point.side == "input" else ()
     captured, _ = activations.capture(model, x_test[chosen], [point.module], inputs_of)
-    vectors = captured[point.module].reshape(len(chosen), -1)
+    vectors = features(torch.from_numpy(captured[point.module]), point).numpy()
     labels = [int(splits.test.labels[i]) for i in chosen]
     samples = []
     for position, index in enumerate(chosen):

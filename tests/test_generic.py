@@ -51,7 +51,7 @@ def test_tied_weights_and_a_module_under_two_names_count_once():
 
 
 def test_multiply_accumulates_of_the_assignment_cnn():
-    trace = trace_shapes(AssignmentCNN(), torch.zeros(1, 1, 28, 28))
+    trace, _ = trace_shapes(AssignmentCNN(), torch.zeros(1, 1, 28, 28))
     macs = {row.name: row.macs for row in trace.rows}
     assert macs["conv1"] == 32 * 26 * 26 * 9 and macs["conv2"] == 64 * 11 * 11 * 32 * 9
     assert macs["fc1"] == 1600 * 128 and macs["relu1"] == 0
@@ -59,7 +59,7 @@ def test_multiply_accumulates_of_the_assignment_cnn():
 
 
 def test_resnet_trace_nests_and_counts_macs_once():
-    trace = trace_shapes(build_model("torchvision:resnet18", {}), torch.zeros(1, 3, 224, 224))
+    trace, _ = trace_shapes(build_model("torchvision:resnet18", {}), torch.zeros(1, 3, 224, 224))
     rows = trace.rows
     assert rows[0].name == "conv1" and rows[0].output_shape == [64, 112, 112]
     block = next(r for r in rows if r.name == "layer1.0")
@@ -72,7 +72,7 @@ def test_resnet_trace_nests_and_counts_macs_once():
 
 def test_module_called_twice_and_in_place_relu():
     model = build_model("user_models:ReusedBlockNet", {}).eval()
-    trace = trace_shapes(model, torch.zeros(1, 1, 28, 28))
+    trace, _ = trace_shapes(model, torch.zeros(1, 1, 28, 28))
     assert [r.name for r in trace.rows].count("act") == 3
     torch.manual_seed(0)
     captured, _ = capture(model, torch.randn(1, 1, 28, 28), ["bn1"])

@@ -11,6 +11,7 @@ import torch
 from conftest import ROOT
 from torch import nn
 
+from analysis.capture.trace import trace_shapes
 from analysis.errors import InputError
 from analysis.models import kinds
 from analysis.models.assignment import AssignmentCNN
@@ -52,7 +53,7 @@ def test_without_hints_the_generic_rules_apply():
     assert activation_layers(model, None) == [("block.0", "block.0 (Conv2d output)"), ("other", "other (Conv2d output)")]
     assert filter_layers(model) == activation_layers(model, None)
     assert depth_layers(model) == [("block", "block"), ("other", "other"), ("head", "head")]
-    point = embedding_point(model, None)
+    point = embedding_point(model, None, trace_shapes(model, torch.zeros(1, 1, 28, 28))[0])
     assert (point.module, point.side) == ("head.1", "input")  # the features entering the last Linear
 
 

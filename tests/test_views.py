@@ -17,6 +17,7 @@ import pytest
 from jinja2 import meta, nodes
 from synthetic import documents, embeddings_doc, separation_doc, write_store
 
+from analysis.store.schema import SCHEMA_VERSION
 from report.render import TEMPLATE_DIR, fmt
 from report.render.comparison import CompareContext, HistoryContext
 from report.render.context import PageContext, ReportContext, build_context
@@ -439,7 +440,7 @@ def test_provenance_view(tmp_path):
     assert (v.checkpoint, v.mean, v.std) == ("tiny.pt (1,234 bytes)", "0.5", "0.5")
     assert v.checkpoint_sha256 == "ab" * 32
     assert [(row.name, row.value) for row in v.settings] == [("digits", "1, 2"), ("per_class", "2")]
-    assert (v.code_version, v.store, v.schema_version) == ("ef" * 8, "stores/synthetic", "3")
+    assert (v.code_version, v.store, v.schema_version) == ("ef" * 8, "stores/synthetic", str(SCHEMA_VERSION))
     assert v.software == "python 3.11, torch none"
 
 

@@ -96,6 +96,9 @@ class Call:
     inputs: Any = None    # what the probe kept of the positional arguments
     output: Any = None    # what the probe kept of the output
     finished: bool = False  # False: the forward pass failed inside this call
+    function: str | None = None  # a functional call (analysis.capture.operations): its label; ``name`` and
+                                 # ``module`` are then the module whose forward made it ("" and the model: its own)
+    macs: int = 0         # multiply-accumulates counted while this call was the innermost one running
 
 
 class Recording:
@@ -121,8 +124,14 @@ class Recording:
 
     @property
     def reached(self) -> str | None:
-        """The watched module that started last: where a failed forward pass got to."""
-        return self.calls[-1].name if self.calls else None
+        """The watched module (or functional call, named after its module) that started last: where a
+        failed forward pass got to."""
+        if not self.calls:
+            return None
+        last = self.calls[-1]
+        if last.function is None:
+            return last.name
+        return f"{last.function}, called by {f'layer {last.name}' if last.name else type(self.model).__name__}"
 
     def drain(self) -> list[Call]:
         """The calls recorded so far, forgotten here (between the batches of a long pass: memory stays that
@@ -132,24 +141,55 @@ class Recording:
         calls, self.calls, self._counts = self.calls, [], {}
         return calls
 
+    def innermost(self) -> Call | None:
+        """The recorded call running now (a module's, or a functional call's); None outside every one."""
+        return self._open[-1] if self._open else None
+
+    def innermost_module(self) -> Call | None:
+        """The innermost running call of a watched module."""
+        return next((call for call in reversed(self._open) if call.function is None), None)
+
     # -- hooks ---------------------------------------------------------------------------------------------
     def _before(self, name: str, args: tuple) -> None:
         probe = self.probes[name]
         repeat = self._counts.get(name, 0)
         self._counts[name] = repeat + 1
-        call = Call(order=len(self.calls), name=name, module=self.modules[name], depth=len(self._open),
-                    repeat=repeat, inputs=probe.inputs(args) if probe.inputs else None)
+        self.start(Call(order=len(self.calls), name=name, module=self.modules[name], depth=len(self._open),
+                        repeat=repeat, inputs=probe.inputs(args) if probe.inputs else None))
+
+    def start(self, call: Call) -> None:
+        """Record ``call`` as started now (the hooks, and the functional-call recorder, come here)."""
         self.calls.append(call)
         self._open.append(call)
 
+    def next_order(self) -> int:
+        return len(self.calls)
+
+    def open_calls(self) -> int:
+        return len(self._open)
+
     def _after(self, name: str, output: Any) -> None:
-        started = [i for i, call in enumerate(self._open) if call.name == name]
+        started = [i for i, call in enumerate(self._open) if call.name == name and call.function is None]
         if not started:  # the call began before the hooks were registered
             return
         call = self._open.pop(started[-1])  # the latest: a module that calls itself closes inside out
         probe = self.probes[name]
         call.output = probe.output(output) if probe.output else None
         call.finished = True
+
+    def finish(self, call: Call, output: Any) -> None:
+        """A call started with ``start`` returned ``output`` (already reduced)."""
+        self._open.remove(call)
+        call.output, call.finished = output, True
+
+    def fail(self, call: Call) -> None:
+        """A call started with ``start`` raised: it stays recorded, unfinished (``reached`` names it)."""
+        self._open.remove(call)
+
+    def discard(self, call: Call) -> None:
+        """A call started with ``start`` turned out not to be worth a record."""
+        self._open.remove(call)
+        self.calls.remove(call)
 
     # -- context -------------------------------------------------------------------------------------------
     def __enter__(self) -> Recording:

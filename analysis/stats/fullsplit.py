@@ -15,7 +15,7 @@ from analysis.data.datasets import DataSplits
 from analysis.figures import images, plots
 from analysis.models.hints import hints_of
 from analysis.models.inference import accuracy
-from analysis.models.layers import EmbeddingPoint, activation_layers, is_activated
+from analysis.models.layers import EmbeddingPoint, activation_layers, features, is_activated
 from analysis.stats import separation
 from analysis.store.schema import (
     METRIC_NAMES,
@@ -48,9 +48,12 @@ def depth_layers(model: nn.Module) -> list[tuple[str, str]]:
     return [(name, name) for name in children]
 
 
-def filter_layers(model: nn.Module) -> list[tuple[str, str]]:
+def filter_layers(model: nn.Module, ran: frozenset[str] | None = None) -> list[tuple[str, str]]:
+    """The declared filter layers, else the default activation-map layers; only modules that ran."""
     declared = hints_of(model).filter_layers
-    return list(declared) if declared is not None else activation_layers(model, None)
+    if declared is not None:
+        return [layer for layer in declared if ran is None or layer[0] in ran]
+    return activation_layers(model, None, ran)
 
 
 class _Accumulator:
@@ -86,16 +89,21 @@ class SplitPass:
     filters: list[tuple[str, str]]
 
 
-def split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint, show_progress: bool = True) -> SplitPass:
-    """The one forward pass over the test split that both the evaluation and the separation read."""
-    filters = filter_layers(model)
+def split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint, ran: frozenset[str] | None = None,
+               show_progress: bool = True) -> SplitPass:
+    """The one forward pass over the test split that both the evaluation and the separation read. ``ran``:
+    the modules the traced pass called (filter statistics only for those)."""
+    filters = filter_layers(model, ran)
     emb, accumulators, logits = whole_split_pass(model, x, point, [m for m, _ in filters], show_progress)
     return SplitPass(logits, emb, accumulators, filters)
 
 
-def _flat_copy(value) -> torch.Tensor | None:
-    tensor = capture.first_tensor(value)
-    return None if tensor is None else tensor.flatten(1).clone()
+def _features_copy(point: EmbeddingPoint):
+    """A probe function: the embedding vectors of a batch, reduced at hook time (analysis.models.layers.features)."""
+    def copy(value) -> torch.Tensor | None:
+        tensor = capture.first_tensor(value)
+        return None if tensor is None else features(tensor, point).clone()
+    return copy
 
 
 def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
@@ -106,7 +114,8 @@ def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
     The embedding is the first call of the embedding module in each batch; the statistics add every call
     of a filter module."""
     on_input = point.side == "input"
-    probe = capture.Probe(inputs=_flat_copy, output=None) if on_input else capture.Probe(output=_flat_copy)
+    keep = _features_copy(point)
+    probe = capture.Probe(inputs=keep, output=None) if on_input else capture.Probe(output=keep)
     embedding = capture.forward(model, {point.module: probe})
     filters = capture.forward(model, {m: capture.Probe(output=_Accumulator.summary) for m in filter_modules})
     chunks, accumulators, outputs = [], {m: _Accumulator() for m in filter_modules}, []

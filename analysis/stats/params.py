@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from analysis.capture.operations import storage_of
+
 from analysis.store.schema import LayerParams, Parameters
 
 
@@ -16,8 +18,11 @@ def formula_for(module: nn.Module) -> str:
     return f"{factors} + {bias.numel()}" if isinstance(bias, nn.Parameter) else factors
 
 
-def count_parameters(model: nn.Module) -> Parameters:
-    """Per-layer records in definition order, and totals; shared tensors count once."""
+def count_parameters(model: nn.Module, ran: frozenset[str] | None = None,
+                     read: frozenset[int] | None = None) -> Parameters:
+    """Per-layer records in definition order, and totals; shared tensors count once. ``ran``: the modules the
+    traced forward pass called; ``read``: the storages its operations read (analysis.capture.trace.Usage), which
+    tell the parameters inference never uses (a parameter read through another module still counts as used)."""
     first_owner: dict[int, str] = {}
     names_of: dict[int, list[str]] = {}
     for name, module in model.named_modules(remove_duplicate=False):
@@ -45,10 +50,14 @@ def count_parameters(model: nn.Module) -> Parameters:
             total=sum(counts.values()), trainable=trainable,
             formula=formula_for(module), shared_with=shared,
             aliases=[alias for alias in names_of[id(module)] if alias != name],
+            executed=ran is None or not name or any(alias in ran for alias in names_of[id(module)]),
+            read=read is None or all(storage_of(param) in read for _, param in own),
         ))
     total = sum(layer.total for layer in layers)
     trainable = sum(layer.trainable for layer in layers)
     buffer_list = [{"name": name, "numel": buffer.numel()} for name, buffer in model.named_buffers()]
     buffers = sum(b["numel"] for b in buffer_list)
+    unused = 0 if read is None else sum(p.numel() for p in model.parameters() if storage_of(p) not in read)
     return Parameters(layers=layers, total=total, trainable=trainable, non_trainable=total - trainable,
-                      buffers=buffers, buffer_list=buffer_list, bytes_float32=total * 4)
+                      buffers=buffers, buffer_list=buffer_list, bytes_float32=total * 4, unused=unused,
+                      unused_known=read is not None)

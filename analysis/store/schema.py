@@ -16,7 +16,8 @@ import functools
 import types
 import typing
 
-SCHEMA_VERSION = 3  # 2: any model and data set; 3: whole-split separation (separation.json)
+SCHEMA_VERSION = 4  # 2: any model and data set; 3: whole-split separation (separation.json);
+                    # 4: MACs counted at the dispatch level, functional calls in the trace, modules that never ran
 
 
 def stored(key: str | None = None, **kwargs):
@@ -136,6 +137,9 @@ class LayerParams:
     formula: str          # e.g. "32·1·3·3 + 32"
     shared_with: list[str]  # owners of tensors this layer shares (counted there, not here)
     aliases: list[str] = dataclasses.field(default_factory=list)  # other names of this same module
+    executed: bool = True  # False: the module was never called in the traced forward pass (an auxiliary head in
+                           # eval mode, or a module whose parent reads its weights itself, like MultiheadAttention's out_proj)
+    read: bool = True      # False: no operation read its own parameters in that pass (inference never uses them)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,11 +151,13 @@ class Parameters:
     buffers: int
     buffer_list: list[dict]   # {"name", "shape", "numel"} per registered buffer
     bytes_float32: int
+    unused: int = 0           # parameters no operation read in the traced forward pass (inference never uses them)
+    unused_known: bool = False  # False: written before the analysis watched which parameters were read
 
 
 @dataclasses.dataclass
 class TraceRow:
-    """One module call of the forward pass, in execution order."""
+    """One module call, or one functional call, of the forward pass, in execution order."""
 
     order: int
     name: str
@@ -162,7 +168,19 @@ class TraceRow:
     output_shape: list[int] | None   # without the batch dimension
     params: int                      # this module's own parameters
     geometry: dict                   # kernel, stride, padding... where the module has them
-    macs: int = 0                    # multiply-accumulates of this call, per sample (Conv and Linear only)
+    macs: int = 0                    # multiply-accumulates per sample counted while this call was the innermost
+                                     # one running (its own work, not its children's rows)
+    kind: str = "module"             # "module", or "function": a functional call (name: F.relu, torch.flatten...)
+    caller: str | None = None        # a function row's module, whose forward made the call ("": the model's own)
+
+
+@dataclasses.dataclass(frozen=True)
+class UncountedOp:
+    """An operation that ran without a counting formula although it does heavy arithmetic."""
+
+    op: str        # the dispatched operation, e.g. aten._native_multi_head_attention
+    where: str     # the module (or functional call) running it
+    calls: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,6 +191,11 @@ class Trace:
     rows: list[TraceRow]
     functional_note: str
     total_macs: int
+    counting: str = "module-hooks"   # "dispatch" (every operation, FlopCounterMode) or "module-hooks" (before
+                                     # schema 4: Conv and Linear modules only, functional calls missed)
+    uncounted: list[UncountedOp] = dataclasses.field(default_factory=list)
+    unattributed_macs: int = 0       # MACs counted outside every recorded call (in total_macs, in no row)
+    output_taken: str | None = None  # where the logits were found when the forward pass returns more than a tensor
 
 
 @dataclasses.dataclass(frozen=True)

@@ -48,7 +48,14 @@ def _v2_to_v3(manifest: dict, docs: dict) -> tuple[dict, dict]:
     return manifest, docs
 
 
-MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(manifest: dict, docs: dict) -> tuple[dict, dict]:
+    """Version 3 counted MACs with module hooks (Conv and Linear modules only) and traced modules only: the
+    declared defaults say so (counting "module-hooks", every module executed, unused parameters unknown)."""
+    manifest["schema_version"] = 4
+    return manifest, docs
+
+
+MIGRATIONS = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def migrate(manifest: dict, docs: dict) -> tuple[dict, dict]:
