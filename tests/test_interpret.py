@@ -80,9 +80,40 @@ CASES = {
                   "relu1 (Upsample) changes (4, 6, 6) to (4, 12, 12)"),
     },
     "shapes.gaps": {
-        "none": (no_change, "the trace has no gaps"),
-        "functional": (edit((*ROW, 4, "input_shape"), [40]),
+        "none": (no_change, "the trace has no gaps."),
+        "branch": (edit((*ROW, 4, "input_shape"), [40]),
+                   "fc1 takes (40,), not the (36,) that flatten just gave: it is fed from an earlier output, a branch"),
+        "functional": (several(edit((*ROW, 4, "input_shape"), [40]), edit((M, "trace", "counting"), "module-hooks")),
                        "Between flatten and fc1 the shape changes from (36,) to (40,) outside any module"),
+    },
+    "shapes.macs": {
+        "complete": (no_change, "The network does 1.53 k (1,530) multiply-accumulates per image. They were counted "
+                                "where PyTorch dispatches"),
+        "incomplete": (edit((M, "trace", "uncounted"), [{"op": "aten._native_multi_head_attention", "where": "attn",
+                                                         "calls": 2}]),
+                       "aten._native_multi_head_attention ran without a counting formula (in attn), so the 1.53 k "
+                       "(1,530) multiply-accumulates per image are a lower bound"),
+        "not-recorded": (several(edit((M, "trace", "counting"), "module-hooks"), edit((M, "trace", "total_macs"), 0)),
+                         "This store predates the counting of multiply-accumulates and records none"),
+        "hooks": (edit((M, "trace", "counting"), "module-hooks"),
+                  "counted 1.53 k (1,530) multiply-accumulates per image with module hooks: Conv and Linear modules only"),
+    },
+    "shapes.output": {
+        "logits": (edit((M, "trace", "output_taken"), "its logits field (the forward pass returns a GoogLeNetOutputs)"),
+                   "returns more than the class scores; the report reads its logits field (the forward pass returns a "
+                   "GoogLeNetOutputs)."),
+        "first": (edit((M, "trace", "output_taken"), "its first element (the forward pass returns a tuple of 2)"),
+                  "names none of them logits; the report reads its first element (the forward pass returns a tuple of "
+                  "2) as the class scores"),
+    },
+    "params.unused": {
+        "unused": (several(edit((M, "parameters", "unused"), 222), edit((M, "parameters", "layers", 1, "executed"), False),
+                           edit((M, "parameters", "layers", 1, "read"), False)),
+                   "222 of the 283 parameters (78.4%) are never read at inference: the layers in fc1 do not run in "
+                   "eval mode (auxiliary heads, for example, serve only training). They are counted in the total and "
+                   "marked “not executed” in the table; inference uses 61."),
+        "read-by-parent": (edit((M, "parameters", "layers", 2, "executed"), False),
+                           "fc2 is never called as a module: the parent reads the weights itself"),
     },
     "kernels.shape": {
         "single-input": (no_change, "conv1 has 4 kernels of shape (1, 3, 3): each is one 3×3 filter"),
@@ -269,7 +300,7 @@ def test_every_rule_has_cases_for_two_branches(tmp_path):
     assert set(produced) == set(CASES)
     assert all(len(branches) >= 2 for branches in CASES.values())
     rule_modules = {f"{fn.__module__}.{fn.__name__}" for fn in RULES}
-    assert len(rule_modules) == len(RULES) == 25
+    assert len(rule_modules) == len(RULES) == 28
 
 
 def test_text_changes_with_the_numbers(tmp_path):

@@ -313,7 +313,11 @@ def test_an_old_store_says_what_the_current_store_of_the_same_checkpoint_says(na
     from report.render.interpret import run_rules
 
     current = assignment_notes(run_rules(load_findings(FIXTURES / "schema-3")))
-    assert assignment_notes(run_rules(load_findings(FIXTURES / name))) == current
+    old = assignment_notes(run_rules(load_findings(FIXTURES / name)))
+    if not load_findings(FIXTURES / name).trace.total_macs:  # the earliest stores recorded no MACs, and say so
+        assert [n[:2] for n in old if n[0] == "shapes.macs"] == [("shapes.macs", "not-recorded")]
+        old, current = ([n for n in notes if n[0] != "shapes.macs"] for notes in (old, current))
+    assert old == current
 
 
 @pytest.mark.parametrize("name", STORES)

@@ -24,8 +24,8 @@ class Note:
 from report.render.interpret import accuracy, activations, embeddings, params, separation, shapes  # noqa: E402
 
 RULES = (
-    params.total, params.dominant_layer, params.conv_versus_dense,
-    shapes.steps, shapes.gaps,
+    params.total, params.dominant_layer, params.conv_versus_dense, params.unused,
+    shapes.steps, shapes.gaps, shapes.macs, shapes.output,
     activations.kernels, activations.input_prediction, activations.dead_maps, activations.pooling_keeps_peak,
     embeddings.compactness, embeddings.separation, embeddings.sample_size, embeddings.metrics_agree,
     embeddings.zero_dimensions, embeddings.sample_predictions, embeddings.course_report,

@@ -66,3 +66,30 @@ def conv_versus_dense(f: Findings) -> Note | None:
     return Note("params.conv_vs_dense", "conv-more", "parameters",
                 f"Convolutions hold more of the parameters than fully connected layers ({fmt.percent(share_conv)} "
                 f"against {fmt.percent(share_dense)}); the rest sit in other layers.", evidence)
+
+
+def unused(f: Findings) -> Note | None:
+    """Parameters that inference never reads (modules that never run in eval mode), and modules not called
+    themselves whose weights their parent reads (so their parameters are used all the same)."""
+    p = f.parameters
+    if not p.unused_known:
+        return None
+    idle = [layer.name for layer in p.layers if not layer.executed and not layer.read]
+    borrowed = [layer.name for layer in p.layers if not layer.executed and layer.read]
+    if p.unused:
+        tops = sorted({name.split(".")[0] for name in idle})
+        where = fmt.listing(tops[:4]) + (f" and {len(tops) - 4} more" if len(tops) > 4 else "")
+        return Note("params.unused", "unused", "parameters",
+                    f"{fmt.integer(p.unused)} of the {fmt.integer(p.total)} parameters "
+                    f"({fmt.percent(p.unused / p.total)}) are never read at inference: the layers in {where} do "
+                    "not run in eval mode (auxiliary heads, for example, serve only training). They are counted in "
+                    f"the total and marked \u201cnot executed\u201d in the table; inference uses "
+                    f"{fmt.integer(p.total - p.unused)}.",
+                    {"unused": p.unused, "total": p.total, "layers": idle})
+    if borrowed:
+        names = fmt.listing(borrowed) if len(borrowed) <= 3 else f"{len(borrowed)} layers (such as {borrowed[0]})"
+        return Note("params.unused", "read-by-parent", "parameters",
+                    f"{names} {'is' if len(borrowed) == 1 else 'are'} never called as a module: the parent reads "
+                    "the weights itself (nn.MultiheadAttention does this with its out_proj), so every parameter is "
+                    "still used at inference.", {"unused": 0, "layers": borrowed})
+    return None

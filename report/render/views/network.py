@@ -24,6 +24,8 @@ class ParameterRow:
     total: str = field("parameters counted for this layer, formatted")
     share: str = field("its share of all parameters, or a dash when the model has none")
     shared: str = field("which tensors it shares with other layers and its other names; empty when neither")
+    inference: str = field("how inference uses it: empty when it runs, 'not executed' when it never runs and "
+                           "its parameters are never read, 'weights read by its parent' when it is not called itself")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +41,9 @@ class ParametersView:
     frozen: str = field("parameters that are not trainable, formatted")
     buffers: str | None = field("values held in buffers (not parameters), formatted; None when there are none")
     buffer_tensors: str = field("how many buffer tensors hold them")
+    idle: bool = field("true when some layer is not executed at inference: the table gets an Inference column")
+    unused: str | None = field("parameters inference never reads, formatted; None when there are none (or unknown)")
+    span: str = field("how many columns a footer cell spans after the three-column label (5, plus the optional ones)")
 
 
 def _shared(layer) -> str:
@@ -57,14 +62,23 @@ def parameters_view(f: Findings, place: Place) -> ParametersView:
         weight_shape=fmt.shape(layer.weight_shape) if layer.weight_shape else NO_VALUE,
         weights=fmt.integer(layer.weights), biases=fmt.integer(layer.biases), formula=layer.formula,
         total=fmt.integer(layer.total), share=fmt.percent(layer.total / p.total) if p.total else NO_VALUE,
-        shared=_shared(layer)) for layer in p.layers]
+        shared=_shared(layer), inference=_inference(layer)) for layer in p.layers]
+    sharing = any(layer.shared_with or layer.aliases for layer in p.layers)
+    idle = any(not layer.executed for layer in p.layers)
     return ParametersView(
-        total=fmt.integer(p.total), layers=rows,
-        sharing=any(layer.shared_with or layer.aliases for layer in p.layers),
+        total=fmt.integer(p.total), layers=rows, sharing=sharing,
         weights=fmt.integer(sum(layer.weights for layer in p.layers)),
         biases=fmt.integer(sum(layer.biases for layer in p.layers)),
         trainable=fmt.integer(p.trainable), frozen=fmt.integer(p.non_trainable),
-        buffers=fmt.integer(p.buffers) if p.buffers else None, buffer_tensors=str(len(p.buffer_list)))
+        buffers=fmt.integer(p.buffers) if p.buffers else None, buffer_tensors=str(len(p.buffer_list)),
+        idle=idle,
+        unused=fmt.integer(p.unused) if p.unused_known and p.unused else None, span=str(5 + sharing + idle))
+
+
+def _inference(layer) -> str:
+    if layer.executed:
+        return ""
+    return "weights read by its parent" if layer.read else "not executed"
 
 
 # --- shapes -----------------------------------------------------------------------------------------------
@@ -75,9 +89,10 @@ INDENT_EM, INDENT_STEP_EM = 0.5, 0.9  # left padding of a trace row's name, and 
 @dataclasses.dataclass(frozen=True)
 class TraceRowView:
     number: str = field("position in call order, from 1")
-    name: str = field("the module's qualified name")
-    type: str = field("its class name")
+    name: str = field("the module's qualified name, or a functional call's name (F.relu, operator +)")
+    type: str = field("its class name; 'function' for a functional call")
     depth: int = field("nesting depth, from 1: the row's CSS class")
+    function: bool = field("true for a functional call (it gets the function CSS class)")
     is_leaf: bool = field("false for a container module (it gets the container CSS class)")
     indent: str = field("left padding of the name in em, by nesting depth")
     input_shape: str = field("shape of its input without the batch dimension, or a dash when not recorded")
@@ -107,11 +122,15 @@ class ShapesView:
     macs: str = field("multiply-accumulates per image, in words (1.82 G)")
     macs_exact: str = field("the same count in full, formatted")
     groups: list[TraceGroupView] = field("the trace split by top-level module, for folding in HTML")
+    dispatch: bool = field("true when functional calls are rows and MACs were counted for every dispatched "
+                           "operation; false for stores traced with module hooks only (schema 3 and older)")
+    lower_bound: bool = field("true when some heavy operation ran without a counting formula (MACs are a lower bound)")
 
 
 def _trace_row(row) -> TraceRowView:
     return TraceRowView(
         number=str(row.order + 1), name=row.name, type=row.type, depth=row.depth, is_leaf=row.is_leaf,
+        function=row.kind == "function",
         indent=str(INDENT_EM + (row.depth - 1) * INDENT_STEP_EM),
         input_shape=fmt.shape(row.input_shape) if row.input_shape else NO_VALUE,
         output_shape=fmt.shape(row.output_shape) if row.output_shape else NO_VALUE,
@@ -123,7 +142,8 @@ def trace_groups(f: Findings) -> list[TraceGroupView]:
     """Consecutive rows under the same top-level module form one group."""
     groups: list[tuple[str, str, list]] = []
     for row in f.trace.rows:
-        top = row.name.split(".")[0]
+        owner = row.caller if row.kind == "function" else row.name  # a functional call belongs to its module
+        top = owner.split(".")[0] if owner else row.name
         if groups and groups[-1][0] == top and row.depth > 1:
             groups[-1][2].append(row)
         else:
@@ -138,7 +158,8 @@ def trace_groups(f: Findings) -> list[TraceGroupView]:
 def shapes_view(f: Findings, place: Place) -> ShapesView:
     t = f.trace
     return ShapesView(input_shape=fmt.shape(t.input_shape), batch_size=str(t.batch_size),
-                      macs=fmt.count(t.total_macs), macs_exact=fmt.integer(t.total_macs), groups=trace_groups(f))
+                      macs=fmt.count(t.total_macs), macs_exact=fmt.integer(t.total_macs), groups=trace_groups(f),
+                      dispatch=t.counting == "dispatch", lower_bound=bool(t.uncounted))
 
 
 # --- kernels ----------------------------------------------------------------------------------------------
