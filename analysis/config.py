@@ -19,7 +19,7 @@ class AnalysisConfig:
     model: str | None = None               # assignment | torchvision:NAME | package.module:Class
     model_kwargs: str | None = None        # JSON object passed to the model's constructor
     classes: tuple[str, ...] | None = None  # classes whose samples are embedded (default 6 and 7 if present)
-    per_class: int = 2                     # samples per class
+    per_class: int | None = None           # samples per class (default: 2, fewer when a class has fewer test images)
     image_class: str | None = None         # activation maps use the first test image of this class...
     image_index: int | None = None         # ...unless a test index is given
     embedding_layer: str | None = None     # default: fc2 after ReLU (assignment), else the input of the last Linear

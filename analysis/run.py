@@ -18,7 +18,7 @@ from analysis.config import AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data.datasets import DataSplits, load
 from analysis.errors import InputError
 from analysis.figures import images
-from analysis.models.build import build_model
+from analysis.models.build import build_model, check_input_size, expected_input
 from analysis.models.checkpoint import check_fits, load_into, non_finite, read_checkpoint
 from analysis.models.inference import predict_logits, to_input
 from analysis.models.outputs import take_logits
@@ -87,6 +87,16 @@ def _normalisation(config: AnalysisConfig, data_config: dict, splits: DataSplits
 
 
 @dataclasses.dataclass(frozen=True)
+class Choices:
+    """What the options and defaults resolve to for this model and data, decided before any result."""
+
+    maps: list[tuple[str, str]]   # layers whose activation maps are shown (module, description)
+    point: EmbeddingPoint         # where embeddings are taken
+    per_class: int                # samples embedded per class
+    fewer: list[int]              # classes with fewer test images than the default samples per class
+
+
+@dataclasses.dataclass(frozen=True)
 class Prepared:
     """A run's model and data, built and checked against every option before any result is computed."""
 
@@ -95,8 +105,7 @@ class Prepared:
     setup: Setup
     traced: Trace
     usage: trace.Usage  # which modules ran and which parameters were read in the traced pass
-    maps: list[tuple[str, str]]   # layers whose activation maps are shown (module, description)
-    point: EmbeddingPoint         # where embeddings are taken
+    choices: Choices
     broken: list[str]   # parameter tensors holding NaN or infinite values
     meta: dict          # the checkpoint's validated metadata
 
@@ -108,11 +117,13 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
     model_config, data_config = meta.get("model_config", {}), meta.get("data_config", {})
     # A checkpoint may name only a built-in model: any other source imports code, so the user must name it.
     source, kwargs = resolve_source(config.model, config.model_kwargs, model_config, checkpoint)
-    input_size = config.input_size or data_config.get("input_size")
+    expected = expected_input(source, kwargs)  # the size the model was made for, where torchvision says
+    input_size = config.input_size or data_config.get("input_size") or (expected.size if expected else None)
     names = list(config.class_names or data_config.get("class_names") or []) or None
     names_from = "--class-names" if config.class_names else "the checkpoint's data_config.class_names"
     splits = load(data, cache_dir, input_size, names, names_from)
     mean, std = _normalisation(config, data_config, splits)
+    check_input_size(source, expected, splits.image_shape)
     check_model_fits(source, kwargs, state, checkpoint)
     scoped.seed_torch(config.seed)
     model = build_model(source, kwargs)
@@ -125,8 +136,8 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
     if traced.output_taken:
         take_logits(model)
     check_outputs_cover_labels(traced.output_shape, splits)
-    maps, point = check_choices(model, splits, config, traced, usage)
-    return Prepared(model, splits, setup, traced, usage, maps, point, non_finite(state) if state is not None else [],
+    choices = check_choices(model, splits, config, traced, usage)
+    return Prepared(model, splits, setup, traced, usage, choices, non_finite(state) if state is not None else [],
                     meta)
 
 
@@ -163,7 +174,7 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
     model, splits = run.model, run.splits
     x_test = to_input(splits.test.images, run.setup.mean, run.setup.std)
     model_doc = _model_results(model, run.traced, run.usage, run.setup, splits, run.broken, writer)
-    point = run.point
+    point = run.choices.point
     passed = None
     if config.whole_split and not run.broken:
         from analysis.stats import fullsplit  # matplotlib and scikit-learn: only when the sections need them
@@ -175,8 +186,8 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
                                 show_progress=show_progress)
     writer.write_record("model.json", model_doc)
     writer.write_record("evaluation.json", _evaluation(logits, splits, run.meta))
-    writer.write_record("activations.json", _activation_results(model, x_test, splits, config, run.maps, writer))
-    embeddings_doc = _embedding_results(model, x_test, logits, splits, config, point, writer)
+    writer.write_record("activations.json", _activation_results(model, x_test, splits, config, run.choices.maps, writer))
+    embeddings_doc = _embedding_results(model, x_test, logits, splits, config, run.choices, writer)
     writer.write_record("embeddings.json", embeddings_doc)
     if passed is not None:
         writer.write_record("separation.json", fullsplit.results(
@@ -223,14 +234,14 @@ def check_model_fits(source: str, kwargs: dict, state: dict | None, checkpoint: 
 
 
 def check_choices(model: nn.Module, splits: DataSplits, config: AnalysisConfig, traced: Trace,
-                  usage: trace.Usage) -> tuple[list[tuple[str, str]], EmbeddingPoint]:
+                  usage: trace.Usage) -> Choices:
     """Every option that names an image, a class or a layer, checked against the data and the model before
     the analysis starts; the results are computed later by the same functions. ``traced``: the shape trace,
-    which tells whether a layer chosen for activation maps gives (channels, height, width) maps. Returns the
-    activation-map layers and the embedding point, decided here once."""
+    which tells whether a layer chosen for activation maps gives (channels, height, width) maps. Returns what
+    was decided here, once: the activation-map layers, the embedding point, the samples per class."""
     _activation_image(splits, config)
     classes = _chosen_classes(splits, config)
-    embeddings.select_samples(splits.test.labels, tuple(classes), config.per_class)
+    per_class, fewer = embeddings.samples_per_class(splits.test.labels, tuple(classes), config.per_class)
     maps = activation_layers(model, config.layers, usage.ran)
     for module, _label in maps:
         shapes = {tuple(row.output_shape or ()) for row in traced.rows if row.name == module and row.kind == "module"}
@@ -244,7 +255,7 @@ def check_choices(model: nn.Module, splits: DataSplits, config: AnalysisConfig, 
     if point.module not in usage.ran:
         raise InputError(f"layer {point.layer} never runs in the model's forward pass (in eval mode), so it has no "
                          "embedding: choose a layer that runs for --embedding-layer")
-    return maps, point
+    return Choices(maps, point, per_class, fewer)
 
 
 def check_outputs_cover_labels(output_shape: list[int], splits: DataSplits) -> None:
@@ -381,10 +392,10 @@ def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfi
     )
 
 
-def _embedding_results(model, x_test, logits, splits: DataSplits, config: AnalysisConfig, point,
+def _embedding_results(model, x_test, logits, splits: DataSplits, config: AnalysisConfig, choices: Choices,
                        writer: StoreWriter) -> EmbeddingsDocument:
-    classes = _chosen_classes(splits, config)
-    chosen = embeddings.select_samples(splits.test.labels, tuple(classes), config.per_class)
+    classes, point = _chosen_classes(splits, config), choices.point
+    chosen = embeddings.select_samples(splits.test.labels, tuple(classes), choices.per_class)
     inputs_of = (point.module,) if point.side == "input" else ()
     captured, _ = activations.capture(model, x_test[chosen], [point.module], inputs_of)
     vectors = features(torch.from_numpy(captured[point.module]), point).numpy()
@@ -399,5 +410,5 @@ def _embedding_results(model, x_test, logits, splits: DataSplits, config: Analys
     return EmbeddingsDocument(
         layer=point.layer, module=point.module, side=point.side, description=point.label,
         after_relu=point.after_relu, dimensions=int(vectors.shape[1]), classes=classes,
-        per_class=config.per_class, samples=samples, distances=embeddings.distance_tables(vectors, labels))
+        per_class=choices.per_class, fewer_than_default=choices.fewer, samples=samples, distances=embeddings.distance_tables(vectors, labels))
 

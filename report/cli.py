@@ -196,7 +196,8 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
                        help="classes whose samples are embedded and compared, by label or name "
                             "(default: 6 7 when the data has them, else the first two)")
     parser.add_argument("--per-class", type=positive, default=AnalysisConfig.per_class, metavar="N",
-                       help="samples per class: the first N test images of each (default: 2)")
+                       help="samples per class: the first N test images of each (default: 2, or as many as the "
+                             "smallest chosen class has when that is fewer)")
     parser.add_argument("--image-index", type=integer, metavar="I",
                        help="test image for the activation maps (default: the first test image of --image-class)")
     parser.add_argument("--image-class", metavar="C",
@@ -290,7 +291,7 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
     classes = tuple(args.classes) if args.classes else None
     if classes and len(set(classes)) != len(classes):
         raise InputError(f"--classes {' '.join(classes)} repeats a class: give each class once")
-    if classes and len(classes) * args.per_class < 2:
+    if classes and len(classes) * (args.per_class or 2) < 2:
         raise InputError("distances need at least two samples: give two --classes or --per-class 2 or more")
     from analysis.models.sources import parse_kwargs
 

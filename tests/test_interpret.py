@@ -362,3 +362,11 @@ def test_features_entering_a_layer_take_a_plural_verb(tmp_path):
                                                                edit((S, "layer"), "input of fc2")))}
     assert "Over all 30 test images, the features entering fc2 separate the classes well" in notes["separation.overall"]
     assert "lies closest together in the features entering fc2" in notes["embeddings.compactness"]
+
+
+def test_a_class_with_fewer_test_images_than_the_default_says_so(tmp_path):
+    change = several(edit((V, "per_class"), 1), edit((V, "fewer_than_default"), [2]))
+    note = next(n for n in notes_for(tmp_path, change) if n.rule == "embeddings.sample_size")
+    assert note.text.startswith("The test split holds only 1 image of class two, so 1 sample per class is embedded "
+                                "instead of the default 2. Caution: with 1 sample per class")
+    assert note.evidence["fewer_than_default"] == [2]

@@ -7,6 +7,7 @@ download) and ``package.module:ClassName`` (imported from the working folder or 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import sys
@@ -31,6 +32,42 @@ def build_model(source: str, kwargs: dict) -> nn.Module:
     if source.startswith("torchvision:"):
         return _torchvision_model(source.split(":", 1)[1], kwargs)
     return _user_model(source, kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpectedInput:
+    """The image size a model was made for: ``size`` (square, what its published weights were evaluated at)
+    and ``min_size`` (the smallest side its layers accept)."""
+
+    size: int
+    min_size: tuple[int, int]
+
+
+def expected_input(source: str, kwargs: dict) -> ExpectedInput | None:
+    """What torchvision publishes for a model's default weights (read from its registry; nothing is
+    downloaded); None for other sources, and when --model-kwargs change the image size."""
+    if not source.startswith("torchvision:") or "image_size" in kwargs:
+        return None
+    from torchvision import models
+
+    try:
+        weights = models.get_model_weights(source.split(":", 1)[1]).DEFAULT
+        size = int(weights.transforms().crop_size[0])
+    except (ValueError, KeyError, AttributeError, TypeError, IndexError):
+        return None
+    low = tuple(int(v) for v in weights.meta.get("min_size", (1, 1)))
+    return ExpectedInput(size, (low[0], low[1]))
+
+
+def check_input_size(source: str, expected: ExpectedInput | None, image_shape: tuple[int, ...]) -> None:
+    """Refuse images smaller than the model accepts, in one line that names the size to give."""
+    if expected is None or len(image_shape) < 3:
+        return
+    height, width = image_shape[-2:]
+    if height < expected.min_size[0] or width < expected.min_size[1]:
+        raise InputError(f"{source} needs images of at least {expected.min_size[0]}×{expected.min_size[1]} pixels "
+                         f"(its weights were made for {expected.size}×{expected.size}), but the data's are "
+                         f"{height}×{width}: give an image folder with --input-size {expected.size}")
 
 
 def _torchvision_model(name: str, kwargs: dict) -> nn.Module:

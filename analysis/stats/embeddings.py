@@ -12,6 +12,27 @@ from analysis.store.schema import METRIC_IDS, DistanceTable, Pair
 METRICS = METRIC_IDS  # analysis.store.schema.METRICS: names and order
 
 
+DEFAULT_PER_CLASS = 2
+
+
+def samples_per_class(labels: np.ndarray, classes: tuple[int, ...], asked: int | None) -> tuple[int, list[int]]:
+    """How many samples of each chosen class are embedded, and the classes that held fewer test images than
+    the default (then the default gives way to what is there; an explicit --per-class never does)."""
+    counts = {cls: int((labels == cls).sum()) for cls in classes}
+    empty = [cls for cls, n in counts.items() if n == 0]
+    if empty:
+        present = sorted(set(labels.tolist()))
+        raise InputError(f"class {empty[0]} has no test image (classes present: {present}): choose other --classes")
+    if asked is not None:
+        short = [cls for cls, n in counts.items() if n < asked]
+        if short:
+            raise InputError(f"class {short[0]} has {counts[short[0]]} test images but --per-class {asked} asks for "
+                             f"{asked}: lower --per-class to {min(counts.values())} or choose other --classes")
+        return asked, []
+    fewest = min(counts.values(), default=DEFAULT_PER_CLASS)
+    return min(DEFAULT_PER_CLASS, fewest), sorted(cls for cls, n in counts.items() if n < DEFAULT_PER_CLASS)
+
+
 def select_samples(labels: np.ndarray, classes: tuple[int, ...], per_class: int) -> list[int]:
     """The first ``per_class`` test indices of each class, classes in the given order."""
     chosen = []
@@ -20,7 +41,7 @@ def select_samples(labels: np.ndarray, classes: tuple[int, ...], per_class: int)
         if len(members) < per_class:
             present = sorted(set(labels.tolist()))
             raise InputError(f"class {cls} has {len(members)} test images but {per_class} were asked for "
-                             f"(classes present: {present}): lower --per-class or choose other --digits")
+                             f"(classes present: {present}): lower --per-class or choose other --classes")
         chosen.extend(int(i) for i in members[:per_class])
     return chosen
 

@@ -349,6 +349,8 @@ class EmbeddingsDocument:
     per_class: int
     samples: list[Sample]
     distances: dict[str, DistanceTable]
+    fewer_than_default: list[int] = dataclasses.field(default_factory=list)  # classes whose test images
+                                     # were fewer than the default 2 samples: per_class gave way to what is there
 
 
 # --- separation.json --------------------------------------------------------------------------------------

@@ -85,11 +85,15 @@ def separation(f: Findings) -> Note | None:
 def sample_size(f: Findings) -> Note:
     n = f.embeddings.per_class
     pairs = sum(1 for p in _table(f).pairs if p.kind == "intra")
+    fewer = f.embeddings.fewer_than_default
+    limited = (f"The test split holds only {n} image{'s' if n != 1 else ''} of class "
+               f"{fmt.listing(f.class_name(c) for c in fewer)}, so {n} sample{'s' if n != 1 else ''} per class "
+               f"{'are' if n != 1 else 'is'} embedded instead of the default 2. ") if fewer else ""
     if n < ANECDOTAL_BELOW:
         return Note("embeddings.sample_size", "anecdotal", "distances",
-                    f"Caution: with {n} sample{'s' if n != 1 else ''} per class ({pairs} intra-class "
+                    f"{limited}Caution: with {n} sample{'s' if n != 1 else ''} per class ({pairs} intra-class "
                     f"pair{'s' if pairs != 1 else ''} in all), these figures are anecdotal; another choice of "
-                    "images can reverse them.", {"per_class": n})
+                    "images can reverse them.", {"per_class": n, "fewer_than_default": fewer})
     return Note("embeddings.sample_size", "adequate", "distances",
                 f"The means rest on {n} samples per class ({fmt.integer(pairs)} intra-class pairs).",
                 {"per_class": n})
