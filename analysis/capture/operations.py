@@ -62,7 +62,8 @@ def label(func: Any) -> str:
     module = getattr(func, "__module__", None) or ""
     if qualname.startswith(("TensorBase.", "Tensor.", "_TensorBase.")):
         return f"Tensor.{name}"
-    if module.startswith("torch.nn.functional"):
+    if module.startswith(("torch.nn.functional", "torch._C._nn")):  # F.linear and F.scaled_dot_product_attention
+                                                                     # are builtins of torch._C._nn
         return f"F.{name}"
     if qualname.startswith("_VariableFunctionsClass.") or module in ("torch", "torch.functional", ""):
         return f"torch.{name}"
