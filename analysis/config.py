@@ -33,6 +33,8 @@ class AnalysisConfig:
     seed: int = 0                          # random weights without a checkpoint; bootstrap, samples, t-SNE
     metric: str = "mse"                    # distance of the whole-split statistics: mse, euclidean or cosine
     whole_split: bool = True               # the whole-split pass (separation, depth, map, errors, filters)
+    maps: bool = True                      # activation maps of one test image (the activations section)
+    samples: bool = True                   # embeddings of the chosen samples and their distances
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -91,7 +91,7 @@ class Choices:
     """What the options and defaults resolve to for this model and data, decided before any result."""
 
     maps: list[tuple[str, str]]   # layers whose activation maps are shown (module, description)
-    point: EmbeddingPoint         # where embeddings are taken
+    point: EmbeddingPoint | None  # where embeddings are taken (None: nothing is embedded)
     per_class: int                # samples embedded per class
     fewer: list[int]              # classes with fewer test images than the default samples per class
 
@@ -186,9 +186,13 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
                                 show_progress=show_progress)
     writer.write_record("model.json", model_doc)
     writer.write_record("evaluation.json", _evaluation(logits, splits, run.meta))
-    writer.write_record("activations.json", _activation_results(model, x_test, splits, config, run.choices.maps, writer))
-    embeddings_doc = _embedding_results(model, x_test, logits, splits, config, run.choices, writer)
-    writer.write_record("embeddings.json", embeddings_doc)
+    if config.maps:
+        writer.write_record("activations.json", _activation_results(model, x_test, splits, config, run.choices.maps,
+                                                                    writer))
+    embeddings_doc = None
+    if config.samples or passed is not None:
+        embeddings_doc = _embedding_results(model, x_test, logits, splits, config, run.choices, writer)
+        writer.write_record("embeddings.json", embeddings_doc)
     if passed is not None:
         writer.write_record("separation.json", fullsplit.results(
             model, x_test, passed, splits, point, config.metric, config.seed, embeddings_doc, writer,
@@ -239,9 +243,12 @@ def check_choices(model: nn.Module, splits: DataSplits, config: AnalysisConfig, 
     the analysis starts; the results are computed later by the same functions. ``traced``: the shape trace,
     which tells whether a layer chosen for activation maps gives (channels, height, width) maps. Returns what
     was decided here, once: the activation-map layers, the embedding point, the samples per class."""
-    _activation_image(splits, config)
-    classes = _chosen_classes(splits, config)
-    per_class, fewer = embeddings.samples_per_class(splits.test.labels, tuple(classes), config.per_class)
+    if config.maps:
+        _activation_image(splits, config)
+    per_class, fewer = 0, []
+    if config.samples or config.whole_split:
+        classes = _chosen_classes(splits, config)
+        per_class, fewer = embeddings.samples_per_class(splits.test.labels, tuple(classes), config.per_class)
     maps = activation_layers(model, config.layers, usage.ran)
     for module, _label in maps:
         shapes = {tuple(row.output_shape or ()) for row in traced.rows if row.name == module and row.kind == "module"}
@@ -251,6 +258,10 @@ def check_choices(model: nn.Module, splits: DataSplits, config: AnalysisConfig, 
         if config.layers and shapes and not any(len(shape) == 3 for shape in shapes):
             raise InputError(f"layer {module} gives output of shape {list(next(iter(shapes)))}, not image maps: "
                              "choose layers with (channels, height, width) output for --layers")
+    if not (config.samples or config.whole_split):  # nothing is embedded: only a named layer is checked
+        if config.embedding_layer:
+            embedding_point(model, config.embedding_layer, traced)
+        return Choices(maps, None, per_class, fewer)
     point = embedding_point(model, config.embedding_layer, traced)
     if point.module not in usage.ran:
         raise InputError(f"layer {point.layer} never runs in the model's forward pass (in eval mode), so it has no "

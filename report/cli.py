@@ -287,6 +287,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser().parse_args(argv)
 
 
+def _all_sections() -> tuple[str, ...]:
+    from report.render.sections import ALL
+
+    return ALL
+
+
 def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
     classes = tuple(args.classes) if args.classes else None
     if classes and len(set(classes)) != len(classes):
@@ -303,14 +309,16 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
         raise InputError("--model-kwargs needs --model: name the model they are for, e.g. "
                          "--model torchvision:resnet18 --model-kwargs '{\"num_classes\": 3}'")
     parse_kwargs(args.model_kwargs)  # fail early on bad JSON
-    from report.render.sections import ALL, needs_whole_split
+    sections = getattr(args, "sections", None) or _all_sections()
+    from report.render.sections import needs_document, needs_whole_split
 
     return AnalysisConfig(
         model=args.model, model_kwargs=args.model_kwargs, classes=classes, per_class=args.per_class,
         image_class=args.image_class, image_index=args.image_index, embedding_layer=args.embedding_layer,
         layers=tuple(args.layers) if args.layers else None, max_channels=args.max_channels,
         input_size=args.input_size, mean=args.mean, std=args.std, class_names=args.class_names, seed=args.seed,
-        metric=args.metric, whole_split=needs_whole_split(getattr(args, "sections", ALL)))
+        metric=args.metric, whole_split=needs_whole_split(sections),
+        maps=needs_document(sections, "activations.json"), samples=needs_document(sections, "embeddings.json"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,13 +24,19 @@ def build_options(args: argparse.Namespace, config: AnalysisConfig,
 
 def render(args: argparse.Namespace, log) -> int:
     """Re-render the last analysed store of ``args.out`` (no analysis, no torch)."""
-    from report.render.load import has_whole_split
-    from report.render.sections import ALL, needs_whole_split
+    from analysis.store.schema import SAMPLED
+    from report.render.load import has_document, has_whole_split
+    from report.render.sections import ALL, needs_document, needs_whole_split
 
     started = time.perf_counter()
     store = pipeline.current_store(args.out)
     if args.sections != ALL and needs_whole_split(args.sections) and not has_whole_split(store):
         raise InputError(f"the last analysis in {args.out} has no whole-split results: run "
+                         f"`python -m report --sections {','.join(args.sections)}` to analyse them first")
+    lacking = [d for d in SAMPLED if args.sections != ALL and needs_document(args.sections, d)
+               and not has_document(store, d)]
+    if lacking:
+        raise InputError(f"the last analysis in {args.out} has no {lacking[0].removesuffix('.json')}: run "
                          f"`python -m report --sections {','.join(args.sections)}` to analyse them first")
     record = pipeline.render_record(args.out, log)  # read once: the recorded checkpoint name and fingerprint
     plan = pipeline.RenderPlan(out=args.out, store=store, formats=args.format, sections=args.sections,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
 import sys
 import time
@@ -137,12 +138,23 @@ def plan_store(options: BuildOptions, checkpoint: Path | None) -> StorePlan:
     store_dir = options.out / "stores" / store_key(inputs)
     if options.force:
         return StorePlan(checkpoint, store_dir, inputs)
-    if not options.config.whole_split:
-        fuller = with_config(inputs, dataclasses.replace(options.config, whole_split=True))
-        fuller_dir = options.out / "stores" / store_key(fuller)
+    if store_is_valid(store_dir):
+        return StorePlan(checkpoint, store_dir)
+    for fuller_config in fuller_configs(options.config):
+        fuller_dir = options.out / "stores" / store_key(with_config(inputs, fuller_config))
         if store_is_valid(fuller_dir):
             return StorePlan(checkpoint, fuller_dir)
-    return StorePlan(checkpoint, store_dir, None if store_is_valid(store_dir) else inputs)
+    return StorePlan(checkpoint, store_dir, inputs)
+
+
+PARTS = ("whole_split", "maps", "samples")  # the parts of an analysis that --sections can leave out
+
+
+def fuller_configs(config) -> list:
+    """The same analysis with more of its parts, fullest first: a store of any of them serves this run."""
+    missing = [part for part in PARTS if not getattr(config, part)]
+    combos = [dict(zip(missing, flags)) for flags in itertools.product((True, False), repeat=len(missing))]
+    return [dataclasses.replace(config, **combo) for combo in combos if any(combo.values())]
 
 
 def analyse(options: BuildOptions, plan: StorePlan) -> Path:

@@ -180,10 +180,10 @@ def _png(height: int = 8, width: int = 8) -> bytes:
 def write_store(stores_dir: Path, docs: dict | None = None, key: str = "synthetic") -> Path:
     docs = copy.deepcopy(documents() if docs is None else docs)
     writer = StoreWriter(Path(stores_dir) / key)
+    maps, samples = docs.get("activations.json"), docs.get("embeddings.json")  # absent: --sections left them out
     paths = {docs["model.json"]["kernel_image"]["path"], docs["model.json"]["kernel_image"]["colourbar"],
-             docs["activations.json"]["input"]["path"], docs["activations.json"]["colourbar"],
-             *(g["path"] for g in docs["activations.json"]["grids"]),
-             *(s["path"] for s in docs["embeddings.json"]["samples"]),
+             *((maps["input"]["path"], maps["colourbar"], *(g["path"] for g in maps["grids"])) if maps else ()),
+             *(s["path"] for s in (samples["samples"] if samples else [])),
              *_separation_paths(docs.get("separation.json"))}
     for path in sorted(paths):
         writer.write_bytes(path, _png())

@@ -375,9 +375,26 @@ def test_accuracy_view_marks_wrong_predictions(tmp_path):
     v = build("accuracy", findings_of(tmp_path, docs))
     assert (v.n_test, v.accuracy, v.correct) == ("30", "90.0%", "27")
     assert [(r.name, r.accuracy) for r in v.per_class] == [("zero", "100.0%"), ("one", "90.0%"), ("two", "80.0%")]
-    assert (v.input.image, v.input.index, v.input.label, v.input.confidence) == (
-        "activation-map input", "12", "two", "95.0%")
-    assert [(s.image, s.wrong) for s in v.samples] == [("S1", False), ("S2", True), ("S3", False), ("S4", False)]
+    first = v.predictions[0]
+    assert (first.image, first.index, first.label, first.confidence) == ("activation-map input", "12", "two", "95.0%")
+    assert [(s.image, s.wrong) for s in v.predictions[1:]] == [("S1", False), ("S2", True), ("S3", False),
+                                                               ("S4", False)]
+
+
+def test_a_store_without_maps_or_samples_shows_neither_section_nor_their_predictions(tmp_path):
+    """--sections parameters,shapes writes no activations.json and no embeddings.json: the report leaves out
+    what they would fill, and its rules and views never reach for them."""
+    docs = documents()
+    del docs["activations.json"], docs["embeddings.json"]
+    docs["separation.json"] = None  # the analysis writes the sample embeddings whenever it runs the whole split
+    f = findings_of(tmp_path, docs)
+    assert f.activations is None and f.embeddings is None
+    assert build("accuracy", f).predictions == []
+    notes = run_rules(f)
+    assert not {"activations", "embeddings", "distances"} & {n.section for n in notes}
+    context = build_context(f, notes, tmp_path, "report.css")
+    assert [s.id for s in context.sections] == ["parameters", "shapes", "kernels", "accuracy", "provenance"]
+    assert "activation-map input" not in render_html(context)
 
 
 def test_separation_view_branches(tmp_path):

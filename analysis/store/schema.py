@@ -499,5 +499,7 @@ DOCUMENTS = {
     "embeddings.json": EmbeddingsDocument,
     "separation.json": SeparationDocument,
 }
-REQUIRED = ("model.json", "evaluation.json", "activations.json", "embeddings.json")
+REQUIRED = ("model.json", "evaluation.json")
+SAMPLED = ("activations.json", "embeddings.json")  # written when their sections are asked for (every store of
+                                                    # schema 3 and older has both)
 OPTIONAL = "separation.json"

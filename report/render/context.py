@@ -90,7 +90,7 @@ def creation_time() -> float:
 
 
 def headlines(f: Findings) -> list[Headline]:
-    primary = f.embeddings.distances.get(PRIMARY_METRIC)
+    primary = f.embeddings.distances.get(PRIMARY_METRIC) if f.embeddings else None
     items = [Headline("Parameters", fmt.integer(f.parameters.total)),
              Headline(f"Test accuracy ({fmt.integer(f.evaluation.n_test)} images)", fmt.percent(f.evaluation.accuracy))]
     if f.separation and f.separation.ratio:
@@ -119,7 +119,7 @@ def warnings(f: Findings) -> list[str]:
     if f.evaluation.outputs != classes:
         found.append(f"The model has {fmt.integer(f.evaluation.outputs)} outputs but the data has {classes} classes: "
                      "accuracy compares output index with class label.")
-    if f.input_image.predicted != f.input_image.label:
+    if f.activations and f.input_image.predicted != f.input_image.label:
         found.append(f"The activation-map input (a {f.class_name(f.input_image.label)}) is misclassified as "
                      f"{f.class_name(f.input_image.predicted)}.")
     return found
@@ -132,11 +132,23 @@ def page_dates() -> dict[str, str]:
             "created_iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", created)}
 
 
+def available(f: Findings, section: str) -> bool:
+    """Whether the store holds what ``section`` shows (the sections' documents are written only when asked for)."""
+    spec = BY_ID[section]
+    if spec.whole_split:
+        return f.separation is not None
+    if spec.document == "activations.json":
+        return f.activations is not None
+    if spec.document == "embeddings.json":
+        return f.embeddings is not None
+    return True
+
+
 def build_context(f: Findings, notes: list[Note], build_dir: Path, stylesheet: str,
                   chosen: tuple[str, ...] = ALL) -> ReportContext:
     """The report's context, with the ``chosen`` sections that the store can fill (the whole-split ones
     need its separation results)."""
-    shown = [id for id in chosen if f.separation is not None or not BY_ID[id].whole_split]
+    shown = [id for id in chosen if available(f, id)]
     notes = [n for n in notes if n.section in shown]
     sections = [Section(id, number, BY_ID[id].title) for number, id in enumerate(shown, start=1)]
     place = Place(store_url=os.path.relpath(f.store_dir, build_dir), numbers={s.id: s.number for s in sections})

@@ -47,8 +47,8 @@ class Findings:
     provenance: Provenance
     model: ModelDocument
     evaluation: EvaluationDocument
-    activations: ActivationsDocument
-    embeddings: EmbeddingsDocument
+    activations: ActivationsDocument | None  # None: the activation maps were not asked for (--sections)
+    embeddings: EmbeddingsDocument | None    # None: the sample embeddings were not asked for (--sections)
     separation: SeparationDocument | None   # None: the whole-split pass did not run (or schema 1 and 2)
 
     # Shorthands for what the rules use most.

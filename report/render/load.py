@@ -6,7 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from analysis.store.schema import DOCUMENTS, OPTIONAL, REQUIRED, SCHEMA_VERSION, from_json, metric_rank
+from analysis.store.schema import DOCUMENTS, OPTIONAL, REQUIRED, SAMPLED, SCHEMA_VERSION, from_json, metric_rank
 from analysis.store.writer import MANIFEST, sha256_file
 from report.render import findings as f
 from report.render.errors import StoreError
@@ -101,6 +101,12 @@ def has_whole_split(store_dir: Path, verified: bool = False) -> bool:
     return OPTIONAL in checked_manifest(store_dir, verified).get("files", {})
 
 
+def has_document(store_dir: Path, name: str, verified: bool = False) -> bool:
+    """Whether the store holds the document ``name`` (activations.json and embeddings.json are written only
+    for the sections that show them)."""
+    return name in checked_manifest(store_dir, verified).get("files", {})
+
+
 def manifest_sha256(store_dir: Path) -> str:
     """The sha256 of the manifest's bytes, unverified: a fingerprint of everything the store holds (each
     file's hash is in it), cheap enough to decide whether a rendering is up to date."""
@@ -131,8 +137,8 @@ def load_findings(store_dir: Path, verified: bool = False, checkpoint_name: str 
     manifest = checked_manifest(store_dir, verified)
     check_analysis_manifest(store_dir, manifest)
     docs = {name: json.loads((store_dir / name).read_text()) for name in REQUIRED}
-    if OPTIONAL in manifest.get("files", {}):
-        docs[OPTIONAL] = json.loads((store_dir / OPTIONAL).read_text())
+    for name in (*SAMPLED, OPTIONAL):
+        docs[name] = json.loads((store_dir / name).read_text()) if name in manifest.get("files", {}) else None
     try:
         written = manifest["schema_version"]  # shown in the provenance; the documents are migrated
         manifest, docs = migrate(manifest, docs)
@@ -159,14 +165,16 @@ def _provenance(manifest: dict, checkpoint_name: str | None, written: int) -> f.
 
 def _build(store_dir: Path, manifest: dict, docs: dict, checkpoint_name: str | None, written: int) -> f.Findings:
     records = {name: from_json(DOCUMENTS[name], doc) for name, doc in docs.items() if doc is not None}
-    embeddings = records["embeddings.json"]
-    ordered = dict(sorted(embeddings.distances.items(), key=lambda item: metric_rank(item[0])))
+    embeddings = records.get("embeddings.json")
+    if embeddings is not None:
+        embeddings = dataclasses.replace(embeddings, distances=dict(
+            sorted(embeddings.distances.items(), key=lambda item: metric_rank(item[0]))))
     return f.Findings(
         store_dir=store_dir,
         provenance=_provenance(manifest, checkpoint_name, written),
         model=records["model.json"],
         evaluation=records["evaluation.json"],
-        activations=records["activations.json"],
-        embeddings=dataclasses.replace(embeddings, distances=ordered),
+        activations=records.get("activations.json"),
+        embeddings=embeddings,
         separation=records.get(OPTIONAL),
     )

@@ -11,15 +11,16 @@ class SectionSpec:
     id: str
     title: str
     whole_split: bool = False   # needs separation.json: one pass over the whole test split
+    document: str | None = None  # the store document written only for sections that ask for it
 
 
 SECTIONS = (
     SectionSpec("parameters", "Parameters"),
     SectionSpec("shapes", "Shape trace"),
     SectionSpec("kernels", "Kernels"),
-    SectionSpec("activations", "Activation maps"),
-    SectionSpec("embeddings", "Embeddings"),
-    SectionSpec("distances", "Embedding distances"),
+    SectionSpec("activations", "Activation maps", document="activations.json"),
+    SectionSpec("embeddings", "Embeddings", document="embeddings.json"),
+    SectionSpec("distances", "Embedding distances", document="embeddings.json"),
     SectionSpec("accuracy", "Accuracy"),
     SectionSpec("separation", "Class separation over the test split", whole_split=True),
     SectionSpec("depth", "Separation by depth", whole_split=True),
@@ -53,3 +54,11 @@ def parse_sections(text: str) -> tuple[str, ...]:
 
 def needs_whole_split(sections: tuple[str, ...]) -> bool:
     return any(BY_ID[id].whole_split for id in sections)
+
+
+def needs_document(sections: tuple[str, ...], document: str) -> bool:
+    """Whether the sections need ``document`` written: the whole-split ones read the sample embeddings too
+    (they check the sampled reading against the whole split)."""
+    if document == "embeddings.json" and needs_whole_split(sections):
+        return True
+    return any(BY_ID[id].document == document for id in sections)

@@ -35,9 +35,20 @@ RULES = (
 )
 
 
+# Rules that read a document written only when its sections are asked for (--sections): rule -> the field of
+# Findings that holds it. They do not run when it is absent, and their sections are not shown.
+NEEDS = {rule: "activations" for rule in (activations.input_prediction, activations.dead_maps,
+                                           activations.pooling_keeps_peak)} | {
+    rule: "embeddings" for rule in (embeddings.compactness, embeddings.separation, embeddings.sample_size,
+                                    embeddings.metrics_agree, embeddings.zero_dimensions,
+                                    embeddings.sample_predictions, embeddings.course_report)}
+
+
 def run_rules(findings: Findings) -> list[Note]:
     notes: list[Note] = []
     for rule in RULES:
+        if rule in NEEDS and getattr(findings, NEEDS[rule]) is None:
+            continue
         result = rule(findings)
         if isinstance(result, Note):
             notes.append(result)

@@ -86,8 +86,9 @@ def sample_size(f: Findings) -> Note:
     n = f.embeddings.per_class
     pairs = sum(1 for p in _table(f).pairs if p.kind == "intra")
     fewer = f.embeddings.fewer_than_default
-    limited = (f"The test split holds only {n} image{'s' if n != 1 else ''} of class "
-               f"{fmt.listing(f.class_name(c) for c in fewer)}, so {n} sample{'s' if n != 1 else ''} per class "
+    limited = (f"The test split holds only {n} image{'s' if n != 1 else ''} of "
+               f"{'class' if len(fewer) == 1 else 'classes'} {fmt.listing(f.class_name(c) for c in fewer)}"
+               f"{'' if len(fewer) == 1 else ' each'}, so {n} sample{'s' if n != 1 else ''} per class "
                f"{'are' if n != 1 else 'is'} embedded instead of the default 2. ") if fewer else ""
     if n < ANECDOTAL_BELOW:
         return Note("embeddings.sample_size", "anecdotal", "distances",

@@ -12,8 +12,8 @@ DENSE_TYPES = ("Linear",)
 
 def total(f: Findings) -> Note:
     p = f.parameters
-    first = next((layer for layer in p.layers
-                  if layer.formula and layer.biases and layer.type in CONV_TYPES + DENSE_TYPES), None)
+    first = next((layer for layer in p.layers if layer.formula and layer.biases and layer.executed
+                  and layer.type in CONV_TYPES + DENSE_TYPES), None)
     example = (f" Each layer holds its weights plus one bias per output; for {first.name}, "
                f"{first.formula} = {fmt.integer(first.total)}.") if first else ""
     if p.non_trainable == 0:

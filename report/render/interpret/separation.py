@@ -236,8 +236,8 @@ def dead_filters(f: Findings) -> Note | None:
                         {"activation_modules": modules[:2]})
         return Note("separation.filters", "functional-activations", "filters",
                     "These filters are measured at raw convolution outputs: the network applies its activations "
-                    "as functions (such as F.relu), which the report cannot watch, so a map that is never positive "
-                    "here is not necessarily silent and no filter is called dead.", {"activation_modules": []})
+                    "as functions (such as F.relu), and filter statistics are taken at module outputs, so a map that is "
+                    "never positive here is not necessarily silent and no filter is called dead.", {"activation_modules": []})
     dead = [(layer, layer.dead) for layer in s.filters if layer.dead]
     near = sum(len(layer.near_dead) for layer in s.filters)
     share = fmt.percent(s.settings["dead_share"], 0)

@@ -92,7 +92,8 @@ def steps(f: Findings) -> list[Note]:
                           {"layer": row.name, "in": row.input_shape, "out": row.output_shape}))
     unchanged = [row.name for row in f.trace.rows if row.is_leaf and row.input_shape == row.output_shape]
     if unchanged:
-        types = sorted({row.type for row in f.trace.rows if row.is_leaf and row.input_shape == row.output_shape})
+        types = sorted({"functional calls" if row.kind == "function" else row.type
+                        for row in f.trace.rows if row.is_leaf and row.input_shape == row.output_shape})
         names = fmt.listing(unchanged) if len(unchanged) <= 6 else f"{len(unchanged)} layers ({', '.join(types)})"
         notes.append(Note("shapes.step", "unchanged", "shapes",
                           f"{names} keep the shape (element-wise operations such as activations and normalisation).",

@@ -192,8 +192,8 @@ class AccuracyView:
     accuracy: str = field("the share classified correctly, as a percentage")
     correct: str = field("how many were classified correctly, formatted")
     per_class: list[ClassAccuracyRow] = field("one row per class")
-    input: PredictionRow = field("the prediction for the activation-map input")
-    samples: list[PredictionRow] = field("the predictions for the samples S1, S2, ...")
+    predictions: list[PredictionRow] = field("the predictions for the images shown: the activation-map input and "
+                                             "the samples S1, S2, ... (those the store holds; may be empty)")
 
 
 def _prediction(f: Findings, image: str, item) -> PredictionRow:
@@ -207,5 +207,5 @@ def accuracy_view(f: Findings, place: Place) -> AccuracyView:
         n_test=fmt.integer(ev.n_test), accuracy=fmt.percent(ev.accuracy), correct=fmt.integer(ev.correct),
         per_class=[ClassAccuracyRow(f.class_name(row.cls), fmt.integer(row.n), fmt.integer(row.correct),
                                     fmt.percent(row.accuracy)) for row in ev.per_class],
-        input=_prediction(f, "activation-map input", f.input_image),
-        samples=[_prediction(f, f"S{n}", s) for n, s in enumerate(f.embeddings.samples, start=1)])
+        predictions=([_prediction(f, "activation-map input", f.input_image)] if f.activations else []) +
+        [_prediction(f, f"S{n}", s) for n, s in enumerate(f.embeddings.samples if f.embeddings else [], start=1)])
