@@ -26,8 +26,9 @@ def samples_per_class(labels: np.ndarray, classes: tuple[int, ...], asked: int |
     if asked is not None:
         short = [cls for cls, n in counts.items() if n < asked]
         if short:
-            raise InputError(f"class {short[0]} has {counts[short[0]]} test images but --per-class {asked} asks for "
-                             f"{asked}: lower --per-class to {min(counts.values())} or choose other --classes")
+            raise InputError(f"class {short[0]} has {counts[short[0]]} test images but {asked} were asked for "
+                             f"(--per-class {asked}): lower --per-class to {min(counts.values())} or choose other "
+                             "--classes")
         return asked, []
     fewest = min(counts.values(), default=DEFAULT_PER_CLASS)
     return min(DEFAULT_PER_CLASS, fewest), sorted(cls for cls, n in counts.items() if n < DEFAULT_PER_CLASS)
