@@ -131,6 +131,7 @@ CASES = {
         "wrong": (edit((A, "input", "predicted"), 1), "a two, but the network predicts one"),
     },
     "maps.dead": {
+        "no-maps": (edit((A, "grids"), []), "TinyCNN runs no Conv2d layer, so there are no activation maps to show"),
         "none": (no_change, "conv1 after ReLU: all 4 maps respond somewhere to this input. 50.0% of the pixels are "
                             "exactly zero, that is, no response there."),
         "some": (several(edit((A, "grids", 0, "dead_channels"), [1, 3]), edit((A, "grids", 0, "near_zero_channels"), [2])),

@@ -97,6 +97,11 @@ def _is_pooling(f: Findings, grid: MapGrid) -> bool:
 
 
 def dead_maps(f: Findings) -> list[Note]:
+    if not f.map_grids:  # by default every Conv2d that ran: a network without one has no maps to show
+        return [Note("maps.dead", "no-maps", "activations",
+                     f"{f.model_class} runs no Conv2d layer, so there are no activation maps to show by default; "
+                     "name layers with (channels, height, width) output with --layers to see theirs.",
+                     {"layers": 0})]
     grids = [g for g in f.map_grids if not _is_pooling(f, g)]  # pooling keeps zeros zero: skip repeats
     if len(grids) <= DETAIL_UP_TO:
         return [_one_grid(grid) for grid in grids]
