@@ -32,7 +32,10 @@ def process_state():
         random.setstate(python_rng)
         np.random.set_state(numpy_rng)
         torch.set_rng_state(torch_rng)
-        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+        # Only when changed: the setter imports torch's compiler configuration (over a second on 2 cores).
+        if (torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled()) != (deterministic, warn_only):
+            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
 

@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
 from analysis import progress, scoped
 from analysis.config import AnalysisConfig, TrainConfig
@@ -134,3 +135,22 @@ def test_progress_is_an_argument_not_a_switch(monkeypatch, tmp_path):
     fullsplit.split_pass(model, x, embedding_point(model, None), show_progress=False)
     fullsplit.layer_features(model, x, ["relu1"], show_progress=False)
     assert len(bars) >= 4 and set(bars) == {True}  # quiet all the way down, whatever an earlier call asked for
+
+
+def test_an_analysis_never_loads_torchs_compiler(tmp_path):
+    """Counting MACs and restoring the deterministic flag each used to import torch._dynamo or
+    torch._inductor (1.5 s and more on 2 cores, on every run, a refused option included). The analysis
+    never compiles, so neither may be loaded; in a fresh process, as the command line runs it."""
+    import subprocess
+    import sys
+
+    data = idx_folder(tmp_path / "data")
+    script = (
+        "import sys\n"
+        "from analysis.config import AnalysisConfig\n"
+        "from analysis.run import analyse\n"
+        f"analyse(None, {str(data)!r}, AnalysisConfig(per_class=1), {str(tmp_path / 'stores')!r}, "
+        f"{str(tmp_path / 'cache')!r}, show_progress=False)\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('torch._dynamo', 'torch._inductor'))))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+import sys
 from collections import Counter
 from typing import Any
 
@@ -157,9 +158,25 @@ class MacCounter(FlopCounterMode):
         return out
 
 
+def _without_compiler_import() -> None:
+    """Keep the counter from importing torch's compiler (``torch._dynamo``, 1.5 s on 2 cores) for nothing.
+
+    PyTorch wraps every dispatch mode's ``__torch_dispatch__`` so that ``torch.compile`` never traces
+    into it, and the wrapper imports ``torch._dynamo`` on its first call to build that guard. A process
+    that has not imported the compiler is not compiling, so the guard is moot: seeding the wrapper's
+    cache with the plain function saves the import on every run (a refused option included). Where the
+    compiler is already loaded (a training script using ``torch.compile``), PyTorch's guard stays."""
+    from torch.utils.flop_counter import _FlopCounterMode
+
+    wrapped = getattr(_FlopCounterMode.__dict__.get("__torch_dispatch__"), "__wrapped__", None)
+    if wrapped is not None and "torch._dynamo" not in sys.modules and not hasattr(wrapped, "__dynamo_disable"):
+        setattr(wrapped, "__dynamo_disable", wrapped)
+
+
 @contextlib.contextmanager
 def watch(recording: Recording):
     """Inside an entered ``recording``: record functional calls and count MACs (see the module's text)."""
+    _without_compiler_import()
     usage = Usage()
     fast_path = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
