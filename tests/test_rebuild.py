@@ -120,28 +120,38 @@ def test_batch_on_dask_equals_the_serial_path(series, tmp_path):
         assert all((Path(a["store"]) / f).read_bytes() == (Path(b["store"]) / f).read_bytes() for f in files)
 
 
-def test_history_orders_the_series_and_reuses_cached_analyses(series, tmp_path):
-    first = run_cli("history", str(series), "--out", str(tmp_path), "--format", "html", "--workers", "2")
-    assert first.returncode == 0, first.stderr
-    again = run_cli("batch", str(series), "--out", str(tmp_path), "--workers", "1")
+@pytest.fixture(scope="module")
+def history_out(series, tmp_path_factory):
+    """A history of the series: its analyses are cached for the tests that follow in the same folder."""
+    out = tmp_path_factory.mktemp("history")
+    result = run_cli("history", str(series), "--out", str(out), "--format", "html", "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_history_orders_the_series_and_reuses_cached_analyses(series, history_out):
+    again = run_cli("batch", str(series), "--out", str(history_out), "--workers", "1")
     assert again.stdout.count("cached") == 3
-    (series_dir,) = (tmp_path / "series").iterdir()
+    (series_dir,) = (history_out / "series").iterdir()
     rows = json.loads((series_dir / "history.json").read_text())["rows"]
     assert [r["checkpoint"] for r in rows] == ["epoch1.pt", "epoch2.pt", "epoch3.pt"]
     assert [r["position"] for r in rows] == [{"epoch": 1}, {"epoch": 2}, {"epoch": 3}]
-    html = (tmp_path / "history.html").read_text()
+    html = (history_out / "history.html").read_text()
     assert "Test accuracy rises from" in html and html.count("<img") == 3
 
 
-def test_compare_names_the_differences(series, tmp_path):
-    result = run_cli("compare", str(series / "epoch1.pt"), str(series / "epoch3.pt"), "--out", str(tmp_path))
+def test_compare_names_the_differences(series, history_out):
+    """On the history's folder: the two analyses are cached, so this measures the comparison itself."""
+    stores = sorted((history_out / "stores").iterdir())
+    result = run_cli("compare", str(series / "epoch1.pt"), str(series / "epoch3.pt"), "--out", str(history_out))
     assert result.returncode == 0, result.stderr
-    notes = {n["rule"]: n["text"] for n in json.loads((tmp_path / "compare-notes.json").read_text())["notes"]}
+    assert sorted((history_out / "stores").iterdir()) == stores  # both analyses came from the cache
+    notes = {n["rule"]: n["text"] for n in json.loads((history_out / "compare-notes.json").read_text())["notes"]}
     assert notes["compare.accuracy"].startswith("Test accuracy rises from")
     assert "moved most" in notes["compare.drift"] and "separation" in notes["compare.whole_split"]
-    html = (tmp_path / "compare.html").read_text()
+    html = (history_out / "compare.html").read_text()
     assert "fc1.weight" in html and "epoch1.pt" in html and "epoch3.pt" in html
-    assert (tmp_path / "compare.pdf").stat().st_size > 10_000
+    assert (history_out / "compare.pdf").stat().st_size > 10_000
 
 
 def test_same_inputs_give_the_same_pdf_bytes(default_build, tmp_path):
