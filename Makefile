@@ -1,6 +1,6 @@
 # make report   set up .venv, train a default checkpoint if none is given, write build/report.{html,pdf}
 # make test     set up .venv and run the tests (make test-fast: the quick ones)
-# Variables: CHECKPOINT=path  DATA=folder  MODEL=source  CLASSES="6 7"  PER_CLASS=2  IMAGE_INDEX=n  SECTIONS=all  OUT=build  ARGS="..."
+# Variables: CHECKPOINT=path  DATA=folder  MODEL=source  CLASSES="6 7"  PER_CLASS=2  IMAGE_INDEX=n  SECTIONS=all  DEVICE=auto  OUT=build  ARGS="..."
 
 PYTHON      ?= python3.11
 VENV        := .venv
@@ -19,6 +19,7 @@ REPORT_ARGS := --out $(OUT) \
 	$(if $(PER_CLASS),--per-class $(PER_CLASS)) \
 	$(if $(IMAGE_INDEX),--image-index $(IMAGE_INDEX)) \
 	$(if $(SECTIONS),--sections $(SECTIONS)) \
+	$(if $(DEVICE),--device $(DEVICE)) \
 	$(ARGS)
 
 .PHONY: help setup report html pdf test test-fast clean distclean

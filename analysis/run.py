@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis import scoped
+from analysis import batches, devices, scoped
+from analysis.batches import Inputs
 from analysis.capture import activations, trace
 from analysis.config import AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data.datasets import DataSplits, load
@@ -144,36 +145,46 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
 @scoped.process_state()  # the threads and seed set below are undone when it returns or raises
 def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
             cache_dir: Path, threads: int = 2, inputs: dict | None = None, show_progress: bool = True,
-            announce=None) -> Path:
+            announce=None, device: str | None = None, workers: int | None = None) -> Path:
     """Compute every result and publish the store; returns its folder. ``inputs`` saves hashing the
     checkpoint and data again when the caller already did (analysis_inputs). Every input and option is
     checked against the model and the data first; ``announce()`` is called once they all passed, when
-    the analysis proper starts (so bad input gets its one line and nothing else)."""
+    the analysis proper starts (so bad input gets its one line and nothing else). ``device``: where it
+    runs (``cuda:1``; default: the config's kind); ``workers``: DataLoader processes decoding image files
+    (default: analysis.batches.default_workers)."""
     torch.set_num_threads(threads)
     inputs = inputs or analysis_inputs(checkpoint, data, config)
+    target = devices.torch_device(device or config.device)
+    if devices.kind(str(target)) != config.device:
+        raise InputError(f"the analysis was configured for {config.device} but runs on {target}: give --device "
+                         f"{config.device}, or the device in the configuration")
+    scoped.exact_float32()
     run = prepare(checkpoint, data, config, cache_dir)
     if announce:
         announce()
     key = store_key(inputs)
     writer = StoreWriter(Path(stores_dir) / key)
     try:
-        write_results(run, config, writer, show_progress)
+        write_results(run, config, writer, show_progress, target, batches.default_workers(run.splits, workers))
         return writer.commit({
             "key": key, "inputs": inputs, "data_description": run.splits.description,
             "producer": {"python": platform.python_version(), "torch": torch.__version__.split("+")[0],
-                         "numpy": np.__version__, "platform": sys.platform},
+                         "numpy": np.__version__, "platform": sys.platform, "device": devices.describe(target)},
         })
     except BaseException:
         writer.abort()
         raise
 
 
-def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, show_progress: bool) -> None:
+def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, show_progress: bool,
+                  device: torch.device = torch.device("cpu"), workers: int = 0) -> None:
     """Every document of the store, through ``writer`` (the whole-split pass only when asked for and the
-    weights are finite: NaN embeddings give NaN statistics, and the report says why they are missing)."""
+    weights are finite: NaN embeddings give NaN statistics, and the report says why they are missing).
+    The model's own document is made on the CPU; the passes over images run on ``device``."""
     model, splits = run.model, run.splits
-    x_test = to_input(splits.test.images, run.setup.mean, run.setup.std)
     model_doc = _model_results(model, run.traced, run.usage, run.setup, splits, run.broken, writer)
+    model.to(device)
+    x_test = Inputs(splits.test.images, run.setup.mean, run.setup.std, device, config.batch_size, workers)
     point = run.choices.point
     passed = None
     if config.whole_split and not run.broken:
@@ -182,8 +193,7 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
         passed = fullsplit.split_pass(model, x_test, point, run.usage.ran, show_progress)
         logits = passed.logits
     else:
-        logits = predict_logits(model, x_test, batch_size=100, what="classifying the test split",
-                                show_progress=show_progress)
+        logits = predict_logits(model, x_test, what="classifying the test split", show_progress=show_progress)
     writer.write_record("model.json", model_doc)
     writer.write_record("evaluation.json", _evaluation(logits, splits, run.meta))
     if config.maps:
@@ -374,7 +384,7 @@ def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfi
                         writer: StoreWriter) -> ActivationsDocument:
     index, chosen_by = _activation_image(splits, config)
     limit = config.max_channels or min(32, max(8, MAP_TILE_BUDGET // max(1, len(layers))))
-    captured, logits_one = activations.capture(model, x_test[index:index + 1], [m for m, _ in layers])
+    captured, logits_one = activations.capture(model, x_test.take([index]), [m for m, _ in layers])
     predicted, confidence = _prediction(logits_one[0])
     writer.write_bytes("images/input.png", images.png_bytes(images.picture(splits.test.images[index], 168)))
     writer.write_bytes("images/map_colourbar.png", images.png_bytes(images.colourbar(MAP_CMAP)))
@@ -408,7 +418,7 @@ def _embedding_results(model, x_test, logits, splits: DataSplits, config: Analys
     classes, point = _chosen_classes(splits, config), choices.point
     chosen = embeddings.select_samples(splits.test.labels, tuple(classes), choices.per_class)
     inputs_of = (point.module,) if point.side == "input" else ()
-    captured, _ = activations.capture(model, x_test[chosen], [point.module], inputs_of)
+    captured, _ = activations.capture(model, x_test.take(chosen), [point.module], inputs_of)
     vectors = features(torch.from_numpy(captured[point.module]), point).numpy()
     labels = [int(splits.test.labels[i]) for i in chosen]
     samples = []

@@ -18,18 +18,20 @@ import torch
 
 @contextlib.contextmanager
 def process_state():
-    """Torch's intra-op thread count, its deterministic-algorithms mode (and warn-only flag), and the
-    global random generators of torch (CPU), numpy and Python, restored on exit as they were on entry."""
+    """Torch's intra-op thread count, its deterministic-algorithms mode (and warn-only flag), whether GPUs
+    may compute in TF32, and the global random generators of torch (CPU), numpy and Python, restored on exit as they were on entry."""
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch_rng = torch.get_rng_state()
+    tf32 = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     numpy_rng = np.random.get_state()
     python_rng = random.getstate()
     try:
         yield
     finally:
         random.setstate(python_rng)
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
         np.random.set_state(numpy_rng)
         torch.set_rng_state(torch_rng)
         # Only when changed: the setter imports torch's compiler configuration (over a second on 2 cores).
@@ -38,6 +40,13 @@ def process_state():
             torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
+
+
+def exact_float32() -> None:
+    """GPU matrix products and convolutions in full float32 (cuDNN uses TF32 by default on recent GPUs,
+    which moves outputs by about 1e-3): the analysis's results must agree with the CPU's."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
 
 
 def seed_torch(seed: int) -> None:

@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from analysis import devices
 from analysis.config import AnalysisConfig, TrainConfig
 from analysis.errors import InputError
 from analysis.store.schema import METRIC_IDS, PRIMARY_METRIC
@@ -57,6 +58,20 @@ def integer(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def non_negative(text: str) -> int:
+    value = integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative: give 0 or more")
+    return value
+
+
+def device(text: str) -> str:
+    try:
+        return devices.check_spec(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def positive(text: str) -> int:
@@ -222,6 +237,17 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
                        help="distance for the whole-split class statistics (default: mse, as the assignment)")
     parser.add_argument("--seed", type=seed, default=0,
                        help="seed of random weights (no checkpoint), bootstrap, samples and t-SNE (default: 0)")
+    parser.add_argument("--device", type=device, default="auto", metavar="DEVICE",
+                       help="auto, cpu, cuda, cuda:N or mps (default: auto, a CUDA GPU when there is one, else "
+                            "the CPU); the store records which device produced it")
+    parser.add_argument("--batch-size", type=positive, default=AnalysisConfig.batch_size, metavar="N",
+                       help=f"images per forward pass (default: {AnalysisConfig.batch_size})")
+
+
+def add_loader_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=non_negative, default=None, metavar="N",
+                        help="processes decoding image files while the model runs (default: none for arrays, "
+                             "else one per core beyond the first, at most 4; 0 decodes in this process)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -235,6 +261,7 @@ def parser() -> argparse.ArgumentParser:
                             "'model_state_dict' (default: train one deterministically into the build folder)")
     add_data_options(build)
     add_analysis_options(build)
+    add_loader_option(build)
     add_section_option(build)
     add_output_options(build)
     render = commands.add_parser("render", help="re-render the last analysed store (no torch)")
@@ -248,6 +275,7 @@ def parser() -> argparse.ArgumentParser:
     watch.add_argument("folder", type=Path, metavar="DIR", help="folder where checkpoints are saved")
     add_data_options(watch)
     add_analysis_options(watch)
+    add_loader_option(watch)
     add_section_option(watch)
     add_output_options(watch)
     watch.add_argument("--settle", type=non_negative_seconds, default=2.0, metavar="S",
@@ -309,6 +337,8 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
         raise InputError("--model-kwargs needs --model: name the model they are for, e.g. "
                          "--model torchvision:resnet18 --model-kwargs '{\"num_classes\": 3}'")
     parse_kwargs(args.model_kwargs)  # fail early on bad JSON
+    if devices.kind(args.device) != "cpu":  # before any work (training the default checkpoint included)
+        devices.torch_device(args.device)
     sections = getattr(args, "sections", None) or _all_sections()
     from report.render.sections import needs_document, needs_whole_split
 
@@ -318,7 +348,8 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
         layers=tuple(args.layers) if args.layers else None, max_channels=args.max_channels,
         input_size=args.input_size, mean=args.mean, std=args.std, class_names=args.class_names, seed=args.seed,
         metric=args.metric, whole_split=needs_whole_split(sections),
-        maps=needs_document(sections, "activations.json"), samples=needs_document(sections, "embeddings.json"))
+        maps=needs_document(sections, "activations.json"), samples=needs_document(sections, "embeddings.json"),
+        device=devices.kind(args.device), batch_size=args.batch_size)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,8 @@ def build_options(args: argparse.Namespace, config: AnalysisConfig,
     return pipeline.BuildOptions(out=args.out, checkpoint=checkpoint, data=args.data, config=config,
                                  train=TrainConfig(epochs=args.epochs), formats=args.format, force=args.force,
                                  quiet=args.quiet, sections=getattr(args, "sections", pipeline.ALL),
-                                 single_file=args.single_file)
+                                 single_file=args.single_file, device=args.device,
+                                 workers=getattr(args, "workers", None) if args.command in ("build", "watch") else None)
 
 
 def render(args: argparse.Namespace, log) -> int:

@@ -38,6 +38,8 @@ class BuildOptions:
     threads: int = 2   # torch threads of the analysis
     sections: tuple[str, ...] = ALL
     single_file: bool = False   # images and stylesheet inside report.html
+    device: str | None = None   # where the analysis runs (cuda:1); None: the config's kind of device
+    workers: int | None = None  # DataLoader processes decoding images; None: analysis.batches.default_workers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +167,8 @@ def analyse(options: BuildOptions, plan: StorePlan) -> Path:
 
     return run_analysis(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",
                         options.threads, plan.inputs, show_progress=not options.quiet,
-                        announce=lambda: log(options, f"report: analysing {what} into {plan.store}"))
+                        announce=lambda: log(options, f"report: analysing {what} into {plan.store}"),
+                        device=options.device, workers=options.workers)
 
 
 def render_code() -> list[Path]:

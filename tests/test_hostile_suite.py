@@ -8,6 +8,8 @@ Outcomes:
   report, its store pointer and its render record are byte for byte as they were.
 - ``accepted``: exit 0; the new report names the store that current-store.txt names.
 - ``warned``: accepted, and ``says`` appears on stderr or in the report.
+- ``stopped``: as refused, but found only once the analysis had started (damage past an image's header,
+  found by decoding it in a DataLoader worker): the announcement of the analysis may precede the line.
 Every case also checks that nothing outside the build folder was created or deleted: the sentinels
 planted inside the build folder (hidden files and folders named like temporaries), a scratch HOME,
 a scratch TMPDIR and the inputs (the working folder) are compared before and after, and no traceback
@@ -230,6 +232,14 @@ def image_that_is_text(scratch: Path) -> list[str]:
     return image_folder_args(root)
 
 
+def image_truncated(scratch: Path) -> list[str]:
+    """Its header is intact, so only decoding finds the damage: in a DataLoader worker, mid-pass."""
+    root = image_folder(scratch)
+    path = root / "test" / "square" / "3.png"
+    path.write_bytes(path.read_bytes()[:-200])
+    return [*image_folder_args(root), "--workers", "2"]
+
+
 def image_classes_with_html(scratch: Path) -> list[str]:
     return image_folder_args(image_folder(scratch, classes=("<b>bold", "a&b")))
 
@@ -331,6 +341,8 @@ CASES = [
          "is a file, not a folder"),
     Case("image of 144 M pixels", "data", lambda s, d: image_bomb(s), "refused", "pixels"),
     Case("text file named .png", "data", lambda s, d: image_that_is_text(s), "refused", "notes.png"),
+    Case("PNG truncated after its header", "data", lambda s, d: image_truncated(s), "stopped",
+         "3.png (image file is truncated): remove or replace it"),
     Case("class names holding HTML", "data", lambda s, d: image_classes_with_html(s), "accepted"),
     Case("class folder that is a symlink", "data", lambda s, d: symlinked_class_folder(s), "accepted"),
     # options
@@ -456,12 +468,18 @@ def test_hostile_case(case, baseline, default_checkpoint, tmp_path):
         assert (out / name).read_text() == f"user data {name}", f"{name} was touched"
     assert {name: snapshot(folder) for name, folder in (("home", home), ("tmp", tmp), ("inputs", scratch))} \
         == outside, "something outside the build folder was created or deleted"
-    if case.expect == "refused":
+    if case.expect in ("refused", "stopped"):
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2, output
+        if case.expect == "stopped":  # what only decoding finds stops the pass it was found in
+            assert lines[:-1] and all(line.startswith("report: analysing ") for line in lines[:-1]), output
+            lines = lines[-1:]
         assert len(lines) == 1 and lines[0].startswith("report: error: "), output
         assert case.says in lines[0], output
         assert {name: (out / name).read_bytes() for name in state} == state, "the previous report changed"
+        from analysis.store.writer import TMP_PREFIX
+
+        assert not list(out.glob(f"stores/{TMP_PREFIX}*")), "an aborted store was left behind"
         return
     assert result.returncode == 0, output
     store_in_html(out)
@@ -474,5 +492,5 @@ def test_hostile_case(case, baseline, default_checkpoint, tmp_path):
 def test_every_kind_of_input_has_cases_of_every_expected_outcome():
     kinds = {c.kind for c in CASES}
     assert kinds == {"checkpoint", "data", "options", "state"}
-    assert {c.expect for c in CASES} == {"refused", "accepted", "warned"}
+    assert {c.expect for c in CASES} == {"refused", "stopped", "accepted", "warned"}
     assert len({c.id for c in CASES}) == len(CASES)

@@ -28,8 +28,8 @@ def capture(model: nn.Module, x: torch.Tensor, names: list[str],
     recording = forward(model, {name: INPUT if name in inputs_of else OUTPUT for name in names})
     with recording:
         logits = model(x)
-    return {call.name: _first_tensor(call.inputs if call.name in inputs_of else call.output).numpy()
-            for call in recording.calls if call.repeat == 0}, logits
+    return {call.name: _first_tensor(call.inputs if call.name in inputs_of else call.output).cpu().numpy()
+            for call in recording.calls if call.repeat == 0}, logits.cpu()
 
 
 def top_channels(maps: np.ndarray, limit: int) -> list[int]:

@@ -7,6 +7,7 @@ CLI can tell whether a stored analysis is still valid without loading anything.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import math
@@ -32,6 +33,7 @@ from analysis.data.files import (  # noqa: F401  data_identity and embedded_csv_
     names_list,
     printable,
 )
+from analysis.data.lazy import LazyImages
 from analysis.errors import InputError
 from analysis.store.writer import sha256_file
 
@@ -52,9 +54,9 @@ READ_STEP = 1 << 20
 
 @dataclasses.dataclass(frozen=True)
 class ImageSet:
-    """Images (N, C, H, W) uint8 in 0..255 and their integer labels (N,)."""
+    """Images (N, C, H, W) uint8 in 0..255 (an array, or read when indexed) and their integer labels (N,)."""
 
-    images: np.ndarray
+    images: np.ndarray | LazyImages
     labels: np.ndarray
 
     def __len__(self) -> int:
@@ -200,33 +202,97 @@ def idx_class_names(path: Path) -> tuple[list[str], str]:
     return DIGIT_NAMES, "MNIST"
 
 
-def _read_images(paths: list[Path], input_size: int | None) -> np.ndarray:
-    arrays = [_read_image(path, input_size) for path in paths]
-    shapes = {a.shape for a in arrays}
-    if len(shapes) > 1:
-        sizes = ", ".join(f"{h}×{w}" for _, h, w in sorted(shapes)[:4])
-        raise InputError(f"images in the data folder have different sizes ({sizes}): give --input-size N to resize "
-                         "them all to N×N")
-    return np.stack(arrays) if arrays else np.zeros((0, 3, input_size or 1, input_size or 1), np.uint8)
+def _lazy_images(paths: list[Path], input_size: int | None, split: str) -> LazyImages:
+    """The images of one split, checked now from their headers (readable, within the pixel limit, one size
+    unless resized) and decoded when used."""
+    if input_size:
+        for path in paths:
+            _image_size(path)
+        shape = (3, input_size, input_size)
+    else:
+        sizes = {}
+        for path in paths:
+            sizes.setdefault(_image_size(path), path)
+        if len(sizes) > 1:
+            shown = ", ".join(f"{h}×{w}" for w, h in sorted(sizes)[:4])
+            raise InputError(f"images in the data folder have different sizes ({shown}): give --input-size N to "
+                             "resize them all to N×N")
+        width, height = next(iter(sizes), (1, 1))
+        shape = (3, height, width)
+    return LazyImages(len(paths), shape, _FileReader(tuple(paths), input_size, shape), f"{split} image files")
+
+
+class _FileReader:
+    """Decodes the image files at given positions (a class, not a closure: DataLoader workers take it)."""
+
+    def __init__(self, paths: tuple[Path, ...], input_size: int | None, shape: tuple[int, int, int]):
+        self.paths, self.input_size, self.shape = paths, input_size, shape
+
+    def __call__(self, indices) -> np.ndarray:
+        out = np.empty((len(indices), *self.shape), np.uint8)
+        for position, index in enumerate(indices):
+            image = _read_image(self.paths[index], self.input_size)
+            if image.shape != self.shape:  # the file changed since its header was read
+                raise InputError(f"image {printable(self.paths[index])} changed while it was read (now "
+                                 f"{image.shape[1]}×{image.shape[2]}): run again on data that stay as they are")
+            out[position] = image
+        return out
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the header only, refusing what _read_image would refuse before decoding."""
+    with _image_errors(path), _open_checked(path) as opened:
+        return opened.width, opened.height
 
 
 def _read_image(path: Path, input_size: int | None) -> np.ndarray:
-    """One image as uint8 (3, H, W). Whatever is wrong with the file (Pillow raises OSError, ValueError,
-    SyntaxError, struct.error, ... for malformed files) is one line naming it."""
+    """One image as uint8 (3, H, W)."""
+    from PIL import Image
+
+    with _image_errors(path), _strict_decoding(), _open_checked(path) as opened:
+        image = _as_rgb(path, opened)  # Pillow opens on the first frame of an animation or a stack
+        if input_size:
+            image = image.resize((input_size, input_size), Image.Resampling.BILINEAR)
+        return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+
+
+@contextlib.contextmanager
+def _open_checked(path: Path):
+    """The image opened (Pillow reads the header only), refused beyond the pixel limit before decoding."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with the numbers
+        opened = Image.open(path)
+    with opened:
+        limit = Image.MAX_IMAGE_PIXELS  # None when a user turned the check off
+        if limit and opened.width * opened.height > limit:
+            raise _too_many_pixels(path, opened.width * opened.height)
+        yield opened
+
+
+@contextlib.contextmanager
+def _strict_decoding():
+    """A truncated file is an error, whoever imported what: WeasyPrint sets Pillow's process-wide
+    LOAD_TRUNCATED_IMAGES on import, after which Pillow fills a cut-off image with grey, silently."""
+    from PIL import ImageFile
+
+    lenient = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = lenient
+
+
+@contextlib.contextmanager
+def _image_errors(path: Path):
+    """Whatever is wrong with the file (Pillow raises OSError, ValueError, SyntaxError, struct.error, ...
+    for malformed files) becomes one line naming it."""
     from PIL import Image
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with the numbers
-            opened = Image.open(path)  # reads the header only
-        with opened:
-            limit = Image.MAX_IMAGE_PIXELS  # None when a user turned the check off
-            if limit and opened.width * opened.height > limit:
-                raise _too_many_pixels(path, opened.width * opened.height)
-            image = _as_rgb(path, opened)  # Pillow opens on the first frame of an animation or a stack
-            if input_size:
-                image = image.resize((input_size, input_size), Image.Resampling.BILINEAR)
-            return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
+        yield
     except InputError:
         raise
     except MemoryError:
@@ -297,8 +363,8 @@ def load_image_folder(folder: Path, input_size: int | None) -> DataSplits:
         layout = f"class folders split stratified (seed {SPLIT_SEED}), {test_count} test images per class"
     _refuse_missing_test_images(folder, classes, test_labels)
     return DataSplits(
-        train=ImageSet(_read_images(train_paths, input_size), train_labels),
-        test=ImageSet(_read_images(test_paths, input_size), test_labels),
+        train=ImageSet(_lazy_images(train_paths, input_size, "train"), train_labels),
+        test=ImageSet(_lazy_images(test_paths, input_size, "test"), test_labels),
         description=f"image folder {folder} ({layout}; {len(train_paths):,} train, {len(test_paths):,} test images, "
                     f"{len(classes)} classes{f', resized to {input_size}×{input_size}' if input_size else ''})",
         class_names=classes, kind="image-folder",

@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis import progress
 
 
 def to_input(images: np.ndarray, mean, std) -> torch.Tensor:
@@ -18,13 +17,14 @@ def to_input(images: np.ndarray, mean, std) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000,
-                   what: str = "predicting", show_progress: bool = True) -> torch.Tensor:
+def predict_logits(model: nn.Module, x, what: str = "predicting", show_progress: bool = True) -> torch.Tensor:
+    """The model's outputs for every image of ``x`` (Inputs, or a normalised tensor), on the CPU."""
+    from analysis.batches import as_inputs
+
     was_training = model.training
     model.eval()
     try:
-        return torch.cat([model(x[i:i + batch_size])
-                          for i in progress.batches(len(x), batch_size, what, show_progress)])
+        return torch.cat([model(batch).cpu() for batch in as_inputs(x).batches(what, show_progress)])
     finally:
         model.train(was_training)
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis import progress
+from analysis.batches import as_inputs
 from analysis.capture import forward as capture
 from analysis.data.datasets import DataSplits
 from analysis.figures import images, plots
@@ -27,7 +27,6 @@ from analysis.store.schema import (
 )
 from analysis.store.writer import StoreWriter
 
-BATCH = 250
 LAYER_SAMPLE = 1000        # images used for the per-layer separation (seeded sample beyond this)
 TSNE_SAMPLE = 1000         # points in the t-SNE map
 MAX_DEPTH_LAYERS = 8
@@ -69,7 +68,8 @@ class _Accumulator:
         if not isinstance(maps, torch.Tensor) or maps.dim() != 4:
             return None
         flat = maps.detach().flatten(2)
-        return flat.mean(2).double().sum(0), (flat.amax(2) <= 0).double().sum(0), len(maps)
+        # On the CPU, where float64 exists on every device type (MPS has none); the sums are exact either way.
+        return flat.mean(2).cpu().double().sum(0), (flat.amax(2) <= 0).cpu().double().sum(0), len(maps)
 
     def add(self, summary: tuple[torch.Tensor, torch.Tensor, int]) -> None:
         means, peaks, images = summary
@@ -89,10 +89,11 @@ class SplitPass:
     filters: list[tuple[str, str]]
 
 
-def split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint, ran: frozenset[str] | None = None,
+def split_pass(model: nn.Module, x, point: EmbeddingPoint, ran: frozenset[str] | None = None,
                show_progress: bool = True) -> SplitPass:
-    """The one forward pass over the test split that both the evaluation and the separation read. ``ran``:
-    the modules the traced pass called (filter statistics only for those)."""
+    """The one forward pass over the test split that both the evaluation and the separation read. ``x``:
+    the split's Inputs (or a normalised tensor); ``ran``: the modules the traced pass called (filter
+    statistics only for those)."""
     filters = filter_layers(model, ran)
     emb, accumulators, logits = whole_split_pass(model, x, point, [m for m, _ in filters], show_progress)
     return SplitPass(logits, emb, accumulators, filters)
@@ -106,7 +107,7 @@ def _features_copy(point: EmbeddingPoint):
     return copy
 
 
-def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
+def whole_split_pass(model: nn.Module, x, point: EmbeddingPoint,
                      filter_modules: list[str],
                      show_progress: bool = True) -> tuple[np.ndarray, dict[str, _Accumulator], torch.Tensor]:
     """One batched pass: the embedding of every test image, per-filter statistics, and the outputs.
@@ -120,29 +121,29 @@ def whole_split_pass(model: nn.Module, x: torch.Tensor, point: EmbeddingPoint,
     filters = capture.forward(model, {m: capture.Probe(output=_Accumulator.summary) for m in filter_modules})
     chunks, accumulators, outputs = [], {m: _Accumulator() for m in filter_modules}, []
     with embedding, filters:
-        for start in progress.batches(len(x), BATCH, "classifying and embedding the test split", show_progress):
-            outputs.append(model(x[start:start + BATCH]))
+        for batch in as_inputs(x).batches("classifying and embedding the test split", show_progress):
+            outputs.append(model(batch).cpu())
             first = next((c.inputs if on_input else c.output for c in embedding.drain() if c.repeat == 0), None)
             if first is not None:
-                chunks.append(first)
+                chunks.append(first.cpu())
             for call in filters.drain():
                 if call.output is not None:
                     accumulators[call.name].add(call.output)
     return torch.cat(chunks).numpy().astype(np.float32), accumulators, torch.cat(outputs)
 
 
-def layer_features(model: nn.Module, x: torch.Tensor, modules: list[str],
+def layer_features(model: nn.Module, x, modules: list[str],
                    show_progress: bool = True) -> list[tuple[str, int, np.ndarray]]:
     """Each call of the modules, flattened, for every image of ``x``, in the order the calls happen: a module
     called twice in one forward pass (a shared pool) gives two entries, (module, 0, ...) and (module, 1, ...)."""
     keep = capture.Probe(output=lambda o: o.flatten(1).clone() if isinstance(o, torch.Tensor) else None)
     captured: dict[tuple[str, int], list[torch.Tensor]] = {}
     with capture.forward(model, {m: keep for m in modules}) as recording:
-        for start in progress.batches(len(x), BATCH, "features by depth", show_progress):
-            model(x[start:start + BATCH])
+        for batch in as_inputs(x).batches("features by depth", show_progress):
+            model(batch)
             for call in recording.drain():
                 if call.output is not None:
-                    captured.setdefault((call.name, call.repeat), []).append(call.output)
+                    captured.setdefault((call.name, call.repeat), []).append(call.output.cpu())
     return [(name, repeat, torch.cat(chunks).numpy()) for (name, repeat), chunks in captured.items()]
 
 
@@ -253,7 +254,7 @@ def _filters(model, accumulators, layers, writer):
     return out
 
 
-def results(model: nn.Module, x_test: torch.Tensor, passed: SplitPass, splits: DataSplits,
+def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
             point: EmbeddingPoint, metric: str, seed: int, sampled: EmbeddingsDocument, writer: StoreWriter,
             show_progress: bool = True) -> SeparationDocument:
     """Every whole-split statistic and figure, from the pass's logits, embeddings and filter activity.
@@ -307,7 +308,7 @@ def _depth(model, x_test, labels, classes, metric, rng, show_progress, writer) -
     sample = np.arange(len(labels)) if len(labels) <= LAYER_SAMPLE else \
         np.sort(rng.choice(len(labels), LAYER_SAMPLE, replace=False))
     layers = dict(depth_layers(model))
-    features = layer_features(model, x_test[sample], list(layers), show_progress)
+    features = layer_features(model, as_inputs(x_test).subset(sample), list(layers), show_progress)
     calls = {name: sum(1 for other, _, _ in features if other == name) for name in layers}
     depth = []
     for module, repeat, feats in features:

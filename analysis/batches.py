@@ -1,0 +1,131 @@
+"""The test split as the model sees it: normalised float batches on the analysis device, read from the
+data set batch by batch through a ``torch.utils.data.DataLoader`` (worker processes decode image files
+while the model runs), so that memory depends on the batch size, not on the number or size of images.
+
+Every pass over a split (evaluation, embeddings, filter statistics, separation by depth) iterates
+``Inputs.batches``; the few single images (activation maps, samples) come from ``Inputs.take``. The
+order is the data set's, whatever the number of workers, so results do not depend on it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from analysis import progress
+from analysis.data.lazy import LazyImages, take
+from analysis.errors import InputError
+
+DEFAULT_BATCH = 250
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Batch ``b`` of ``order``: its uint8 images, read at once (one read per batch, in a worker). A refusal
+    comes back as a value: DataLoader would wrap the exception in a traceback of the worker."""
+
+    def __init__(self, images, order: np.ndarray, batch_size: int):
+        self.images, self.order, self.batch_size = images, order, batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.order) // self.batch_size)
+
+    def __getitem__(self, b: int):
+        indices = self.order[b * self.batch_size:(b + 1) * self.batch_size]
+        try:
+            return torch.from_numpy(np.ascontiguousarray(take(self.images, indices)))
+        except InputError as error:
+            return str(error)
+
+
+class _Subset:
+    """Reads positions of a subset from the whole (a class, not a closure: workers started by spawn take it)."""
+
+    def __init__(self, images, chosen: np.ndarray):
+        self.images, self.chosen = images, chosen
+
+    def __call__(self, wanted: Sequence[int]) -> np.ndarray:
+        return take(self.images, self.chosen[np.asarray(wanted, dtype=np.int64)])
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """Images (a uint8 (N, C, H, W) array, or LazyImages) with their normalisation and where they run."""
+
+    images: object
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    device: torch.device = torch.device("cpu")
+    batch_size: int = DEFAULT_BATCH
+    workers: int = 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def normalise(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (n, C, H, W) -> float32 in [0, 1], normalised per channel, on the device."""
+        x = images.to(self.device, non_blocking=True).float().div_(255.0)
+        mean = torch.tensor(self.mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        return (x - mean) / std
+
+    def take(self, indices: Sequence[int]) -> torch.Tensor:
+        """The images at ``indices``, normalised, as one batch."""
+        return self.normalise(torch.from_numpy(np.ascontiguousarray(take(self.images, list(indices)))))
+
+    def subset(self, indices: Sequence[int]) -> "Inputs":
+        """The images at ``indices``, in that order, read as they are used."""
+        chosen = np.asarray(indices, dtype=np.int64)
+        picked = LazyImages(len(chosen), tuple(self.images.shape[1:]), _Subset(self.images, chosen), "a subset")
+        return dataclasses.replace(self, images=picked)
+
+    def batches(self, what: str, show_progress: bool = True) -> Iterator[torch.Tensor]:
+        """Every image once, in order, ``batch_size`` at a time."""
+        order = np.arange(len(self.images))
+        dataset = _Batches(self.images, order, self.batch_size)
+        workers = self.workers if isinstance(self.images, LazyImages) else 0  # arrays are read in place
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=None, shuffle=False, num_workers=workers,
+            pin_memory=self.device.type == "cuda", persistent_workers=False,
+            prefetch_factor=2 if workers else None)
+        for _start, batch in zip(progress.batches(len(order), self.batch_size, what, show_progress), loader):
+            if isinstance(batch, str):
+                raise InputError(batch)
+            yield self.normalise(batch)
+
+
+def default_workers(splits, asked: int | None) -> int:
+    """DataLoader processes: as asked; by default none for arrays (they are read in place) and, for image
+    files, one per core beyond the one the model runs on, at most four."""
+    if asked is not None:
+        return asked
+    if not isinstance(splits.test.images, LazyImages):
+        return 0
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def as_inputs(x) -> Inputs:
+    """Inputs as given, or an already normalised tensor (tests, and callers that made their own) batched as is."""
+    if isinstance(x, Inputs):
+        return x
+    return _TensorInputs(x)
+
+
+class _TensorInputs(Inputs):
+    """A normalised tensor, batched without reading or normalising anything."""
+
+    def __init__(self, x: torch.Tensor):
+        object.__setattr__(self, "tensor", x)
+        super().__init__(images=x, mean=(), std=(), device=x.device)
+
+    def take(self, indices: Sequence[int]) -> torch.Tensor:
+        return self.tensor[torch.as_tensor(list(indices), dtype=torch.long)]
+
+    def subset(self, indices: Sequence[int]) -> Inputs:
+        return _TensorInputs(self.take(indices))
+
+    def batches(self, what: str, show_progress: bool = True) -> Iterator[torch.Tensor]:
+        for start in progress.batches(len(self.tensor), self.batch_size, what, show_progress):
+            yield self.tensor[start:start + self.batch_size]

@@ -1,0 +1,168 @@
+"""Streaming and devices (issue 15): every pass reads the split batch by batch, so memory does not grow with
+the images; the result does not depend on the number of DataLoader workers; the device is chosen, checked
+and recorded; a device asked for but absent is one line."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT, run_cli
+from PIL import Image
+
+from analysis import devices
+from analysis.batches import Inputs, default_workers
+from analysis.config import AnalysisConfig
+from analysis.data import datasets
+from analysis.data.lazy import LazyImages
+from analysis.errors import InputError
+from analysis.run import analyse
+from analysis.store.fingerprint import analysis_inputs, store_key
+
+
+def image_folder(root, per_class=6, size=20):
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for name in ("a", "b", "c"):
+            (root / split / name).mkdir(parents=True)
+            for i in range(per_class):
+                Image.fromarray(rng.integers(0, 256, (size, size, 3), np.uint8)).save(root / split / name / f"{i}.png")
+    return root
+
+
+def test_image_folders_are_read_when_used_and_index_like_arrays(tmp_path):
+    splits = datasets.load(str(image_folder(tmp_path / "images")))
+    images = splits.test.images
+    assert isinstance(images, LazyImages) and images.shape == (18, 3, 20, 20) and len(images) == 18
+    whole = np.asarray(images)
+    assert whole.dtype == np.uint8 and whole.shape == (18, 3, 20, 20)
+    assert np.array_equal(images[3], whole[3]) and np.array_equal(images[-1], whole[-1])
+    assert np.array_equal(images[2:7], whole[2:7]) and np.array_equal(images[[5, 1, 5]], whole[[5, 1, 5]])
+    assert np.array_equal(images[::4, 0], whole[::4, 0])
+    with pytest.raises(IndexError):
+        images[18]
+
+
+def test_batches_keep_the_order_and_the_numbers_whatever_the_workers(tmp_path):
+    images = datasets.load(str(image_folder(tmp_path / "images"))).test.images
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    expected = (torch.from_numpy(np.asarray(images)).float() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) \
+        / torch.tensor(std).view(1, 3, 1, 1)
+    for workers in (0, 2):
+        inputs = Inputs(images, mean, std, batch_size=5, workers=workers)
+        batches = list(inputs.batches("test", show_progress=False))
+        assert [len(b) for b in batches] == [5, 5, 5, 3]
+        assert torch.allclose(torch.cat(batches), expected, atol=1e-6)
+    assert torch.equal(inputs.take([4, 0]), torch.cat(batches)[[4, 0]])
+    subset = inputs.subset([9, 2, 17])
+    assert torch.equal(torch.cat(list(subset.batches("s", False))), expected[[9, 2, 17]])
+
+
+def test_a_refusal_in_a_worker_is_one_line(tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # as importing WeasyPrint leaves it
+    root = image_folder(tmp_path / "images")
+    damaged = root / "test" / "b" / "2.png"
+    damaged.write_bytes(damaged.read_bytes()[:-120])  # the header survives: found only by decoding
+    images = datasets.load(str(root)).test.images
+    with pytest.raises(InputError, match=r"cannot read image .*2\.png") as error:
+        list(Inputs(images, (0.5,) * 3, (0.5,) * 3, batch_size=4, workers=2).batches("t", False))
+    assert "\n" not in str(error.value) and "Traceback" not in str(error.value)
+
+
+def test_the_store_is_the_same_with_any_number_of_workers(tmp_path):
+    data = str(image_folder(tmp_path / "images", size=32))
+    config = AnalysisConfig(model="torchvision:resnet18", model_kwargs='{"num_classes": 3}', per_class=2,
+                            input_size=32)
+    stores = [analyse(None, data, config, tmp_path / f"stores{w}", tmp_path / "cache", show_progress=False,
+                      workers=w) for w in (0, 2)]
+    files = sorted(p.relative_to(stores[0]) for p in stores[0].rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(stores[1]) for p in stores[1].rglob("*") if p.is_file())
+    assert all((stores[0] / f).read_bytes() == (stores[1] / f).read_bytes() for f in files)
+    manifest = json.loads((stores[0] / "manifest.json").read_text())
+    assert manifest["producer"]["device"] == "cpu"
+    assert manifest["inputs"]["config"]["device"] == "cpu" and manifest["inputs"]["config"]["batch_size"] == 250
+
+
+def test_default_workers():
+    class Split:
+        def __init__(self, images):
+            self.test = type("T", (), {"images": images})()
+
+    assert default_workers(Split(np.zeros((2, 1, 2, 2), np.uint8)), None) == 0
+    lazy = LazyImages(2, (1, 2, 2), lambda i: np.zeros((len(i), 1, 2, 2), np.uint8), "x")
+    assert 1 <= default_workers(Split(lazy), None) <= 4 and default_workers(Split(lazy), 0) == 0
+
+
+def test_devices_resolve_without_torch_and_enter_the_key():
+    assert devices.kind("cuda:3") == "cuda" and devices.kind("cpu") == "cpu" and devices.kind("mps") == "mps"
+    assert devices.resolve("auto") == ("cuda" if devices.cuda_present() else "cpu")
+    for bad in ("gpu", "cuda:", "cuda:x", "CPU", ""):
+        with pytest.raises(ValueError, match="give auto, cpu, cuda, cuda:N or mps"):
+            devices.check_spec(bad)
+    inputs = analysis_inputs(None, None, AnalysisConfig())
+    keys = {store_key(analysis_inputs(None, None, c)) for c in
+            (AnalysisConfig(), AnalysisConfig(device="cuda"), AnalysisConfig(batch_size=100))}
+    assert len(keys) == 3 and store_key(inputs) in keys
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_a_cuda_device_asked_for_but_absent_is_one_line(tmp_path):
+    with pytest.raises(InputError, match="no CUDA device is available"):
+        devices.torch_device("cuda")
+    out = tmp_path / "build"
+    result = run_cli("--device", "cuda:1", "--sections", "parameters", "--out", str(out), "--model", "assignment",
+                     "--format", "html")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--device cuda:1 was asked for but no CUDA device is available" in lines[0]
+    assert not (out / "report.html").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_results_agree_with_the_cpus(tmp_path):
+    data = str(image_folder(tmp_path / "images", size=32))
+    config = dict(model="torchvision:resnet18", model_kwargs='{"num_classes": 3}', per_class=2, input_size=32)
+    stores = {kind: analyse(None, data, AnalysisConfig(**config, device=kind), tmp_path / kind, tmp_path / "cache",
+                            show_progress=False) for kind in ("cpu", "cuda")}
+    cpu, gpu = (np.load(stores[k] / "embeddings_test.npy") for k in ("cpu", "cuda"))
+    assert np.abs(cpu - gpu).max() <= devices.AGREEMENT * np.abs(cpu).max()
+    accuracy = [json.loads((stores[k] / "evaluation.json").read_text())["correct"] for k in ("cpu", "cuda")]
+    assert accuracy[0] == accuracy[1]
+
+
+STREAM_SCRIPT = r"""
+import resource, sys
+import numpy as np, torch
+from torch import nn
+from analysis.batches import Inputs
+from analysis.data.lazy import LazyImages
+from analysis.models.layers import EmbeddingPoint
+from analysis.stats import fullsplit
+
+N, SIDE = 20_000, 128           # 20,000 RGB images of 128 px: 3.9 GB as float32, 1 GB as uint8
+def synthetic(indices):
+    rng = np.random.default_rng(indices[0])
+    return rng.integers(0, 256, (len(indices), 3, SIDE, SIDE), dtype=np.uint8)
+
+model = nn.Sequential(nn.Conv2d(3, 4, 4, stride=4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+model.eval()
+images = LazyImages(N, (3, SIDE, SIDE), synthetic, "synthetic")
+size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+cap = size + (700 << 20)        # the address space now, and 700 MiB more: less than the uint8 images alone
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+passed = fullsplit.split_pass(model, Inputs(images, (0.5,) * 3, (0.25,) * 3, batch_size=100), EmbeddingPoint('4', 'input', 'fc', 'fc input'),
+                              show_progress=False)
+print(passed.embeddings.shape, passed.logits.shape)
+"""
+
+
+@pytest.mark.slow  # about 20 s: 20,000 images
+def test_a_split_larger_than_the_memory_cap_completes():
+    torch.set_num_threads(2)
+    result = subprocess.run([sys.executable, "-c", STREAM_SCRIPT], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["(20000,", "4)", "torch.Size([20000,", "3])"]
