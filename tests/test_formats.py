@@ -186,3 +186,102 @@ def test_a_report_from_cifar10(tmp_path):
     assert result.returncode == 0, result.stderr
     html = (out / "report.html").read_text()
     assert "CIFAR-10" in html and "10 test images" in html.replace(",", "")
+
+
+# --- parquet (Hugging Face hub layout) ---------------------------------------------------------------------
+
+def hub_parquet(root, names=("cat", "dog", "fox"), per_split=None, size=16, metadata=True, split_files=1):
+    """data/<split>-0000i-of-0000n.parquet with an Image struct column and a ClassLabel, as the hub writes."""
+    import io as _io
+    import json as _json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    per_split = per_split or {"train": 9, "test": 6}
+    features = {"image": {"_type": "Image"}, "label": {"_type": "ClassLabel", "names": list(names)}}
+    meta = {b"huggingface": _json.dumps({"info": {"features": features}}).encode()} if metadata else None
+    pixels = {}
+    (root / "data").mkdir(parents=True)
+    for split, n in per_split.items():
+        rows, labels = [], []
+        for i in range(n):
+            array = rng.integers(0, 256, (size, size, 3), np.uint8)
+            buffer = _io.BytesIO()
+            Image.fromarray(array).save(buffer, format="PNG")
+            rows.append({"bytes": buffer.getvalue(), "path": f"{i}.png"})
+            labels.append(i % len(names))
+            pixels.setdefault(split, []).append(array)
+        for part in range(split_files):
+            chosen = slice(part, None, split_files)
+            table = pa.table({"image": rows[chosen], "label": pa.array(labels[chosen], pa.int64())})
+            table = table.replace_schema_metadata(meta)
+            pq.write_table(table, root / "data" / f"{split}-{part:05d}-of-{split_files:05d}.parquet", row_group_size=4)
+    return pixels
+
+
+def test_parquet_in_the_hub_layout(tmp_path):
+    pixels = hub_parquet(tmp_path / "hub")
+    splits = datasets.load(str(tmp_path / "hub"))
+    assert splits.kind == "parquet" and splits.class_names == ["cat", "dog", "fox"]
+    assert len(splits.train) == 9 and len(splits.test) == 6 and splits.image_shape == (3, 16, 16)
+    assert splits.test.labels.tolist() == [0, 1, 2, 0, 1, 2]
+    assert np.array_equal(np.asarray(splits.test.images).transpose(0, 2, 3, 1), np.stack(pixels["test"]))
+    assert np.array_equal(splits.test.images[5], pixels["test"][5].transpose(2, 0, 1))  # a later row group
+    identity = data_identity(str(tmp_path / "hub"))
+    assert identity["kind"] == "parquet" and sorted(identity["files"]) == [
+        "data/test-00000-of-00001.parquet", "data/train-00000-of-00001.parquet"]
+    resized = datasets.load(str(tmp_path / "hub"), input_size=8)
+    assert resized.image_shape == (3, 8, 8) and resized.test.images[0].shape == (3, 8, 8)
+
+
+def test_parquet_shards_and_numbered_labels_without_metadata(tmp_path):
+    hub_parquet(tmp_path / "hub", metadata=False, split_files=2)
+    splits = datasets.load(str(tmp_path / "hub"))
+    assert splits.class_names == ["0", "1", "2"] and len(splits.test) == 6
+    # rows follow the files in name order: shard 0 holds rows 0, 2, 4 of the original order
+    assert splits.test.labels.tolist() == [0, 2, 1, 1, 0, 2]
+
+
+def test_parquet_streams_through_workers(tmp_path):
+    import torch
+
+    from analysis.batches import Inputs
+
+    hub_parquet(tmp_path / "hub")
+    images = datasets.load(str(tmp_path / "hub")).test.images
+    batches = [torch.cat(list(Inputs(images, (0.5,) * 3, (0.5,) * 3, batch_size=4, workers=w).batches("p", False)))
+               for w in (0, 2)]
+    assert torch.equal(batches[0], batches[1]) and batches[0].shape == (6, 3, 16, 16)
+
+
+def test_bad_parquet_is_one_line(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "a" / "data").mkdir(parents=True)
+    (tmp_path / "a" / "data" / "test-00000-of-00001.parquet").write_text("not parquet")
+    with pytest.raises(InputError, match="cannot read .* as parquet"):
+        datasets.load(str(tmp_path / "a"))
+    (tmp_path / "b").mkdir()
+    pq.write_table(pa.table({"text": ["x"], "score": [1.5]}), tmp_path / "b" / "test.parquet")
+    with pytest.raises(InputError, match="has no image column"):
+        datasets.load(str(tmp_path / "b"))
+    import json as _json
+
+    (tmp_path / "c").mkdir()
+    png = (tmp_path / "c" / "x.png")
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(png)
+    meta = {b"huggingface": _json.dumps({"info": {"features": {"label": {"_type": "ClassLabel", "names": ["a"]}}}}).encode()}
+    table = pa.table({"image": [{"bytes": png.read_bytes(), "path": "x"}], "label": [1]}).replace_schema_metadata(meta)
+    pq.write_table(table, tmp_path / "c" / "test.parquet")
+    with pytest.raises(InputError, match="holds label 1, but its metadata names 1 classes"):
+        datasets.load(str(tmp_path / "c"))
+    (tmp_path / "d").mkdir()
+    pq.write_table(pa.table({"image": [{"bytes": b"garbage", "path": "x"}], "label": [0]}), tmp_path / "d" / "test.parquet")
+    with pytest.raises(InputError, match=r"cannot read image test.parquet, row 0"):
+        datasets.load(str(tmp_path / "d"))

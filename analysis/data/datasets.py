@@ -30,6 +30,7 @@ from analysis.data.files import (  # noqa: F401  data_identity and embedded_csv_
     find_idx_files,
     image_folder_listing,
     cifar_kind,
+    parquet_splits,
     is_image_folder,
     is_npz,
     names_list,
@@ -89,6 +90,10 @@ def load(data: str | None, cache_dir: Path | None = None, input_size: int | None
         splits = arrays.load_npz(Path(data), None)
     elif cifar_kind(Path(data)):
         splits = arrays.load_cifar(Path(data), None)
+    elif parquet_splits(Path(data)):
+        from analysis.data import parquet  # pyarrow: only for parquet data
+
+        splits = parquet.load_parquet(Path(data), input_size)
     elif is_image_folder(Path(data)):
         splits = load_image_folder(Path(data), input_size)
     else:
@@ -246,17 +251,18 @@ class _FileReader:
         return out
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the header only, refusing what _read_image would refuse before decoding."""
-    with _image_errors(path), _open_checked(path) as opened:
+def _image_size(path, source=None) -> tuple[int, int]:
+    """(width, height) from the header only, refusing what _read_image would refuse before decoding.
+    ``source``: a file object to read instead of ``path`` (which then only names the image)."""
+    with _image_errors(path), _open_checked(path, source) as opened:
         return opened.width, opened.height
 
 
-def _read_image(path: Path, input_size: int | None) -> np.ndarray:
-    """One image as uint8 (3, H, W)."""
+def _read_image(path, input_size: int | None, source=None) -> np.ndarray:
+    """One image as uint8 (3, H, W); ``source`` as for _image_size."""
     from PIL import Image
 
-    with _image_errors(path), _strict_decoding(), _open_checked(path) as opened:
+    with _image_errors(path), _strict_decoding(), _open_checked(path, source) as opened:
         image = _as_rgb(path, opened)  # Pillow opens on the first frame of an animation or a stack
         if input_size:
             image = image.resize((input_size, input_size), Image.Resampling.BILINEAR)
@@ -264,13 +270,13 @@ def _read_image(path: Path, input_size: int | None) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _open_checked(path: Path):
+def _open_checked(path, source=None):
     """The image opened (Pillow reads the header only), refused beyond the pixel limit before decoding."""
     from PIL import Image
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with the numbers
-        opened = Image.open(path)
+        opened = Image.open(source if source is not None else path)
     with opened:
         limit = Image.MAX_IMAGE_PIXELS  # None when a user turned the check off
         if limit and opened.width * opened.height > limit:

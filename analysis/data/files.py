@@ -48,6 +48,10 @@ def data_identity(data: str | None, input_size: int | None = None) -> dict:
     folder = Path(data)
     if is_npz(folder):
         return {"kind": "npz", "files": {folder.name: sha256_file(folder)}}
+    parquet = parquet_splits(folder)
+    if parquet:
+        return {"kind": "parquet", "input_size": input_size,
+                "files": {str(p.relative_to(folder)): sha256_file(p) for files in parquet.values() for p in files}}
     kind = cifar_kind(folder)
     if kind:
         return {"kind": kind, "files": {p.name: sha256_file(p) for p in cifar_files(folder)}}
@@ -98,6 +102,29 @@ def cifar_files(folder: Path) -> list[Path]:
     kind, root = next(cifar_candidates(folder))
     names = [*CIFAR10_BATCHES, "test_batch", "batches.meta"] if kind == "cifar-10" else ["train", "test", "meta"]
     return [root / name for name in names if (root / name).is_file()]
+
+
+PARQUET_SPLITS = {"train": ("train",), "test": ("test", "validation", "valid", "val")}
+
+
+def parquet_splits(folder: Path) -> dict[str, list[Path]] | None:
+    """Parquet files by split in the layouts of the Hugging Face hub: ``data/train-00000-of-00002.parquet``
+    (or without ``data/``), ``train/*.parquet``, ``train.parquet``; the test split may be named test,
+    validation, valid or val. None when ``folder`` holds no test split in these layouts."""
+    if not folder.is_dir():
+        return None
+    for root in (folder / "data", folder):
+        found = {}
+        for split, names in PARQUET_SPLITS.items():
+            for name in names:
+                files = sorted({*root.glob(f"{name}-*.parquet"), *root.glob(f"{name}.parquet"),
+                                *(root / name).glob("*.parquet")})
+                if files:
+                    found[split] = files
+                    break
+        if "test" in found:
+            return found
+    return None
 
 
 def is_npz(path: Path) -> bool:
