@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -20,6 +21,7 @@ from analysis.data.lazy import LazyImages, take
 from analysis.errors import InputError
 
 DEFAULT_BATCH = 250
+WORKER_START = "forkserver" if sys.platform.startswith("linux") else "spawn"
 
 
 class _Batches(torch.utils.data.Dataset):
@@ -86,10 +88,14 @@ class Inputs:
         order = np.arange(len(self.images))
         dataset = _Batches(self.images, order, self.batch_size)
         workers = self.workers if isinstance(self.images, LazyImages) else 0  # arrays are read in place
+        # Workers start from a fresh server process, never by forking this one: the analysis holds threads
+        # (torch's pools, tqdm's monitor, the PDF worker's pipes), and a fork that copies a lock another
+        # thread held can leave a worker and this process waiting on each other for ever (seen in CI).
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=None, shuffle=False, num_workers=workers,
             pin_memory=self.device.type == "cuda", persistent_workers=False,
-            prefetch_factor=2 if workers else None)
+            prefetch_factor=2 if workers else None,
+            multiprocessing_context=WORKER_START if workers else None)
         for _start, batch in zip(progress.batches(len(order), self.batch_size, what, show_progress), loader):
             if isinstance(batch, str):
                 raise InputError(batch)
@@ -98,12 +104,13 @@ class Inputs:
 
 def default_workers(splits, asked: int | None) -> int:
     """DataLoader processes: as asked; by default none for arrays (they are read in place) and, for image
-    files, one per core beyond the one the model runs on, at most four."""
+    files, one per core beyond two (the model's threads), at most four: a worker starts a fresh Python
+    with torch (about 2 s), which pays only where decoding competes with the model for many cores."""
     if asked is not None:
         return asked
     if not isinstance(splits.test.images, LazyImages):
         return 0
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    return max(0, min(4, (os.cpu_count() or 2) - 2))
 
 
 def as_inputs(x) -> Inputs:

@@ -247,7 +247,7 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
 def add_loader_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=non_negative, default=None, metavar="N",
                         help="processes decoding image files while the model runs (default: none for arrays, "
-                             "else one per core beyond the first, at most 4; 0 decodes in this process)")
+                             "else one per core beyond two, at most 4; 0 decodes in this process)")
 
 
 def parser() -> argparse.ArgumentParser:
