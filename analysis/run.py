@@ -145,13 +145,14 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
 @scoped.process_state()  # the threads and seed set below are undone when it returns or raises
 def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
             cache_dir: Path, threads: int = 2, inputs: dict | None = None, show_progress: bool = True,
-            announce=None, device: str | None = None, workers: int | None = None) -> Path:
+            announce=None, device: str | None = None, workers: int | None = None, dask: str | None = None) -> Path:
     """Compute every result and publish the store; returns its folder. ``inputs`` saves hashing the
     checkpoint and data again when the caller already did (analysis_inputs). Every input and option is
     checked against the model and the data first; ``announce()`` is called once they all passed, when
     the analysis proper starts (so bad input gets its one line and nothing else). ``device``: where it
     runs (``cuda:1``; default: the config's kind); ``workers``: DataLoader processes decoding image files
-    (default: analysis.batches.default_workers)."""
+    (default: analysis.batches.default_workers); ``dask``: a scheduler's address, to run the whole-split pass
+    there as shards (the result is the same to the bit)."""
     torch.set_num_threads(threads)
     inputs = inputs or analysis_inputs(checkpoint, data, config)
     target = devices.torch_device(device or config.device)
@@ -165,7 +166,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     key = store_key(inputs)
     writer = StoreWriter(Path(stores_dir) / key)
     try:
-        write_results(run, config, writer, show_progress, target, batches.default_workers(run.splits, workers))
+        write_results(run, config, writer, show_progress, target, batches.default_workers(run.splits, workers), dask)
         return writer.commit({
             "key": key, "inputs": inputs, "data_description": run.splits.description,
             "producer": {"python": platform.python_version(), "torch": torch.__version__.split("+")[0],
@@ -177,7 +178,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
 
 
 def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, show_progress: bool,
-                  device: torch.device = torch.device("cpu"), workers: int = 0) -> None:
+                  device: torch.device = torch.device("cpu"), workers: int = 0, dask: str | None = None) -> None:
     """Every document of the store, through ``writer`` (the whole-split pass only when asked for and the
     weights are finite: NaN embeddings give NaN statistics, and the report says why they are missing).
     The model's own document is made on the CPU; the passes over images run on ``device``."""
@@ -190,7 +191,7 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
     if config.whole_split and not run.broken:
         from analysis.stats import fullsplit  # matplotlib and scikit-learn: only when the sections need them
 
-        passed = fullsplit.split_pass(model, x_test, point, run.usage.ran, show_progress)
+        passed = fullsplit.split_pass(model, x_test, point, run.usage.ran, show_progress, dask)
         logits = passed.logits
     else:
         logits = predict_logits(model, x_test, what="classifying the test split", show_progress=show_progress)

@@ -262,6 +262,8 @@ def parser() -> argparse.ArgumentParser:
     add_data_options(build)
     add_analysis_options(build)
     add_loader_option(build)
+    build.add_argument("--dask", metavar="ADDRESS",
+                       help="run the whole-split pass as shards on this Dask scheduler (the same result, to the bit)")
     add_section_option(build)
     add_output_options(build)
     render = commands.add_parser("render", help="re-render the last analysed store (no torch)")

@@ -20,7 +20,8 @@ def build_options(args: argparse.Namespace, config: AnalysisConfig,
                                  train=TrainConfig(epochs=args.epochs), formats=args.format, force=args.force,
                                  quiet=args.quiet, sections=getattr(args, "sections", pipeline.ALL),
                                  single_file=args.single_file, device=args.device,
-                                 workers=getattr(args, "workers", None) if args.command in ("build", "watch") else None)
+                                 workers=getattr(args, "workers", None) if args.command in ("build", "watch") else None,
+                                 dask=getattr(args, "dask", None) if args.command == "build" else None)
 
 
 def render(args: argparse.Namespace, log) -> int:

@@ -40,6 +40,7 @@ class BuildOptions:
     single_file: bool = False   # images and stylesheet inside report.html
     device: str | None = None   # where the analysis runs (cuda:1); None: the config's kind of device
     workers: int | None = None  # DataLoader processes decoding images; None: analysis.batches.default_workers
+    dask: str | None = None     # a Dask scheduler to run the whole-split pass on, as shards
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +169,7 @@ def analyse(options: BuildOptions, plan: StorePlan) -> Path:
     return run_analysis(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",
                         options.threads, plan.inputs, show_progress=not options.quiet,
                         announce=lambda: log(options, f"report: analysing {what} into {plan.store}"),
-                        device=options.device, workers=options.workers)
+                        device=options.device, workers=options.workers, dask=options.dask)
 
 
 def render_code() -> list[Path]:

@@ -40,14 +40,9 @@ def analysis_task(checkpoint: str, data: str | None, config: AnalysisConfig, out
 
 
 def _on_dask(address: str, arguments: list[tuple]) -> list[dict]:
-    from dask.distributed import Client
+    from analysis.cluster import connect
 
-    try:
-        client = Client(address, timeout="20s")
-    except (OSError, TimeoutError, ValueError, TypeError) as error:
-        raise InputError(f"--dask {address}: no Dask scheduler answers there ({type(error).__name__}: "
-                         f"{' '.join(str(error).split())[:200]}): start one, or give its address as tcp://HOST:PORT") from None
-    with client:
+    with connect(address) as client:
         futures = [client.submit(analysis_task, *args, pure=False) for args in arguments]
         return client.gather(futures)
 

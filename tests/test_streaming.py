@@ -168,3 +168,36 @@ def test_a_split_larger_than_the_memory_cap_completes():
     result = subprocess.run([sys.executable, "-c", STREAM_SCRIPT], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["(20000,", "4)", "torch.Size([20000,", "3])"]
+
+
+@pytest.mark.slow  # a two-process LocalCluster
+def test_the_whole_split_pass_on_dask_shards_equals_one_process(tmp_path, monkeypatch):
+    from dask.distributed import LocalCluster
+
+    from analysis.models.assignment import AssignmentCNN
+    from analysis.models.layers import embedding_point
+    from analysis.stats import fullsplit
+
+    monkeypatch.setattr(fullsplit, "SHARD_BATCHES", 2)  # 1,000 images in 5 shards of 2 batches of 100
+    torch.manual_seed(0)
+    model = AssignmentCNN().eval()
+    images = np.random.default_rng(0).integers(0, 256, (1000, 1, 28, 28), np.uint8)
+    inputs = Inputs(images, (0.1307,), (0.3081,), batch_size=100)
+    point = embedding_point(model, None)
+    serial = fullsplit.split_pass(model, inputs, point, show_progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        sharded = fullsplit.split_pass(model, inputs, point, show_progress=False, dask=cluster.scheduler_address)
+    assert torch.equal(serial.logits, sharded.logits) and np.array_equal(serial.embeddings, sharded.embeddings)
+    assert serial.accumulators.keys() == sharded.accumulators.keys() and serial.accumulators
+    for name, acc in serial.accumulators.items():
+        other = sharded.accumulators[name]
+        assert torch.equal(acc.sum, other.sum) and torch.equal(acc.never_positive, other.never_positive)
+        assert acc.images == other.images == 1000
+
+
+def test_an_absent_dask_scheduler_is_one_line():
+    from analysis.cluster import connect
+
+    with pytest.raises(InputError, match="no Dask scheduler answers there"):
+        connect("tcp://127.0.0.1:9")

@@ -90,12 +90,17 @@ class SplitPass:
 
 
 def split_pass(model: nn.Module, x, point: EmbeddingPoint, ran: frozenset[str] | None = None,
-               show_progress: bool = True) -> SplitPass:
+               show_progress: bool = True, dask: str | None = None) -> SplitPass:
     """The one forward pass over the test split that both the evaluation and the separation read. ``x``:
     the split's Inputs (or a normalised tensor); ``ran``: the modules the traced pass called (filter
-    statistics only for those)."""
+    statistics only for those); ``dask``: a scheduler's address, to run the pass as shards there."""
     filters = filter_layers(model, ran)
-    emb, accumulators, logits = whole_split_pass(model, x, point, [m for m, _ in filters], show_progress)
+    modules = [m for m, _ in filters]
+    if dask:
+        shards = run_shards(dask, model, as_inputs(x), point, modules)
+    else:
+        shards = [shard_pass(model, x, point, modules, show_progress)]
+    emb, accumulators, logits = merge_shards(shards, modules)
     return SplitPass(logits, emb, accumulators, filters)
 
 
@@ -107,29 +112,80 @@ def _features_copy(point: EmbeddingPoint):
     return copy
 
 
-def whole_split_pass(model: nn.Module, x, point: EmbeddingPoint,
-                     filter_modules: list[str],
-                     show_progress: bool = True) -> tuple[np.ndarray, dict[str, _Accumulator], torch.Tensor]:
-    """One batched pass: the embedding of every test image, per-filter statistics, and the outputs.
+@dataclasses.dataclass
+class Shard:
+    """What the pass over consecutive images gives, batch by batch, before anything is summed: merging the
+    shards of a split in order repeats the single pass's additions in its order, so the result is the same
+    to the bit."""
 
-    The embedding is the first call of the embedding module in each batch; the statistics add every call
-    of a filter module."""
+    outputs: list[torch.Tensor]
+    chunks: list[torch.Tensor]                  # embedding vectors, one tensor per batch
+    summaries: list[tuple[str, tuple]]          # (module, _Accumulator.summary) in call order
+
+
+def shard_pass(model: nn.Module, x, point: EmbeddingPoint, filter_modules: list[str],
+               show_progress: bool = True) -> Shard:
+    """The embedding of each image (the first call of the embedding module in each batch), the filter
+    summaries of every call of a filter module, and the outputs."""
     on_input = point.side == "input"
     keep = _features_copy(point)
     probe = capture.Probe(inputs=keep, output=None) if on_input else capture.Probe(output=keep)
     embedding = capture.forward(model, {point.module: probe})
     filters = capture.forward(model, {m: capture.Probe(output=_Accumulator.summary) for m in filter_modules})
-    chunks, accumulators, outputs = [], {m: _Accumulator() for m in filter_modules}, []
+    shard = Shard([], [], [])
     with embedding, filters:
         for batch in as_inputs(x).batches("classifying and embedding the test split", show_progress):
-            outputs.append(model(batch).cpu())
+            shard.outputs.append(model(batch).cpu())
             first = next((c.inputs if on_input else c.output for c in embedding.drain() if c.repeat == 0), None)
             if first is not None:
-                chunks.append(first.cpu())
-            for call in filters.drain():
-                if call.output is not None:
-                    accumulators[call.name].add(call.output)
+                shard.chunks.append(first.cpu())
+            shard.summaries.extend((call.name, call.output) for call in filters.drain() if call.output is not None)
+    return shard
+
+
+def merge_shards(shards: list[Shard], filter_modules: list[str]):
+    accumulators = {m: _Accumulator() for m in filter_modules}
+    for shard in shards:
+        for name, summary in shard.summaries:
+            accumulators[name].add(summary)
+    chunks = [c for shard in shards for c in shard.chunks]
+    outputs = [o for shard in shards for o in shard.outputs]
     return torch.cat(chunks).numpy().astype(np.float32), accumulators, torch.cat(outputs)
+
+
+def whole_split_pass(model: nn.Module, x, point: EmbeddingPoint, filter_modules: list[str],
+                     show_progress: bool = True) -> tuple[np.ndarray, dict[str, _Accumulator], torch.Tensor]:
+    """One batched pass in this process: the embeddings, per-filter statistics and outputs."""
+    return merge_shards([shard_pass(model, x, point, filter_modules, show_progress)], filter_modules)
+
+
+SHARD_BATCHES = 8  # batches per shard on a cluster
+
+
+def run_shards(address: str, model: nn.Module, inputs, point: EmbeddingPoint, filter_modules: list[str]) -> list[Shard]:
+    """The pass as shards of whole batches on the Dask scheduler at ``address`` (batch boundaries as in one
+    process, so every batch computes what it would there), gathered in order."""
+    from analysis.cluster import connect
+
+    size = inputs.batch_size * SHARD_BATCHES
+    ranges = [range(start, min(start + size, len(inputs))) for start in range(0, len(inputs), size)]
+    import pickle
+
+    # Our own model, pickled here and unpickled by our task: Dask's own serializer for modules rebuilds
+    # their hook handles from plain dicts and fails. The workers import the model's classes by name.
+    payload = pickle.dumps(model)
+    with connect(address) as client:
+        shared = client.scatter(payload, broadcast=True)
+        futures = [client.submit(_shard_task, shared, inputs.subset(list(r)), point, filter_modules, pure=False)
+                   for r in ranges]
+        return client.gather(futures)
+
+
+def _shard_task(payload: bytes, inputs, point: EmbeddingPoint, filter_modules: list[str]) -> Shard:
+    import pickle
+
+    model = pickle.loads(payload)  # noqa: S301 - the model this analysis itself pickled in run_shards
+    return shard_pass(model, dataclasses.replace(inputs, workers=0), point, filter_modules, show_progress=False)
 
 
 def layer_features(model: nn.Module, x, modules: list[str],
