@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -21,7 +20,6 @@ from analysis.data.lazy import LazyImages, take
 from analysis.errors import InputError
 
 DEFAULT_BATCH = 250
-WORKER_START = "forkserver" if sys.platform.startswith("linux") else "spawn"
 
 
 class _Batches(torch.utils.data.Dataset):
@@ -37,9 +35,13 @@ class _Batches(torch.utils.data.Dataset):
     def __getitem__(self, b: int):
         indices = self.order[b * self.batch_size:(b + 1) * self.batch_size]
         try:
-            return torch.from_numpy(np.ascontiguousarray(take(self.images, indices)))
+            return np.ascontiguousarray(take(self.images, indices))
         except InputError as error:
             return str(error)
+
+
+def _as_is(batch):
+    return batch
 
 
 class _Subset:
@@ -88,18 +90,19 @@ class Inputs:
         order = np.arange(len(self.images))
         dataset = _Batches(self.images, order, self.batch_size)
         workers = self.workers if isinstance(self.images, LazyImages) else 0  # arrays are read in place
-        # Workers start from a fresh server process, never by forking this one: the analysis holds threads
-        # (torch's pools, tqdm's monitor, the PDF worker's pipes), and a fork that copies a lock another
-        # thread held can leave a worker and this process waiting on each other for ever (seen in CI).
+        # Workers are fresh interpreters (spawn), never forks of this process: the analysis holds threads
+        # (torch's pools, tqdm's monitor), and a fork that copies a lock another thread held can leave a
+        # worker and this process waiting on each other for ever (seen in CI). They send numpy arrays
+        # (collate_fn keeps them as they are), which travel through a pipe: a tensor would travel as a
+        # shared-memory descriptor through a Unix socket under TMPDIR, whose path may be too long.
         loader = torch.utils.data.DataLoader(
-            dataset, batch_size=None, shuffle=False, num_workers=workers,
-            pin_memory=self.device.type == "cuda", persistent_workers=False,
-            prefetch_factor=2 if workers else None,
-            multiprocessing_context=WORKER_START if workers else None)
+            dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_as_is,
+            persistent_workers=False, prefetch_factor=2 if workers else None,
+            multiprocessing_context="spawn" if workers else None)
         for _start, batch in zip(progress.batches(len(order), self.batch_size, what, show_progress), loader):
             if isinstance(batch, str):
                 raise InputError(batch)
-            yield self.normalise(batch)
+            yield self.normalise(torch.from_numpy(batch))
 
 
 def default_workers(splits, asked: int | None) -> int:
