@@ -76,6 +76,17 @@ def train_default(data: str | None, train_config: TrainConfig, config: AnalysisC
     return record
 
 
+def _refuse_size_not_applied(asked: int | None, splits: DataSplits) -> None:
+    """--input-size resizes image files (folders, parquet); arrays (IDX, CIFAR, .npz) keep their size, so
+    asking for another size would silently not be done."""
+    from analysis.data.lazy import LazyImages
+
+    height, width = splits.image_shape[1:]
+    if asked and not isinstance(splits.test.images, LazyImages) and (height, width) != (asked, asked):
+        raise InputError(f"--input-size {asked} resizes image files, but this data set is stored as arrays of "
+                         f"{height}×{width} images ({splits.kind}): leave --input-size out, or give image files")
+
+
 def _normalisation(config: AnalysisConfig, data_config: dict, splits: DataSplits):
     channels = splits.image_shape[0]
     default_mean, default_std = default_normalisation(channels)
@@ -123,6 +134,7 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
     names = list(config.class_names or data_config.get("class_names") or []) or None
     names_from = "--class-names" if config.class_names else "the checkpoint's data_config.class_names"
     splits = load(data, cache_dir, input_size, names, names_from)
+    _refuse_size_not_applied(config.input_size, splits)
     mean, std = _normalisation(config, data_config, splits)
     check_input_size(source, expected, splits.image_shape)
     check_model_fits(source, kwargs, state, checkpoint)

@@ -181,7 +181,11 @@ def test_a_npz_that_is_not_a_zip_is_one_line(tmp_path):
 def test_a_report_from_cifar10(tmp_path):
     cifar10(tmp_path / "data")
     out = tmp_path / "out"
-    result = run_cli("--data", str(tmp_path / "data"), "--model", "torchvision:resnet18", "--input-size", "32",
+    result = run_cli("--data", str(tmp_path / "data"), "--model", "torchvision:resnet18", "--input-size", "64",
+                     "--sections", "parameters,accuracy", "--out", str(out), "--format", "html", "--quiet")
+    assert result.returncode == 2 and "--input-size 64 resizes image files, but this data set is stored as arrays " \
+        "of 32×32 images (cifar-10)" in result.stderr, result.stderr
+    result = run_cli("--data", str(tmp_path / "data"), "--model", "torchvision:resnet18",
                      "--sections", "parameters,accuracy", "--out", str(out), "--format", "html", "--quiet")
     assert result.returncode == 0, result.stderr
     html = (out / "report.html").read_text()
