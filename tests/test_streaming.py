@@ -145,7 +145,7 @@ from analysis.data.lazy import LazyImages
 from analysis.models.layers import EmbeddingPoint
 from analysis.stats import fullsplit
 
-N, SIDE = 20_000, 128           # 20,000 RGB images of 128 px: 3.9 GB as float32, 1 GB as uint8
+N, SIDE = 10_000, 128           # 10,000 RGB images of 128 px: 2 GB as float32, 0.5 GB as uint8
 def synthetic(indices):
     rng = np.random.default_rng(indices[0])
     return rng.integers(0, 256, (len(indices), 3, SIDE, SIDE), dtype=np.uint8)
@@ -154,7 +154,7 @@ model = nn.Sequential(nn.Conv2d(3, 4, 4, stride=4), nn.ReLU(), nn.AdaptiveAvgPoo
 model.eval()
 images = LazyImages(N, (3, SIDE, SIDE), synthetic, "synthetic")
 size = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
-cap = size + (700 << 20)        # the address space now, and 700 MiB more: less than the uint8 images alone
+cap = size + (400 << 20)        # the address space now, and 400 MiB more: less than the uint8 images alone
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 passed = fullsplit.split_pass(model, Inputs(images, (0.5,) * 3, (0.25,) * 3, batch_size=100), EmbeddingPoint('4', 'input', 'fc', 'fc input'),
                               show_progress=False)
@@ -162,12 +162,12 @@ print(passed.embeddings.shape, passed.logits.shape)
 """
 
 
-@pytest.mark.slow  # about 20 s: 20,000 images
+@pytest.mark.slow  # about 10 s: 10,000 images
 def test_a_split_larger_than_the_memory_cap_completes():
     torch.set_num_threads(2)
     result = subprocess.run([sys.executable, "-c", STREAM_SCRIPT], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["(20000,", "4)", "torch.Size([20000,", "3])"]
+    assert result.stdout.split() == ["(10000,", "4)", "torch.Size([10000,", "3])"]
 
 
 @pytest.mark.slow  # a two-process LocalCluster

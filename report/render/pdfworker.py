@@ -21,10 +21,18 @@ def limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
+TERMINATED = []  # the signal, once SIGTERM came
+
+
 def stop_on_sigterm() -> None:
     """SIGTERM (the parent cancelling) ends the worker through SystemExit, so that open temporary files
-    are closed and removed as on a normal exit."""
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    are closed and removed as on a normal exit. The signal is also remembered: a dependency whose import
+    catches everything (a bare ``except:``) can swallow that SystemExit, and the worker must still stop."""
+    def stop(signum, frame):
+        TERMINATED.append(signum)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def main() -> int:
@@ -36,7 +44,11 @@ def main() -> int:
         from report.render.documents import render_pdf_here
         from report.render.errors import RenderError
 
+        if TERMINATED:
+            return 128 + TERMINATED[0]
         html = sys.stdin.buffer.read().decode()
+        if TERMINATED:
+            return 128 + TERMINATED[0]
         try:
             pdf = render_pdf_here(html, Path(sys.argv[1]))
         except RenderError as error:
