@@ -80,8 +80,11 @@ class Inputs:
         return self.normalise(torch.from_numpy(np.ascontiguousarray(take(self.images, list(indices)))))
 
     def subset(self, indices: Sequence[int]) -> "Inputs":
-        """The images at ``indices``, in that order, read as they are used."""
+        """The images at ``indices``, in that order: an array's are copied out (a subset sent to a Dask worker
+        carries only its own images), files stay unread until used."""
         chosen = np.asarray(indices, dtype=np.int64)
+        if not isinstance(self.images, LazyImages):
+            return dataclasses.replace(self, images=take(self.images, chosen))
         picked = LazyImages(len(chosen), tuple(self.images.shape[1:]), _Subset(self.images, chosen), "a subset")
         return dataclasses.replace(self, images=picked)
 

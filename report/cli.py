@@ -60,11 +60,6 @@ def integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
-def non_negative(text: str) -> int:
-    value = integer(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative: give 0 or more")
-    return value
 
 
 def device(text: str) -> str:
@@ -74,11 +69,18 @@ def device(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def positive(text: str) -> int:
-    value = integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def at_least(low: int):
+    """An argparse type: a whole number of at least ``low``."""
+    def parse(text: str) -> int:
+        value = integer(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
+positive = at_least(1)
+non_negative = at_least(0)
 
 
 def input_size(text: str) -> int:
@@ -339,8 +341,6 @@ def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
         raise InputError("--model-kwargs needs --model: name the model they are for, e.g. "
                          "--model torchvision:resnet18 --model-kwargs '{\"num_classes\": 3}'")
     parse_kwargs(args.model_kwargs)  # fail early on bad JSON
-    if devices.kind(args.device) != "cpu":  # before any work (training the default checkpoint included)
-        devices.torch_device(args.device)
     sections = getattr(args, "sections", None) or _all_sections()
     from report.render.sections import needs_document, needs_whole_split
 

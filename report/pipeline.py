@@ -96,6 +96,14 @@ def log(options: BuildOptions, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def check_device(options: BuildOptions) -> None:
+    """A device asked for but absent is one line (imports torch: only where work is about to start)."""
+    if options.config.device != "cpu":
+        from analysis.devices import torch_device
+
+        torch_device(options.device or options.config.device)
+
+
 def default_checkpoint(options: BuildOptions) -> tuple[Path, bool]:
     """The default checkpoint for these data and settings, trained now if absent or damaged (its sha256
     is kept beside it when it is trained, so checking it needs no torch)."""
@@ -107,6 +115,8 @@ def default_checkpoint(options: BuildOptions) -> tuple[Path, bool]:
     if path.exists():
         log(options, f"report: {path} is damaged or of an earlier version; training it again")
     from analysis.run import train_default
+
+    check_device(options)  # before minutes of training for an analysis that could not run
 
     record = train_default(options.data, options.train, options.config, path, options.out / "cache",
                            show_progress=not options.quiet,
