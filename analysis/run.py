@@ -203,7 +203,8 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
     if config.whole_split and not run.broken:
         from analysis.stats import fullsplit  # matplotlib and scikit-learn: only when the sections need them
 
-        passed = fullsplit.split_pass(model, x_test, point, run.usage.ran, show_progress, dask)
+        passed = fullsplit.split_pass(model, x_test, point, run.usage.ran, show_progress, dask,
+                                      fullsplit.embeddings_allocator(writer))
         logits = passed.logits
     else:
         logits = predict_logits(model, x_test, what="classifying the test split", show_progress=show_progress)

@@ -201,3 +201,44 @@ def test_an_absent_dask_scheduler_is_one_line():
 
     with pytest.raises(InputError, match="no Dask scheduler answers there"):
         connect("tcp://127.0.0.1:9")
+
+
+def test_row_buffers_fill_one_block_and_refuse_what_does_not_fit():
+    from analysis.rows import RowBuffer
+
+    known = RowBuffer(5)
+    known.append(np.arange(6).reshape(3, 2))
+    first_block = known.block
+    known.append(np.arange(4).reshape(2, 2))
+    assert known.block is first_block and known.result() is first_block  # full: the block itself, no copy
+    assert known.result().tolist() == [[0, 1], [2, 3], [4, 5], [0, 1], [2, 3]]
+    with pytest.raises(ValueError, match="more than the 5 rows"):
+        known.append(np.zeros((1, 2)))
+    growing = RowBuffer()
+    for i in range(5):
+        growing.append(torch.full((1, 3), float(i), dtype=torch.float16))
+    assert isinstance(growing.result(), torch.Tensor) and growing.result().dtype == torch.float16
+    assert growing.result()[:, 0].tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="rows of shape"):
+        growing.append(torch.zeros((1, 4), dtype=torch.float16))
+    assert RowBuffer(3).result() is None
+
+
+def test_a_large_embedding_matrix_is_filled_in_its_store_file_with_the_same_bytes(tmp_path, monkeypatch):
+    """Beyond MEMMAP_BYTES the matrix is memory-mapped in the store's own file as the pass fills it; the
+    store is byte for byte the one an in-memory matrix gives."""
+    from analysis.stats import fullsplit
+
+    data = str(image_folder(tmp_path / "images", size=32))
+    config = AnalysisConfig(model="torchvision:resnet18", model_kwargs='{"num_classes": 3}', per_class=2,
+                            input_size=32)
+    stores = {}
+    for name, limit in (("memory", fullsplit.MEMMAP_BYTES), ("mapped", 1)):
+        monkeypatch.setattr(fullsplit, "MEMMAP_BYTES", limit)
+        stores[name] = analyse(None, data, config, tmp_path / name, tmp_path / "cache", show_progress=False)
+    mapped = np.load(stores["mapped"] / "embeddings_test.npy", mmap_mode="r")
+    assert mapped.shape[0] == 18 and mapped.dtype == np.float32
+    assert mapped.shape == (18, 512)
+    files = sorted(p.relative_to(stores["memory"]) for p in stores["memory"].rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(stores["mapped"]) for p in stores["mapped"].rglob("*") if p.is_file())
+    assert all((stores["mapped"] / f).read_bytes() == (stores["memory"] / f).read_bytes() for f in files)

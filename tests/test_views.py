@@ -420,6 +420,7 @@ def test_depth_map_errors_and_filters_views(tmp_path):
     depth = build("depth", f)
     assert (depth.images, depth.sample, depth.metric) == ("30", "(all of them)", "mse")
     assert (depth.layers[0].label, depth.layers[0].values, depth.layers[0].ratio) == ("layer 0", "36", "1.1×")
+    assert not depth.pooled
     m = build("map", f)
     assert m.pca_share == "80.0%" and m.tsne.caption.startswith("t-SNE of the embedding (30 test images;")
     errors = build("errors", f)
@@ -432,6 +433,7 @@ def test_depth_map_errors_and_filters_views(tmp_path):
     docs = documents()
     sep = separation_doc(misclassified=False, activated=False, dead=(2,))
     sep["depth"][0]["ratio"] = None
+    sep["depth"][1]["pooled_from"] = 802816
     sep.update(depth_sample=20, tsne_sample=10)
     sep["filters"].append({**sep["filters"][0], "label": "conv2", "activated": True, "channels": 40, "path": None,
                            "mean": [0.1] * 40, "zero_fraction": [1.0] * 40, "dead": list(range(15)),
@@ -440,6 +442,9 @@ def test_depth_map_errors_and_filters_views(tmp_path):
     f = findings_of(tmp_path, docs, "variants")
     depth = build("depth", f)
     assert (depth.sample, depth.layers[0].ratio) == ("(a seeded sample)", "n/a")
+    assert depth.pooled and depth.layers[1].values == "18 (pooled from 802,816)"
+    html = environment().get_template("_depth.html.j2").render(view=depth)
+    assert "average-pooled over positions" in html and "18 (pooled from 802,816)" in html
     assert "(10 test images, a seeded sample;" in build("map", f).tsne.caption
     assert build("errors", f).misclassified == []
     filters = build("filters", f)

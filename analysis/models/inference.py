@@ -20,11 +20,16 @@ def to_input(images: np.ndarray, mean, std) -> torch.Tensor:
 def predict_logits(model: nn.Module, x, what: str = "predicting", show_progress: bool = True) -> torch.Tensor:
     """The model's outputs for every image of ``x`` (Inputs, or a normalised tensor), on the CPU."""
     from analysis.batches import as_inputs
+    from analysis.rows import RowBuffer
 
     was_training = model.training
     model.eval()
+    inputs = as_inputs(x)
+    outputs = RowBuffer(len(inputs))  # one block: a tensor kept per batch would fragment the heap
     try:
-        return torch.cat([model(batch).cpu() for batch in as_inputs(x).batches(what, show_progress)])
+        for batch in inputs.batches(what, show_progress):
+            outputs.append(model(batch).detach().cpu())
+        return outputs.result()
     finally:
         model.train(was_training)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,8 +16,10 @@ from analysis.capture import forward as capture
 from analysis.data.datasets import DataSplits
 from analysis.figures import images, plots
 from analysis.models.hints import hints_of
+from analysis.errors import InputError
 from analysis.models.inference import accuracy
 from analysis.models.layers import EmbeddingPoint, activation_layers, features, is_activated
+from analysis.rows import Allocate, RowBuffer, in_memory
 from analysis.stats import separation
 from analysis.store.schema import (
     METRIC_NAMES,
@@ -90,17 +94,18 @@ class SplitPass:
 
 
 def split_pass(model: nn.Module, x, point: EmbeddingPoint, ran: frozenset[str] | None = None,
-               show_progress: bool = True, dask: str | None = None) -> SplitPass:
+               show_progress: bool = True, dask: str | None = None, allocate: Allocate = in_memory) -> SplitPass:
     """The one forward pass over the test split that both the evaluation and the separation read. ``x``:
     the split's Inputs (or a normalised tensor); ``ran``: the modules the traced pass called (filter
-    statistics only for those); ``dask``: a scheduler's address, to run the pass as shards there."""
+    statistics only for those); ``dask``: a scheduler's address, to run the pass as shards there;
+    ``allocate``: where the N × D embedding matrix is kept (analysis.rows)."""
     filters = filter_layers(model, ran)
     modules = [m for m, _ in filters]
     if dask:
         shards = run_shards(dask, model, as_inputs(x), point, modules)
     else:
-        shards = [shard_pass(model, x, point, modules, show_progress)]
-    emb, accumulators, logits = merge_shards(shards, modules)
+        shards = [shard_pass(model, x, point, modules, show_progress, allocate)]
+    emb, accumulators, logits = merge_shards(shards, modules, allocate)
     return SplitPass(logits, emb, accumulators, filters)
 
 
@@ -114,43 +119,71 @@ def _features_copy(point: EmbeddingPoint):
 
 @dataclasses.dataclass
 class Shard:
-    """What the pass over consecutive images gives, batch by batch, before anything is summed: merging the
-    shards of a split in order repeats the single pass's additions in its order, so the result is the same
-    to the bit."""
+    """What the pass over consecutive images gives, before anything is summed: merging the shards of a split
+    in order repeats the single pass's additions in its order, so the result is the same to the bit.
+    Every result is one block filled batch by batch (analysis.rows: memory stays flat over many batches)."""
 
-    outputs: list[torch.Tensor]
-    chunks: list[torch.Tensor]                  # embedding vectors, one tensor per batch
-    summaries: list[tuple[str, tuple]]          # (module, _Accumulator.summary) in call order
+    outputs: torch.Tensor | None                 # (n, outputs), on the CPU
+    embeddings: np.ndarray | None                # (n, D) float32: the first call of the embedding module
+    summaries: dict[str, tuple[np.ndarray, np.ndarray]]  # module -> ((calls, 2, C) float64: each call's
+                                                 # per-filter mean sums and never-positive counts; (calls,) images)
+    skipped: int = 0                             # filter calls whose channels differ from the module's first
 
 
 def shard_pass(model: nn.Module, x, point: EmbeddingPoint, filter_modules: list[str],
-               show_progress: bool = True) -> Shard:
+               show_progress: bool = True, allocate: Allocate = in_memory) -> Shard:
     """The embedding of each image (the first call of the embedding module in each batch), the filter
-    summaries of every call of a filter module, and the outputs."""
+    summaries of every call of a filter module, and the outputs. ``allocate``: where the embedding matrix
+    lives (analysis.rows; a memory-mapped file for a large split)."""
     on_input = point.side == "input"
     keep = _features_copy(point)
     probe = capture.Probe(inputs=keep, output=None) if on_input else capture.Probe(output=keep)
     embedding = capture.forward(model, {point.module: probe})
     filters = capture.forward(model, {m: capture.Probe(output=_Accumulator.summary) for m in filter_modules})
-    shard = Shard([], [], [])
+    inputs = as_inputs(x)
+    outputs, vectors = RowBuffer(len(inputs)), RowBuffer(len(inputs), allocate)
+    calls: dict[str, RowBuffer] = {}
+    images: dict[str, list[int]] = {}
+    skipped = 0
     with embedding, filters:
-        for batch in as_inputs(x).batches("classifying and embedding the test split", show_progress):
-            shard.outputs.append(model(batch).cpu())
+        for batch in inputs.batches("classifying and embedding the test split", show_progress):
+            outputs.append(model(batch).detach().cpu())
             first = next((c.inputs if on_input else c.output for c in embedding.drain() if c.repeat == 0), None)
-            if first is not None:
-                shard.chunks.append(first.cpu())
-            shard.summaries.extend((call.name, call.output) for call in filters.drain() if call.output is not None)
-    return shard
+            if first is None:
+                raise InputError(f"the embedding layer {point.module} did not run for every batch: choose "
+                                 "another with --embedding-layer")
+            vectors.append(first.float().cpu().numpy())
+            for call in filters.drain():
+                if call.output is None:
+                    continue
+                means, peaks, count = call.output
+                rows = calls.setdefault(call.name, RowBuffer())
+                if rows.block is not None and tuple(rows.block.shape[2:]) != tuple(means.shape):
+                    skipped += 1  # a shared module called on maps of another width: not one filter bank
+                    continue
+                rows.append(torch.stack([means, peaks]).numpy()[None])
+                images.setdefault(call.name, []).append(count)
+    if vectors.filled != len(inputs):
+        raise AssertionError(f"the pass gave {vectors.filled} embeddings for {len(inputs)} images")
+    summaries = {name: (rows.result(), np.asarray(images[name], np.int64)) for name, rows in calls.items()}
+    return Shard(outputs.result(), vectors.result(), summaries, skipped)
 
 
-def merge_shards(shards: list[Shard], filter_modules: list[str]):
+def merge_shards(shards: list[Shard], filter_modules: list[str], allocate: Allocate = in_memory):
+    """(embeddings, accumulators, logits) of the shards in order; one shard's blocks are used as they are."""
     accumulators = {m: _Accumulator() for m in filter_modules}
     for shard in shards:
-        for name, summary in shard.summaries:
-            accumulators[name].add(summary)
-    chunks = [c for shard in shards for c in shard.chunks]
-    outputs = [o for shard in shards for o in shard.outputs]
-    return torch.cat(chunks).numpy().astype(np.float32), accumulators, torch.cat(outputs)
+        for name, (rows, counts) in shard.summaries.items():
+            for row, count in zip(rows, counts):
+                accumulators[name].add((torch.from_numpy(row[0].copy()), torch.from_numpy(row[1].copy()), int(count)))
+    if len(shards) == 1:
+        return shards[0].embeddings, accumulators, shards[0].outputs
+    total = sum(len(shard.embeddings) for shard in shards)
+    vectors, outputs = RowBuffer(total, allocate), RowBuffer(total)
+    for shard in shards:
+        vectors.append(shard.embeddings)
+        outputs.append(shard.outputs)
+    return vectors.result(), accumulators, outputs.result()
 
 
 def whole_split_pass(model: nn.Module, x, point: EmbeddingPoint, filter_modules: list[str],
@@ -188,19 +221,71 @@ def _shard_task(payload: bytes, inputs, point: EmbeddingPoint, filter_modules: l
     return shard_pass(model, dataclasses.replace(inputs, workers=0), point, filter_modules, show_progress=False)
 
 
+DEPTH_VALUES = 16384  # values per image that the per-layer measures use; a larger output is average-pooled
+
+
+def depth_values(output) -> tuple[torch.Tensor, int] | None:
+    """A layer's output for the per-layer separation, at most DEPTH_VALUES values per image, and how many it
+    had. Distances over a million values per image (a ResNet's first layers at 224 px) would take gigabytes
+    for a sample of 1,000 images and tell little more than a coarser grid: (C, H, W) maps are average-pooled
+    over positions to the finest grid of the same aspect that fits (at least 1 × 1, so C values may remain);
+    any other output too large is averaged over runs of consecutive values."""
+    if not isinstance(output, torch.Tensor) or output.dim() < 2:
+        return None
+    flat = output.detach().flatten(1)
+    size = flat.shape[1]
+    if size <= DEPTH_VALUES:
+        return flat.clone(), size
+    if output.dim() == 4:
+        channels, height, width = output.shape[1:]
+        cells = max(1, DEPTH_VALUES // channels)
+        rows = max(1, min(height, math.isqrt(cells * height // width) if width else 1))
+        columns = max(1, min(width, cells // rows))
+        return torch.nn.functional.adaptive_avg_pool2d(output.detach().float(), (rows, columns)).flatten(1), size
+    return torch.nn.functional.adaptive_avg_pool1d(flat.float().unsqueeze(1), DEPTH_VALUES).squeeze(1), size
+
+
 def layer_features(model: nn.Module, x, modules: list[str],
-                   show_progress: bool = True) -> list[tuple[str, int, np.ndarray]]:
-    """Each call of the modules, flattened, for every image of ``x``, in the order the calls happen: a module
-    called twice in one forward pass (a shared pool) gives two entries, (module, 0, ...) and (module, 1, ...)."""
-    keep = capture.Probe(output=lambda o: o.flatten(1).clone() if isinstance(o, torch.Tensor) else None)
+                   show_progress: bool = True) -> list[tuple[str, int, np.ndarray, int]]:
+    """Each call of the modules, for every image of ``x``, in the order the calls happen, as (module, call,
+    values (images, ≤ DEPTH_VALUES), values the output had): a module called twice in one forward pass (a
+    shared pool) gives two entries, (module, 0, ...) and (module, 1, ...). Reduced at hook time, so that only
+    the reduced values of the sample are ever held."""
+    keep = capture.Probe(output=depth_values)
     captured: dict[tuple[str, int], list[torch.Tensor]] = {}
+    sizes: dict[tuple[str, int], int] = {}
     with capture.forward(model, {m: keep for m in modules}) as recording:
         for batch in as_inputs(x).batches("features by depth", show_progress):
             model(batch)
             for call in recording.drain():
                 if call.output is not None:
-                    captured.setdefault((call.name, call.repeat), []).append(call.output.cpu())
-    return [(name, repeat, torch.cat(chunks).numpy()) for (name, repeat), chunks in captured.items()]
+                    values, sizes[call.name, call.repeat] = call.output
+                    captured.setdefault((call.name, call.repeat), []).append(values.cpu())
+    return [(name, repeat, torch.cat(chunks).float().numpy(), sizes[name, repeat])
+            for (name, repeat), chunks in captured.items()]
+
+
+EMBEDDINGS_FILE = "embeddings_test.npy"
+MEMMAP_BYTES = 64 << 20  # an embedding matrix beyond this is kept in its store file, memory-mapped
+
+
+def embeddings_allocator(writer: StoreWriter) -> Allocate:
+    """Where the pass keeps the N × D embedding matrix: in memory, or, when large, memory-mapped in the
+    store's own ``embeddings_test.npy`` (written there as it is filled: never held in memory, never copied)."""
+    def allocate(shape: tuple[int, ...], dtype) -> np.ndarray:
+        if int(np.prod(shape)) * np.dtype(dtype).itemsize < MEMMAP_BYTES:
+            return in_memory(shape, dtype)
+        return np.lib.format.open_memmap(writer.path_of(EMBEDDINGS_FILE), mode="w+", dtype=dtype, shape=shape)
+    return allocate
+
+
+def write_embeddings(emb: np.ndarray, writer: StoreWriter) -> None:
+    """The matrix as ``embeddings_test.npy``: adopted where it is already that file, else written."""
+    if isinstance(emb, np.memmap) and emb.filename and Path(emb.filename) == writer.path_of(EMBEDDINGS_FILE):
+        emb.flush()
+        writer.adopt(EMBEDDINGS_FILE)
+    else:
+        writer.write_bytes(EMBEDDINGS_FILE, npy_bytes(emb))
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -318,7 +403,7 @@ def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
     labels = splits.test.labels
     classes = sorted(set(labels.tolist()))
     logits, emb = passed.logits, passed.embeddings
-    writer.write_bytes("embeddings_test.npy", npy_bytes(emb))
+    write_embeddings(emb, writer)
     stats, inter, overall, per_class = _class_statistics(emb, labels, classes, metric, seed)
     class_names = [splits.class_names[c] if c < len(splits.class_names) else str(c) for c in classes]
     centres = separation.centroid_distances(emb, labels, classes, metric)
@@ -330,7 +415,7 @@ def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
     misclassified, wrong = _misclassified(logits, labels, splits, writer)
     return SeparationDocument(
         metric=metric, n=int(len(labels)), dimensions=int(emb.shape[1]), layer=point.layer,
-        description=point.label, classes=classes, embeddings_file="embeddings_test.npy",
+        description=point.label, classes=classes, embeddings_file=EMBEDDINGS_FILE,
         per_class=per_class, inter_matrix=inter.tolist(), centroid_matrix=centres.tolist(),
         ratio=separation.ratio(stats), silhouette=overall,
         nearest_centroid_accuracy=separation.nearest_centroid_accuracy(emb, labels, classes, metric),
@@ -365,14 +450,15 @@ def _depth(model, x_test, labels, classes, metric, rng, show_progress, writer) -
         np.sort(rng.choice(len(labels), LAYER_SAMPLE, replace=False))
     layers = dict(depth_layers(model))
     features = layer_features(model, as_inputs(x_test).subset(sample), list(layers), show_progress)
-    calls = {name: sum(1 for other, _, _ in features if other == name) for name in layers}
+    calls = {name: sum(1 for other, *_ in features if other == name) for name in layers}
     depth = []
-    for module, repeat, feats in features:
+    for module, repeat, feats, size in features:
         label = layers[module] if calls[module] == 1 else f"{layers[module]} (call {repeat + 1})"
         layer_stats = separation.class_pair_stats(feats, labels[sample], classes, metric)
         depth.append(LayerSeparation(module=module, label=label, dims=int(feats.shape[1]),
                                      ratio=separation.ratio(layer_stats),
-                                     silhouette=separation.silhouette(feats, labels[sample], metric)[0]))
+                                     silhouette=separation.silhouette(feats, labels[sample], metric)[0],
+                                     pooled_from=size if size != feats.shape[1] else None))
     writer.write_bytes("images/separation_depth.png", plots.depth_lines(
         [d.label for d in depth], [d.ratio for d in depth], [d.silhouette for d in depth], metric))
     return depth, int(len(sample))

@@ -48,8 +48,7 @@ def class_pair_stats(x: np.ndarray, labels: np.ndarray, classes: list[int], metr
 
     Intra-class pairs are unordered pairs of distinct images; the diagonal of each block is excluded.
     """
-    x = _prepare(x, metric)
-    members = {c: x[labels == c] for c in classes}
+    members = {c: _prepare(x[labels == c], metric) for c in classes}  # one float64 copy in all, class by class
     stats = {}
     for ia, a in enumerate(classes):
         for b in classes[ia:]:
@@ -156,11 +155,24 @@ def ratio(stats: dict) -> float | None:
 
 
 def pca_2d(x: np.ndarray) -> tuple[np.ndarray, list[float]]:
-    """First two principal components, with the share of variance each explains."""
-    centred = np.asarray(x, dtype=np.float64) - np.mean(x, axis=0)
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    variance = singular ** 2
-    share = (variance[:2] / variance.sum()).tolist() if variance.sum() > 0 else [0.0, 0.0]
-    points = centred @ vt[:2].T
-    signs = np.sign(points[np.abs(points).argmax(0), [0, 1]])  # fix the sign so runs agree
+    """First two principal components, with the share of variance each explains: from the D × D covariance,
+    accumulated ``CHUNK`` rows at a time in float64, so that memory is D² plus the N × 2 points, never a
+    float64 copy of the N × D matrix (an SVD of it would need two)."""
+    mean = np.zeros(x.shape[1])
+    for i in range(0, len(x), CHUNK):
+        mean += np.asarray(x[i:i + CHUNK], dtype=np.float64).sum(0)
+    mean /= max(len(x), 1)
+    scatter = np.zeros((x.shape[1], x.shape[1]))
+    for i in range(0, len(x), CHUNK):
+        centred = np.asarray(x[i:i + CHUNK], dtype=np.float64) - mean
+        scatter += centred.T @ centred
+    values, vectors = np.linalg.eigh(scatter)       # ascending
+    values, vectors = np.clip(values[::-1], 0.0, None), vectors[:, ::-1]
+    total = values.sum()
+    share = (values[:2] / total).tolist() if total > 0 else [0.0, 0.0]
+    if len(share) < 2:
+        share, vectors = share + [0.0], np.pad(vectors, ((0, 0), (0, 2 - vectors.shape[1])))
+    points = np.concatenate([(np.asarray(x[i:i + CHUNK], dtype=np.float64) - mean) @ vectors[:, :2]
+                             for i in range(0, len(x), CHUNK)]) if len(x) else np.zeros((0, 2))
+    signs = np.sign(points[np.abs(points).argmax(0), [0, 1]]) if len(x) else np.ones(2)  # fix signs: runs agree
     return points * np.where(signs == 0, 1, signs), share

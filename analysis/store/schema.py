@@ -372,9 +372,11 @@ class ClassSpread:
 class LayerSeparation:
     module: str
     label: str
-    dims: int
+    dims: int                       # values per image the measures used
     ratio: float | None
     silhouette: float
+    pooled_from: int | None = None  # values the output had when it was average-pooled down to ``dims``
+                                    # (added within version 4: a store without it pooled nothing)
 
 
 @dataclasses.dataclass(frozen=True)

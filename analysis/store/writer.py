@@ -162,6 +162,17 @@ class StoreWriter:
         self.files[relpath] = sha256_bytes(data)
         return relpath
 
+    def path_of(self, relpath: str) -> Path:
+        """Where ``relpath`` is staged: a writer of a large file may fill it there itself, then ``adopt`` it."""
+        target = self.tmp_dir / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target.resolve()
+
+    def adopt(self, relpath: str) -> str:
+        """A file written in place at ``path_of(relpath)``, listed with its hash as ``write_bytes`` lists."""
+        self.files[relpath] = sha256_file(self.tmp_dir / relpath)
+        return relpath
+
     def write_json(self, relpath: str, document: dict) -> str:
         return self.write_bytes(relpath, dumps({"schema_version": SCHEMA_VERSION, **document}))
 

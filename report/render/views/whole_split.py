@@ -137,7 +137,7 @@ def separation_view(f: Findings, place: Place) -> SeparationView:
 @dataclasses.dataclass(frozen=True)
 class DepthRow:
     label: str = field("the layer")
-    values: str = field("values in its flattened output, formatted")
+    values: str = field('values the measures used, formatted, with "(pooled from N)" when the output was larger')
     ratio: str = field("inter/intra distance ratio of its output, formatted; n/a when not defined")
     silhouette: str = field("silhouette of its output, two digits")
 
@@ -150,7 +150,14 @@ class DepthView:
     sample: str = field('"(all of them)" or "(a seeded sample)"')
     metric: str = field("the distance used")
     layers: list[DepthRow] = field("one row per layer, from input side to output side")
+    pooled: bool = field("some layer's output was average-pooled over positions before it was measured")
     plot: Figure = field("the line chart of both measures against depth")
+
+
+def _depth_values(layer) -> str:
+    if layer.pooled_from:
+        return f"{fmt.integer(layer.dims)} (pooled from {fmt.integer(layer.pooled_from)})"
+    return fmt.integer(layer.dims)
 
 
 def depth_view(f: Findings, place: Place) -> DepthView:
@@ -158,8 +165,9 @@ def depth_view(f: Findings, place: Place) -> DepthView:
     return DepthView(
         images=fmt.integer(sp.depth_sample),
         sample="(all of them)" if sp.depth_sample == sp.n else "(a seeded sample)", metric=sp.metric,
-        layers=[DepthRow(d.label, fmt.integer(d.dims), fmt.ratio(d.ratio) if d.ratio else NOT_AVAILABLE,
+        layers=[DepthRow(d.label, _depth_values(d), fmt.ratio(d.ratio) if d.ratio else NOT_AVAILABLE,
                          fmt.number(d.silhouette, 2)) for d in sp.depth],
+        pooled=any(d.pooled_from for d in sp.depth),
         plot=Figure(url(place, sp.images["depth"]), "line chart of separation against depth",
                     "Inter/intra distance ratio (left axis) and silhouette (right axis) of each layer's output, from "
                     "input side to output side."))
