@@ -95,9 +95,9 @@ class Inputs:
         workers = self.workers if isinstance(self.images, LazyImages) else 0  # arrays are read in place
         # Workers are forks of a single-threaded fork server (_worker_context), never forks of this process:
         # the analysis holds threads (torch's pools, tqdm's monitor), and a fork that copies a lock another
-        # thread held can leave a worker and this process waiting on each other for ever (seen in CI). They send numpy arrays
-        # (collate_fn keeps them as they are), which travel through a pipe: a tensor would travel as a
-        # shared-memory descriptor through a Unix socket under TMPDIR, whose path may be too long.
+        # thread held can leave a worker and this process waiting on each other for ever (seen in CI). They
+        # send numpy arrays (collate_fn keeps them as they are), which travel through a pipe: a tensor would
+        # travel as a shared-memory descriptor through a Unix socket under TMPDIR, whose path may be too long.
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_as_is,
             persistent_workers=False, prefetch_factor=2 if workers else None,

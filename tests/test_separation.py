@@ -162,13 +162,26 @@ def test_whole_split_embeddings_are_stored_and_hashed(default_build):
     assert sum(sum(row) for row in sep["confusion"]) == 1000
 
 
+def _depth_of(model, tmp_path):
+    """fullsplit._depth on 12 random 8 × 8 images of two classes, in a store that is then thrown away."""
+    import torch
+
+    from analysis.stats import fullsplit
+    from analysis.store.writer import StoreWriter
+
+    x, labels = torch.randn(12, 1, 8, 8), np.array([0, 1] * 6)
+    writer = StoreWriter(tmp_path / "store")
+    try:
+        return fullsplit._depth(model, x, labels, [0, 1], "mse", np.random.default_rng(0), False, writer)
+    finally:
+        writer.abort()
+
+
 def test_depth_follows_calls_a_shared_pool_appears_at_both_points(tmp_path):
     """A module called twice in one forward pass is measured at each call, in call order (issue 13)."""
     import torch
     from torch import nn
 
-    from analysis.stats import fullsplit
-    from analysis.store.writer import StoreWriter
 
     class SharedPool(nn.Module):
         def __init__(self):
@@ -184,13 +197,7 @@ def test_depth_follows_calls_a_shared_pool_appears_at_both_points(tmp_path):
             return self.fc(x.flatten(1))
 
     torch.manual_seed(0)
-    model = SharedPool().eval()
-    x, labels = torch.randn(12, 1, 8, 8), np.array([0, 1] * 6)
-    writer = StoreWriter(tmp_path / "store")
-    try:
-        depth, sample = fullsplit._depth(model, x, labels, [0, 1], "mse", np.random.default_rng(0), False, writer)
-    finally:
-        writer.abort()
+    depth, sample = _depth_of(SharedPool().eval(), tmp_path)
     assert [(d.module, d.label, d.dims) for d in depth] == [
         ("conv1", "conv1", 256), ("pool", "pool (call 1)", 64), ("conv2", "conv2", 64),
         ("pool", "pool (call 2)", 16), ("fc", "fc", 2)]
@@ -204,17 +211,12 @@ def test_depth_pools_an_output_larger_than_the_limit_and_says_from_what(tmp_path
     from torch import nn
 
     from analysis.stats import fullsplit
-    from analysis.store.writer import StoreWriter
 
     monkeypatch.setattr(fullsplit, "DEPTH_VALUES", 64)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * 8 * 8, 60), nn.Linear(60, 2)).eval()
-    x, labels = torch.randn(12, 1, 8, 8), np.array([0, 1] * 6)
-    writer = StoreWriter(tmp_path / "store")
-    try:
-        depth, _ = fullsplit._depth(model, x, labels, [0, 1], "mse", np.random.default_rng(0), False, writer)
-    finally:
-        writer.abort()
+    depth, _ = _depth_of(model, tmp_path)
+    x = torch.randn(12, 1, 8, 8)
     assert [(d.module, d.dims, d.pooled_from) for d in depth] == [
         ("0", 64, 256), ("1", 64, 256), ("2", 60, None), ("3", 2, None)]
     maps = model[0](x).detach()

@@ -175,7 +175,7 @@ def merge_shards(shards: list[Shard], filter_modules: list[str], allocate: Alloc
     for shard in shards:
         for name, (rows, counts) in shard.summaries.items():
             for row, count in zip(rows, counts):
-                accumulators[name].add((torch.from_numpy(row[0].copy()), torch.from_numpy(row[1].copy()), int(count)))
+                accumulators[name].add((torch.from_numpy(row[0]), torch.from_numpy(row[1]), int(count)))
     if len(shards) == 1:
         return shards[0].embeddings, accumulators, shards[0].outputs
     total = sum(len(shard.embeddings) for shard in shards)
@@ -239,7 +239,7 @@ def depth_values(output) -> tuple[torch.Tensor, int] | None:
     if output.dim() == 4:
         channels, height, width = output.shape[1:]
         cells = max(1, DEPTH_VALUES // channels)
-        rows = max(1, min(height, math.isqrt(cells * height // width) if width else 1))
+        rows = max(1, min(height, math.isqrt(cells * height // width)))
         columns = max(1, min(width, cells // rows))
         return torch.nn.functional.adaptive_avg_pool2d(output.detach().float(), (rows, columns)).flatten(1), size
     return torch.nn.functional.adaptive_avg_pool1d(flat.float().unsqueeze(1), DEPTH_VALUES).squeeze(1), size

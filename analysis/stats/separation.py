@@ -154,25 +154,29 @@ def ratio(stats: dict) -> float | None:
     return inter_mean / intra_mean if intra_mean > 0 else None
 
 
+def _float64_chunks(x: np.ndarray):
+    """``x`` CHUNK rows at a time as float64 (a memory-mapped matrix is read a chunk at a time too)."""
+    for i in range(0, len(x), CHUNK):
+        yield np.asarray(x[i:i + CHUNK], dtype=np.float64)
+
+
 def pca_2d(x: np.ndarray) -> tuple[np.ndarray, list[float]]:
     """First two principal components, with the share of variance each explains: from the D × D covariance,
     accumulated ``CHUNK`` rows at a time in float64, so that memory is D² plus the N × 2 points, never a
     float64 copy of the N × D matrix (an SVD of it would need two)."""
-    mean = np.zeros(x.shape[1])
-    for i in range(0, len(x), CHUNK):
-        mean += np.asarray(x[i:i + CHUNK], dtype=np.float64).sum(0)
-    mean /= max(len(x), 1)
+    mean = sum((chunk.sum(0) for chunk in _float64_chunks(x)), np.zeros(x.shape[1])) / max(len(x), 1)
     scatter = np.zeros((x.shape[1], x.shape[1]))
-    for i in range(0, len(x), CHUNK):
-        centred = np.asarray(x[i:i + CHUNK], dtype=np.float64) - mean
-        scatter += centred.T @ centred
+    for chunk in _float64_chunks(x):
+        chunk -= mean
+        scatter += chunk.T @ chunk
     values, vectors = np.linalg.eigh(scatter)       # ascending
     values, vectors = np.clip(values[::-1], 0.0, None), vectors[:, ::-1]
     total = values.sum()
     share = (values[:2] / total).tolist() if total > 0 else [0.0, 0.0]
     if len(share) < 2:
         share, vectors = share + [0.0], np.pad(vectors, ((0, 0), (0, 2 - vectors.shape[1])))
-    points = np.concatenate([(np.asarray(x[i:i + CHUNK], dtype=np.float64) - mean) @ vectors[:, :2]
-                             for i in range(0, len(x), CHUNK)]) if len(x) else np.zeros((0, 2))
-    signs = np.sign(points[np.abs(points).argmax(0), [0, 1]]) if len(x) else np.ones(2)  # fix signs: runs agree
+    if not len(x):
+        return np.zeros((0, 2)), share
+    points = np.concatenate([(chunk - mean) @ vectors[:, :2] for chunk in _float64_chunks(x)])
+    signs = np.sign(points[np.abs(points).argmax(0), [0, 1]])  # fix the signs so runs agree
     return points * np.where(signs == 0, 1, signs), share
