@@ -93,42 +93,27 @@ class Inputs:
         order = np.arange(len(self.images))
         dataset = _Batches(self.images, order, self.batch_size)
         workers = self.workers if isinstance(self.images, LazyImages) else 0  # arrays are read in place
-        # Workers are forks of a single-threaded fork server (_worker_context), never forks of this process:
-        # the analysis holds threads (torch's pools, tqdm's monitor), and a fork that copies a lock another
-        # thread held can leave a worker and this process waiting on each other for ever (seen in CI). They
-        # send numpy arrays (collate_fn keeps them as they are), which travel through a pipe: a tensor would
-        # travel as a shared-memory descriptor through a Unix socket under TMPDIR, whose path may be too long.
+        # Workers are fresh interpreters (spawn), never forks of this process: the analysis holds threads
+        # (torch's pools, tqdm's monitor), and a fork that copies a lock another thread held can leave a
+        # worker and this process waiting on each other for ever (seen in CI). Not a fork server either: its
+        # socket lives under TMPDIR, which the run points into the build folder, where a deep path is too long
+        # for a Unix socket (seen in CI) and the folder is removed after the run while the server lives on.
+        # They send numpy arrays (collate_fn keeps them as they are), which travel through a pipe: a tensor
+        # would travel as a shared-memory descriptor through a Unix socket under TMPDIR.
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_as_is,
             persistent_workers=False, prefetch_factor=2 if workers else None,
-            multiprocessing_context=_worker_context() if workers else None)
+            multiprocessing_context="spawn" if workers else None)
         for _start, batch in zip(progress.batches(len(order), self.batch_size, what, show_progress), loader):
             if isinstance(batch, str):
                 raise InputError(batch)
             yield self.normalise(torch.from_numpy(batch))
 
 
-_PRELOAD = ["torch", "numpy", "PIL.Image", "analysis.batches", "analysis.data.datasets", "analysis.data.parquet"]
-
-
-def _worker_context():
-    """Where DataLoader workers come from: forks of a fork server, a fresh single-threaded interpreter that
-    this process starts once and that imports torch and the readers once, so that a worker of a later pass
-    starts in milliseconds, not in the 2 s a spawned interpreter takes. Spawn where there is no fork server
-    (Windows)."""
-    import multiprocessing
-
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
-    return context
-
-
 def default_workers(splits, asked: int | None) -> int:
     """DataLoader processes: as asked; by default none for arrays (they are read in place) and, for image
     files, one per core beyond two (the model's threads), at most four: decoding runs beside the model only
-    where there are cores to spare (the fork server that starts them costs about 2 s once per process)."""
+    where there are cores to spare (each spawned worker starts a fresh Python with torch: about 2 s a pass)."""
     if asked is not None:
         return asked
     if not isinstance(splits.test.images, LazyImages):
