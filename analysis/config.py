@@ -9,6 +9,10 @@ import json
 # MNIST's usual normalisation (mean and std of the training pixels in [0, 1]), and ImageNet's for RGB.
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+# Torch threads of every analysis, whatever the machine or the command: kernels add in another order on
+# another number of threads (a convolution on 1 thread and on 2 differs in the last bits), and stores are
+# keyed without it, so a build, a batch worker and a Dask shard must all run on this many.
+ANALYSIS_THREADS = 2
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,7 @@ from torch import nn
 from analysis import batches, devices, scoped
 from analysis.batches import Inputs
 from analysis.capture import activations, trace
-from analysis.config import AnalysisConfig, TrainConfig, default_normalisation
+from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data.datasets import DataSplits, load
 from analysis.errors import InputError
 from analysis.figures import images
@@ -156,7 +156,7 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
 
 @scoped.process_state()  # the threads and seed set below are undone when it returns or raises
 def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
-            cache_dir: Path, threads: int = 2, inputs: dict | None = None, show_progress: bool = True,
+            cache_dir: Path, threads: int = ANALYSIS_THREADS, inputs: dict | None = None, show_progress: bool = True,
             announce=None, device: str | None = None, workers: int | None = None, dask: str | None = None) -> Path:
     """Compute every result and publish the store; returns its folder. ``inputs`` saves hashing the
     checkpoint and data again when the caller already did (analysis_inputs). Every input and option is

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from analysis.config import AnalysisConfig, TrainConfig
+from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig
 from analysis.models.sources import DEFAULT_SOURCE
 from analysis.store.fingerprint import analysis_inputs, default_checkpoint_key, store_key, with_config
 from analysis.store.writer import dumps, sha256_file, write_atomic
@@ -35,7 +35,7 @@ class BuildOptions:
     formats: tuple[str, ...] = ("html", "pdf")
     force: bool = False
     quiet: bool = False
-    threads: int = 2   # torch threads of the analysis
+    threads: int = ANALYSIS_THREADS   # torch threads of the analysis (they change results in the last bits)
     sections: tuple[str, ...] = ALL
     single_file: bool = False   # images and stylesheet inside report.html
     device: str | None = None   # where the analysis runs (cuda:1); None: the config's kind of device

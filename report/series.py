@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from analysis.config import AnalysisConfig
+from analysis.config import ANALYSIS_THREADS, AnalysisConfig
 from analysis.errors import InputError
 from analysis.store.writer import sha256_file
 from report.watch import candidates
@@ -55,7 +54,7 @@ def run_batch(checkpoints: list[Path], data: str | None, config: AnalysisConfig,
     for path, digest in zip(checkpoints, digests):
         first_of.setdefault(digest, str(path))
     unique = list(first_of.values())
-    threads = max(1, (os.cpu_count() or 2) // max(1, workers))
+    threads = ANALYSIS_THREADS  # as a build's: the same store bytes under the same key, whatever the workers
     arguments = [(path, data, config, str(out), threads) for path in unique]
     if dask_address:
         results = _on_dask(dask_address, arguments)

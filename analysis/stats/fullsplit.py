@@ -207,18 +207,26 @@ def run_shards(address: str, model: nn.Module, inputs, point: EmbeddingPoint, fi
     # Our own model, pickled here and unpickled by our task: Dask's own serializer for modules rebuilds
     # their hook handles from plain dicts and fails. The workers import the model's classes by name.
     payload = pickle.dumps(model)
+    # The kernels' order of additions depends on the number of threads (a convolution on 1 thread and on 2
+    # differs in the last bits): each shard runs on as many as this process, so every batch adds as it would here.
+    threads = torch.get_num_threads()
     with connect(address) as client:
         shared = client.scatter(payload, broadcast=True)
-        futures = [client.submit(_shard_task, shared, inputs.subset(list(r)), point, filter_modules, pure=False)
-                   for r in ranges]
+        futures = [client.submit(_shard_task, shared, inputs.subset(list(r)), point, filter_modules, threads,
+                                 pure=False) for r in ranges]
         return client.gather(futures)
 
 
-def _shard_task(payload: bytes, inputs, point: EmbeddingPoint, filter_modules: list[str]) -> Shard:
+def _shard_task(payload: bytes, inputs, point: EmbeddingPoint, filter_modules: list[str], threads: int) -> Shard:
     import pickle
 
     model = pickle.loads(payload)  # noqa: S301 - the model this analysis itself pickled in run_shards
-    return shard_pass(model, dataclasses.replace(inputs, workers=0), point, filter_modules, show_progress=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return shard_pass(model, dataclasses.replace(inputs, workers=0), point, filter_modules, show_progress=False)
+    finally:
+        torch.set_num_threads(before)
 
 
 DEPTH_VALUES = 16384  # values per image that the per-layer measures use; a larger output is average-pooled
