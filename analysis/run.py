@@ -122,9 +122,11 @@ class Prepared:
     meta: dict          # the checkpoint's validated metadata
 
 
-def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, cache_dir: Path) -> Prepared:
+def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, cache_dir: Path,
+            module: nn.Module | None = None) -> Prepared:
     """Read the checkpoint and the data, build the model, and check every input and option against them;
-    bad input raises InputError here, before anything is written."""
+    bad input raises InputError here, before anything is written. ``module``: a model given in memory
+    (report.api), used through a copy instead of being built from its source."""
     state, meta = read_checkpoint(checkpoint) if checkpoint is not None else (None, {})
     model_config, data_config = meta.get("model_config", {}), meta.get("data_config", {})
     # A checkpoint may name only a built-in model: any other source imports code, so the user must name it.
@@ -137,9 +139,14 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
     _refuse_size_not_applied(config.input_size, splits)
     mean, std = _normalisation(config, data_config, splits)
     check_input_size(source, expected, splits.image_shape)
-    check_model_fits(source, kwargs, state, checkpoint)
     scoped.seed_torch(config.seed)
-    model = build_model(source, kwargs)
+    if module is not None:
+        from analysis.models.memory import copy_module
+
+        model = copy_module(module)
+    else:
+        check_model_fits(source, kwargs, state, checkpoint)
+        model = build_model(source, kwargs)
     if state is not None:
         load_into(model, state, checkpoint)
     model.eval()
@@ -157,14 +164,16 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
 @scoped.process_state()  # the threads and seed set below are undone when it returns or raises
 def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
             cache_dir: Path, threads: int = ANALYSIS_THREADS, inputs: dict | None = None, show_progress: bool = True,
-            announce=None, device: str | None = None, workers: int | None = None, dask: str | None = None) -> Path:
+            announce=None, device: str | None = None, workers: int | None = None, dask: str | None = None,
+            module: nn.Module | None = None) -> Path:
     """Compute every result and publish the store; returns its folder. ``inputs`` saves hashing the
     checkpoint and data again when the caller already did (analysis_inputs). Every input and option is
     checked against the model and the data first; ``announce()`` is called once they all passed, when
     the analysis proper starts (so bad input gets its one line and nothing else). ``device``: where it
     runs (``cuda:1``; default: the config's kind); ``workers``: DataLoader processes decoding image files
     (default: analysis.batches.default_workers); ``dask``: a scheduler's address, to run the whole-split pass
-    there as shards (the result is the same to the bit)."""
+    there as shards (the result is the same to the bit); ``module``: a model in memory whose weights are the
+    checkpoint's (analysed from a copy, see prepare)."""
     torch.set_num_threads(threads)
     inputs = inputs or analysis_inputs(checkpoint, data, config)
     target = devices.torch_device(device or config.device)
@@ -172,7 +181,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         raise InputError(f"the analysis was configured for {config.device} but runs on {target}: give --device "
                          f"{config.device}, or the device in the configuration")
     scoped.exact_float32()
-    run = prepare(checkpoint, data, config, cache_dir)
+    run = prepare(checkpoint, data, config, cache_dir, module)
     if announce:
         announce()
     key = store_key(inputs)

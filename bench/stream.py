@@ -12,8 +12,11 @@ made once), then for each size and format, in fresh processes on 2 threads:
 - **bare**: the floor, a ``DataLoader`` with the same workers and batch size decoding the same files,
   and ``model(x)`` under ``inference_mode``, nothing else.
 
-Images per second and peak resident memory (the child's and its DataLoader workers', sampled every 20 ms)
-are the medians of ``--runs`` runs. Writes a Markdown table (default ``bench/STREAM.md``).
+Images per second and peak memory are the medians of ``--runs`` runs. Memory is sampled every 20 ms as the
+sum over the child and its DataLoader workers of their proportional set size (PSS: a page shared by k of
+these processes counts 1/k in each), which is what the machine must hold; the sum of resident sizes (RSS)
+counts the torch libraries once per worker, which each spawned worker maps again, and is given beside it.
+Writes a Markdown table (default ``bench/STREAM.md``).
 """
 
 from __future__ import annotations
@@ -119,16 +122,18 @@ def measure(mode: str, data: Path, workers: int) -> dict:
 
     child = subprocess.Popen([sys.executable, "-c", CHILD, mode, str(data), str(workers)], cwd=ROOT,
                              stdout=subprocess.PIPE, text=True)
-    process, peak = psutil.Process(child.pid), 0
+    process, peak_pss, peak_rss = psutil.Process(child.pid), 0, 0
     while child.poll() is None:
         try:
-            rss = process.memory_info().rss + sum(c.memory_info().rss for c in process.children(recursive=True))
-            peak = max(peak, rss)
+            tree = [process, *process.children(recursive=True)]
+            infos = [p.memory_full_info() for p in tree]
+            peak_pss = max(peak_pss, sum(i.pss for i in infos))
+            peak_rss = max(peak_rss, sum(i.rss for i in infos))
         except psutil.Error:
             pass
         time.sleep(0.02)
     result = json.loads(child.stdout.read().strip().splitlines()[-1])
-    return {**result, "peak_mib": peak / 2**20}
+    return {**result, "peak_mib": peak_pss / 2**20, "peak_rss_mib": peak_rss / 2**20}
 
 
 def main() -> None:
@@ -139,16 +144,18 @@ def main() -> None:
     runs = int(option("--runs", "3"))
     workers = int(option("--workers", "1"))
     out = Path(option("--out", str(ROOT / "bench" / "STREAM.md")))
-    lines = ["| images | format | ours img/s | bare img/s | time ours/bare | ours peak MiB | bare peak MiB | runs |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| images | format | ours img/s | bare img/s | time ours/bare | ours peak PSS MiB | bare peak PSS MiB "
+             "| ours peak RSS MiB | bare peak RSS MiB | runs |", "|---|---|---|---|---|---|---|---|---|---|"]
     for n in sizes:
         data = make_data(n)
         for kind in formats:
             results = {mode: [measure(mode, data[kind], workers) for _ in range(runs)] for mode in ("ours", "bare")}
             rate = {m: statistics.median(r["images"] / r["seconds"] for r in results[m]) for m in results}
             peak = {m: statistics.median(r["peak_mib"] for r in results[m]) for m in results}
+            rss = {m: statistics.median(r["peak_rss_mib"] for r in results[m]) for m in results}
             lines.append(f"| {n:,} | {kind} | {rate['ours']:.0f} | {rate['bare']:.0f} | "
-                         f"{rate['bare'] / rate['ours']:.2f} | {peak['ours']:.0f} | {peak['bare']:.0f} | {runs} |")
+                         f"{rate['bare'] / rate['ours']:.2f} | {peak['ours']:.0f} | {peak['bare']:.0f} | "
+                         f"{rss['ours']:.0f} | {rss['bare']:.0f} | {runs} |")
             print(lines[-1], flush=True)
     out.write_text("\n".join(lines) + "\n")
 

@@ -3,4 +3,29 @@
 Stage 1 is ``analysis/`` (torch), run only when a store for the current inputs is missing or invalid;
 stage 2 is ``report.render`` (read a store, interpret its numbers, render HTML and PDF), which never
 imports torch (declared in .importlinter, checked by tests/test_architecture.py).
+
+The Python API (``report.api``) is reachable from here without loading it until used::
+
+    import report
+    result = report.build(checkpoint="model.pt", sections="assignment")
 """
+
+_API = ("build", "render", "train", "watch", "batch", "history", "compare", "clean", "Report")
+_ERRORS = ("ReportError", "InputError", "StoreError", "RenderError", "FailOnError")
+
+
+def __getattr__(name: str):
+    """``report.build`` and the others load report.api on first use: the render stage, which imports this
+    package, stays free of it."""
+    if name in _API:
+        from report import api
+
+        return getattr(api, name)
+    if name in _ERRORS:
+        from report import errors
+
+        return getattr(errors, name)
+    raise AttributeError(f"module 'report' has no attribute {name!r}")
+
+
+__all__ = [*_API, *_ERRORS]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from analysis.errors import InputError
 from analysis.store.writer import STALE_PREFIX, TMP_PREFIX, dumps, is_store, remove_temporary, stage_file, write_atomic
+from report.render.tables import TABLE_FILES
 
 MARKER = ".report-build"
 CACHEDIR_TAG = "CACHEDIR.TAG"
@@ -37,15 +38,18 @@ CURRENT_STORE = "current-store.txt"
 OUTPUTS = frozenset({
     "report.html", "report.pdf", "notes.json", "render.json", CURRENT_STORE, "assets", "stores",
     "checkpoints", "cache", "series", "compares", "compare.html", "compare.pdf", "compare-notes.json",
-    "history.html", "history.pdf", "history-notes.json",
+    "history.html", "history.pdf", "history-notes.json", "history.csv", "history.parquet", "tables", "summary.md",
+    "training",
 })
 MARKS = frozenset({MARKER, CACHEDIR_TAG, LOCK, JOURNAL})
 # Folders where runs write temporary files (see clean_leftovers).
-WORK_FOLDERS = ("", "stores", "series", "compares", "assets", "checkpoints", "cache")
+WORK_FOLDERS = ("", "stores", "series", "compares", "assets", "checkpoints", "cache", "tables", "training")
 # Inside each folder of the tool, the names it writes there (shell patterns); `clean` removes only these.
 OWN_ENTRIES = {
     "stores": ("*",), "series": ("*",), "compares": ("*",),   # folders holding a manifest.json of this tool
-    "checkpoints": ("default-*.pt", "default-*.pt.sha256"),
+    "checkpoints": ("default-*.pt", "default-*.pt.sha256", "module-*.pt"),
+    "tables": TABLE_FILES,             # the report's tables (report.render.tables), by name
+    "training": ("epoch-*.pt",),     # checkpoints the training callbacks saved (report.training)
     "cache": ("mnist5k-nchw-*.npz", "matplotlib"),
     "assets": ("report.css",),
 }

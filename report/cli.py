@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import argparse
 import errno
-import math
 import os
 import sys
+import time
 from pathlib import Path
 
-from analysis import devices
 from analysis.config import AnalysisConfig, TrainConfig
-from analysis.errors import InputError
 from analysis.store.schema import METRIC_IDS, PRIMARY_METRIC
-from report.render.errors import RenderError, StoreError
+from report.errors import InputError, ReportError
+from report.options import (  # noqa: F401  the checks are the argparse types
+    at_least,
+    device,
+    floats,
+    formats,
+    input_size,
+    integer,
+    level,
+    names,
+    non_negative,
+    non_negative_seconds,
+    port,
+    positive,
+    positive_floats,
+    positive_seconds,
+    seed,
+    sections,
+)
 
 COMMANDS = ("build", "render", "train", "watch", "batch", "history", "compare", "clean")
 
@@ -51,124 +67,6 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"report: error: {message} (see `{self.prog} --help`)\n")
-
-
-def integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-
-
-
-
-def device(text: str) -> str:
-    try:
-        return devices.check_spec(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def at_least(low: int):
-    """An argparse type: a whole number of at least ``low``."""
-    def parse(text: str) -> int:
-        value = integer(text)
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
-        return value
-    return parse
-
-
-positive = at_least(1)
-non_negative = at_least(0)
-
-
-def input_size(text: str) -> int:
-    from analysis.models.checkpoint_meta import MAX_INPUT_SIZE
-
-    value = positive(text)
-    if value > MAX_INPUT_SIZE:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_INPUT_SIZE} pixels per side, got {value}")
-    return value
-
-
-def seed(text: str) -> int:
-    value = integer(text)
-    if not 0 <= value < 2**32:  # numpy's and scikit-learn's generators take 0 .. 2**32 - 1
-        raise argparse.ArgumentTypeError(f"must be between 0 and {2**32 - 1}, got {value}")
-    return value
-
-
-def non_negative_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, at least 0, got {text}")
-    return value
-
-
-def positive_seconds(text: str) -> float:
-    value = non_negative_seconds(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
-
-
-def port(text: str) -> int:
-    value = integer(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number between 0 and 65535, got {value}")
-    return value
-
-
-def formats(text: str) -> tuple[str, ...]:
-    chosen = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = [f for f in chosen if f not in ("html", "pdf")]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(f"formats are html and pdf (comma-separated), got {text!r}")
-    return chosen
-
-
-def floats(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    if not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
-    return values
-
-
-def positive_floats(text: str) -> tuple[float, ...]:
-    values = floats(text)
-    if not all(v > 0 for v in values):  # a zero std divides by zero: every input becomes inf or NaN
-        raise argparse.ArgumentTypeError(f"every standard deviation must be above 0, got {text!r}")
-    return values
-
-
-def names(text: str) -> tuple[str, ...]:
-    values = tuple(part.strip() for part in text.split(","))
-    if not all(values):
-        raise argparse.ArgumentTypeError(f"a class name is empty in {text!r}: give one name per class, "
-                                         "separated by commas")
-    if len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"{text!r} repeats a class name: give each class its own name")
-    from analysis.models.checkpoint_meta import MAX_NAME_LENGTH
-
-    if any(len(v) > MAX_NAME_LENGTH or not v.isprintable() for v in values):
-        raise argparse.ArgumentTypeError(f"class names must be printable and at most {MAX_NAME_LENGTH} characters")
-    return values
-
-
-def sections(text: str) -> tuple[str, ...]:
-    from report.render.sections import parse_sections
-
-    try:
-        return parse_sections(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_section_option(parser: argparse.ArgumentParser) -> None:
@@ -254,8 +152,14 @@ def add_loader_option(parser: argparse.ArgumentParser) -> None:
                              "else one per core beyond two, at most 4; 0 decodes in this process)")
 
 
+def program_name() -> str:
+    """How the user called us: ``python -m report``, or the console script's name (``cnn-report``)."""
+    called = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return "python -m report" if called in ("", "__main__.py", "-c") or called.endswith(".py") else called
+
+
 def parser() -> argparse.ArgumentParser:
-    main = OneLineParser(prog="python -m report", description=DESCRIPTION,
+    main = OneLineParser(prog=program_name(), description=DESCRIPTION,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = main.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}",
                                    parser_class=OneLineParser)
@@ -270,6 +174,10 @@ def parser() -> argparse.ArgumentParser:
                        help="run the whole-split pass as shards on this Dask scheduler (the same result, to the bit)")
     add_section_option(build)
     add_output_options(build)
+    build.add_argument("--fail-on", type=level, metavar="LEVEL",
+                       help="exit with 3 (after writing the report) when it holds an alert of this level or above: "
+                            "error (non-finite weights, accuracy at chance) or warning (also: random weights, "
+                            "checkpoint fields left out, more outputs than classes)")
     render = commands.add_parser("render", help="re-render the last analysed store (no torch)")
     add_section_option(render)
     add_output_options(render)
@@ -321,119 +229,104 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser().parse_args(argv)
 
 
-def _all_sections() -> tuple[str, ...]:
-    from report.render.sections import ALL
+ANALYSIS_OPTIONS = ("model", "model_kwargs", "classes", "per_class", "image_index", "image_class", "embedding_layer",
+                    "layers", "max_channels", "input_size", "mean", "std", "class_names", "metric", "seed", "device",
+                    "batch_size")
 
-    return ALL
+
+def analysis_options(args: argparse.Namespace) -> dict:
+    """The analysis options of ``args`` as report.api's keyword arguments."""
+    return {name: getattr(args, name) for name in ANALYSIS_OPTIONS}
 
 
-def analysis_config(args: argparse.Namespace) -> AnalysisConfig:
-    classes = tuple(args.classes) if args.classes else None
-    if classes and len(set(classes)) != len(classes):
-        raise InputError(f"--classes {' '.join(classes)} repeats a class: give each class once")
-    if classes and len(classes) * (args.per_class or 2) < 2:
-        raise InputError("distances need at least two samples: give two --classes or --per-class 2 or more")
-    from analysis.models.sources import parse_kwargs
-
-    if args.layers and len(set(args.layers)) != len(args.layers):
-        raise InputError(f"--layers {' '.join(args.layers)} repeats a layer: give each layer once")
-    if args.embedding_layer is not None and not args.embedding_layer.strip():
-        raise InputError("--embedding-layer is empty: give a module name, or leave the option out for the default")
-    if args.model_kwargs is not None and not args.model:
-        raise InputError("--model-kwargs needs --model: name the model they are for, e.g. "
-                         "--model torchvision:resnet18 --model-kwargs '{\"num_classes\": 3}'")
-    parse_kwargs(args.model_kwargs)  # fail early on bad JSON
-    sections = getattr(args, "sections", None) or _all_sections()
-    from report.render.sections import needs_document, needs_whole_split
-
-    return AnalysisConfig(
-        model=args.model, model_kwargs=args.model_kwargs, classes=classes, per_class=args.per_class,
-        image_class=args.image_class, image_index=args.image_index, embedding_layer=args.embedding_layer,
-        layers=tuple(args.layers) if args.layers else None, max_channels=args.max_channels,
-        input_size=args.input_size, mean=args.mean, std=args.std, class_names=args.class_names, seed=args.seed,
-        metric=args.metric, whole_split=needs_whole_split(sections),
-        maps=needs_document(sections, "activations.json"), samples=needs_document(sections, "embeddings.json"),
-        device=devices.kind(args.device), batch_size=args.batch_size)
+def output_options(args: argparse.Namespace) -> dict:
+    return {"out": args.out, "formats": args.format, "quiet": args.quiet, "wait": args.wait}
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.command == "train":
-        return train(args)
-    if args.command == "clean":
-        return clean(args)
-    from report.buildfolder import exclusive
+    """One command, through report.api (the command line adds only its printed lines)."""
+    from report import api
 
-    if args.command == "render" and not args.out.exists():  # nothing to render: do not create the folder
-        raise StoreError(f"no analysis in {args.out} yet: run `make report` first")
-    config = None
-    if args.command != "render":
-        config = analysis_config(args)  # every option checked before the build folder is touched
-        refuse_out_inside_data(args)
-    fresh = not args.out.exists()
-    try:
-        with exclusive(args.out, args.wait, progress_log(args)):
-            return run_command(args, config)
-    except (InputError, StoreError):
-        if fresh:  # a refused run leaves no build folder of its own behind
-            from report.buildfolder import remove_if_unused
+    log = progress_log(args)
+    command = args.command
+    if command == "train":
+        record = api.train(args.save, data=args.data, epochs=args.epochs, quiet=args.quiet)
+        print(f"report: saved {args.save} ({record['config']['epochs']} epochs, {record['seconds']:.1f} s, "
+              f"test accuracy {record['test_accuracy']:.2%})")
+        return 0
+    if command == "clean":
+        removed, kept = api.clean(args.out)
+        if not args.quiet:
+            print(f"report: removed {', '.join(removed) or 'nothing'} from {args.out}"
+                  + (f"; kept what this tool did not write: {', '.join(kept)}" if kept else ""))
+        return 0
+    if command == "render":
+        result = api.render(args.out, sections=args.sections, formats=args.format, single_file=args.single_file,
+                            force=args.force, quiet=args.quiet, wait=args.wait, log=log)
+        say(args, f"report: {'rendered' if result.rendered else 'up to date'}: "
+                  f"{' and '.join(map(str, result.outputs.values()))} ({result.seconds:.1f} s)")
+        return 0
+    if command == "build":
+        try:
+            result = api.build(args.checkpoint, data=args.data, epochs=args.epochs, workers=args.workers,
+                               dask=args.dask, sections=args.sections, single_file=args.single_file,
+                               force=args.force, fail_on=args.fail_on, log=log, **analysis_options(args),
+                               **output_options(args))
+        except api.FailOnError as error:
+            print_build(args, error.report)
+            raise
+        print_build(args, result)
+        return 0
+    if command == "watch":
+        def built(result) -> None:  # a result: stdout, while the watch's own messages go to stderr
+            say(args, f"report: {result.checkpoint.name}: {' and '.join(map(str, result.outputs.values()))} "
+                      f"({result.seconds:.1f} s)")
+        api.watch(args.folder, settle=args.settle, interval=args.interval, serve=args.serve,
+                  max_builds=args.max_builds, timeout=args.timeout, on_build=built, data=args.data,
+                  epochs=args.epochs, workers=args.workers, sections=args.sections, single_file=args.single_file,
+                  force=args.force, log=log, **analysis_options(args), **output_options(args))
+        return 0
+    if command == "batch":
+        started = time.perf_counter()
+        rows = api.batch(args.folder, data=args.data, workers=args.workers, dask=args.dask, out=args.out,
+                         quiet=args.quiet, wait=args.wait, log=log, **analysis_options(args))
+        for row in rows:
+            say(args, f"report: {Path(row['checkpoint']).name}: {'analysed' if row['analysed'] else 'cached'} "
+                      f"-> {row['store']}")
+        say(args, f"report: {len(rows)} checkpoints in {time.perf_counter() - started:.1f} s")
+        return 0
+    if command == "history":
+        started = time.perf_counter()
+        made = api.history(args.folder, data=args.data, workers=args.workers, dask=args.dask, order=args.order,
+                           log=log, **analysis_options(args), **output_options(args))
+        say(args, f"report: history of {made['checkpoints']} checkpoints: "
+                  f"{' and '.join(map(str, made['outputs']))} ({time.perf_counter() - started:.1f} s)")
+        return 0
+    if command == "compare":
+        started = time.perf_counter()
+        a, b = args.checkpoints
+        outputs = api.compare(a, b, data=args.data, log=log, **analysis_options(args), **output_options(args))
+        say(args, f"report: compared {a.name} and {b.name}: {' and '.join(map(str, outputs))} "
+                  f"({time.perf_counter() - started:.1f} s)")
+        return 0
+    raise AssertionError(f"unknown command {command}")
 
-            remove_if_unused(args.out)
-        raise
+
+def print_build(args: argparse.Namespace, result) -> None:
+    steps = [name for name, done in (("trained", result.trained), ("analysed", result.analysed),
+                                     ("rendered", result.rendered)) if done] or ["up to date"]
+    say(args, f"report: {', '.join(steps)}: {' and '.join(map(str, result.outputs.values()))} "
+              f"({result.seconds:.1f} s)")
 
 
-def refuse_out_inside_data(args: argparse.Namespace) -> None:
-    """A build folder inside an image folder would be read as a class of the data by the next run."""
-    data = getattr(args, "data", None)
-    if data and data != "embedded" and Path(data).is_dir():
-        if args.out.resolve().is_relative_to(Path(data).resolve()):
-            raise InputError(f"--out {args.out} lies inside the data folder {data}: its files would be read as data; "
-                             "give a build folder outside it")
+def say(args: argparse.Namespace, line: str) -> None:
+    """A command's result: one line on stdout, unless --quiet."""
+    if not args.quiet:
+        print(line, flush=True)
 
 
 def progress_log(args: argparse.Namespace):
     return (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-
-
-def clean(args: argparse.Namespace) -> int:
-    from report.buildfolder import clean as clean_folder
-
-    removed, kept = clean_folder(args.out)
-    if not args.quiet:
-        print(f"report: removed {', '.join(removed) or 'nothing'} from {args.out}"
-              + (f"; kept what this tool did not write: {', '.join(kept)}" if kept else ""))
-    return 0
-
-
-def train(args: argparse.Namespace) -> int:
-    from analysis.run import train_default
-    from report.buildfolder import is_marked, temporary_files_inside
-
-    if args.save.is_dir():
-        raise InputError(f"--save {args.save} is a folder: give the checkpoint's file name, e.g. {args.save / 'model.pt'}")
-    cache = Path("build") / "cache" if is_marked(Path("build")) else None  # never write into a foreign build/
-    args.save.parent.mkdir(parents=True, exist_ok=True)
-    with temporary_files_inside(args.save.parent, matplotlib_cache=False):  # beside the checkpoint, then gone
-        record = train_default(args.data, TrainConfig(epochs=args.epochs), AnalysisConfig(), args.save,
-                               cache, show_progress=not args.quiet)
-    print(f"report: saved {args.save} ({record['config']['epochs']} epochs, {record['seconds']:.1f} s, "
-          f"test accuracy {record['test_accuracy']:.2%})")
-    return 0
-
-
-def run_command(args: argparse.Namespace, config: AnalysisConfig | None) -> int:
-    """Every command but train, inside the build folder's lock (``config``: the checked analysis options)."""
-    from report import commands, pipeline
-
-    if args.command == "render":
-        return commands.render(args, progress_log(args))
-    if args.command in ("watch", "batch", "history", "compare"):
-        return getattr(commands, args.command)(args, config)
-    outcome = pipeline.build(commands.build_options(args, config, args.checkpoint))
-    if not args.quiet:
-        steps = [name for name, done in (("trained", outcome.trained), ("analysed", outcome.analysed),
-                                         ("rendered", outcome.rendered)) if done] or ["up to date"]
-        print(f"report: {', '.join(steps)}: {' and '.join(map(str, outcome.outputs))} ({outcome.seconds:.1f} s)")
-    return 0
 
 
 # errno values a user can act on, and what to tell them
@@ -479,12 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_environment()
         return run(args)
-    except (InputError, StoreError) as error:
+    except ReportError as error:  # bad input (2), a store or rendering that failed (2, 1), --fail-on (3)
         print(f"report: error: {one_line(error)}", file=sys.stderr)
-        return 2
-    except RenderError as error:
-        print(f"report: error: {one_line(error)}", file=sys.stderr)
-        return 1
+        return error.exit_code
     except OSError as error:  # a full disk, a read-only folder: the files already in place are untouched
         line, code = os_error_line(error)
         print(f"report: error: {line}", file=sys.stderr)
@@ -501,12 +391,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-MAX_MESSAGE = 2000  # characters of one error line: names from the data can be arbitrarily long
+def console() -> None:
+    """The console script ``cnn-report`` (pyproject.toml): ``python -m report`` under another name."""
+    code = main()
+    if "torch" in sys.modules:  # as report/__main__.py: torch's teardown has nothing left to save
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def one_line(error: Exception) -> str:
     """Messages may quote names from the data (class or file names, state_dict keys): never let them break
-    the line, send terminal control sequences, or fill the screen."""
-    from analysis.data.files import printable
+    the line, send terminal control sequences, or fill the screen (report.api.one_line)."""
+    from report.api import one_line as line
 
-    return printable(" ".join(str(error).split()), MAX_MESSAGE)
+    return line(error)

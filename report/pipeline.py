@@ -41,6 +41,8 @@ class BuildOptions:
     device: str | None = None   # where the analysis runs (cuda:1); None: the config's kind of device
     workers: int | None = None  # DataLoader processes decoding images; None: analysis.batches.default_workers
     dask: str | None = None     # a Dask scheduler to run the whole-split pass on, as shards
+    module: object | None = None  # a model in memory (report.api): analysed from a copy instead of built
+    model_file: Path | None = None  # its code's file, part of the store key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,16 +86,20 @@ class BuildPlan:
 @dataclasses.dataclass
 class Outcome:
     outputs: list[Path]
+    store: Path | None = None
+    checkpoint: Path | None = None
     trained: bool = False
     analysed: bool = False
     rendered: bool = False
     seconds: float = 0.0
 
 
-def log(options: BuildOptions, message: str) -> None:
-    """Progress goes to stderr: stdout carries only each command's one-line result."""
-    if not options.quiet:
-        print(message, file=sys.stderr, flush=True)
+def logger(options: BuildOptions, log=None):
+    """Where a build's progress lines go: ``log`` when given, else stderr unless quiet (stdout carries only
+    each command's one-line result)."""
+    if log is not None:
+        return log
+    return (lambda message: None) if options.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
 
 
 def check_device(options: BuildOptions) -> None:
@@ -104,7 +110,7 @@ def check_device(options: BuildOptions) -> None:
         torch_device(options.device or options.config.device)
 
 
-def default_checkpoint(options: BuildOptions) -> tuple[Path, bool]:
+def default_checkpoint(options: BuildOptions, log=None) -> tuple[Path, bool]:
     """The default checkpoint for these data and settings, trained now if absent or damaged (its sha256
     is kept beside it when it is trained, so checking it needs no torch)."""
     key = default_checkpoint_key(options.data, options.train, options.config)
@@ -112,18 +118,19 @@ def default_checkpoint(options: BuildOptions) -> tuple[Path, bool]:
     digest = path.with_name(path.name + ".sha256")
     if path.is_file() and digest.is_file() and digest.read_text(errors="replace").strip() == sha256_file(path):
         return path, False
+    say = logger(options, log)
     if path.exists():
-        log(options, f"report: {path} is damaged or of an earlier version; training it again")
+        say(f"report: {path} is damaged or of an earlier version; training it again")
     from analysis.run import train_default
 
     check_device(options)  # before minutes of training for an analysis that could not run
 
     record = train_default(options.data, options.train, options.config, path, options.out / "cache",
                            show_progress=not options.quiet,
-                           announce=lambda: log(options, f"report: no checkpoint given; training the default "
-                                                         f"model into {path}"))
+                           announce=lambda: say(f"report: no checkpoint given; training the default "
+                                                f"model into {path}"))
     write_atomic(digest, f"{sha256_file(path)}\n".encode())
-    log(options, f"report: trained {record['config']['epochs']} epochs in {record['seconds']:.1f} s, "
+    say(f"report: trained {record['config']['epochs']} epochs in {record['seconds']:.1f} s, "
                  f"test accuracy {record['test_accuracy']:.2%}")
     return path, True
 
@@ -147,7 +154,7 @@ def ensure_store(options: BuildOptions, checkpoint: Path | None) -> tuple[Path, 
 def plan_store(options: BuildOptions, checkpoint: Path | None) -> StorePlan:
     """The store for these inputs, with the inputs to analyse when it is missing or invalid. A store with
     the whole-split analysis also serves a run that does not need it."""
-    inputs = analysis_inputs(checkpoint, options.data, options.config)
+    inputs = analysis_inputs(checkpoint, options.data, options.config, options.model_file)
     store_dir = options.out / "stores" / store_key(inputs)
     if options.force:
         return StorePlan(checkpoint, store_dir, inputs)
@@ -170,16 +177,17 @@ def fuller_configs(config) -> list:
     return [dataclasses.replace(config, **combo) for combo in combos if any(combo.values())]
 
 
-def analyse(options: BuildOptions, plan: StorePlan) -> Path:
+def analyse(options: BuildOptions, plan: StorePlan, log=None) -> Path:
     """Run the analysis the plan calls for (torch is imported here, and only here)."""
     checkpoint = plan.checkpoint
     what = checkpoint.name if checkpoint else f"{options.config.model} with random weights"
     from analysis.run import analyse as run_analysis
 
+    say = logger(options, log)
     return run_analysis(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",
                         options.threads, plan.inputs, show_progress=not options.quiet,
-                        announce=lambda: log(options, f"report: analysing {what} into {plan.store}"),
-                        device=options.device, workers=options.workers, dask=options.dask)
+                        announce=lambda: say(f"report: analysing {what} into {plan.store}"),
+                        device=options.device, workers=options.workers, dask=options.dask, module=options.module)
 
 
 def render_code() -> list[Path]:
@@ -232,11 +240,12 @@ def up_to_date(plan: RenderPlan, record: dict, fingerprint: str) -> bool:
 
 
 def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None,
-           record: dict | None = None) -> tuple[list[Path], bool]:
+           record: dict | None = None, html_first: bool = False) -> tuple[list[Path], bool]:
     """Write report.html / report.pdf from the plan's store unless they are already up to date (``pdf_job``:
-    a PDF worker started earlier, see render.documents.PdfJob; ``record``: render.json when the caller has
-    read it already). The documents, their notes, render.json
-    and current-store.txt are replaced together (buildfolder.publish)."""
+    a PDF worker started earlier, see render.documents.PdfJob and PdfServer; ``record``: render.json when the
+    caller has read it already). The documents, their notes, tables and summary, render.json and
+    current-store.txt are replaced together (buildfolder.publish). ``html_first`` (``watch``): the HTML and all
+    but the PDF are published as soon as they are made, the PDF once it is laid out."""
     out, store_dir = Path(plan.out), Path(plan.store)
     targets = [out / f"report.{fmt}" for fmt in plan.formats]
     record = render_record(out, log) if record is None else record
@@ -245,37 +254,95 @@ def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None
         return targets, False
     from tqdm import tqdm
 
-    from report.render.context import build_context
     from report.render.documents import PdfJob, render_documents
-    from report.render.interpret import run_rules
-    from report.render.load import load_findings
 
-    with PdfJob.ahead(out, pdf_job is None and "pdf" in plan.formats) as own_job, \
+    previous = previous_store(out, store_dir, record)
+    wants_pdf = "pdf" in plan.formats
+    with PdfJob.ahead(out, pdf_job is None and wants_pdf) as own_job, \
             tqdm(total=3, desc="rendering", unit="step", leave=False, disable=None if show_progress else True) as bar:
-        findings = load_findings(store_dir, plan.verified, plan.checkpoint_name)
+        pages = page_files(plan, out, store_dir, previous)
         bar.update()
-        notes = run_rules(findings)
-        context = build_context(findings, notes, out, "assets/report.css", plan.sections)
         bar.set_postfix_str(" and ".join(plan.formats))
         bar.update()
-        documents = render_documents(out, "report", "report.html.j2", context, plan.formats, pdf_job or own_job,
-                                     plan.single_file)
+        first = ("html",) if html_first and wants_pdf else plan.formats
+        documents = render_documents(out, "report", "report.html.j2", pages.context, first, pdf_job or own_job,
+                                     plan.single_file) if "html" in first or "pdf" in first else {}
+        documents.update(pages.files)
+        record_of = {"fingerprint": fingerprint, "store": str(store_dir), "checkpoint": plan.checkpoint_name,
+                     "previous": previous}
+        documents[out / CURRENT_STORE] = f"{store_dir.name}\n".encode()
+        if first != plan.formats:  # the HTML now, under a record that says the PDF is still to come
+            documents[out / RENDER_RECORD] = dumps({**record_of, "fingerprint": None})
+            publish(out, documents)
+            documents = render_documents(out, "report", "report.html.j2", pages.context, ("pdf",),
+                                         pdf_job or own_job, plan.single_file)
         bar.update()
-    documents[out / "notes.json"] = dumps({"notes": [dataclasses.asdict(n) for n in notes]})
-    documents[out / RENDER_RECORD] = dumps({"fingerprint": fingerprint, "store": str(store_dir),
-                                            "checkpoint": plan.checkpoint_name})
-    documents[out / CURRENT_STORE] = f"{store_dir.name}\n".encode()
+    documents[out / RENDER_RECORD] = dumps(record_of)
     publish(out, documents)
     return targets, True
 
 
-def plan_build(options: BuildOptions) -> BuildPlan:
+@dataclasses.dataclass(frozen=True)
+class Pages:
+    """What one rendering writes besides the documents: their context, and the files that go with them."""
+
+    context: object
+    files: dict[Path, bytes]
+
+
+def page_files(plan: RenderPlan, out: Path, store_dir: Path, previous: str | None) -> Pages:
+    """The context of the report, and its notes, tables (CSV, Parquet) and Markdown summary."""
+    from report.exports import table_files
+    from report.render.alerts import alerts
+    from report.render.context import build_context, key_findings
+    from report.render.interpret import run_rules
+    from report.render.load import load_findings
+    from report.render.summary import markdown
+    from report.render.tables import report_tables
+
+    findings = load_findings(store_dir, plan.verified, plan.checkpoint_name)
+    notes = run_rules(findings)
+    context = build_context(findings, notes, out, "assets/report.css", plan.sections)
+    shown = {s.id for s in context.sections}
+    found = alerts(findings)
+    files = {out / "notes.json": dumps({"notes": [dataclasses.asdict(n) for n in notes]})}
+    files.update(table_files(report_tables(findings, tuple(shown)), out, store_dir.name))
+    files[out / "summary.md"] = markdown(findings, notes, found, key_findings([n for n in notes if n.section in shown]),
+                                         previous_summary(out, previous)).encode()
+    return Pages(context, files)
+
+
+def previous_store(out: Path, store_dir: Path, record: dict) -> str | None:
+    """The store of the report this rendering replaces (kept across re-renderings of the same store), for the
+    summary's comparison with the previous checkpoint."""
+    pointer = Path(out) / CURRENT_STORE
+    current = pointer.read_text(errors="replace").strip() if pointer.is_file() else None
+    if current and current != store_dir.name:
+        return current
+    kept = record.get("previous") if record.get("store") == str(store_dir) else None
+    return kept if isinstance(kept, str) else None
+
+
+def previous_summary(out: Path, name: str | None):
+    """The headline numbers of a store named by ``previous_store``; None when it is gone or not valid."""
+    if not name or Path(name).name != name:
+        return None
+    from report.render.load import load_findings
+    from report.render.summary import summarise
+
+    try:
+        return summarise(load_findings(Path(out) / "stores" / name))
+    except StoreError:
+        return None
+
+
+def plan_build(options: BuildOptions, log=None) -> BuildPlan:
     """Decide the whole build: which checkpoint (training the default one when none is given: the store is
     named by its bytes), which store and whether it must be analysed, and what is rendered from it."""
     trained = False
     checkpoint = options.checkpoint
     if checkpoint is None and options.config.model in (None, DEFAULT_SOURCE):
-        checkpoint, trained = default_checkpoint(options)
+        checkpoint, trained = default_checkpoint(options, log)
     checkpoint = Path(checkpoint) if checkpoint else None
     store = plan_store(options, checkpoint)
     rendering = RenderPlan(out=options.out, store=store.store, formats=options.formats, sections=options.sections,
@@ -284,18 +351,23 @@ def plan_build(options: BuildOptions) -> BuildPlan:
     return BuildPlan(store, rendering, trained)
 
 
-def build(options: BuildOptions) -> Outcome:
+def build(options: BuildOptions, log=None, pdf_job=None, html_first: bool = False) -> Outcome:
+    """One build: train the default checkpoint if needed, analyse if no valid store serves, render if the
+    documents are not up to date. ``pdf_job``: a PDF worker kept between builds and ``html_first``: the HTML
+    published before the PDF is laid out (both for ``watch``)."""
     started = time.perf_counter()
     options.out.mkdir(parents=True, exist_ok=True)
-    plan = plan_build(options)
-    ahead = contextlib.nullcontext()
-    if plan.store.analyse and "pdf" in options.formats:  # Jinja2 and WeasyPrint are imported only when work is due
-        from report.render.documents import PdfJob
+    plan = plan_build(options, log)
+    say = logger(options, log)
+    ahead = contextlib.nullcontext(pdf_job)
+    if pdf_job is None and plan.store.analyse and "pdf" in options.formats:
+        from report.render.documents import PdfJob  # Jinja2 and WeasyPrint are imported only when work is due
 
         ahead = PdfJob.ahead(options.out)  # its start-up overlaps the analysis
-    with ahead as pdf_job:
+    with ahead as job:
         if plan.store.analyse:
-            analyse(options, plan.store)
-        outputs, rendered = render(plan.render, pdf_job, show_progress=not options.quiet,
-                                   log=None if options.quiet else (lambda m: log(options, m)))
-    return Outcome(outputs, plan.trained, plan.store.analyse, rendered, time.perf_counter() - started)
+            analyse(options, plan.store, log)
+        outputs, rendered = render(plan.render, job, show_progress=not options.quiet,
+                                   log=None if options.quiet and log is None else say, html_first=html_first)
+    return Outcome(outputs, plan.store.store, plan.store.checkpoint, plan.trained, plan.store.analyse, rendered,
+                   time.perf_counter() - started)

@@ -1,21 +1,28 @@
 """``python -m report watch DIR``: rebuild the report whenever a checkpoint in DIR is new or changed.
 
 A checkpoint is read only once it is settled: present under its final name (not ``.*``, ``*.tmp``,
-``*.part``) with the same size and modification time for ``settle`` seconds, so a file still being
-written, or copied, is never read half-way. Ctrl-C ends the watch cleanly.
+``*.part``), seen unchanged (size and modification time) at two looks, and last modified at least
+``settle`` seconds ago, so a file still being written, or copied, is never read half-way. The watcher looks
+again the moment a pending file would settle, not only every ``interval``.
+
+The watch is warm: torch stays loaded and one PDF worker stays alive between builds, so a new checkpoint
+costs its analysis and the layout; the HTML is published as soon as it is made, the PDF when it is laid
+out. A bad checkpoint, or any failure of one build, is one line and the watch goes on. SIGINT (Ctrl-C) and
+SIGTERM end it cleanly, also when it was started in the background (where a shell ignores SIGINT).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import http.server
+import signal
 import threading
 import time
 from pathlib import Path
 
-from analysis.errors import InputError
-from report.render.errors import RenderError, StoreError
+from analysis.errors import InputError, ReportError
 
 SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".safetensors"}
 PARTIAL = (".tmp", ".part", ".partial", ".crdownload")
@@ -47,8 +54,10 @@ class Watcher:
     seen: dict = dataclasses.field(default_factory=dict)      # path -> (size, mtime) last built
     pending: dict = dataclasses.field(default_factory=dict)   # path -> ((size, mtime), first seen unchanged)
 
-    def ready(self, now: float) -> list[Path]:
-        """Checkpoints that are new or changed and have stayed unchanged for ``settle`` seconds."""
+    def ready(self, now: float, wall: float | None = None) -> list[Path]:
+        """Checkpoints that are new or changed, were seen unchanged at an earlier look, and were last modified
+        ``settle`` seconds ago (by the file's time; by this watcher's clock when the file's lies ahead)."""
+        wall = time.time() if wall is None else wall
         current = candidates(self.folder)
         ready = []
         for path, signature in current.items():
@@ -57,12 +66,21 @@ class Watcher:
             previous = self.pending.get(path)
             if previous is None or previous[0] != signature:
                 self.pending[path] = (signature, now)
-            elif now - previous[1] >= self.settle and signature[0] > 0:
+            elif signature[0] > 0 and (wall - signature[1] / 1e9 >= self.settle or now - previous[1] >= self.settle):
                 ready.append(path)
         for path in list(self.pending):
             if path not in current:
                 del self.pending[path]
         return sorted(ready, key=lambda p: (current[p][1], p.name))
+
+    def next_look(self, now: float, interval: float, wall: float | None = None) -> float:
+        """Seconds until the next look: ``interval``, or less when a pending file settles sooner."""
+        wall = time.time() if wall is None else wall
+        soonest = interval
+        for (size, mtime), first in self.pending.values():
+            settles = min(mtime / 1e9 + self.settle - wall, first + self.settle - now)
+            soonest = min(soonest, max(settles, 0.0) + 0.005)
+        return max(0.01, soonest)
 
     def built(self, path: Path) -> None:
         self.seen[path], _ = self.pending.pop(path)
@@ -79,28 +97,103 @@ def serve(folder: Path, port: int) -> http.server.ThreadingHTTPServer:
     return server
 
 
+class Stop(Exception):
+    """SIGINT or SIGTERM arrived: end the watch after cleaning up."""
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """SIGINT and SIGTERM raise Stop while the watch runs (and the previous handlers come back after). SIGINT
+    is set explicitly: a shell starts a background job with SIGINT ignored, and Python then leaves it so."""
+    def stop(signum, frame):
+        raise Stop(signal.Signals(signum).name)
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    saved = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def watch(folder: Path, build_one, settle: float = 2.0, interval: float = 0.5, max_builds: int | None = None,
           timeout: float | None = None, log=print) -> int:
-    """Poll ``folder``; call ``build_one(path)`` for each settled new or changed checkpoint. Returns builds done."""
+    """Poll ``folder``; call ``build_one(path)`` for each settled new or changed checkpoint. Returns builds done.
+    Any failure of one build is logged in one line and the watch goes on."""
     if not folder.is_dir():
         raise InputError(f"watch folder {folder} does not exist: give a folder where checkpoints are saved")
     watcher = Watcher(folder, settle)
     started, builds = time.monotonic(), 0
     log(f"report: watching {folder} for checkpoints ({', '.join(sorted(SUFFIXES))}); Ctrl-C to stop")
     try:
-        while True:
-            for path in watcher.ready(time.monotonic()):
-                try:
-                    build_one(path)
-                except (InputError, StoreError, RenderError, OSError) as error:  # a bad checkpoint never ends it
-                    log(f"report: error: {' '.join(str(error).split())} (still watching)")
-                watcher.built(path)
-                builds += 1
-                if max_builds is not None and builds >= max_builds:
+        with stop_on_signals():
+            while True:
+                for path in watcher.ready(time.monotonic()):
+                    build_safely(build_one, path, log)
+                    watcher.built(path)
+                    builds += 1
+                    if max_builds is not None and builds >= max_builds:
+                        return builds
+                if timeout is not None and time.monotonic() - started > timeout:
                     return builds
-            if timeout is not None and time.monotonic() - started > timeout:
-                return builds
-            time.sleep(interval)
-    except KeyboardInterrupt:
+                time.sleep(watcher.next_look(time.monotonic(), interval))
+    except (KeyboardInterrupt, Stop):
         log("report: watch stopped")
         return builds
+
+
+def build_safely(build_one, path: Path, log) -> None:
+    """One build; whatever goes wrong is one line and the watch goes on (Stop and KeyboardInterrupt end it)."""
+    from report.api import one_line
+
+    try:
+        build_one(path)
+    except (ReportError, OSError) as error:  # a bad checkpoint, data that no longer fit, a full disk
+        text = one_line(error) if isinstance(error, ReportError) else f"{error.filename or path}: {error.strerror or error}"
+        log(f"report: error: {path.name}: {text} (still watching)")
+    except Exception as error:  # noqa: BLE001 - a fault of this tool on one checkpoint must not end the watch
+        log(f"report: error: {path.name}: internal error ({type(error).__name__}: {one_line(error)[:300]}) "
+            "(still watching)")
+
+
+def run_watch(folder: Path, out: Path, config, data: str | None, formats: tuple[str, ...],
+              sections: tuple[str, ...], settle: float = 2.0, interval: float = 0.5, serve: int | None = None,
+              max_builds: int | None = None, timeout: float | None = None, on_build=None, quiet: bool = True,
+              log=print, epochs: int = 10, workers: int | None = None, single_file: bool = False,
+              force: bool = False, device: str = "auto") -> int:
+    """The warm watch behind report.api.watch (inside the build folder's lock): one build per settled
+    checkpoint, with one PDF worker kept for all of them. ``on_build(report)`` after each."""
+    from analysis.config import TrainConfig
+    from report import pipeline
+    from report.api import Report
+    from report.render.documents import PdfServer
+
+    server = _serve(out, serve, log) if serve is not None else None
+    pdf = PdfServer(out) if "pdf" in formats else contextlib.nullcontext()
+
+    def build_one(checkpoint: Path) -> None:
+        options = pipeline.BuildOptions(out=out, checkpoint=checkpoint, data=data, config=config,
+                                        train=TrainConfig(epochs=epochs), formats=formats, force=force, quiet=quiet,
+                                        sections=sections, single_file=single_file, workers=workers, device=device)
+        outcome = pipeline.build(options, log=log, pdf_job=pdf_job, html_first=True)
+        if on_build is not None:
+            on_build(Report(out=out, store=outcome.store, outputs={f: out / f"report.{f}" for f in formats},
+                            checkpoint=outcome.checkpoint, trained=outcome.trained, analysed=outcome.analysed,
+                            rendered=outcome.rendered, seconds=outcome.seconds))
+
+    try:
+        with pdf as pdf_job:
+            return watch(folder, build_one, settle=settle, interval=interval, max_builds=max_builds,
+                         timeout=timeout, log=log)
+    finally:
+        if server:
+            server.shutdown()
+
+
+def _serve(out: Path, port: int, log) -> http.server.ThreadingHTTPServer:
+    server = serve(out, port)
+    log(f"report: serving {out} at http://127.0.0.1:{server.server_address[1]}/report.html")
+    return server

@@ -35,10 +35,27 @@ def imported_modules(folders) -> set[str]:
     return {name for name in found if name not in sys.stdlib_module_names and name not in OURS}
 
 
+# Imported only by an optional door: `--dask` (dask), report.lightning (lightning, or its older name)
+OPTIONAL = {"dask": "dask", "lightning": "lightning", "pytorch_lightning": "lightning"}
+
+
 def test_every_module_the_tool_imports_is_declared_and_every_declared_one_is_used():
     used = {DISTRIBUTIONS.get(name, name).lower() for name in imported_modules(("analysis", "report"))}
     declared = requirement_names(ROOT / "requirements.txt")
-    # dask is imported only by `batch --dask` and comes with the development requirements
-    assert used - declared == {"dask"}, f"imported but not declared: {sorted(used - declared - {'dask'})}"
+    assert used - declared == set(OPTIONAL), f"imported but not declared: {sorted(used - declared - set(OPTIONAL))}"
     assert declared - used == set(), f"declared but never imported: {sorted(declared - used)}"
-    assert "dask" in requirement_names(ROOT / "requirements-dev.txt")
+    assert set(OPTIONAL.values()) <= requirement_names(ROOT / "requirements-dev.txt")
+
+
+def test_the_package_declares_the_same_dependencies_and_every_package():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    names = lambda items: {re.split(r"[<>=\[ ;]", item, maxsplit=1)[0].lower() for item in items}  # noqa: E731
+    assert names(project["project"]["dependencies"]) == requirement_names(ROOT / "requirements.txt")
+    extras = project["project"]["optional-dependencies"]
+    assert set(OPTIONAL.values()) <= names(extras["dev"]) and names(extras["lightning"]) == {"lightning"}
+    assert names(extras["dev"]) == requirement_names(ROOT / "requirements-dev.txt")
+    packages = {".".join(p.parent.relative_to(ROOT).parts) for folder in ("analysis", "report")
+                for p in (ROOT / folder).rglob("__init__.py")}
+    assert set(project["tool"]["setuptools"]["packages"]) == packages | {"report.templates"}

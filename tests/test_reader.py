@@ -172,15 +172,12 @@ def test_history_rows_refuse_a_damaged_store(tmp_path):
 
 def _history(tmp_path: Path, series: list[tuple[str, Path]]) -> tuple[dict, list]:
     """The history store and report as the history command makes them, over the given stores."""
-    from analysis.history import build
-    from report.commands import publish_documents
-    from report.render.comparison import render_history
-    from report.render.history import rows
+    from report.commands import publish_history
 
     out = tmp_path / "out"
-    series_dir = build(rows(series), out / "series")
-    (html,) = publish_documents(out, "history", render_history(out, series_dir, ("html",)), ("html",))
-    doc = json.loads((series_dir / "history.json").read_text())
+    made = publish_history(out, series, "name", ("html",))
+    (html,) = made["outputs"]
+    doc = json.loads((made["series"] / "history.json").read_text())
     notes = json.loads((out / "history-notes.json").read_text())["notes"]
     assert html.is_file() and html.read_text().count("<img") == 3
     return doc, notes

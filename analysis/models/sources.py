@@ -67,6 +67,9 @@ def user_model_file(source: str) -> Path | None:
     the user named with --model (analysis.store.fingerprint passes config.model): never one from a checkpoint."""
     if is_builtin(source):
         return None
+    if source.partition(":")[0] == "__main__":  # the running script's (a training callback's report process)
+        main = getattr(sys.modules.get("__main__"), "__file__", None)
+        return Path(main) if main and Path(main).is_file() else None
     parts = source.partition(":")[0].split(".")
     for base in [Path.cwd(), *map(Path, sys.path)]:
         for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):

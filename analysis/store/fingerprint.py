@@ -43,9 +43,11 @@ def checkpoint_identity(checkpoint: Path | None, config: AnalysisConfig) -> dict
     return {"sha256": sha256_file(checkpoint), "bytes": Path(checkpoint).stat().st_size}
 
 
-def analysis_inputs(checkpoint: Path | None, data: str | None, config: AnalysisConfig) -> dict:
-    """Everything the analysis result depends on; its hash names the store."""
-    model_file = user_model_file(config.model) if config.model else None
+def analysis_inputs(checkpoint: Path | None, data: str | None, config: AnalysisConfig,
+                    model_file: Path | None = None) -> dict:
+    """Everything the analysis result depends on; its hash names the store. ``model_file``: the code of a
+    model given in memory (report.api), else found from the source the user named."""
+    model_file = model_file or (user_model_file(config.model) if config.model else None)
     return with_config({
         "checkpoint": checkpoint_identity(checkpoint, config),
         "data": data_identity(data, config.input_size),

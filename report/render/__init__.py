@@ -7,4 +7,12 @@ tests/test_architecture.py. Loading this package or any module in it loads neith
 
 from pathlib import Path
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
+def _templates() -> Path:
+    """templates/ at the top of the repository (a checkout, or `pip install -e .`), else report/templates (a
+    wheel: pyproject.toml installs them there)."""
+    here = Path(__file__).resolve().parent.parent
+    checkout = here.parent / "templates"
+    return checkout if (checkout / "report.html.j2").is_file() else here / "templates"
+
+
+TEMPLATE_DIR = _templates()

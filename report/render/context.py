@@ -14,6 +14,7 @@ from pathlib import Path
 
 from analysis.store.schema import METRIC_NAMES, PRIMARY_METRIC
 from report.render import fmt
+from report.render.alerts import alerts
 from report.render.findings import Findings
 from report.render.interpret import Note, by_section
 from report.render.sections import ALL, BY_ID
@@ -106,23 +107,8 @@ def headlines(f: Findings) -> list[Headline]:
 
 
 def warnings(f: Findings) -> list[str]:
-    found = []
-    if f.non_finite:
-        found.append(f"The checkpoint holds NaN or infinite values in {fmt.listing(f.non_finite)}: every number "
-                     "computed from these layers onwards is unreliable; check the training run that saved it."
-                     + (" The whole-split sections are left out: their statistics of non-finite embeddings would "
-                        "be meaningless." if f.separation is None else ""))
-    found.extend(f"{w[0].upper()}{w[1:]}." for w in f.evaluation.checkpoint_warnings if w)
-    if f.weights != "checkpoint":
-        found.append(f"No checkpoint: the weights are {f.weights}, so every number describes an untrained network.")
-    classes = len(f.evaluation.class_names)
-    if f.evaluation.outputs != classes:
-        found.append(f"The model has {fmt.integer(f.evaluation.outputs)} outputs but the data has {classes} classes: "
-                     "accuracy compares output index with class label.")
-    if f.activations and f.input_image.predicted != f.input_image.label:
-        found.append(f"The activation-map input (a {f.class_name(f.input_image.label)}) is misclassified as "
-                     f"{f.class_name(f.input_image.predicted)}.")
-    return found
+    """The alerts' sentences, most severe first (report.render.alerts)."""
+    return [alert.text for alert in alerts(f)]
 
 
 def page_dates() -> dict[str, str]:

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import functools
 import mimetypes
+import os
 import re
 import subprocess
 import sys
@@ -107,8 +108,7 @@ class PdfJob:
 
     GRACE = 2.0  # seconds a cancelled worker gets to end cleanly before it is killed
 
-    def __init__(self, build_dir: Path):
-        import os
+    def __init__(self, build_dir: Path, serve: bool = False):
         import tempfile
 
         from analysis.store.writer import TMP_PREFIX
@@ -117,8 +117,13 @@ class PdfJob:
         self.timeout = TIMEOUT
         self.scratch = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}pdf.", dir=build_dir))
         env = {**os.environ, "TMPDIR": str(self.scratch)}
-        self.process = subprocess.Popen([sys.executable, "-m", "report.render.pdfworker", str(Path(build_dir).resolve())],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # A serving worker lives for many PDFs: its stderr goes to a file, since a pipe nobody reads until it
+        # ends would fill with its warnings and stop it.
+        self.stderr_file = (self.scratch / "stderr.txt").open("wb") if serve else None
+        self.process = subprocess.Popen([sys.executable, "-m", "report.render.pdfworker", str(Path(build_dir).resolve()),
+                                         *(["--serve"] if serve else [])],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.stderr_file or subprocess.PIPE,
                                         cwd=TEMPLATE_DIR.parent, env=env)
 
     @classmethod
@@ -156,7 +161,91 @@ class PdfJob:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.communicate()
+        if self.stderr_file is not None:
+            self.stderr_file.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class PdfServer:
+    """One PDF worker for many PDFs (``pdfworker --serve``): WeasyPrint is imported once, so each later PDF
+    costs its layout alone. Same memory cap, timeout and temporary folder as a PdfJob; a worker that failed,
+    timed out or grew beyond ``MAX_RSS`` is replaced by a fresh one for the next PDF. Used as a context
+    manager; ``finish(html)`` as a PdfJob's."""
+
+    MAX_RSS = 1 << 30     # bytes: WeasyPrint does not give memory back, so a worker this large is restarted
+    GRACE = PdfJob.GRACE
+
+    def __init__(self, build_dir: Path):
+        from report.render.pdfworker import TIMEOUT
+
+        self.build_dir, self.timeout = Path(build_dir), TIMEOUT
+        self.job: PdfJob | None = None
+        self.rendered = 0
+
+    def __enter__(self) -> "PdfServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self.job is None or self.job.process.poll() is not None:
+            self.close()
+            self.job = PdfJob(self.build_dir, serve=True)
+
+    def finish(self, html: str) -> bytes:
+        import select
+
+        self.start()
+        process = self.job.process
+        data = html.encode()
+        try:
+            process.stdin.write(len(data).to_bytes(8, "big") + data)
+            process.stdin.flush()
+            ready, _, _ = select.select([process.stdout], [], [], self.timeout)
+            if not ready:
+                self.close()
+                raise RenderError(f"PDF not written: rendering took more than {self.timeout} s")
+            head = process.stdout.read(9)
+            if len(head) < 9:
+                raise BrokenPipeError
+            payload = process.stdout.read(int.from_bytes(head[1:], "big"))
+        except (BrokenPipeError, ConnectionResetError, ValueError):
+            errors = self._stderr_tail()
+            self.close()
+            raise RenderError(errors or "PDF not written: the renderer stopped") from None
+        if head[0] != 0:
+            self._recycle_if_large(force=process.poll() is not None)
+            raise RenderError(payload.decode(errors="replace"))
+        self.rendered += 1
+        self._recycle_if_large()
+        return payload
+
+    def _stderr_tail(self) -> str:
+        try:
+            self.job.process.wait(timeout=self.GRACE)
+            lines = (self.job.scratch / "stderr.txt").read_bytes().decode(errors="replace").strip().splitlines()
+        except Exception:  # noqa: BLE001 - only a better message was at stake
+            return ""
+        return lines[-1] if lines else ""
+
+    def _recycle_if_large(self, force: bool = False) -> None:
+        try:
+            with open(f"/proc/{self.job.process.pid}/statm") as statm:
+                resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            resident = 0
+        if force or resident > self.MAX_RSS:
+            self.close()
+
+    def cancel(self) -> None:
+        """A server is not cancelled by one build: it stays for the next (``close`` ends it)."""
+
+    def close(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.job = None
 
 
 def render_pdf(html: str, build_dir: Path) -> bytes:

@@ -1,6 +1,9 @@
-"""Render one PDF in a child process with a memory cap: ``python -m report.render.pdfworker BUILD_DIR``.
+"""Render PDFs in a child process with a memory cap: ``python -m report.render.pdfworker BUILD_DIR [--serve]``.
 
-Reads the HTML on stdin and writes the PDF bytes to stdout. WeasyPrint holds a whole document in memory
+Reads the HTML on stdin and writes the PDF bytes to stdout. With ``--serve`` it stays and renders one PDF after
+another (``watch`` keeps one, so a new checkpoint costs the layout, not WeasyPrint's start): each request is
+the HTML's length (8 bytes, big-endian) and the HTML, each answer a status byte (0: a PDF, 3: one line of
+error) with the length and the bytes. WeasyPrint holds a whole document in memory
 and does not give memory back to the system, so rendering in a capped child keeps a large report from
 exhausting the machine; a refused or missing resource ends it with one line on stderr and exit code 3.
 """
@@ -35,6 +38,48 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+def frame(status: int, payload: bytes) -> bytes:
+    return bytes([status]) + len(payload).to_bytes(8, "big") + payload
+
+
+def read_exactly(stream, count: int) -> bytes | None:
+    data = b""
+    while len(data) < count:
+        chunk = stream.read(count - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def serve(build_dir: Path) -> int:
+    """Render every request until stdin closes; a failure answers with its line and the worker stays."""
+    from report.render.documents import render_pdf_here
+    from report.render.errors import RenderError
+
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while not TERMINATED:
+        header = read_exactly(source, 8)
+        if header is None:
+            return 0
+        html = read_exactly(source, int.from_bytes(header, "big"))
+        if html is None:
+            return 0
+        try:
+            answer = frame(0, render_pdf_here(html.decode(), build_dir))
+        except RenderError as error:
+            answer = frame(3, str(error).encode())
+        except MemoryError:
+            answer = frame(3, f"PDF not written: rendering needed more than {MEMORY_LIMIT / 2**30:.1f} GiB; render "
+                              "HTML only (--format html) or show fewer layers (--layers, --max-channels)".encode())
+            sink.write(answer)
+            sink.flush()
+            return 3  # memory may be left fragmented: the parent starts a fresh worker for the next PDF
+        sink.write(answer)
+        sink.flush()
+    return 128 + TERMINATED[0]
+
+
 def main() -> int:
     stop_on_sigterm()
     limit_memory()  # set here, not in a preexec_fn: the parent may run threads (torch), where that is unsafe
@@ -46,6 +91,8 @@ def main() -> int:
 
         if TERMINATED:
             return 128 + TERMINATED[0]
+        if "--serve" in sys.argv[2:]:
+            return serve(Path(sys.argv[1]))
         html = sys.stdin.buffer.read().decode()
         if TERMINATED:
             return 128 + TERMINATED[0]

@@ -1,0 +1,60 @@
+"""A model given in memory (``report.api.build(model=net)``, the training callbacks): its weights saved as a
+checkpoint, so that the store is keyed on them and the analysis can be run again from the file, and a copy
+of it to analyse, so that the caller's model is never changed (not its mode, device, hooks or weights)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from analysis.errors import InputError
+from analysis.store.writer import write_atomic
+
+PREFIX = "module-"
+
+
+def state_on_cpu(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The state_dict as plain CPU tensors (detached; a parameter on a GPU is copied)."""
+    state = {}
+    for name, value in model.state_dict().items():
+        if not isinstance(value, torch.Tensor):
+            raise InputError(f"the model's state_dict holds {name!r}, which is not a tensor "
+                             f"({type(value).__name__}): save only tensors in it")
+        state[name] = value.detach().cpu().clone()
+    return state
+
+
+def checkpoint_bytes(model: nn.Module, position: Mapping[str, int] | None = None) -> bytes:
+    """The checkpoint of ``model`` as torch.save writes it: ``{"state_dict": ..., "epoch": ...}`` (the same
+    tensors and position give the same bytes)."""
+    buffer = io.BytesIO()
+    torch.save({"state_dict": state_on_cpu(model), **dict(position or {})}, buffer)
+    return buffer.getvalue()
+
+
+def save_module(model: nn.Module, folder: Path, position: Mapping[str, int] | None = None,
+                prefix: str = PREFIX) -> Path:
+    """Write the checkpoint of ``model`` as ``folder/<prefix><sha256[:16]>.pt`` (atomically; kept when the same
+    bytes are there already) and return its path."""
+    data = checkpoint_bytes(model, position)
+    path = Path(folder) / f"{prefix}{hashlib.sha256(data).hexdigest()[:16]}.pt"
+    if not (path.is_file() and path.read_bytes() == data):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data)
+    return path
+
+
+def copy_module(model: nn.Module) -> nn.Module:
+    """A copy to analyse, on the CPU (the analysis moves it to its device itself)."""
+    try:
+        copied = copy.deepcopy(model)
+    except Exception as error:  # a module holding something that cannot be copied (an open file, a lock)
+        raise InputError(f"the model in memory cannot be copied for the analysis ({type(error).__name__}: "
+                         f"{error}): save its state_dict and give it as a checkpoint with its class as --model") from None
+    return copied.cpu()

@@ -1,0 +1,92 @@
+"""Problems a reader must see before any number, each with a level, from the stored numbers alone.
+
+``error``: the numbers cannot be trusted or the network has learned nothing (non-finite weights; a trained
+checkpoint whose accuracy is no better than always answering the most frequent class). ``warning``: the
+numbers hold, but not for what a reader may assume (random weights, checkpoint fields left out, more outputs
+than classes). ``info``: worth knowing before reading a section (the activation-map image is misclassified).
+``--fail-on LEVEL`` fails a run on an alert of that level or above (report.api.check_fail_on)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from report.render import fmt
+from report.render.findings import Findings
+from report.render.interpret.regime import NEAR_CHANCE_MARGIN, chance_level, near_chance
+
+LEVELS = ("info", "warning", "error")  # in rising order
+
+
+@dataclasses.dataclass(frozen=True)
+class Alert:
+    level: str       # info, warning or error
+    id: str          # stable: "weights.non_finite", "accuracy.chance", ...
+    text: str
+    evidence: dict = dataclasses.field(default_factory=dict)
+
+
+def alerts(f: Findings) -> list[Alert]:
+    """Every alert of a store, most severe first (in the order of ALERTS within a level)."""
+    found = [alert for rule in ALERTS for alert in rule(f)]
+    return sorted(found, key=lambda a: -LEVELS.index(a.level))
+
+
+def at_least(found: list[Alert], level: str) -> list[Alert]:
+    return [a for a in found if LEVELS.index(a.level) >= LEVELS.index(level)]
+
+
+def non_finite(f: Findings) -> list[Alert]:
+    if not f.non_finite:
+        return []
+    return [Alert("error", "weights.non_finite",
+                  f"The checkpoint holds NaN or infinite values in {fmt.listing(f.non_finite)}: every number "
+                  "computed from these layers onwards is unreliable; check the training run that saved it."
+                  + (" The whole-split sections are left out: their statistics of non-finite embeddings would "
+                     "be meaningless." if f.separation is None else ""), {"tensors": list(f.non_finite)})]
+
+
+def at_chance(f: Findings) -> list[Alert]:
+    """Only for a checkpoint's weights: random weights are at chance by construction (their own alert says so)."""
+    if f.weights != "checkpoint" or not near_chance(f):
+        return []
+    chance = chance_level(f)
+    return [Alert("error", "accuracy.chance",
+                  f"The network classifies {fmt.percent(f.evaluation.accuracy)} of the test images correctly, within "
+                  f"{fmt.integer(round(NEAR_CHANCE_MARGIN * 100))} points of always answering the most frequent class "
+                  f"({fmt.percent(chance)}): it has not learned the task.",
+                  {"accuracy": f.evaluation.accuracy, "chance": chance, "margin": NEAR_CHANCE_MARGIN})]
+
+
+def checkpoint_fields(f: Findings) -> list[Alert]:
+    return [Alert("warning", "checkpoint.fields", f"{w[0].upper()}{w[1:]}.", {"warning": w})
+            for w in f.evaluation.checkpoint_warnings if w]
+
+
+def random_weights(f: Findings) -> list[Alert]:
+    if f.weights == "checkpoint":
+        return []
+    return [Alert("warning", "weights.random",
+                  f"No checkpoint: the weights are {f.weights}, so every number describes an untrained network.",
+                  {"weights": f.weights})]
+
+
+def outputs_and_classes(f: Findings) -> list[Alert]:
+    classes = len(f.evaluation.class_names)
+    if f.evaluation.outputs == classes:
+        return []
+    return [Alert("warning", "outputs.classes",
+                  f"The model has {fmt.integer(f.evaluation.outputs)} outputs but the data has {classes} classes: "
+                  "accuracy compares output index with class label.",
+                  {"outputs": f.evaluation.outputs, "classes": classes})]
+
+
+def misclassified_map_input(f: Findings) -> list[Alert]:
+    if not f.activations or f.input_image.predicted == f.input_image.label:
+        return []
+    return [Alert("info", "activations.misclassified",
+                  f"The activation-map input (a {f.class_name(f.input_image.label)}) is misclassified as "
+                  f"{f.class_name(f.input_image.predicted)}.",
+                  {"label": f.input_image.label, "predicted": f.input_image.predicted})]
+
+
+ALERTS = (non_finite, at_chance, checkpoint_fields, random_weights, outputs_and_classes, misclassified_map_input)
