@@ -8,9 +8,11 @@ The Python API (``report.api``) is reachable from here without loading it until 
 
     import report
     result = report.build(checkpoint="model.pt", sections="assignment")
+
+``report.rerender`` is ``report.api.render`` (``report.render`` is the render stage's package).
 """
 
-_API = ("build", "render", "train", "watch", "batch", "history", "compare", "clean", "Report")
+_API = ("build", "rerender", "train", "watch", "batch", "history", "compare", "clean", "Report")
 _ERRORS = ("ReportError", "InputError", "StoreError", "RenderError", "FailOnError")
 
 
@@ -20,7 +22,7 @@ def __getattr__(name: str):
     if name in _API:
         from report import api
 
-        return getattr(api, name)
+        return api.render if name == "rerender" else getattr(api, name)
     if name in _ERRORS:
         from report import errors
 

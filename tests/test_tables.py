@@ -1,0 +1,145 @@
+"""Every table of the report as CSV and Parquet beside it, with the store's numbers; the history as one tidy table."""
+
+import copy
+import csv
+import io
+import json
+import re
+
+import pandas as pd
+import pytest
+from synthetic import documents, write_store
+
+from report import pipeline
+from report.commands import publish_history
+from report.render import tables
+from report.render.load import load_findings
+
+
+@pytest.fixture
+def rendered(tmp_path):
+    store = write_store(tmp_path / "stores")
+    pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html",)))
+    return tmp_path, store
+
+
+def read_csv(path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(path.read_text())))
+
+
+def test_every_table_of_the_page_is_written_and_named_by_the_page(rendered):
+    out, _ = rendered
+    html = (out / "report.html").read_text()
+    tags = re.findall(r"<table\b[^>]*>", html)
+    named = [re.search(r'data-table="([a-z_]+)"', tag) for tag in tags]
+    assert tags and all(named), [t for t, n in zip(tags, named) if not n]
+    ids = {n.group(1) for n in named}
+    assert ids <= set(tables.TABLE_IDS)
+    for table_id in ids:
+        assert (out / "tables" / f"{table_id}.csv").is_file() and (out / "tables" / f"{table_id}.parquet").is_file()
+        assert f'href="tables/{table_id}.csv"' in html
+    listed = read_csv(out / "tables" / "index.csv")
+    written = {p.stem for p in (out / "tables").glob("*.csv")} - {"index"}
+    assert {row["id"] for row in listed} == written and ids <= written
+    assert all(row["store"] == "synthetic" for row in listed)
+
+
+def test_every_builder_has_a_registered_id_and_a_full_store_fills_every_table(synthetic_store):
+    findings = load_findings(synthetic_store)
+    made = [builder(findings) for builder in tables.TABLES]
+    assert all(t is not None for t in made), [b.__name__ for b, t in zip(tables.TABLES, made) if t is None]
+    assert [t.id for t in made] == [i for i in tables.TABLE_IDS if i != "index"]
+    assert all(t.rows and all(len(row) == len(t.columns) for row in t.rows) for t in made)
+
+
+def test_tables_of_sections_left_out_are_not_written(tmp_path):
+    docs = copy.deepcopy(documents())
+    del docs["activations.json"], docs["separation.json"]
+    store = write_store(tmp_path / "stores", docs)
+    pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html",), sections=("parameters", "shapes")))
+    written = {p.stem for p in (tmp_path / "tables").glob("*.csv")}
+    assert written == {"parameters", "shapes", "provenance", "index"}
+
+
+def test_the_csv_numbers_are_the_stores(rendered):
+    out, store = rendered
+    docs = {name: json.loads((store / name).read_text()) for name in
+            ("model.json", "evaluation.json", "embeddings.json", "separation.json")}
+    layers = read_csv(out / "tables" / "parameters.csv")
+    stored = docs["model.json"]["parameters"]["layers"]
+    assert [r["layer"] for r in layers] == [layer["name"] for layer in stored]
+    assert [int(r["total"]) for r in layers] == [layer["total"] for layer in stored]
+    assert sum(int(r["total"]) for r in layers) == docs["model.json"]["parameters"]["total"]
+    accuracy = read_csv(out / "tables" / "class_accuracy.csv")
+    assert [(int(r["class"]), int(r["images"]), float(r["accuracy"])) for r in accuracy] == \
+        [(c["class"], c["n"], c["accuracy"]) for c in docs["evaluation.json"]["per_class"]]
+    pairs = [r for r in read_csv(out / "tables" / "distance_pairs.csv") if r["metric"] == "mse"]
+    assert [float(r["distance"]) for r in pairs] == [p["distance"] for p in
+                                                      docs["embeddings.json"]["distances"]["mse"]["pairs"]]
+    spread = read_csv(out / "tables" / "class_spread.csv")
+    assert [float(r["intra_mean"]) for r in spread] == [c["intra_mean"] for c in docs["separation.json"]["per_class"]]
+    vectors = read_csv(out / "tables" / "embeddings.csv")
+    assert [[float(r[f"d{i}"]) for i in range(len(s["vector"]))] for r, s in
+            zip(vectors, docs["embeddings.json"]["samples"])] == [s["vector"] for s in docs["embeddings.json"]["samples"]]
+    filters = read_csv(out / "tables" / "filters.csv")
+    first = docs["separation.json"]["filters"][0]
+    assert [float(r["mean"]) for r in filters if r["layer"] == first["module"]] == first["mean"]
+    assert sum(r["dead"] == "true" for r in filters if r["layer"] == first["module"]) == len(first["dead"])
+
+
+def test_parquet_and_csv_hold_the_same_table(rendered):
+    out, _ = rendered
+    for table_id in ("parameters", "class_accuracy", "distance_pairs", "filters", "confusion", "depth"):
+        from_csv = pd.read_csv(out / "tables" / f"{table_id}.csv")
+        from_parquet = pd.read_parquet(out / "tables" / f"{table_id}.parquet")
+        assert list(from_csv.columns) == list(from_parquet.columns)
+        numbers = from_csv.select_dtypes("number").columns
+        assert len(numbers), table_id
+        pd.testing.assert_frame_equal(from_csv[numbers].astype(float), from_parquet[numbers].astype(float))
+    shapes = pd.read_parquet(out / "tables" / "parameters.parquet")
+    assert list(shapes["weight_shape"].iloc[0]) == json.loads(pd.read_csv(out / "tables" / "parameters.csv")
+                                                               ["weight_shape"].iloc[0])
+
+
+def test_names_from_the_data_stay_text_in_the_csv(tmp_path):
+    docs = copy.deepcopy(documents())
+    docs["evaluation.json"]["class_names"][1] = 'two, "quoted"\nand a line'
+    store = write_store(tmp_path / "stores", docs)
+    pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html",)))
+    rows = read_csv(tmp_path / "tables" / "class_accuracy.csv")
+    assert rows[1]["name"] == 'two, "quoted"\nand a line' and len(rows) == len(docs["evaluation.json"]["per_class"])
+
+
+def _history_store(tmp_path, name, accuracy, silhouette, epoch):
+    docs = copy.deepcopy(documents())
+    docs["evaluation.json"]["accuracy"] = accuracy
+    docs["evaluation.json"]["position"] = {"epoch": epoch}
+    docs["separation.json"]["silhouette"] = silhouette
+    return write_store(tmp_path / "stores", docs, key=name)
+
+
+def test_the_history_is_one_tidy_table_pandas_reads_as_is(tmp_path):
+    series = [(f"e{n}.pt", _history_store(tmp_path, f"s{n}", 0.5 + n / 10, n / 10, n)) for n in (1, 2, 3)]
+    made = publish_history(tmp_path / "out", series, "step", ("html",))
+    frame = pd.read_csv(made["table"])
+    assert list(frame.columns) == ["order", "checkpoint", "epoch", "step", "store", "metric", "distance", "value"]
+    wide = frame.pivot(index="checkpoint", columns="metric", values="value")
+    assert wide["accuracy"].to_dict() == {"e1.pt": 0.6, "e2.pt": 0.7, "e3.pt": 0.8}
+    assert wide["silhouette"].to_dict() == {"e1.pt": 0.1, "e2.pt": 0.2, "e3.pt": 0.3}
+    doc = json.loads((made["series"] / "history.json").read_text())
+    assert wide.loc["e2.pt", "separation_ratio"] == doc["rows"][1]["ratio"]
+    assert frame.groupby("checkpoint")["epoch"].first().to_dict() == {"e1.pt": 1, "e2.pt": 2, "e3.pt": 3}
+    parquet = pd.read_parquet(tmp_path / "out" / "history.parquet")
+    pd.testing.assert_frame_equal(parquet.drop(columns="step"), frame.drop(columns="step"), check_dtype=False)
+    assert parquet["step"].isna().all() and frame["step"].isna().all()  # no checkpoint recorded a step
+    assert len(frame) == made["rows"] and set(frame["metric"]) >= {"accuracy", "two_sample_intra_mean"}
+
+
+def test_clean_removes_the_tables_and_keeps_a_file_of_the_users(rendered):
+    from report.buildfolder import clean, prepare
+
+    out, _ = rendered
+    prepare(out)
+    (out / "tables" / "mine.csv").write_text("a\n1\n")
+    removed, kept = clean(out)
+    assert "tables/parameters.csv" in removed and "tables/index.csv" in removed and kept == ["tables/mine.csv"]
