@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -61,7 +62,9 @@ def run_batch(checkpoints: list[Path], data: str | None, config: AnalysisConfig,
     elif workers == 1 or len(unique) == 1:
         results = [analysis_task(*args) for args in arguments]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # Spawned, never forked: a caller of the API may have torch's thread pools running, and a child
+        # forked from them waits forever on a lock one of those threads held (a test's pool did).
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(analysis_task, *zip(*arguments)))
     by_path = {r["checkpoint"]: r for r in results}
     return [{**by_path[first_of[digest]], "checkpoint": str(p)} for p, digest in zip(checkpoints, digests)]

@@ -53,6 +53,15 @@ def test_the_render_contract_classifies_every_part_of_analysis():
     assert {"torch", "torchvision", "numpy"} <= store_forbids
 
 
+def test_the_render_stage_is_kept_from_every_orchestrator_module():
+    """Every module of report/ outside report.render (the CLI, the API, the pipeline, the training hooks...) is
+    named in the render-without-orchestrator contract: a new one cannot become a dependency of the render stage."""
+    forbidden = set(_contracts()["render-without-orchestrator"]["forbidden_modules"].split())
+    modules = {f"report.{path.stem}" for path in (ROOT / "report").glob("*.py") if path.name != "__init__.py"}
+    assert "report.api" in modules and "report.training" in modules
+    assert modules == forbidden, "name each module of report/ in the render-without-orchestrator contract"
+
+
 RENDER_MODULES = sorted(
     ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1] if path.name == "__init__.py"
              else path.relative_to(ROOT).with_suffix("").parts)

@@ -101,7 +101,7 @@ def test_watch_builds_a_checkpoint_written_slowly_once_and_stops_on_ctrl_c(serie
     assert findings.provenance.checkpoint_bytes == len(payload)
 
 
-def test_batch_on_dask_equals_the_serial_path(series, tmp_path):
+def test_batch_in_a_process_pool_and_on_dask_equals_the_serial_path(series, tmp_path):
     from dask.distributed import LocalCluster
 
     from analysis.config import AnalysisConfig
@@ -110,21 +110,26 @@ def test_batch_on_dask_equals_the_serial_path(series, tmp_path):
     checkpoints = checkpoints_in(series)[:2]
     config = AnalysisConfig(whole_split=False)  # the stores must match; the whole-split pass adds only time
     serial = run_batch(checkpoints, None, config, tmp_path / "serial", workers=1)
+    pooled = run_batch(checkpoints, None, config, tmp_path / "pool", workers=2)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
         distributed = run_batch(checkpoints, None, config, tmp_path / "dask",
                                 dask_address=cluster.scheduler_address)
-    assert [Path(r["store"]).name for r in serial] == [Path(r["store"]).name for r in distributed]
-    for a, b in zip(serial, distributed):
-        files = sorted(p.relative_to(a["store"]) for p in Path(a["store"]).rglob("*") if p.is_file())
-        assert all((Path(a["store"]) / f).read_bytes() == (Path(b["store"]) / f).read_bytes() for f in files)
+    for other in (pooled, distributed):
+        assert [Path(r["store"]).name for r in serial] == [Path(r["store"]).name for r in other]
+        for a, b in zip(serial, other):
+            files = sorted(p.relative_to(a["store"]) for p in Path(a["store"]).rglob("*") if p.is_file())
+            assert files
+            assert all((Path(a["store"]) / f).read_bytes() == (Path(b["store"]) / f).read_bytes() for f in files)
 
 
 @pytest.fixture(scope="module")
 def history_out(series, tmp_path_factory):
-    """A history of the series: its analyses are cached for the tests that follow in the same folder."""
+    """A history of the series: its analyses are cached for the tests that follow in the same folder.
+
+    One worker: on 2 cores a pool of two is slower than one (the pool is tested on Dask's test's stores)."""
     out = tmp_path_factory.mktemp("history")
-    result = run_cli("history", str(series), "--out", str(out), "--format", "html", "--workers", "2")
+    result = run_cli("history", str(series), "--out", str(out), "--format", "html", "--workers", "1")
     assert result.returncode == 0, result.stderr
     return out
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -196,11 +197,15 @@ def test_the_whole_split_pass_on_dask_shards_equals_one_process(tmp_path, monkey
         assert acc.images == other.images == 1000
 
 
-def test_an_absent_dask_scheduler_is_one_line():
+def test_an_absent_dask_scheduler_is_one_line_at_once():
     from analysis.cluster import connect
 
+    started = time.monotonic()
     with pytest.raises(InputError, match="no Dask scheduler answers there"):
         connect("tcp://127.0.0.1:9")
+    assert time.monotonic() - started < 5  # refused at once: not after Dask's 20 s of retries
+    with pytest.raises(InputError, match="no Dask scheduler answers there"):
+        connect("127.0.0.1:9")  # Dask's own short form
 
 
 def test_row_buffers_fill_one_block_and_refuse_what_does_not_fit():
