@@ -72,6 +72,8 @@ def fresh_build(work: Path, name: str, cache: Path) -> Path:
     """A new build folder holding only the parsed-digits cache, as after any earlier run."""
     out = work / name
     shutil.copytree(cache, out / "cache")
+    for marker in ("CACHEDIR.TAG", ".report-build"):  # the tool adopts only folders it marked
+        shutil.copy2(cache.parent / marker, out / marker)
     return out
 
 
@@ -183,7 +185,11 @@ def main() -> None:
         f"- `report.pdf`: {pdf:.0f} KiB, {page_count} A4 pages.",
         "",
     ])
-    (ROOT / "bench" / "RESULTS.md").write_text(text)
+    results = ROOT / "bench" / "RESULTS.md"
+    # The sections other scripts' figures were summarised in (## headings) stay as they were.
+    previous = results.read_text() if results.exists() else ""
+    kept = previous[previous.index("\n## ") + 1:] if "\n## " in previous else ""
+    results.write_text(text + ("\n" + kept if kept else ""))
     shutil.rmtree(work, ignore_errors=True)
 
 

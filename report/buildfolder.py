@@ -50,7 +50,7 @@ OWN_ENTRIES = {
     "checkpoints": ("default-*.pt", "default-*.pt.sha256", "module-*.pt"),
     "tables": TABLE_FILES,             # the report's tables (report.render.tables), by name
     "training": ("epoch-*.pt",),     # checkpoints the training callbacks saved (report.training)
-    "cache": ("mnist5k-nchw-*.npz", "matplotlib"),
+    "cache": ("mnist5k-nchw-*.npz", "matplotlib", "parquet"),
     "assets": ("report.css",),
 }
 STORE_FOLDERS = ("stores", "series", "compares")

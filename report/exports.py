@@ -2,14 +2,25 @@
 
 Parquet is written with pyarrow (a dependency of the data readers), which loads numpy: that is why this lives
 outside the render stage, whose modules must load neither torch nor numpy. ``pandas.read_parquet`` and
-``pandas.read_csv`` read the files as they are."""
+``pandas.read_csv`` read the files as they are.
+
+pyarrow loads pandas too (0.3 s and 100 MiB in all), which a re-rendering for a new stylesheet would pay for
+tables that did not change. So each Parquet file is kept in the build folder's cache under a key of its
+table's content and of this module's source, and read back from there when the same table is written again.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 from pathlib import Path
 
+from analysis.store.writer import write_atomic
 from report.render.tables import TABLES_DIR, Table, index
+
+PARQUET_CACHE = Path("cache") / "parquet"   # inside the build folder; `clean` removes it
+_SOURCE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 def parquet_bytes(table: Table) -> bytes:
@@ -43,16 +54,51 @@ def _column(values: list, pa):
     return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
+def cache_key(table: Table) -> str:
+    """What the Parquet bytes depend on: the columns, every cell with its type (1, 1.0 and True differ in
+    JSON) and the code that writes them."""
+    content = json.dumps([_SOURCE, table.id, list(table.columns), table.rows], default=repr)
+    return hashlib.sha256(content.encode()).hexdigest()[:32]
+
+
+def cached_parquet(table: Table, out: Path, used: set[Path] | None = None) -> bytes:
+    """``parquet_bytes(table)``, from the build folder's cache when this very table was written before."""
+    path = Path(out) / PARQUET_CACHE / f"table-{cache_key(table)}.parquet"
+    if used is not None:
+        used.add(path)
+    try:
+        return path.read_bytes()
+    except OSError:
+        pass
+    data = parquet_bytes(table)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data)
+    except OSError:
+        pass  # a cache that cannot be written costs time only
+    return data
+
+
+def prune_cache(out: Path, used: set[Path]) -> None:
+    """Keep the cached tables of the last report only, so that a watch over many checkpoints does not pile
+    them up. Only this module's own names are removed."""
+    for path in (Path(out) / PARQUET_CACHE).glob("table-*.parquet"):
+        if path not in used:
+            path.unlink(missing_ok=True)
+
+
 def table_files(tables: list[Table], out: Path, store: str) -> dict[Path, bytes]:
     """``out/tables/<id>.csv`` and ``.parquet`` for each table, and ``index.csv`` listing them."""
     folder = Path(out) / TABLES_DIR
     files: dict[Path, bytes] = {}
+    used: set[Path] = set()
     for table in tables:
         files[folder / f"{table.id}.csv"] = table.csv_bytes()
-        files[folder / f"{table.id}.parquet"] = parquet_bytes(table)
+        files[folder / f"{table.id}.parquet"] = cached_parquet(table, out, used)
     files[folder / "index.csv"] = index(tables, store).csv_bytes()
+    prune_cache(out, used)
     return files
 
 
 def history_files(table: Table, out: Path) -> dict[Path, bytes]:
-    return {Path(out) / "history.csv": table.csv_bytes(), Path(out) / "history.parquet": parquet_bytes(table)}
+    return {Path(out) / "history.csv": table.csv_bytes(), Path(out) / "history.parquet": cached_parquet(table, out)}

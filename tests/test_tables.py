@@ -143,3 +143,30 @@ def test_clean_removes_the_tables_and_keeps_a_file_of_the_users(rendered):
     (out / "tables" / "mine.csv").write_text("a\n1\n")
     removed, kept = clean(out)
     assert "tables/parameters.csv" in removed and "tables/index.csv" in removed and kept == ["tables/mine.csv"]
+
+
+def test_parquet_is_made_once_per_table_content_and_the_cache_keeps_the_last_reports_only(tmp_path, monkeypatch):
+    from report import exports
+
+    made = []
+    real = exports.parquet_bytes
+    monkeypatch.setattr(exports, "parquet_bytes", lambda table: made.append(table.id) or real(table))
+    first = write_store(tmp_path / "stores")
+    pipeline.render(pipeline.RenderPlan(tmp_path, first, ("html",)))
+    written = {p.name: p.read_bytes() for p in (tmp_path / "tables").glob("*.parquet")}
+    assert sorted(made) == sorted(name.removesuffix(".parquet") for name in written)
+    cached = sorted((tmp_path / exports.PARQUET_CACHE).iterdir())
+    assert len(cached) == len(written)
+
+    made.clear()  # the same store again (a new stylesheet, say): every table from the cache, the same bytes
+    pipeline.render(pipeline.RenderPlan(tmp_path, first, ("html",), force=True))
+    assert made == [] and {p.name: p.read_bytes() for p in (tmp_path / "tables").glob("*.parquet")} == written
+
+    docs = copy.deepcopy(documents())  # one number changed: that table is made again, and the provenance (its store)
+    docs["evaluation.json"]["per_class"][0]["accuracy"] = 0.123
+    second = write_store(tmp_path / "stores", docs, key="other")
+    pipeline.render(pipeline.RenderPlan(tmp_path, second, ("html",)))
+    assert sorted(made) == ["class_accuracy", "provenance"]
+    assert pd.read_parquet(tmp_path / "tables" / "class_accuracy.parquet")["accuracy"].iloc[0] == 0.123
+    now = sorted((tmp_path / exports.PARQUET_CACHE).iterdir())
+    assert len(now) == len(cached) and len(set(now) - set(cached)) == 2  # the first report's two are gone
