@@ -4,9 +4,14 @@ import copy
 import csv
 import io
 import json
+import math
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from synthetic import documents, write_store
 
@@ -170,3 +175,38 @@ def test_parquet_is_made_once_per_table_content_and_the_cache_keeps_the_last_rep
     assert pd.read_parquet(tmp_path / "tables" / "class_accuracy.parquet")["accuracy"].iloc[0] == 0.123
     now = sorted((tmp_path / exports.PARQUET_CACHE).iterdir())
     assert len(now) == len(cached) and len(set(now) - set(cached)) == 2  # the first report's two are gone
+
+
+
+KINDS = tables.Table("kinds", "Every kind of cell", "parameters",
+                     ("n", "x", "flag", "name", "shape", "mixed", "empty"),
+                     [(1, 0.5, True, 'a, "b"\nc é', [3, 1], 1, None),
+                      (None, float("inf"), False, "", (2,), "text", None),
+                      (-(2**62), 2, None, None, None, [1, 2], None),
+                      (0, float("nan"), True, "0", [], None, None)])
+
+
+def test_parquet_keeps_each_kind_of_cell():
+    from report.exports import parquet_bytes
+
+    arrow = pq.read_table(io.BytesIO(parquet_bytes(KINDS)))
+    assert [str(field.type) for field in arrow.schema] == ["int64", "double", "bool", "string", "list<element: int64>",
+                                                          "string", "null"]
+    columns = arrow.to_pydict()
+    assert columns["n"] == [1, None, -(2**62), 0] and columns["flag"] == [True, False, None, True]
+    assert columns["x"][:3] == [0.5, float("inf"), 2.0] and math.isnan(columns["x"][3])
+    assert columns["name"] == ['a, "b"\nc é', "", None, "0"]
+    assert columns["shape"] == [[3, 1], [2], None, []]
+    assert columns["mixed"] == ["1", "text", "[1, 2]", None] and columns["empty"] == [None] * 4
+    empty = pq.read_table(io.BytesIO(parquet_bytes(tables.Table("none", "", "parameters", ("a", "b"), []))))
+    assert empty.column_names == ["a", "b"] and empty.num_rows == 0
+
+
+def test_writing_parquet_loads_no_pandas():
+    """pandas costs every analysis 0.2 s and 100 MiB; pyarrow loads it on most of its ways in."""
+    probe = ("import sys; from report.exports import parquet_bytes; from report.render.tables import Table; "
+             "parquet_bytes(Table('k', '', 'parameters', ('a', 'b', 'c'), [(1, 'x', [2])])); "
+             "parquet_bytes(Table('e', '', 'parameters', ('a',), [])); print('pandas' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[1],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
