@@ -9,6 +9,7 @@ import itertools
 import json
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig
@@ -276,6 +277,7 @@ def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None
             publish(out, documents)
             documents = render_documents(out, "report", "report.html.j2", pages.context, ("pdf",),
                                          pdf_job or own_job, plan.single_file)
+        documents.update(pages.tables.result())  # the tables folder comes whole, with the last documents
         bar.update()
     documents[out / RENDER_RECORD] = dumps(record_of)
     publish(out, documents)
@@ -284,10 +286,13 @@ def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None
 
 @dataclasses.dataclass(frozen=True)
 class Pages:
-    """What one rendering writes besides the documents: their context, and the files that go with them."""
+    """What one rendering writes besides the documents: their context, the files that go with them, and the
+    tables folder's files (CSV, Parquet, index), which a thread makes while the documents are laid out: Parquet
+    needs pyarrow, whose import the wait for the PDF worker hides."""
 
     context: object
     files: dict[Path, bytes]
+    tables: Future
 
 
 def page_files(plan: RenderPlan, out: Path, store_dir: Path, previous: str | None) -> Pages:
@@ -306,10 +311,12 @@ def page_files(plan: RenderPlan, out: Path, store_dir: Path, previous: str | Non
     shown = {s.id for s in context.sections}
     found = alerts(findings)
     files = {out / "notes.json": dumps({"notes": [dataclasses.asdict(n) for n in notes]})}
-    files.update(table_files(report_tables(findings, tuple(shown)), out, store_dir.name))
     files[out / "summary.md"] = markdown(findings, notes, found, key_findings([n for n in notes if n.section in shown]),
                                          previous_summary(out, previous)).encode()
-    return Pages(context, files)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-tables")
+    tables = pool.submit(table_files, report_tables(findings, tuple(shown)), out, store_dir.name)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return Pages(context, files, tables)
 
 
 def previous_store(out: Path, store_dir: Path, record: dict) -> str | None:
