@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import psutil
+from pypdf import PdfReader
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -158,8 +159,7 @@ def main() -> None:
                     "--quiet"], cwd=ROOT, env=ENV, check=True)
     pdf = (full / "report.pdf").stat().st_size / 1024
     images = len(re.findall("<img ", (full / "report.html").read_text()))
-    pages = subprocess.run(["pdfinfo", str(full / "report.pdf")], capture_output=True, text=True).stdout
-    page_count = re.search(r"Pages:\s+(\d+)", pages).group(1) if "Pages" in pages else "?"
+    page_count = len(PdfReader(full / "report.pdf").pages)  # pypdf (a dev requirement), not poppler's pdfinfo
 
     text = "\n".join([
         "# Benchmark results",

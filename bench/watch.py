@@ -110,9 +110,9 @@ def main() -> None:
             watch.wait(30)
         rows = ["| Settled checkpoint → | Median s | Range s | Checkpoints | Target |", "|---|---|---|---|---|",
                 f"| report.html replaced | {statistics.median(html):.2f} | {min(html):.2f}–{max(html):.2f} | {count} | "
-                f"< 1 s: {'met' if statistics.median(html) < 1 else '**missed**'} |",
+                f"{verdict(html, 1, sections)} |",
                 f"| report.pdf replaced | {statistics.median(pdf):.2f} | {min(pdf):.2f}–{max(pdf):.2f} | {count} | "
-                f"< 3 s: {'met' if statistics.median(pdf) < 3 else '**missed**'} |"]
+                f"{verdict(pdf, 3, sections)} |"]
         text = (f"`python -m report watch` with `--sections {sections}`, `--settle {settle:g}`: each of {count} new "
                 "checkpoints (trained weights plus noise, renamed into place) timed from the moment it settled "
                 "(modification time + settle) until the file was replaced, after a first checkpoint that loaded "
@@ -121,6 +121,13 @@ def main() -> None:
         print(text)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def verdict(seconds: list[float], target: float, sections: str) -> str:
+    """Issue 16's targets are for the assignment's sections; other section sets are measured without one."""
+    if sections != "assignment":
+        return f"none for `--sections {sections}` (< {target:g} s is for `assignment`)"
+    return f"< {target:g} s: {'met' if statistics.median(seconds) < target else '**missed**'}"
 
 
 if __name__ == "__main__":
