@@ -139,6 +139,7 @@ class _Table:
         reader = _RowReader(self.files, self.image)
         for index, place in enumerate(self.places):
             yield index, reader.encoded(place)
+        reader.drop()
 
     def name(self, index: int) -> str:
         f, g, r = self.places[index]
@@ -167,6 +168,7 @@ class _RowReader:
 
         f, g, r = place
         if self.held != (f, g):
+            self.drop()
             self.group = pq.ParquetFile(self.files[f]).read_row_group(g, columns=[self.image]).column(0)
             self.held = (f, g)
         value = self.group[r].as_py()
@@ -176,6 +178,14 @@ class _RowReader:
             raise InputError(f"{printable(self.files[f])}, row {r} of row group {g}, holds no image bytes: give "
                              "images as encoded bytes (PNG, JPEG, …)")
         return value
+
+    def drop(self) -> None:
+        """Lets go of the row group held and hands pyarrow's freed pages back to the system: its allocator
+        keeps them otherwise (86 MiB after checking the headers of 10,000 rows of 64 px PNG)."""
+        import pyarrow as pa
+
+        self.group = self.held = None
+        pa.default_memory_pool().release_unused()
 
 
 class _Decoder:
