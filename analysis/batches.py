@@ -18,6 +18,7 @@ import torch
 from analysis import progress
 from analysis.data.lazy import LazyImages, take
 from analysis.errors import InputError
+from analysis.spawning import main_script_left_out
 
 DEFAULT_BATCH = 250
 
@@ -104,7 +105,9 @@ class Inputs:
             dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_as_is,
             persistent_workers=False, prefetch_factor=2 if workers else None,
             multiprocessing_context="spawn" if workers else None)
-        for _start, batch in zip(progress.batches(len(order), self.batch_size, what, show_progress), loader):
+        with main_script_left_out():  # the workers start here, and need nothing of the caller's script
+            fetched = iter(loader)
+        for _start, batch in zip(progress.batches(len(order), self.batch_size, what, show_progress), fetched):
             if isinstance(batch, str):
                 raise InputError(batch)
             yield self.normalise(torch.from_numpy(batch))
@@ -118,6 +121,11 @@ def default_workers(splits, asked: int | None) -> int:
         return asked
     if not isinstance(splits.test.images, LazyImages):
         return 0
+    return file_workers()
+
+
+def file_workers() -> int:
+    """The default DataLoader processes for image files on this machine (bench/stream.py measures with it)."""
     return max(0, min(4, (os.cpu_count() or 2) - 2))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from analysis.config import ANALYSIS_THREADS, AnalysisConfig
 from analysis.errors import InputError
+from analysis.spawning import main_script_left_out
 from analysis.store.writer import sha256_file
 from report.watch import candidates
 
@@ -65,6 +66,8 @@ def run_batch(checkpoints: list[Path], data: str | None, config: AnalysisConfig,
         # Spawned, never forked: a caller of the API may have torch's thread pools running, and a child
         # forked from them waits forever on a lock one of those threads held (a test's pool did).
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            results = list(pool.map(analysis_task, *zip(*arguments)))
+            with main_script_left_out():  # map submits every task, and each submit may start a process
+                pending = pool.map(analysis_task, *zip(*arguments))
+            results = list(pending)
     by_path = {r["checkpoint"]: r for r in results}
     return [{**by_path[first_of[digest]], "checkpoint": str(p)} for p, digest in zip(checkpoints, digests)]

@@ -17,8 +17,8 @@ report that fails is one line in the log; training goes on. The report process s
             reporter.epoch_end(model, epoch)
 
 The report process builds the model from its class, so the class must be importable: defined in a module, or
-in the training script behind ``if __name__ == "__main__":`` (as for DataLoader workers under spawn); not in
-a notebook cell. Its constructor arguments are ``model_kwargs`` (JSON-able), or none.
+in the training script behind ``if __name__ == "__main__":`` (the report process runs the script again to find
+it); not in a notebook cell. Its constructor arguments are ``model_kwargs`` (JSON-able), or none.
 """
 
 from __future__ import annotations

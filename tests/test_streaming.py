@@ -247,3 +247,62 @@ def test_a_large_embedding_matrix_is_filled_in_its_store_file_with_the_same_byte
     files = sorted(p.relative_to(stores["memory"]) for p in stores["memory"].rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(stores["mapped"]) for p in stores["mapped"].rglob("*") if p.is_file())
     assert all((stores["mapped"] / f).read_bytes() == (stores["memory"] / f).read_bytes() for f in files)
+
+
+UNGUARDED_SCRIPT = """
+import sys
+with open(sys.argv[2], "a") as runs:  # at top level, with no __main__ guard: a spawned child would run it again
+    runs.write("ran\\n")
+from analysis.batches import Inputs
+from analysis.data import datasets
+images = datasets.load(sys.argv[1]).test.images
+inputs = Inputs(images, (0.5,) * 3, (0.25,) * 3, batch_size=500, workers=1)
+print(sum(len(batch) for batch in inputs.batches("test", False)))
+"""
+
+
+@pytest.mark.slow  # two interpreters with torch, each way
+@pytest.mark.parametrize("how", ["path", "module"])
+def test_workers_do_not_run_a_callers_unguarded_script_again(tmp_path, how):
+    """A script that uses the tool at top level (no ``if __name__ == "__main__":``) runs once, and a split
+    whose listing is larger than a pipe's buffer does not leave it waiting for ever on a worker that failed."""
+    import pickle
+
+    folder = image_folder(tmp_path / "images", per_class=1000, size=4)
+    assert len(pickle.dumps(datasets.load(str(folder)).test.images)) > 65536  # more than a pipe holds
+    (tmp_path / "unguarded.py").write_text(UNGUARDED_SCRIPT)
+    runs = tmp_path / "runs.txt"
+    target = [str(tmp_path / "unguarded.py")] if how == "path" else ["-m", "unguarded"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    result = subprocess.run([sys.executable, *target, str(folder), str(runs)], capture_output=True, text=True,
+                            cwd=tmp_path, env=env, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["3000"]
+    assert runs.read_text() == "ran\n"
+
+
+def test_the_main_script_is_left_out_of_spawn_and_put_back():
+    import types
+    from multiprocessing import spawn
+
+    from analysis.spawning import main_script_left_out
+
+    main = sys.modules["__main__"]
+    saved = dict(main.__dict__)
+    as_module = types.SimpleNamespace(name="lab.train")
+    try:
+        for file, spec, key in (("/lab/train.py", None, "init_main_from_path"),
+                                ("/lab/train.py", as_module, "init_main_from_name")):
+            main.__file__, main.__spec__ = file, spec
+            assert key in spawn.get_preparation_data("x")
+            with main_script_left_out():
+                prepared = spawn.get_preparation_data("x")
+                assert "init_main_from_path" not in prepared and "init_main_from_name" not in prepared
+            assert main.__file__ == file and main.__spec__ is spec
+        del main.__file__  # an interactive session has none: it stays without one
+        with main_script_left_out():
+            pass
+        assert not hasattr(main, "__file__")
+    finally:
+        main.__dict__.clear()
+        main.__dict__.update(saved)
