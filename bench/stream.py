@@ -1,6 +1,7 @@
 """The whole-split pass at real data sizes, against a bare inference loop on the same data (issue 15).
 
-    .venv/bin/python bench/stream.py [--sizes 10000,50000] [--runs 3] [--formats folder,parquet] [--out F.md]
+    .venv/bin/python bench/stream.py [--sizes 10000,50000] [--runs 3] [--formats folder,parquet] [--workers N]
+                                     [--out F.md]
 
 Generates N RGB 64×64 PNG images in 10 classes (an image folder, ``test/<class>/*.png``, and the same
 images as one parquet file in the Hugging Face layout) under ``bench/.data/`` (kept between runs: it is
@@ -11,6 +12,10 @@ made once), then for each size and format, in fresh processes on 2 threads:
   (torchvision, 10 classes, random weights) at 64 px;
 - **bare**: the floor, a ``DataLoader`` with the same workers and batch size decoding the same files,
   and ``model(x)`` under ``inference_mode``, nothing else.
+
+``--workers`` defaults to the tool's own default for image files on this machine
+(``analysis.batches.file_workers``: none on 2 cores). Note that the tool's workers are spawned (each
+imports torch afresh: about 260 MiB private memory), while the bare loop's are forked and share its pages.
 
 Images per second and peak memory are the medians of ``--runs`` runs. Memory is sampled every 20 ms as the
 sum over the child and its DataLoader workers of their proportional set size (PSS: a page shared by k of
@@ -142,10 +147,14 @@ def main() -> None:
     sizes = [int(s) for s in option("--sizes", "10000,50000").split(",")]
     formats = option("--formats", "folder,parquet").split(",")
     runs = int(option("--runs", "3"))
-    workers = int(option("--workers", "1"))
+    workers = int(option("--workers", "-1"))
+    if workers < 0:  # the tool's default on this machine (none on 2 cores: decoding would take the model's)
+        sys.path.insert(0, str(ROOT))
+        from analysis.batches import file_workers
+        workers = file_workers()
     out = Path(option("--out", str(ROOT / "bench" / "STREAM.md")))
-    lines = ["| images | format | ours img/s | bare img/s | time ours/bare | ours peak PSS MiB | bare peak PSS MiB "
-             "| ours peak RSS MiB | bare peak RSS MiB | runs |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| images | format | workers | ours img/s | bare img/s | time ours/bare | ours peak PSS MiB | bare peak PSS MiB "
+             "| ours peak RSS MiB | bare peak RSS MiB | runs |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for n in sizes:
         data = make_data(n)
         for kind in formats:
@@ -153,7 +162,7 @@ def main() -> None:
             rate = {m: statistics.median(r["images"] / r["seconds"] for r in results[m]) for m in results}
             peak = {m: statistics.median(r["peak_mib"] for r in results[m]) for m in results}
             rss = {m: statistics.median(r["peak_rss_mib"] for r in results[m]) for m in results}
-            lines.append(f"| {n:,} | {kind} | {rate['ours']:.0f} | {rate['bare']:.0f} | "
+            lines.append(f"| {n:,} | {kind} | {workers} | {rate['ours']:.0f} | {rate['bare']:.0f} | "
                          f"{rate['bare'] / rate['ours']:.2f} | {peak['ours']:.0f} | {peak['bare']:.0f} | "
                          f"{rss['ours']:.0f} | {rss['bare']:.0f} | {runs} |")
             print(lines[-1], flush=True)
