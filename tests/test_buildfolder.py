@@ -213,6 +213,32 @@ def test_a_failure_while_writing_leaves_every_previous_output(tmp_path, monkeypa
     assert [p.name for p in out.iterdir() if p.name.startswith(".report")] == [MARKER]
 
 
+def test_files_that_already_hold_their_bytes_are_left_as_they_are(tmp_path):
+    out = prepare(tmp_path / "out")
+    publish(out, {out / "a.txt": b"a1", out / "b.txt": b"b1"})
+    inode = (out / "a.txt").stat().st_ino
+    assert publish(out, {out / "a.txt": b"a1", out / "b.txt": b"b2"}) == [out / "b.txt"]
+    assert (out / "a.txt").stat().st_ino == inode and (out / "b.txt").read_bytes() == b"b2"
+    assert publish(out, {out / "a.txt": b"a1"}) == [] and not (out / JOURNAL).exists()
+    (out / "c.txt").write_bytes(b"c1")
+    (out / "link.txt").symlink_to(out / "c.txt")  # the same bytes behind a link: the link is replaced
+    os.mkfifo(out / "pipe.txt")  # never read (it would block): replaced
+    assert publish(out, {out / "link.txt": b"c1", out / "pipe.txt": b"p"}) == [out / "link.txt", out / "pipe.txt"]
+    assert not (out / "link.txt").is_symlink() and (out / "pipe.txt").read_bytes() == b"p"
+    assert publish(out, {out / "a.txt": b"a1x"}) == [out / "a.txt"] and (out / "a.txt").read_bytes() == b"a1x"
+    os.chmod(out / "a.txt", 0o600)  # the same bytes with other permissions than a new file's: replaced
+    assert publish(out, {out / "a.txt": b"a1x"}) == [out / "a.txt"]
+    assert stat.S_IMODE((out / "a.txt").stat().st_mode) == buildfolder.new_file_mode()
+
+
+def test_the_mode_of_a_new_file_is_read_without_changing_the_umask():
+    old = os.umask(0o027)
+    try:
+        assert buildfolder.new_file_mode() == 0o640
+    finally:
+        os.umask(old)
+
+
 def test_a_journal_left_by_a_killed_run_is_completed_by_the_next(tmp_path):
     out = prepare(tmp_path / "out")
     publish(out, {out / "a.txt": b"a1", out / "b.txt": b"b1"})
