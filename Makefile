@@ -8,7 +8,6 @@ PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.installed
 OUT         ?= build
 export MPLBACKEND := Agg
-export PYTHONDONTWRITEBYTECODE := 1
 
 REPORT_ARGS := --out $(OUT) \
 	$(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) \
