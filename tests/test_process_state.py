@@ -154,3 +154,24 @@ def test_an_analysis_never_loads_torchs_compiler(tmp_path):
         "print(sorted(m for m in sys.modules if m.startswith(('torch._dynamo', 'torch._inductor'))))\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "[]"
+
+
+LEAVING = """
+import multiprocessing, sys
+import torch  # loaded: leave() skips the interpreter's teardown
+from report.cli import leave
+queue = multiprocessing.get_context("spawn").Queue()  # named semaphores, as a DataLoader's queues have
+queue.put(1)  # its feeder thread still holds them, as after a worker's refusal
+leave(2)
+"""
+
+
+def test_leaving_fast_unlinks_the_semaphores_of_multiprocessing_queues():
+    """A refused image in a DataLoader worker once ended a run with the resource tracker's 'leaked semaphore
+    objects' warning under the one-line error: os._exit skipped multiprocessing's exit finalizers."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", LEAVING], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr == "", result.stderr
