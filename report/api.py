@@ -162,34 +162,6 @@ def _outputs(out, formats, sections, wait) -> tuple[Path, tuple[str, ...], tuple
             check_option("wait", wait))
 
 
-def _module_source(model) -> tuple[str, Path | None]:
-    """A model in memory: the source string that names its class (``assignment`` for the course CNN) and the
-    file of its code (part of the store key)."""
-    import inspect
-
-    cls = type(model)
-    from analysis.models.assignment import AssignmentCNN
-
-    if cls is AssignmentCNN:
-        return "assignment", None
-    try:
-        file = inspect.getsourcefile(cls)
-    except TypeError:  # a class made at run time, or in C
-        file = None
-    return f"{cls.__module__}:{cls.__qualname__}", Path(file) if file and Path(file).is_file() else None
-
-
-def _is_module(model) -> bool:
-    if model is None or isinstance(model, str):
-        return False
-    import torch
-
-    if not isinstance(model, torch.nn.Module):
-        raise InputError(f"argument --model: expected a source such as torchvision:resnet18 or an nn.Module, "
-                         f"got {type(model).__name__}")
-    return True
-
-
 # The keyword arguments that make the AnalysisConfig (the command line's analysis options).
 ANALYSIS_OPTIONS = frozenset({"model", "model_kwargs", "classes", "per_class", "image_index", "image_class",
                               "embedding_layer", "layers", "max_channels", "input_size", "mean", "std",
@@ -223,8 +195,12 @@ def build(checkpoint: PathLike | None = None, *, model=None, model_kwargs: str |
     from report import pipeline
 
     started = time.perf_counter()
-    in_memory = _is_module(model)
-    source, model_file = _module_source(model) if in_memory else (model, None)
+    in_memory = model is not None and not isinstance(model, str)
+    source, model_file = model, None
+    if in_memory:  # torch is loaded for a model in memory only
+        from analysis.models.memory import module_source
+
+        source, model_file = module_source(model)
     if in_memory and source == "assignment":  # the course CNN: keyed as the command line keys it, without --model
         source = None
     if in_memory and checkpoint is not None:

@@ -16,12 +16,12 @@ import fnmatch
 import json
 import os
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 
 from analysis.errors import InputError
-from analysis.store.writer import STALE_PREFIX, TMP_PREFIX, dumps, is_store, remove_temporary, stage_file, write_atomic
+from analysis.store.writer import (STALE_PREFIX, TMP_PREFIX, dumps, file_mode, holds, is_store, remove_temporary,
+                                   stage_file, write_atomic)
 from report.render.tables import TABLE_FILES
 
 MARKER = ".report-build"
@@ -204,7 +204,7 @@ def publish(out: Path, files: dict[Path, bytes]) -> list[Path]:
     as it is (its name, inode and time)."""
     out = Path(out)
     staged: list[tuple[Path, Path]] = []
-    mode = new_file_mode()
+    mode = file_mode()  # read once for all the files
     try:
         for target, data in files.items():
             if not Path(target).resolve().is_relative_to(out.resolve()):
@@ -222,34 +222,6 @@ def publish(out: Path, files: dict[Path, bytes]) -> list[Path]:
     _apply(out, renames)
     (out / JOURNAL).unlink()
     return [target for _, target in staged]  # what was replaced: files that already held their bytes are not
-
-
-def holds(path: Path, data: bytes, mode: int | None) -> bool:
-    """Whether ``path`` is a regular file with exactly these bytes and the permissions a new file would get
-    (``mode``; None: unknown, so never): publishing leaves it alone, which spares a re-rendering the fsync of
-    each unchanged table, note and summary (about 0.6 ms apiece here)."""
-    try:
-        status = os.lstat(path)
-        if not stat.S_ISREG(status.st_mode) or status.st_size != len(data) or stat.S_IMODE(status.st_mode) != mode:
-            return False  # a link, a pipe or a folder is never read
-        with open(path, "rb") as handle:
-            return handle.read(len(data) + 1) == data
-    except OSError:
-        return False
-
-
-def new_file_mode() -> int | None:
-    """The permissions a file created now gets (0o666 less the umask), read from /proc: setting the umask to
-    learn it would race with a thread creating files. None where /proc does not say (then every file is
-    replaced, as the umask may have changed since it was written)."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def _apply(out: Path, renames: list[list[str]]) -> None:

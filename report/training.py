@@ -230,9 +230,9 @@ def source_of(model) -> str:
     if "<locals>" in cls.__qualname__:
         raise InputError(f"the model's class {cls.__qualname__} is defined inside a function, so the report process "
                          "cannot build it: define it at the top level of a module")
-    from report.api import _module_source
+    from analysis.models.memory import module_source
 
-    return _module_source(model)[0]
+    return module_source(model)[0]
 
 
 def _prepare(out: Path) -> None:

@@ -122,3 +122,14 @@ def test_every_section_is_complete(tmp_path):
     noted = {note.section for note in run_rules(load_findings(write_store(tmp_path / "stores")))}
     assert ids - noted == SECTIONS_WITHOUT_NOTES, "a section without notes (or a listed one that now has some)"
     assert (ROOT / "ARCHITECTURE.md").read_text().count("\n") < 150
+
+
+def test_no_module_of_report_imports_torch_itself():
+    """torch is the analysis stage's: the orchestrator reaches it only through analysis/ (lazily, when an
+    analysis must run), never by importing it in report/."""
+    import re
+
+    pattern = re.compile(r"^\s*(import|from)\s+(torch|torchvision)\b", re.MULTILINE)
+    offenders = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "report").rglob("*.py"))
+                 if pattern.search(path.read_text())]
+    assert offenders == []

@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, run_cli
 
 from analysis.errors import InputError
-from analysis.store.writer import TMP_PREFIX, stage_file, write_atomic
+from analysis.store.writer import TMP_PREFIX, file_mode, stage_file, write_atomic
 from report import buildfolder
 from report.buildfolder import JOURNAL, MARKER, clean, clean_leftovers, prepare, publish, recover
 
@@ -228,13 +228,13 @@ def test_files_that_already_hold_their_bytes_are_left_as_they_are(tmp_path):
     assert publish(out, {out / "a.txt": b"a1x"}) == [out / "a.txt"] and (out / "a.txt").read_bytes() == b"a1x"
     os.chmod(out / "a.txt", 0o600)  # the same bytes with other permissions than a new file's: replaced
     assert publish(out, {out / "a.txt": b"a1x"}) == [out / "a.txt"]
-    assert stat.S_IMODE((out / "a.txt").stat().st_mode) == buildfolder.new_file_mode()
+    assert stat.S_IMODE((out / "a.txt").stat().st_mode) == file_mode()
 
 
-def test_the_mode_of_a_new_file_is_read_without_changing_the_umask():
+def test_the_mode_of_a_new_file_follows_the_umask_set_now():
     old = os.umask(0o027)
     try:
-        assert buildfolder.new_file_mode() == 0o640
+        assert file_mode() == 0o640
     finally:
         os.umask(old)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import io
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +18,24 @@ from analysis.errors import InputError
 from analysis.store.writer import write_atomic
 
 PREFIX = "module-"
+
+
+def module_source(model) -> tuple[str, Path | None]:
+    """A model in memory: the source string that names its class (``assignment`` for the course CNN) and the
+    file of its code (part of the store key). Anything but an ``nn.Module`` is refused in one line."""
+    if not isinstance(model, nn.Module):
+        raise InputError(f"argument --model: expected a source such as torchvision:resnet18 or an nn.Module, "
+                         f"got {type(model).__name__}")
+    from analysis.models.assignment import AssignmentCNN
+
+    cls = type(model)
+    if cls is AssignmentCNN:
+        return "assignment", None
+    try:
+        file = inspect.getsourcefile(cls)
+    except TypeError:  # a class made at run time, or in C
+        file = None
+    return f"{cls.__module__}:{cls.__qualname__}", Path(file) if file and Path(file).is_file() else None
 
 
 def state_on_cpu(model: nn.Module) -> dict[str, torch.Tensor]:

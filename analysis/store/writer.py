@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -93,6 +94,21 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def holds(path: Path, data: bytes, mode: int | None = None) -> bool:
+    """Whether ``path`` is already a regular file with exactly these bytes and the permissions ``stage_file``
+    would give it (``mode``: ``file_mode()``, passed in when many files are checked): then it need not be
+    written again. A link, a pipe or a folder is never read."""
+    try:
+        status = os.lstat(path)
+        if (not stat.S_ISREG(status.st_mode) or status.st_size != len(data)
+                or stat.S_IMODE(status.st_mode) != (file_mode() if mode is None else mode)):
+            return False
+        with open(path, "rb") as handle:
+            return handle.read(len(data) + 1) == data
+    except OSError:
+        return False
 
 
 def stage_file(path: Path, data: bytes) -> Path:
