@@ -43,6 +43,13 @@ class ExpectedInput:
     min_size: tuple[int, int]
 
 
+def source_of_class(cls: type) -> str:
+    """The source that builds ``cls`` again: ``assignment`` for the course CNN, else ``module:Class``."""
+    from analysis.models.assignment import AssignmentCNN
+
+    return DEFAULT_SOURCE if cls is AssignmentCNN else f"{cls.__module__}:{cls.__qualname__}"
+
+
 def expected_input(source: str, kwargs: dict) -> ExpectedInput | None:
     """What torchvision publishes for a model's default weights (read from its registry; nothing is
     downloaded); None for other sources, and when --model-kwargs change the image size."""

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from analysis.errors import InputError
+from analysis.models.sources import DEFAULT_SOURCE
 from analysis.store.writer import write_atomic
 
 PREFIX = "module-"
@@ -26,16 +27,17 @@ def module_source(model) -> tuple[str, Path | None]:
     if not isinstance(model, nn.Module):
         raise InputError(f"argument --model: expected a source such as torchvision:resnet18 or an nn.Module, "
                          f"got {type(model).__name__}")
-    from analysis.models.assignment import AssignmentCNN
+    from analysis.models.build import source_of_class
 
     cls = type(model)
-    if cls is AssignmentCNN:
-        return "assignment", None
+    source = source_of_class(cls)
+    if source == DEFAULT_SOURCE:
+        return source, None
     try:
         file = inspect.getsourcefile(cls)
     except TypeError:  # a class made at run time, or in C
         file = None
-    return f"{cls.__module__}:{cls.__qualname__}", Path(file) if file and Path(file).is_file() else None
+    return source, Path(file) if file and Path(file).is_file() else None
 
 
 def state_on_cpu(model: nn.Module) -> dict[str, torch.Tensor]:
