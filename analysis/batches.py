@@ -107,10 +107,19 @@ class Inputs:
             multiprocessing_context="spawn" if workers else None)
         with main_script_left_out():  # the workers start here, and need nothing of the caller's script
             fetched = iter(loader)
-        for _start, batch in zip(progress.batches(len(order), self.batch_size, what, show_progress), fetched):
-            if isinstance(batch, str):
-                raise InputError(batch)
-            yield self.normalise(torch.from_numpy(batch))
+        try:
+            for _start, batch in zip(progress.batches(len(order), self.batch_size, what, show_progress), fetched):
+                if isinstance(batch, str):
+                    raise InputError(batch)
+                yield self.normalise(torch.from_numpy(batch))
+        finally:
+            # Join the workers now, also after a refusal: the iterator is otherwise kept by the error's
+            # traceback, and its workers, left to notice the run's end on their own, outlived it and made the
+            # resource tracker report their queues' semaphores as leaked on stderr.
+            shutdown = getattr(fetched, "_shutdown_workers", None)  # absent without workers
+            if shutdown is not None:
+                shutdown()
+            del fetched
 
 
 def default_workers(splits, asked: int | None) -> int:
