@@ -396,11 +396,12 @@ def watch(folder: PathLike, *, out: PathLike = "build", settle: float = 2.0, int
         refuse_inside=data)
 
 
-def clean(out: PathLike = "build") -> tuple[list[str], list[str]]:
-    """Remove what this tool wrote in the build folder ``out``; (removed, kept) entry names."""
+def clean(out: PathLike = "build", wait: float = 600, quiet: bool = False, log=None) -> tuple[list[str], list[str]]:
+    """Remove what this tool wrote in the build folder ``out``; (removed, kept) entry names. Waits up to
+    ``wait`` seconds for a run that is using the folder."""
     from report.buildfolder import clean as clean_folder
 
-    return _one_line_errors(lambda: clean_folder(path("out", out) or Path("build")))
+    return _one_line_errors(lambda: clean_folder(path("out", out) or Path("build"), wait, log or _stderr(quiet)))
 
 
 # ----------------------------------------------------------------------------------------------- machinery
@@ -415,7 +416,9 @@ def locked(out: Path, wait: float, log, work: Callable, refuse_inside: str | Non
     """``work()`` holding the build folder's lock; a refused run leaves no build folder of its own behind.
     Errors a user can act on come out as one line (``one_line``)."""
     from report.buildfolder import exclusive, remove_if_unused
+    from report.render import environment
 
+    environment.check()  # as the command line does: a bad variable is one line before any work
     refuse_out_inside_data(out, refuse_inside)
     fresh = not out.exists()
     try:

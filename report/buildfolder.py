@@ -12,16 +12,18 @@ them) and ``.report-build``, this tool's own marker.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from analysis.errors import InputError
 from analysis.store.writer import (STALE_PREFIX, TMP_PREFIX, dumps, file_mode, holds, is_store, remove_temporary,
-                                   stage_file, write_atomic)
+                                   sha256_file, stage_file, write_atomic)
 from report.render.tables import TABLE_FILES
 
 MARKER = ".report-build"
@@ -45,14 +47,19 @@ OUTPUTS = frozenset({
 MARKS = frozenset({MARKER, CACHEDIR_TAG, LOCK, JOURNAL})
 # Folders where runs write temporary files (see clean_leftovers).
 WORK_FOLDERS = ("", "stores", "series", "compares", "assets", "checkpoints", "cache", "tables", "training")
-# Inside each folder of the tool, the names it writes there (shell patterns); `clean` removes only these.
+# Inside each folder of the tool, the names it writes there, as exact patterns (a user's `module-best.pt` or
+# `my-notes.txt` never matches); `clean` removes only these, and of the checkpoints only those whose bytes still
+# have the hash their name or their `.sha256` file records (see _holds_recorded_hash).
+HEX16, HEX32 = "[0-9a-f]{16}", "[0-9a-f]{32}"
 OWN_ENTRIES = {
-    "stores": ("*",), "series": ("*",), "compares": ("*",),   # folders holding a manifest.json of this tool
-    "checkpoints": ("default-*.pt", "default-*.pt.sha256", "module-*.pt"),
-    "tables": TABLE_FILES,             # the report's tables (report.render.tables), by name
-    "training": ("epoch-*.pt",),     # checkpoints the training callbacks saved (report.training)
-    "cache": ("mnist5k-nchw-*.npz", "matplotlib", "parquet"),
-    "assets": ("report.css",),
+    "stores": (HEX16,), "series": (HEX16,), "compares": (HEX16,),  # folders whose manifest names them (_is_own_store)
+    "checkpoints": (rf"default-{HEX16}\.pt", rf"default-{HEX16}\.pt\.sha256", rf"module-{HEX16}\.pt"),
+    "tables": tuple(re.escape(name) for name in TABLE_FILES),  # the report's tables (report.render.tables)
+    "training": (rf"epoch-[0-9]{{4,}}-{HEX16}\.pt",),  # checkpoints the training callbacks saved (report.training)
+    "cache": (rf"mnist5k-nchw-{HEX16}\.npz", "matplotlib", "parquet"),
+    "cache/parquet": (rf"table-{HEX32}\.parquet",),  # report.exports.cached_parquet
+    "cache/matplotlib": (r"fontlist-v[0-9]+\.json",),  # matplotlib's font list (MPLCONFIGDIR points here)
+    "assets": (re.escape("report.css"),),
 }
 STORE_FOLDERS = ("stores", "series", "compares")
 
@@ -122,30 +129,64 @@ def created_by_this_tool(out: Path) -> bool:
 def exclusive(out: Path, wait: float, log=print):
     """One run at a time per build folder. The holder first completes a publication that a killed run left
     half-done, then removes the temporary files of killed runs."""
-    from filelock import FileLock, Timeout
-
     out = prepare(out)
-    lock_path = out / LOCK
-    if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
-        raise InputError(f"{lock_path} is not the lock file this tool writes (it is a folder or a link): remove "
-                         "it once no report run is using this folder")
-    lock = FileLock(str(lock_path))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log(f"report: another run is using {out}; waiting up to {wait:.0f} s")
-        try:
-            lock.acquire(timeout=wait)
-        except Timeout:
-            raise InputError(f"another report run still holds {lock_path} after {wait:.0f} s: let it finish, "
-                             "or give this run another --out") from None
-    try:
+    with _locked(out, wait, log, prepare_again=prepare):
         recover(out, log)
         clean_leftovers(out)
         with temporary_files_inside(out):
             yield out
+
+
+@contextlib.contextmanager
+def _locked(out: Path, wait: float, log=print, prepare_again=None):
+    """Hold ``out/.lock``. A lock file that `clean` removed while this run waited for it is no lock any more:
+    the run makes the folder again (``prepare_again``) and takes the new file's lock."""
+    from filelock import FileLock, Timeout
+
+    lock_path = out / LOCK
+    deadline = time.monotonic() + wait
+    announced = False
+    while True:
+        if lock_path.is_symlink() or (lock_path.exists() and not lock_path.is_file()):
+            raise InputError(f"{lock_path} is not the lock file this tool writes (it is a folder or a link): remove "
+                             "it once no report run is using this folder")
+        lock = FileLock(str(lock_path))
+        try:
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                if not announced:
+                    log(f"report: another run is using {out}; waiting up to {wait:.0f} s")
+                    announced = True
+                lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+        except Timeout:
+            raise InputError(f"another report run still holds {lock_path} after {wait:.0f} s: let it finish, "
+                             "or give this run another --out") from None
+        except FileNotFoundError:  # the folder went while this run waited (a clean)
+            pass
+        else:
+            if _still_the_lock_file(lock_path, lock):
+                break
+            lock.release()
+        if prepare_again is None:
+            raise InputError(f"{out} was removed while this run waited for it: nothing more to remove")
+        prepare_again(out)
+    try:
+        yield
     finally:
         lock.release()
+
+
+def _still_the_lock_file(lock_path: Path, lock) -> bool:
+    """The file locked is the one at ``lock_path`` (not one removed meanwhile and perhaps created anew)."""
+    descriptor = getattr(getattr(lock, "_context", None), "lock_file_fd", None)
+    if descriptor is None:
+        return lock_path.is_file()
+    try:
+        held, present = os.fstat(descriptor), os.stat(lock_path)
+    except OSError:
+        return False
+    return (held.st_dev, held.st_ino) == (present.st_dev, present.st_ino)
 
 
 @contextlib.contextmanager
@@ -195,16 +236,20 @@ def clean_leftovers(out: Path) -> list[Path]:
     return removed
 
 
-def publish(out: Path, files: dict[Path, bytes]) -> list[Path]:
-    """Replace several files of the build folder as one. Each is written and fsynced under a temporary
-    name; then a journal listing the renames is written (the commit point); then the renames happen and
-    the journal goes. A run killed among the renames is completed by the next run (``recover``), so a
-    reader never finds outputs of two builds side by side once the next run has started; a run that fails
-    before the journal leaves every previous output as it was. A file that already holds its bytes is left
-    as it is (its name, inode and time)."""
+def publish(out: Path, files: dict[Path, bytes], remove: Iterable[Path] = ()) -> list[Path]:
+    """Replace several files of the build folder as one, and remove the outputs in ``remove`` (documents of an
+    earlier build that this one does not replace: left in place they would pass for this build's). Each file is
+    written and fsynced under a temporary name; then a journal listing the renames and removals is written (the
+    commit point); then the renames and removals happen and the journal goes. A run killed among them is
+    completed by the next run (``recover``), so a reader never finds outputs of two builds side by side once the
+    next run has started; a run that fails before the journal leaves every previous output as it was. A file
+    that already holds its bytes is left as it is (its name, inode and time)."""
     out = Path(out)
     staged: list[tuple[Path, Path]] = []
     mode = file_mode()  # read once for all the files
+    removals = [os.path.relpath(path, out) for path in remove if Path(path).is_file() and not Path(path).is_symlink()]
+    if not all(_removable(out, name) for name in removals):
+        raise ValueError(f"only the tool's outputs at the top of {out} are removed when stale: {removals}")
     try:
         for target, data in files.items():
             if not Path(target).resolve().is_relative_to(out.resolve()):
@@ -215,20 +260,27 @@ def publish(out: Path, files: dict[Path, bytes]) -> list[Path]:
         for tmp, _ in staged:
             remove_temporary(tmp)
         raise
-    if not staged:
+    if not staged and not removals:
         return []
     renames = [[os.path.relpath(tmp, out), os.path.relpath(target, out)] for tmp, target in staged]
-    write_atomic(out / JOURNAL, dumps({"renames": renames}))
-    _apply(out, renames)
+    write_atomic(out / JOURNAL, dumps({"renames": renames, "removes": removals}))
+    _apply(out, renames, removals)
     (out / JOURNAL).unlink()
     return [target for _, target in staged]  # what was replaced: files that already held their bytes are not
 
 
-def _apply(out: Path, renames: list[list[str]]) -> None:
+def _removable(out: Path, name: str) -> bool:
+    """A stale output this tool may remove: a document it writes at the top of the build folder."""
+    return name in OUTPUTS and Path(name).suffix in (".html", ".pdf")
+
+
+def _apply(out: Path, renames: list[list[str]], removals: list[str] = ()) -> None:
     for tmp, target in renames:
         if (out / tmp).exists():
             os.replace(out / tmp, out / target)
-    for folder in {(out / target).parent for _, target in renames}:
+    for name in removals:
+        (out / name).unlink(missing_ok=True)
+    for folder in {(out / target).parent for _, target in renames} | ({out} if removals else set()):
         _fsync_folder(folder)
 
 
@@ -244,6 +296,14 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(descriptor)
+
+
+def _valid_removals(out: Path, document) -> list[str] | None:
+    """The journal's removals (none in journals of earlier versions), if each names a stale document of ours."""
+    removals = document.get("removes", []) if isinstance(document, dict) else None
+    if not (isinstance(removals, list) and all(isinstance(n, str) and _removable(out, n) for n in removals)):
+        return None
+    return removals
 
 
 def _valid_renames(out: Path, document) -> list[list[str]] | None:
@@ -268,68 +328,121 @@ def recover(out: Path, log=print) -> bool:
     if not journal.is_file():
         return False
     try:
-        renames = _valid_renames(Path(out), json.loads(journal.read_text()))
+        document = json.loads(journal.read_text())
+        renames, removals = _valid_renames(Path(out), document), _valid_removals(Path(out), document)
     except (OSError, ValueError):
-        renames = None
-    if renames is None:
+        renames = removals = None
+    if renames is None or removals is None:
         log(f"report: {journal} is damaged; ignored (the outputs are rebuilt as needed)")
     else:
-        _apply(Path(out), renames)
+        _apply(Path(out), renames, removals)
         log(f"report: completed the outputs of a run that was stopped while replacing them in {out}")
     journal.unlink()
     return True
 
 
-def clean(out: Path) -> tuple[list[str], list[str]]:
+def clean(out: Path, wait: float = 600, log=print) -> tuple[list[str], list[str]]:
     """Remove what this tool wrote in the build folder ``out``: (removed names, names left in place).
-    Only recognisable entries go: the outputs it names, stores with its manifest, its default checkpoints
-    and caches, its temporaries. A folder without this tool's marker, or a link to one, is refused; the
-    folder itself is removed only when it ends empty and this tool created it."""
+    Only recognisable entries go: the outputs it names, stores whose manifest names them, its checkpoints
+    whose bytes still match their recorded hash, its caches and temporaries, each by its exact name pattern
+    (OWN_ENTRIES). A folder without this tool's marker, or a link to one, is refused; the folder itself is
+    removed only when it ends empty and this tool created it. Like every run it holds the folder's lock,
+    waiting up to ``wait`` seconds for a running build to finish."""
     out = Path(out)
     if not out.exists() and not out.is_symlink():
         return [], []
     if out.is_symlink() or not out.is_dir() or not is_marked(out):
         raise InputError(f"{out} is not a build folder made by this tool (no {MARKER} file, or a link to a folder): "
                          "nothing was removed")
+    with _locked(out, wait, log):
+        removed, kept = _clean_entries(out)
+        if kept:
+            return removed, kept
+        created = created_by_this_tool(out)
+        (out / MARKER).unlink()
+        removed.append(MARKER)
+        # The lock file goes last, still held: a run waiting for it finds it replaced and starts over (_locked).
+        (out / LOCK).unlink(missing_ok=True)
+        if created:
+            out.rmdir()
+        return removed, []
+
+
+def _clean_entries(out: Path) -> tuple[list[str], list[str]]:
     removed, kept = [], []
     for entry in sorted(out.iterdir(), key=lambda p: p.name):
         name = entry.name
         if name in OWN_ENTRIES and entry.is_dir() and not entry.is_symlink():
-            inner_removed, inner_kept = _clean_folder(entry)
-            removed += [f"{name}/{n}" for n in inner_removed]
-            kept += [f"{name}/{n}" for n in inner_kept]
-            if not inner_kept:
-                entry.rmdir()
-        elif (name in OUTPUTS and name not in OWN_ENTRIES and not entry.is_dir()) or _is_ours(name) \
-                or name in (CACHEDIR_TAG, LOCK, JOURNAL):
+            inner_removed, inner_kept = _clean_folder(entry, name)
+            removed += inner_removed
+            kept += inner_kept
+        elif (name in OUTPUTS and name not in OWN_ENTRIES and entry.is_file() and not entry.is_symlink()) \
+                or _is_ours(name) or name in (CACHEDIR_TAG, JOURNAL):
             _remove(entry)
             removed.append(name)
-        elif name != MARKER:
+        elif name not in (MARKER, LOCK):
             kept.append(name)
-    if kept:
-        return removed, kept
-    created = created_by_this_tool(out)
-    (out / MARKER).unlink()
-    removed.append(MARKER)
-    if created:
-        out.rmdir()
-    return removed, []
+    return removed, kept
 
 
-def _clean_folder(folder: Path) -> tuple[list[str], list[str]]:
-    patterns = OWN_ENTRIES[folder.name]
+def _clean_folder(folder: Path, relative: str) -> tuple[list[str], list[str]]:
+    """Remove the entries of ``folder`` (``relative`` to the build folder) that this tool writes there;
+    the folder too when nothing else is left in it."""
+    patterns = [re.compile(pattern) for pattern in OWN_ENTRIES[relative]]
     removed, kept = [], []
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        if folder.name in STORE_FOLDERS:
-            ours = _is_ours(entry.name) or is_store(entry)
-        else:
-            ours = _is_ours(entry.name) or any(fnmatch.fnmatchcase(entry.name, p) for p in patterns)
-        if ours:
+        shown = f"{relative}/{entry.name}"
+        inner = f"{relative}/{entry.name}"
+        if inner in OWN_ENTRIES and entry.is_dir() and not entry.is_symlink():
+            inner_removed, inner_kept = _clean_folder(entry, inner)
+            removed += inner_removed
+            kept += inner_kept
+            continue
+        named = any(pattern.fullmatch(entry.name) for pattern in patterns)
+        if _is_ours(entry.name) or (named and _is_own_entry(entry, relative)):
             _remove(entry)
-            removed.append(entry.name)
+            removed.append(shown)
         else:
-            kept.append(entry.name)
+            kept.append(shown)
+    if not kept:
+        folder.rmdir()
     return removed, kept
+
+
+def _is_own_entry(entry: Path, relative: str) -> bool:
+    """An entry named as this tool names them is still checked where its content can prove more: a store
+    must be this tool's (its manifest naming it), a checkpoint must hold the bytes its recorded hash says."""
+    if entry.is_symlink():
+        return False
+    if relative in STORE_FOLDERS:
+        return _is_own_store(entry)
+    if relative in ("checkpoints", "training"):
+        return entry.is_file() and _holds_recorded_hash(entry)
+    return entry.is_file() or entry.name in ("matplotlib", "parquet")
+
+
+def _is_own_store(folder: Path) -> bool:
+    if not is_store(folder):
+        return False
+    try:
+        return json.loads((folder / "manifest.json").read_text()).get("key") == folder.name
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _holds_recorded_hash(path: Path) -> bool:
+    """``module-<sha256[:16]>.pt`` and ``epoch-NNNN-<sha256[:16]>.pt`` name their hash; a default checkpoint's
+    is in its ``.sha256`` file; that file itself is recognised by its content (one sha256)."""
+    try:
+        if path.name.endswith(".sha256"):
+            return re.fullmatch(r"[0-9a-f]{64}\n?", path.read_text()) is not None
+        digest = sha256_file(path)
+        if path.name.startswith("default-"):
+            recorded = path.with_name(path.name + ".sha256").read_text().strip()
+            return digest == recorded
+        return path.stem.endswith("-" + digest[:16])
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _remove(entry: Path) -> None:

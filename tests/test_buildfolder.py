@@ -1,6 +1,7 @@
 """The build folder: only folders this tool made (or empty ones) are used, only what it made is deleted,
 outputs of one build are replaced together, and damaged state files never block a run."""
 
+import hashlib
 import json
 import os
 import signal
@@ -8,6 +9,8 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -133,24 +136,78 @@ def test_clean_removes_only_what_the_tool_wrote(tmp_path):
     out = prepare(tmp_path / "out")
     store = out / "stores" / "0123456789abcdef"
     store.mkdir(parents=True)
-    (store / "manifest.json").write_text(json.dumps({"schema_version": 3, "files": {}}))
+    (store / "manifest.json").write_text(json.dumps({"schema_version": 3, "files": {}, "key": store.name}))
     (out / "report.html").write_text("<p>")
     (out / "checkpoints").mkdir()
-    (out / "checkpoints" / "default-0123.pt").write_bytes(b"w")
+    default = out / "checkpoints" / "default-0123456789abcdef.pt"
+    default.write_bytes(b"w")
+    (out / "checkpoints" / "default-0123456789abcdef.pt.sha256").write_text(hashlib.sha256(b"w").hexdigest() + "\n")
+    module = out / "checkpoints" / f"module-{hashlib.sha256(b'm').hexdigest()[:16]}.pt"
+    module.write_bytes(b"m")
+    epoch = out / "training" / f"epoch-0003-{hashlib.sha256(b'e').hexdigest()[:16]}.pt"
+    write_atomic(epoch, b"e")
+    table = out / "cache" / "parquet" / f"table-{'a' * 32}.parquet"
+    write_atomic(table, b"PAR1")
+    # A user's files, some named like the tool's but not by its exact pattern, or not holding the bytes
+    # their name records: every one stays.
     mine = {"my-notes.md": "keep", "stores/my-notes.txt": "keep", "checkpoints/epoch9.pt": "keep",
-            "series/thesis.tex": "keep", "assets/logo.png": "keep"}
+            "series/thesis.tex": "keep", "assets/logo.png": "keep", "checkpoints/module-best.pt": "keep",
+            "training/epoch-final.pt": "keep", "cache/parquet/my-notes.txt": "keep",
+            "checkpoints/default-0123.pt": "keep", "checkpoints/module-0123456789abcdef.pt": "keep",
+            "training/epoch-0001-0123456789abcdef.pt": "keep", "cache/parquet/table-1.parquet": "keep",
+            "stores/fedcba9876543210/manifest.json": json.dumps({"schema_version": 3, "files": {}, "key": "other"})}
     for name, text in mine.items():
         write_atomic(out / name, text.encode())
     removed, kept = clean(out)
     assert "report.html" in removed and "stores/0123456789abcdef" in removed
-    assert "checkpoints/default-0123.pt" in removed
-    assert sorted(kept) == sorted(["my-notes.md", "stores/my-notes.txt", "checkpoints/epoch9.pt", "series/thesis.tex",
-                                   "assets/logo.png"])
+    assert {"checkpoints/default-0123456789abcdef.pt", "checkpoints/default-0123456789abcdef.pt.sha256",
+            f"checkpoints/{module.name}", f"training/{epoch.name}", f"cache/parquet/{table.name}"} <= set(removed)
+    assert sorted(kept) == sorted(["stores/fedcba9876543210" if n.startswith("stores/fedc") else n for n in mine])
     assert {name: (out / name).read_text() for name in mine} == mine
     for name in mine:
         (out / name).unlink()
+    (out / "stores" / "fedcba9876543210").rmdir()
     clean(out)
     assert not out.exists()  # this tool created it and only its own files were left: removed with them
+
+
+def test_clean_waits_for_a_run_holding_the_lock(tmp_path):
+    """A clean started during a build waits for it (it removed the store under a running build before)."""
+    out = prepare(tmp_path / "out")
+    (out / "report.html").write_text("<p>")
+    with buildfolder.exclusive(out, wait=0, log=lambda m: None):
+        with pytest.raises(InputError, match="still holds"):
+            clean(out, wait=0.2, log=lambda m: None)
+        assert (out / "report.html").is_file()
+    removed, kept = clean(out, wait=0, log=lambda m: None)
+    assert "report.html" in removed and not out.exists()
+
+
+def test_a_run_waiting_while_clean_removes_the_folder_starts_over(tmp_path):
+    """The lock file clean removed is no lock: a run that waited on it makes the folder again and locks the new
+    file (else a third run could take that one and two runs would write at once)."""
+    from filelock import FileLock, Timeout
+
+    out = prepare(tmp_path / "out")
+    seen = []
+
+    def build():
+        with buildfolder.exclusive(out, wait=10, log=lambda m: None):
+            try:
+                FileLock(str(out / ".lock")).acquire(timeout=0)
+                seen.append("the lock at .lock was free: the run held a removed file")
+            except Timeout:
+                seen.append((out / ".report-build").is_file())
+
+    waiting = threading.Thread(target=build)
+    with buildfolder._locked(out, 0):
+        waiting.start()
+        time.sleep(0.5)  # the thread now waits on the lock file
+        for name in (".report-build", "CACHEDIR.TAG", ".lock"):
+            (out / name).unlink()
+        out.rmdir()
+    waiting.join(20)
+    assert seen == [True]
 
 
 def test_clean_leaves_a_folder_it_adopted(tmp_path):
