@@ -72,8 +72,8 @@ def build(checkpoint_a: Path, checkpoint_b: Path, store_a: Path, store_b: Path, 
           sha256_a: str, sha256_b: str) -> Path:
     """``sha256_a``/``sha256_b``: each checkpoint's digest as its store's manifest records it (hashed when the
     store was analysed), read by the caller through the report's reader."""
-    state_a, _ = read_checkpoint(checkpoint_a)
-    state_b, _ = read_checkpoint(checkpoint_b)
+    state_a, _ = read_checkpoint(checkpoint_a, sha256_a)  # the bytes its store was analysed from, or refused
+    state_b, _ = read_checkpoint(checkpoint_b, sha256_b)
     rows, unmatched = drift(state_a, state_b)
     key = sha256_of_json({"a": Path(store_a).name, "b": Path(store_b).name})[:16]
     writer = StoreWriter(Path(compares_dir) / key)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import pickle
 import re
 import warnings
@@ -17,8 +20,8 @@ from analysis.models.checkpoint_meta import (
     META_KEYS,
     POSITION_KEYS,
     checkpoint_file_problem,
+    HEAD_BYTES,
     checkpoint_format,
-    read_head,
     safetensors_fields,
     unrecognised_format,
     validate,
@@ -28,35 +31,52 @@ STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
 DETAIL_LIMIT = 160   # characters of a loader's own error text shown in our one line
 
 
-def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+def read_checkpoint(path: Path, expected_sha256: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """The state_dict, and what else the checkpoint records about itself, checked by
     analysis.models.checkpoint_meta.validate (``training``, ``model_config``, ``data_config``, ``position``;
-    ``warnings`` names what was left out)."""
+    ``warnings`` names what was left out). The file is read once, and everything comes from those bytes:
+    with ``expected_sha256`` (the hash the store is keyed on) a file replaced since it was hashed is refused,
+    so a store never holds the results of other bytes than its key names."""
     path = Path(path)
     problem = checkpoint_file_problem(path)
     if problem:
         raise InputError(problem)
-    head = read_head(path)
-    kind = checkpoint_format(head)
+    data = snapshot(path, expected_sha256)
+    kind = checkpoint_format(data[:HEAD_BYTES])
     # By content, not by name: a .safetensors renamed .pt is still read, a text file is not unpickled.
     if kind == "safetensors" or (kind is None and path.suffix == ".safetensors"):
-        return read_safetensors(path)
+        return read_safetensors(path, data)
     if kind is None:
-        raise InputError(unrecognised_format(path, head))
-    loaded = _load_weights_only(path)
+        raise InputError(unrecognised_format(path, data[:HEAD_BYTES]))
+    loaded = _load_weights_only(path, data)
+    del data  # the tensors are copies: the file's bytes need not stay in memory beside them
     state = extract_state_dict(loaded, path)
     # A bare state_dict has no metadata: a parameter named like a field (a buffer "step") is a weight.
     fields = {} if _is_state_dict(loaded) else _metadata_fields(loaded)
     return state, validate(fields, path).to_dict()
 
 
-def _load_weights_only(path: Path):
+def snapshot(path: Path, expected_sha256: str | None = None) -> bytes:
+    """The checkpoint's bytes, read once; refused when they are not the bytes hashed for the store's key (the
+    file was replaced or is still being written)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"checkpoint {path} cannot be read ({error.strerror or error}): "
+                         "give a file saved with torch.save") from None
+    if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+        raise InputError(f"checkpoint {path} changed while this run read it (it is being written or was replaced): "
+                         "run again once it is complete")
+    return data
+
+
+def _load_weights_only(path: Path, data: bytes):
     try:
         # Safe mode only, whatever the error text suggests: unsafe loading would run foreign code.
         # Its warnings (e.g. about the pickle protocol) are internals, and would break our one-line errors.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         raise InputError(f"checkpoint {path} was refused by the safe loader ({loader_detail(error)}): it holds "
                          "objects other than tensors and plain data; save model.state_dict() instead") from None
@@ -82,14 +102,14 @@ def loader_detail(error: BaseException) -> str:
     return detail[:DETAIL_LIMIT].rsplit(" ", 1)[0] + " …"
 
 
-def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+def read_safetensors(path: Path, data: bytes) -> tuple[dict[str, torch.Tensor], dict]:
     """A .safetensors file: tensors only (it cannot hold code); configs may sit in its string metadata."""
-    from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError
+    from safetensors.torch import load as load_tensors
 
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            state = {key: handle.get_tensor(key) for key in handle.keys()}
-            metadata = handle.metadata() or {}
+        state = load_tensors(data)
+        metadata = _safetensors_metadata(data)
     except (SafetensorError, OSError, ValueError, TypeError, RuntimeError) as error:
         # SafetensorError covers lying headers too: lengths beyond the file, overlapping offsets.
         raise InputError(f"checkpoint {path} is not a readable safetensors file ({loader_detail(error)}): "
@@ -97,6 +117,14 @@ def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     if not state:
         raise InputError(f"checkpoint {path} holds no tensors")
     return state, validate(safetensors_fields(metadata), path).to_dict()
+
+
+def _safetensors_metadata(data: bytes) -> dict:
+    """The header's ``__metadata__`` (string to string); safetensors has checked the header's length already."""
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + length])
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def non_finite(state: dict[str, torch.Tensor]) -> list[str]:
