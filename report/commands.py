@@ -48,7 +48,7 @@ def publish_history(out: Path, series: list[tuple[str, Path]], order: str, forma
     documents = render_history(out, series_dir, formats)
     table = history_table(series_dir)
     documents.update(history_files(table, out))
-    publish(out, documents)
+    publish(out, documents, remove=not_written(out, "history", formats))
     return {"outputs": [out / f"history.{kind}" for kind in formats], "table": out / "history.csv",
             "rows": len(table.rows), "checkpoints": len(series), "series": series_dir}
 
@@ -70,5 +70,11 @@ def compare_pair(a: Path, b: Path, data: str | None, config: AnalysisConfig, out
     compare_dir = build_compare(a, b, store_a, store_b, out / "compares",
                                 checkpoint_sha256(store_a, verified=True), checkpoint_sha256(store_b, verified=True))
     documents = render_compare(out, store_a, store_b, compare_dir, formats)
-    publish(out, documents)
+    publish(out, documents, remove=not_written(out, "compare", formats))
     return [out / f"compare.{kind}" for kind in formats]
+
+
+def not_written(out: Path, stem: str, formats) -> list[Path]:
+    """The documents of an earlier history or comparison in the formats this one does not write: always
+    rendered anew, so another format's file is another run's, removed in the same publish step."""
+    return [Path(out) / f"{stem}.{kind}" for kind in pipeline.DOCUMENT_FORMATS if kind not in formats]

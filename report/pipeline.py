@@ -258,6 +258,7 @@ def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None
     from report.render.documents import PdfJob, render_documents
 
     previous = previous_store(out, store_dir, record)
+    stale, kept = other_documents(plan, record)
     wants_pdf = "pdf" in plan.formats
     with PdfJob.ahead(out, pdf_job is None and wants_pdf) as own_job, \
             tqdm(total=3, desc="rendering", unit="step", leave=False, disable=None if show_progress else True) as bar:
@@ -270,18 +271,43 @@ def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None
                                      plan.single_file) if "html" in first or "pdf" in first else {}
         documents.update(pages.files)
         record_of = {"fingerprint": fingerprint, "store": str(store_dir), "checkpoint": plan.checkpoint_name,
-                     "previous": previous}
+                     "previous": previous, "documents": {**kept, **{f: document_identity(plan) for f in plan.formats}}}
         documents[out / CURRENT_STORE] = f"{store_dir.name}\n".encode()
         if first != plan.formats:  # the HTML now, under a record that says the PDF is still to come
             documents[out / RENDER_RECORD] = dumps({**record_of, "fingerprint": None})
-            publish(out, documents)
+            publish(out, documents, remove=stale)
             documents = render_documents(out, "report", "report.html.j2", pages.context, ("pdf",),
                                          pdf_job or own_job, plan.single_file)
         documents.update(pages.tables.result())  # the tables folder comes whole, with the last documents
         bar.update()
     documents[out / RENDER_RECORD] = dumps(record_of)
-    publish(out, documents)
+    publish(out, documents, remove=stale)
     return targets, True
+
+
+DOCUMENT_FORMATS = ("html", "pdf")
+
+
+def document_identity(plan: RenderPlan) -> dict:
+    """What a report document shows: the store, the sections and the checkpoint's name."""
+    return {"store": str(plan.store), "sections": list(plan.sections), "checkpoint": plan.checkpoint_name}
+
+
+def other_documents(plan: RenderPlan, record: dict) -> tuple[list[Path], dict]:
+    """The documents of the formats this rendering does not write: (stale ones, to remove in the same publish
+    step, {format: identity} of those that still show what this rendering shows). ``--format html`` after a
+    build of another checkpoint must not leave that build's report.pdf beside the new report.html."""
+    recorded = record.get("documents") if isinstance(record.get("documents"), dict) else {}
+    stale, kept = [], {}
+    for kind in DOCUMENT_FORMATS:
+        path = Path(plan.out) / f"report.{kind}"
+        if kind in plan.formats or not path.is_file():
+            continue
+        if recorded.get(kind) == document_identity(plan):
+            kept[kind] = recorded[kind]
+        else:
+            stale.append(path)
+    return stale, kept
 
 
 @dataclasses.dataclass(frozen=True)

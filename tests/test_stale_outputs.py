@@ -1,0 +1,68 @@
+"""A report pair is never mixed (issue 29): outputs of the formats a build does not write are removed in the
+same publish step when they show anything else than this build, kept when they show the same."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from synthetic import documents, write_store
+
+from report import pipeline
+from report.buildfolder import JOURNAL, prepare, publish, recover
+
+
+def two_stores(out):
+    first = write_store(out / "stores", key="first")
+    docs = copy.deepcopy(documents())
+    docs["evaluation.json"].update(correct=29, accuracy=29 / 30)
+    return first, write_store(out / "stores", docs, key="second")
+
+
+def test_html_of_another_store_removes_the_pdf_of_the_last_one(tmp_path):
+    out = prepare(tmp_path / "out")
+    first, second = two_stores(out)
+    pipeline.render(pipeline.RenderPlan(out, first, ("html", "pdf")))
+    assert (out / "report.pdf").is_file()
+    pipeline.render(pipeline.RenderPlan(out, second, ("html",)))
+    assert (out / "report.html").is_file() and not (out / "report.pdf").exists()
+    assert json.loads((out / "render.json").read_text())["documents"].keys() == {"html"}
+
+
+def test_a_document_showing_the_same_store_is_kept(tmp_path):
+    """`make html` after `make report`: the PDF of the same store and sections stays (it is not stale)."""
+    out = prepare(tmp_path / "out")
+    first, _ = two_stores(out)
+    pipeline.render(pipeline.RenderPlan(out, first, ("html", "pdf")))
+    pdf = (out / "report.pdf").read_bytes()
+    pipeline.render(pipeline.RenderPlan(out, first, ("html",), single_file=True))
+    assert (out / "report.pdf").read_bytes() == pdf
+    assert json.loads((out / "render.json").read_text())["documents"].keys() == {"html", "pdf"}
+    pipeline.render(pipeline.RenderPlan(out, first, ("html",), sections=("parameters", "shapes")))
+    assert not (out / "report.pdf").exists()  # other sections: the PDF shows more than this build
+
+
+def test_removals_are_journaled_with_the_renames(tmp_path):
+    """A run killed between the renames and the removals is completed by the next run."""
+    out = prepare(tmp_path / "out")
+    (out / "report.pdf").write_bytes(b"old pdf")
+    (out / "notes.txt").write_bytes(b"user")
+    (out / JOURNAL).write_text(json.dumps({"renames": [], "removes": ["report.pdf"]}))
+    assert recover(out, log=lambda m: None)
+    assert not (out / "report.pdf").exists() and (out / "notes.txt").is_file()
+    (out / JOURNAL).write_text(json.dumps({"renames": [], "removes": ["notes.txt"]}))  # not an output of ours
+    messages = []
+    recover(out, log=messages.append)
+    assert (out / "notes.txt").is_file() and "damaged" in messages[0]
+
+
+def test_only_the_tools_documents_can_be_removed_as_stale(tmp_path):
+    out = prepare(tmp_path / "out")
+    (out / "mine.html").write_text("user")
+    try:
+        publish(out, {out / "report.html": b"x"}, remove=[out / "mine.html"])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a file that is not an output of the tool was accepted for removal")
+    assert (out / "mine.html").is_file() and not (out / "report.html").exists()
