@@ -104,6 +104,19 @@ def test_names_from_the_data_cannot_break_the_markdown(tmp_path):
     assert all(line.count("|") - line.count(r"\|") in (0, 3, 5) for line in text.splitlines() if line.startswith("|"))
 
 
+def test_escape_sequences_from_the_data_never_reach_the_markdown(tmp_path):
+    """summary.md is shown in terminals (cat, CI logs) too: a class name holding an escape sequence, a bidi
+    override or a bell is written as its escape."""
+    def hostile(docs):
+        docs["evaluation.json"]["class_names"][0] = "red\x1b[31m\x1b]8;;http://x\x07click\u202etxt"
+        docs["evaluation.json"]["per_class"][0]["accuracy"] = 0.5
+    f = findings_with(tmp_path, hostile)
+    notes = run_rules(f)
+    text = markdown(f, notes, alerts(f), notes)
+    assert not [c for c in text if not c.isprintable() and c != "\n"], "a control character reached summary.md"
+    assert "red\\x1b" in text and "\\u202etxt" in text
+
+
 def test_the_change_since_the_previous_checkpoint_is_shown_only_for_the_same_model(tmp_path):
     before = summarise(findings_with(tmp_path, key="before"))
     def better(docs):

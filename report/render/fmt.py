@@ -75,3 +75,9 @@ def count(n: int) -> str:
 def fixed(x: float | None, decimals: int = 1) -> str:
     """A fixed number of decimals, for dense tables; "–" where the value is not finite (stored as null)."""
     return "–" if x is None else f"{x:.{decimals}f}"
+
+
+def visible(text: str) -> str:
+    """Text from the data with every control or format character (escape sequences, line breaks, bidi
+    overrides) shown as its escape, so that it cannot act on a terminal, a table or a line of Markdown."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))

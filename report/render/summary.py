@@ -140,4 +140,4 @@ def _cell(text: str) -> str:
     table, start a link or an image, or hold HTML; line breaks become spaces."""
     escaped = "".join(f"\\{c}" if c in MARKDOWN_SPECIAL else c for c in str(text))
     escaped = escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return " ".join(escaped.split())
+    return fmt.visible(" ".join(escaped.split()))  # and no escape sequence reaches a terminal showing it

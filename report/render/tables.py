@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,9 +34,13 @@ class Table:
     def csv_bytes(self) -> bytes:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
+        # csv quotes a cell holding the line terminator only, and a bare \r ends a line for every reader:
+        # a row with one is written fully quoted.
+        quoted = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writerow(self.columns)
         for row in self.rows:
-            writer.writerow([_cell(value) for value in row])
+            cells = [_cell(value) for value in row]
+            (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
         return buffer.getvalue().encode()
 
     def files(self, out: Path, stem: str | None = None) -> dict[Path, bytes]:
@@ -45,7 +50,8 @@ class Table:
 
 
 def _cell(value) -> str:
-    """CSV text of one value: floats in their shortest exact form (repr), shapes as JSON lists, None empty."""
+    """CSV text of one value: floats in their shortest exact form (repr), shapes as JSON lists, None empty,
+    text as spreadsheet-safe text (_inert)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -54,7 +60,22 @@ def _cell(value) -> str:
         return repr(value)
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(value)
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return _inert(str(value))
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet evaluate a cell (OWASP)
+NUMBER = re.compile(r"[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def _inert(text: str) -> str:
+    """Text that a spreadsheet opening the CSV shows as written: a cell that would start a formula (a class
+    named ``=HYPERLINK(...)``) gets a leading apostrophe, the OWASP rule; numbers written as text stay
+    numbers. Anything else stays as the data has it (CSV quotes line breaks; pandas reads the names back)."""
+    if text.startswith(FORMULA_START) and not NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def _name(f: Findings):
