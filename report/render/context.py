@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from analysis.store.schema import METRIC_NAMES, PRIMARY_METRIC
-from report.render import fmt
+from report.render import environment, fmt
 from report.render.alerts import alerts
 from report.render.findings import Findings
 from report.render.interpret import Note, by_section
@@ -86,8 +86,8 @@ def key_findings(notes: list[Note]) -> list[Note]:
 
 
 def creation_time() -> float:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    return float(epoch) if epoch and epoch.isdigit() else time.time()
+    epoch = environment.source_date_epoch()
+    return float(epoch) if epoch is not None else time.time()
 
 
 def headlines(f: Findings) -> list[Headline]:
