@@ -9,13 +9,21 @@ say) before failing to start helpers of its own, and when the parent's message t
 pipe's buffer, the parent then waits for ever on the half-sent message (CPython's spawn writes it while
 holding the pipe's read end open itself).
 
+Helpers also end with the command (``helper_started``, a pool's initializer): when it stops they are
+stopped by it, and when it dies without stopping them (SIGKILL, a crash) they notice and end themselves, so
+none goes on to publish a store into the build folder after the command ended and released its lock.
+
 Not for the training report process (report.training): it may need a model class defined in the script.
 Torch-free, so that report/ can use it."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 
 _MISSING = object()
@@ -41,3 +49,72 @@ def main_script_left_out() -> Iterator[None]:
                 main.__dict__.pop(name, None)
             else:
                 main.__dict__[name] = value
+
+
+PARENT_POLL = 0.2   # seconds between two looks of a helper at its parent
+GRACE = 2.0         # seconds a helper being stopped gets to clean up before it is killed
+
+_task_running = False  # in a helper: whether a task runs now (a SIGTERM then stops it, else ends the helper)
+
+
+def helper_started(parent: int) -> None:
+    """Set up a spawned helper (the initializer of a pool's processes) to end with the command whose process
+    is ``parent`` (passed in: were it read here, a parent already dead would go unnoticed). Its tasks are run
+    through ``stoppable``.
+
+    SIGINT is ignored: Ctrl-C in a terminal reaches the whole process group, and the parent, which sees it
+    too, stops its helpers itself, so that a helper never prints a traceback of its own. SIGTERM (the parent
+    stopping it) raises SystemExit in a running task, whose clean-up runs (a store being written is removed,
+    DataLoader workers are joined); then, or at once when no task runs, the helper ends without the
+    interpreter's teardown (a second of torch's modules, which would only delay the command's end).
+    A watchdog thread stops the helper so when the parent is gone: it looks at ``os.getppid()`` (POSIX: a
+    helper whose parent died is adopted by another process, so the value changes; on Windows it would not,
+    and a dead parent's helper would run its task to the end)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_helper)
+    threading.Thread(target=_end_with_parent, args=(parent,), name="report-parent-watch", daemon=True).start()
+
+
+def stoppable(task, *args):
+    """``task(*args)`` in a helper set up by ``helper_started``: a SIGTERM stops it, and the helper ends once
+    the task has cleaned up (the parent, which stopped it, wants no result)."""
+    global _task_running
+    _task_running = True
+    try:
+        return task(*args)
+    except SystemExit as stop:
+        if stop.code == 128 + signal.SIGTERM:
+            _exit_now(stop.code)
+        raise
+    finally:
+        _task_running = False
+
+
+def _stop_helper(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one must not cut the clean-up short
+    if _task_running:
+        raise SystemExit(128 + signum)
+    _exit_now(128 + signum)
+
+
+def _exit_now(code: int) -> None:
+    """End this helper at once: multiprocessing's exit finalizers run (they unlink named semaphores, which the
+    resource tracker would otherwise report as leaked on the command's stderr), the interpreter's teardown
+    does not."""
+    from multiprocessing import util
+
+    util._run_finalizers(0)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(code)
+
+
+def _end_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os.kill(os.getpid(), signal.SIGTERM)  # as if the parent had stopped it: the clean-up runs
+    time.sleep(GRACE)
+    os._exit(128 + signal.SIGTERM)  # the clean-up hung: end without it (the next run removes temporaries)

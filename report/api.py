@@ -373,10 +373,11 @@ def watch(folder: PathLike, *, out: PathLike = "build", settle: float = 2.0, int
           formats: str | Sequence[str] = ("html", "pdf"), single_file: bool = False, force: bool = False,
           quiet: bool = True, wait: float = 600, log=None, **analysis) -> int:
     """Rebuild the report for each new or changed checkpoint in ``folder`` until ``max_builds`` builds,
-    ``timeout`` seconds, SIGINT or SIGTERM; torch and one PDF worker stay loaded between builds, and the HTML
-    is published before the PDF is laid out. A bad checkpoint is reported in one line and the watch goes on.
+    or ``timeout`` seconds; torch and one PDF worker stay loaded between builds, and the HTML is published
+    before the PDF is laid out. A bad checkpoint is reported in one line and the watch goes on.
     ``on_build(report)`` is called after each build. ``analysis``: the analysis options of ``build``.
-    Returns the number of builds."""
+    Returns the number of builds. SIGINT and SIGTERM end it by raising ``analysis.stopping.Stopped`` (a
+    KeyboardInterrupt) once the build under way has cleaned up."""
     from report.watch import run_watch
 
     folder = path("folder", folder)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 
 from analysis.config import AnalysisConfig, TrainConfig
+from analysis.stopping import received, signal_of, stop_on_signals
 from analysis.store.schema import METRIC_IDS, PRIMARY_METRIC
 from report.errors import InputError, ReportError
 from report.options import (  # noqa: F401  the checks are the argparse types
@@ -220,6 +222,8 @@ def parser() -> argparse.ArgumentParser:
     clean = commands.add_parser("clean", help="remove what this tool wrote in the build folder, nothing else")
     clean.add_argument("--out", type=Path, default=Path("build"), metavar="DIR", help="build folder (default: build)")
     clean.add_argument("--quiet", action="store_true", help="print errors only")
+    clean.add_argument("--wait", type=non_negative_seconds, default=600, metavar="S",
+                       help="if a run is using the build folder, wait this long for it to finish (default: 600 s)")
     return main
 
 
@@ -251,13 +255,12 @@ def run(args: argparse.Namespace) -> int:
     command = args.command
     if command == "train":
         record = api.train(args.save, data=args.data, epochs=args.epochs, quiet=args.quiet)
-        print(f"report: saved {args.save} ({record['config']['epochs']} epochs, {record['seconds']:.1f} s, "
-              f"test accuracy {record['test_accuracy']:.2%})")
+        print(terminal_line(f"report: saved {args.save} ({record['config']['epochs']} epochs, "
+                            f"{record['seconds']:.1f} s, test accuracy {record['test_accuracy']:.2%})"))
         return 0
     if command == "clean":
-        removed, kept = api.clean(args.out)
-        if not args.quiet:
-            print(f"report: removed {', '.join(removed) or 'nothing'} from {args.out}"
+        removed, kept = api.clean(args.out, wait=args.wait, log=log)
+        say(args, f"report: removed {', '.join(removed) or 'nothing'} from {args.out}"
                   + (f"; kept what this tool did not write: {', '.join(kept)}" if kept else ""))
         return 0
     if command == "render":
@@ -322,11 +325,32 @@ def print_build(args: argparse.Namespace, result) -> None:
 def say(args: argparse.Namespace, line: str) -> None:
     """A command's result: one line on stdout, unless --quiet."""
     if not args.quiet:
-        print(line, flush=True)
+        print(terminal_line(line), flush=True)
 
 
 def progress_log(args: argparse.Namespace):
-    return (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    if args.quiet:
+        return lambda message: None
+    return lambda message: print(terminal_line(message), file=sys.stderr, flush=True)
+
+
+def terminal_line(line: str) -> str:
+    """Paths and names in a line may hold line breaks or escape sequences (an --out folder named with a
+    newline): escaped, so that each result stays one line and nothing reaches the terminal as a command."""
+    from analysis.data.files import printable
+
+    return printable(line)
+
+
+def any_encoding() -> None:
+    """stdout and stderr that cannot encode a character (LANG=C, PYTHONIOENCODING=ascii, a pipe into a
+    Latin-1 tool) show it as an escape instead of failing after the work was done."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # closed, or not a text stream of io's
+                pass
 
 
 # errno values a user can act on, and what to tell them
@@ -356,39 +380,56 @@ def os_error_line(error: OSError) -> tuple[str, int]:
 
 
 def check_environment() -> None:
-    """The environment variables the tool reads, checked like options."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and not (epoch.isdigit() and int(epoch) <= 253402300799):  # up to the last second of year 9999
-        raise InputError(f"SOURCE_DATE_EPOCH={epoch[:40]!r} is not a time: give whole seconds since 1970, e.g. "
-                         "$(git log -1 --format=%ct), or unset it")
-    memory = os.environ.get("REPORT_PDF_MEMORY")
-    if memory is not None and not (memory.isdigit() and int(memory) >= 1 << 26):
-        raise InputError(f"REPORT_PDF_MEMORY={memory[:40]!r} is not a memory size: give bytes, at least "
-                         f"{1 << 26} (64 MiB), e.g. {3 << 30} for 3 GiB, or unset it")
+    """The environment variables the tool reads, checked like options (report.render.environment)."""
+    from report.render import environment
+
+    environment.check()
 
 
 def main(argv: list[str] | None = None) -> int:
+    any_encoding()
     args = parse(sys.argv[1:] if argv is None else argv)
-    try:
-        check_environment()
-        return run(args)
-    except ReportError as error:  # bad input (2), a store or rendering that failed (2, 1), --fail-on (3)
+    with stop_on_signals():  # SIGINT and SIGTERM raise Stopped: the command cleans up as on Ctrl-C, then ends
+        try:
+            check_environment()
+            return run(args)
+        except KeyboardInterrupt as interrupt:  # Stopped by SIGINT or SIGTERM (Stopped is a KeyboardInterrupt)
+            return stopped(args, signal_of(interrupt))
+        except Exception as error:
+            if received() is not None:  # a failure the stop caused (a worker it ended, a pipe it closed)
+                return stopped(args, received())
+            return failed(error)
+
+
+def failed(error: Exception) -> int:
+    """The one line on stderr of a command that failed, and its exit code."""
+    if isinstance(error, ReportError):  # bad input (2), a store or rendering that failed (2, 1), --fail-on (3)
         print(f"report: error: {one_line(error)}", file=sys.stderr)
         return error.exit_code
-    except OSError as error:  # a full disk, a read-only folder: the files already in place are untouched
+    if isinstance(error, OSError):  # a full disk, a read-only folder: the files already in place are untouched
         line, code = os_error_line(error)
-        print(f"report: error: {line}", file=sys.stderr)
+        print(f"report: error: {terminal_line(line)}", file=sys.stderr)
         return code
-    except KeyboardInterrupt:
-        print("report: interrupted; the previous report is unchanged", file=sys.stderr)
-        return 130
-    except Exception as error:  # a fault of this tool, not of the input: one line, the traceback on request
-        if os.environ.get("REPORT_DEBUG"):
-            raise
-        print(f"report: error: internal error ({type(error).__name__}: {one_line(error)[:300]}); the previous "
-              "report is unchanged. Please report this with the command line; REPORT_DEBUG=1 shows the "
-              "traceback", file=sys.stderr)
-        return 1
+    # a fault of this tool, not of the input: one line, the traceback on request
+    if os.environ.get("REPORT_DEBUG"):
+        raise error
+    print(f"report: error: internal error ({type(error).__name__}: {one_line(error)[:300]}); the previous "
+          "report is unchanged. Please report this with the command line; REPORT_DEBUG=1 shows the "
+          "traceback", file=sys.stderr)
+    return 1
+
+
+def stopped(args: argparse.Namespace, signum: int) -> int:
+    """The one line on stderr of a command that SIGINT or SIGTERM ended (its workers ended and its temporaries
+    removed before), and its exit code: 128 + the signal's number, as a shell reports a process it ended."""
+    kept = {"train": f"{getattr(args, 'save', 'the checkpoint')} is unchanged",
+            "watch": "the reports of finished builds stay in place",
+            "batch": "the stores analysed before are kept",
+            "history": "the previous history is unchanged",
+            "compare": "the previous comparison is unchanged",
+            "clean": "run clean again to remove the rest"}.get(args.command, "the previous report is unchanged")
+    print(terminal_line(f"report: stopped by {signal.Signals(signum).name}; {kept}"), file=sys.stderr, flush=True)
+    return 128 + signum
 
 
 def console() -> None:

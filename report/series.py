@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from analysis.config import ANALYSIS_THREADS, AnalysisConfig
 from analysis.errors import InputError
-from analysis.spawning import main_script_left_out
+from analysis.spawning import GRACE, helper_started, main_script_left_out, stoppable
 from analysis.store.writer import sha256_file
 from report.watch import candidates
 
@@ -45,7 +47,13 @@ def _on_dask(address: str, arguments: list[tuple]) -> list[dict]:
 
     with connect(address) as client:
         futures = [client.submit(analysis_task, *args, pure=False) for args in arguments]
-        return client.gather(futures)
+        try:
+            return client.gather(futures)
+        except BaseException:
+            # Stopped or failed: no task may start any more. One already running on a Dask worker cannot be
+            # interrupted (it runs in a thread there) and finishes its store on its own.
+            client.cancel(futures, force=True)
+            raise
 
 
 def run_batch(checkpoints: list[Path], data: str | None, config: AnalysisConfig, out: Path, workers: int = 2,
@@ -63,11 +71,44 @@ def run_batch(checkpoints: list[Path], data: str | None, config: AnalysisConfig,
     elif workers == 1 or len(unique) == 1:
         results = [analysis_task(*args) for args in arguments]
     else:
-        # Spawned, never forked: a caller of the API may have torch's thread pools running, and a child
-        # forked from them waits forever on a lock one of those threads held (a test's pool did).
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            with main_script_left_out():  # map submits every task, and each submit may start a process
-                pending = pool.map(analysis_task, *zip(*arguments))
-            results = list(pending)
+        results = _in_processes(arguments, workers)
     by_path = {r["checkpoint"]: r for r in results}
     return [{**by_path[first_of[digest]], "checkpoint": str(p)} for p, digest in zip(checkpoints, digests)]
+
+
+def _in_processes(arguments: list[tuple], workers: int) -> list[dict]:
+    """``analysis_task`` for each arguments in a pool of ``workers`` processes; results in order. Whatever ends
+    the wait (SIGINT or SIGTERM through Stopped, a failed task), no worker outlives this call: a pool's own
+    exit would wait for every task still queued, and its workers would go on publishing stores after the
+    command ended and released the build folder's lock."""
+    # Spawned, never forked: a caller of the API may have torch's thread pools running, and a child
+    # forked from them waits forever on a lock one of those threads held (a test's pool did).
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=helper_started, initargs=(os.getpid(),))
+    try:
+        with main_script_left_out():  # each submit may start a process
+            futures = [pool.submit(stoppable, analysis_task, *args) for args in arguments]
+        results = [future.result() for future in futures]
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    pool.shutdown()
+    return results
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel the tasks not started, stop the workers (SIGTERM: each removes the store it was writing), kill
+    those still there after ``GRACE`` seconds, and wait until all are gone. The executor has no public way to
+    reach its processes before Python 3.14 (``terminate_workers``), hence ``_processes``."""
+    processes = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + GRACE
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join()

@@ -8,7 +8,9 @@ again the moment a pending file would settle, not only every ``interval``.
 The watch is warm: torch stays loaded and one PDF worker stays alive between builds, so a new checkpoint
 costs its analysis and the layout; the HTML is published as soon as it is made, the PDF when it is laid
 out. A bad checkpoint, or any failure of one build, is one line and the watch goes on. SIGINT (Ctrl-C) and
-SIGTERM end it cleanly, also when it was started in the background (where a shell ignores SIGINT).
+SIGTERM end it cleanly, also during a build and when it was started in the background (where a shell ignores
+SIGINT): they raise ``analysis.stopping.Stopped``, which no build's error handling catches, and the build
+under way cleans up (its PDF worker and DataLoader workers end, a store being written is removed).
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import contextlib
 import dataclasses
 import functools
 import http.server
-import signal
 import threading
 import time
 from pathlib import Path
 
 from analysis.errors import InputError, ReportError
+from analysis.stopping import raise_if_stopped, stop_on_signals
 
 SUFFIXES = {".pt", ".pth", ".ckpt", ".bin", ".safetensors"}
 PARTIAL = (".tmp", ".part", ".partial", ".crdownload")
@@ -97,64 +99,42 @@ def serve(folder: Path, port: int) -> http.server.ThreadingHTTPServer:
     return server
 
 
-class Stop(Exception):
-    """SIGINT or SIGTERM arrived: end the watch after cleaning up."""
-
-
-@contextlib.contextmanager
-def stop_on_signals():
-    """SIGINT and SIGTERM raise Stop while the watch runs (and the previous handlers come back after). SIGINT
-    is set explicitly: a shell starts a background job with SIGINT ignored, and Python then leaves it so."""
-    def stop(signum, frame):
-        raise Stop(signal.Signals(signum).name)
-
-    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
-        yield
-        return
-    saved = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-
-
 def watch(folder: Path, build_one, settle: float = 2.0, interval: float = 0.5, max_builds: int | None = None,
           timeout: float | None = None, log=print) -> int:
     """Poll ``folder``; call ``build_one(path)`` for each settled new or changed checkpoint. Returns builds done.
-    Any failure of one build is logged in one line and the watch goes on."""
+    Any failure of one build is logged in one line and the watch goes on; SIGINT and SIGTERM raise
+    ``analysis.stopping.Stopped`` (a KeyboardInterrupt) out of it, after the build under way cleaned up."""
     if not folder.is_dir():
         raise InputError(f"watch folder {folder} does not exist: give a folder where checkpoints are saved")
     watcher = Watcher(folder, settle)
     started, builds = time.monotonic(), 0
     log(f"report: watching {folder} for checkpoints ({', '.join(sorted(SUFFIXES))}); Ctrl-C to stop")
-    try:
-        with stop_on_signals():
-            while True:
-                for path in watcher.ready(time.monotonic()):
-                    build_safely(build_one, path, log)
-                    watcher.built(path)
-                    builds += 1
-                    if max_builds is not None and builds >= max_builds:
-                        return builds
-                if timeout is not None and time.monotonic() - started > timeout:
+    with stop_on_signals():
+        while True:
+            for path in watcher.ready(time.monotonic()):
+                build_safely(build_one, path, log)
+                watcher.built(path)
+                builds += 1
+                if max_builds is not None and builds >= max_builds:
                     return builds
-                time.sleep(watcher.next_look(time.monotonic(), interval))
-    except (KeyboardInterrupt, Stop):
-        log("report: watch stopped")
-        return builds
+            if timeout is not None and time.monotonic() - started > timeout:
+                return builds
+            time.sleep(watcher.next_look(time.monotonic(), interval))
 
 
 def build_safely(build_one, path: Path, log) -> None:
-    """One build; whatever goes wrong is one line and the watch goes on (Stop and KeyboardInterrupt end it)."""
+    """One build; whatever goes wrong is one line and the watch goes on. A stop (Stopped, a KeyboardInterrupt) is
+    never caught here, nor an error it caused (the PDF worker it ended, say): the watch ends with it."""
     from report.api import one_line
 
     try:
         build_one(path)
     except (ReportError, OSError) as error:  # a bad checkpoint, data that no longer fit, a full disk
+        raise_if_stopped()
         text = one_line(error) if isinstance(error, ReportError) else f"{error.filename or path}: {error.strerror or error}"
         log(f"report: error: {path.name}: {text} (still watching)")
     except Exception as error:  # noqa: BLE001 - a fault of this tool on one checkpoint must not end the watch
+        raise_if_stopped()
         log(f"report: error: {path.name}: internal error ({type(error).__name__}: {one_line(error)[:300]}) "
             "(still watching)")
 

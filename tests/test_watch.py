@@ -125,5 +125,5 @@ def test_a_watch_started_in_the_background_stops_on_sigint_and_sigterm(tmp_path,
     time.sleep(0.5)
     process.send_signal(sig)
     stdout, stderr = process.communicate(timeout=30)
-    assert process.returncode == 0, stderr
-    assert "watch stopped" in stderr and "Traceback" not in stderr
+    assert process.returncode == 128 + sig, stderr
+    assert f"report: stopped by {sig.name}" in stderr and "Traceback" not in stderr

@@ -16,7 +16,9 @@ import signal
 import sys
 from pathlib import Path
 
-MEMORY_LIMIT = int(os.environ.get("REPORT_PDF_MEMORY", 3 << 30))  # bytes of address space for the child
+from report.render import environment
+
+MEMORY_LIMIT = environment.pdf_memory()  # bytes of address space for the child (checked before it starts)
 TIMEOUT = 600            # seconds
 
 
@@ -25,17 +27,44 @@ def limit_memory() -> None:
 
 
 TERMINATED = []  # the signal, once SIGTERM came
+PARENT_POLL = 0.2  # seconds between two looks at the parent
+GRACE = 2.0        # seconds the worker gets to end through SystemExit once its parent is gone
 
 
 def stop_on_sigterm() -> None:
     """SIGTERM (the parent cancelling) ends the worker through SystemExit, so that open temporary files
     are closed and removed as on a normal exit. The signal is also remembered: a dependency whose import
-    catches everything (a bare ``except:``) can swallow that SystemExit, and the worker must still stop."""
+    catches everything (a bare ``except:``) can swallow that SystemExit, and the worker must still stop.
+    SIGINT is ignored: Ctrl-C in a terminal reaches the whole process group, and the parent, which sees it
+    too, cancels the worker itself (the worker's traceback would only fill its stderr)."""
     def stop(signum, frame):
+        first = not TERMINATED
         TERMINATED.append(signum)
-        sys.exit(128 + signum)
+        if first:  # a second SIGTERM must not cut the clean-up of the first short
+            sys.exit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def end_with_parent() -> None:
+    """End the worker when the process that started it is gone (killed, so it could not cancel the worker):
+    a thread looks at ``os.getppid()``, which changes when the worker is adopted by another process (POSIX),
+    then stops the worker as its parent would (SIGTERM), and ends it outright if that hangs. Without it an
+    orphaned worker would lay out its PDF for up to ``TIMEOUT`` seconds, or a serving one wait for ever."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(GRACE)
+        os._exit(128 + signal.SIGTERM)
+
+    threading.Thread(target=watch, name="pdf-parent-watch", daemon=True).start()
 
 
 def frame(status: int, payload: bytes) -> bytes:
@@ -82,6 +111,7 @@ def serve(build_dir: Path) -> int:
 
 def main() -> int:
     stop_on_sigterm()
+    end_with_parent()
     limit_memory()  # set here, not in a preexec_fn: the parent may run threads (torch), where that is unsafe
     try:
         import weasyprint  # noqa: F401  before reading: the parent starts this worker early to overlap the import
