@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import multiprocessing
+import os
 import sys
 import threading
 import time
@@ -184,7 +185,8 @@ class Reporter:
         if self._process is None or not self._process.is_alive():
             context = multiprocessing.get_context("spawn")
             self._connection, theirs = context.Pipe()
-            self._process = context.Process(target=serve, args=(theirs, str(self.out), self.options, self.history),
+            self._process = context.Process(target=serve, args=(theirs, str(self.out), self.options, self.history,
+                                                                 os.getpid()),
                                             name="report-process", daemon=True)
             self._process.start()
             theirs.close()
@@ -243,9 +245,19 @@ def _prepare(out: Path) -> None:
         pass
 
 
-def serve(connection, out: str, options: dict, history: bool) -> None:
+def serve(connection, out: str, options: dict, history: bool, parent: int | None = None) -> None:
     """The report process: build each checkpoint asked for and the history of those built; answer each request
-    with ``{"ok": True, "summary", "outputs"}`` or ``{"ok": False, "error": one line}``."""
+    with ``{"ok": True, "summary", "outputs"}`` or ``{"ok": False, "error": one line}``. It ends with the
+    training process ``parent`` (a killed training run leaves no report process publishing on its own)."""
+    from analysis.spawning import helper_started, stoppable
+
+    if parent is not None:
+        helper_started(parent)
+        return stoppable(_serve, connection, out, options, history)
+    return _serve(connection, out, options, history)
+
+
+def _serve(connection, out: str, options: dict, history: bool) -> None:
     import os
 
     from report import api, commands

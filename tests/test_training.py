@@ -144,3 +144,54 @@ def test_the_lightning_callback_writes_a_report_per_epoch_and_a_history(tmp_path
     history = pd.read_csv(tmp_path / "out" / "history.csv")
     assert sorted(set(history.epoch)) == sorted(r.epoch for r in done)
     assert (tmp_path / "out" / "report.html").is_file() and len(list((tmp_path / "out" / "training").glob("*.pt"))) == 2
+
+
+@pytest.mark.slow  # a training process, its report process and a kill
+def test_the_report_process_ends_with_a_killed_training_process(tmp_path):
+    """A training run killed with SIGKILL cannot stop its report process: the report process watches its parent
+    and ends by itself, so nothing goes on publishing into the build folder without the training run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+    from conftest import ROOT
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(FIXTURES)!r})\n"
+        "import torch\n"
+        "from user_models import ReusedBlockNet\n"
+        "from report.training import Reporter\n"
+        "if __name__ == '__main__':\n"
+        f"    reporter = Reporter(out={str(tmp_path / 'out')!r}, every=1, sections='assignment', formats='html')\n"
+        "    reporter.epoch_end(ReusedBlockNet(), 0)\n"
+        "    while reporter._process is None:\n"
+        "        time.sleep(0.05)\n"
+        "    print(reporter._process.pid, flush=True)\n"
+        "    time.sleep(600)\n")
+    training = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"},
+                                start_new_session=True)
+    try:
+        child = psutil.Process(int(training.stdout.readline()))
+        training.send_signal(signal.SIGKILL)
+        training.wait(10)
+        child.wait(timeout=5)  # psutil.TimeoutExpired if the report process outlived its training run
+        assert not (tmp_path / "out" / "report.html").exists(), "the report process published after its parent died"
+    finally:
+        with_group = [p for p in psutil.process_iter() if p.pid != os.getpid() and _session(p) == training.pid]
+        for p in with_group:
+            p.kill()
+    assert not with_group, "processes of the killed training run were left"
+
+
+def _session(process) -> int | None:
+    import os
+
+    try:
+        return os.getsid(process.pid)
+    except OSError:
+        return None
