@@ -233,20 +233,25 @@ def build(checkpoint: PathLike | None = None, *, model=None, model_kwargs: str |
                       rendered=outcome.rendered, seconds=time.perf_counter() - started)
 
     result = locked(out, wait, log, work, refuse_inside=data)
-    append_step_summary(result)
+    append_step_summary(result, log or _stderr(quiet))
     check_fail_on(result, fail_on)
     return result
 
 
-def append_step_summary(result: Report) -> None:
-    """In a GitHub Actions job ($GITHUB_STEP_SUMMARY set), append summary.md to the job's summary page."""
-    import os
+def append_step_summary(result: Report, log=print) -> None:
+    """In a GitHub Actions job ($GITHUB_STEP_SUMMARY set), append summary.md to the job's summary page. The
+    report is written by then: a page that cannot be written is a warning, never an error about the report."""
+    from report.render import environment
 
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target or not result.summary_markdown.is_file():
+    target = environment.step_summary()
+    if target is None or not result.summary_markdown.is_file():
         return
-    with open(target, "a", encoding="utf-8") as page:
-        page.write(result.summary_markdown.read_text(encoding="utf-8") + "\n")
+    try:
+        with open(target, "a", encoding="utf-8") as page:
+            page.write(result.summary_markdown.read_text(encoding="utf-8") + "\n")
+    except OSError as error:
+        log(f"report: warning: the summary was not appended to GITHUB_STEP_SUMMARY={target} "
+            f"({error.strerror or error}); the report is written")
 
 
 def _position(position) -> dict[str, int] | None:
@@ -282,7 +287,7 @@ def render(out: PathLike = "build", *, sections: str | Sequence[str] = "all",
 
     out, formats, sections, wait = _outputs(out, formats, sections, wait)
     if not out.exists():  # nothing to render: do not create the folder
-        raise StoreError(f"no analysis in {out} yet: run `make report` first")
+        raise StoreError(f"no analysis in {out} yet: run `python -m report` (or `make report`) first")
     log = log or _stderr(quiet)
     started = time.perf_counter()
 

@@ -47,6 +47,7 @@ OUTPUTS = frozenset({
 MARKS = frozenset({MARKER, CACHEDIR_TAG, LOCK, JOURNAL})
 # Folders where runs write temporary files (see clean_leftovers).
 WORK_FOLDERS = ("", "stores", "series", "compares", "assets", "checkpoints", "cache", "tables", "training")
+NESTED_FOLDERS = ("cache/parquet", "cache/matplotlib")  # written into too: never through a link
 # Inside each folder of the tool, the names it writes there, as exact patterns (a user's `module-best.pt` or
 # `my-notes.txt` never matches); `clean` removes only these, and of the checkpoints only those whose bytes still
 # have the hash their name or their `.sha256` file records (see _holds_recorded_hash).
@@ -56,9 +57,9 @@ OWN_ENTRIES = {
     "checkpoints": (rf"default-{HEX16}\.pt", rf"default-{HEX16}\.pt\.sha256", rf"module-{HEX16}\.pt"),
     "tables": tuple(re.escape(name) for name in TABLE_FILES),  # the report's tables (report.render.tables)
     "training": (rf"epoch-[0-9]{{4,}}-{HEX16}\.pt",),  # checkpoints the training callbacks saved (report.training)
-    "cache": (rf"mnist5k-nchw-{HEX16}\.npz", "matplotlib", "parquet"),
+    "cache": (rf"mnist5k-nchw-{HEX16}\.npz", rf"mnist5k-nchw-{HEX16}\.npz\.sha256", "matplotlib", "parquet"),
     "cache/parquet": (rf"table-{HEX32}\.parquet",),  # report.exports.cached_parquet
-    "cache/matplotlib": (r"fontlist-v[0-9]+\.json",),  # matplotlib's font list (MPLCONFIGDIR points here)
+    "cache/matplotlib": (r"fontlist-v[0-9][0-9.]*\.json",),  # matplotlib's font list (fontlist-v3.11.0.json)
     "assets": (re.escape("report.css"),),
 }
 STORE_FOLDERS = ("stores", "series", "compares")
@@ -107,7 +108,7 @@ def prepare(out: Path) -> Path:
             raise InputError(f"--out {out} already holds files this tool did not make ({shown}): give a new or "
                              "empty folder, or a build folder made by this tool")
     if existed:
-        linked = [name for name in WORK_FOLDERS[1:] if (out / name).is_symlink()]
+        linked = [name for name in (*WORK_FOLDERS[1:], *NESTED_FOLDERS) if (out / name).is_symlink()]
         if linked:  # writing through it would replace files elsewhere (a website's report.css, say)
             raise InputError(f"{out / linked[0]} is a symbolic link: this tool writes only into folders of its own; "
                              "replace the link by a folder")
@@ -196,7 +197,9 @@ def temporary_files_inside(out: Path, matplotlib_cache: bool = True):
     nothing is left in the system's temporary folder. The previous setting is restored. Importing
     torchvision's models alone creates ``$TMPDIR/torchinductor_<user>``."""
     scratch = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}scratch.", dir=out))
-    settings = {"TMPDIR": str(scratch)}
+    # Figures are drawn on matplotlib's Agg canvas through its object API, never pyplot: a backend named in
+    # MPLBACKEND is never used, but one matplotlib does not know fails its import.
+    settings = {"TMPDIR": str(scratch), "MPLBACKEND": "Agg"}
     if matplotlib_cache:  # matplotlib keeps its font list in a config folder, by default under HOME
         settings["MPLCONFIGDIR"] = str(Path(out).resolve() / "cache" / "matplotlib")
     saved_env = {name: os.environ.get(name) for name in settings}
@@ -270,8 +273,12 @@ def publish(out: Path, files: dict[Path, bytes], remove: Iterable[Path] = ()) ->
 
 
 def _removable(out: Path, name: str) -> bool:
-    """A stale output this tool may remove: a document it writes at the top of the build folder."""
-    return name in OUTPUTS and Path(name).suffix in (".html", ".pdf")
+    """A stale output this tool may remove: a document it writes at the top of the build folder, or a table
+    it writes in tables/."""
+    folder, _, file = name.rpartition("/")
+    if folder == "tables":
+        return file in TABLE_FILES
+    return not folder and name in OUTPUTS and Path(name).suffix in (".html", ".pdf")
 
 
 def _apply(out: Path, renames: list[list[str]], removals: list[str] = ()) -> None:
@@ -377,7 +384,7 @@ def _clean_entries(out: Path) -> tuple[list[str], list[str]]:
             removed += inner_removed
             kept += inner_kept
         elif (name in OUTPUTS and name not in OWN_ENTRIES and entry.is_file() and not entry.is_symlink()) \
-                or _is_ours(name) or name in (CACHEDIR_TAG, JOURNAL):
+                or _is_ours(name) or (name in (CACHEDIR_TAG, JOURNAL) and entry.is_file() and not entry.is_symlink()):
             _remove(entry)
             removed.append(name)
         elif name not in (MARKER, LOCK):
@@ -411,22 +418,47 @@ def _clean_folder(folder: Path, relative: str) -> tuple[list[str], list[str]]:
 
 def _is_own_entry(entry: Path, relative: str) -> bool:
     """An entry named as this tool names them is still checked where its content can prove more: a store
-    must be this tool's (its manifest naming it), a checkpoint must hold the bytes its recorded hash says."""
+    must be this tool's (its manifest naming it and listing everything in it), a checkpoint must hold the
+    bytes its recorded hash says, a cached table must be a Parquet file, a cache folder a folder."""
     if entry.is_symlink():
         return False
     if relative in STORE_FOLDERS:
         return _is_own_store(entry)
-    if relative in ("checkpoints", "training"):
+    if relative in ("checkpoints", "training") or (relative == "cache" and entry.name.startswith("mnist5k-")):
         return entry.is_file() and _holds_recorded_hash(entry)
-    return entry.is_file() or entry.name in ("matplotlib", "parquet")
+    if f"{relative}/{entry.name}" in NESTED_FOLDERS:
+        return entry.is_dir()
+    if relative == "cache/parquet":
+        return entry.is_file() and _is_parquet(entry)
+    return entry.is_file()
 
 
 def _is_own_store(folder: Path) -> bool:
+    """A store of this tool: its manifest names the folder, and every file in it is the manifest or listed
+    by it (a user's notes put into a store keep the store from being removed)."""
     if not is_store(folder):
         return False
     try:
-        return json.loads((folder / "manifest.json").read_text()).get("key") == folder.name
-    except (OSError, ValueError, AttributeError):
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict) or manifest.get("key") != folder.name:
+        return False
+    listed = set(manifest.get("files") or {}) | {"manifest.json"}
+    for path in folder.rglob("*"):
+        if path.is_symlink() or (not path.is_dir() and path.relative_to(folder).as_posix() not in listed):
+            return False
+    return True
+
+
+def _is_parquet(path: Path) -> bool:
+    """A Parquet file opens and ends with its magic bytes."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+            handle.seek(-4, os.SEEK_END)
+            return head == b"PAR1" and handle.read(4) == b"PAR1"
+    except OSError:
         return False
 
 
@@ -437,7 +469,7 @@ def _holds_recorded_hash(path: Path) -> bool:
         if path.name.endswith(".sha256"):
             return re.fullmatch(r"[0-9a-f]{64}\n?", path.read_text()) is not None
         digest = sha256_file(path)
-        if path.name.startswith("default-"):
+        if path.name.startswith(("default-", "mnist5k-")):  # the digits' cache records its hash as one does
             recorded = path.with_name(path.name + ".sha256").read_text().strip()
             return digest == recorded
         return path.stem.endswith("-" + digest[:16])
@@ -468,7 +500,7 @@ def current_store(out: Path) -> Path:
 
     pointer = Path(out) / CURRENT_STORE
     if not pointer.is_file():
-        raise StoreError(f"no analysis in {out} yet: run `make report` first")
+        raise StoreError(f"no analysis in {out} yet: run `python -m report` (or `make report`) first")
     name = pointer.read_text(errors="replace").strip()
     stores = Path(out) / "stores"
     store = stores / name
@@ -476,5 +508,5 @@ def current_store(out: Path) -> Path:
     plain = bool(name) and Path(name).name == name and not name.startswith(".") and "\x00" not in name
     if not (plain and store.is_dir() and store.resolve().parent == stores.resolve()):
         raise StoreError(f"{pointer} is damaged (it does not name a store in {Path(out) / 'stores'}): "
-                         "run `make report` to analyse again")
+                         "run `python -m report` (or `make report`) to analyse again")
     return store

@@ -325,7 +325,25 @@ def print_build(args: argparse.Namespace, result) -> None:
 def say(args: argparse.Namespace, line: str) -> None:
     """A command's result: one line on stdout, unless --quiet."""
     if not args.quiet:
-        print(terminal_line(line), flush=True)
+        try:
+            print(terminal_line(line), flush=True)
+        except OSError:  # stdout closed or full (a pipe into `head`, /dev/full): the work is done all the same
+            stdout_gone()
+
+
+def stdout_gone() -> None:
+    """Send what is left for stdout nowhere, so that neither a later line nor the exit's flush fails (and
+    no error claims the report was not written when it was)."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        pass
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def progress_log(args: argparse.Namespace):
@@ -443,10 +461,16 @@ def leave(code: int) -> None:
     and worker processes joined), but not multiprocessing's exit finalizers: they unlink the named semaphores
     of DataLoader queues, which the resource tracker would otherwise report on stderr as leaked when a run
     ends while an iterator that failed is still referenced (a refused image in a worker)."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        stdout_gone()
     if "torch" not in sys.modules:
         sys.exit(code)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
     util = sys.modules.get("multiprocessing.util")
     if util is not None:
         util._run_finalizers(0)  # what its atexit hook runs first; the rest (joining children) is done

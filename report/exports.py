@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 
 from analysis.store.writer import write_atomic
@@ -103,11 +104,17 @@ def cached_parquet(table: Table, out: Path, used: set[Path] | None = None) -> by
     return data
 
 
+CACHED_TABLE = re.compile(r"table-[0-9a-f]{32}\.parquet")  # cached_parquet's names, exactly (a user's table-mine.parquet stays)
+
+
 def prune_cache(out: Path, used: set[Path]) -> None:
     """Keep the cached tables of the last report only, so that a watch over many checkpoints does not pile
     them up. Only this module's own names are removed."""
-    for path in (Path(out) / PARQUET_CACHE).glob("table-*.parquet"):
-        if path not in used:
+    folder = Path(out) / PARQUET_CACHE
+    if folder.is_symlink() or not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if CACHED_TABLE.fullmatch(path.name) and path not in used and path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
 
 

@@ -281,11 +281,20 @@ def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None
         documents.update(pages.tables.result())  # the tables folder comes whole, with the last documents
         bar.update()
     documents[out / RENDER_RECORD] = dumps(record_of)
-    publish(out, documents, remove=stale)
+    publish(out, documents, remove=[*stale, *tables_not_written(out, documents)])
     return targets, True
 
 
 DOCUMENT_FORMATS = ("html", "pdf")
+
+
+def tables_not_written(out: Path, documents: dict[Path, bytes]) -> list[Path]:
+    """Tables of an earlier report that this one does not have (a section left out, another model): left in
+    tables/ they would pass for this report's."""
+    from report.render.tables import TABLE_FILES
+
+    folder = Path(out) / "tables"
+    return [folder / name for name in TABLE_FILES if (folder / name).is_file() and folder / name not in documents]
 
 
 def document_identity(plan: RenderPlan) -> dict:

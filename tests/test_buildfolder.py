@@ -171,6 +171,73 @@ def test_clean_removes_only_what_the_tool_wrote(tmp_path):
     assert not out.exists()  # this tool created it and only its own files were left: removed with them
 
 
+def _store(out, key="0123456789abcdef", extra=None):
+    store = out / "stores" / key
+    write_atomic(store / "images" / "a.png", b"png")
+    files = {"images/a.png": hashlib.sha256(b"png").hexdigest()}
+    (store / "manifest.json").write_text(json.dumps({"schema_version": 4, "files": files, "key": key}))
+    for name, data in (extra or {}).items():
+        write_atomic(store / name, data)
+    return store
+
+
+LOOK_ALIKES = {  # a user's entries that only look like the tool's: each must survive `clean`
+    "notes in a store": lambda out: _store(out, extra={"mynotes.txt": b"mine"}),
+    "a folder in a store": lambda out: _store(out, extra={"mine/a.txt": b"mine"}),
+    "CACHEDIR.TAG a folder": lambda out: ((out / "CACHEDIR.TAG").unlink(), write_atomic(out / "CACHEDIR.TAG" / "u.txt", b"u")),
+    "journal a folder": lambda out: write_atomic(out / ".report-journal.json" / "u.txt", b"u"),
+    "cache/matplotlib a file": lambda out: write_atomic(out / "cache" / "matplotlib", b"mine"),
+    "cache/parquet a file": lambda out: write_atomic(out / "cache" / "parquet", b"mine"),
+    "a cached table that is no Parquet": lambda out: write_atomic(out / "cache" / "parquet" / f"table-{'0' * 32}.parquet", b"mine"),
+    "a store named like a key whose manifest names another": lambda out: _store(out).joinpath("manifest.json").write_text(
+        json.dumps({"schema_version": 4, "files": {}, "key": "fedcba9876543210"})),
+}
+
+
+@pytest.mark.parametrize("case", LOOK_ALIKES, ids=list(LOOK_ALIKES))
+def test_clean_keeps_what_only_looks_like_the_tools(tmp_path, case):
+    out = prepare(tmp_path / "out")
+    LOOK_ALIKES[case](out)
+    before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
+              and p.name not in (".report-build", "CACHEDIR.TAG", ".lock")}
+    removed, kept = clean(out)
+    assert kept, removed
+    after = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert {k: v for k, v in before.items() if k in after} == before, f"removed: {removed}"
+
+
+def test_clean_removes_a_whole_store_of_the_tool_and_matplotlibs_font_list(tmp_path):
+    out = prepare(tmp_path / "out")
+    _store(out)
+    write_atomic(out / "cache" / "matplotlib" / "fontlist-v3.11.0.json", b"{}")
+    write_atomic(out / "cache" / "parquet" / f"table-{'0' * 32}.parquet", b"PAR1 rows PAR1")
+    removed, kept = clean(out)
+    assert kept == [] and not out.exists(), removed
+
+
+def test_cache_folders_that_are_links_are_refused(tmp_path):
+    """A linked cache/parquet would have the tool write and prune files outside the build folder."""
+    out = prepare(tmp_path / "out")
+    elsewhere = tmp_path / "elsewhere"
+    write_atomic(elsewhere / "table-precious.parquet", b"p")
+    (out / "cache").mkdir()
+    (out / "cache" / "parquet").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(InputError, match="parquet is a symbolic link"):
+        prepare(out)
+    assert (elsewhere / "table-precious.parquet").read_bytes() == b"p"
+
+
+def test_pruning_the_table_cache_removes_only_its_own_names(tmp_path):
+    from report.exports import prune_cache
+
+    folder = tmp_path / "cache" / "parquet"
+    ours, used = folder / f"table-{'a' * 32}.parquet", folder / f"table-{'b' * 32}.parquet"
+    for path in (ours, used, folder / "table-mine.parquet", folder / "notes.txt"):
+        write_atomic(path, b"PAR1")
+    prune_cache(tmp_path, {used})
+    assert sorted(p.name for p in folder.iterdir()) == sorted([used.name, "table-mine.parquet", "notes.txt"])
+
+
 def test_clean_waits_for_a_run_holding_the_lock(tmp_path):
     """A clean started during a build waits for it (it removed the store under a running build before)."""
     out = prepare(tmp_path / "out")
@@ -409,7 +476,7 @@ def test_a_damaged_store_pointer_is_one_line(synthetic_store, pointer):
     result = run_cli("render", "--out", str(out), "--format", "html")
     assert result.returncode == 2
     assert result.stderr.strip().endswith("current-store.txt is damaged (it does not name a store in "
-                                          f"{out / 'stores'}): run `make report` to analyse again")
+                                          f"{out / 'stores'}): run `python -m report` (or `make report`) to analyse again")
 
 
 def test_a_lock_that_is_a_folder_is_one_line(tmp_path):

@@ -201,7 +201,7 @@ def test_a_tampered_store_is_rebuilt_not_rendered(default_checkpoint, tmp_path):
 def test_render_before_any_analysis_says_what_to_run(tmp_path):
     result = run_cli("render", "--out", str(tmp_path))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"report: error: no analysis in {tmp_path} yet: run `make report` first"
+    assert result.stderr.strip() == f"report: error: no analysis in {tmp_path} yet: run `python -m report` (or `make report`) first"
 
 
 def test_pdf_has_bookmarks_and_metadata(default_build, findings):

@@ -35,3 +35,37 @@ def test_clean_keeps_files_named_almost_like_the_tools(default_checkpoint, tmp_p
     assert {name: (out / name).read_bytes() for name in mine} == mine
     assert not (out / "report.html").exists() and "kept what this tool did not write" in result.stdout
     assert sorted(os.listdir(out / "stores")) == ["0123456789abcdef"]
+
+
+def test_a_result_line_that_cannot_be_written_is_no_error(default_checkpoint, tmp_path):
+    """stdout into /dev/full or a closed pipe: the report is written; no line may say otherwise."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    out = tmp_path / "build"
+    arguments = [sys.executable, "-m", "report", "--checkpoint", str(default_checkpoint), "--out", str(out),
+                 "--sections", "parameters", "--format", "html"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(arguments, stdout=full, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 0 and "error" not in result.stderr, result.stderr
+    closed = subprocess.Popen([*arguments[:3], "render", "--out", str(out), "--format", "html", "--force"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    closed.stdout.close()  # the reader went away (`| head -0`)
+    assert closed.wait(120) == 0 and "error" not in closed.stderr.read()
+
+
+def test_bad_settings_of_the_tools_libraries_are_one_line(default_checkpoint, tmp_path):
+    bad = {"TQDM_MININTERVAL": "abc"}
+    result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(tmp_path / "a"), "--sections", "parameters",
+                     "--format", "html", env=bad)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "TQDM_MININTERVAL" in result.stderr
+    result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(tmp_path / "b"), "--sections", "parameters",
+                     "--format", "html", env={"GITHUB_STEP_SUMMARY": str(tmp_path)})
+    assert result.returncode == 2 and "GITHUB_STEP_SUMMARY" in result.stderr and not (tmp_path / "b").exists()
+    # a backend matplotlib does not know is never used: figures are drawn on the Agg canvas
+    result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(tmp_path / "c"),
+                     "--sections", "kernels,separation", "--format", "html", env={"MPLBACKEND": "nonexistent"})
+    assert result.returncode == 0, result.stderr

@@ -66,3 +66,19 @@ def test_only_the_tools_documents_can_be_removed_as_stale(tmp_path):
     else:
         raise AssertionError("a file that is not an output of the tool was accepted for removal")
     assert (out / "mine.html").is_file() and not (out / "report.html").exists()
+
+
+def test_tables_of_sections_left_out_are_removed_with_the_publish(tmp_path):
+    out = prepare(tmp_path / "out")
+    first, second = two_stores(out)
+    pipeline.render(pipeline.RenderPlan(out, first, ("html",)))
+    every = {p.name for p in (out / "tables").iterdir()}
+    assert {"kernels.csv", "class_accuracy.csv", "parameters.csv"} <= every
+    pipeline.render(pipeline.RenderPlan(out, second, ("html",), sections=("parameters",)))
+    now = {p.name for p in (out / "tables").iterdir()}
+    index = (out / "tables" / "index.csv").read_text()
+    assert "kernels.csv" not in now and "class_accuracy.csv" not in now and "parameters.csv" in now
+    assert all(name in index for name in now if name != "index.csv"), "a table not listed in index.csv was left"
+    (out / "tables" / "mine.csv").write_text("a\n")
+    pipeline.render(pipeline.RenderPlan(out, first, ("html",)))
+    assert (out / "tables" / "mine.csv").read_text() == "a\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+from pathlib import Path
 
 from analysis.errors import InputError
 
@@ -43,7 +45,34 @@ def pdf_memory() -> int:
     return number
 
 
+def step_summary() -> Path | None:
+    """``GITHUB_STEP_SUMMARY``: the file of a GitHub Actions job's summary page, to append summary.md to."""
+    value = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not value:
+        return None
+    path = Path(value)
+    if path.is_dir() or not path.parent.is_dir():
+        raise InputError(f"GITHUB_STEP_SUMMARY={ascii(value[:200])} is not a file that can be appended to (it is "
+                         "a folder, or its folder does not exist): give a file path, or unset it")
+    return path
+
+
+def check_tqdm() -> None:
+    """tqdm (the progress bars) reads every ``TQDM_<option>`` variable when imported and fails on one it cannot
+    convert: checked here, before any work, only when one is set."""
+    names = sorted(name for name in os.environ if name.startswith("TQDM_"))
+    if not names or "tqdm" in sys.modules:
+        return
+    try:
+        import tqdm  # noqa: F401
+    except (ValueError, TypeError) as error:
+        raise InputError(f"{', '.join(names)}: tqdm cannot use this setting ({str(error)[:120]}): correct or "
+                         "unset it") from None
+
+
 def check() -> None:
     """Every variable the tool reads, checked before any work starts."""
     source_date_epoch()
     pdf_memory()
+    step_summary()
+    check_tqdm()

@@ -22,6 +22,11 @@ MEMORY_LIMIT = environment.pdf_memory()  # bytes of address space for the child 
 TIMEOUT = 600            # seconds
 
 
+def too_big() -> str:
+    return (f"PDF not written: rendering needed more than {MEMORY_LIMIT / 2**30:.1f} GiB (REPORT_PDF_MEMORY); "
+            "render HTML only (--format html), show fewer layers (--layers, --max-channels) or allow more memory")
+
+
 def limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
@@ -99,8 +104,7 @@ def serve(build_dir: Path) -> int:
         except RenderError as error:
             answer = frame(3, str(error).encode())
         except MemoryError:
-            answer = frame(3, f"PDF not written: rendering needed more than {MEMORY_LIMIT / 2**30:.1f} GiB; render "
-                              "HTML only (--format html) or show fewer layers (--layers, --max-channels)".encode())
+            answer = frame(3, too_big().encode())
             sink.write(answer)
             sink.flush()
             return 3  # memory may be left fragmented: the parent starts a fresh worker for the next PDF
@@ -132,8 +136,7 @@ def main() -> int:
             print(error, file=sys.stderr)
             return 3
     except MemoryError:
-        print(f"PDF not written: rendering needed more than {MEMORY_LIMIT / 2**30:.1f} GiB; render HTML only "
-              "(--format html) or show fewer layers (--layers, --max-channels)", file=sys.stderr)
+        print(too_big(), file=sys.stderr)
         return 3
     except Exception as error:  # near the memory cap an import can fail as SystemError or ImportError instead
         print(f"PDF not written: the PDF renderer failed ({type(error).__name__}: {' '.join(str(error).split())[:200]}); "
