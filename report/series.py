@@ -73,7 +73,20 @@ def run_batch(checkpoints: list[Path], data: str | None, config: AnalysisConfig,
     else:
         results = _in_processes(arguments, workers)
     by_path = {r["checkpoint"]: r for r in results}
+    for digest, path in first_of.items():
+        refuse_a_store_of_other_bytes(by_path[path], digest)
     return [{**by_path[first_of[digest]], "checkpoint": str(p)} for p, digest in zip(checkpoints, digests)]
+
+
+def refuse_a_store_of_other_bytes(result: dict, digest: str) -> None:
+    """The rows were keyed on digests taken before the analysis hashed each file again: a file replaced between
+    the two gives a store of other bytes, which every row keyed on ``digest`` (its identical files too) would
+    report, and ``history`` would give those rows another epoch's results."""
+    from report.render.load import checkpoint_sha256
+
+    if checkpoint_sha256(Path(result["store"]), verified=True) != digest:  # ensure_store just validated it
+        raise InputError(f"checkpoint {result['checkpoint']} changed while this run read it: "
+                         "run again once it is complete")
 
 
 def _in_processes(arguments: list[tuple], workers: int) -> list[dict]:

@@ -85,6 +85,8 @@ class Watcher:
         return max(0.01, soonest)
 
     def built(self, path: Path) -> None:
+        """``path`` was looked at, built or failed, at its settled signature: it is looked at again only once its
+        size or modification time change (a file that failed half-written is retried when its writer goes on)."""
         self.seen[path], _ = self.pending.pop(path)
 
 
@@ -101,7 +103,9 @@ def serve(folder: Path, port: int) -> http.server.ThreadingHTTPServer:
 
 def watch(folder: Path, build_one, settle: float = 2.0, interval: float = 0.5, max_builds: int | None = None,
           timeout: float | None = None, log=print) -> int:
-    """Poll ``folder``; call ``build_one(path)`` for each settled new or changed checkpoint. Returns builds done.
+    """Poll ``folder``; call ``build_one(path)`` for each settled new or changed checkpoint. Returns the builds
+    that published a report: a failed one does not count toward ``max_builds``, or ``--max-builds 1`` would end
+    with no report when the first file it sees was still being written.
     Any failure of one build is logged in one line and the watch goes on; SIGINT and SIGTERM raise
     ``analysis.stopping.Stopped`` (a KeyboardInterrupt) out of it, after the build under way cleaned up."""
     if not folder.is_dir():
@@ -112,9 +116,9 @@ def watch(folder: Path, build_one, settle: float = 2.0, interval: float = 0.5, m
     with stop_on_signals():
         while True:
             for path in watcher.ready(time.monotonic()):
-                build_safely(build_one, path, log)
+                published = build_safely(build_one, path, log)
                 watcher.built(path)
-                builds += 1
+                builds += published
                 if max_builds is not None and builds >= max_builds:
                     return builds
             if timeout is not None and time.monotonic() - started > timeout:
@@ -122,13 +126,15 @@ def watch(folder: Path, build_one, settle: float = 2.0, interval: float = 0.5, m
             time.sleep(watcher.next_look(time.monotonic(), interval))
 
 
-def build_safely(build_one, path: Path, log) -> None:
-    """One build; whatever goes wrong is one line and the watch goes on. A stop (Stopped, a KeyboardInterrupt) is
-    never caught here, nor an error it caused (the PDF worker it ended, say): the watch ends with it."""
+def build_safely(build_one, path: Path, log) -> bool:
+    """One build; True when it published a report. Whatever goes wrong is one line and the watch goes on. A stop
+    (Stopped, a KeyboardInterrupt) is never caught here, nor an error it caused (the PDF worker it ended, say):
+    the watch ends with it."""
     from report.api import one_line
 
     try:
         build_one(path)
+        return True
     except (ReportError, OSError) as error:  # a bad checkpoint, data that no longer fit, a full disk
         raise_if_stopped()
         text = one_line(error) if isinstance(error, ReportError) else f"{error.filename or path}: {error.strerror or error}"
@@ -137,6 +143,7 @@ def build_safely(build_one, path: Path, log) -> None:
         raise_if_stopped()
         log(f"report: error: {path.name}: internal error ({type(error).__name__}: {one_line(error)[:300]}) "
             "(still watching)")
+    return False
 
 
 def run_watch(folder: Path, out: Path, config, data: str | None, formats: tuple[str, ...],

@@ -119,3 +119,54 @@ def test_clean_during_a_build_waits_for_it(tmp_path):
     assert cleaned.returncode == 0, cleaned.stderr
     assert "another run is using" in cleaned.stderr
     assert "report.html" in cleaned.stdout and not out.exists()  # it waited, then removed the finished build
+
+
+def test_a_batch_refuses_a_checkpoint_replaced_between_its_digest_and_its_analysis(tmp_path, monkeypatch):
+    """`batch` and `history` key each row on a digest taken before the analysis hashes the file again: a.pt
+    replaced in between used to give its identical twin b.pt a store of the other bytes (another epoch's
+    accuracy in `history`)."""
+    import report.series as series
+
+    data = str(image_folder(tmp_path / "images"))
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    resnet_checkpoint(folder / "a.pt", 0)
+    (folder / "b.pt").write_bytes((folder / "a.pt").read_bytes())
+    original = series.analysis_task
+
+    def after_a_new_epoch_is_saved(checkpoint, *args):
+        resnet_checkpoint(folder / "a.pt", 1)  # a training loop saving over a.pt while the batch runs
+        return original(checkpoint, *args)
+
+    monkeypatch.setattr(series, "analysis_task", after_a_new_epoch_is_saved)
+    with pytest.raises(InputError, match=r"checkpoint .*a\.pt changed while this run read it: run again once it is"):
+        series.run_batch(series.checkpoints_in(folder), data, TINY, tmp_path / "out", workers=1)
+
+
+def test_a_digits_cache_edited_in_place_is_rebuilt_not_trusted_on_its_name(tmp_path):
+    """The cache of the embedded digits was trusted on its name (the CSV's hash): a valid .npz of other pixels
+    put in its place gave another analysis under the same store key."""
+    from analysis.data import datasets
+
+    first_images, first_labels = datasets._read_embedded(tmp_path)
+    (cache,) = tmp_path.glob("mnist5k-nchw-*.npz")
+    assert datasets.cache_digest_path(cache).read_text().strip() == hashlib.sha256(cache.read_bytes()).hexdigest()
+    np.savez(cache, images=np.zeros_like(first_images), labels=first_labels)  # edited in place, still valid
+    images, labels = datasets._read_embedded(tmp_path)
+    assert np.array_equal(images, first_images) and np.array_equal(labels, first_labels)
+    assert datasets._read_cache(cache) is not None  # rebuilt, with its sidecar
+
+
+def test_clean_removes_the_digits_cache_and_its_sidecar_only_when_they_match(tmp_path):
+    from analysis.data import datasets
+    from report.buildfolder import _clean_folder
+
+    datasets._read_embedded(tmp_path / "cache")
+    (cache,) = (tmp_path / "cache").glob("mnist5k-nchw-*.npz")
+    np.savez(cache, images=np.zeros((2, 1, 28, 28), np.uint8), labels=np.zeros(2, np.int64))  # not ours any more
+    removed, kept = _clean_folder(tmp_path / "cache", "cache")
+    assert kept == [f"cache/{cache.name}"] and removed == [f"cache/{cache.name}.sha256"]
+    datasets._read_embedded(tmp_path / "cache")  # rebuilt
+    removed, kept = _clean_folder(tmp_path / "cache", "cache")
+    assert sorted(removed) == [f"cache/{cache.name}", f"cache/{cache.name}.sha256"] and not kept
+    assert not (tmp_path / "cache").exists()

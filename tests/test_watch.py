@@ -100,8 +100,8 @@ def test_any_failure_of_one_build_is_one_line_and_the_watch_goes_on(tmp_path):
             raise MemoryError()
         built.append(path.name)
 
-    assert watch(tmp_path, build_one, settle=0, interval=0.01, max_builds=3, log=lines.append) == 3
-    assert built == ["c.pt"]
+    assert watch(tmp_path, build_one, settle=0, interval=0.01, max_builds=1, log=lines.append) == 1
+    assert built == ["c.pt"]  # only a published report counts toward max_builds
     errors = [line for line in lines if "error" in line]
     assert len(errors) == 2 and all(line.endswith("(still watching)") and "\n" not in line for line in errors)
     assert "internal error (RuntimeError: a fault of the tool over two lines)" in errors[0]
@@ -127,3 +127,24 @@ def test_a_watch_started_in_the_background_stops_on_sigint_and_sigterm(tmp_path,
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 128 + sig, stderr
     assert f"report: stopped by {sig.name}" in stderr and "Traceback" not in stderr
+
+
+def test_a_failed_build_does_not_count_and_the_file_is_retried_once_it_changes(tmp_path):
+    """`watch --max-builds 1` used to end with no report when the first file it saw failed (a checkpoint still
+    being written): the failure counted as a build."""
+    from analysis.errors import InputError
+
+    checkpoint = tmp_path / "e1.pt"
+    checkpoint.write_bytes(b"half")
+    os.utime(checkpoint, (1.0, 1.0))
+    attempts, built = [], []
+
+    def build_one(path):
+        attempts.append(path.read_bytes())
+        if path.read_bytes() == b"half":
+            path.write_bytes(b"half and the rest")  # its writer goes on while the build fails
+            raise InputError("e1.pt is truncated")
+        built.append(path.name)
+
+    assert watch(tmp_path, build_one, settle=0, interval=0.01, max_builds=1, timeout=20, log=lambda line: None) == 1
+    assert attempts == [b"half", b"half and the rest"] and built == ["e1.pt"]

