@@ -11,12 +11,15 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 from analysis import batches, devices, scoped
 from analysis.batches import Inputs
 from analysis.capture import activations, trace
+from analysis.capture.nesting import check_nesting
 from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data.datasets import DataSplits, load
+from analysis.data.files import data_identity
 from analysis.errors import InputError
 from analysis.figures import images
 from analysis.models.build import build_model, check_input_size, expected_input
@@ -123,11 +126,11 @@ class Prepared:
 
 
 def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, cache_dir: Path,
-            module: nn.Module | None = None) -> Prepared:
+            module: nn.Module | None = None, checkpoint_sha256: str | None = None) -> Prepared:
     """Read the checkpoint and the data, build the model, and check every input and option against them;
     bad input raises InputError here, before anything is written. ``module``: a model given in memory
     (report.api), used through a copy instead of being built from its source."""
-    state, meta = read_checkpoint(checkpoint) if checkpoint is not None else (None, {})
+    state, meta = read_checkpoint(checkpoint, checkpoint_sha256) if checkpoint is not None else (None, {})
     model_config, data_config = meta.get("model_config", {}), meta.get("data_config", {})
     # A checkpoint may name only a built-in model: any other source imports code, so the user must name it.
     source, kwargs = resolve_source(config.model, config.model_kwargs, model_config, checkpoint)
@@ -147,6 +150,7 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
     else:
         check_model_fits(source, kwargs, state, checkpoint)
         model = build_model(source, kwargs)
+        check_nesting(model)  # before anything walks it recursively
     if state is not None:
         load_into(model, state, checkpoint)
     model.eval()
@@ -181,13 +185,14 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         raise InputError(f"the analysis was configured for {config.device} but runs on {target}: give --device "
                          f"{config.device}, or the device in the configuration")
     scoped.exact_float32()
-    run = prepare(checkpoint, data, config, cache_dir, module)
+    run = prepare(checkpoint, data, config, cache_dir, module, inputs["checkpoint"]["sha256"])
     if announce:
         announce()
     key = store_key(inputs)
     writer = StoreWriter(Path(stores_dir) / key)
     try:
         write_results(run, config, writer, show_progress, target, batches.default_workers(run.splits, workers), dask)
+        refuse_changed_data(data, config, inputs)
         return writer.commit({
             "key": key, "inputs": inputs, "data_description": run.splits.description,
             "producer": {"python": platform.python_version(), "torch": torch.__version__.split("+")[0],
@@ -196,6 +201,13 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     except BaseException:
         writer.abort()
         raise
+
+
+def refuse_changed_data(data: str | None, config: AnalysisConfig, inputs: dict) -> None:
+    """The data files are read image by image during the pass: if they are not the files hashed for the
+    store's key any more, the store would be keyed on other data than it holds."""
+    if data_identity(data, config.input_size) != inputs["data"]:
+        raise InputError(f"the data in {data} changed while this run read it: run again once it is complete")
 
 
 def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, show_progress: bool,
@@ -218,7 +230,7 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
     else:
         logits = predict_logits(model, x_test, what="classifying the test split", show_progress=show_progress)
     writer.write_record("model.json", model_doc)
-    writer.write_record("evaluation.json", _evaluation(logits, splits, run.meta))
+    writer.write_record("evaluation.json", _evaluation(logits, splits, run.meta, passed))
     if config.maps:
         writer.write_record("activations.json", _activation_results(model, x_test, splits, config, run.choices.maps,
                                                                     writer))
@@ -227,9 +239,10 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
         embeddings_doc = _embedding_results(model, x_test, logits, splits, config, run.choices, writer)
         writer.write_record("embeddings.json", embeddings_doc)
     if passed is not None:
-        writer.write_record("separation.json", fullsplit.results(
-            model, x_test, passed, splits, point, config.metric, config.seed, embeddings_doc, writer,
-            show_progress))
+        separation = fullsplit.results(model, x_test, passed, splits, point, config.metric, config.seed,
+                                       embeddings_doc, writer, show_progress)
+        if separation is not None:  # None: fewer than two finite embeddings (evaluation.json counts them)
+            writer.write_record("separation.json", separation)
 
 
 def _model_results(model: nn.Module, traced: Trace, usage: trace.Usage, setup: Setup, splits: DataSplits,
@@ -261,6 +274,9 @@ def check_model_fits(source: str, kwargs: dict, state: dict | None, checkpoint: 
         raise
     except Exception:  # e.g. a user model that computes with real tensors in __init__
         return
+    check_nesting(skeleton)  # before anything walks it recursively
+    if any(is_lazy(t) for t in (*skeleton.parameters(), *skeleton.buffers())):
+        return  # lazy layers have no size until the first forward pass: the shape trace is that pass
     size = sum(t.numel() * t.element_size() for t in (*skeleton.parameters(), *skeleton.buffers()))
     if size > MAX_MODEL_BYTES:
         raise InputError(f"the model {source} with arguments {json.dumps(kwargs)[:200]} would hold "
@@ -348,9 +364,11 @@ def _prediction(logits_row: torch.Tensor) -> tuple[int, float]:
     return int(probabilities.argmax()), float(probabilities.max())
 
 
-def _evaluation(logits: torch.Tensor, splits: DataSplits, meta: dict) -> EvaluationDocument:
+def _evaluation(logits: torch.Tensor, splits: DataSplits, meta: dict, passed=None) -> EvaluationDocument:
     """Accuracy over the test split, per class, with the checkpoint's own record of its training and position
-    (``meta``: its validated metadata; ``warnings``: metadata left out, and why)."""
+    (``meta``: its validated metadata; ``warnings``: metadata left out, and why), and how many images got NaN or
+    infinite scores, or embeddings (``passed``: the whole-split pass, when it ran)."""
+    from analysis.stats.separation import finite_rows
     predicted = logits.argmax(1).numpy()
     labels = splits.test.labels
     per_class = []
@@ -362,7 +380,9 @@ def _evaluation(logits: torch.Tensor, splits: DataSplits, meta: dict) -> Evaluat
         n_test=len(labels), correct=int((predicted == labels).sum()), accuracy=float((predicted == labels).mean()),
         per_class=per_class, training=training, class_names=splits.class_names, outputs=int(logits.shape[1]),
         position=meta.get("position") or _position_from_training(training),
-        checkpoint_warnings=meta.get("warnings", []))
+        checkpoint_warnings=meta.get("warnings", []),
+        non_finite_scores=int((~torch.isfinite(logits).all(1)).sum()),
+        non_finite_embeddings=0 if passed is None else int((~finite_rows(passed.embeddings)).sum()))
 
 
 def resolve_class(value: str, class_names: list[str]) -> int:

@@ -27,6 +27,8 @@ from analysis.store.schema import (
     LayerParams,
     LayerSeparation,
     MapGrid,
+    PairSelection,
+    ClassPair,
     ModelDocument,
     ModelInfo,
     Parameters,
@@ -129,17 +131,28 @@ def documents() -> dict:
 
 
 def separation_doc(silhouettes=(0.1, 0.3, 0.6), ci=((0.5, 0.7), (0.9, 1.1), (1.2, 1.4)), confusion=None,
-                   two_sample_full=(0.6, 1.0), dead=(), misclassified=True, activated=True) -> dict:
-    """Whole-split statistics of the tiny model's 3 classes, 10 test images each."""
+                   two_sample_full=(0.6, 1.0), dead=(), misclassified=True, activated=True,
+                   pairs_kept: bool = False, left_out=(0, 0, 0)) -> dict:
+    """Whole-split statistics of the tiny model's 3 classes, 10 test images each. ``pairs_kept``: stored as the
+    analysis stores more classes than PAIR_MATRIX_MAX_CLASSES (no matrices: the closest pairs, the non-zero
+    confusion cells); ``left_out``: images each depth layer left out for a non-finite output."""
     intra = [0.6, 1.0, 1.3]
     inter = [[0.6, 2.0, 3.0], [2.0, 1.0, 2.5], [3.0, 2.5, 1.3]]
+    centroid = [[0, 1.5, 2.5], [1.5, 0, 2.0], [2.5, 2.0, 0]]
     confusion = confusion or [[9, 1, 0], [0, 8, 2], [0, 0, 10]]
+    sparse = {}
+    if pairs_kept:
+        kept = sorted((inter[a][b] / ((intra[a] + intra[b]) / 2), a, b) for a in range(3) for b in range(a + 1, 3))
+        sparse = {"pairs": PairSelection(total=3, kept=[ClassPair(a=a, b=b, inter_mean=inter[a][b],
+                                                                  centroid=centroid[a][b], ratio=r)
+                                                        for r, a, b in kept[:2]]),
+                  "confusion_cells": [[r, c, n] for r, row in enumerate(confusion) for c, n in enumerate(row) if n]}
     return to_json(SeparationDocument(
         metric="mse", n=30, dimensions=6, layer="fc1", description="fc1 after ReLU",
         classes=[0, 1, 2], embeddings_file="embeddings_test.npy",
         per_class=[ClassSpread(cls=c, n=10, intra_mean=intra[c], intra_std=0.2, pairs=45, ci_low=ci[c][0],
                                ci_high=ci[c][1], ci_sample=10, silhouette=0.5) for c in range(3)],
-        inter_matrix=inter, centroid_matrix=[[0, 1.5, 2.5], [1.5, 0, 2.0], [2.5, 2.0, 0]],
+        inter_matrix=[] if pairs_kept else inter, centroid_matrix=[] if pairs_kept else centroid,
         ratio=2.5 / 0.97, silhouette=silhouettes[-1], nearest_centroid_accuracy=0.9, network_accuracy=0.9,
         closest_pairs=[{"a": 0, "b": 1, "ratio": 2.5, "inter_mean": 2.0,
                         "examples": [{"class": 0, "index": 3, "path": "images/closest_0_1_0.png"},
@@ -147,10 +160,11 @@ def separation_doc(silhouettes=(0.1, 0.3, 0.6), ci=((0.5, 0.7), (0.9, 1.1), (1.2
         two_sample={"classes": [1, 2], "intra": {"1": {"two_sample": 0.01167, "full": two_sample_full[0]},
                                                  "2": {"two_sample": 0.1317, "full": two_sample_full[1]}},
                     "inter": {"two_sample": 4.715, "full": 2.5}},
-        depth=[LayerSeparation(module=f"l{i}", label=f"layer {i}", dims=36 // (i + 1), ratio=1.0 + s, silhouette=s)
+        depth=[LayerSeparation(module=f"l{i}", label=f"layer {i}", dims=36 // (i + 1), ratio=1.0 + s, silhouette=s,
+                               left_out=left_out[i % len(left_out)])
                for i, s in enumerate(silhouettes)],
         depth_sample=30, pca_variance=[0.5, 0.3], tsne_sample=30,
-        confusion=confusion, confusion_names=["zero", "one", "two"],
+        confusion=[] if pairs_kept else confusion, confusion_names=["zero", "one", "two"],
         misclassified=[{"index": 5, "label": 0, "predicted": 1, "confidence": 0.8,
                         "path": "images/misclassified_0.png"}] if misclassified else [],
         wrong=3 if misclassified else 0,
@@ -162,7 +176,7 @@ def separation_doc(silhouettes=(0.1, 0.3, 0.6), ci=((0.5, 0.7), (0.9, 1.1), (1.2
                 "depth": "images/separation_depth.png", "pca": "images/map_pca.png", "tsne": "images/map_tsne.png",
                 "confusion": "images/confusion.png"},
         settings={"bootstrap_replicates": 200, "bootstrap_cap": 2000, "chunk": 1024, "dead_share": 0.99,
-                  "near_dead_share": 0.9}))
+                  "near_dead_share": 0.9}, **sparse))
 
 
 def _separation_paths(doc: dict | None) -> set[str]:

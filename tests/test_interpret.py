@@ -201,6 +201,16 @@ CASES = {
                                             "n_train": 400, "n_test": 30, "test_accuracy": 0.9}),
                      "trained by this tool for 3 epochs on 400 images in 4.20 s"),
     },
+    "accuracy.non_finite": {  # issue 29: NaN or infinite outputs are stated, with how many images
+        "scores": (edit((E, "non_finite_scores"), 4),
+                   "4 of the 30 test images get NaN or infinite scores from the network: their scores cannot rank "
+                   "the classes"),
+        "embeddings": (edit((E, "non_finite_embeddings"), 6),
+                       "The network's scores are finite, but 6 of the 30 test images have NaN or infinite values in "
+                       "their embedding, and every whole-split statistic of the embedding"),
+        "both": (several(edit((E, "non_finite_scores"), 30), edit((E, "non_finite_embeddings"), 30), edit((S,), None)),
+                 "fewer than two images have a finite embedding, so the whole-split sections are left out"),
+    },
     "separation.overall": {
         "strong": (no_change, "Over all 30 test images, the fc1 embedding separates the classes well: mean inter-class distance is 2.6× the mean "
                               "intra-class distance, the silhouette (from −1 to 1: how much closer each image lies to "
@@ -301,7 +311,7 @@ def test_every_rule_has_cases_for_two_branches(tmp_path):
     assert set(produced) == set(CASES)
     assert all(len(branches) >= 2 for branches in CASES.values())
     rule_modules = {f"{fn.__module__}.{fn.__name__}" for fn in RULES}
-    assert len(rule_modules) == len(RULES) == 28
+    assert len(rule_modules) == len(RULES) == 29
 
 
 def test_text_changes_with_the_numbers(tmp_path):

@@ -61,9 +61,9 @@ def test_alerts_come_most_severe_first_and_the_threshold_counts_levels_above(tmp
     assert ids(found) == [("error", "weights.non_finite"), ("warning", "outputs.classes"),
                           ("info", "activations.misclassified")]
     assert ids(at_least(found, "error")) == ids(found)[:1] and ids(at_least(found, "warning")) == ids(found)[:2]
-    assert [rule.__name__ for rule in alert_rules.ALERTS] == ["non_finite", "at_chance", "checkpoint_fields",
-                                                              "random_weights", "outputs_and_classes",
-                                                              "misclassified_map_input"]
+    assert [rule.__name__ for rule in alert_rules.ALERTS] == ["non_finite", "non_finite_outputs", "at_chance",
+                                                              "checkpoint_fields", "random_weights",
+                                                              "outputs_and_classes", "misclassified_map_input"]
 
 
 def test_the_summary_is_the_stores_numbers(tmp_path):

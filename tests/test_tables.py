@@ -132,6 +132,13 @@ def test_cells_a_spreadsheet_would_evaluate_are_neutralised(tmp_path, name):
     assert "\n" + name not in every and "," + name not in every  # nowhere as a bare cell
 
 
+def test_escape_sequences_from_the_data_are_escaped_in_the_csv():
+    from report.render.tables import _cell
+
+    assert _cell("red\x1b[31m\x07\u202etxt") == "red\\x1b[31m\\x07\\u202etxt"
+    assert _cell("two\nlines\tand\rmore") == "two\nlines\tand\rmore"  # quoted by the CSV writer, kept
+
+
 def test_numbers_held_as_text_stay_numbers_in_the_csv():
     from report.render.tables import _cell
 

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from analysis.capture.failures import run_model
 from analysis.capture.forward import INPUT, OUTPUT, first_tensor, forward
 from analysis.errors import InputError
 
@@ -27,7 +28,7 @@ def capture(model: nn.Module, x: torch.Tensor, names: list[str],
     called more than once gives its first call (the policies of analysis.capture.forward)."""
     recording = forward(model, {name: INPUT if name in inputs_of else OUTPUT for name in names})
     with recording:
-        logits = model(x)
+        logits = run_model(model, x)
     return {call.name: _first_tensor(call.inputs if call.name in inputs_of else call.output).cpu().numpy()
             for call in recording.calls if call.repeat == 0}, logits.cpu()
 

@@ -36,15 +36,25 @@ from typing import Any
 import torch
 from torch import nn
 
+from analysis.capture.nesting import room_for
 from analysis.errors import InputError
 
 
 def module_by_name(model: nn.Module, name: str) -> nn.Module:
+    return modules_by_name(model, [name])[name]
+
+
+def modules_by_name(model: nn.Module, names: Iterable[str]) -> dict[str, nn.Module]:
+    """The named modules of ``model``, from one walk over its modules (a walk per name would make watching
+    every module of a large model quadratic in its size); an unknown name raises InputError."""
     modules = dict(model.named_modules())
-    if name not in modules or not name:
-        known = ", ".join(n for n in modules if n)
-        raise InputError(f"unknown layer {name!r}: the model's layers are {known}")
-    return modules[name]
+    found = {}
+    for name in names:
+        if name not in modules or not name:
+            known = ", ".join(n for n in modules if n)
+            raise InputError(f"unknown layer {name!r}: the model's layers are {known}")
+        found[name] = modules[name]
+    return found
 
 
 def snapshot(value: Any) -> Any:
@@ -84,7 +94,7 @@ INPUT = Probe(inputs=snapshot, output=None)       # a detached copy of the posit
 CALLS = Probe(output=None)                        # only that, when and how deep the module ran
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # a call is itself: lists of calls are searched by identity, never field by field
 class Call:
     """One call of a watched module."""
 
@@ -108,11 +118,14 @@ class Recording:
     def __init__(self, model: nn.Module, probes: Mapping[str, Probe]):
         self.model = model
         self.probes = dict(probes)
-        self.modules = {name: module_by_name(model, name) for name in self.probes}  # unknown names fail here
+        self.modules = modules_by_name(model, self.probes)  # unknown names fail here
         self.calls: list[Call] = []
         self._open: list[Call] = []
         self._counts: dict[str, int] = {}
         self._exit: contextlib.ExitStack | None = None
+        self._probing = 0       # > 0 while a probe runs: its own tensor operations are not the model's
+        self.failed_in: str | None = None  # the innermost watched module running when the pass raised
+                                           # ("" for the model's own forward, outside every watched module)
 
     # -- reading -------------------------------------------------------------------------------------------
     def of(self, name: str) -> list[Call]:
@@ -149,13 +162,25 @@ class Recording:
         """The innermost running call of a watched module."""
         return next((call for call in reversed(self._open) if call.function is None), None)
 
+    @property
+    def probing(self) -> bool:
+        """True while a probe function runs (analysis.capture.operations does not record its operations)."""
+        return self._probing > 0
+
+    def _probe(self, function: Callable[[Any], Any], value: Any) -> Any:
+        self._probing += 1
+        try:
+            return function(value)
+        finally:
+            self._probing -= 1
+
     # -- hooks ---------------------------------------------------------------------------------------------
     def _before(self, name: str, args: tuple) -> None:
         probe = self.probes[name]
         repeat = self._counts.get(name, 0)
         self._counts[name] = repeat + 1
         self.start(Call(order=len(self.calls), name=name, module=self.modules[name], depth=len(self._open),
-                        repeat=repeat, inputs=probe.inputs(args) if probe.inputs else None))
+                        repeat=repeat, inputs=self._probe(probe.inputs, args) if probe.inputs else None))
 
     def start(self, call: Call) -> None:
         """Record ``call`` as started now (the hooks, and the functional-call recorder, come here)."""
@@ -169,27 +194,30 @@ class Recording:
         return len(self._open)
 
     def _after(self, name: str, output: Any) -> None:
-        started = [i for i, call in enumerate(self._open) if call.name == name and call.function is None]
-        if not started:  # the call began before the hooks were registered
+        # The latest open call of this module, searched from the innermost: normally the last one, so a deep
+        # nesting costs nothing per call; a module that calls itself closes inside out.
+        index = next((i for i in range(len(self._open) - 1, -1, -1)
+                      if self._open[i].name == name and self._open[i].function is None), None)
+        if index is None:  # the call began before the hooks were registered
             return
-        call = self._open.pop(started[-1])  # the latest: a module that calls itself closes inside out
+        call = self._open.pop(index)
         probe = self.probes[name]
-        call.output = probe.output(output) if probe.output else None
+        call.output = self._probe(probe.output, output) if probe.output else None
         call.finished = True
 
     def finish(self, call: Call, output: Any) -> None:
         """A call started with ``start`` returned ``output`` (already reduced)."""
-        self._open.remove(call)
+        _remove_latest(self._open, call)
         call.output, call.finished = output, True
 
     def fail(self, call: Call) -> None:
         """A call started with ``start`` raised: it stays recorded, unfinished (``reached`` names it)."""
-        self._open.remove(call)
+        _remove_latest(self._open, call)
 
     def discard(self, call: Call) -> None:
         """A call started with ``start`` turned out not to be worth a record."""
-        self._open.remove(call)
-        self.calls.remove(call)
+        _remove_latest(self._open, call)
+        _remove_latest(self.calls, call)
 
     # -- context -------------------------------------------------------------------------------------------
     def __enter__(self) -> Recording:
@@ -197,6 +225,7 @@ class Recording:
             raise RuntimeError("this recording is already watching a forward pass")
         stack = contextlib.ExitStack()
         try:
+            stack.enter_context(room_for(self.model))  # a deeply nested model runs here as it runs without hooks
             stack.callback(_restore_flags, self.model, [(m, m.training) for m in self.model.modules()])
             stack.callback(self._open.clear)
             for name, module in self.modules.items():
@@ -212,9 +241,22 @@ class Recording:
         self._exit = stack
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, error, traceback) -> None:
+        if error is not None:
+            innermost = self.innermost_module()
+            self.failed_in = innermost.name if innermost is not None else ""
         stack, self._exit = self._exit, None
         stack.close()  # grad mode as it was, hooks removed, training flags restored (in that order)
+
+
+def _remove_latest(calls: list[Call], call: Call) -> None:
+    """Remove ``call`` (by identity) searching from the end, where the call just started or finished is: a
+    search from the front made every discarded call cost the length of the whole record."""
+    for index in range(len(calls) - 1, -1, -1):
+        if calls[index] is call:
+            del calls[index]
+            return
+    raise ValueError("the call is not in the list")
 
 
 def _restore_flags(model: nn.Module, flags: list[tuple[nn.Module, bool]]) -> None:

@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.nn.parameter import is_lazy
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
@@ -82,6 +83,12 @@ def _is_torch_nn(module: torch.nn.Module) -> bool:
     return type(module).__module__.startswith("torch.")
 
 
+def _initialising(func, tensors: list[torch.Tensor]) -> bool:
+    """A lazy layer giving itself its parameters on its first call (materialising them, then torch.nn.init):
+    part of building the model, not of what its forward pass computes."""
+    return getattr(func, "__module__", None) == "torch.nn.init" or any(is_lazy(t) for t in tensors)
+
+
 class FunctionCalls(TorchFunctionMode):
     """Records functional calls into a ``Recording`` as calls of the module that made them (see above)."""
 
@@ -91,11 +98,13 @@ class FunctionCalls(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if self.recording.probing:  # the recording's own probes reading a shape or taking a copy
+            return func(*args, **kwargs)
         caller = self.recording.innermost_module()
         if caller is not None and _is_torch_nn(caller.module):
             return func(*args, **kwargs)
         tensors = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, torch.Tensor)]
-        if not tensors:
+        if not tensors or _initialising(func, tensors):
             return func(*args, **kwargs)
         name = caller.name if caller is not None else ""
         module = caller.module if caller is not None else self.recording.model

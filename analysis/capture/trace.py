@@ -7,8 +7,9 @@ import dataclasses
 import torch
 from torch import nn
 
+from analysis.capture import failures, operations
 from analysis.capture import forward as capture
-from analysis.capture import operations
+from analysis.capture.nesting import room_for
 from analysis.models import outputs
 from analysis.errors import InputError
 from analysis.models.kinds import is_convolution
@@ -75,14 +76,19 @@ def _where(reached: str | None) -> str:
 def trace_shapes(model: nn.Module, example: torch.Tensor) -> tuple[Trace, Usage]:
     """Run one forward pass on ``example`` (batch of 1): every module call and functional call, with
     MACs counted at the dispatch level (analysis.capture.operations)."""
-    recording = capture.forward(model, {name: SHAPES for name, _ in model.named_modules() if name})
+    with room_for(model):  # walking a deeply nested model's modules recurses as deep (InputError beyond the limit)
+        recording = capture.forward(model, {name: SHAPES for name, _ in model.named_modules() if name})
     try:
         with recording, operations.watch(recording) as usage:
             output = model(example)
-    except Exception as error:  # report how far the forward pass got
+    except Exception as error:  # report how far the forward pass got, and whose fault it is
+        if isinstance(error, InputError):
+            raise
+        if failures.is_models_own(error) and not failures.is_input_mismatch(error):
+            raise InputError(failures.model_failed(error, recording.failed_in)) from None
         shape = "×".join(map(str, example.shape[1:]))
         raise InputError(f"the model cannot take the data's {shape} images: the forward pass failed at "
-                         f"{_where(recording.reached)} ({str(error).splitlines()[0][:200]}); give data "
+                         f"{_where(recording.reached)} ({(str(error).splitlines() or [''])[0][:200]}); give data "
                          "of the size the model expects (--input-size for image folders)") from None
     rows = [_function_row(call, i) if call.function else _module_row(call, i) for i, call in enumerate(recording.calls)]
     logits, taken = outputs.logits_of(output)

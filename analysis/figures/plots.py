@@ -43,6 +43,9 @@ TITLE_LINES = 3
 LABEL_CHARS = 22         # tick and legend labels longer than this are shortened, with an ellipsis
 TICK_LABELS = 25         # at most this many labelled ticks on a categorical axis
 LEGEND_CLASSES = 20      # beyond this many classes colours repeat (tab20), so a scatter plot has no legend
+MINOR_TICKS_MAX = 100    # a minor tick per class up to this many: beyond, they merge into a bar at the figure's
+                         # size, and matplotlib builds an object per tick (seconds for a thousand classes)
+ONE_COLLECTION_BEYOND = 100  # a scatter plot of more classes draws them as one collection
 EDGE_PT = 6              # room kept free at the figure's edges for a wrapped title
 
 
@@ -147,7 +150,7 @@ def _categories(axis, names: list[str], rotate: bool) -> int:
         axis.set_ticks(shown, labels=labels, rotation=45, ha="right", rotation_mode="anchor", fontsize=TICK_PT)
     else:
         axis.set_ticks(shown, labels=labels, fontsize=TICK_PT)
-    if step > 1:
+    if step > 1 and len(names) <= MINOR_TICKS_MAX:
         axis.set_ticks(range(len(names)), minor=True)
     return step
 
@@ -247,11 +250,19 @@ def scatter_figure(points: np.ndarray, labels: np.ndarray, names: list[str], tit
     figure = _new(6.4, 4.8)
     axes = figure.add_subplot()
     palette = colormaps[CLASS_COLOURS if len(names) <= 10 else "tab20"]
-    for k, name in enumerate(names):
-        chosen = labels == k
-        if chosen.any():
-            axes.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.7, color=palette(k % palette.N),
-                         label=_plain(short(name)), linewidths=0)
+    if len(names) <= ONE_COLLECTION_BEYOND:
+        for k, name in enumerate(names):
+            chosen = labels == k
+            if chosen.any():
+                axes.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.7, color=palette(k % palette.N),
+                             label=_plain(short(name)), linewidths=0)
+    else:  # one collection for every class (one per class costs seconds for a thousand classes), its points
+        # in class order, so that classes are drawn over each other as they would be one by one
+        order = np.argsort(labels, kind="stable")
+        order = order[(labels[order] >= 0) & (labels[order] < len(names))]
+        colours = np.asarray(palette.colors if hasattr(palette, "colors") else palette(np.arange(palette.N)))
+        axes.scatter(points[order, 0], points[order, 1], s=6, alpha=0.7, c=colours[labels[order] % palette.N],
+                     linewidths=0)
     axes.set_xlabel(_plain(short(xlabel, 60)), fontsize=LABEL_PT)
     axes.set_ylabel(_plain(short(ylabel, 40)), fontsize=LABEL_PT)
     axes.tick_params(labelsize=TICK_PT)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 from analysis.data.files import names_list, printable
 from analysis.errors import InputError
@@ -210,7 +211,9 @@ def check_fits(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> 
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     mismatched = [f"{printable(k, 60)} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
-                  for k in sorted(set(state) & set(expected)) if state[k].shape != expected[k].shape]
+                  for k in sorted(set(state) & set(expected))
+                  if not is_lazy(expected[k]) and state[k].shape != expected[k].shape]  # a lazy layer's
+                  # parameters have no shape yet: they take the checkpoint's when it is loaded
     problems = []
     if missing:
         problems.append("missing " + names_list(missing))

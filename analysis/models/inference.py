@@ -20,6 +20,8 @@ def to_input(images: np.ndarray, mean, std) -> torch.Tensor:
 def predict_logits(model: nn.Module, x, what: str = "predicting", show_progress: bool = True) -> torch.Tensor:
     """The model's outputs for every image of ``x`` (Inputs, or a normalised tensor), on the CPU."""
     from analysis.batches import as_inputs
+    from analysis.capture.failures import run_model
+    from analysis.capture.nesting import room_for
     from analysis.rows import RowBuffer
 
     was_training = model.training
@@ -27,8 +29,9 @@ def predict_logits(model: nn.Module, x, what: str = "predicting", show_progress:
     inputs = as_inputs(x)
     outputs = RowBuffer(len(inputs))  # one block: a tensor kept per batch would fragment the heap
     try:
-        for batch in inputs.batches(what, show_progress):
-            outputs.append(model(batch).detach().cpu())
+        with room_for(model):
+            for batch in inputs.batches(what, show_progress):
+                outputs.append(run_model(model, batch, f" while {what}").detach().cpu())
         return outputs.result()
     finally:
         model.train(was_training)

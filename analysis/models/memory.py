@@ -13,7 +13,9 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 
+from analysis.capture.nesting import room_for
 from analysis.errors import InputError
 from analysis.models.sources import DEFAULT_SOURCE
 from analysis.store.writer import write_atomic
@@ -27,6 +29,7 @@ def module_source(model) -> tuple[str, Path | None]:
     if not isinstance(model, nn.Module):
         raise InputError(f"argument --model: expected a source such as torchvision:resnet18 or an nn.Module, "
                          f"got {type(model).__name__}")
+    refuse_uninitialised(model)
     from analysis.models.build import source_of_class
 
     cls = type(model)
@@ -40,8 +43,19 @@ def module_source(model) -> tuple[str, Path | None]:
     return source, Path(file) if file and Path(file).is_file() else None
 
 
+def refuse_uninitialised(model: nn.Module) -> None:
+    """A lazy layer (nn.LazyLinear, nn.LazyConv2d) has no shape and no weights until the model's first forward
+    pass: there is nothing to save as a checkpoint, and initialising it here would change the caller's model."""
+    lazy = [name for name, tensor in (*model.named_parameters(), *model.named_buffers()) if is_lazy(tensor)]
+    if lazy:
+        more = f" and {len(lazy) - 3} more" if len(lazy) > 3 else ""
+        raise InputError(f"the model in memory has uninitialised lazy parameters ({', '.join(lazy[:3])}{more}): run "
+                         "one forward pass on a batch of the data (model(images)) before building its report")
+
+
 def state_on_cpu(model: nn.Module) -> dict[str, torch.Tensor]:
     """The state_dict as plain CPU tensors (detached; a parameter on a GPU is copied)."""
+    refuse_uninitialised(model)
     state = {}
     for name, value in model.state_dict().items():
         if not isinstance(value, torch.Tensor):
@@ -74,7 +88,10 @@ def save_module(model: nn.Module, folder: Path, position: Mapping[str, int] | No
 def copy_module(model: nn.Module) -> nn.Module:
     """A copy to analyse, on the CPU (the analysis moves it to its device itself)."""
     try:
-        copied = copy.deepcopy(model)
+        with room_for(model):  # a deep copy recurses through every level of nesting
+            copied = copy.deepcopy(model)
+    except InputError:
+        raise
     except Exception as error:  # a module holding something that cannot be copied (an open file, a lock)
         raise InputError(f"the model in memory cannot be copied for the analysis ({type(error).__name__}: "
                          f"{error}): save its state_dict and give it as a checkpoint with its class as --model") from None

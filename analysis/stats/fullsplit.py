@@ -13,6 +13,7 @@ from torch import nn
 
 from analysis.batches import as_inputs
 from analysis.capture import forward as capture
+from analysis.capture.failures import run_model
 from analysis.data.datasets import DataSplits
 from analysis.figures import images, plots
 from analysis.models.hints import hints_of
@@ -23,10 +24,14 @@ from analysis.rows import Allocate, RowBuffer, in_memory
 from analysis.stats import separation
 from analysis.store.schema import (
     METRIC_NAMES,
+    CLOSEST_PAIRS_KEPT,
+    PAIR_MATRIX_MAX_CLASSES,
+    ClassPair,
     ClassSpread,
     EmbeddingsDocument,
     FilterStats,
     LayerSeparation,
+    PairSelection,
     SeparationDocument,
 )
 from analysis.store.writer import StoreWriter
@@ -146,8 +151,9 @@ def shard_pass(model: nn.Module, x, point: EmbeddingPoint, filter_modules: list[
     images: dict[str, list[int]] = {}
     skipped = 0
     with embedding, filters:
-        for batch in inputs.batches("classifying and embedding the test split", show_progress):
-            outputs.append(model(batch).detach().cpu())
+        what = "classifying and embedding the test split"
+        for batch in inputs.batches(what, show_progress):
+            outputs.append(run_model(model, batch, f" while {what}").detach().cpu())
             first = next((c.inputs if on_input else c.output for c in embedding.drain() if c.repeat == 0), None)
             if first is None:
                 raise InputError(f"the embedding layer {point.module} did not run for every batch: choose "
@@ -264,7 +270,7 @@ def layer_features(model: nn.Module, x, modules: list[str],
     sizes: dict[tuple[str, int], int] = {}
     with capture.forward(model, {m: keep for m in modules}) as recording:
         for batch in as_inputs(x).batches("features by depth", show_progress):
-            model(batch)
+            run_model(model, batch, " while measuring the separation layer by layer")
             for call in recording.drain():
                 if call.output is not None:
                     values, sizes[call.name, call.repeat] = call.output
@@ -303,68 +309,85 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def _class_statistics(emb, labels, classes, metric, seed):
-    stats = separation.class_pair_stats(emb, labels, classes, metric)
+    """The class-pair statistics, the K × K matrix of mean distances (for the heat map), the silhouette and
+    each class's spread with its bootstrap interval."""
+    statistics = separation.pair_statistics(emb, labels, classes, metric)
     overall, per_class_silhouette = separation.silhouette(emb, labels, metric)
-    k = len(classes)
-    inter = np.zeros((k, k))
-    for (a, b), s in stats.items():
-        inter[classes.index(a), classes.index(b)] = inter[classes.index(b), classes.index(a)] = s["mean"] or 0.0
+    order, _, starts, counts = separation.class_rows(labels, classes)  # each class's rows, in their order
     per_class = []
-    for c in classes:
-        s = stats[(c, c)]
-        interval = separation.bootstrap_intra(emb[labels == c], metric, seed + c)
-        per_class.append(ClassSpread(cls=c, n=int((labels == c).sum()), intra_mean=s["mean"], intra_std=s["std"],
+    for position, c in enumerate(classes):
+        s = statistics.intra[position]
+        start, count = starts[position], counts[position]
+        interval = separation.bootstrap_intra(emb[order[start:start + count]], metric, seed + c)
+        per_class.append(ClassSpread(cls=c, n=int(count), intra_mean=s["mean"], intra_std=s["std"],
                                      pairs=s["pairs"], ci_low=interval["low"], ci_high=interval["high"],
-                                     ci_sample=interval["sample"], silhouette=per_class_silhouette[c]))
-    return stats, inter, overall, per_class
+                                     ci_sample=interval["sample"], silhouette=per_class_silhouette.get(c)))
+    return statistics, statistics.mean_matrix(), overall, per_class
 
 
-def _closest_pairs(emb, labels, classes, stats, metric, splits, writer):
-    intra = {c: stats[(c, c)]["mean"] for c in classes}
-    pairs = []
-    for ia, a in enumerate(classes):
-        for b in classes[ia + 1:]:
-            within = (intra[a] + intra[b]) / 2 if intra[a] is not None and intra[b] is not None else None
-            if within:
-                pairs.append((stats[(a, b)]["mean"] / within, a, b))
-    prepared = separation._prepare(emb, metric)
+def _closest_pairs(emb, labels, classes, statistics, metric, splits, writer, indices):
+    """The CLOSEST_PAIRS class pairs closest relative to their spread, each with the image of either class
+    nearest to the other's centroid. ``indices``: the test index of each row of ``emb``."""
+    position = {c: k for k, c in enumerate(classes)}
     centres = separation._prepare(separation.centroids(emb, labels, classes), metric)
     chosen = []
-    for pair_ratio, a, b in sorted(pairs)[:CLOSEST_PAIRS]:
+    for pair_ratio, a, b, inter_mean in statistics.closest(CLOSEST_PAIRS):
         examples = []
         for own, other in ((a, b), (b, a)):
             members = np.flatnonzero(labels == own)
-            nearest = members[separation.block(prepared[members], centres[[classes.index(other)]], metric)[:, 0].argmin()]
+            distances = separation.block(separation._prepare(emb[members], metric), centres[[position[other]]], metric)
+            nearest = int(indices[members[distances[:, 0].argmin()]])
             path = f"images/closest_{a}_{b}_{own}.png"
             writer.write_bytes(path, images.png_bytes(images.picture(splits.test.images[nearest], 84)))
-            examples.append({"class": int(own), "index": int(nearest), "path": path})
-        chosen.append({"a": int(a), "b": int(b), "ratio": pair_ratio, "inter_mean": stats[(a, b)]["mean"],
+            examples.append({"class": int(own), "index": nearest, "path": path})
+        chosen.append({"a": int(a), "b": int(b), "ratio": pair_ratio, "inter_mean": inter_mean,
                        "examples": examples})
     return chosen
 
 
-def _two_sample(sampled: EmbeddingsDocument, stats: dict, metric: str) -> dict | None:
+def _pair_selection(statistics: separation.PairStatistics, centres: np.ndarray) -> PairSelection | None:
+    """Beyond PAIR_MATRIX_MAX_CLASSES classes, the CLOSEST_PAIRS_KEPT closest class pairs (relative to their
+    spread) stand for the K × K matrices, which are not stored; None when the matrices are."""
+    classes = statistics.classes
+    if len(classes) <= PAIR_MATRIX_MAX_CLASSES:
+        return None
+    position = {c: k for k, c in enumerate(classes)}
+    kept = [ClassPair(a=a, b=b, inter_mean=inter_mean, centroid=float(centres[position[a], position[b]]),
+                      ratio=pair_ratio) for pair_ratio, a, b, inter_mean in statistics.closest(CLOSEST_PAIRS_KEPT)]
+    return PairSelection(total=int(np.triu(statistics.pairs > 0, 1).sum()), kept=kept)
+
+
+def _two_sample(sampled: EmbeddingsDocument, statistics: separation.PairStatistics, metric: str) -> dict | None:
     """The two-sample distances of embeddings.json beside the same statistics over the whole split."""
     table = sampled.distances.get(metric)
     classes = sampled.classes
     if table is None or len(classes) < 2:
         return None
-    rows = {str(c): {"two_sample": table.intra_by_class.get(str(c), {}).get("mean"),
-                     "full": stats[(c, c)]["mean"] if (c, c) in stats else None} for c in classes}
+
+    def full(a: int, b: int) -> float | None:
+        known = a in statistics.classes and b in statistics.classes
+        return statistics.stats(a, b)["mean"] if known else None
+
+    rows = {str(c): {"two_sample": table.intra_by_class.get(str(c), {}).get("mean"), "full": full(c, c)}
+            for c in classes}
     a, b = sorted(classes[:2])
     return {"classes": classes[:2], "intra": rows,
-            "inter": {"two_sample": table.inter_by_class_pair.get(f"{a}-{b}", {}).get("mean"),
-                      "full": stats[(a, b)]["mean"] if (a, b) in stats else None}}
+            "inter": {"two_sample": table.inter_by_class_pair.get(f"{a}-{b}", {}).get("mean"), "full": full(a, b)}}
 
 
 def _confusion(logits: torch.Tensor, labels: np.ndarray, classes: list[int]) -> np.ndarray:
     predicted = logits.argmax(1).numpy()
     size = max(classes) + 1
     matrix = np.zeros((size, size + 1), dtype=np.int64)  # last column: an output index beyond the classes
-    for truth, guess in zip(labels, predicted):
-        matrix[truth, guess if guess < size else size] += 1
+    np.add.at(matrix, (labels, np.where(predicted < size, predicted, size)), 1)
     out = matrix[np.ix_(classes, [*classes, size])]
     return out if out[:, -1].any() else out[:, :-1]
+
+
+def _confusion_cells(confusion: np.ndarray) -> list[list[int]]:
+    """The non-zero cells as [row, column, images]: at most one per test image, whatever the classes."""
+    rows, columns = np.nonzero(confusion)
+    return [[int(r), int(c), int(confusion[r, c])] for r, c in zip(rows, columns)]
 
 
 def _misclassified(logits, labels, splits, writer):
@@ -405,33 +428,43 @@ def _filters(model, accumulators, layers, writer):
 
 def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
             point: EmbeddingPoint, metric: str, seed: int, sampled: EmbeddingsDocument, writer: StoreWriter,
-            show_progress: bool = True) -> SeparationDocument:
+            show_progress: bool = True) -> SeparationDocument | None:
     """Every whole-split statistic and figure, from the pass's logits, embeddings and filter activity.
-    ``sampled``: the two-sample embeddings, checked against the whole split."""
+    ``sampled``: the two-sample embeddings, checked against the whole split. Images whose embedding holds NaN
+    or infinite values are left out of every statistic of the embeddings (evaluation.json counts them); with
+    fewer than two left there are none, and None is returned (the report says why)."""
     labels = splits.test.labels
     classes = sorted(set(labels.tolist()))
     logits, emb = passed.logits, passed.embeddings
     write_embeddings(emb, writer)
-    stats, inter, overall, per_class = _class_statistics(emb, labels, classes, metric, seed)
+    finite = separation.finite_rows(emb)
+    if finite.sum() < 2:
+        return None
+    indices = np.flatnonzero(finite)
+    if not finite.all():
+        emb, labels = np.asarray(emb[indices]), labels[indices]
+    statistics, inter, overall, per_class = _class_statistics(emb, labels, classes, metric, seed)
     class_names = [splits.class_names[c] if c < len(splits.class_names) else str(c) for c in classes]
     centres = separation.centroid_distances(emb, labels, classes, metric)
     _heatmaps(inter, centres, class_names, metric, writer)
     rng = np.random.default_rng(seed)  # one generator: the depth sample is drawn first, then the t-SNE sample
-    depth, depth_sample = _depth(model, x_test, labels, classes, metric, rng, show_progress, writer)
+    depth, depth_sample = _depth(model, x_test, splits.test.labels, classes, metric, rng, show_progress, writer)
     variance, tsne_sample, tsne_path = _maps(emb, labels, splits.class_names, point, rng, seed, writer)
-    confusion, confusion_names = _confusion_figure(logits, labels, classes, class_names, writer)
-    misclassified, wrong = _misclassified(logits, labels, splits, writer)
+    confusion, confusion_names = _confusion_figure(logits, splits.test.labels, classes, class_names, writer)
+    misclassified, wrong = _misclassified(logits, splits.test.labels, splits, writer)
+    matrices = len(classes) <= PAIR_MATRIX_MAX_CLASSES  # else the closest pairs and the non-zero cells stand for them
     return SeparationDocument(
-        metric=metric, n=int(len(labels)), dimensions=int(emb.shape[1]), layer=point.layer,
+        metric=metric, n=int(len(splits.test.labels)), dimensions=int(emb.shape[1]), layer=point.layer,
         description=point.label, classes=classes, embeddings_file=EMBEDDINGS_FILE,
-        per_class=per_class, inter_matrix=inter.tolist(), centroid_matrix=centres.tolist(),
-        ratio=separation.ratio(stats), silhouette=overall,
+        per_class=per_class, inter_matrix=inter.tolist() if matrices else [],
+        centroid_matrix=centres.tolist() if matrices else [],
+        ratio=statistics.ratio(), silhouette=overall,
         nearest_centroid_accuracy=separation.nearest_centroid_accuracy(emb, labels, classes, metric),
-        network_accuracy=accuracy(logits, labels),
-        closest_pairs=_closest_pairs(emb, labels, classes, stats, metric, splits, writer),
-        two_sample=_two_sample(sampled, stats, metric),
+        network_accuracy=accuracy(logits, splits.test.labels),
+        closest_pairs=_closest_pairs(emb, labels, classes, statistics, metric, splits, writer, indices),
+        two_sample=_two_sample(sampled, statistics, metric),
         depth=depth, depth_sample=depth_sample, pca_variance=list(variance), tsne_sample=tsne_sample,
-        confusion=confusion.tolist(), confusion_names=confusion_names,
+        confusion=confusion.tolist() if matrices else [], confusion_names=confusion_names,
         misclassified=misclassified, wrong=int(wrong),
         filters=_filters(model, passed.accumulators, passed.filters, writer),
         images={"heatmap": "images/separation_heatmap.png", "centroids": "images/centroid_heatmap.png",
@@ -439,6 +472,8 @@ def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
                 "confusion": "images/confusion.png"},
         settings={"bootstrap_replicates": separation.BOOTSTRAP_REPLICATES, "bootstrap_cap": separation.BOOTSTRAP_CAP,
                   "chunk": separation.CHUNK, "dead_share": DEAD_SHARE, "near_dead_share": NEAR_DEAD_SHARE},
+        pairs=_pair_selection(statistics, centres),
+        confusion_cells=[] if matrices else _confusion_cells(confusion),
     )
 
 
@@ -453,7 +488,8 @@ def _heatmaps(inter: np.ndarray, centres: np.ndarray, class_names: list[str], me
 
 
 def _depth(model, x_test, labels, classes, metric, rng, show_progress, writer) -> tuple[list[LayerSeparation], int]:
-    """Separation layer by layer, on a seeded sample of at most LAYER_SAMPLE test images."""
+    """Separation layer by layer, on a seeded sample of at most LAYER_SAMPLE test images; at each layer the
+    images whose output holds NaN or infinite values are left out (and counted)."""
     sample = np.arange(len(labels)) if len(labels) <= LAYER_SAMPLE else \
         np.sort(rng.choice(len(labels), LAYER_SAMPLE, replace=False))
     layers = dict(depth_layers(model))
@@ -462,14 +498,27 @@ def _depth(model, x_test, labels, classes, metric, rng, show_progress, writer) -
     depth = []
     for module, repeat, feats, size in features:
         label = layers[module] if calls[module] == 1 else f"{layers[module]} (call {repeat + 1})"
-        layer_stats = separation.class_pair_stats(feats, labels[sample], classes, metric)
-        depth.append(LayerSeparation(module=module, label=label, dims=int(feats.shape[1]),
-                                     ratio=separation.ratio(layer_stats),
-                                     silhouette=separation.silhouette(feats, labels[sample], metric)[0],
-                                     pooled_from=size if size != feats.shape[1] else None))
+        ratio, silhouette, left_out = _layer_separation(feats, labels[sample], classes, metric)
+        depth.append(LayerSeparation(module=module, label=label, dims=int(feats.shape[1]), ratio=ratio,
+                                     silhouette=silhouette, pooled_from=size if size != feats.shape[1] else None,
+                                     left_out=left_out))
     writer.write_bytes("images/separation_depth.png", plots.depth_lines(
         [d.label for d in depth], [d.ratio for d in depth], [d.silhouette for d in depth], metric))
     return depth, int(len(sample))
+
+
+def _layer_separation(feats: np.ndarray, labels: np.ndarray, classes: list[int],
+                      metric: str) -> tuple[float | None, float, int]:
+    """(ratio, silhouette, images left out) of one layer's output: NaN silhouette when fewer than two images
+    have finite values there."""
+    finite = separation.finite_rows(feats)
+    left_out = int((~finite).sum())
+    if finite.sum() < 2:
+        return None, math.nan, left_out
+    if left_out:
+        feats, labels = feats[finite], labels[finite]
+    return (separation.pair_statistics(feats, labels, classes, metric).ratio(),
+            separation.silhouette(feats, labels, metric)[0], left_out)
 
 
 def _maps(emb, labels, names, point: EmbeddingPoint, rng, seed: int, writer) -> tuple[list[float], int, str | None]:
@@ -499,7 +548,9 @@ def _confusion_figure(logits, labels, classes, class_names, writer) -> tuple[np.
 
 
 def _tsne(points: np.ndarray, seed: int) -> np.ndarray | None:
-    if len(points) < 5:
+    """None for fewer than 5 points, or points that are all the same: scikit-learn's PCA start divides by the
+    spread of the first component, and its Barnes-Hut tree crashes the process on the NaN that gives."""
+    if len(points) < 5 or not np.ptp(points, axis=0).any():
         return None
     from sklearn.manifold import TSNE
 

@@ -4,9 +4,17 @@ Distances are computed block by block (``CHUNK`` rows at a time), so memory grow
 N·D and CHUNK², never with N²: the per-class sums, the silhouette and the nearest-centroid
 accuracy are exact. Only the bootstrap interval works on a stated, seeded sample of at most
 ``BOOTSTRAP_CAP`` images per class. numpy only (torch-free).
+
+The work grows with the pairs of images (N²·D), never with the pairs of classes visited one by one: the rows
+are put in class order once (``Grouped``), so that every block of distances holds runs of rows and columns of
+one class each, and is reduced to its per-class sums in one step (``np.add.reduceat`` over the runs). A
+thousand classes of two images each are then a few blocks, not half a million pairs of tiny ones. What is
+kept per class pair (the K × K means) is what the caller asks for; ``PairStatistics`` holds it.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -43,25 +51,164 @@ def _blocks(a: np.ndarray, b: np.ndarray, metric: str):
             yield i, j, block(a[i:i + CHUNK], b[j:j + CHUNK], metric)
 
 
-def class_pair_stats(x: np.ndarray, labels: np.ndarray, classes: list[int], metric: str) -> dict:
-    """For every class pair (a <= b): number of pairs, mean and std of their distances (exact).
+@dataclasses.dataclass(frozen=True)
+class Grouped:
+    """The rows of the chosen classes in class order (stable: each class keeps its rows' order)."""
 
-    Intra-class pairs are unordered pairs of distinct images; the diagonal of each block is excluded.
-    """
-    members = {c: _prepare(x[labels == c], metric) for c in classes}  # one float64 copy in all, class by class
-    stats = {}
-    for ia, a in enumerate(classes):
-        for b in classes[ia:]:
-            count, mean, m2 = 0, 0.0, 0.0
-            for i, j, d in _blocks(members[a], members[b], metric):
-                if a == b:
-                    rows = np.arange(i, i + d.shape[0])[:, None]
-                    cols = np.arange(j, j + d.shape[1])[None, :]
-                    d = d[rows < cols]  # each unordered pair once, no self-pairs
-                count, mean, m2 = _merge(count, mean, m2, d.ravel())
-            stats[(a, b)] = {"pairs": count, "mean": mean if count else None,
-                             "std": float(np.sqrt(m2 / count)) if count else None}
-    return stats
+    x: np.ndarray          # (n, D) float64, prepared for the metric (cosine: unit rows)
+    codes: np.ndarray      # position in ``classes`` of each row's class, ascending
+    starts: np.ndarray     # first row of each class (K,)
+    counts: np.ndarray     # rows of each class (K,); 0 for a class without rows
+    order: np.ndarray      # index in the caller's rows of each row
+
+
+def class_rows(labels: np.ndarray, classes: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of ``classes`` (others left out) in class order, stable: (row indices, each row's position in
+    ``classes``, each class's first position in that order, each class's rows)."""
+    labels = np.asarray(labels)
+    known = np.asarray(classes)
+    sorter = np.argsort(known, kind="stable")
+    slot = np.minimum(np.searchsorted(known, labels, sorter=sorter), max(len(known) - 1, 0))
+    kept = np.flatnonzero(known[sorter][slot] == labels) if len(known) else np.zeros(0, dtype=np.int64)
+    codes = sorter[slot[kept]]
+    within = np.argsort(codes, kind="stable")
+    order, codes = kept[within], codes[within]
+    counts = np.bincount(codes, minlength=len(known))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    return order, codes, starts, counts
+
+
+def group(x: np.ndarray, labels: np.ndarray, classes: list[int], metric: str | None) -> Grouped:
+    """Rows of ``classes`` (others left out) in class order; ``metric`` None keeps the values as they are."""
+    order, codes, starts, counts = class_rows(labels, classes)
+    values = np.asarray(x[order], dtype=np.float64) if metric is None else _prepare(x[order], metric)
+    return Grouped(values, codes, starts, counts, order)
+
+
+def _runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of one class starts in a block's ``codes`` (ascending), and that class."""
+    starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
+    return starts, codes[starts]
+
+
+def _run_sums(values: np.ndarray, row_starts: np.ndarray, column_starts: np.ndarray) -> np.ndarray:
+    return np.add.reduceat(np.add.reduceat(values, row_starts, axis=0), column_starts, axis=1)
+
+
+@dataclasses.dataclass
+class PairStatistics:
+    """Every class pair's image pairs: their number, mean distance and the sum of squared deviations from it
+    (K × K, only a < b filled, and a == b from ``intra``), with the intra-class figures of each class."""
+
+    classes: list[int]
+    counts: np.ndarray                 # images of each class
+    pairs: np.ndarray                  # (K, K) image pairs of classes a < b
+    means: np.ndarray                  # (K, K) their mean distance (NaN without pairs)
+    m2: np.ndarray                     # (K, K) sum of squared deviations from that mean
+    intra: list[dict]                  # per class: {"pairs", "mean", "std"} (mean and std None without pairs)
+    blocks: int = 0                    # distance blocks computed: the work done, for the scaling tests
+
+    def __post_init__(self):
+        self.position = {c: k for k, c in enumerate(self.classes)}
+
+    def mean_matrix(self) -> np.ndarray:
+        """The symmetric K × K matrix of mean distances, within each class on the diagonal (0 where none)."""
+        upper = np.where(self.pairs > 0, self.means, 0.0)
+        matrix = np.triu(upper, 1) + np.triu(upper, 1).T
+        matrix[np.diag_indices_from(matrix)] = [s["mean"] or 0.0 for s in self.intra]
+        return matrix
+
+    def stats(self, a: int, b: int) -> dict:
+        """{"pairs", "mean", "std"} of the class pair (a, b) (labels, either order)."""
+        i, j = sorted((self.position[a], self.position[b]))
+        if i == j:
+            return self.intra[i]
+        count = int(self.pairs[i, j])
+        return {"pairs": count, "mean": float(self.means[i, j]) if count else None,
+                "std": float(np.sqrt(self.m2[i, j] / count)) if count else None}
+
+    def ratio(self) -> float | None:
+        """Mean inter-class distance over mean intra-class distance, each averaged over all pairs."""
+        intra = [(s["mean"], s["pairs"]) for s in self.intra if s["pairs"]]
+        upper = np.triu(self.pairs > 0, 1)
+        if not intra or not upper.any():
+            return None
+        intra_mean = sum(m * n for m, n in intra) / sum(n for _, n in intra)
+        inter_mean = float((self.means[upper] * self.pairs[upper]).sum() / self.pairs[upper].sum())
+        return inter_mean / intra_mean if intra_mean > 0 else None
+
+    def closest(self, keep: int) -> list[tuple[float, int, int, float]]:
+        """The ``keep`` class pairs with the smallest ratio of their mean distance to the mean of their two
+        intra-class means, as (ratio, a, b, mean distance), smallest first (ties: by the classes)."""
+        intra = np.array([np.nan if s["mean"] is None else s["mean"] for s in self.intra])
+        rows, columns = np.nonzero(np.triu(self.pairs > 0, 1))
+        within = (intra[rows] + intra[columns]) / 2
+        usable = np.isfinite(within) & (within != 0)
+        rows, columns, within = rows[usable], columns[usable], within[usable]
+        ratios = self.means[rows, columns] / within
+        labels = np.asarray(self.classes)
+        chosen = np.lexsort((labels[columns], labels[rows], ratios))[:keep]
+        return [(float(ratios[k]), int(labels[rows[k]]), int(labels[columns[k]]),
+                 float(self.means[rows[k], columns[k]])) for k in chosen]
+
+
+def pair_statistics(x: np.ndarray, labels: np.ndarray, classes: list[int], metric: str) -> PairStatistics:
+    """For every class pair (a <= b): number of image pairs, mean and spread of their distances (exact).
+
+    Intra-class pairs are unordered pairs of distinct images, computed class by class as blocks within it;
+    the pairs across classes are reduced from blocks of the class-ordered rows, so each image pair is computed
+    once whatever the number of classes. Memory: CHUNK² per block, and three K × K float arrays."""
+    grouped = group(x, labels, classes, metric)
+    k = len(classes)
+    pairs, means, m2 = np.zeros((k, k)), np.full((k, k), np.nan), np.zeros((k, k))
+    intra, blocks = [], 0
+    for c in range(k):
+        members = grouped.x[grouped.starts[c]:grouped.starts[c] + grouped.counts[c]]
+        count, mean, spread = 0, 0.0, 0.0
+        for i, j, d in _blocks(members, members, metric):
+            blocks += 1
+            rows = np.arange(i, i + d.shape[0])[:, None]
+            cols = np.arange(j, j + d.shape[1])[None, :]
+            count, mean, spread = _merge(count, mean, spread, d[rows < cols])  # each unordered pair once
+        intra.append({"pairs": count, "mean": mean if count else None,
+                      "std": float(np.sqrt(spread / count)) if count else None})
+    n = len(grouped.x)
+    for i in range(0, n, CHUNK):
+        row_starts, row_classes = _runs(grouped.codes[i:i + CHUNK])
+        row_sizes = np.diff(np.append(row_starts, len(grouped.codes[i:i + CHUNK])))
+        for j in range(i, n, CHUNK):  # blocks on and above the diagonal: each image pair once
+            d = block(grouped.x[i:i + CHUNK], grouped.x[j:j + CHUNK], metric)
+            blocks += 1
+            column_starts, column_classes = _runs(grouped.codes[j:j + CHUNK])
+            column_sizes = np.diff(np.append(column_starts, d.shape[1]))
+            counts = np.outer(row_sizes, column_sizes).astype(np.float64)
+            block_means = _run_sums(d, row_starts, column_starts) / counts
+            # Deviations from each run's own mean, then Chan's update into the running figures: stable where
+            # "mean of squares minus square of mean" loses digits.
+            spread = _run_sums((d - block_means[np.repeat(np.arange(len(row_sizes)), row_sizes)][
+                :, np.repeat(np.arange(len(column_sizes)), column_sizes)]) ** 2, row_starts, column_starts)
+            a, b = np.meshgrid(row_classes, column_classes, indexing="ij")
+            upper = a < b  # a run pair within one class is intra (done above); a > b is the same pair seen below
+            _merge_runs(pairs, means, m2, a[upper], b[upper], counts[upper], block_means[upper], spread[upper])
+    return PairStatistics(list(classes), grouped.counts, pairs, means, m2, intra, blocks)
+
+
+def _merge_runs(pairs, means, m2, a, b, counts, block_means, spread) -> None:
+    """Chan's update of the running (pairs, mean, m2) of cells (a, b) by runs of ``counts`` distances."""
+    before = pairs[a, b]
+    total = before + counts
+    old = np.where(before > 0, means[a, b], 0.0)
+    delta = block_means - old
+    means[a, b] = old + delta * counts / total
+    m2[a, b] = m2[a, b] + spread + delta * delta * before * counts / total
+    pairs[a, b] = total
+
+
+def class_pair_stats(x: np.ndarray, labels: np.ndarray, classes: list[int], metric: str) -> dict:
+    """For every class pair (a <= b): number of pairs, mean and std of their distances (exact), as a dict keyed
+    (a, b). Its size is the square of the classes: callers with many classes read ``pair_statistics``."""
+    statistics = pair_statistics(x, labels, classes, metric)
+    return {(a, b): statistics.stats(a, b) for ia, a in enumerate(classes) for b in classes[ia:]}
 
 
 def _merge(count: int, mean: float, m2: float, values: np.ndarray) -> tuple[int, float, float]:
@@ -98,42 +245,60 @@ def bootstrap_intra(x_class: np.ndarray, metric: str, seed: int) -> dict:
 
 
 def silhouette(x: np.ndarray, labels: np.ndarray, metric: str) -> tuple[float, dict[int, float]]:
-    """Mean silhouette over all points (as scikit-learn defines it), and per class; exact, chunked."""
+    """Mean silhouette over all points (as scikit-learn defines it), and per class; exact, chunked. Each row's
+    summed distance to every class comes from blocks of class-ordered rows, reduced over the classes' runs."""
     classes = sorted(set(labels.tolist()))
-    prepared = _prepare(x, metric)
-    sums = np.zeros((len(x), len(classes)))
-    rows = np.arange(len(x))
-    for k, c in enumerate(classes):
-        member_index = np.flatnonzero(labels == c)
-        members = prepared[member_index]
-        for i in range(0, len(x), CHUNK):
-            for j in range(0, len(members), CHUNK):
-                d = block(prepared[i:i + CHUNK], members[j:j + CHUNK], metric)
-                d[rows[i:i + CHUNK, None] == member_index[None, j:j + CHUNK]] = 0.0  # exact zero to itself
-                sums[i:i + CHUNK, k] += d.sum(1)
-    counts = np.array([(labels == c).sum() for c in classes], dtype=np.float64)
-    own = np.searchsorted(classes, labels)
-    own_counts = counts[own]
-    a = np.divide(sums[np.arange(len(x)), own], own_counts - 1, out=np.zeros(len(x)), where=own_counts > 1)
-    others = sums / counts[None, :]
-    others[np.arange(len(x)), own] = np.inf
-    b = others.min(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s = np.where(own_counts > 1, (b - a) / np.maximum(a, b), 0.0)
+    grouped = group(x, labels, classes, metric)
+    n, k = len(grouped.x), len(classes)
+    counts = grouped.counts.astype(np.float64)
+    s = np.zeros(n)
+    for i in range(0, n, CHUNK):
+        rows = grouped.x[i:i + CHUNK]
+        sums = np.zeros((len(rows), k))
+        for j in range(0, n, CHUNK):
+            d = block(rows, grouped.x[j:j + CHUNK], metric)
+            if i == j:
+                np.fill_diagonal(d, 0.0)  # exact zero to itself
+            column_starts, column_classes = _runs(grouped.codes[j:j + CHUNK])
+            sums[:, column_classes] += np.add.reduceat(d, column_starts, axis=1)
+        own = grouped.codes[i:i + CHUNK]
+        own_counts = counts[own]
+        at = np.arange(len(rows))
+        a = np.divide(sums[at, own], own_counts - 1, out=np.zeros(len(rows)), where=own_counts > 1)
+        others = sums / counts[None, :]
+        others[at, own] = np.inf
+        b = others.min(1) if k > 1 else np.full(len(rows), np.inf)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s[i:i + CHUNK] = np.where(own_counts > 1, (b - a) / np.maximum(a, b), 0.0)
     s = np.nan_to_num(s)
-    return float(s.mean()), {c: float(s[labels == c].mean()) for c in classes}
+    in_order = np.empty(n)
+    in_order[grouped.order] = s  # back to the caller's order, so the mean adds in the same order as before
+    per_class = {c: float(s[grouped.starts[p]:grouped.starts[p] + grouped.counts[p]].mean()) for p, c in enumerate(classes)}
+    return float(in_order.mean()), per_class
 
 
 def centroids(x: np.ndarray, labels: np.ndarray, classes: list[int]) -> np.ndarray:
-    return np.stack([np.asarray(x, dtype=np.float64)[labels == c].mean(0) for c in classes])
+    """Each class's mean row (NaN for a class without rows), from the class-ordered rows in one pass."""
+    grouped = group(x, labels, classes, None)
+    out = np.full((len(classes), grouped.x.shape[1]), np.nan)
+    present = grouped.counts > 0
+    if present.any():
+        sums = np.add.reduceat(grouped.x, grouped.starts[present], axis=0)
+        out[present] = sums / grouped.counts[present][:, None]
+    return out
 
 
 def nearest_centroid_accuracy(x: np.ndarray, labels: np.ndarray, classes: list[int], metric: str) -> float:
     centres = _prepare(centroids(x, labels, classes), metric)
     prepared = _prepare(x, metric)
-    predicted = np.concatenate([np.asarray(classes)[block(prepared[i:i + CHUNK], centres, metric).argmin(1)]
+    predicted = np.concatenate([np.asarray(classes)[_nan_last(block(prepared[i:i + CHUNK], centres, metric)).argmin(1)]
                                 for i in range(0, len(x), CHUNK)])
     return float((predicted == labels).mean())
+
+
+def _nan_last(d: np.ndarray) -> np.ndarray:
+    """A class without rows has no centroid (NaN): never the nearest."""
+    return np.where(np.isnan(d), np.inf, d) if np.isnan(d).any() else d
 
 
 def centroid_distances(x: np.ndarray, labels: np.ndarray, classes: list[int], metric: str) -> np.ndarray:
@@ -152,6 +317,13 @@ def ratio(stats: dict) -> float | None:
     intra_mean = sum(m * n for m, n in intra) / sum(n for _, n in intra)
     inter_mean = sum(m * n for m, n in inter) / sum(n for _, n in inter)
     return inter_mean / intra_mean if intra_mean > 0 else None
+
+
+def finite_rows(x: np.ndarray) -> np.ndarray:
+    """Which rows hold only finite values, read CHUNK rows at a time (a memory-mapped matrix included)."""
+    if not len(x):
+        return np.zeros(0, dtype=bool)
+    return np.concatenate([np.isfinite(chunk).all(1) for chunk in _float64_chunks(x)])
 
 
 def _float64_chunks(x: np.ndarray):

@@ -6,7 +6,9 @@ differs from its name, such as ``class``, says so with ``key=``); ``from_json`` 
 fields a document lacks with their declared default and refusing a document that lacks a required one.
 Keys a record does not declare are ignored, so a newer writer's extra fields do not break an older reader.
 Changing a document's shape means bumping ``SCHEMA_VERSION`` and adding a migration in
-``report/render/migrate.py`` (tested against the frozen stores in ``tests/fixtures/stores/``).
+``report/render/migrate.py`` (tested against the frozen stores in ``tests/fixtures/stores/``). A field added
+within a version, with a default that reads every older store right, is declared ``when_set(default)``: it is
+written only when it differs from the default, so a store with nothing to say in it keeps its bytes.
 """
 
 from __future__ import annotations
@@ -25,14 +27,25 @@ def stored(key: str | None = None, **kwargs):
     return dataclasses.field(metadata={"key": key} if key else {}, **kwargs)
 
 
+def when_set(default):
+    """A field added within a schema version that is written only when it differs from ``default``: stores that
+    have nothing to say in it keep the bytes they had before it existed, and the reader fills in the default."""
+    return dataclasses.field(default=default, metadata={"when_set": True})
+
+
 def _key(field: dataclasses.Field) -> str:
     return field.metadata.get("key") or field.name
+
+
+def _written(field: dataclasses.Field, value) -> bool:
+    return not field.metadata.get("when_set") or to_json(value) != to_json(field.default)
 
 
 def to_json(value):
     """Records, lists and dicts of them as plain JSON values (numbers are rounded later, by the writer)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {_key(f): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {_key(f): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if _written(f, getattr(value, f.name))}
     if isinstance(value, dict):
         return {k: to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -254,6 +267,9 @@ class EvaluationDocument:
     outputs: int
     position: dict | None = None     # epoch / step of the checkpoint, when it records one
     checkpoint_warnings: list[str] = dataclasses.field(default_factory=list)  # metadata left out, and why
+    non_finite_scores: int = when_set(0)             # test images whose scores hold NaN or infinite values
+    non_finite_embeddings: int = when_set(0)         # test images whose whole-split embedding does: left out of
+                                     # every whole-split statistic (0 also when no whole-split pass ran)
 
 
 # --- activations.json -------------------------------------------------------------------------------------
@@ -377,6 +393,7 @@ class LayerSeparation:
     silhouette: float
     pooled_from: int | None = None  # values the output had when it was average-pooled down to ``dims``
                                     # (added within version 4: a store without it pooled nothing)
+    left_out: int = when_set(0)     # images of the sample whose output here holds NaN or infinite values
 
 
 @dataclasses.dataclass(frozen=True)
@@ -391,6 +408,33 @@ class FilterStats:
     near_dead: list[int]
     images: int
     path: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassPair:
+    """Two classes and how close they are, over the whole test split."""
+
+    a: int
+    b: int
+    inter_mean: float | None      # mean distance between an image of one and an image of the other
+    centroid: float | None        # distance between their centroids
+    ratio: float | None           # inter_mean over the mean of their two mean intra-class distances
+
+
+@dataclasses.dataclass(frozen=True)
+class PairSelection:
+    """The class pairs kept when the class-by-class matrices are too large to store: the ``kept`` pairs with the
+    smallest ratio (closest relative to their spread), in that order, out of ``total`` measured."""
+
+    total: int
+    kept: list[ClassPair]
+    order: str = "ratio"
+
+
+# Up to this many classes the class-by-class matrices are stored in full (10,000 cells each); beyond it, the
+# closest pairs (CLOSEST_PAIRS_KEPT) and the non-zero cells of the confusion matrix.
+PAIR_MATRIX_MAX_CLASSES = 100
+CLOSEST_PAIRS_KEPT = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -424,6 +468,12 @@ class SeparationDocument:
     filters: list[FilterStats]
     images: dict                     # figure name -> path in the store
     settings: dict                   # the constants the statistics used (bootstrap, dead shares, chunk)
+    # Beyond PAIR_MATRIX_MAX_CLASSES classes the class-by-class matrices (inter_matrix, centroid_matrix and the
+    # dense confusion) are not stored, since they grow with the square of the classes: ``pairs`` keeps the
+    # closest class pairs and ``confusion_cells`` the confusion matrix's non-zero cells.
+    pairs: PairSelection | None = when_set(None)
+    confusion_cells: list[list[int]] = when_set(())  # [row, column, images]: indices into classes and
+                                     # confusion_names (the dense ``confusion`` is then empty)
 
 
 # --- compares/<key>/compare.json -------------------------------------------------------------------------

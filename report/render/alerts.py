@@ -1,9 +1,9 @@
 """Problems a reader must see before any number, each with a level, from the stored numbers alone.
 
-``error``: the numbers cannot be trusted or the network has learned nothing (non-finite weights; a trained
-checkpoint whose accuracy is no better than always answering the most frequent class). ``warning``: the
+``error``: the numbers cannot be trusted or the network has learned nothing (non-finite weights or scores; a
+trained checkpoint whose accuracy is no better than always answering the most frequent class). ``warning``: the
 numbers hold, but not for what a reader may assume (random weights, checkpoint fields left out, more outputs
-than classes). ``info``: worth knowing before reading a section (the activation-map image is misclassified).
+than classes, images left out for a non-finite embedding). ``info``: worth knowing before reading a section (the activation-map image is misclassified).
 ``--fail-on LEVEL`` fails a run on an alert of that level or above (report.api.check_fail_on)."""
 
 from __future__ import annotations
@@ -43,6 +43,30 @@ def non_finite(f: Findings) -> list[Alert]:
                   "computed from these layers onwards is unreliable; check the training run that saved it."
                   + (" The whole-split sections are left out: their statistics of non-finite embeddings would "
                      "be meaningless." if f.separation is None else ""), {"tensors": list(f.non_finite)})]
+
+
+def non_finite_outputs(f: Findings) -> list[Alert]:
+    """Finite weights can still give NaN or infinite values (an overflow, a division by zero, a logarithm of a
+    negative number in the forward pass): in the scores, the predictions mean nothing; in the embedding, the
+    images are left out of the whole-split statistics."""
+    e = f.evaluation
+    found = []
+    if e.non_finite_scores:
+        found.append(Alert(
+            "error", "scores.non_finite",
+            f"The network gives NaN or infinite scores for {fmt.integer(e.non_finite_scores)} of the "
+            f"{fmt.integer(e.n_test)} test images: their predictions mean nothing, yet the accuracy, the confusion "
+            "matrix and the confidences count them; check the forward pass.",
+            {"images": e.non_finite_scores, "test_images": e.n_test}))
+    if e.non_finite_embeddings:
+        what = ("fewer than two images are left to measure, so the whole-split sections are left out"
+                if f.separation is None else "every whole-split statistic of the embedding leaves them out")
+        found.append(Alert(
+            "warning", "embeddings.non_finite",
+            f"{fmt.integer(e.non_finite_embeddings)} of the {fmt.integer(e.n_test)} test images have NaN or infinite "
+            f"values in their embedding: {what}.",
+            {"images": e.non_finite_embeddings, "test_images": e.n_test, "separation": f.separation is not None}))
+    return found
 
 
 def at_chance(f: Findings) -> list[Alert]:
@@ -89,4 +113,5 @@ def misclassified_map_input(f: Findings) -> list[Alert]:
                   {"label": f.input_image.label, "predicted": f.input_image.predicted})]
 
 
-ALERTS = (non_finite, at_chance, checkpoint_fields, random_weights, outputs_and_classes, misclassified_map_input)
+ALERTS = (non_finite, non_finite_outputs, at_chance, checkpoint_fields, random_weights, outputs_and_classes,
+          misclassified_map_input)

@@ -22,7 +22,15 @@ from analysis.store.schema import (
     TraceRow,
 )
 
-__all__ = ["Findings", "Provenance", "DistanceTable", "LayerParams", "MapGrid", "TraceRow"]
+__all__ = ["Findings", "Provenance", "DistanceTable", "LayerParams", "MapGrid", "TraceRow", "confusion_cells"]
+
+
+def confusion_cells(separation: SeparationDocument) -> list[tuple[int, int, int]]:
+    """The confusion matrix's non-zero cells as (row, column, images), in row-major order: from the dense matrix,
+    or from the cells stored instead of it beyond PAIR_MATRIX_MAX_CLASSES classes."""
+    if separation.confusion_cells:
+        return sorted((int(r), int(c), int(n)) for r, c, n in separation.confusion_cells if n)
+    return [(r, c, n) for r, row in enumerate(separation.confusion) for c, n in enumerate(row) if n]
 
 
 @dataclasses.dataclass(frozen=True)

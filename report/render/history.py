@@ -40,7 +40,10 @@ def _whole_split(separation) -> dict:
     per_class = separation.per_class
     measured = [c for c in per_class if c.intra_mean is not None]  # a class of one image has no pairs
     intra = sum(c.intra_mean * c.pairs for c in measured) / max(1, sum(c.pairs for c in measured))
-    inter = _pair_weighted_mean(separation.inter_matrix, [c.n for c in per_class])
+    if separation.inter_matrix:
+        inter = _pair_weighted_mean(separation.inter_matrix, [c.n for c in per_class])
+    else:  # too many classes for the stored matrix: the ratio is inter over this same pair-weighted intra mean
+        inter = separation.ratio * intra if separation.ratio is not None else None
     return {"metric": separation.metric, "intra_mean": intra, "inter_mean": inter, "ratio": separation.ratio,
             "silhouette": separation.silhouette,
             "nearest_centroid_accuracy": separation.nearest_centroid_accuracy,

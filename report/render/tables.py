@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from report.render.findings import Findings
+from report.render.findings import Findings, confusion_cells
 from report.render.load import read_document
 
 TABLES_DIR = "tables"
@@ -72,10 +72,12 @@ NUMBER = re.compile(r"[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 def _inert(text: str) -> str:
     """Text that a spreadsheet opening the CSV shows as written: a cell that would start a formula (a class
     named ``=HYPERLINK(...)``) gets a leading apostrophe, the OWASP rule; numbers written as text stay
-    numbers. Anything else stays as the data has it (CSV quotes line breaks; pandas reads the names back)."""
+    numbers. Line breaks and tabs stay as the data has them (CSV quotes them; pandas reads the names back);
+    other control and format characters (escape sequences, bidi overrides) are written as their escapes, so
+    that `cat` or a terminal preview shows the CSV as it is."""
     if text.startswith(FORMULA_START) and not NUMBER.fullmatch(text):
-        return "'" + text
-    return text
+        text = "'" + text
+    return "".join(c if c.isprintable() or c in " \n\r\t" else repr(c)[1:-1] for c in text)
 
 
 def _name(f: Findings):
@@ -191,11 +193,16 @@ def class_distances(f: Findings) -> Table | None:
     s = f.separation
     if s is None:
         return None
+    columns = ("class_a", "name_a", "class_b", "name_b", "mean_distance", "centroid_distance")
+    if s.pairs is not None:  # too many classes for the matrices: the closest pairs stand for them
+        return Table("class_distances", f"Mean distance between the test images of two classes, and between "
+                     f"their centroids ({s.metric}): the {len(s.pairs.kept):,} closest relative to their spread, of "
+                     f"{s.pairs.total:,} class pairs", "separation", columns,
+                     [(p.a, f.class_name(p.a), p.b, f.class_name(p.b), p.inter_mean, p.centroid) for p in s.pairs.kept])
     rows = [(a, f.class_name(a), b, f.class_name(b), s.inter_matrix[i][j], s.centroid_matrix[i][j])
             for i, a in enumerate(s.classes) for j, b in enumerate(s.classes)]
     return Table("class_distances", f"Mean distance between the test images of two classes, and between their "
-                 f"centroids ({s.metric})", "separation",
-                 ("class_a", "name_a", "class_b", "name_b", "mean_distance", "centroid_distance"), rows)
+                 f"centroids ({s.metric})", "separation", columns, rows)
 
 
 def closest_pairs(f: Findings) -> Table | None:
@@ -241,9 +248,14 @@ def pca(f: Findings) -> Table | None:
 
 def confusion(f: Findings) -> Table | None:
     s = f.separation
-    if s is None or not s.confusion:
+    if s is None or not (s.confusion or s.confusion_cells):
         return None
     names = s.confusion_names
+    if s.confusion_cells:  # too many classes for the dense matrix: its non-zero cells
+        return Table("confusion", "Confusion matrix: test images of each true class by predicted class (the "
+                     "non-zero cells only)", "errors", ("true", "predicted", "images"),
+                     [(f.class_name(s.classes[i]), names[j] if j < len(names) else str(j), count)
+                      for i, j, count in confusion_cells(s)])
     rows = [(f.class_name(truth), names[j] if j < len(names) else str(j), count)
             for i, truth in enumerate(s.classes) for j, count in enumerate(s.confusion[i])]
     return Table("confusion", "Confusion matrix: test images of each true class by predicted class", "errors",

@@ -29,7 +29,7 @@ RULES = (
     activations.kernels, activations.input_prediction, activations.dead_maps, activations.pooling_keeps_peak,
     embeddings.compactness, embeddings.separation, embeddings.sample_size, embeddings.metrics_agree,
     embeddings.zero_dimensions, embeddings.sample_predictions, embeddings.course_report,
-    accuracy.overall, accuracy.training,
+    accuracy.overall, accuracy.training, accuracy.non_finite,
     separation.overall, separation.compactness, separation.closest_pair, separation.two_sample_check,
     separation.depth, separation.dead_filters, separation.errors,
 )

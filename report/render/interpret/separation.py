@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analysis.store.schema import ACTIVATION_TYPES, METRIC_NAMES
 from report.render import fmt
-from report.render.findings import Findings
+from report.render.findings import Findings, confusion_cells
 from report.render.interpret import Note
 from report.render.interpret.embeddings import ANECDOTAL_BELOW, embedding_name
 from report.render.interpret.regime import caveat
@@ -20,6 +20,15 @@ def _verb(f: Findings, verb: str) -> str:
 
 def _names(f: Findings, *labels: int) -> list[str]:
     return [f.class_name(label) for label in labels]
+
+
+def _over_images(f: Findings) -> str:
+    """"Over all 1,000 test images", or, when images with a non-finite embedding were left out, how many were."""
+    s, left_out = f.separation, f.evaluation.non_finite_embeddings
+    if not left_out:
+        return f"Over all {fmt.integer(s.n)} test images"
+    return (f"Over the {fmt.integer(s.n - left_out)} test images whose embedding is finite ({fmt.integer(left_out)} "
+            "left out)")
 
 
 def _below_all(spread, others) -> bool:
@@ -43,7 +52,7 @@ def compactness(f: Findings) -> Note | None:
     others_best = [c for c in spreads if c is not best]
     others_worst = [c for c in spreads if c is not worst]
     best_holds, worst_holds = _below_all(best, others_best), _above_all(worst, others_worst)
-    text = (f"Over all {fmt.integer(s.n)} test images, class {best_name} has the smallest spread (mean intra-class "
+    text = (f"{_over_images(f)}, class {best_name} has the smallest spread (mean intra-class "
             f"{METRIC_NAMES.get(s.metric, s.metric)} {fmt.number(best.intra_mean)}, 95% interval "
             f"{fmt.number(best.ci_low)}–{fmt.number(best.ci_high)}) and class {worst_name} the largest "
             f"({fmt.number(worst.intra_mean)}, {fmt.number(worst.ci_low)}–{fmt.number(worst.ci_high)}).")
@@ -88,25 +97,28 @@ def overall(f: Findings) -> Note | None:
                f"{fmt.percent(s.network_accuracy)})")
     if s.silhouette >= STRONG:
         return Note("separation.overall", "strong", "separation",
-                    f"Over all {fmt.integer(s.n)} test images, {embedding_name(f)} {_verb(f, 'separate')} the classes well: {numbers}.{caveat(f)}", evidence)
+                    f"{_over_images(f)}, {embedding_name(f)} {_verb(f, 'separate')} the classes well: {numbers}.{caveat(f)}", evidence)
     if s.silhouette >= MODERATE:
         return Note("separation.overall", "moderate", "separation",
-                    f"Over all {fmt.integer(s.n)} test images, {embedding_name(f)} {_verb(f, 'separate')} the classes moderately: {numbers}.{caveat(f)}", evidence)
+                    f"{_over_images(f)}, {embedding_name(f)} {_verb(f, 'separate')} the classes moderately: {numbers}.{caveat(f)}", evidence)
     return Note("separation.overall", "weak", "separation",
-                f"Over all {fmt.integer(s.n)} test images, {embedding_name(f)} {_verb(f, 'separate')} the classes weakly: {numbers}; "
+                f"{_over_images(f)}, {embedding_name(f)} {_verb(f, 'separate')} the classes weakly: {numbers}; "
                 f"many images lie as close to another class as to their own.{caveat(f)}", evidence)
 
 
 def _most_confused(f: Findings) -> tuple[list[tuple[int, int]], int]:
-    """Every pair of classes with the largest number of errors between them (ties kept), and that number."""
+    """Every pair of classes with the largest number of errors between them (ties kept, in class order), and
+    that number; from the non-zero cells, so the work grows with the errors, not with the class pairs."""
     s = f.separation
-    counts = {}
+    counts: dict[tuple[int, int], int] = {}
     size = len(s.classes)
-    for i in range(size):
-        for j in range(i + 1, size):
-            counts[(s.classes[i], s.classes[j])] = s.confusion[i][j] + s.confusion[j][i]
+    for i, j, count in confusion_cells(s):
+        if i != j and j < size:  # a column beyond the classes is an output index no class has
+            pair = (min(i, j), max(i, j))
+            counts[pair] = counts.get(pair, 0) + count
     top = max(counts.values(), default=0)
-    return ([pair for pair, count in counts.items() if count == top] if top else []), top
+    return ([(s.classes[i], s.classes[j]) for (i, j), count in sorted(counts.items()) if count == top]
+            if top else []), top
 
 
 PAIRS_NAMED = 3   # confused pairs named in a sentence; the rest are counted
@@ -132,6 +144,11 @@ def closest_pair(f: Findings) -> Note | None:
     confused, count = _most_confused(f)
     shown = [tuple(sorted((p["a"], p["b"]))) for p in s.closest_pairs]
     evidence = {"pair": [pair["a"], pair["b"]], "closest_shown": shown, "most_confused": confused, "errors": count}
+    if s.pairs is not None:  # more classes than the class-by-class matrices are stored for
+        text += (f" With {fmt.integer(len(s.classes))} classes, the class-pair tables keep the "
+                 f"{fmt.integer(len(s.pairs.kept))} closest of all {fmt.integer(s.pairs.total)} class pairs, "
+                 "ranked the same way, rather than every pair.")
+        evidence |= {"pairs_total": s.pairs.total, "pairs_kept": len(s.pairs.kept)}
     errors = f"{count} error{'s' if count != 1 else ''}{' each' if len(confused) > 1 else ''}"
     if not confused:
         return Note("separation.closest", "no-confusion", "separation",
