@@ -436,15 +436,14 @@ def _is_own_entry(entry: Path, relative: str) -> bool:
 def _is_own_store(folder: Path) -> bool:
     """A store of this tool: its manifest names the folder, and every file in it is the manifest or listed
     by it (a user's notes put into a store keep the store from being removed)."""
+    from report.render.load import manifest_listing
+
     if not is_store(folder):
         return False
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
+    key, listed = manifest_listing(folder) or (None, set())
+    if key != folder.name:
         return False
-    if not isinstance(manifest, dict) or manifest.get("key") != folder.name:
-        return False
-    listed = set(manifest.get("files") or {}) | {"manifest.json"}
+    listed |= {"manifest.json"}
     for path in folder.rglob("*"):
         if path.is_symlink() or (not path.is_dir() and path.relative_to(folder).as_posix() not in listed):
             return False

@@ -178,8 +178,8 @@ def parser() -> argparse.ArgumentParser:
     add_output_options(build)
     build.add_argument("--fail-on", type=level, metavar="LEVEL",
                        help="exit with 3 (after writing the report) when it holds an alert of this level or above: "
-                            "error (non-finite weights, accuracy at chance) or warning (also: random weights, "
-                            "checkpoint fields left out, more outputs than classes)")
+                            "error (non-finite weights or scores, accuracy at chance) or warning (also: random "
+                            "weights, checkpoint fields left out, more outputs than classes, non-finite embeddings)")
     render = commands.add_parser("render", help="re-render the last analysed store (no torch)")
     add_section_option(render)
     add_output_options(render)

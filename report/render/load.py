@@ -13,6 +13,18 @@ from report.render.errors import StoreError
 from report.render.migrate import MIGRATIONS, migrate
 
 
+def manifest_listing(store_dir: Path) -> tuple[object, set[str]] | None:
+    """The key and the file names a store's manifest records, whatever its schema version (``clean`` tells
+    the tool's stores from look-alikes by them); None when there is no readable manifest of that shape."""
+    try:
+        manifest = json.loads((Path(store_dir) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        return None
+    return manifest.get("key"), set(manifest["files"])
+
+
 def read_manifest(store_dir: Path) -> dict:
     path = Path(store_dir) / MANIFEST
     try:
