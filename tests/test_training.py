@@ -168,7 +168,7 @@ def test_the_report_process_ends_with_a_killed_training_process(tmp_path):
         "if __name__ == '__main__':\n"
         f"    reporter = Reporter(out={str(tmp_path / 'out')!r}, every=1, sections='assignment', formats='html')\n"
         "    reporter.epoch_end(ReusedBlockNet(), 0)\n"
-        "    while reporter._process is None:\n"
+        "    while reporter._process is None or reporter._process.pid is None:  # assigned, then started\n"
         "        time.sleep(0.05)\n"
         "    print(reporter._process.pid, flush=True)\n"
         "    time.sleep(600)\n")
