@@ -56,10 +56,11 @@ class Report:
     @functools.cached_property
     def findings(self):
         """Every stored number, typed (``report.render.findings.Findings``)."""
+        from analysis.data.files import shown_name
         from report.render.load import load_findings
 
         return load_findings(self.store, verified=True,
-                             checkpoint_name=self.checkpoint.name if self.checkpoint else None)
+                             checkpoint_name=shown_name(self.checkpoint.name) if self.checkpoint else None)
 
     @functools.cached_property
     def notes(self) -> list:
@@ -245,6 +246,10 @@ def append_step_summary(result: Report, log=print) -> None:
 
     target = environment.step_summary()
     if target is None or not result.summary_markdown.is_file():
+        return
+    if target.resolve().is_relative_to(result.summary_markdown.parent.resolve()):
+        log(f"report: warning: GITHUB_STEP_SUMMARY={target} lies inside the build folder: the summary was not "
+            "appended to it (the tool's outputs are its own)")
         return
     try:
         with open(target, "a", encoding="utf-8") as page:

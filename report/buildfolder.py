@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from analysis.data.files import printable
 from analysis.errors import InputError
 from analysis.store.writer import (STALE_PREFIX, TMP_PREFIX, dumps, file_mode, holds, is_store, remove_temporary,
                                    sha256_file, stage_file, write_atomic)
@@ -95,6 +96,11 @@ def _is_earlier_build_folder(out: Path, entries: list[str]) -> bool:
 def prepare(out: Path) -> Path:
     """Check that ``out`` may be used as a build folder, create and mark it; refused in one line if not."""
     out = Path(out)
+    try:
+        str(out.resolve()).encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are no UTF-8 (kept as surrogates): no page or PDF can name them
+        raise InputError(f"--out {printable(out)}: the folder's path is not valid UTF-8: give a folder whose path is, "
+                         "e.g. --out build") from None
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file, not a folder: give a folder for the report")
     problem = _forbidden(out.resolve())
@@ -383,13 +389,44 @@ def _clean_entries(out: Path) -> tuple[list[str], list[str]]:
             inner_removed, inner_kept = _clean_folder(entry, name)
             removed += inner_removed
             kept += inner_kept
-        elif (name in OUTPUTS and name not in OWN_ENTRIES and entry.is_file() and not entry.is_symlink()) \
+        elif (name in OUTPUTS and name not in OWN_ENTRIES and entry.is_file() and not entry.is_symlink()
+              and _looks_written_by_the_tool(entry)) \
                 or _is_ours(name) or (name in (CACHEDIR_TAG, JOURNAL) and entry.is_file() and not entry.is_symlink()):
             _remove(entry)
             removed.append(name)
         elif name not in (MARKER, LOCK):
             kept.append(name)
     return removed, kept
+
+
+# What each kind of top-level output starts with or holds, as this tool writes it: a user's notes saved as
+# build/report.pdf or build/history.csv are not the tool's, whatever their name.
+HTML_MARK = 'name="author" content="report — CNN analysis"'.encode()
+HISTORY_HEADER = b"order,checkpoint,epoch,step,store,metric,distance,value\n"
+
+
+def _looks_written_by_the_tool(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    if path.suffix == ".pdf":
+        return head.startswith(b"%PDF-")
+    if path.suffix == ".html":
+        return HTML_MARK in head
+    if path.suffix == ".parquet":
+        return _is_parquet(path)
+    if path.suffix == ".csv":
+        return head.startswith(HISTORY_HEADER)
+    if path.suffix == ".json":
+        try:
+            return isinstance(json.loads(path.read_text()), dict)
+        except (OSError, ValueError):
+            return False
+    if path.suffix == ".md":
+        return head.startswith(b"## ")
+    return re.fullmatch(rb"[^/\n]{1,64}\n", head) is not None  # current-store.txt: a store's name on one line
 
 
 def _clean_folder(folder: Path, relative: str) -> tuple[list[str], list[str]]:

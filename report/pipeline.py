@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig
+from analysis.data.files import shown_name
 from analysis.models.sources import DEFAULT_SOURCE
 from analysis.store.fingerprint import analysis_inputs, default_checkpoint_key, store_key, with_config
 from analysis.store.writer import dumps, sha256_file, write_atomic
@@ -388,7 +389,7 @@ def plan_build(options: BuildOptions, log=None) -> BuildPlan:
     checkpoint = Path(checkpoint) if checkpoint else None
     store = plan_store(options, checkpoint)
     rendering = RenderPlan(out=options.out, store=store.store, formats=options.formats, sections=options.sections,
-                           single_file=options.single_file, checkpoint_name=checkpoint.name if checkpoint else None,
+                           single_file=options.single_file, checkpoint_name=shown_name(checkpoint.name) if checkpoint else None,
                            force=options.force or store.analyse, verified=True)
     return BuildPlan(store, rendering, trained)
 

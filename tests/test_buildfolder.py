@@ -137,7 +137,7 @@ def test_clean_removes_only_what_the_tool_wrote(tmp_path):
     store = out / "stores" / "0123456789abcdef"
     store.mkdir(parents=True)
     (store / "manifest.json").write_text(json.dumps({"schema_version": 3, "files": {}, "key": store.name}))
-    (out / "report.html").write_text("<p>")
+    (out / "report.html").write_text(TOOLS_HTML)
     (out / "checkpoints").mkdir()
     default = out / "checkpoints" / "default-0123456789abcdef.pt"
     default.write_bytes(b"w")
@@ -171,6 +171,9 @@ def test_clean_removes_only_what_the_tool_wrote(tmp_path):
     assert not out.exists()  # this tool created it and only its own files were left: removed with them
 
 
+TOOLS_HTML = '<!DOCTYPE html><meta name="author" content="report — CNN analysis"><p>'  # as page.html.j2 starts
+
+
 def _store(out, key="0123456789abcdef", extra=None):
     store = out / "stores" / key
     write_atomic(store / "images" / "a.png", b"png")
@@ -189,6 +192,9 @@ LOOK_ALIKES = {  # a user's entries that only look like the tool's: each must su
     "cache/matplotlib a file": lambda out: write_atomic(out / "cache" / "matplotlib", b"mine"),
     "cache/parquet a file": lambda out: write_atomic(out / "cache" / "parquet", b"mine"),
     "a cached table that is no Parquet": lambda out: write_atomic(out / "cache" / "parquet" / f"table-{'0' * 32}.parquet", b"mine"),
+    "a user's notes saved as report.pdf": lambda out: write_atomic(out / "report.pdf", b"my notes"),
+    "a user's table saved as history.csv": lambda out: write_atomic(out / "history.csv", b"a,b\n1,2\n"),
+    "a user's page saved as history.html": lambda out: write_atomic(out / "history.html", b"<p>mine</p>"),
     "a store named like a key whose manifest names another": lambda out: _store(out).joinpath("manifest.json").write_text(
         json.dumps({"schema_version": 4, "files": {}, "key": "fedcba9876543210"})),
 }
@@ -241,7 +247,7 @@ def test_pruning_the_table_cache_removes_only_its_own_names(tmp_path):
 def test_clean_waits_for_a_run_holding_the_lock(tmp_path):
     """A clean started during a build waits for it (it removed the store under a running build before)."""
     out = prepare(tmp_path / "out")
-    (out / "report.html").write_text("<p>")
+    (out / "report.html").write_text(TOOLS_HTML)
     with buildfolder.exclusive(out, wait=0, log=lambda m: None):
         with pytest.raises(InputError, match="still holds"):
             clean(out, wait=0.2, log=lambda m: None)
@@ -280,7 +286,7 @@ def test_a_run_waiting_while_clean_removes_the_folder_starts_over(tmp_path):
 def test_clean_leaves_a_folder_it_adopted(tmp_path):
     (tmp_path / "mine").mkdir()
     out = prepare(tmp_path / "mine")
-    (out / "report.html").write_text("<p>")
+    (out / "report.html").write_text(TOOLS_HTML)
     clean(out)
     assert out.is_dir() and list(out.iterdir()) == []  # it existed before the tool used it
 

@@ -69,3 +69,33 @@ def test_bad_settings_of_the_tools_libraries_are_one_line(default_checkpoint, tm
     result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(tmp_path / "c"),
                      "--sections", "kernels,separation", "--format", "html", env={"MPLBACKEND": "nonexistent"})
     assert result.returncode == 0, result.stderr
+
+
+def test_names_that_are_not_utf8_are_shown_or_refused(default_checkpoint, tmp_path):
+    """A checkpoint named with bytes that are no UTF-8 is analysed and shown with \\xNN escapes; an --out folder
+    whose path is no UTF-8 is refused in one line (no page or PDF could name its files)."""
+    import shutil
+
+    odd = os.fsdecode(b"ck\xff\xfe.pt")
+    shutil.copy(default_checkpoint, tmp_path / odd)
+    result = run_cli("--checkpoint", str(tmp_path / odd), "--out", str(tmp_path / "a"), "--sections", "parameters",
+                     "--format", "html")
+    assert result.returncode == 0, result.stderr
+    assert "ck\\xff\\xfe.pt" in (tmp_path / "a" / "report.html").read_text()
+    result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(tmp_path / os.fsdecode(b"r\xffpdf")),
+                     "--sections", "parameters", "--format", "pdf")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "not valid UTF-8" in result.stderr
+
+
+def test_a_step_summary_that_is_a_pipe_or_inside_the_build_folder_is_never_written(default_checkpoint, tmp_path):
+    fifo = tmp_path / "summary-pipe"
+    os.mkfifo(fifo)
+    result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(tmp_path / "a"), "--sections", "parameters",
+                     "--format", "html", env={"GITHUB_STEP_SUMMARY": str(fifo)})
+    assert result.returncode == 2 and "GITHUB_STEP_SUMMARY" in result.stderr  # it waited for a reader for ever
+    out = tmp_path / "b"
+    out.mkdir()
+    result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(out), "--sections", "parameters",
+                     "--format", "html", env={"GITHUB_STEP_SUMMARY": str(out / "report.html")})
+    assert result.returncode == 0 and "lies inside the build folder" in result.stderr
+    assert (out / "report.html").read_text().rstrip().endswith("</html>")

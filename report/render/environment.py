@@ -51,9 +51,10 @@ def step_summary() -> Path | None:
     if not value:
         return None
     path = Path(value)
-    if path.is_dir() or not path.parent.is_dir():
+    # A pipe would block the run for ever once the report is written; a folder or a device is no page.
+    if (path.exists() and not path.is_file()) or not path.parent.is_dir():
         raise InputError(f"GITHUB_STEP_SUMMARY={ascii(value[:200])} is not a file that can be appended to (it is "
-                         "a folder, or its folder does not exist): give a file path, or unset it")
+                         "a folder, a pipe or a device, or its folder does not exist): give a file path, or unset it")
     return path
 
 
