@@ -478,3 +478,114 @@ def test_a_lazy_model_built_from_its_source_is_initialised_by_the_shape_trace_an
     fresh = nn.Sequential(nn.Flatten(), nn.LazyLinear(3))
     load_into(fresh, model.state_dict(), Path("lazy.pt"))
     assert torch.equal(fresh[1].weight, model[1].weight)
+
+
+# --- whatever the model raises ------------------------------------------------------------------------------
+
+class _Unprintable(Exception):
+    def __str__(self):
+        raise ValueError("no text")
+
+
+class _Own(BaseException):
+    pass
+
+
+def _raising(error: BaseException) -> nn.Module:
+    """conv1 raises ``error`` (a fresh one each call); the model around it is fine."""
+    class Conv(nn.Conv2d):
+        def forward(self, x):
+            raise error() if isinstance(error, type) else error
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = Conv(1, 2, 3)
+            self.fc = nn.Linear(72, 10)
+
+        def forward(self, x):
+            return self.fc(self.conv1(x).flatten(1))
+
+    return Net()
+
+
+@pytest.mark.parametrize("error, said", [
+    (SystemExit(0), "SystemExit: 0"), (SystemExit(5), "SystemExit: 5"), (GeneratorExit, "GeneratorExit"),
+    (_Own("mine"), "_Own: mine"), (_Unprintable, "_Unprintable")])
+def test_anything_the_model_raises_is_its_failure_in_one_line(error, said):
+    """sys.exit() in a forward ended the command silently with its code, other BaseExceptions gave a
+    traceback, an exception whose __str__ raises an internal error; a stop still stops."""
+    from analysis.models.inference import predict_logits
+
+    line = f"the model failed inside layer 'conv1' ({said}): fix the model's forward"
+    with pytest.raises(InputError) as raised:
+        trace_shapes(_raising(error), torch.zeros(1, 1, 8, 8))
+    assert str(raised.value) == line
+    with pytest.raises(InputError) as raised:  # a later pass over the data, through run_model
+        predict_logits(_raising(error), torch.zeros(2, 1, 8, 8), what="classifying", show_progress=False)
+    assert str(raised.value) == f"the model failed inside layer 'conv1' ({said}) while classifying: fix the model's forward"
+    from analysis.stopping import Stopped
+
+    for stop in (KeyboardInterrupt, Stopped()):
+        with pytest.raises(KeyboardInterrupt):
+            trace_shapes(_raising(stop), torch.zeros(1, 1, 8, 8))
+        with pytest.raises(KeyboardInterrupt):
+            predict_logits(_raising(stop), torch.zeros(2, 1, 8, 8), show_progress=False)
+
+
+@pytest.mark.slow
+def test_sys_exit_in_a_forward_is_one_line_and_exit_2(tmp_path, hostile):
+    models = Path(hostile["PYTHONPATH"]) / "hostile_models.py"
+    models.write_text(models.read_text() + textwrap.dedent('''
+        import sys
+
+        class Exits(Small):
+            def forward(self, x):
+                sys.exit(0)
+    '''))
+    result, out = build(tmp_path, hostile, "Exits", npz(tmp_path / "d.npz", 10, 4), "--quiet")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "report: error: the model failed in its own forward, outside its layers (SystemExit: 0): fix the model's "
+        "forward"]
+    assert not (out / "current-store.txt").exists()
+
+
+@pytest.mark.parametrize("error", [
+    MemoryError, torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you "
+                 "tried to allocate 400000000000 bytes. Error code 12 (Cannot allocate memory)")])
+def test_running_out_of_memory_names_the_layer_and_the_sizes_to_lower(error):
+    """Was blamed on the data's size (the shape trace) or on the model's code (later passes)."""
+    from analysis.models.inference import predict_logits
+
+    fix = ": give a smaller --input-size or --batch-size, or use a machine with more memory"
+    with pytest.raises(InputError) as raised:
+        trace_shapes(_raising(error), torch.zeros(1, 1, 8, 8))
+    assert str(raised.value).startswith("the model ran out of memory in layer 'conv1' (")
+    assert str(raised.value).endswith(")" + fix)
+    with pytest.raises(InputError) as raised:
+        predict_logits(_raising(error), torch.zeros(2, 1, 8, 8), what="classifying", show_progress=False)
+    assert str(raised.value).startswith("the model ran out of memory in layer 'conv1' (")
+    assert str(raised.value).endswith(") while classifying" + fix)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.complex64, torch.bool])
+def test_scores_that_are_not_floats_are_refused_after_the_first_pass(dtype):
+    """Integer or complex scores failed later in softmax or argmax, as an internal error; floats of any width
+    are scores."""
+    class Casts(nn.Module):
+        def __init__(self, dtype):
+            super().__init__()
+            self.fc = nn.Linear(64, 10)
+            self.dtype = dtype
+
+        def forward(self, x):
+            return self.fc(x.flatten(1)).to(self.dtype)
+
+    name = str(dtype).removeprefix("torch.")
+    with pytest.raises(InputError, match=rf"^the model's scores are {name}, not floating-point logits: return the "
+                                         r"scores of each class as floats$"):
+        trace_shapes(Casts(dtype), torch.zeros(1, 1, 8, 8))
+    trace, _ = trace_shapes(Casts(torch.float16), torch.zeros(1, 1, 8, 8))
+    assert trace.output_shape == [10]

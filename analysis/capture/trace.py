@@ -81,20 +81,22 @@ def trace_shapes(model: nn.Module, example: torch.Tensor) -> tuple[Trace, Usage]
     try:
         with recording, operations.watch(recording) as usage:
             output = model(example)
-    except Exception as error:  # report how far the forward pass got, and whose fault it is
-        if isinstance(error, InputError):
+    except BaseException as error:  # noqa: BLE001 - report how far the forward pass got, and whose fault it is
+        if isinstance(error, InputError) or failures.is_stop(error):
             raise
-        if failures.is_models_own(error) and not failures.is_input_mismatch(error):
-            raise InputError(failures.model_failed(error, recording.failed_in)) from None
+        refusal = failures.refusal(error, recording.failed_in)
+        if refusal is not None:
+            raise refusal from None
         shape = "×".join(map(str, example.shape[1:]))
         raise InputError(f"the model cannot take the data's {shape} images: the forward pass failed at "
-                         f"{_where(recording.reached)} ({(str(error).splitlines() or [''])[0][:200]}); give data "
-                         "of the size the model expects (--input-size for image folders)") from None
+                         f"{_where(recording.reached)} ({(failures.text_of(error).splitlines() or [''])[0][:200]}); "
+                         "give data of the size the model expects (--input-size for image folders)") from None
     rows = [_function_row(call, i) if call.function else _module_row(call, i) for i, call in enumerate(recording.calls)]
     logits, taken = outputs.logits_of(output)
     if logits is None:
         raise InputError(f"the model's forward pass returns {type(output).__name__}, not a tensor of class scores: "
                          "give a classifier whose forward pass returns (batch, classes) logits")
+    check_scores_dtype(logits)
     trace = Trace(batch_size=int(example.shape[0]), input_shape=list(example.shape[1:]),
                   output_shape=list(logits.shape[1:]), rows=rows,
                   total_macs=sum(row.macs for row in rows) + usage.unattributed_macs,
@@ -102,6 +104,15 @@ def trace_shapes(model: nn.Module, example: torch.Tensor) -> tuple[Trace, Usage]
                   unattributed_macs=usage.unattributed_macs, output_taken=taken)
     ran = frozenset(call.name for call in recording.calls if not call.function)
     return trace, Usage(ran=ran, storages=frozenset(s for s in usage.storages if s is not None))
+
+
+def check_scores_dtype(logits: torch.Tensor) -> None:
+    """Scores that are not floats (integer class votes, complex numbers) have no softmax or argmax to rank
+    them: refused once, after the first forward pass, instead of failing in every statistic after it."""
+    if not logits.is_floating_point():
+        dtype = str(logits.dtype).removeprefix("torch.")
+        raise InputError(f"the model's scores are {dtype}, not floating-point logits: return the scores of each "
+                         "class as floats")
 
 
 def kernel_shapes(model: nn.Module) -> list[dict]:
