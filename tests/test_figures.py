@@ -411,3 +411,24 @@ def test_the_filter_caption_names_what_the_shade_counts(tmp_path):
     raw = _findings(tmp_path / "raw", lambda d: d.update({"separation.json": separation_doc(activated=False)}),
                     key="raw")
     assert "map is never positive" in filters_view(raw, place).charts[0].caption
+
+
+def test_a_heatmap_of_thousands_of_classes_is_drawn_in_blocks_within_bounded_memory():
+    """5,000 classes: drawn whole, matplotlib converted 25 million cells to RGBA (763 MiB) and the run failed."""
+    import tracemalloc
+
+    from analysis.figures import plots
+
+    size = 3000
+    matrix = np.add.outer(np.arange(size), np.arange(size)).astype(np.float64)
+    tracemalloc.start()
+    png = plots.heatmap(matrix, [f"c{i}" for i in range(size)], "title", "MSE")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert png.startswith(b"\x89PNG") and peak < 300 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+    shown, factor = plots._blocks(matrix)
+    assert factor == 6 and shown.shape == (500, 500)
+    assert shown[0, 0] == matrix[:6, :6].mean()
+    assert plots._blocks(matrix[:2999, :2999])[0][-1, -1] == matrix[2994:2999, 2994:2999].mean()  # a partial block
+    small = np.arange(16.0).reshape(4, 4)
+    assert plots._blocks(small)[1] == 1 and plots._blocks(small)[0] is small  # small matrices drawn as they are

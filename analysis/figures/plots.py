@@ -11,6 +11,7 @@ made to fit first: titles are wrapped to the figure's width (at most ``TITLE_LIN
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 from matplotlib import colormaps
@@ -182,10 +183,33 @@ def heatmap_figure(matrix: np.ndarray, names: list[str], title: str, colour_labe
     return figure
 
 
+HEATMAP_MAX_CELLS = 500  # per side: more cells than the figure has pixels show nothing more
+
+
+def _blocks(matrix: np.ndarray) -> tuple[np.ndarray, int]:
+    """The matrix as at most HEATMAP_MAX_CELLS² cells, each the mean of a block of f × f classes, and f. Drawn
+    whole, 5,000 classes made matplotlib convert 25 million cells to RGBA (763 MiB) for a 600-pixel image."""
+    size = len(matrix)
+    factor = -(-size // HEATMAP_MAX_CELLS)
+    if factor <= 1:
+        return matrix, 1
+    padded = np.full((factor * -(-size // factor),) * 2, np.nan)
+    padded[:size, :size] = matrix
+    cells = padded.shape[0] // factor
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a block of padding only: NaN, drawn blank
+        return np.nanmean(padded.reshape(cells, factor, cells, factor), axis=(1, 3)), factor
+
+
 def _heatmap_frame(matrix, names, title, colour_label, row_label, column_label):
     figure = _new(*HEATMAP_SIZE)
     axes = figure.add_subplot()
-    image = axes.imshow(matrix, cmap=HEATMAP_CMAP, interpolation="nearest")
+    shown, factor = _blocks(matrix)
+    if factor > 1:
+        title = f"{title}\n(each cell the mean of a block of {factor} × {factor} classes)"
+    # The extent keeps the axes in class indices, so the class ticks stay where they belong.
+    image = axes.imshow(shown, cmap=HEATMAP_CMAP, interpolation="nearest",
+                        extent=(-0.5, len(matrix) - 0.5, len(matrix) - 0.5, -0.5))
     step = _categories(axes.xaxis, names, rotate=_long(names))
     _categories(axes.yaxis, names, rotate=False)
     axes.set_xlabel(_plain(column_label + _every(step)), fontsize=LABEL_PT)
