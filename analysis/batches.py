@@ -9,6 +9,7 @@ order is the data set's, whatever the number of workers, so results do not depen
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Iterator, Sequence
 
@@ -18,7 +19,7 @@ import torch
 from analysis import progress
 from analysis.data.lazy import LazyImages, take
 from analysis.errors import InputError
-from analysis.spawning import main_script_left_out
+from analysis.spawning import dataloader_worker_started, main_script_left_out
 
 DEFAULT_BATCH = 250
 
@@ -101,10 +102,12 @@ class Inputs:
         # for a Unix socket (seen in CI) and the folder is removed after the run while the server lives on.
         # They send numpy arrays (collate_fn keeps them as they are), which travel through a pipe: a tensor
         # would travel as a shared-memory descriptor through a Unix socket under TMPDIR.
+        # Each worker ends when this process is gone (killed, it joins none): else it waits for ever.
         loader = torch.utils.data.DataLoader(
             dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_as_is,
             persistent_workers=False, prefetch_factor=2 if workers else None,
-            multiprocessing_context="spawn" if workers else None)
+            multiprocessing_context="spawn" if workers else None,
+            worker_init_fn=functools.partial(dataloader_worker_started, os.getpid()) if workers else None)
         with main_script_left_out():  # the workers start here, and need nothing of the caller's script
             fetched = iter(loader)
         try:

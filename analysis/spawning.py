@@ -33,7 +33,8 @@ _MISSING = object()
 def main_script_left_out() -> Iterator[None]:
     """Within this block, processes started with ``spawn`` import no main script: the one run by path
     (``__file__``) and the one run as a module (``__spec__``) are both hidden from multiprocessing's
-    preparation data, and put back on leaving. Start the processes inside, use them outside."""
+    preparation data, and put back on leaving; a SIGHUP reaches none of them (``_hangup_held``). Start the
+    processes inside, use them outside."""
     main = sys.modules.get("__main__")
     if main is None:
         yield
@@ -42,13 +43,34 @@ def main_script_left_out() -> Iterator[None]:
     main.__dict__.pop("__file__", None)
     main.__dict__["__spec__"] = None
     try:
-        yield
+        with _hangup_held():
+            yield
     finally:
         for name, value in saved.items():
             if value is _MISSING:
                 main.__dict__.pop(name, None)
             else:
                 main.__dict__[name] = value
+
+
+@contextlib.contextmanager
+def _hangup_held() -> Iterator[None]:
+    """SIGHUP blocked in this thread within the block (delivered on leaving), and multiprocessing's resource
+    tracker started in it if not yet: processes started inside inherit the block and keep it for life (Python
+    lifts none it did not set), so that a closed terminal's SIGHUP to the process group ends none of them
+    before the command, which stops them itself. A tracker ended so is started again by the next user, which
+    then fails (a traceback on stderr) to unregister the semaphores the first one held."""
+    if not (hasattr(signal, "pthread_sigmask") and hasattr(signal, "SIGHUP")):  # not on Windows
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        resource_tracker.ensure_running()
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 PARENT_POLL = 0.2   # seconds between two looks of a helper at its parent
@@ -62,16 +84,39 @@ def helper_started(parent: int) -> None:
     is ``parent`` (passed in: were it read here, a parent already dead would go unnoticed). Its tasks are run
     through ``stoppable``.
 
-    SIGINT is ignored: Ctrl-C in a terminal reaches the whole process group, and the parent, which sees it
-    too, stops its helpers itself, so that a helper never prints a traceback of its own. SIGTERM (the parent
+    SIGINT and SIGHUP are ignored: Ctrl-C, or a closed terminal, reaches the whole process group, and the
+    parent, which sees it too, stops its helpers itself, so that a helper never prints a traceback of its own
+    (nor dies at once, its store half written, which the parent would report as a failure). SIGTERM (the parent
     stopping it) raises SystemExit in a running task, whose clean-up runs (a store being written is removed,
     DataLoader workers are joined); then, or at once when no task runs, the helper ends without the
     interpreter's teardown (a second of torch's modules, which would only delay the command's end).
     A watchdog thread stops the helper so when the parent is gone: it looks at ``os.getppid()`` (POSIX: a
     helper whose parent died is adopted by another process, so the value changes; on Windows it would not,
     and a dead parent's helper would run its task to the end)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _ignore_group_signals()
     signal.signal(signal.SIGTERM, _stop_helper)
+    _watch_parent(parent)
+
+
+def dataloader_worker_started(parent: int, worker_id: int) -> None:
+    """A DataLoader's ``worker_init_fn`` (bound to ``parent``, the process that iterates the DataLoader, with
+    ``functools.partial``): the worker ends when that process is gone. torch's own check looks at the parent
+    only while the worker waits for work, and a worker whose results nobody reads any more waits for ever on
+    its full pipe instead (with it the resource tracker, whose pipe it holds). The parent's SIGTERM, which
+    torch sends to a worker that does not end, keeps its default action; SIGINT and SIGHUP to the process
+    group are left to the parent, as in ``helper_started``. Changes no random state: what a worker reads does
+    not depend on it."""
+    _ignore_group_signals()
+    _watch_parent(parent)
+
+
+def _ignore_group_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):  # not on Windows
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def _watch_parent(parent: int) -> None:
     threading.Thread(target=_end_with_parent, args=(parent,), name="report-parent-watch", daemon=True).start()
 
 

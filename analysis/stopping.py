@@ -1,11 +1,12 @@
-"""Stopping on SIGINT and SIGTERM: a command ends as on Ctrl-C, cleaning up on the way out.
+"""Stopping on SIGINT, SIGTERM and SIGHUP: a command ends as on Ctrl-C, cleaning up on the way out.
 
 SIGTERM's default action ends a process on the spot: no ``finally`` runs, so worker processes, the PDF
 worker and temporary folders outlive the command, and workers go on to publish stores after it ended. While
-``stop_on_signals()`` holds (``python -m report`` holds it for the whole command), SIGINT and SIGTERM both
-raise ``Stopped``, a ``KeyboardInterrupt``: ``except Exception`` lets it through, every ``finally`` and
-context manager cleans up as for Ctrl-C (pools end their workers, a store being written is removed, the
-lock is released), and the command line says which signal ended it.
+``stop_on_signals()`` holds (``python -m report`` holds it for the whole command), SIGINT, SIGTERM and SIGHUP
+(the terminal was closed: its default action too ends a process on the spot) raise ``Stopped``, a
+``KeyboardInterrupt``: ``except Exception`` lets it through, every ``finally`` and context manager cleans up
+as for Ctrl-C (pools end their workers, a store being written is removed, the lock is released), and the
+command line says which signal ended it.
 
 Only the first signal raises. Later ones (a second Ctrl-C, a SIGTERM after the SIGINT) are noted and
 ignored for ``PATIENCE`` seconds: raising again inside a clean-up would cut it short and leave a worker
@@ -23,13 +24,14 @@ import threading
 import time
 from collections.abc import Iterator
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP only where the platform has it (not on Windows)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 PATIENCE = 10.0  # seconds after the first stop signal during which later ones are ignored (see above)
 
 
 class Stopped(KeyboardInterrupt):
-    """SIGINT or SIGTERM arrived: end the command after cleaning up. A KeyboardInterrupt, so that code written
-    for Ctrl-C (and every ``except Exception``) treats SIGTERM alike."""
+    """SIGINT, SIGTERM or SIGHUP arrived: end the command after cleaning up. A KeyboardInterrupt, so that code
+    written for Ctrl-C (and every ``except Exception``) treats SIGTERM and SIGHUP alike."""
 
     def __init__(self, signum: int = signal.SIGINT):
         super().__init__(int(signum))
@@ -64,8 +66,9 @@ def _stop(signum, frame) -> None:
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM raise ``Stopped`` within this block (the previous handlers come back after). SIGINT
-    is set explicitly: a shell starts a background job with SIGINT ignored, and Python then leaves it so.
+    """SIGINT, SIGTERM and SIGHUP raise ``Stopped`` within this block (the previous handlers come back after).
+    SIGINT is set explicitly: a shell starts a background job with SIGINT ignored, and Python then leaves it so.
+    An ignored SIGHUP stays ignored: ``nohup`` ignores it so that the command outlives its terminal.
     Nested blocks share the outermost one's handlers; outside the main thread (which alone receives signals)
     the block does nothing."""
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is _stop:
@@ -73,12 +76,16 @@ def stop_on_signals() -> Iterator[None]:
         return
     _received.clear()
     _first_at.clear()
-    saved = {sig: signal.signal(sig, _stop) for sig in STOP_SIGNALS}
+    saved = {sig: signal.signal(sig, _stop) for sig in STOP_SIGNALS if not _kept_ignored(sig)}
     try:
         yield
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+def _kept_ignored(sig: int) -> bool:
+    return sig == getattr(signal, "SIGHUP", None) and signal.getsignal(sig) is signal.SIG_IGN
 
 
 def signal_of(interrupt: KeyboardInterrupt) -> int:

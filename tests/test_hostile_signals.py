@@ -418,3 +418,37 @@ def test_train_stopped_by_sigint_leaves_the_previous_checkpoint(command, default
     assert_ended_cleanly(run, run.stop(signal.SIGINT, group=True), signal.SIGINT, folder, None, next_run=False)
     assert save.read_bytes() == default_checkpoint.read_bytes()
     assert sorted(p.name for p in folder.iterdir()) == ["model.pt"]
+
+
+# ------------------------------------------------------------------------------ DataLoader workers, SIGHUP
+
+def test_dataloader_workers_end_when_the_command_is_killed(command, out, tmp_path):
+    """SIGKILL during a pass over image files: the DataLoader workers (and the resource tracker, whose pipe they
+    hold) notice that their parent is gone and end, instead of waiting for ever on results nobody reads."""
+    from test_hostile_suite import image_folder, image_folder_args
+
+    images = image_folder(tmp_path / "inputs", per_class=50)
+    run = command(*image_folder_args(images), "--workers", "2", "--out", str(out), "--sections", "all",
+                  "--format", "html")
+    run.wait_for(lambda: len(run.children("spawn_main")) >= 2, "DataLoader workers")
+    time.sleep(4)  # the workers have started (torch imported) and send their batches
+    assert len(run.children("spawn_main")) >= 2, "the pass ended before the kill"
+    run.process.kill()
+    run.process.wait()
+    assert run.gone(within=DATALOADER_STOP_WITHIN), [p.cmdline() for p in run.session()]
+    assert_next_run_cleans_up(out)
+
+
+def test_build_stopped_by_sighup_when_its_terminal_closes(command, out, tmp_path):
+    """A closed terminal sends SIGHUP to the command's whole process group: the command stops as on SIGTERM
+    (exit 129, one line, temporaries removed); its DataLoader workers leave the stop to it."""
+    from test_hostile_suite import image_folder, image_folder_args
+
+    images = image_folder(tmp_path / "inputs", per_class=50)
+    before = previous(out)
+    run = command(*image_folder_args(images), "--workers", "2", "--out", str(out), "--sections", "all",
+                  "--format", "html")
+    run.wait_for(lambda: len(run.children("spawn_main")) >= 2, "DataLoader workers")
+    time.sleep(3)
+    code = run.stop(signal.SIGHUP, group=True, within=DATALOADER_STOP_WITHIN)
+    assert_ended_cleanly(run, code, signal.SIGHUP, out, before)
