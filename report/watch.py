@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import functools
 import http.server
+import signal
 import threading
 import time
 from pathlib import Path
@@ -113,17 +114,46 @@ def watch(folder: Path, build_one, settle: float = 2.0, interval: float = 0.5, m
     watcher = Watcher(folder, settle)
     started, builds = time.monotonic(), 0
     log(f"report: watching {folder} for checkpoints ({', '.join(sorted(SUFFIXES))}); Ctrl-C to stop")
-    with stop_on_signals():
-        while True:
-            for path in watcher.ready(time.monotonic()):
-                published = build_safely(build_one, path, log)
-                watcher.built(path)
-                builds += published
-                if max_builds is not None and builds >= max_builds:
+    try:
+        with stop_on_signals(), deadline(timeout):
+            while True:
+                for path in watcher.ready(time.monotonic()):
+                    published = build_safely(build_one, path, log)
+                    watcher.built(path)
+                    builds += published
+                    if max_builds is not None and builds >= max_builds:
+                        return builds
+                if timeout is not None and time.monotonic() - started > timeout:
                     return builds
-            if timeout is not None and time.monotonic() - started > timeout:
-                return builds
-            time.sleep(watcher.next_look(time.monotonic(), interval))
+                time.sleep(watcher.next_look(time.monotonic(), interval))
+    except TimeUp:
+        log(f"report: the watch ended after its --timeout of {timeout:g} s, stopping the build under way")
+        return builds
+
+
+class TimeUp(KeyboardInterrupt):
+    """The watch's --timeout passed during a build: the build is stopped as by Ctrl-C, cleaning up on its way
+    out (a KeyboardInterrupt, so that no build's error handling catches it)."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None):
+    """``seconds`` from now, raise TimeUp in the main thread even if a build hangs (a model whose forward never
+    returns kept a watch with --timeout running for ever). Nothing where no timer can be set."""
+    if seconds is None or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def time_up(signum, frame):
+        raise TimeUp()
+
+    saved = signal.signal(signal.SIGALRM, time_up)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, saved)
 
 
 def build_safely(build_one, path: Path, log) -> bool:

@@ -148,3 +148,23 @@ def test_a_failed_build_does_not_count_and_the_file_is_retried_once_it_changes(t
 
     assert watch(tmp_path, build_one, settle=0, interval=0.01, max_builds=1, timeout=20, log=lambda line: None) == 1
     assert attempts == [b"half", b"half and the rest"] and built == ["e1.pt"]
+
+
+def test_the_timeout_ends_the_watch_even_while_a_build_hangs(tmp_path):
+    """--timeout was looked at between builds only: a model whose forward never returns kept the watch running."""
+    checkpoint = tmp_path / "e1.pt"
+    checkpoint.write_bytes(b"weights")
+    os.utime(checkpoint, (1.0, 1.0))
+    cleaned, lines = [], []
+
+    def hanging_build(path):
+        try:
+            time.sleep(60)
+        finally:
+            cleaned.append(path.name)  # the build's clean-up runs, as on Ctrl-C
+
+    started = time.monotonic()
+    assert watch(tmp_path, hanging_build, settle=0, interval=0.01, timeout=1, log=lines.append) == 0
+    assert time.monotonic() - started < 10 and cleaned == ["e1.pt"]
+    assert "ended after its --timeout of 1 s" in lines[-1]
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # no timer left behind for the caller

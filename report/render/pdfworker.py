@@ -40,8 +40,8 @@ def stop_on_sigterm() -> None:
     """SIGTERM (the parent cancelling) ends the worker through SystemExit, so that open temporary files
     are closed and removed as on a normal exit. The signal is also remembered: a dependency whose import
     catches everything (a bare ``except:``) can swallow that SystemExit, and the worker must still stop.
-    SIGINT is ignored: Ctrl-C in a terminal reaches the whole process group, and the parent, which sees it
-    too, cancels the worker itself (the worker's traceback would only fill its stderr)."""
+    SIGINT and SIGHUP are ignored: Ctrl-C or a closed terminal reaches the whole process group, and the parent,
+    which sees it too, cancels the worker itself (the worker's traceback would only fill its stderr)."""
     def stop(signum, frame):
         first = not TERMINATED
         TERMINATED.append(signum)
@@ -50,6 +50,8 @@ def stop_on_sigterm() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 def end_with_parent() -> None:
