@@ -37,13 +37,19 @@ QUIET_FOR = 3.0      # seconds the build folder must stay unchanged after the co
 ENV = {**os.environ, "MPLBACKEND": "Agg", "SOURCE_DATE_EPOCH": "1764000000"}
 
 
+def hangup_as_in_a_terminal() -> None:
+    """The command starts with SIGHUP's default disposition, as in a terminal: a suite run under nohup (which
+    the command would rightly keep ignoring) must not change what is tested."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 class Command:
     """``python -m report ARGS`` in a session (and process group) of its own, its stderr read line by line."""
 
     def __init__(self, *args: str):
         self.process = subprocess.Popen([sys.executable, "-m", "report", *args], cwd=ROOT, env=ENV,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=hangup_as_in_a_terminal)
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
