@@ -96,6 +96,17 @@ def helper_started(parent: int) -> None:
     _ignore_group_signals()
     signal.signal(signal.SIGTERM, _stop_helper)
     _watch_parent(parent)
+    _no_named_locks_for_progress_bars()
+
+
+def _no_named_locks_for_progress_bars() -> None:
+    """tqdm's first bar (even a disabled one) creates a multiprocessing RLock, a named semaphore registered
+    with the resource tracker: a helper killed after its grace period left it behind, and the tracker then
+    printed "leaked semaphore objects" under the command's one line. A helper's bars are its own: a thread
+    lock serves them."""
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
 
 def dataloader_worker_started(parent: int, worker_id: int) -> None:
