@@ -293,7 +293,7 @@ def _apply(out: Path, renames: list[list[str]], removals: list[str] = ()) -> Non
             os.replace(out / tmp, out / target)
     for name in removals:
         (out / name).unlink(missing_ok=True)
-    for folder in {(out / target).parent for _, target in renames} | ({out} if removals else set()):
+    for folder in {(out / name).parent for name in [*(target for _, target in renames), *removals]}:
         _fsync_folder(folder)
 
 
@@ -436,9 +436,8 @@ def _clean_folder(folder: Path, relative: str) -> tuple[list[str], list[str]]:
     removed, kept = [], []
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         shown = f"{relative}/{entry.name}"
-        inner = f"{relative}/{entry.name}"
-        if inner in OWN_ENTRIES and entry.is_dir() and not entry.is_symlink():
-            inner_removed, inner_kept = _clean_folder(entry, inner)
+        if shown in OWN_ENTRIES and entry.is_dir() and not entry.is_symlink():
+            inner_removed, inner_kept = _clean_folder(entry, shown)
             removed += inner_removed
             kept += inner_kept
             continue

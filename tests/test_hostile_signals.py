@@ -242,11 +242,9 @@ def waiting_in_stdin(process: psutil.Process) -> int:
         os.close(descriptor)
 
 
-def test_build_stopped_by_sigterm_while_the_pdf_is_laid_out(command, out, variants):
-    """The PDF worker is held (SIGSTOP) as soon as it starts, so that the signal comes exactly while the command
-    waits for its PDF: the HTML waits in the worker's stdin. The worker is let go right after the signal."""
-    before = previous(out)
-    run = command("--checkpoint", str(variants[1]), "--out", str(out), "--sections", "assignment")
+def stop_while_the_pdf_is_laid_out(run) -> None:
+    """SIGTERM to ``run`` exactly while it waits for its PDF: the worker is held (SIGSTOP) until the HTML waits in
+    its stdin, and let go right after the signal."""
     run.wait_for(lambda: run.children("report.render.pdfworker"), "PDF worker")
     (worker,) = run.children("report.render.pdfworker")
     worker.suspend()
@@ -255,6 +253,14 @@ def test_build_stopped_by_sigterm_while_the_pdf_is_laid_out(command, out, varian
         run.signal(signal.SIGTERM)
     finally:
         worker.resume()
+
+
+def test_build_stopped_by_sigterm_while_the_pdf_is_laid_out(command, out, variants):
+    """The PDF worker is held (SIGSTOP) as soon as it starts, so that the signal comes exactly while the command
+    waits for its PDF: the HTML waits in the worker's stdin. The worker is let go right after the signal."""
+    before = previous(out)
+    run = command("--checkpoint", str(variants[1]), "--out", str(out), "--sections", "assignment")
+    stop_while_the_pdf_is_laid_out(run)
     assert_ended_cleanly(run, run.ended(), signal.SIGTERM, out, before)
 
 
@@ -263,14 +269,7 @@ def test_render_stopped_by_sigterm_while_the_pdf_is_laid_out(command, out):
     PDF worker and publishes nothing afterwards."""
     before = previous(out)
     run = command("render", "--out", str(out), "--force")
-    run.wait_for(lambda: run.children("report.render.pdfworker"), "PDF worker")
-    (worker,) = run.children("report.render.pdfworker")
-    worker.suspend()
-    try:
-        run.wait_for(lambda: waiting_in_stdin(worker) > 0, "HTML sent to the PDF worker")
-        run.signal(signal.SIGTERM)
-    finally:
-        worker.resume()
+    stop_while_the_pdf_is_laid_out(run)
     assert_ended_cleanly(run, run.ended(), signal.SIGTERM, out, before)
 
 
