@@ -18,7 +18,9 @@ from analysis.stats.embeddings import distance_tables
 from analysis.store.schema import (
     ActivationsDocument,
     ClassAccuracy,
+    CentroidAccuracy,
     ClassSpread,
+    EuclideanSeparation,
     EmbeddingsDocument,
     EvaluationDocument,
     FilterStats,
@@ -28,6 +30,7 @@ from analysis.store.schema import (
     LayerSeparation,
     MapGrid,
     PairSelection,
+    ParamTensor,
     ClassPair,
     ModelDocument,
     ModelInfo,
@@ -51,7 +54,9 @@ def _layer(name, type_, weight_shape, formula, trainable=True) -> LayerParams:
     total = weights + biases
     return LayerParams(name=name, type=type_, weight_shape=weight_shape, bias_shape=[biases], weights=weights,
                        biases=biases, other=0, total=total, trainable=total if trainable else 0, formula=formula,
-                       shared_with=[], aliases=[])
+                       shared_with=[], aliases=[], kind="convolution" if type_.startswith("Conv") else "linear",
+                       tensors=[ParamTensor("weight", "weight", list(weight_shape), weights),
+                                ParamTensor("bias", "bias", [biases], biases)])
 
 
 def _row(order, name, type_, shape_in, shape_out, params=0, geometry=None, macs=0) -> TraceRow:
@@ -108,12 +113,36 @@ def model_document() -> ModelDocument:
                                  colourbar="images/kernel_colourbar.png", columns=8))
 
 
+# The test split's labels and predictions (10 images per class; one "one" read as "two", two "two"s as "one"):
+# 27 of 30 right, class accuracies 10, 9 and 8 of 10. Confidence: 0.9 when right, 0.6 when wrong.
+TEST_LABELS = [0] * 10 + [1] * 10 + [2] * 10
+TEST_PREDICTED = [0] * 10 + [1] * 9 + [2] + [2] * 8 + [1] * 2
+CALIBRATION_FIGURES = ("images/reliability.png", "images/confidence.png")
+
+
+def evaluation_doc(labels=TEST_LABELS, predicted=TEST_PREDICTED, confidence=None,
+                   class_names=("zero", "one", "two"), outputs=None, quality: bool = True, **fields) -> dict:
+    """evaluation.json for these labels and predictions, its quality computed as the analysis computes it
+    (analysis.stats.classification); ``quality=False``: as a store written before it existed."""
+    from analysis.stats.classification import classification_quality
+
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    right = predicted == labels
+    confidence = np.where(right, 0.9, 0.6) if confidence is None else np.asarray(confidence, dtype=float)
+    per_class = [ClassAccuracy(cls=int(c), n=int((labels == c).sum()), correct=int(right[labels == c].sum()),
+                               accuracy=float(right[labels == c].mean())) for c in np.unique(labels)]
+    extra = dict(quality=classification_quality(labels, predicted, confidence, len(class_names),
+                                                lambda bins: CALIBRATION_FIGURES),
+                 predicted=predicted.tolist(), confidence=confidence.tolist(),
+                 labels=labels.tolist()) if quality else {}
+    return to_json(EvaluationDocument(
+        n_test=len(labels), correct=int(right.sum()), accuracy=float(right.mean()), per_class=per_class,
+        training=None, class_names=list(class_names), outputs=outputs or len(class_names), **extra, **fields))
+
+
 def documents() -> dict:
     """The store's documents in their stored (JSON) form, built from the schema's records."""
-    evaluation = EvaluationDocument(
-        n_test=30, correct=27, accuracy=0.9,
-        per_class=[ClassAccuracy(cls=c, n=10, correct=k, accuracy=k / 10) for c, k in ((0, 10), (1, 9), (2, 8))],
-        training=None, class_names=["zero", "one", "two"], outputs=3)
+    evaluation = evaluation_doc()
     activations = ActivationsDocument(
         input=InputImage(index=12, label=2, predicted=2, confidence=0.95, path="images/input.png",
                          chosen_by="first test image of class 2"),
@@ -123,7 +152,7 @@ def documents() -> dict:
         convolutions=1, chosen="default")
     return {
         "model.json": to_json(model_document()),
-        "evaluation.json": to_json(evaluation),
+        "evaluation.json": evaluation,
         "activations.json": to_json(activations),
         "embeddings.json": embeddings_doc(),
         "separation.json": separation_doc(),
@@ -132,10 +161,14 @@ def documents() -> dict:
 
 def separation_doc(silhouettes=(0.1, 0.3, 0.6), ci=((0.5, 0.7), (0.9, 1.1), (1.2, 1.4)), confusion=None,
                    two_sample_full=(0.6, 1.0), dead=(), misclassified=True, activated=True,
-                   pairs_kept: bool = False, left_out=(0, 0, 0)) -> dict:
+                   pairs_kept: bool = False, left_out=(0, 0, 0), inter_ci=(2.3, 2.7), honest: bool = True,
+                   images: int = 10) -> dict:
     """Whole-split statistics of the tiny model's 3 classes, 10 test images each. ``pairs_kept``: stored as the
     analysis stores more classes than PAIR_MATRIX_MAX_CLASSES (no matrices: the closest pairs, the non-zero
-    confusion cells); ``left_out``: images each depth layer left out for a non-finite output."""
+    confusion cells); ``left_out``: images each depth layer left out for a non-finite output; ``inter_ci``: the
+    whole split's interval of the two sampled classes' mean distance (None: none stored); ``honest`` False: as
+    stored before the left-out nearest-centroid accuracy and the Euclidean figures existed; ``images``: each class's
+    test images as per_class records them (under regime.SMALL_CLASS, 20, no class is ranked by its spread)."""
     intra = [0.6, 1.0, 1.3]
     inter = [[0.6, 2.0, 3.0], [2.0, 1.0, 2.5], [3.0, 2.5, 1.3]]
     centroid = [[0, 1.5, 2.5], [1.5, 0, 2.0], [2.5, 2.0, 0]]
@@ -150,21 +183,25 @@ def separation_doc(silhouettes=(0.1, 0.3, 0.6), ci=((0.5, 0.7), (0.9, 1.1), (1.2
     return to_json(SeparationDocument(
         metric="mse", n=30, dimensions=6, layer="fc1", description="fc1 after ReLU",
         classes=[0, 1, 2], embeddings_file="embeddings_test.npy",
-        per_class=[ClassSpread(cls=c, n=10, intra_mean=intra[c], intra_std=0.2, pairs=45, ci_low=ci[c][0],
-                               ci_high=ci[c][1], ci_sample=10, silhouette=0.5) for c in range(3)],
+        per_class=[ClassSpread(cls=c, n=images, intra_mean=intra[c], intra_std=0.2, pairs=images * (images - 1) // 2,
+                               ci_low=ci[c][0],
+                               ci_high=ci[c][1], ci_sample=images, silhouette=0.5) for c in range(3)],
         inter_matrix=[] if pairs_kept else inter, centroid_matrix=[] if pairs_kept else centroid,
         ratio=2.5 / 0.97, silhouette=silhouettes[-1], nearest_centroid_accuracy=0.9, network_accuracy=0.9,
         closest_pairs=[{"a": 0, "b": 1, "ratio": 2.5, "inter_mean": 2.0,
                         "examples": [{"class": 0, "index": 3, "path": "images/closest_0_1_0.png"},
-                                     {"class": 1, "index": 14, "path": "images/closest_0_1_1.png"}]}],
+                                     {"class": 1, "index": 14, "path": "images/closest_0_1_1.png"}],
+                        **({"euclidean_ratio": 1.6} if honest else {})}],
         two_sample={"classes": [1, 2], "intra": {"1": {"two_sample": 0.01167, "full": two_sample_full[0]},
                                                  "2": {"two_sample": 0.1317, "full": two_sample_full[1]}},
-                    "inter": {"two_sample": 4.715, "full": 2.5}},
+                    "inter": {"two_sample": 4.715, "full": 2.5,
+                              **({"ci_low": inter_ci[0], "ci_high": inter_ci[1]} if inter_ci else {})}},
         depth=[LayerSeparation(module=f"l{i}", label=f"layer {i}", dims=36 // (i + 1), ratio=1.0 + s, silhouette=s,
                                left_out=left_out[i % len(left_out)])
                for i, s in enumerate(silhouettes)],
         depth_sample=30, pca_variance=[0.5, 0.3], tsne_sample=30,
         confusion=[] if pairs_kept else confusion, confusion_names=["zero", "one", "two"],
+        confusion_colour="row share" if honest else "images",
         misclassified=[{"index": 5, "label": 0, "predicted": 1, "confidence": 0.8,
                         "path": "images/misclassified_0.png"}] if misclassified else [],
         wrong=3 if misclassified else 0,
@@ -176,7 +213,11 @@ def separation_doc(silhouettes=(0.1, 0.3, 0.6), ci=((0.5, 0.7), (0.9, 1.1), (1.2
                 "depth": "images/separation_depth.png", "pca": "images/map_pca.png", "tsne": "images/map_tsne.png",
                 "confusion": "images/confusion.png"},
         settings={"bootstrap_replicates": 200, "bootstrap_cap": 2000, "chunk": 1024, "dead_share": 0.99,
-                  "near_dead_share": 0.9}, **sparse))
+                  "near_dead_share": 0.9}, **sparse,
+        **({"centroid_left_out": CentroidAccuracy(correct=26, judged=30, unjudged=0, accuracy=26 / 30,
+                                                  ci_low=0.7032, ci_high=0.9469),
+            "euclidean": EuclideanSeparation(intra_mean=0.95, inter_mean=1.52, ratio=1.6, silhouette=silhouettes[-1])}
+           if honest else {})))
 
 
 def _separation_paths(doc: dict | None) -> set[str]:
@@ -185,6 +226,11 @@ def _separation_paths(doc: dict | None) -> set[str]:
     return {*(p for p in doc["images"].values() if p), *(e["path"] for pair in doc["closest_pairs"]
                                                           for e in pair["examples"]),
             *(m["path"] for m in doc["misclassified"]), *(f["path"] for f in doc["filters"] if f["path"])}
+
+
+def _calibration_paths(evaluation: dict) -> set[str]:
+    calibration = (evaluation.get("quality") or {}).get("calibration") or {}
+    return {p for p in (calibration.get("reliability"), calibration.get("histogram")) if p}
 
 
 def _png(height: int = 8, width: int = 8) -> bytes:
@@ -198,7 +244,8 @@ def write_store(stores_dir: Path, docs: dict | None = None, key: str = "syntheti
     paths = {docs["model.json"]["kernel_image"]["path"], docs["model.json"]["kernel_image"]["colourbar"],
              *((maps["input"]["path"], maps["colourbar"], *(g["path"] for g in maps["grids"])) if maps else ()),
              *(s["path"] for s in (samples["samples"] if samples else [])),
-             *_separation_paths(docs.get("separation.json"))}
+             *((samples["matrix_image"],) if samples and samples.get("matrix_image") else ()),
+             *_separation_paths(docs.get("separation.json")), *_calibration_paths(docs["evaluation.json"])}
     for path in sorted(paths):
         writer.write_bytes(path, _png())
     for name, doc in docs.items():

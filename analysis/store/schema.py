@@ -122,6 +122,10 @@ HEATMAP_NUMBERS_MAX_CLASSES = 10
 # Module classes (torch.nn names) whose output is zero wherever the unit is silent: only after one of these
 # does "zero" or "dead" mean something. analysis.models.kinds turns the names into classes.
 ACTIVATION_TYPES = ("ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Hardswish")
+# Of those, the ones whose output is exactly zero, and never negative, wherever the unit is silent: only a map
+# after one of these is "dead" when it is never positive. GELU, SiLU, Hardswish and LeakyReLU give negative
+# values for negative inputs (never exactly zero there), Tanh and Sigmoid are never zero at all.
+SILENT_ZERO_TYPES = ("ReLU", "ReLU6")
 # Pooling layers: they keep the zeros of what they pool, so the report does not count silent maps twice.
 POOLING_TYPES = ("MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
                  "AdaptiveMaxPool2d", "AdaptiveAvgPool2d", "LPPool2d")
@@ -133,6 +137,21 @@ def metric_rank(metric_id: str) -> tuple[int, str]:
 
 
 # --- model.json -------------------------------------------------------------------------------------------
+
+# What a parameter tensor is for (analysis.stats.params gives each its role): the table's columns are the roles,
+# grouped, so that they add up to the total.
+PARAM_ROLES = ("weight", "bias", "norm scale", "norm shift", "class token", "position embedding", "other")
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamTensor:
+    """One parameter tensor a layer owns, under its role."""
+
+    name: str             # its name in the module: weight, in_proj_bias, cls_token...
+    role: str             # one of PARAM_ROLES
+    shape: list[int]
+    counted: int          # values counted in this layer (0: a tensor shared with an earlier layer, counted there)
+
 
 @dataclasses.dataclass(frozen=True)
 class LayerParams:
@@ -153,6 +172,13 @@ class LayerParams:
     executed: bool = True  # False: the module was never called in the traced forward pass (an auxiliary head in
                            # eval mode, or a module whose parent reads its weights itself, like MultiheadAttention's out_proj)
     read: bool = True      # False: no operation read its own parameters in that pass (inference never uses them)
+    # Since issue 30 (written only when set): weights and biases by role (in_proj_weight is a weight, in_proj_bias
+    # a bias), a normalisation layer's scale and shift apart (``norm``), so that weights + biases + norm + other
+    # = total; every tensor under its role; and the layer's kind, by class: "convolution", "linear",
+    # "attention", "normalisation", "embedding", "recurrent" or "" (other).
+    norm: int = when_set(0)
+    tensors: list[ParamTensor] = when_set(())
+    kind: str = when_set("")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,14 +203,24 @@ class TraceRow:
     type: str
     depth: int
     is_leaf: bool
-    input_shape: list[int] | None    # without the batch dimension
-    output_shape: list[int] | None   # without the batch dimension
+    input_shape: list[int] | None    # without the batch dimension (input_batch tells which one that was)
+    output_shape: list[int] | None   # without the batch dimension (output_batch tells which one that was)
     params: int                      # this module's own parameters
     geometry: dict                   # kernel, stride, padding... where the module has them
     macs: int = 0                    # multiply-accumulates per sample counted while this call was the innermost
                                      # one running (its own work, not its children's rows)
     kind: str = "module"             # "module", or "function": a functional call (name: F.relu, torch.flatten...)
     caller: str | None = None        # a function row's module, whose forward made the call ("": the model's own)
+    # Since issue 30 (written only when set). Where the batch is: the dimension of the full shape that is the
+    # batch, left out of input_shape/output_shape (0, the first, before); None: no dimension is the batch alone
+    # (a parameter, or the batch folded into another dimension), so the shape is stored in full.
+    input_batch: int | None = when_set(0)
+    output_batch: int | None = when_set(0)
+    source: int | None = when_set(None)        # order of the call that made the first tensor input (-1: the
+                                               # model's input); None: unknown, or a parameter (source_tensor)
+    source_tensor: str | None = when_set(None)  # the parameter or buffer that the first tensor input is
+    parameters: list[str] = when_set(())        # a functional call's parameters and buffers read directly
+    arguments: str = when_set("")               # a functional call's other arguments, as written: [:, 0], (2, 0, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,6 +306,105 @@ class EvaluationDocument:
     non_finite_scores: int = when_set(0)             # test images whose scores hold NaN or infinite values
     non_finite_embeddings: int = when_set(0)         # test images whose whole-split embedding does: left out of
                                      # every whole-split statistic (0 also when no whole-split pass ran)
+    # Added within version 4 (absent from older stores: the report then states the accuracy without intervals and
+    # judges no regime). Computed by analysis.stats.classification.
+    quality: ClassificationQuality | None = when_set(None)
+    predicted: list[int] = when_set(())      # each test image's predicted class, in test-split order
+    confidence: list[float | None] = when_set(())  # its max softmax probability (None: non-finite scores)
+    labels: list[int] = when_set(())         # each test image's true class, in test-split order (with
+                                     # ``predicted``: the per-image correctness compare's paired test reads)
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """A value with its 95% interval (how it was computed is said where the interval is declared)."""
+
+    value: float
+    low: float
+    high: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassQuality:
+    """One class of the data: scikit-learn's precision, recall and F1 (zero_division=0), and the recall's 95%
+    Wilson interval (None for a class without test images)."""
+
+    cls: int = stored("class")
+    support: int = stored()          # its test images
+    correct: int = stored()          # of them, predicted as it
+    predicted: int = stored()        # test images predicted as this class
+    precision: float = stored()
+    recall: float = stored()
+    f1: float = stored()
+    recall_low: float | None = stored()
+    recall_high: float | None = stored()
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictionSpread:
+    """Where the predictions go. Collapsed: the most-predicted class takes at least half of the predictions and
+    the Wilson lower bound of its share is above twice its share of the test labels."""
+
+    counts: list[int]                # test images predicted as each class (index: class)
+    outside: int                     # predictions of an output that names no class of the data
+    most: int                        # the most-predicted class (the lowest index among ties)
+    most_share: Interval             # its share of the predictions, with its Wilson interval
+    most_true_share: float           # its share of the test labels
+    collapsed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationBin:
+    low: float                       # confidence range [low, high) (the last bin includes 1)
+    high: float
+    count: int                       # images whose confidence falls here
+    correct: int                     # of them, classified correctly
+    confidence: float | None         # their mean confidence (None: empty bin)
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """Confidence (max softmax) against accuracy in equal-width bins. ``ece``: expected calibration error (sum over
+    bins of the bin's share of images times |accuracy − mean confidence|); ``gap``: mean confidence minus
+    accuracy. Both intervals: percentiles of a seeded bootstrap over the images."""
+
+    bins: list[CalibrationBin]
+    images: int                      # images with a finite confidence (the others are left out)
+    ece: Interval
+    gap: Interval
+    mean_confidence: float
+    resamples: int
+    seed: int
+    reliability: str                 # the reliability diagram in the store
+    histogram: str                   # the confidence histogram (correct against wrong)
+
+
+@dataclasses.dataclass(frozen=True)
+class Relabelling:
+    """The one-to-one relabelling of predicted classes that makes the most predictions right (scipy's
+    linear_sum_assignment on the confusion matrix), and the accuracies it would give."""
+
+    moves: list[list[int]]           # [true class, predicted class it is mapped to], for the classes that move
+    accuracy: Interval               # Wilson
+    balanced_accuracy: Interval      # as ClassificationQuality.balanced_accuracy
+    shuffled_balanced_accuracy: float  # 95th percentile of the best relabelling's balanced accuracy with the
+                                     # predictions shuffled against the labels (seeded): what the search finds by itself
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassificationQuality:
+    """Classification quality with its uncertainty (analysis.stats.classification)."""
+
+    classes: list[ClassQuality]      # every class of the data, in label order
+    test_classes: int                # K: classes with at least one test image
+    chance: float                    # 1 / K: the balanced accuracy of any prediction that ignores the image
+    accuracy: Interval               # Wilson
+    balanced_accuracy: Interval      # mean recall over the K classes; interval: balanced_method
+    balanced_method: str
+    macro_f1: float
+    predictions: PredictionSpread
+    calibration: Calibration | None  # None: no image has finite scores
+    relabelling: Relabelling | None  # None: too many classes to assign
 
 
 # --- activations.json -------------------------------------------------------------------------------------
@@ -305,6 +440,20 @@ class MapGrid:
     selection: str
 
 
+# Activation maps smaller than this on either side (1 × 1 after global pooling, 2 × 2) are a number or four per
+# channel, not a picture: they are left out of the map grids, and the report says which and why.
+MIN_MAP_SIDE = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class SmallMaps:
+    """A chosen layer whose maps were too small to draw (smaller than MIN_MAP_SIDE on a side)."""
+
+    module: str
+    label: str
+    shape: list[int]                 # (channels, height, width)
+
+
 @dataclasses.dataclass(frozen=True)
 class ActivationsDocument:
     input: InputImage
@@ -312,6 +461,7 @@ class ActivationsDocument:
     grids: list[MapGrid]
     convolutions: int | None = None  # Conv2d modules in the model (not recorded before schema 3)
     chosen: str | None = None        # "options" (--layers) or "default"
+    small: list[SmallMaps] = when_set(())  # chosen layers left out of the grids (added within version 4)
 
 
 # --- embeddings.json --------------------------------------------------------------------------------------
@@ -353,6 +503,11 @@ class DistanceTable:
         return self.inter_mean / self.intra_mean
 
 
+# A distance matrix of the samples is a table of numbers up to this many samples (ten columns fit the A4 text
+# width at the report's table font); beyond, a heat-map figure stands for them and the numbers are in the CSV.
+DISTANCE_TABLE_MAX_SAMPLES = 10
+
+
 @dataclasses.dataclass(frozen=True)
 class EmbeddingsDocument:
     layer: str
@@ -367,6 +522,8 @@ class EmbeddingsDocument:
     distances: dict[str, DistanceTable]
     fewer_than_default: list[int] = dataclasses.field(default_factory=list)  # classes whose test images
                                      # were fewer than the default 2 samples: per_class gave way to what is there
+    matrix_image: str | None = when_set(None)  # added within version 4: beyond DISTANCE_TABLE_MAX_SAMPLES
+                                     # samples, the heat maps of the distance matrices, a panel per metric
 
 
 # --- separation.json --------------------------------------------------------------------------------------
@@ -431,6 +588,38 @@ class PairSelection:
     order: str = "ratio"
 
 
+@dataclasses.dataclass(frozen=True)
+class CentroidAccuracy:
+    """Nearest-centroid accuracy with each image left out of its own class's centroid ((n·c − x) / (n − 1)),
+    and its 95% Wilson interval (scipy.stats.binomtest). Images alone in their class cannot be judged that way
+    (without them the class has no centroid): they are ``unjudged``, in neither ``correct`` nor ``judged``."""
+
+    correct: int
+    judged: int
+    unjudged: int
+    accuracy: float | None        # correct / judged; None when no image could be judged
+    ci_low: float | None
+    ci_high: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class EuclideanSeparation:
+    """With --metric mse, the same pairs of images measured in Euclidean distance (per pair √(MSE · D)):
+    MSE is a squared distance, so its inter/intra ratio reads as the square of a ratio of lengths; this one
+    reads as a ratio. Means over every pair, as the MSE figures are; the silhouette as scikit-learn's
+    ``silhouette_score(metric="euclidean")``."""
+
+    intra_mean: float | None
+    inter_mean: float | None
+    ratio: float | None
+    silhouette: float
+
+
+# The distance each stored metric's silhouette is computed on, as scikit-learn names it: the silhouette is a
+# ratio, so MSE (squared Euclidean over D) gives the silhouette of the squared Euclidean distance.
+SILHOUETTE_METRICS = {"mse": "sqeuclidean", "euclidean": "euclidean", "cosine": "cosine"}
+
+
 # Up to this many classes the class-by-class matrices are stored in full (10,000 cells each); beyond it, the
 # closest pairs (CLOSEST_PAIRS_KEPT) and the non-zero cells of the confusion matrix.
 PAIR_MATRIX_MAX_CLASSES = 100
@@ -474,6 +663,14 @@ class SeparationDocument:
     pairs: PairSelection | None = when_set(None)
     confusion_cells: list[list[int]] = when_set(())  # [row, column, images]: indices into classes and
                                      # confusion_names (the dense ``confusion`` is then empty)
+    # Added within version 4 (None in older stores: the report then says the nearest-centroid figure counts each
+    # image in its own centroid, and names MSE ratios as ratios of a squared distance without the Euclidean one).
+    # two_sample["inter"] gains "ci_low"/"ci_high" (95% bootstrap interval of the pair's mean) at the same time.
+    centroid_left_out: CentroidAccuracy | None = when_set(None)
+    euclidean: EuclideanSeparation | None = when_set(None)   # only with metric "mse"
+    # What the confusion figure's colour shows (added within version 4): "images" (the count; older stores) or
+    # "row share" (each cell's share of its true class, analysis.figures.plots.confusion_figure).
+    confusion_colour: str = when_set("images")
 
 
 # --- compares/<key>/compare.json -------------------------------------------------------------------------
@@ -509,6 +706,59 @@ class CompareDocument:
     # "vmin", "vmax", "a", "b", "colourbar"} (paths in the store). None: stored before shared scales, or no
     # convolution in both.
     kernels: dict | None = None
+    # Added within version 4 (None in comparisons stored before): the accuracies with their intervals and the
+    # paired test, and the scale each side's embedding values are on.
+    paired: PairedComparison | None = None
+    scale: EmbeddingScale | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SideAccuracy:
+    """One checkpoint's test accuracy with its 95% Wilson interval (scipy's binomtest(...).proportion_ci)."""
+
+    correct: int
+    n: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclasses.dataclass(frozen=True)
+class McNemarTest:
+    """McNemar's exact test on the per-image correctness of A and B over one test split. If A and B were right
+    equally often, an image only one of them gets right would be A's (b) or B's (c) with even odds: the two-sided
+    p-value is scipy.stats.binomtest(b, b + c, 0.5)'s, and 1 when b + c = 0 (no image to tell them apart)."""
+
+    n: int                        # test images, the same in both
+    both_right: int
+    a_only: int                   # McNemar's b: A right, B wrong
+    b_only: int                   # McNemar's c: A wrong, B right
+    both_wrong: int
+    p_value: float
+    alpha: float                  # one checkpoint is called better only when p is below this
+
+
+@dataclasses.dataclass(frozen=True)
+class PairedComparison:
+    """Each side's accuracy, and McNemar's test when both stores hold per-image predictions of one test split."""
+
+    a: SideAccuracy
+    b: SideAccuracy
+    split_a: str                  # sha256 of the test split's identity each store records (data files, split)
+    split_b: str
+    mcnemar: McNemarTest | None   # None: no paired test (``refused`` says why)
+    refused: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingScale:
+    """The scale of each side's sample-embedding values, their root mean square over the finite values: raw
+    distances of two checkpoints are on these two scales. None where a store has no sample embeddings."""
+
+    a: float | None
+    b: float | None
+    images_a: int
+    images_b: int
 
 
 # --- series/<key>/history.json ----------------------------------------------------------------------------
@@ -532,6 +782,17 @@ class HistoryRow:
     silhouette: float | None
     nearest_centroid_accuracy: float | None
     class_intra: dict | None      # "<class>" -> mean intra-class distance
+    run: TrainingRun | None = when_set(None)  # the training run its metadata records; None: it records none
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingRun:
+    """A training run as a checkpoint's own training record names it (analysis.train writes it: the settings
+    and the size of the training split). Checkpoints with one record are of one run; another run's epoch 1 is
+    not an epoch of this one."""
+
+    id: str                       # the first 12 hex digits of the sha256 of the settings and split sizes
+    description: str              # "10 epochs, seed 0, batch 64, learning rate 0.002"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -81,3 +81,19 @@ def visible(text: str) -> str:
     """Text from the data with every control or format character (escape sequences, line breaks, bidi
     overrides) shown as its escape, so that it cannot act on a terminal, a table or a line of Markdown."""
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
+
+
+def percent_range(low: float, high: float, decimals: int = 1) -> str:
+    """A 95% interval of a share, "88.4–94.2%"."""
+    return f"{low * 100:.{decimals}f}–{high * 100:.{decimals}f}%"
+
+
+def percent_ci(value: float, low: float, high: float) -> str:
+    """A share with its 95% interval: "91.8% (95% CI 88.4–94.2%)"."""
+    return f"{percent(value)} (95% CI {percent_range(low, high)})"
+
+
+def points_range(low: float, high: float) -> str:
+    """A 95% interval of a difference of shares in percentage points, "−1.0 to 2.4"."""
+    low, high = (round(x * 100, 1) + 0.0 for x in (low, high))  # + 0.0 after rounding: no "−0.0"
+    return f"{low:.1f} to {high:.1f}".replace("-", "−")

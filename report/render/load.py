@@ -107,6 +107,15 @@ def checkpoint_sha256(store_dir: Path, verified: bool = False) -> str | None:
         raise StoreError(f"store {store_dir} lacks an expected field ({error}): rebuild with `make report`") from None
 
 
+def split_identity(store_dir: Path, verified: bool = False) -> dict:
+    """Which data the store's test split came from, as its manifest records it (the data files' hashes, how they
+    were split): two stores with equal identities evaluated the same test images in the same order."""
+    data = checked_manifest(store_dir, verified)["inputs"].get("data")
+    if not isinstance(data, dict):
+        raise StoreError(f"store {store_dir} lacks an expected field (inputs.data): rebuild with `make report`")
+    return data
+
+
 def has_whole_split(store_dir: Path, verified: bool = False) -> bool:
     """Whether the store holds whole-split results: not when its analysis skipped that pass (sections
     without one, non-finite weights) nor in stores of schema 1 and 2."""

@@ -25,11 +25,12 @@ from report.render.interpret import accuracy, activations, embeddings, params, s
 
 RULES = (
     params.total, params.dominant_layer, params.conv_versus_dense, params.unused,
-    shapes.steps, shapes.gaps, shapes.macs, shapes.output,
+    shapes.steps, shapes.batch, shapes.gaps, shapes.macs, shapes.output,
     activations.kernels, activations.input_prediction, activations.dead_maps, activations.pooling_keeps_peak,
     embeddings.compactness, embeddings.separation, embeddings.sample_size, embeddings.metrics_agree,
     embeddings.zero_dimensions, embeddings.sample_predictions, embeddings.course_report,
-    accuracy.overall, accuracy.training, accuracy.non_finite,
+    accuracy.overall, accuracy.class_comparison, accuracy.prediction_spread, accuracy.calibration,
+    accuracy.training, accuracy.non_finite,
     separation.overall, separation.compactness, separation.closest_pair, separation.two_sample_check,
     separation.depth, separation.dead_filters, separation.errors,
 )

@@ -29,11 +29,10 @@ from report.render.views.network import (
     shapes_view,
 )
 from report.render.views.pages import CompareView, HistoryView, compare_view, history_view
+from report.render.views.accuracy import AccuracyView, accuracy_view
 from report.render.views.samples import (
-    AccuracyView,
     DistancesView,
     EmbeddingsView,
-    accuracy_view,
     distances_view,
     embeddings_view,
 )
