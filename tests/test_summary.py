@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from synthetic import documents, write_store
+from synthetic import documents, evaluation_doc, write_store
 
 from report import pipeline
 from report.render import alerts as alert_rules
@@ -15,6 +15,15 @@ from report.render.alerts import alerts, at_least
 from report.render.interpret import run_rules
 from report.render.load import load_findings
 from report.render.summary import comparable, markdown, summarise
+
+
+# evaluation.json of a network at chance (balanced accuracy 40%, 95% CI 25–55%, K = 3), one that avoids the true
+# class at random, the synthetic predictions with their labels permuted, and one that learned imbalanced data
+AT_CHANCE = evaluation_doc(predicted=[0, 1, 2] * 10)
+AVOIDS_TRUE_CLASS = evaluation_doc(predicted=[1, 2] * 5 + [0, 2] * 5 + [0, 1] * 5)
+PERMUTED = evaluation_doc(predicted=[1] * 10 + [2] * 9 + [0] + [0] * 8 + [2] * 2)
+IMBALANCED_LEARNED = evaluation_doc(labels=[0] * 300 + [1] * 30 + [2] * 10,
+                                    predicted=[1] * 17 + [0] * 283 + [0] + [1] * 29 + [0] * 10)
 
 
 def findings_with(tmp_path, change=None, key="synthetic"):
@@ -34,7 +43,11 @@ def test_a_sound_store_has_no_alerts(tmp_path):
 
 @pytest.mark.parametrize("change, expected", [
     (lambda d: d["model.json"].update(non_finite=["conv1.weight"]), [("error", "weights.non_finite")]),
-    (lambda d: d["evaluation.json"].update(correct=11, accuracy=11 / 30), [("error", "accuracy.chance")]),
+    (lambda d: d.update({"evaluation.json": AT_CHANCE}), [("error", "accuracy.chance")]),
+    (lambda d: d.update({"evaluation.json": AVOIDS_TRUE_CLASS}), [("error", "accuracy.below_chance")]),
+    (lambda d: d.update({"evaluation.json": PERMUTED}), [("error", "accuracy.permuted")]),
+    # issue 30: 90% right where always answering the largest class gives 88%, a balanced accuracy well above 1/K
+    (lambda d: d.update({"evaluation.json": IMBALANCED_LEARNED}), []),
     (lambda d: d["evaluation.json"].update(checkpoint_warnings=["the training record was left out: bad"]),
      [("warning", "checkpoint.fields")]),
     (lambda d: d["model.json"]["model"].update(weights="random (seed 0)"), [("warning", "weights.random")]),
@@ -48,7 +61,7 @@ def test_each_alert_fires_on_its_condition_alone(tmp_path, change, expected):
 def test_random_weights_at_chance_are_one_warning_not_an_error(tmp_path):
     def random_at_chance(docs):
         docs["model.json"]["model"]["weights"] = "random (seed 0)"
-        docs["evaluation.json"].update(correct=10, accuracy=1 / 3)
+        docs["evaluation.json"] = AT_CHANCE
     assert ids(alerts(findings_with(tmp_path, random_at_chance))) == [("warning", "weights.random")]
 
 
@@ -85,9 +98,13 @@ def test_the_markdown_states_the_numbers_the_alerts_and_the_key_findings(tmp_pat
     f = findings_with(tmp_path, lambda d: d["evaluation.json"].update(outputs=5))
     notes = run_rules(f)
     text = markdown(f, notes, alerts(f), [n for n in notes if n.rule == "accuracy.overall"])
-    assert f"| Test accuracy | {fmt.percent(f.evaluation.accuracy)} (27 of 30) |" in text
+    from scipy.stats import binomtest
+
+    wilson = binomtest(27, 30).proportion_ci(method="wilson")  # recomputed, not read from the store
+    assert f"| Test accuracy | {fmt.percent(0.9)} (95% CI {fmt.percent_range(wilson.low, wilson.high)}), 27 of 30 |" in text
     assert f"| Parameters | {fmt.integer(f.parameters.total)} (" in text
-    assert f"| Separation, all test images (MSE) | {fmt.ratio(f.separation.ratio)} |" in text
+    assert (f"| Separation, all test images (inter/intra MSE, a squared distance) | {fmt.ratio(f.separation.ratio)} |"
+            in text)
     assert "- **warning**: The model has 5 outputs but the data has 3 classes" in text
     assert "### Key findings" in text and "Since" not in text
 

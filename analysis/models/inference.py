@@ -39,3 +39,13 @@ def predict_logits(model: nn.Module, x, what: str = "predicting", show_progress:
 
 def accuracy(logits: torch.Tensor, labels: np.ndarray) -> float:
     return float((logits.argmax(1).numpy() == labels).mean())
+
+
+def top_predictions(logits: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's predicted class (the arg max of its scores) and its confidence, the largest softmax
+    probability (computed in float64: float32 rounds confident predictions to exactly 1). A row with NaN or
+    infinite scores has no meaningful confidence: NaN."""
+    scores = logits.detach().to(torch.float64)
+    confidence = torch.softmax(scores, dim=1).max(dim=1).values
+    confidence[~torch.isfinite(scores).all(1)] = float("nan")
+    return logits.argmax(1).numpy(), confidence.numpy()

@@ -1,7 +1,8 @@
 """Problems a reader must see before any number, each with a level, from the stored numbers alone.
 
 ``error``: the numbers cannot be trusted or the network has learned nothing (non-finite weights or scores; a
-trained checkpoint whose accuracy is no better than always answering the most frequent class). ``warning``: the
+checkpoint whose balanced accuracy is not established above chance, 1/K, or whose labels look permuted: see
+report.render.interpret.regime). ``warning``: the
 numbers hold, but not for what a reader may assume (random weights, checkpoint fields left out, more outputs
 than classes, images left out for a non-finite embedding). ``info``: worth knowing before reading a section (the activation-map image is misclassified).
 ``--fail-on LEVEL`` fails a run on an alert of that level or above (report.api.check_fail_on)."""
@@ -12,7 +13,8 @@ import dataclasses
 
 from report.render import fmt
 from report.render.findings import Findings
-from report.render.interpret.regime import NEAR_CHANCE_MARGIN, chance_level, near_chance
+from report.render.interpret.accuracy import ci
+from report.render.interpret.regime import performance, quality
 
 LEVELS = ("info", "warning", "error")  # in rising order
 
@@ -70,15 +72,27 @@ def non_finite_outputs(f: Findings) -> list[Alert]:
 
 
 def at_chance(f: Findings) -> list[Alert]:
-    """Only for a checkpoint's weights: random weights are at chance by construction (their own alert says so)."""
-    if f.weights != "checkpoint" or not near_chance(f):
+    """Only for a checkpoint's weights (random weights are at chance by construction; their own alert says so):
+    the regime from the balanced accuracy's interval against chance, 1/K (regime.performance)."""
+    verdict = performance(f)
+    if f.weights != "checkpoint" or verdict not in ("near-chance", "below-chance", "permuted"):
         return []
-    chance = chance_level(f)
-    return [Alert("error", "accuracy.chance",
-                  f"The network classifies {fmt.percent(f.evaluation.accuracy)} of the test images correctly, within "
-                  f"{fmt.integer(round(NEAR_CHANCE_MARGIN * 100))} points of always answering the most frequent class "
-                  f"({fmt.percent(chance)}): it has not learned the task.",
-                  {"accuracy": f.evaluation.accuracy, "chance": chance, "margin": NEAR_CHANCE_MARGIN})]
+    q = quality(f)
+    evidence = {"balanced_accuracy": [q.balanced_accuracy.value, q.balanced_accuracy.low, q.balanced_accuracy.high],
+                "chance": q.chance, "classes": q.test_classes, "regime": verdict}
+    measured = (f"The network's balanced accuracy, {ci(q.balanced_accuracy)} over {fmt.integer(q.test_classes)} "
+                f"classes, ")
+    chance = f"chance (1/{fmt.integer(q.test_classes)} = {fmt.percent(q.chance)})"
+    if verdict == "near-chance":
+        return [Alert("error", "accuracy.chance",
+                      f"{measured}is not distinguishable from {chance}: it has not learned the task.", evidence)]
+    if verdict == "permuted":
+        return [Alert("error", "accuracy.permuted",
+                      f"{measured}is not above {chance}, and relabelling its predictions one-to-one would make "
+                      f"{ci(q.relabelling.accuracy)} of them right: the labels look permuted; check the class order "
+                      "the checkpoint was trained with (--class-names).", evidence)]
+    return [Alert("error", "accuracy.below_chance",
+                  f"{measured}is below {chance}: the network is systematically wrong.", evidence)]
 
 
 def checkpoint_fields(f: Findings) -> list[Alert]:

@@ -34,11 +34,15 @@ class Summary:
     n_test: int
     correct: int
     accuracy: float                    # share of test images classified correctly, 0..1
+    accuracy_interval: tuple[float, float] | None  # its 95% Wilson interval (None: a store written before them)
+    balanced_accuracy: float | None    # mean recall over the classes of the test split (None: not stored)
     class_accuracy: dict[str, float]   # class name -> its accuracy
     metric: str | None                 # distance of the whole-split statistics (mse, euclidean, cosine)
-    separation_ratio: float | None     # mean inter- over mean intra-class distance, all test images
+    separation_ratio: float | None     # mean inter- over mean intra-class distance in ``metric``, all test images
+    euclidean_ratio: float | None      # the same in Euclidean distance (stored with metric mse, a squared distance)
     silhouette: float | None
-    nearest_centroid_accuracy: float | None
+    nearest_centroid_accuracy: float | None  # each image counted in its own class's centroid (optimistic)
+    nearest_centroid_left_out: float | None  # each image left out of its own class's centroid
     two_sample_ratio: float | None     # the same ratio over the chosen samples (the assignment's reading, MSE)
     alerts: dict[str, int]             # level -> how many alerts of that level
 
@@ -52,24 +56,32 @@ def summarise(f: Findings, found: list[Alert] | None = None) -> Summary:
     found = alerts(f) if found is None else found
     e, s = f.evaluation, f.separation
     two = f.embeddings.distances.get("mse") if f.embeddings else None
+    q = e.quality
+    left_out = s.centroid_left_out.accuracy if s and s.centroid_left_out else None
     return Summary(
         model=f.model_class, source=f.model_source, weights=f.weights,
         checkpoint=f.provenance.checkpoint_file if f.weights == "checkpoint" else None,
         checkpoint_sha256=f.provenance.checkpoint_sha256 or None, position=e.position,
         parameters=f.parameters.total, trainable=f.parameters.trainable, macs=f.trace.total_macs,
         macs_complete=not f.trace.uncounted, n_test=e.n_test, correct=e.correct, accuracy=e.accuracy,
+        accuracy_interval=(q.accuracy.low, q.accuracy.high) if q else None,
+        balanced_accuracy=q.balanced_accuracy.value if q else None,
         class_accuracy={f.class_name(row.cls): row.accuracy for row in e.per_class},
         metric=s.metric if s else None, separation_ratio=s.ratio if s else None,
+        euclidean_ratio=s.euclidean.ratio if s and s.euclidean else None,
         silhouette=s.silhouette if s else None, nearest_centroid_accuracy=s.nearest_centroid_accuracy if s else None,
+        nearest_centroid_left_out=left_out,
         two_sample_ratio=two.ratio if two else None,
         alerts={level: sum(a.level == level for a in found) for level in LEVELS})
 
 
 # Numbers compared with the previous report: (field of Summary, label, how to format, higher is better)
 MOVES = (("accuracy", "Test accuracy", fmt.percent, True),
+         ("balanced_accuracy", "Balanced accuracy", fmt.percent, True),
+         ("euclidean_ratio", "Separation (inter/intra, Euclidean)", fmt.ratio, True),
          ("separation_ratio", "Separation (inter/intra)", fmt.ratio, True),
          ("silhouette", "Silhouette", lambda v: fmt.number(v, 3), True),
-         ("nearest_centroid_accuracy", "Nearest-centroid accuracy", fmt.percent, True),
+         ("nearest_centroid_left_out", "Nearest-centroid accuracy (each image left out)", fmt.percent, True),
          ("two_sample_ratio", "Two-sample separation (MSE)", fmt.ratio, True))
 
 
@@ -89,18 +101,29 @@ def markdown(f: Findings, notes: list[Note], found: list[Alert], key: list[Note]
     lines = [f"## {_cell(now.model)} — {_cell(what)}{where}", "",
              f"Data: {_cell(f.provenance.data_description)}.", "",
              "| Number | Value |", "|---|---|",
-             f"| Test accuracy | {fmt.percent(now.accuracy)} ({fmt.integer(now.correct)} of {fmt.integer(now.n_test)}) |",
+             f"| Test accuracy | {_accuracy(now)} |",
              f"| Parameters | {fmt.integer(now.parameters)} ({fmt.integer(now.trainable)} trainable) |",
              f"| Multiply-accumulates per image | {fmt.count(now.macs)}{'' if now.macs_complete else ' (at least)'} |"]
+    if now.balanced_accuracy is not None:
+        lines.append(f"| Balanced accuracy (mean recall per class) | {fmt.percent(now.balanced_accuracy)} |")
+    if now.euclidean_ratio is not None:
+        lines.append(f"| Separation, all test images (inter/intra Euclidean distance) | {fmt.ratio(now.euclidean_ratio)} |")
     if now.separation_ratio is not None:
         metric = METRIC_NAMES.get(now.metric, now.metric)
-        lines.append(f"| Separation, all test images ({_cell(metric)}) | {fmt.ratio(now.separation_ratio)} |")
+        squared = ", a squared distance" if now.metric == "mse" else ""
+        lines.append(f"| Separation, all test images (inter/intra {_cell(metric)}{squared}) | "
+                     f"{fmt.ratio(now.separation_ratio)} |")
     if now.silhouette is not None:
         lines.append(f"| Silhouette | {fmt.number(now.silhouette, 3)} |")
-    if now.nearest_centroid_accuracy is not None:
-        lines.append(f"| Nearest-centroid accuracy | {fmt.percent(now.nearest_centroid_accuracy)} |")
+    if now.nearest_centroid_left_out is not None:
+        lines.append(f"| Nearest-centroid accuracy (each image left out of its centroid) | "
+                     f"{fmt.percent(now.nearest_centroid_left_out)} |")
+    elif now.nearest_centroid_accuracy is not None:
+        lines.append(f"| Nearest-centroid accuracy (each image counted in its own centroid) | "
+                     f"{fmt.percent(now.nearest_centroid_accuracy)} |")
     if now.two_sample_ratio is not None:
-        lines.append(f"| Two-sample separation (MSE) | {fmt.ratio(now.two_sample_ratio)} |")
+        lines.append(f"| Two-sample separation (MSE, a squared distance; a few images only) | "
+                     f"{fmt.ratio(now.two_sample_ratio)} |")
     lines.append("")
     if found:
         lines += ["### Alerts", ""] + [f"- **{a.level}**: {_cell(a.text)}" for a in found] + [""]
@@ -111,6 +134,13 @@ def markdown(f: Findings, notes: list[Note], found: list[Alert], key: list[Note]
     if comparable(now, previous):
         lines += _moves(now, previous)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _accuracy(now: Summary) -> str:
+    counts = f"{fmt.integer(now.correct)} of {fmt.integer(now.n_test)}"
+    if now.accuracy_interval is None:
+        return f"{fmt.percent(now.accuracy)} ({counts})"
+    return f"{fmt.percent_ci(now.accuracy, *now.accuracy_interval)}, {counts}"
 
 
 def _moves(now: Summary, before: Summary) -> list[str]:

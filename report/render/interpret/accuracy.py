@@ -1,39 +1,338 @@
-"""Rules about test accuracy and training."""
+"""Rules about test accuracy and training: how well the network classifies, with the uncertainty the test split
+leaves (every accuracy with its 95% interval), whether it learned the task (regime.py decides), which classes are
+reliably weaker or stronger, where its predictions go, how calibrated its confidence is.
+
+The numbers come from evaluation.json's ``quality`` (analysis.stats.classification). A store written before it
+existed gets the accuracy and its counts only: no interval, no regime, no comparison of classes."""
 
 from __future__ import annotations
 
+from analysis.store.schema import ClassificationQuality, ClassQuality, Interval
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
-from report.render.interpret.regime import NEAR_CHANCE_MARGIN, chance_level, near_chance
+from report.render.interpret.regime import (
+    SMALL_CLASS,
+    below_chance,
+    caveat,
+    performance,
+    quality,
+    relabelling_floor,
+)
 
+NAMES_LISTED = 8          # classes named in a sentence before "and N more"
+IMBALANCED = 1.5          # the largest class holds more than this many times 1/K of the test images
+
+
+def ci(value: Interval) -> str:
+    """"91.8% (95% CI 88.4–94.2%)"."""
+    return fmt.percent_ci(value.value, value.low, value.high)
+
+
+def ci_within(value: float, low: float, high: float) -> str:
+    """The same inside parentheses: "91.8%, 95% CI 88.4–94.2%"."""
+    return f"{fmt.percent(value)}, 95% CI {fmt.percent_range(low, high)}"
+
+
+def _names(f: Findings, classes, limit: int = NAMES_LISTED) -> str:
+    classes = list(classes)
+    shown = [f.class_name(c) for c in classes[:limit]]
+    if len(classes) > limit:
+        shown.append(f"{fmt.integer(len(classes) - limit)} more")
+    return fmt.listing(shown)
+
+
+# --- overall ---------------------------------------------------------------------------------------------------
 
 def overall(f: Findings) -> Note:
-    e = f.evaluation
-    wrong = e.n_test - e.correct
-    if wrong == 0:
-        return Note("accuracy.overall", "perfect", "accuracy",
-                    f"The network classifies all {fmt.integer(e.n_test)} test images correctly.",
-                    {"accuracy": e.accuracy})
-    chance = chance_level(f)
-    evidence = {"accuracy": e.accuracy, "chance": chance, "margin": NEAR_CHANCE_MARGIN}
-    if near_chance(f):
-        return Note("accuracy.overall", "near-chance", "accuracy",
-                    f"The network classifies {fmt.percent(e.accuracy)} of the {fmt.integer(e.n_test)} test images "
-                    f"correctly, no better than always answering the most frequent class would "
-                    f"({fmt.percent(chance)}): it has not learned the task, so the embeddings and distances below "
-                    "describe an untrained network.", evidence)
-    lowest = min(row.accuracy for row in e.per_class)
-    weakest = [row for row in e.per_class if row.accuracy == lowest]
-    evidence["weakest"] = [row.cls for row in weakest]
-    which = (f"the weakest class is {f.class_name(weakest[0].cls)} ({fmt.percent(lowest)} of {weakest[0].n})"
-             if len(weakest) == 1 else
-             f"the weakest classes are {fmt.listing(f.class_name(row.cls) for row in weakest)} "
-             f"({fmt.percent(lowest)} each)")
-    return Note("accuracy.overall", "errors", "accuracy",
-                f"The network classifies {fmt.percent(e.accuracy)} of the {fmt.integer(e.n_test)} test images "
-                f"correctly ({fmt.integer(wrong)} errors); {which}.", evidence)
+    """Accuracy with its Wilson interval, balanced accuracy with its interval against chance 1/K, and the regime
+    that follows (regime.performance)."""
+    q = quality(f)
+    if q is None:
+        return _without_quality(f)
+    if q.test_classes < 2:
+        return Note("accuracy.overall", "one-class", "accuracy",
+                    f"{_accuracy_clause(f, q)}. The test split holds a single class, so no accuracy can show whether "
+                    "the network tells classes apart.", _evidence(f, q))
+    if f.evaluation.correct == f.evaluation.n_test:
+        return _perfect(f, q)
+    verdict = performance(f)
+    text = {"learned": _learned, "near-chance": _near_chance, "below-chance": _below_chance,
+            "permuted": _permuted}[verdict](f, q)
+    return Note("accuracy.overall", verdict, "accuracy",
+                f"{_accuracy_clause(f, q)}; {_balanced_clause(f, q)}{text}{_imbalance(f, q)}", _evidence(f, q))
 
+
+def _evidence(f: Findings, q: ClassificationQuality) -> dict:
+    r = q.relabelling
+    return {"accuracy": [q.accuracy.value, q.accuracy.low, q.accuracy.high],
+            "balanced_accuracy": [q.balanced_accuracy.value, q.balanced_accuracy.low, q.balanced_accuracy.high],
+            "interval": q.balanced_method, "chance": q.chance, "classes": q.test_classes, "regime": performance(f),
+            "weights": f.weights,
+            "criterion": "learned: balanced accuracy's 95% lower bound > 1/K; near chance: its interval contains "
+                         "1/K; below chance: its upper bound < 1/K; permuted: not above chance, and the best "
+                         "one-to-one relabelling's balanced-accuracy lower bound above both 1/(K-1) (1/2 for K = 2) "
+                         "and the 95th percentile the same search reaches on predictions shuffled against the "
+                         "labels, with its accuracy interval wholly above the accuracy's",
+            "relabelling": None if r is None else {"moves": r.moves, "shuffled": r.shuffled_balanced_accuracy,
+                                                   "accuracy": [r.accuracy.value, r.accuracy.low, r.accuracy.high],
+                                                   "balanced_accuracy": [r.balanced_accuracy.value,
+                                                                         r.balanced_accuracy.low,
+                                                                         r.balanced_accuracy.high]}}
+
+
+def _accuracy_clause(f: Findings, q: ClassificationQuality) -> str:
+    e = f.evaluation
+    return (f"The network classifies {ci(q.accuracy)} of the {fmt.integer(e.n_test)} test images correctly "
+            f"({fmt.integer(e.n_test - e.correct)} errors)")
+
+
+def _balanced_clause(f: Findings, q: ClassificationQuality) -> str:
+    return (f"its balanced accuracy, the mean recall over the {fmt.integer(q.test_classes)} classes of the test "
+            f"split, is {ci(q.balanced_accuracy)}")
+
+
+def _chance(q: ClassificationQuality) -> str:
+    return f"chance (1/{fmt.integer(q.test_classes)} = {fmt.percent(q.chance)})"
+
+
+def _learned(f: Findings, q: ClassificationQuality) -> str:
+    if f.weights != "checkpoint":
+        return f", above {_chance(q)}, although the weights are {f.weights}.{caveat(f)}"
+    return f", above {_chance(q)}: the network has learned to tell the classes apart."
+
+
+def _near_chance(f: Findings, q: ClassificationQuality) -> str:
+    if f.weights != "checkpoint":
+        return (f", an interval that contains {_chance(q)}, as expected of weights that are {f.weights}: the network "
+                "does not tell the classes apart.")
+    return f", an interval that contains {_chance(q)}: the network has not learned to tell the classes apart."
+
+
+def _below_chance(f: Findings, q: ClassificationQuality) -> str:
+    r = q.relabelling
+    best = (f"; the best one-to-one relabelling of its predictions reaches {ci(r.balanced_accuracy)} in balanced "
+            "accuracy, not clearly above what the same search finds for a network that avoids the true class at "
+            f"random (about 1/{fmt.integer(round(1 / relabelling_floor(q)))}) or for predictions shuffled against "
+            "the labels, so no relabelling explains the errors" if r and r.moves else "")
+    return f", below {_chance(q)}: the network is systematically wrong{best}."
+
+
+def _permuted(f: Findings, q: ClassificationQuality) -> str:
+    r = q.relabelling
+    moves = [f"{f.class_name(true)} as {f.class_name(predicted)}" for true, predicted in r.moves]
+    shown = moves[:NAMES_LISTED] + ([f"{fmt.integer(len(moves) - NAMES_LISTED)} more classes moved"]
+                                    if len(moves) > NAMES_LISTED else [])
+    where = f"below {_chance(q)}" if below_chance(q) else f"an interval that contains {_chance(q)}"
+    return (f", {where}. Relabelling its predictions one-to-one would make {ci(r.accuracy)} of them right, "
+            f"with a balanced accuracy of {ci(r.balanced_accuracy)}: the labels look permuted. The network predicts "
+            f"{fmt.listing(shown)} (true class as predicted class); check the class order the checkpoint was "
+            "trained with (--class-names).")
+
+
+def _imbalance(f: Findings, q: ClassificationQuality) -> str:
+    """Always answering the largest class, as a baseline with its balanced accuracy beside it (never a test of
+    learning: it is exactly chance in balanced accuracy)."""
+    largest = max((c for c in q.classes if c.support), key=lambda c: c.support)
+    share = largest.support / f.evaluation.n_test
+    if share <= IMBALANCED * q.chance:
+        return ""
+    return (f" The classes are imbalanced: always answering the largest, {f.class_name(largest.cls)}, would score "
+            f"{fmt.percent(share)} in accuracy but only {fmt.percent(q.chance)} in balanced accuracy, which is why "
+            "the verdict rests on the balanced accuracy.")
+
+
+def _perfect(f: Findings, q: ClassificationQuality) -> Note:
+    n = f.evaluation.n_test
+    verdict = (f"above {_chance(q)}" if performance(f) == "learned" else
+               f"an interval that still contains {_chance(q)}")
+    return Note("accuracy.overall", "perfect", "accuracy",
+                f"The network classifies all {fmt.integer(n)} test images correctly. With {fmt.integer(n)} images "
+                f"this establishes an accuracy of at least {fmt.percent(q.accuracy.low)} (95% "
+                f"Wilson interval {fmt.percent_range(q.accuracy.low, q.accuracy.high)}), not 100%; the balanced "
+                f"accuracy is {ci(q.balanced_accuracy)}, {verdict}.{caveat(f) if f.weights != 'checkpoint' else ''}",
+                _evidence(f, q))
+
+
+def _without_quality(f: Findings) -> Note:
+    e = f.evaluation
+    return Note("accuracy.overall", "unknown", "accuracy",
+                f"The network classifies {fmt.percent(e.accuracy)} of the {fmt.integer(e.n_test)} test images "
+                f"correctly ({fmt.integer(e.n_test - e.correct)} errors). This store was written before intervals "
+                "and the balanced accuracy were stored, so whether the network learned the task is not judged here; "
+                "a new analysis stores them.", {"accuracy": e.accuracy, "quality": None})
+
+
+# --- classes compared --------------------------------------------------------------------------------------------
+
+def class_comparison(f: Findings) -> Note | None:
+    """A class is the weakest (strongest) only when its recall's 95% interval lies wholly below (above) every other
+    class's; classes with fewer than SMALL_CLASS test images are left out and named."""
+    q = quality(f)
+    if q is None or q.test_classes < 2:
+        return None
+    tested = [c for c in q.classes if c.support]
+    compared = [c for c in tested if c.support >= SMALL_CLASS]
+    small = [c for c in tested if c.support < SMALL_CLASS]
+    evidence = {"small_class": SMALL_CLASS, "small": [c.cls for c in small],
+                "recalls": {c.cls: [c.recall, c.recall_low, c.recall_high] for c in compared},
+                "criterion": "weakest/strongest: its recall's 95% Wilson interval lies wholly below/above every "
+                             "other compared class's"}
+    if len(compared) < 2:
+        return Note("accuracy.classes", "too-small", "accuracy",
+                    f"No class is called weaker or stronger than another: {_small_count(f, small, tested)} fewer "
+                    f"than {SMALL_CLASS} test images, too few to compare recalls.", evidence)
+    weakest, strongest = _weakest(compared), _strongest(compared)
+    evidence.update(weakest=weakest and weakest.cls, strongest=strongest and strongest.cls)
+    branch = ("weakest-and-strongest" if weakest and strongest else "weakest" if weakest else
+              "strongest" if strongest else "none-established")
+    return Note("accuracy.classes", branch, "accuracy",
+                _comparison_text(f, compared, weakest, strongest) + _collapse_explains(f, q, strongest)
+                + _left_out(f, small) + caveat(f), evidence)
+
+
+def _collapse_explains(f: Findings, q: ClassificationQuality, strongest: ClassQuality | None) -> str:
+    """A class the predictions collapse onto has a high recall because nearly everything is called by its name."""
+    if not (strongest and q.predictions.collapsed and strongest.cls == q.predictions.most):
+        return ""
+    return (f" Its recall is high because the predictions collapse onto it: its precision is only "
+            f"{fmt.percent(strongest.precision)}.")
+
+
+def _weakest(compared: list[ClassQuality]) -> ClassQuality | None:
+    low = min(compared, key=lambda c: c.recall)
+    return low if all(low.recall_high < c.recall_low for c in compared if c is not low) else None
+
+
+def _strongest(compared: list[ClassQuality]) -> ClassQuality | None:
+    high = max(compared, key=lambda c: c.recall)
+    return high if all(high.recall_low > c.recall_high for c in compared if c is not high) else None
+
+
+def _recall(f: Findings, c: ClassQuality) -> str:
+    return (f"recall {fmt.percent_ci(c.recall, c.recall_low, c.recall_high)} on its "
+            f"{fmt.integer(c.support)} test images")
+
+
+def _comparison_text(f: Findings, compared, weakest, strongest) -> str:
+    parts = []
+    if weakest:
+        parts.append(f"Class {f.class_name(weakest.cls)} is the weakest: its {_recall(f, weakest)} lies below every "
+                     "other class's interval.")
+    if strongest:
+        parts.append(f"Class {f.class_name(strongest.cls)} is the strongest: its {_recall(f, strongest)} lies above "
+                     "every other class's interval.")
+    if weakest and strongest:
+        return " ".join(parts)
+    if parts:
+        missing = "strongest" if weakest else "weakest"
+        return " ".join(parts) + f" No class is reliably the {missing}: the intervals at that end overlap."
+    low, high = min(compared, key=lambda c: c.recall), max(compared, key=lambda c: c.recall)
+    return (f"No class is reliably weaker or stronger than the others: the lowest recall ({f.class_name(low.cls)}, "
+            f"{ci_within(low.recall, low.recall_low, low.recall_high)}) and the highest "
+            f"({f.class_name(high.cls)}, {ci_within(high.recall, high.recall_low, high.recall_high)}) each "
+            "overlap another class's interval.")
+
+
+def _small_count(f: Findings, small, tested) -> str:
+    if len(small) == len(tested):
+        return f"all {fmt.integer(len(tested))} classes of the test split have"
+    return (f"{fmt.integer(len(small))} of the {fmt.integer(len(tested))} classes ({_names(f, (c.cls for c in small))}) "
+            "have")
+
+
+def _left_out(f: Findings, small) -> str:
+    if not small:
+        return ""
+    if len(small) == 1:
+        return (f" Class {f.class_name(small[0].cls)} ({fmt.integer(small[0].support)} test images) is too small to "
+                f"compare (fewer than {SMALL_CLASS}).")
+    return (f" {fmt.integer(len(small))} classes have fewer than {SMALL_CLASS} test images and are left out of this "
+            f"comparison ({_names(f, (c.cls for c in small))}).")
+
+
+# --- where the predictions go ------------------------------------------------------------------------------------
+
+def prediction_spread(f: Findings) -> Note | None:
+    """Predictions collapsed onto one class (PredictionSpread.collapsed), classes never predicted, or neither."""
+    q = quality(f)
+    if q is None:
+        return None
+    spread, n = q.predictions, f.evaluation.n_test
+    never = [c for c in q.classes if c.support and not c.predicted]
+    evidence = {"counts": spread.counts, "most": spread.most,
+                "most_share": [spread.most_share.value, spread.most_share.low, spread.most_share.high],
+                "most_true_share": spread.most_true_share, "never_predicted": [c.cls for c in never],
+                "outside": spread.outside,
+                "criterion": "collapsed: the most-predicted class takes at least half of the predictions and the "
+                             "Wilson lower bound of its share exceeds twice its share of the test labels"}
+    outside = (f" {fmt.integer(spread.outside)} predictions name an output that is no class of the data."
+               if spread.outside else "")
+    if spread.collapsed:
+        return Note("accuracy.predictions", "collapsed", "accuracy",
+                    f"The predictions collapse onto one class, {f.class_name(spread.most)}: it is predicted for "
+                    f"{fmt.integer(spread.counts[spread.most])} of the {fmt.integer(n)} test images "
+                    f"({ci_within(spread.most_share.value, spread.most_share.low, spread.most_share.high)}), though "
+                    f"it is {fmt.percent(spread.most_true_share)} of the test "
+                    f"labels{_never_clause(f, never, q)}.{outside}", evidence)
+    if never:
+        return Note("accuracy.predictions", "never-predicted", "accuracy", _never_text(f, never) + outside, evidence)
+    return Note("accuracy.predictions", "spread", "accuracy",
+                f"Every class of the test split is predicted at least once; the most predicted, class "
+                f"{f.class_name(spread.most)}, takes {fmt.percent(spread.most_share.value)} of the predictions and "
+                f"is {fmt.percent(spread.most_true_share)} of the test labels.{outside}", evidence)
+
+
+def _never_clause(f: Findings, never, q: ClassificationQuality) -> str:
+    if not never:
+        return ""
+    return (f"; {fmt.integer(len(never))} of the {fmt.integer(q.test_classes)} classes of the test split "
+            f"{'is' if len(never) == 1 else 'are'} never predicted")
+
+
+def _never_text(f: Findings, never) -> str:
+    if len(never) == 1:
+        c = never[0]
+        return (f"Class {f.class_name(c.cls)} is never predicted: no test image is classified as "
+                f"{f.class_name(c.cls)}, so all {fmt.integer(c.support)} of its test images are misclassified "
+                f"(recall {ci_within(c.recall, c.recall_low, c.recall_high)}).")
+    images = sum(c.support for c in never)
+    return (f"{fmt.integer(len(never))} classes are never predicted ({_names(f, (c.cls for c in never))}): all "
+            f"{fmt.integer(images)} of their test images are misclassified.")
+
+
+# --- calibration ---------------------------------------------------------------------------------------------------
+
+def calibration(f: Findings) -> Note | None:
+    """ECE with its bootstrap interval; over- or underconfident only when the interval of mean confidence minus
+    accuracy excludes 0 on that side."""
+    q = quality(f)
+    if q is None or q.calibration is None:
+        return None
+    c = q.calibration
+    evidence = {"ece": [c.ece.value, c.ece.low, c.ece.high], "gap": [c.gap.value, c.gap.low, c.gap.high],
+                "mean_confidence": c.mean_confidence, "bins": len(c.bins), "images": c.images,
+                "resamples": c.resamples, "seed": c.seed,
+                "criterion": "overconfident: the 95% bootstrap interval of mean confidence minus accuracy lies above "
+                             "0; underconfident: below 0"}
+    over = (f" (over the {fmt.integer(c.images)} images with finite scores)" if c.images < f.evaluation.n_test else "")
+    start = (f"Over {len(c.bins)} equal-width confidence bins{over}, the expected calibration error is "
+             f"{fmt.percent(c.ece.value)} (95% CI {fmt.percent_range(c.ece.low, c.ece.high)}, from "
+             f"{fmt.integer(c.resamples)} bootstrap resamples of the images). The mean confidence, "
+             f"{fmt.percent(c.mean_confidence)}, ")
+    gap = f"{fmt.number(abs(c.gap.value) * 100, 2)} points (95% CI {fmt.points_range(c.gap.low, c.gap.high)})"
+    if c.gap.low > 0:
+        return Note("accuracy.calibration", "overconfident", "accuracy",
+                    f"{start}exceeds the accuracy by {gap}: the network is overconfident.", evidence)
+    if c.gap.high < 0:
+        return Note("accuracy.calibration", "underconfident", "accuracy",
+                    f"{start}falls short of the accuracy by {gap}: the network is underconfident.", evidence)
+    return Note("accuracy.calibration", "neither", "accuracy",
+                f"{start}differs from the accuracy by {gap}: neither over- nor underconfidence is established.",
+                evidence)
+
+
+# --- training, non-finite scores -----------------------------------------------------------------------------------
 
 def training(f: Findings) -> Note:
     record = f.evaluation.training
@@ -47,9 +346,8 @@ def training(f: Findings) -> Note:
     return Note("accuracy.training", "recorded", "accuracy",
                 f"This checkpoint was trained by this tool for {epochs} epoch{'s' if epochs != 1 else ''} on "
                 f"{fmt.integer(record['n_train'])} images in {fmt.number(record['seconds'], 3)} s "
-                f"(seed {record['config']['seed']}, {record['config']['threads']} threads), reaching "
-                f"{fmt.percent(record['test_accuracy'])} on the {fmt.integer(record['n_test'])} test images.",
-                {"seconds": record["seconds"], "epochs": epochs})
+                f"(seed {record['config']['seed']}, {record['config']['threads']} threads).",
+                {"seconds": record["seconds"], "epochs": epochs, "test_accuracy": record["test_accuracy"]})
 
 
 def non_finite(f: Findings) -> Note | None:

@@ -1,29 +1,82 @@
-"""Regimes that change what the numbers can say: random weights, a network at chance level.
+"""Regimes that change what the numbers can say, decided once, here, from the stored classification quality
+(evaluation.json's ``quality``, computed by analysis.stats.classification): random weights, and a network that
+learned the task, is near chance, below chance, or whose labels look permuted.
 
-In these regimes distances and separation describe an initialisation, not anything learned; the rules
-that speak about embeddings add ``caveat(f)`` to their sentence instead of claiming learning."""
+The verdict rests on the balanced accuracy and its 95% interval against chance, 1/K (K: classes in the test
+split), never on the distance to the majority class: on imbalanced data always answering the largest class
+scores a high accuracy and exactly chance in balanced accuracy. The rules that interpret embeddings or
+distances append ``caveat(f)`` to their sentence instead of claiming learning; other owners call ``regime(f)``
+and never decide regimes themselves."""
 
 from __future__ import annotations
 
+from analysis.store.schema import ClassificationQuality
 from report.render.findings import Findings
 
-NEAR_CHANCE_MARGIN = 0.05   # accuracy within 5 points of always answering the largest class: near chance
+SMALL_CLASS = 20      # a class with fewer test images is too small for comparative claims (weakest, strongest...)
+TOLERANCE = 1e-6      # stored numbers have 7 significant digits: a bound equal to chance counts as touching it
+
+REGIMES = ("learned", "near-chance", "below-chance", "permuted", "random-weights", "unknown")
 
 
-def chance_level(f: Findings) -> float:
-    """The accuracy of always answering the most frequent test class."""
-    e = f.evaluation
-    return max((row.n for row in e.per_class), default=0) / e.n_test if e.n_test else 0.0
+def quality(f: Findings) -> ClassificationQuality | None:
+    """The stored classification quality; None for a store written before it existed."""
+    return f.evaluation.quality
 
 
-def near_chance(f: Findings) -> bool:
-    return f.evaluation.n_test > f.evaluation.correct and f.evaluation.accuracy <= chance_level(f) + NEAR_CHANCE_MARGIN
+def performance(f: Findings) -> str:
+    """What the predictions show, whatever the weights: "learned" (the balanced accuracy's lower bound is above
+    chance), "permuted" (not above chance, and a relabelling explains it: ``permuted``), "near-chance" (its
+    interval contains chance), "below-chance" (its upper bound is below chance), or "unknown" (no quality stored,
+    or a test split of one class)."""
+    q = quality(f)
+    if q is None or q.test_classes < 2:  # one class: no prediction can show that classes are told apart
+        return "unknown"
+    balanced = q.balanced_accuracy
+    if balanced.low > q.chance + TOLERANCE:
+        return "learned"
+    if permuted(q):
+        return "permuted"
+    return "near-chance" if balanced.high >= q.chance - TOLERANCE else "below-chance"
+
+
+def below_chance(q: ClassificationQuality) -> bool:
+    return q.balanced_accuracy.high < q.chance - TOLERANCE
+
+
+def permuted(q: ClassificationQuality) -> bool:
+    """The best one-to-one relabelling of the predicted classes explains the errors of a network not above
+    chance (the caller checks that): under it the balanced accuracy's lower bound clears both
+    ``relabelling_floor`` and what the same search finds with the predictions shuffled against the labels, and
+    the accuracy's Wilson interval lies wholly above the accuracy's interval as labelled."""
+    r = q.relabelling
+    return bool(r and r.moves and r.accuracy.low > q.accuracy.high
+                and r.balanced_accuracy.low > max(relabelling_floor(q), r.shuffled_balanced_accuracy) + TOLERANCE)
+
+
+def relabelling_floor(q: ClassificationQuality) -> float:
+    """What the best relabelling gives a network that avoids the true class and picks among the others at random:
+    about 1/(K−1), however many images (shuffling the predictions does not show it: they would no longer avoid the
+    true class). With two classes avoiding the true class is the swap itself, a permutation: the floor is 1/2."""
+    return 1 / (q.test_classes - 1) if q.test_classes > 2 else q.chance
+
+
+def regime(f: Findings) -> str:
+    """One of REGIMES: "random-weights" without a checkpoint, else ``performance(f)``."""
+    return "random-weights" if f.weights != "checkpoint" else performance(f)
+
+
+CAVEATS = {
+    "random-weights": " With random weights this describes the initialisation, not anything learned.",
+    "near-chance": " The network's balanced accuracy is not distinguishable from chance, so this describes a network "
+                   "that has not learned the task, not what it learned.",
+    "below-chance": " The network classifies below chance, so this does not describe a task it learned.",
+    "permuted": " The network's labels look permuted (its predictions name other classes than the data's), so "
+                "class names here are the data's, not what the network calls them.",
+}
 
 
 def caveat(f: Findings) -> str:
-    """A sentence to append where embeddings are interpreted, or "" for a trained network."""
-    if f.weights != "checkpoint":
-        return " With random weights this describes the initialisation, not anything learned."
-    if near_chance(f):
-        return " The network is at chance level, so this describes an untrained state, not what it learned."
-    return ""
+    """A sentence to append to every learning-flavoured sentence (separation, depth, closest pairs, agreement),
+    or "" for a checkpoint that learned the task (or a store that cannot tell)."""
+    return CAVEATS.get(regime(f), "")
