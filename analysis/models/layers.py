@@ -10,8 +10,8 @@ from torch import nn
 from analysis.capture.forward import module_by_name
 from analysis.errors import InputError
 from analysis.models.hints import hints_of
-from analysis.models.kinds import is_activation, is_convolution, is_map_convolution
-from analysis.store.schema import Trace
+from analysis.models.kinds import is_convolution, is_map_convolution
+from analysis.store.schema import SILENT_ZERO_TYPES, Trace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,10 +61,15 @@ def all_convolutions(model: nn.Module, ran: frozenset[str] | None = None) -> lis
             if is_map_convolution(m) and (ran is None or name in ran)]
 
 
+SILENT_ZERO = tuple(getattr(nn, name) for name in SILENT_ZERO_TYPES)
+
+
 def is_activated(model: nn.Module, name: str) -> bool:
-    """True when the module's output has passed a ReLU-like activation (so zero means silent)."""
+    """True when the module's output has passed a ReLU-like activation, one whose output is exactly zero
+    wherever the unit is silent (schema.SILENT_ZERO_TYPES): only there is a never-positive map "dead".
+    GELU, SiLU, Hardswish and LeakyReLU are activations too, but negative, not zero, where they are silent."""
     module = module_by_name(model, name)
-    return is_activation(module)
+    return isinstance(module, SILENT_ZERO)
 
 
 def embedding_point(model: nn.Module, requested: str | None, trace: Trace | None = None) -> EmbeddingPoint:

@@ -26,8 +26,10 @@ from analysis.store.schema import (
     METRIC_NAMES,
     CLOSEST_PAIRS_KEPT,
     PAIR_MATRIX_MAX_CLASSES,
+    CentroidAccuracy,
     ClassPair,
     ClassSpread,
+    EuclideanSeparation,
     EmbeddingsDocument,
     FilterStats,
     LayerSeparation,
@@ -325,11 +327,13 @@ def _class_statistics(emb, labels, classes, metric, seed):
     return statistics, statistics.mean_matrix(), overall, per_class
 
 
-def _closest_pairs(emb, labels, classes, statistics, metric, splits, writer, indices):
+def _closest_pairs(emb, labels, classes, statistics, metric, splits, writer, indices, euclidean=None):
     """The CLOSEST_PAIRS class pairs closest relative to their spread, each with the image of either class
-    nearest to the other's centroid. ``indices``: the test index of each row of ``emb``."""
+    nearest to the other's centroid. ``indices``: the test index of each row of ``emb``; ``euclidean``: the
+    Euclidean class sums (metric mse), which give each pair's ratio in Euclidean distance too."""
     position = {c: k for k, c in enumerate(classes)}
     centres = separation._prepare(separation.centroids(emb, labels, classes), metric)
+    plain = (euclidean.means(), {c: k for k, c in enumerate(euclidean.classes)}) if euclidean is not None else None
     chosen = []
     for pair_ratio, a, b, inter_mean in statistics.closest(CLOSEST_PAIRS):
         examples = []
@@ -340,9 +344,34 @@ def _closest_pairs(emb, labels, classes, statistics, metric, splits, writer, ind
             path = f"images/closest_{a}_{b}_{own}.png"
             writer.write_bytes(path, images.png_bytes(images.picture(splits.test.images[nearest], 84)))
             examples.append({"class": int(own), "index": nearest, "path": path})
-        chosen.append({"a": int(a), "b": int(b), "ratio": pair_ratio, "inter_mean": inter_mean,
-                       "examples": examples})
+        pair = {"a": int(a), "b": int(b), "ratio": pair_ratio, "inter_mean": inter_mean, "examples": examples}
+        if plain is not None:
+            pair["euclidean_ratio"] = _pair_ratio(*plain, a, b)
+        chosen.append(pair)
     return chosen
+
+
+def _pair_ratio(means: np.ndarray, position: dict[int, int], a: int, b: int) -> float | None:
+    """A class pair's mean distance over the mean of the two classes' mean intra-class distances (``means``: the
+    K × K mean distances, ``position``: each class's row in it)."""
+    i, j = position[a], position[b]
+    within = (means[i, i] + means[j, j]) / 2
+    return float(means[i, j] / within) if np.isfinite(within) and within > 0 else None
+
+
+def _euclidean(sums: separation.ClassSums | None) -> EuclideanSeparation | None:
+    if sums is None:
+        return None
+    intra, inter = sums.pooled()
+    return EuclideanSeparation(intra_mean=intra, inter_mean=inter, ratio=sums.ratio(), silhouette=sums.silhouette)
+
+
+def _centroid_left_out(emb, labels, classes, metric) -> CentroidAccuracy:
+    counted = separation.nearest_centroid_left_out(emb, labels, classes, metric)
+    low, high = separation.wilson(counted.correct, counted.judged)
+    return CentroidAccuracy(correct=counted.correct, judged=counted.judged, unjudged=counted.unjudged,
+                            accuracy=counted.correct / counted.judged if counted.judged else None,
+                            ci_low=low, ci_high=high)
 
 
 def _pair_selection(statistics: separation.PairStatistics, centres: np.ndarray) -> PairSelection | None:
@@ -357,8 +386,12 @@ def _pair_selection(statistics: separation.PairStatistics, centres: np.ndarray) 
     return PairSelection(total=int(np.triu(statistics.pairs > 0, 1).sum()), kept=kept)
 
 
-def _two_sample(sampled: EmbeddingsDocument, statistics: separation.PairStatistics, metric: str) -> dict | None:
-    """The two-sample distances of embeddings.json beside the same statistics over the whole split."""
+def _two_sample(sampled: EmbeddingsDocument, statistics: separation.PairStatistics, metric: str,
+                emb: np.ndarray, labels: np.ndarray, seed: int) -> dict | None:
+    """The two-sample distances of embeddings.json beside the same statistics over the whole split, with a
+    95% bootstrap interval of the whole split's mean distance between the two classes (the per-class intervals
+    are in per_class): report.render.interpret.versus decides on them what the whole split says of the
+    sampled reading."""
     table = sampled.distances.get(metric)
     classes = sampled.classes
     if table is None or len(classes) < 2:
@@ -371,8 +404,11 @@ def _two_sample(sampled: EmbeddingsDocument, statistics: separation.PairStatisti
     rows = {str(c): {"two_sample": table.intra_by_class.get(str(c), {}).get("mean"), "full": full(c, c)}
             for c in classes}
     a, b = sorted(classes[:2])
-    return {"classes": classes[:2], "intra": rows,
-            "inter": {"two_sample": table.inter_by_class_pair.get(f"{a}-{b}", {}).get("mean"), "full": full(a, b)}}
+    inter = {"two_sample": table.inter_by_class_pair.get(f"{a}-{b}", {}).get("mean"), "full": full(a, b)}
+    if inter["full"] is not None:
+        interval = separation.bootstrap_inter(emb[labels == a], emb[labels == b], metric, seed + 7919 * (a + 1) + b)
+        inter |= {"ci_low": interval["low"], "ci_high": interval["high"]}
+    return {"classes": classes[:2], "intra": rows, "inter": inter}
 
 
 def _confusion(logits: torch.Tensor, labels: np.ndarray, classes: list[int]) -> np.ndarray:
@@ -444,6 +480,8 @@ def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
     if not finite.all():
         emb, labels = np.asarray(emb[indices]), labels[indices]
     statistics, inter, overall, per_class = _class_statistics(emb, labels, classes, metric, seed)
+    # MSE is a squared distance: the same pairs in Euclidean distance give a ratio that reads as one
+    euclidean = separation.class_sums(emb, labels, "euclidean") if metric == "mse" else None
     class_names = [splits.class_names[c] if c < len(splits.class_names) else str(c) for c in classes]
     centres = separation.centroid_distances(emb, labels, classes, metric)
     _heatmaps(inter, centres, class_names, metric, writer)
@@ -461,11 +499,11 @@ def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
         ratio=statistics.ratio(), silhouette=overall,
         nearest_centroid_accuracy=separation.nearest_centroid_accuracy(emb, labels, classes, metric),
         network_accuracy=accuracy(logits, splits.test.labels),
-        closest_pairs=_closest_pairs(emb, labels, classes, statistics, metric, splits, writer, indices),
-        two_sample=_two_sample(sampled, statistics, metric),
+        closest_pairs=_closest_pairs(emb, labels, classes, statistics, metric, splits, writer, indices, euclidean),
+        two_sample=_two_sample(sampled, statistics, metric, emb, labels, seed),
         depth=depth, depth_sample=depth_sample, pca_variance=list(variance), tsne_sample=tsne_sample,
         confusion=confusion.tolist() if matrices else [], confusion_names=confusion_names,
-        misclassified=misclassified, wrong=int(wrong),
+        confusion_colour=plots.CONFUSION_COLOUR, misclassified=misclassified, wrong=int(wrong),
         filters=_filters(model, passed.accumulators, passed.filters, writer),
         images={"heatmap": "images/separation_heatmap.png", "centroids": "images/centroid_heatmap.png",
                 "depth": "images/separation_depth.png", "pca": "images/map_pca.png", "tsne": tsne_path,
@@ -474,6 +512,7 @@ def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
                   "chunk": separation.CHUNK, "dead_share": DEAD_SHARE, "near_dead_share": NEAR_DEAD_SHARE},
         pairs=_pair_selection(statistics, centres),
         confusion_cells=[] if matrices else _confusion_cells(confusion),
+        centroid_left_out=_centroid_left_out(emb, labels, classes, metric), euclidean=_euclidean(euclidean),
     )
 
 
@@ -526,7 +565,7 @@ def _maps(emb, labels, names, point: EmbeddingPoint, rng, seed: int, writer) -> 
     points, variance = separation.pca_2d(emb)
     writer.write_bytes("images/map_pca.png", plots.scatter(
         points, labels, names, f"PCA of the {point.layer} embedding ({len(labels):,} test images)",
-        f"PC 1 ({variance[0]:.0%} of variance)", f"PC 2 ({variance[1]:.0%})"))
+        f"PC 1 ({variance[0]:.0%} of variance; one scale on both axes)", f"PC 2 ({variance[1]:.0%})"))
     tsne_sample = np.arange(len(labels)) if len(labels) <= TSNE_SAMPLE else \
         np.sort(rng.choice(len(labels), TSNE_SAMPLE, replace=False))
     tsne = _tsne(emb[tsne_sample], seed)
@@ -541,9 +580,9 @@ def _maps(emb, labels, names, point: EmbeddingPoint, rng, seed: int, writer) -> 
 def _confusion_figure(logits, labels, classes, class_names, writer) -> tuple[np.ndarray, list[str]]:
     confusion = _confusion(logits, labels, classes)
     confusion_names = class_names + (["other"] if confusion.shape[1] > len(classes) else [])
-    writer.write_bytes("images/confusion.png", plots.heatmap(
-        confusion[:, :len(classes)], class_names, "Confusion matrix (rows: true class, columns: predicted)",
-        "images", integer=True, row_label="true class", column_label="predicted class"))
+    writer.write_bytes("images/confusion.png", plots.confusion(
+        confusion[:, :len(classes)], class_names, "Confusion matrix (rows: true class, columns: predicted; "
+        "colour: each cell's share of its row)", totals=confusion.sum(axis=1)))
     return confusion, confusion_names
 
 

@@ -3,7 +3,7 @@
 Distances are computed block by block (``CHUNK`` rows at a time), so memory grows with
 N·D and CHUNK², never with N²: the per-class sums, the silhouette and the nearest-centroid
 accuracy are exact. Only the bootstrap interval works on a stated, seeded sample of at most
-``BOOTSTRAP_CAP`` images per class. numpy only (torch-free).
+``BOOTSTRAP_CAP`` images per class. numpy (scipy for the Wilson interval), torch-free.
 
 The work grows with the pairs of images (N²·D), never with the pairs of classes visited one by one: the rows
 are put in class order once (``Grouped``), so that every block of distances holds runs of rows and columns of
@@ -223,6 +223,26 @@ def _merge(count: int, mean: float, m2: float, values: np.ndarray) -> tuple[int,
     return total, mean + delta * n_b / total, m2 + m2_b + delta * delta * count * n_b / total
 
 
+def bootstrap_inter(x_a: np.ndarray, x_b: np.ndarray, metric: str, seed: int) -> dict:
+    """95% interval of the mean distance between an image of one class and an image of another, resampling
+    each class's images independently (seeded; at most BOOTSTRAP_CAP images of each)."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for members in (x_a, x_b):
+        if len(members) > BOOTSTRAP_CAP:
+            members = members[np.sort(rng.choice(len(members), BOOTSTRAP_CAP, replace=False))]
+        samples.append(members)
+    (a, b), (n_a, n_b) = samples, (len(samples[0]), len(samples[1]))
+    if not n_a or not n_b:
+        return {"low": None, "high": None, "sample": min(n_a, n_b), "replicates": 0}
+    matrix = block(_prepare(a, metric), _prepare(b, metric), metric)
+    w_a = rng.multinomial(n_a, np.full(n_a, 1.0 / n_a), size=BOOTSTRAP_REPLICATES).astype(np.float64)
+    w_b = rng.multinomial(n_b, np.full(n_b, 1.0 / n_b), size=BOOTSTRAP_REPLICATES).astype(np.float64)
+    means = np.einsum("ri,ij,rj->r", w_a, matrix, w_b) / (n_a * n_b)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"low": float(low), "high": float(high), "sample": min(n_a, n_b), "replicates": BOOTSTRAP_REPLICATES}
+
+
 def bootstrap_intra(x_class: np.ndarray, metric: str, seed: int) -> dict:
     """95% interval of a class's mean intra-class distance, resampling its images (seeded)."""
     rng = np.random.default_rng(seed)
@@ -247,11 +267,56 @@ def bootstrap_intra(x_class: np.ndarray, metric: str, seed: int) -> dict:
 def silhouette(x: np.ndarray, labels: np.ndarray, metric: str) -> tuple[float, dict[int, float]]:
     """Mean silhouette over all points (as scikit-learn defines it), and per class; exact, chunked. Each row's
     summed distance to every class comes from blocks of class-ordered rows, reduced over the classes' runs."""
+    sums = class_sums(x, labels, metric)
+    return sums.silhouette, sums.per_class_silhouette
+
+
+@dataclasses.dataclass
+class ClassSums:
+    """One pass over every ordered pair of images: the silhouette, and the summed distance from the images of
+    each class to those of every class (K × K, the diagonal over ordered pairs of distinct images), from which
+    every mean distance between or within classes follows."""
+
+    classes: list[int]
+    counts: np.ndarray           # images of each class
+    sums: np.ndarray             # (K, K) summed distances, rows of class a to rows of class b
+    silhouette: float
+    per_class_silhouette: dict[int, float]
+
+    def pairs(self) -> np.ndarray:
+        """(K, K) ordered pairs of distinct images behind each sum."""
+        pairs = np.outer(self.counts, self.counts).astype(np.float64)
+        pairs[np.diag_indices_from(pairs)] -= self.counts
+        return pairs
+
+    def means(self) -> np.ndarray:
+        """(K, K) mean distance between an image of a and one of b (NaN without pairs)."""
+        pairs = self.pairs()
+        return np.divide(self.sums, pairs, out=np.full_like(self.sums, np.nan), where=pairs > 0)
+
+    def pooled(self) -> tuple[float | None, float | None]:
+        """(mean intra-class distance, mean inter-class distance), each over all its pairs: the figures
+        ``PairStatistics.ratio`` divides (ordered pairs count every unordered pair twice, on both sides)."""
+        pairs, diagonal = self.pairs(), np.eye(len(self.classes), dtype=bool)
+        intra, inter = pairs[diagonal].sum(), pairs[~diagonal].sum()
+        return (float(self.sums[diagonal].sum() / intra) if intra else None,
+                float(self.sums[~diagonal].sum() / inter) if inter else None)
+
+    def ratio(self) -> float | None:
+        intra, inter = self.pooled()
+        return inter / intra if intra and inter is not None else None
+
+
+def class_sums(x: np.ndarray, labels: np.ndarray, metric: str) -> ClassSums:
+    """The silhouette (as scikit-learn defines it, overall and per class) and the class-by-class sums of
+    distances, exact and chunked: each row's summed distance to every class comes from blocks of class-ordered
+    rows, reduced over the classes' runs; memory CHUNK² per block plus K × K."""
     classes = sorted(set(labels.tolist()))
     grouped = group(x, labels, classes, metric)
     n, k = len(grouped.x), len(classes)
     counts = grouped.counts.astype(np.float64)
     s = np.zeros(n)
+    totals = np.zeros((k, k))
     for i in range(0, n, CHUNK):
         rows = grouped.x[i:i + CHUNK]
         sums = np.zeros((len(rows), k))
@@ -261,6 +326,8 @@ def silhouette(x: np.ndarray, labels: np.ndarray, metric: str) -> tuple[float, d
                 np.fill_diagonal(d, 0.0)  # exact zero to itself
             column_starts, column_classes = _runs(grouped.codes[j:j + CHUNK])
             sums[:, column_classes] += np.add.reduceat(d, column_starts, axis=1)
+        row_starts, row_classes = _runs(grouped.codes[i:i + CHUNK])
+        totals[row_classes] += np.add.reduceat(sums, row_starts, axis=0)
         own = grouped.codes[i:i + CHUNK]
         own_counts = counts[own]
         at = np.arange(len(rows))
@@ -274,7 +341,7 @@ def silhouette(x: np.ndarray, labels: np.ndarray, metric: str) -> tuple[float, d
     in_order = np.empty(n)
     in_order[grouped.order] = s  # back to the caller's order, so the mean adds in the same order as before
     per_class = {c: float(s[grouped.starts[p]:grouped.starts[p] + grouped.counts[p]].mean()) for p, c in enumerate(classes)}
-    return float(in_order.mean()), per_class
+    return ClassSums(classes, grouped.counts, totals, float(in_order.mean()), per_class)
 
 
 def centroids(x: np.ndarray, labels: np.ndarray, classes: list[int]) -> np.ndarray:
@@ -294,6 +361,67 @@ def nearest_centroid_accuracy(x: np.ndarray, labels: np.ndarray, classes: list[i
     predicted = np.concatenate([np.asarray(classes)[_nan_last(block(prepared[i:i + CHUNK], centres, metric)).argmin(1)]
                                 for i in range(0, len(x), CHUNK)])
     return float((predicted == labels).mean())
+
+
+@dataclasses.dataclass(frozen=True)
+class LeftOut:
+    """Nearest-centroid accuracy with each image left out of its own class's centroid."""
+
+    correct: int       # images whose nearest centroid is their class's
+    judged: int        # images judged: those of classes with at least two images
+    unjudged: int      # images alone in their class: without them the class has no centroid to be nearest to
+
+
+def nearest_centroid_left_out(x: np.ndarray, labels: np.ndarray, classes: list[int], metric: str) -> LeftOut:
+    """Each image assigned to the nearest class centroid, its own class's centroid recomputed without it,
+    (n·c − x) / (n − 1), so that no image is judged by a centroid it helped build (with 5 images per class an
+    image is a fifth of its own centroid, which flatters the resubstitution figure). The other centroids are
+    the whole classes'. An image alone in its class cannot be judged this way: it is counted in ``unjudged``,
+    in neither ``correct`` nor ``judged``. Chunked: memory CHUNK × (D + K)."""
+    grouped = group(x, labels, classes, None)
+    means = centroids(x, labels, classes)
+    centres = _prepare(means, metric)
+    counts = grouped.counts
+    correct = judged = 0
+    for i in range(0, len(grouped.x), CHUNK):
+        rows, own = grouped.x[i:i + CHUNK], grouped.codes[i:i + CHUNK]
+        size = counts[own]
+        usable = size > 1
+        if not usable.any():
+            continue
+        rows, own, size = rows[usable], own[usable], size[usable].astype(np.float64)[:, None]
+        prepared = _prepare(rows, metric)
+        d = block(prepared, centres, metric)
+        d[:, counts == 0] = np.inf  # a class without rows has no centroid (for cosine, _prepare made it zero)
+        without = (size * means[own] - rows) / (size - 1)
+        d[np.arange(len(rows)), own] = paired(prepared, _prepare(without, metric), metric)
+        correct += int((d.argmin(1) == own).sum())
+        judged += len(rows)
+    return LeftOut(correct, judged, int(len(grouped.x) - judged))
+
+
+def wilson(successes: int, trials: int) -> tuple[float | None, float | None]:
+    """The 95% Wilson score interval of a proportion (scipy.stats.binomtest); (None, None) without trials."""
+    if not trials:
+        return None, None
+    from scipy.stats import binomtest
+
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def paired(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    """The distance between each row of ``a`` and the same row of ``b`` (both prepared), by the formula
+    ``block`` uses, so the two compare without rounding differences of their own."""
+    dot = (a * b).sum(1)
+    if metric == "cosine":
+        return 1.0 - dot
+    squared = np.maximum((a * a).sum(1) + (b * b).sum(1) - 2.0 * dot, 0.0)
+    if metric == "mse":
+        return squared / a.shape[1]
+    if metric == "euclidean":
+        return np.sqrt(squared)
+    raise ValueError(f"unknown metric {metric}")
 
 
 def _nan_last(d: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from report.render import environment, fmt
 from report.render.alerts import alerts
 from report.render.findings import Findings
 from report.render.interpret import Note, by_section
+from report.render.interpret.distances import ENOUGH_SAMPLES, silhouette_distance
 from report.render.sections import ALL, BY_ID
 from report.render.views import Place, field, section_views
 
@@ -94,14 +95,27 @@ def headlines(f: Findings) -> list[Headline]:
     primary = f.embeddings.distances.get(PRIMARY_METRIC) if f.embeddings else None
     items = [Headline("Parameters", fmt.integer(f.parameters.total)),
              Headline(f"Test accuracy ({fmt.integer(f.evaluation.n_test)} images)", fmt.percent(f.evaluation.accuracy))]
-    if f.separation and f.separation.ratio:
-        items.append(Headline(f"Separation, all {fmt.integer(f.separation.n)} test images ({f.separation.layer}, "
-                              f"{METRIC_NAMES.get(f.separation.metric, f.separation.metric)}; "
-                              f"silhouette {fmt.number(f.separation.silhouette, 2)})", fmt.ratio(f.separation.ratio)))
+    # issue 30: a ratio of MSEs is a ratio of squared distances: the headline gives the Euclidean one where it is
+    # stored and names the MSE one as squared; a ratio from a few samples says so
+    s = f.separation
+    if s and s.ratio:
+        euclidean = s.euclidean.ratio if s.euclidean is not None else None
+        squared = " (a squared distance)" if s.metric == "mse" else ""
+        named = (f"inter/intra Euclidean distance; {fmt.ratio(s.ratio)} in MSE, a squared distance" if euclidean else
+                 f"inter/intra {METRIC_NAMES.get(s.metric, s.metric)}{squared}")
+        silhouette = s.euclidean.silhouette if s.euclidean is not None else s.silhouette
+        on = "Euclidean distance" if s.euclidean is not None else silhouette_distance(s.metric)
+        items.append(Headline(f"Separation, all {fmt.integer(s.n)} test images ({s.layer}, {named}; silhouette "
+                              f"{fmt.number(silhouette, 2)} on {on})", fmt.ratio(euclidean or s.ratio)))
     elif primary and primary.ratio is not None:
         classes = "/".join(f.class_name(c) for c in f.embeddings.classes)
-        items.append(Headline(f"Separation {classes}, {len(f.embeddings.samples)} samples ({f.embeddings.layer}, "
-                              f"{METRIC_NAMES[PRIMARY_METRIC]})", fmt.ratio(primary.ratio)))
+        plain = f.embeddings.distances.get("euclidean")
+        named = (f"inter/intra Euclidean distance; {fmt.ratio(primary.ratio)} in MSE, a squared distance"
+                 if plain and plain.ratio else f"inter/intra {METRIC_NAMES[PRIMARY_METRIC]} (a squared distance)")
+        anecdotal = ", anecdotal" if f.embeddings.per_class < ENOUGH_SAMPLES else ""
+        items.append(Headline(f"Separation {classes}, {len(f.embeddings.samples)} samples{anecdotal} "
+                              f"({f.embeddings.layer}, {named})", fmt.ratio(plain.ratio if plain and plain.ratio
+                                                                            else primary.ratio)))
     items.append(Headline("Multiply-accumulates per image", fmt.count(f.trace.total_macs)))
     return items
 

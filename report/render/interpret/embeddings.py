@@ -6,10 +6,11 @@ from analysis.store.schema import METRIC_NAMES, PRIMARY_METRIC
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
+from report.render.interpret import distances
 from report.render.interpret.regime import caveat
 
-SIMILAR_WITHIN = 1.1          # intra means within 10% of each other count as equally compact
-ANECDOTAL_BELOW = 30          # samples per class under which conclusions are called anecdotal
+SIMILAR_WITHIN = distances.SIMILAR_WITHIN    # intra means within 10% of each other count as equally compact
+ANECDOTAL_BELOW = distances.ENOUGH_SAMPLES   # samples per class under which conclusions are called anecdotal
 PRIMARY_NAME = METRIC_NAMES[PRIMARY_METRIC]
 
 
@@ -32,6 +33,21 @@ def _intra(f: Findings) -> dict[str, float]:
     return {cls: row["mean"] for cls, row in _table(f).intra_by_class.items() if row["mean"] is not None}
 
 
+def anecdotal(f: Findings) -> str:
+    """The small-sample caveat every sentence built on the sampled distances carries, or "" with enough samples."""
+    n = f.embeddings.per_class
+    if n >= ANECDOTAL_BELOW:
+        return ""
+    return (f" With {n} sample{'s' if n != 1 else ''} per class this is anecdotal: another choice of images can "
+            "reverse it.")
+
+
+def _euclidean_ratio(f: Findings) -> float | None:
+    """The sampled inter/intra ratio in Euclidean distance (the same pairs), beside an MSE one."""
+    table = f.embeddings.distances.get("euclidean")
+    return table.ratio if table is not None else None
+
+
 def compactness(f: Findings) -> Note | None:
     intra = _intra(f)
     if len(intra) < 2:
@@ -39,47 +55,52 @@ def compactness(f: Findings) -> Note | None:
     ordered = sorted(intra.items(), key=lambda item: item[1])
     (best, low), (worst, high) = ordered[0], ordered[-1]
     best, worst = f.class_name(int(best)), f.class_name(int(worst))
-    evidence = {"intra": intra}
-    if low == 0 or high / low >= SIMILAR_WITHIN:
+    evidence = {"intra": intra, "per_class": f.embeddings.per_class}
+    if distances.distinct_spreads(low, high):
         factor = "" if low == 0 else f", {fmt.ratio(high / low)} smaller than class {worst}'s ({fmt.number(high)})"
+        # what the whole split says of this ordering is separation.two_sample's sentence alone (one verdict)
         return Note("embeddings.compactness", "one-tighter", "distances",
                     f"Among the sampled images, class {best} lies closest together in {embedding_name(f)}: its mean "
-                    f"intra-class {PRIMARY_NAME} is {fmt.number(low)}{factor}.", evidence)
+                    f"intra-class {PRIMARY_NAME} is {fmt.number(low)}{factor}.{anecdotal(f)}{caveat(f)}", evidence)
     return Note("embeddings.compactness", "similar", "distances",
-                f"The classes are about equally compact: mean intra-class {PRIMARY_NAME} ranges only from {fmt.number(low)} "
-                f"(class {best}) to {fmt.number(high)} (class {worst}).", evidence)
+                f"Among the sampled images the classes are about equally compact: mean intra-class {PRIMARY_NAME} "
+                f"ranges only from {fmt.number(low)} (class {best}) to {fmt.number(high)} (class {worst})."
+                f"{anecdotal(f)}", evidence)
 
 
 def separation(f: Findings) -> Note | None:
+    """Inter against intra-class distance between the samples. The branches follow the primary metric (MSE);
+    the ratio is stated in Euclidean distance too, since a ratio of MSEs is a ratio of squared distances."""
     table = _table(f)
     ratio = table.ratio
     if ratio is None:
         return None
     intra = [p.distance for p in table.pairs if p.kind == "intra"]
     inter = [p.distance for p in table.pairs if p.kind == "inter"]
-    evidence = {"ratio": ratio, "min_inter": min(inter), "max_intra": max(intra), "same_within": SIMILAR_WITHIN}
-    regime = caveat(f)
+    euclidean = _euclidean_ratio(f)
+    evidence = {"ratio": ratio, "euclidean_ratio": euclidean, "min_inter": min(inter), "max_intra": max(intra),
+                "same_within": SIMILAR_WITHIN, "per_class": f.embeddings.per_class}
+    regime = anecdotal(f) + caveat(f)
+    count = f"Between the {len(f.embeddings.samples)} samples ({f.embeddings.per_class} per class)"
+    means = f"mean {PRIMARY_NAME} {fmt.number(table.inter_mean)} against {fmt.number(table.intra_mean)}"
     if 1 / SIMILAR_WITHIN < ratio < SIMILAR_WITHIN:
         return Note("embeddings.separation", "no-separation", "distances",
-                    f"Between the {len(f.embeddings.samples)} samples, inter- and intra-class distances are about "
-                    f"the same (mean {PRIMARY_NAME} "
-                    f"{fmt.number(table.inter_mean)} against {fmt.number(table.intra_mean)}, within "
-                    f"{fmt.percent(SIMILAR_WITHIN - 1, 0)}): the {f.embeddings.layer} embedding does not separate "
-                    f"these samples.{regime}", evidence)
+                    f"{count}, inter- and intra-class distances are about the same ({means}, within "
+                    f"{fmt.percent(SIMILAR_WITHIN - 1, 0)}): the ratio of their means is "
+                    f"{distances.ratio_phrase(ratio, PRIMARY_METRIC, euclidean)}, so the {f.embeddings.layer} embedding "
+                    f"does not separate these samples.{regime}", evidence)
     if ratio > 1:
         overlap = ("every inter-class pair is farther apart than every intra-class pair"
                    if min(inter) > max(intra) else
                    "but the ranges overlap: some inter-class pairs are closer than some intra-class pairs")
         return Note("embeddings.separation", "separated", "distances",
-                    f"Between the {len(f.embeddings.samples)} samples, inter-class distances exceed intra-class ones "
-                    f"by {fmt.ratio(ratio)} on average "
-                    f"(mean {PRIMARY_NAME} {fmt.number(table.inter_mean)} against {fmt.number(table.intra_mean)}); "
-                    f"{overlap}.{regime}", evidence)
+                    f"{count}, inter-class distances exceed intra-class ones on average "
+                    f"{distances.ratio_phrase(ratio, PRIMARY_METRIC, euclidean)}; {means}; {overlap}.{regime}",
+                    evidence)
     return Note("embeddings.separation", "not-separated", "distances",
-                f"Between the {len(f.embeddings.samples)} samples, inter-class distances are not larger than "
-                f"intra-class ones (mean {PRIMARY_NAME} "
-                f"{fmt.number(table.inter_mean)} against {fmt.number(table.intra_mean)}, ratio {fmt.ratio(ratio)}): "
-                f"the {f.embeddings.layer} embedding does not separate these samples.{regime}", evidence)
+                f"{count}, inter-class distances are not larger than intra-class ones ({means}): the ratio of their "
+                f"means is {distances.ratio_phrase(ratio, PRIMARY_METRIC, euclidean)}, so the {f.embeddings.layer} "
+                f"embedding does not separate these samples.{regime}", evidence)
 
 
 def sample_size(f: Findings) -> Note:
@@ -112,11 +133,12 @@ def metrics_agree(f: Findings) -> Note | None:
                     fmt.sentence(f"{fmt.listing(METRIC_NAMES.get(m, m) for m in verdicts)} "
                                  f"{'all agree' if len(verdicts) > 2 else 'agree'} on whether inter-class distances "
                                  f"are larger than intra-class ones for these samples "
-                                 f"({'they are' if next(iter(verdicts.values())) else 'they are not'})."), verdicts)
+                                 f"({'they are' if next(iter(verdicts.values())) else 'they are not'})."
+                                 f"{anecdotal(f)}{caveat(f)}"), verdicts)
     disagree = [METRIC_NAMES.get(m, m) for m, v in verdicts.items() if v != verdicts.get(PRIMARY_METRIC, v)]
     return Note("embeddings.metrics", "disagree", "distances",
                 f"The metrics disagree: {fmt.listing(disagree)} {'reaches' if len(disagree) == 1 else 'reach'} the opposite conclusion to {PRIMARY_NAME}, so the "
-                "separation depends on how distance is measured.", verdicts)
+                f"separation of these samples depends on how distance is measured.{anecdotal(f)}{caveat(f)}", verdicts)
 
 
 def zero_dimensions(f: Findings) -> Note | None:
@@ -178,4 +200,5 @@ def course_report(f: Findings) -> Note | None:
              f"the {ours_tighter}s are the more compact digit, "
              + ("as in the course report" if same_tighter else "unlike in the course report")]
     branch = "reproduces" if all(holds) else "partly" if any(holds) else "differs"
-    return Note("embeddings.course_report", branch, "distances", text + "; ".join(parts) + ".", evidence)
+    return Note("embeddings.course_report", branch, "distances",
+                text + "; ".join(parts) + "." + anecdotal(f) + caveat(f), evidence)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from analysis.store.schema import ACTIVATION_TYPES, METRIC_NAMES
+from analysis.store.schema import ACTIVATION_TYPES, METRIC_NAMES, SILENT_ZERO_TYPES
 from report.render import fmt
 from report.render.findings import Findings, confusion_cells
 from report.render.interpret import Note
-from report.render.interpret.embeddings import ANECDOTAL_BELOW, embedding_name
-from report.render.interpret.regime import caveat
+from report.render.interpret import distances
+from report.render.interpret.distances import interval_order, ratio_phrase, silhouette_distance
+from report.render.interpret.embeddings import embedding_name
+from report.render.interpret.regime import SMALL_CLASS, caveat
 
 STRONG, MODERATE = 0.5, 0.25     # silhouette bands, as usually read
 DEPTH_TOLERANCE = 0.02           # silhouette changes smaller than this are "about the same"
@@ -32,49 +34,66 @@ def _over_images(f: Findings) -> str:
 
 
 def _below_all(spread, others) -> bool:
-    """The class's 95% interval lies entirely below every other class's: smaller spread beyond sampling noise."""
-    return spread.ci_high is not None and all(o.ci_low is not None and spread.ci_high < o.ci_low for o in others)
+    """The class's 95% interval lies entirely below every other class's: smaller spread beyond sampling noise
+    (the comparison the sampled-versus-whole decision table makes too: distances.interval_order)."""
+    return all(interval_order((spread.ci_low, spread.ci_high), (o.ci_low, o.ci_high)) == "below" for o in others)
 
 
 def _above_all(spread, others) -> bool:
-    return spread.ci_low is not None and all(o.ci_high is not None and spread.ci_low > o.ci_high for o in others)
+    return all(interval_order((spread.ci_low, spread.ci_high), (o.ci_low, o.ci_high)) == "above" for o in others)
 
 
 def compactness(f: Findings) -> Note | None:
     """Most and least compact class, each claimed only when its bootstrap interval is disjoint from every
-    other class's interval (not just from the other end's)."""
+    other class's interval (not just from the other end's); classes with fewer than SMALL_CLASS test images are
+    named and left out of the ranking (their intervals rest on too few images to rank them)."""
     s = f.separation
-    spreads = [c for c in (s.per_class if s else []) if c.intra_mean is not None]
-    if len(spreads) < 2:
+    measured = [c for c in (s.per_class if s else []) if c.intra_mean is not None]
+    if len(measured) < 2:
         return None
+    spreads = [c for c in measured if c.n >= SMALL_CLASS]
+    small = [c for c in measured if c.n < SMALL_CLASS]
+    if len(spreads) < 2:
+        return Note("separation.compactness", "too-few-images", "separation",
+                    f"{_over_images(f)}, {fmt.integer(len(small))} of the {fmt.integer(len(measured))} classes have "
+                    f"fewer than {SMALL_CLASS} test images, too few to rank the classes by spread: the table gives "
+                    "each class's mean intra-class distance and its interval, and no class is called the most or "
+                    "least compact.", {"small": [c.cls for c in small], "small_class": SMALL_CLASS})
+    left_out = (f" {'Class' if len(small) == 1 else 'Classes'} {fmt.listing(f.class_name(c.cls) for c in small)} "
+                f"{'has' if len(small) == 1 else 'have'} fewer than {SMALL_CLASS} test images and "
+                f"{'is' if len(small) == 1 else 'are'} left out of this ranking.") if small else ""
     best, worst = min(spreads, key=lambda c: c.intra_mean), max(spreads, key=lambda c: c.intra_mean)
     best_name, worst_name = _names(f, best.cls, worst.cls)
     others_best = [c for c in spreads if c is not best]
     others_worst = [c for c in spreads if c is not worst]
     best_holds, worst_holds = _below_all(best, others_best), _above_all(worst, others_worst)
-    text = (f"{_over_images(f)}, class {best_name} has the smallest spread (mean intra-class "
-            f"{METRIC_NAMES.get(s.metric, s.metric)} {fmt.number(best.intra_mean)}, 95% interval "
-            f"{fmt.number(best.ci_low)}–{fmt.number(best.ci_high)}) and class {worst_name} the largest "
-            f"({fmt.number(worst.intra_mean)}, {fmt.number(worst.ci_low)}–{fmt.number(worst.ci_high)}).")
+    figures = (f"mean intra-class {METRIC_NAMES.get(s.metric, s.metric)} {fmt.number(best.intra_mean)}, 95% interval "
+               f"{fmt.number(best.ci_low)}–{fmt.number(best.ci_high)}", f"{fmt.number(worst.intra_mean)}, "
+               f"{fmt.number(worst.ci_low)}–{fmt.number(worst.ci_high)}")
+    text = (f"{_over_images(f)}, class {best_name} has the smallest spread ({figures[0]}) and class {worst_name} the "
+            f"largest ({figures[1]}).")
+    estimates = (f"{_over_images(f)}, the smallest mean spread is class {fmt.possessive(best_name)} ({figures[0]}) "
+                 f"and the largest class {fmt.possessive(worst_name)} ({figures[1]}).")
     evidence = {"best": best.cls, "worst": worst.cls, "best_below_all": best_holds, "worst_above_all": worst_holds,
+                "left_out_small": [c.cls for c in small], "small_class": SMALL_CLASS,
                 "intervals": {str(c.cls): [c.ci_low, c.ci_high] for c in spreads},
                 "criterion": "a class's 95% bootstrap interval disjoint from every other class's"}
     if best_holds and worst_holds:
         return Note("separation.compactness", "distinct", "separation",
                     text + f" Both hold beyond sampling noise: {fmt.possessive(best_name)} interval lies below every "
-                    f"other class's and {fmt.possessive(worst_name)} above every other class's.", evidence)
+                    f"other class's and {fmt.possessive(worst_name)} above every other class's.{left_out}{caveat(f)}", evidence)
     if best_holds or worst_holds:
         held, lost = (best_name, worst_name) if best_holds else (worst_name, best_name)
         end, other_end = ("smallest", "largest") if best_holds else ("largest", "smallest")
         overlapping = _overlapping(worst if best_holds else best, spreads, f)
         return Note("separation.compactness", "one-end", "separation",
-                    text + f" Only class {fmt.possessive(held)} interval is clear of every other class's, so only it is "
-                    f"established as the {end}; class {fmt.possessive(lost)} overlaps {overlapping}, so the {other_end} "
-                    "spread is not established.",
+                    estimates + f" Only class {fmt.possessive(held)} interval is clear of every other class's, so only "
+                    f"it is established as the {end}; class {fmt.possessive(lost)} overlaps {overlapping}, so the "
+                    f"{other_end} spread is not established.{left_out}{caveat(f)}",
                     evidence)
     return Note("separation.compactness", "overlapping", "separation",
-                text + " Their intervals overlap other classes' intervals, so neither end of this ranking is "
-                "established: another sample of images could reorder it.", evidence)
+                estimates + " Their intervals overlap other classes' intervals, so neither end of this ranking is "
+                f"established: another sample of images could reorder it.{left_out}{caveat(f)}", evidence)
 
 
 def _overlapping(spread, spreads, f: Findings) -> str:
@@ -85,20 +104,55 @@ def _overlapping(spread, spreads, f: Findings) -> str:
     return f"class {fmt.possessive(names[0])}" if len(names) == 1 else f"those of classes {fmt.listing(names)}"
 
 
+def _silhouette_text(s) -> tuple[float, str]:
+    """The silhouette the bands read (the Euclidean one beside MSE: the silhouette as usually read), and how the
+    sentence gives it, naming the distance each is computed on."""
+    meaning = "from −1 to 1: how much closer each image lies to its own class than to the nearest other"
+    if s.euclidean is not None:
+        return s.euclidean.silhouette, (f"the silhouette on Euclidean distance ({meaning}) is "
+                                        f"{fmt.number(s.euclidean.silhouette, 2)} ({fmt.number(s.silhouette, 2)} on "
+                                        f"{silhouette_distance(s.metric)}, which MSE is up to a constant factor)")
+    return s.silhouette, (f"the silhouette on {silhouette_distance(s.metric)} ({meaning}) is "
+                          f"{fmt.number(s.silhouette, 2)}")
+
+
+def _centroid_text(s) -> tuple[str, dict]:
+    """The nearest-centroid accuracy, each image left out of its own class's centroid, with its 95% interval; a
+    store without that figure gives the resubstitution one, said to flatter."""
+    loo = s.centroid_left_out
+    if loo is None or loo.accuracy is None:
+        return (f"assigning each image to the nearest class centroid is right for "
+                f"{fmt.percent(s.nearest_centroid_accuracy)} of them, a figure that counts each image in its own "
+                "class's centroid and so flatters the separation", {"nearest_centroid_resubstitution":
+                                                                     s.nearest_centroid_accuracy})
+    alone = (f"; the {fmt.integer(loo.unjudged)} image{'s' if loo.unjudged != 1 else ''} alone in "
+             f"{'their' if loo.unjudged != 1 else 'its'} class cannot be judged this way and "
+             f"{'are' if loo.unjudged != 1 else 'is'} left out") if loo.unjudged else ""
+    return (f"assigning each image to the nearest class centroid, its own class's centroid recomputed without it, is "
+            f"right for {fmt.percent(loo.accuracy)} of the {fmt.integer(loo.judged)} images judged (95% interval "
+            f"{fmt.percent(loo.ci_low)}–{fmt.percent(loo.ci_high)}){alone}",
+            {"nearest_centroid_left_out": [loo.correct, loo.judged, loo.ci_low, loo.ci_high],
+             "nearest_centroid_unjudged": loo.unjudged,
+             "nearest_centroid_resubstitution": s.nearest_centroid_accuracy})
+
+
 def overall(f: Findings) -> Note | None:
+    """Separation over the whole split, banded by the silhouette (on Euclidean distance when the metric is MSE, as
+    a silhouette is usually read): the ratio named by its distance, the nearest-centroid accuracy left out."""
     s = f.separation
     if s is None or s.ratio is None:
         return None
-    evidence = {"silhouette": s.silhouette, "ratio": s.ratio}
-    numbers = (f"mean inter-class distance is {fmt.ratio(s.ratio)} the mean intra-class distance, the silhouette "
-               f"(from −1 to 1: how much closer each image lies to its own class than to the nearest other) "
-               f"is {fmt.number(s.silhouette, 2)}, and assigning each image to the nearest class centroid is right "
-               f"for {fmt.percent(s.nearest_centroid_accuracy)} of them (the network itself: "
-               f"{fmt.percent(s.network_accuracy)})")
-    if s.silhouette >= STRONG:
+    banded, silhouette = _silhouette_text(s)
+    euclidean = s.euclidean.ratio if s.euclidean is not None else None
+    centroid, centroid_evidence = _centroid_text(s)
+    evidence = {"silhouette": s.silhouette, "ratio": s.ratio, "euclidean_ratio": euclidean,
+                "banded_silhouette": banded, "bands": [MODERATE, STRONG]} | centroid_evidence
+    numbers = (f"the ratio of mean inter- to mean intra-class distance is {ratio_phrase(s.ratio, s.metric, euclidean)}, "
+               f"{silhouette}, and {centroid} (the network itself: {fmt.percent(s.network_accuracy)})")
+    if banded >= STRONG:
         return Note("separation.overall", "strong", "separation",
                     f"{_over_images(f)}, {embedding_name(f)} {_verb(f, 'separate')} the classes well: {numbers}.{caveat(f)}", evidence)
-    if s.silhouette >= MODERATE:
+    if banded >= MODERATE:
         return Note("separation.overall", "moderate", "separation",
                     f"{_over_images(f)}, {embedding_name(f)} {_verb(f, 'separate')} the classes moderately: {numbers}.{caveat(f)}", evidence)
     return Note("separation.overall", "weak", "separation",
@@ -138,12 +192,22 @@ def closest_pair(f: Findings) -> Note | None:
         return None
     pair = s.closest_pairs[0]
     a, b = _names(f, pair["a"], pair["b"])
-    text = (f"Relative to their spread, the closest classes are {a} and {b}: the mean distance between them is only "
-            f"{fmt.ratio(pair['ratio'])} their average distance within a class. The figure shows, for each, the image "
-            "lying nearest to the other class's centroid: the place to look for shared strokes or shapes.")
+    text = (f"Relative to their spread, the closest classes are {a} and {b}: the mean distance between them over "
+            f"their average distance within a class is {ratio_phrase(pair['ratio'], s.metric, pair.get('euclidean_ratio'))}"
+            f"{'; pairs are ranked by the MSE ratio' if s.metric == 'mse' else ''}. The figure shows, for each, the "
+            "image lying nearest to the other class's centroid: the place to look for shared strokes or shapes.")
     confused, count = _most_confused(f)
     shown = [tuple(sorted((p["a"], p["b"]))) for p in s.closest_pairs]
-    evidence = {"pair": [pair["a"], pair["b"]], "closest_shown": shown, "most_confused": confused, "errors": count}
+    evidence = {"pair": [pair["a"], pair["b"]], "closest_shown": shown, "most_confused": confused, "errors": count,
+                "ratio": pair["ratio"], "euclidean_ratio": pair.get("euclidean_ratio")}
+    images = {c.cls: c.n for c in s.per_class}
+    small = [c for c in (pair["a"], pair["b"]) if images.get(c, SMALL_CLASS) < SMALL_CLASS]
+    tail = caveat(f)
+    if small:
+        tail = (f" {'Class' if len(small) == 1 else 'Classes'} {fmt.listing(f.class_name(c) for c in small)} "
+                f"{'has' if len(small) == 1 else 'have'} fewer than {SMALL_CLASS} test images, so another sample of "
+                "images could pick another pair.") + tail
+        evidence |= {"small": small, "small_class": SMALL_CLASS}
     if s.pairs is not None:  # more classes than the class-by-class matrices are stored for
         text += (f" With {fmt.integer(len(s.classes))} classes, the class-pair tables keep the "
                  f"{fmt.integer(len(s.pairs.kept))} closest of all {fmt.integer(s.pairs.total)} class pairs, "
@@ -152,11 +216,11 @@ def closest_pair(f: Findings) -> Note | None:
     errors = f"{count} error{'s' if count != 1 else ''}{' each' if len(confused) > 1 else ''}"
     if not confused:
         return Note("separation.closest", "no-confusion", "separation",
-                    text + " The network confuses no pair of classes.", evidence)
+                    text + f" The network confuses no pair of classes.{tail}", evidence)
     if tuple(sorted((pair["a"], pair["b"]))) in confused:
         which = "the pair" if len(confused) == 1 else f"one of the {len(confused)} pairs"
         return Note("separation.closest", "also-confused", "separation",
-                    text + f" It is also {which} the network confuses most ({errors}).", evidence)
+                    text + f" It is also {which} the network confuses most ({errors}).{tail}", evidence)
     among = [p for p in confused if p in shown]
     if len(confused) == 1:
         lead = f" The pair the network confuses most, {_pairs_text(f, confused)} ({errors}),"
@@ -166,51 +230,31 @@ def closest_pair(f: Findings) -> Note | None:
         where = (f" {_pairs_text(f, among)} {'is' if len(among) == 1 else 'are'} among the closest pairs shown."
                  if among else " none is among the closest pairs shown:")
     if among:
-        return Note("separation.closest", "confused-among-closest", "separation", text + lead + where, evidence)
+        return Note("separation.closest", "confused-among-closest", "separation", text + lead + where + tail,
+                    evidence)
     return Note("separation.closest", "confused-elsewhere", "separation",
-                text + lead + where + " closeness in this embedding is not the whole story.", evidence)
+                text + lead + where + " closeness in this embedding is not the whole story." + tail, evidence)
 
 
 def two_sample_check(f: Findings) -> Note | None:
-    s = f.separation
-    if s is None or not s.two_sample:
+    """The sampled reading against the whole split, by the one decision table (interpret.distances): the verdict
+    is the note's branch, and the intervals it rests on are its evidence."""
+    comparison = distances.decide(f)
+    if comparison is None:
         return None
-    t = s.two_sample
-    a, b = t["classes"]
-    rows = t["intra"]
-    two = [rows[str(a)]["two_sample"], rows[str(b)]["two_sample"]]
-    full = [rows[str(a)]["full"], rows[str(b)]["full"]]
-    if None in two or None in full:
-        return None
-    name_a, name_b = _names(f, a, b)
-    tighter_two = name_a if two[0] < two[1] else name_b
-    tighter_full = name_a if full[0] < full[1] else name_b
-    separated_two = t["inter"]["two_sample"] > max(two)
-    separated_full = t["inter"]["full"] > max(full)
-    evidence = {"two_sample": two, "full": full}
-    claims = (f"the first sections, from {f.embeddings.per_class} samples per class, found class {tighter_two} "
-              f"more compact{' and inter-class distances larger than intra-class ones' if separated_two else ''}")
-    evidence["per_class"] = f.embeddings.per_class
-    evidence["enough_samples"] = f.embeddings.per_class >= ANECDOTAL_BELOW
-    if tighter_two == tighter_full and separated_two == separated_full:
-        if f.embeddings.per_class >= ANECDOTAL_BELOW:
-            return Note("separation.two_sample", "confirms", "separation",
-                        f"The whole test split confirms the sampled reading: {claims}; over all images class "
-                        f"{tighter_full} is again more compact ({fmt.number(min(full))} against "
-                        f"{fmt.number(max(full))}).", evidence)
-        return Note("separation.two_sample", "agrees", "separation",
-                    f"The whole test split agrees with the sampled reading: {claims}, and over all images class "
-                    f"{tighter_full} is again more compact ({fmt.number(min(full))} against {fmt.number(max(full))}). "
-                    f"With {f.embeddings.per_class} samples per class the agreement could be luck; the whole-split "
-                    "numbers are the ones to rely on.", evidence)
-    return Note("separation.two_sample", "contradicts", "separation",
-                f"The whole test split contradicts the sampled reading: {claims}, but over all images class "
-                f"{tighter_full} is the more compact ({fmt.number(min(full))} against {fmt.number(max(full))})"
-                f"{'' if separated_two == separated_full else ', and the inter/intra comparison flips'}.", evidence)
+    return Note("separation.two_sample", comparison.verdict.replace(" ", "-"), "separation",
+                distances.sentence(f, comparison) + caveat(f), {distances.EVIDENCE_KEY: comparison.evidence()})
+
+
+def _path(layers) -> str:
+    return " → ".join(f"{d.label} {fmt.number(d.silhouette, 2)}" for d in layers)
 
 
 def depth(f: Findings) -> Note | None:
-    """Silhouette layer by layer; a change smaller than DEPTH_TOLERANCE is "about the same", not a rise or a dip."""
+    """Silhouette layer by layer. Separation "grows" only when the last layer's silhouette exceeds the first's by
+    more than DEPTH_TOLERANCE and no layer lowers it by more than that ("falls" the same way down); a change
+    within the tolerance is "about the same". When no layer has a positive silhouette the classes separate at
+    none of them, and rises or falls among negative values are not called growth."""
     s = f.separation
     layers = [d for d in (s.depth if s else []) if d.ratio is not None]
     if len(layers) < 2:
@@ -218,49 +262,89 @@ def depth(f: Findings) -> Note | None:
     first, last = layers[0], layers[-1]
     steps = [b.silhouette - a.silhouette for a, b in zip(layers, layers[1:])]
     dips = [layers[i + 1] for i, step in enumerate(steps) if step < -DEPTH_TOLERANCE]
+    rises = [layers[i + 1] for i, step in enumerate(steps) if step > DEPTH_TOLERANCE]
+    distance = silhouette_distance(s.metric)
     evidence = {"silhouettes": [d.silhouette for d in layers], "tolerance": DEPTH_TOLERANCE,
-                "dips": [d.label for d in dips]}
-    path = " → ".join(f"{d.label} {fmt.number(d.silhouette, 2)}" for d in layers)
+                "dips": [d.label for d in dips], "rises": [d.label for d in rises], "distance": distance,
+                "criterion": f"grows: last − first > {DEPTH_TOLERANCE:g} and no step down by more than "
+                             f"{DEPTH_TOLERANCE:g}; no separation: no silhouette above 0"}
+    path = f"silhouette on {distance}: {_path(layers)}"
     change = last.silhouette - first.silhouette
+    regime = caveat(f)
+    if all(d.silhouette <= 0 for d in layers):
+        return Note("separation.depth", "separates-nowhere", "depth",
+                    f"The classes do not separate at any layer measured ({path}): no silhouette is positive, so at "
+                    "every layer images lie on average as close to another class as to their own, or closer, and "
+                    f"the changes between layers are not growth in separation.{regime}", evidence)
     if change > DEPTH_TOLERANCE and not dips:
         return Note("separation.depth", "grows", "depth",
-                    f"Separation grows with depth (silhouette {path}): no layer lowers it by more than "
-                    f"{DEPTH_TOLERANCE:g}.", evidence)
+                    f"Separation grows with depth ({path}): the last layer's silhouette exceeds the first's by "
+                    f"{fmt.number(change, 2)}, more than {DEPTH_TOLERANCE:g}, and no layer lowers it by more than "
+                    f"{DEPTH_TOLERANCE:g}.{regime}", evidence)
     if change > DEPTH_TOLERANCE:
         return Note("separation.depth", "grows-unevenly", "depth",
-                    f"Separation grows overall but not at every layer (silhouette {path}); it falls by more than "
-                    f"{DEPTH_TOLERANCE:g} at {fmt.listing(d.label for d in dips)}.", evidence)
+                    f"Separation grows overall but not at every layer ({path}); it falls by more than "
+                    f"{DEPTH_TOLERANCE:g} at {fmt.listing(d.label for d in dips)}.{regime}", evidence)
     if change >= -DEPTH_TOLERANCE:
         return Note("separation.depth", "flat", "depth",
-                    f"Separation is about the same at the last layer as at the first (silhouette {path}; within "
-                    f"{DEPTH_TOLERANCE:g}).", evidence)
+                    f"Separation is about the same at the last layer as at the first ({path}; within "
+                    f"{DEPTH_TOLERANCE:g}).{regime}", evidence)
+    uneven = (f"; it rises by more than {DEPTH_TOLERANCE:g} at {fmt.listing(d.label for d in rises)} on the way"
+              if rises else "")
     return Note("separation.depth", "does-not-grow", "depth",
-                f"Separation falls with depth (silhouette {path}): the last layer separates the classes less well "
-                "than the first.", evidence)
+                f"Separation falls with depth ({path}): the last layer separates the classes less well than the "
+                f"first{uneven}.{regime}", evidence)
+
+
+ACTIVATION_FUNCTIONS = ("relu", "relu_", "relu6", "gelu", "silu", "leaky_relu", "hardswish", "elu", "tanh",
+                        "sigmoid", "mish")  # the last part of a functional call's name (F.relu, torch.tanh...)
+
+
+def zero_means_silent(f: Findings, layer) -> bool:
+    """Whether a filter layer's maps follow an activation that is exactly zero where a unit is silent (ReLU,
+    ReLU6): only there is a never-positive map "dead". Older stores marked GELU, SiLU, LeakyReLU and Hardswish
+    outputs activated too; the trace's type of the module overrules them."""
+    types = {row.type for row in f.trace.rows if row.kind == "module" and row.name == layer.module}
+    return layer.activated and (not types or bool(types & set(SILENT_ZERO_TYPES)))
 
 
 def dead_filters(f: Findings) -> Note | None:
+    """Dead filters, only at the output of a ReLU-like activation (zero_means_silent); elsewhere, where the filter
+    statistics are taken and, when the network has ReLU modules, how to count dead filters at them (the model's
+    ModelHints.filter_layers: --layers chooses activation maps, not the filter statistics)."""
     s = f.separation
     if s is None or not s.filters:
         return None
-    if not any(layer.activated for layer in s.filters):
-        modules = [row.name for row in f.trace.rows if row.type in ACTIVATION_TYPES]
+    if not any(zero_means_silent(f, layer) for layer in s.filters):
+        modules = [row.name for row in f.trace.rows if row.kind == "module" and row.type in SILENT_ZERO_TYPES]
+        others = sorted({row.type for row in f.trace.rows if row.kind == "module" and row.type in ACTIVATION_TYPES}
+                        - set(SILENT_ZERO_TYPES))
+        raw = ("These filters are measured at outputs that no ReLU follows directly (raw convolution outputs, or "
+               "activations that are not zero where a unit is silent), where a map that is never positive is not "
+               "necessarily silent, so no filter is called dead")
         if modules:
             return Note("separation.filters", "not-activated", "filters",
-                        "These filters are measured at raw convolution outputs, before any normalisation or "
-                        "activation, where a map that is never positive is not necessarily silent; give activation "
-                        f"modules such as {fmt.listing(modules[:2])} to --layers to count dead filters.",
-                        {"activation_modules": modules[:2]})
+                        f"{raw}. To count dead filters at ReLU outputs such as {fmt.listing(modules[:2])}, declare them "
+                        "as filter_layers in the model's report_hints (--layers shows their maps for one image).",
+                        {"relu_modules": modules[:2], "other_activations": others})
+        functions = sorted({row.name for row in f.trace.rows if row.kind == "function"
+                            and row.name.rsplit(".", 1)[-1] in ACTIVATION_FUNCTIONS})
+        if others:
+            return Note("separation.filters", "no-zero-activation", "filters",
+                        f"{raw}: the network's activations ({fmt.listing(others)}) give negative values, not zero, "
+                        "where a unit is silent, so a dead filter cannot be told from a quiet one by its zeros.",
+                        {"relu_modules": [], "other_activations": others})
+        applied = f" ({fmt.listing(functions[:3])})" if functions else ""
         return Note("separation.filters", "functional-activations", "filters",
-                    "These filters are measured at raw convolution outputs: the network applies its activations "
-                    "as functions (such as F.relu), and filter statistics are taken at module outputs, so a map that is "
-                    "never positive here is not necessarily silent and no filter is called dead.", {"activation_modules": []})
-    dead = [(layer, layer.dead) for layer in s.filters if layer.dead]
-    near = sum(len(layer.near_dead) for layer in s.filters)
+                    f"{raw}: the network has no ReLU module{'; it applies its activations as functions' + applied if functions else ''}, "
+                    "and filter statistics are taken at module outputs.", {"relu_modules": [], "functions": functions})
+    counted = [layer for layer in s.filters if zero_means_silent(f, layer)]
+    dead = [(layer, layer.dead) for layer in counted if layer.dead]
+    near = sum(len(layer.near_dead) for layer in counted)
     share = fmt.percent(s.settings["dead_share"], 0)
     if not dead:
         return Note("separation.filters", "none-dead", "filters",
-                    f"No filter is dead: every filter in {fmt.listing(l.module for l in s.filters)} is positive "
+                    f"No filter is dead: every filter in {fmt.listing(l.module for l in counted)} is positive "
                     f"somewhere for more than {fmt.percent(1 - s.settings['dead_share'], 0)} of the "
                     f"{fmt.integer(s.n)} test images{f'; {near} are near-dead' if near else ''}.", {"near": near})
     listing = "; ".join(f"{layer.module}: filter{'s' if len(ids) > 1 else ''} {_first(ids)}" for layer, ids in dead)

@@ -7,6 +7,8 @@ import dataclasses
 from analysis.store.schema import HEATMAP_NUMBERS_MAX_CLASSES, PRIMARY_METRIC
 from report.render import fmt
 from report.render.findings import Findings
+from report.render.interpret import distances
+from report.render.interpret.separation import zero_means_silent
 from report.render.views.common import Figure, Place, field, url
 from report.render.views.samples import metric as registered
 
@@ -54,6 +56,14 @@ class TwoSampleRow:
     group: str = field('"intra-class one" or "inter-class one–two"')
     two_sample: str = field("the mean distance over the sample images of the first sections, formatted")
     full: str = field("the same mean over the whole test split, formatted")
+    interval: str = field('the whole split\'s 95% bootstrap interval of that mean, as "low – high"; n/a without one')
+
+
+@dataclasses.dataclass(frozen=True)
+class VerdictRow:
+    claim: str = field('what the samples claimed, in words ("class one more compact (…)")')
+    whole: str = field("what the whole split shows of it, with the intervals")
+    verdict: str = field("confirms, agrees, not established or contradicts (interpret.distances.decide)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +71,16 @@ class TwoSampleTable:
     heading: str = field('the two-sample column\'s heading: "2 per class (section 6)", without the section '
                          "number when the distances section is not shown")
     rows: list[TwoSampleRow] = field("one row per class of the samples, then one for the pair of them")
+    verdicts: list[VerdictRow] = field("the decision table's rows, one per sampled claim; empty when the store "
+                                       "lacks a figure to decide on")
+    verdict: str = field("the whole sampled reading's verdict (the worst of its claims'); empty without one")
+    criterion: str = field("how the verdicts are decided, in words")
+
+
+@dataclasses.dataclass(frozen=True)
+class Headline:
+    value: str = field("the number, formatted")
+    label: str = field("what it is, naming its distance")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,9 +94,11 @@ class SeparationView:
     unit: str = field("the distance used, as the text names it")
     bootstrap_replicates: str = field("bootstrap resamples behind each interval")
     bootstrap_cap: str = field("the most images per class a resample draws, formatted")
-    ratio: str = field("mean inter-class over mean intra-class distance, formatted; n/a when not defined")
-    silhouette: str = field("the mean silhouette, two digits")
-    nearest_centroid_accuracy: str = field("accuracy of the nearest class centroid, as a percentage")
+    headlines: list[Headline] = field("the summary numbers, each naming its distance: the ratio in Euclidean distance "
+                                      "and in MSE (a squared distance), the silhouette, the nearest-centroid "
+                                      "accuracy with its 95% interval")
+    centroid_note: str = field("how the nearest-centroid accuracy was computed, in one sentence")
+    silhouette_distance: str = field("the distance the per-class silhouettes are computed on")
     per_class: list[SpreadRow] = field("one row per class")
     heatmap: Figure = field("the heat map of mean distances between classes")
     centroids: Figure = field("the heat map of distances between class centroids")
@@ -86,6 +108,10 @@ class SeparationView:
                                               "None when the store has none")
 
 
+def _interval(low, high) -> str:
+    return NOT_AVAILABLE if low is None or high is None else f"{fmt.number(low)} – {fmt.number(high)}"
+
+
 def _two_sample(f: Findings, place: Place) -> TwoSampleTable | None:
     two = f.separation.two_sample
     if not two:
@@ -93,16 +119,57 @@ def _two_sample(f: Findings, place: Place) -> TwoSampleTable | None:
     section = place.numbers.get("distances")
     heading = f"{f.embeddings.per_class} per class" + (f" (section {section})" if section is not None else "")
     classes = two["classes"]
+    spread = {c.cls: c for c in f.separation.per_class}
     rows = [TwoSampleRow(f"intra-class {f.class_name(c)}", fmt.number(two["intra"][str(c)]["two_sample"]),
-                         fmt.number(two["intra"][str(c)]["full"])) for c in classes]
+                         fmt.number(two["intra"][str(c)]["full"]),
+                         _interval(spread[c].ci_low, spread[c].ci_high) if c in spread else NOT_AVAILABLE)
+            for c in classes]
+    inter = two["inter"]
     rows.append(TwoSampleRow(f"inter-class {f.class_name(classes[0])}–{f.class_name(classes[1])}",
-                             fmt.number(two["inter"]["two_sample"]), fmt.number(two["inter"]["full"])))
-    return TwoSampleTable(heading, rows)
+                             fmt.number(inter["two_sample"]), fmt.number(inter["full"]),
+                             _interval(inter.get("ci_low"), inter.get("ci_high"))))
+    comparison = distances.decide(f)
+    verdicts = [VerdictRow(fmt.sentence(c.sampled), fmt.sentence(c.whole), c.verdict)
+                for c in comparison.checks] if comparison else []
+    return TwoSampleTable(heading, rows, verdicts, comparison.verdict if comparison else "", distances.CRITERION)
+
+
+def _headlines(f: Findings) -> tuple[list[Headline], str]:
+    """The summary numbers, each named by its distance, and how the nearest-centroid figure was computed."""
+    sp = f.separation
+    name = unit(sp.metric)
+    items = []
+    if sp.euclidean is not None and sp.euclidean.ratio is not None:
+        items.append(Headline(fmt.ratio(sp.euclidean.ratio), "mean inter / mean intra Euclidean distance"))
+    squared = ", a squared distance" if sp.metric == "mse" else ""
+    items.append(Headline(fmt.ratio(sp.ratio) if sp.ratio else NOT_AVAILABLE,
+                          f"mean inter / mean intra {name}{squared}"))
+    if sp.euclidean is not None:
+        items.append(Headline(fmt.number(sp.euclidean.silhouette, 2), "silhouette on Euclidean distance (−1 to 1)"))
+    items.append(Headline(fmt.number(sp.silhouette, 2),
+                          f"silhouette on {distances.silhouette_distance(sp.metric)} (−1 to 1)"))
+    loo = sp.centroid_left_out
+    if loo is not None and loo.accuracy is not None:
+        items.append(Headline(fmt.percent(loo.accuracy), f"nearest-centroid accuracy, each image left out of its "
+                              f"centroid (95% interval {fmt.percent(loo.ci_low)}–{fmt.percent(loo.ci_high)})"))
+        alone = (f" {fmt.integer(loo.unjudged)} image{'s' if loo.unjudged != 1 else ''} alone in "
+                 f"{'their' if loo.unjudged != 1 else 'its'} class cannot be judged so and "
+                 f"{'are' if loo.unjudged != 1 else 'is'} left out of it.") if loo.unjudged else ""
+        note = (f"The nearest-centroid accuracy judges each image by class centroids it did not help build: its own "
+                f"class's centroid is recomputed without it ({fmt.integer(loo.correct)} of "
+                f"{fmt.integer(loo.judged)} right; Wilson 95% interval).{alone}")
+    else:
+        items.append(Headline(fmt.percent(sp.nearest_centroid_accuracy),
+                              "nearest-centroid accuracy, each image counted in its own centroid"))
+        note = ("This store's nearest-centroid accuracy counts each image in its own class's centroid, which "
+                "flatters it; a newer analysis leaves each image out.")
+    return items, note
 
 
 def separation_view(f: Findings, place: Place) -> SeparationView:
     sp = f.separation
     name = unit(sp.metric)
+    headlines, centroid_note = _headlines(f)
     examples = []
     for pair in sp.closest_pairs:
         for ex in pair["examples"]:
@@ -115,8 +182,8 @@ def separation_view(f: Findings, place: Place) -> SeparationView:
         embeddings_file=url(place, sp.embeddings_file), unit=name,
         bootstrap_replicates=str(sp.settings["bootstrap_replicates"]),
         bootstrap_cap=fmt.integer(sp.settings["bootstrap_cap"]),
-        ratio=fmt.ratio(sp.ratio) if sp.ratio else NOT_AVAILABLE, silhouette=fmt.number(sp.silhouette, 2),
-        nearest_centroid_accuracy=fmt.percent(sp.nearest_centroid_accuracy),
+        headlines=headlines, centroid_note=centroid_note,
+        silhouette_distance=distances.silhouette_distance(sp.metric),
         per_class=[SpreadRow(f.class_name(c.cls), fmt.integer(c.n), fmt.integer(c.pairs), fmt.number(c.intra_mean),
                              fmt.number(c.intra_std), f"{fmt.number(c.ci_low)} – {fmt.number(c.ci_high)}",
                              fmt.number(c.silhouette, 2)) for c in sp.per_class],
@@ -143,12 +210,19 @@ class DepthRow:
 
 
 @dataclasses.dataclass(frozen=True)
+class DepthNames:
+    ratio: str = field('the ratio column\'s heading, naming its distance ("Inter / intra MSE (squared distance)")')
+    silhouette: str = field('the silhouette column\'s heading, naming its distance')
+
+
+@dataclasses.dataclass(frozen=True)
 class DepthView:
     """_depth.html.j2: separation of each layer's output."""
 
     images: str = field("test images the measures use, formatted")
     sample: str = field('"(all of them)" or "(a seeded sample)"')
     metric: str = field("the distance used")
+    names: DepthNames = field("the column headings, each naming its distance")
     layers: list[DepthRow] = field("one row per layer, from input side to output side")
     pooled: bool = field("some layer's output was average-pooled over positions before it was measured")
     plot: Figure = field("the line chart of both measures against depth")
@@ -165,12 +239,15 @@ def depth_view(f: Findings, place: Place) -> DepthView:
     return DepthView(
         images=fmt.integer(sp.depth_sample),
         sample="(all of them)" if sp.depth_sample == sp.n else "(a seeded sample)", metric=sp.metric,
+        names=DepthNames(f"Inter / intra {unit(sp.metric)}{' (squared distance)' if sp.metric == 'mse' else ''}",
+                         f"Silhouette ({distances.silhouette_distance(sp.metric)})"),
         layers=[DepthRow(d.label, _depth_values(d), fmt.ratio(d.ratio) if d.ratio else NOT_AVAILABLE,
                          fmt.number(d.silhouette, 2)) for d in sp.depth],
         pooled=any(d.pooled_from for d in sp.depth),
         plot=Figure(url(place, sp.images["depth"]), "line chart of separation against depth",
-                    "Inter/intra distance ratio (left axis) and silhouette (right axis) of each layer's output, from "
-                    "input side to output side."))
+                    f"Inter/intra ratio of mean {unit(sp.metric)}{' (a squared distance)' if sp.metric == 'mse' else ''} "
+                    f"(left axis) and silhouette on {distances.silhouette_distance(sp.metric)} (right axis) of each "
+                    "layer's output, from input side to output side."))
 
 
 # --- map --------------------------------------------------------------------------------------------------
@@ -210,13 +287,25 @@ class ErrorsView:
     misclassified: list[Figure] = field("the most confident errors, most confident first; empty for none")
 
 
+def confusion_colour_note(sp) -> str:
+    """What the confusion figure's colour and numbers show: row shares with counts (analysis.figures.plots.
+    confusion_figure), or in older stores the counts themselves."""
+    if sp.confusion_colour != "row share":
+        return numbers_note(len(sp.classes))
+    numbers = (" The number in a cell is its count of images." if len(sp.classes) <= HEATMAP_NUMBERS_MAX_CLASSES else
+               f" With {len(sp.classes)} classes a number in each cell would print too small to read, so the cells "
+               "hold none: the colour gives each cell's share of its row, the CSV the counts.")
+    return (" A cell's colour is its share of its row, the images of that true class (0 to 100%, on a square-root "
+            f"scale so that small shares stand apart), so that every row reads on one scale.{numbers}")
+
+
 def errors_view(f: Findings, place: Place) -> ErrorsView:
     sp = f.separation
     return ErrorsView(
         confusion=Figure(url(place, sp.images["confusion"]), "confusion matrix",
                          f"Confusion matrix of the {fmt.integer(sp.n)} test images: row = true class, column = "
                          "predicted class; the diagonal holds the correct predictions."
-                         f"{numbers_note(len(sp.classes))}"),
+                         f"{confusion_colour_note(sp)}"),
         misclassified=[Figure(url(place, m["path"]), f"test image {m['index']}, a {f.class_name(m['label'])} "
                               f"predicted as {f.class_name(m['predicted'])}",
                               f"#{m['index']}: true {f.class_name(m['label'])}, predicted "
@@ -266,17 +355,18 @@ def filters_view(f: Findings, place: Place) -> FiltersView:
     return FiltersView(
         n=fmt.integer(sp.n), dead_share=fmt.percent(dead_share, 0),
         near_dead_share=fmt.percent(sp.settings["near_dead_share"], 0),
-        layers=[FilterRow(layer.label, fmt.integer(layer.channels), _range(layer.mean), layer.activated,
+        layers=[FilterRow(layer.label, fmt.integer(layer.channels), _range(layer.mean), zero_means_silent(f, layer),
                           _indices(layer.dead), _indices(layer.near_dead),
                           str(sum(1 for z in layer.zero_fraction if z is not None and z >= dead_share)))
                 for layer in sp.filters],
         charts=[Figure(url(place, layer.path), f"bar chart of mean activation per filter of {layer.label}",
                        f"{layer.label}: mean activation of each of its {layer.channels} filters over the test split; "
-                       f"a bar's shade is the share of images on which the filter's map is {_silent(layer.activated)}"
+                       f"a bar's shade is the share of images on which the filter's map is "
+                       f"{_silent(zero_means_silent(f, layer))}"
                        " (darker: more of them).") for layer in sp.filters if layer.path])
 
 
 def _silent(activated: bool) -> str:
     """What the shade of a filter's bar counts (analysis.figures.plots.filter_bars shades by the share of images
     whose map is never positive): after a ReLU-like activation that is an all-zero map."""
-    return "all zero" if activated else "never positive (a raw output, before any activation)"
+    return "all zero" if activated else "never positive (an output no ReLU follows directly)"
