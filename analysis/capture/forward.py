@@ -70,6 +70,17 @@ def snapshot(value: Any) -> Any:
     return value
 
 
+def tensors_in(value: Any) -> list[torch.Tensor]:
+    """Every tensor in ``value``, in order, tuples, lists and dicts walked (a dict by its values)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in tensors_in(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in tensors_in(v)]
+    return []
+
+
 def first_tensor(value: Any) -> torch.Tensor | None:
     """The tensor itself, or the first element of a tuple or list when it is one; else None."""
     if isinstance(value, torch.Tensor):
@@ -109,6 +120,23 @@ class Call:
     function: str | None = None  # a functional call (analysis.capture.operations): its label; ``name`` and
                                  # ``module`` are then the module whose forward made it ("" and the model: its own)
     macs: int = 0         # multiply-accumulates counted while this call was the innermost one running
+    arguments: str = ""   # a functional call's arguments other than tensors, as written (``[:, 0]``, ``(2, 0, 1)``)
+    source: int | None = None  # with an observer that follows the data (analysis.capture.dataflow): the order of
+                               # the call whose output is this call's first tensor input (-1: the pass's input)
+    source_tensor: str | None = None   # ... or the parameter or buffer that input is, by name
+    parameters: tuple[str, ...] = ()   # parameters and buffers among its tensor inputs, by name
+
+
+class Observer:
+    """Sees the tensors of every recorded call while they are alive (``Recording.observer``): what the call
+    took (``started``) and gave (``finished``), flattened out of tuples, lists and dicts. Its methods run as
+    probes do, so the tensor operations they make are not recorded as the model's."""
+
+    def started(self, call: Call, tensors: list[torch.Tensor]) -> None:
+        pass
+
+    def finished(self, call: Call, tensors: list[torch.Tensor]) -> None:
+        pass
 
 
 class Recording:
@@ -124,6 +152,7 @@ class Recording:
         self._counts: dict[str, int] = {}
         self._exit: contextlib.ExitStack | None = None
         self._probing = 0       # > 0 while a probe runs: its own tensor operations are not the model's
+        self.observer: Observer | None = None  # sees each call's tensors (analysis.capture.dataflow)
         self.failed_in: str | None = None  # the innermost watched module running when the pass raised
                                            # ("" for the model's own forward, outside every watched module)
 
@@ -174,13 +203,25 @@ class Recording:
         finally:
             self._probing -= 1
 
+    def observe_start(self, call: Call, value: Any) -> None:
+        """Show the observer (if any) the tensors in ``value``, which ``call`` takes."""
+        if self.observer is not None:
+            self._probe(lambda v: self.observer.started(call, tensors_in(v)), value)
+
+    def observe_finish(self, call: Call, value: Any) -> None:
+        """Show the observer (if any) the tensors in ``value``, which ``call`` returned."""
+        if self.observer is not None:
+            self._probe(lambda v: self.observer.finished(call, tensors_in(v)), value)
+
     # -- hooks ---------------------------------------------------------------------------------------------
     def _before(self, name: str, args: tuple) -> None:
         probe = self.probes[name]
         repeat = self._counts.get(name, 0)
         self._counts[name] = repeat + 1
-        self.start(Call(order=len(self.calls), name=name, module=self.modules[name], depth=len(self._open),
-                        repeat=repeat, inputs=self._probe(probe.inputs, args) if probe.inputs else None))
+        call = Call(order=len(self.calls), name=name, module=self.modules[name], depth=len(self._open),
+                    repeat=repeat, inputs=self._probe(probe.inputs, args) if probe.inputs else None)
+        self.start(call)
+        self.observe_start(call, args)
 
     def start(self, call: Call) -> None:
         """Record ``call`` as started now (the hooks, and the functional-call recorder, come here)."""
@@ -204,6 +245,7 @@ class Recording:
         probe = self.probes[name]
         call.output = self._probe(probe.output, output) if probe.output else None
         call.finished = True
+        self.observe_finish(call, output)
 
     def finish(self, call: Call, output: Any) -> None:
         """A call started with ``start`` returned ``output`` (already reduced)."""

@@ -73,10 +73,53 @@ def label(func: Any) -> str:
 
 
 def _shape(value: Any) -> list[int] | None:
+    """The whole shape of the first tensor ``value`` holds, the batch included (the trace tells which
+    dimension is the batch: analysis.capture.trace)."""
     tensor = first_tensor(value)
     if tensor is None and isinstance(value, (tuple, list)):
         tensor = next((v for v in value if isinstance(v, torch.Tensor)), None)
-    return None if tensor is None else list(tensor.shape[1:])
+    return None if tensor is None else list(tensor.shape)
+
+
+ARGUMENTS_SHOWN = 80  # characters of a functional call's written arguments kept
+
+
+def _written(value: Any) -> str:
+    """A non-tensor argument as it would be written in Python: numbers, None, slices and sequences of them;
+    any other object by its type (nothing of it is executed or asked for more than its class)."""
+    if isinstance(value, torch.Tensor):
+        return "tensor"
+    if value is None or value is Ellipsis or isinstance(value, (bool, int)):
+        return "..." if value is Ellipsis else str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return repr(value[:40])
+    if isinstance(value, slice):
+        parts = ["" if v is None else _written(v) for v in (value.start, value.stop, value.step)]
+        return ":".join(parts[:2] if value.step is None else parts)
+    if isinstance(value, (tuple, list, torch.Size)):
+        inner = ", ".join(_written(v) for v in value)
+        return f"({inner}{',' if len(value) == 1 else ''})" if isinstance(value, (tuple, torch.Size)) else f"[{inner}]"
+    if isinstance(value, torch.dtype):
+        return str(value)
+    return type(value).__name__
+
+
+def arguments(func: Any, args: tuple, kwargs: dict) -> str:
+    """How a functional call was written, tensors left out: ``[:, 0]`` for an index, ``(2, 0, 3, 1, 4)`` for a
+    permute, ``dim=1`` for a keyword (the sentences about indexing and reordering quote it)."""
+    name = getattr(func, "__name__", "")
+    if name in ("__getitem__", "__setitem__") and len(args) > 1:
+        index = args[1] if isinstance(args[1], tuple) else (args[1],)
+        text = "[" + ", ".join(_written(v) for v in index) + "]"
+    else:
+        rest = [a for a in args if not isinstance(a, torch.Tensor)]
+        if len(rest) == 1 and isinstance(rest[0], (tuple, list, torch.Size)):  # x.permute((2, 0, 1))
+            rest = list(rest[0])
+        parts = [_written(a) for a in rest] + [f"{k}={_written(v)}" for k, v in kwargs.items()]
+        text = "(" + ", ".join(parts) + ")" if parts else ""
+    return text if len(text) <= ARGUMENTS_SHOWN else text[:ARGUMENTS_SHOWN - 1] + "…"
 
 
 def _is_torch_nn(module: torch.nn.Module) -> bool:
@@ -109,9 +152,10 @@ class FunctionCalls(TorchFunctionMode):
         name = caller.name if caller is not None else ""
         module = caller.module if caller is not None else self.recording.model
         call = Call(order=self.recording.next_order(), name=name, module=module,
-                    depth=self.recording.open_calls(), repeat=0, inputs=list(tensors[0].shape[1:]),
-                    function=label(func))
+                    depth=self.recording.open_calls(), repeat=0, inputs=list(tensors[0].shape),
+                    function=label(func), arguments=arguments(func, args, kwargs))
         self.recording.start(call)
+        self.recording.observe_start(call, tensors)
         try:
             output = func(*args, **kwargs)
         except BaseException:
@@ -121,6 +165,7 @@ class FunctionCalls(TorchFunctionMode):
             self.recording.discard(call)  # x.size(), x.shape, x.dim(): no tensor made, not a row
             return output
         self.recording.finish(call, _shape(output))
+        self.recording.observe_finish(call, [v for v in tree_flatten(output)[0] if isinstance(v, torch.Tensor)])
         return output
 
 
@@ -183,14 +228,19 @@ def _without_compiler_import() -> None:
 
 
 @contextlib.contextmanager
-def watch(recording: Recording):
-    """Inside an entered ``recording``: record functional calls and count MACs (see the module's text)."""
+def watch(recording: Recording, count: bool = True):
+    """Inside an entered ``recording``: record functional calls and count MACs (see the module's text).
+    ``count=False`` records the calls only, on the same code paths (a pass that only reads shapes)."""
     _without_compiler_import()
     usage = Usage()
     fast_path = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
-        with sdpa_kernel(SDPBackend.MATH), MacCounter(recording, usage), FunctionCalls(recording):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(sdpa_kernel(SDPBackend.MATH))
+            if count:
+                stack.enter_context(MacCounter(recording, usage))
+            stack.enter_context(FunctionCalls(recording))
             yield usage
     finally:
         torch.backends.mha.set_fastpath_enabled(fast_path)

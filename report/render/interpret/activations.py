@@ -6,7 +6,7 @@ from collections import Counter
 
 from analysis.store.schema import POOLING_TYPES
 from report.render import fmt
-from report.render.findings import Findings, MapGrid
+from report.render.findings import Findings, MapGrid, TraceRow
 from report.render.interpret import Note
 
 DETAIL_UP_TO = 4   # layers described one by one; beyond this, one summary sentence
@@ -61,18 +61,63 @@ def _channels(items: list[int]) -> str:
     return f"channel{'s' if len(items) > 1 else ''} {fmt.listing(items)}"
 
 
-def _dead_phrase(grid: MapGrid) -> str:
-    """After a ReLU a map without a positive value is zero everywhere; raw outputs can be negative."""
-    return "zero everywhere" if grid.vmin >= 0 else "never positive (all ≤ 0, so zero after a ReLU)"
+# Functions that set every value ≤ 0 to zero. LeakyReLU, GELU and SiLU keep negative values non-zero, so a
+# never-positive map is not silent after them either.
+RELU_TYPES = ("ReLU", "ReLU6")
+RELU_OPS = ("F.relu", "F.relu6", "F.relu_", "torch.relu", "torch.relu_", "Tensor.relu", "Tensor.relu_")
 
 
-def _one_grid(grid: MapGrid) -> Note:
+def _is_relu(row: TraceRow) -> bool:
+    return row.name in RELU_OPS if row.kind == "function" else row.type in RELU_TYPES
+
+
+def next_step(f: Findings, module: str) -> tuple[str, TraceRow | None]:
+    """What takes a module's output, from the trace's record of which call made each call's input:
+    ("relu", the ReLU) where a ReLU takes it directly, ("other", the first call that does) where none does,
+    ("none", None) where no call takes it, ("unknown", None) for a store that did not record it."""
+    rows = f.trace.rows
+    if not any(row.source is not None or row.source_tensor for row in rows):
+        return "unknown", None
+    made = next((row for row in rows if row.name == module and row.kind == "module"), None)
+    if made is None:
+        return "unknown", None
+    takers = [row for row in rows if row.source == made.order and row.is_leaf]
+    relu = next((row for row in takers if _is_relu(row)), None)
+    if relu is not None:
+        return "relu", relu
+    return ("other", takers[0]) if takers else ("none", None)
+
+
+def _dead_phrase(f: Findings, grid: MapGrid) -> tuple[str, str]:
+    """What a map without a positive value is, and a remark for after the sentence. After a ReLU such a map is
+    zero everywhere. A raw output that is never positive is zero after a ReLU only where a ReLU takes it
+    directly: a normalisation in between shifts it first."""
+    if grid.vmin >= 0:
+        return "zero everywhere", ""
+    step, taker = next_step(f, grid.module)
+    if step == "relu":
+        return f"never positive (all ≤ 0), so zero after the ReLU that takes them ({taker.name})", ""
+    if step == "other":
+        what = f"{taker.name}, a {taker.type}," if taker.kind == "module" else taker.name
+        return "never positive (all ≤ 0)", (f" This is a raw output that no ReLU takes directly ({what} takes it), "
+                                            "so a map ≤ 0 here is not a silent one.")
+    return "never positive (all ≤ 0)", " This is a raw output, before any activation."
+
+
+def _silent(f: Findings, grid: MapGrid) -> bool:
+    """Whether a map without a positive value is silent: the grid's own values cannot be negative, or a ReLU
+    takes them directly."""
+    return grid.vmin >= 0 or next_step(f, grid.module)[0] == "relu"
+
+
+def _one_grid(f: Findings, grid: MapGrid) -> Note:
     """Silent maps and silent pixels, in plain words. "Zero" means "no response" only where the values cannot
     be negative (after an activation such as ReLU): for raw outputs (a negative minimum) it is not mentioned."""
     channels = grid.shape[0]
     activated = grid.vmin >= 0
+    step, taker = next_step(f, grid.module)
     evidence = {"module": grid.module, "dead": grid.dead_channels, "near_zero": grid.near_zero_channels,
-                "activated": activated}
+                "activated": activated, "next": step, "next_call": taker.name if taker is not None else None}
     near = ""
     if grid.near_zero_channels:
         count = len(grid.near_zero_channels)
@@ -85,10 +130,11 @@ def _one_grid(grid: MapGrid) -> Note:
         return Note("maps.dead", "none", "activations",
                     f"{grid.label}: all {channels} maps respond somewhere to this input.{silent}{near}", evidence)
     dead = grid.dead_channels
+    phrase, remark = _dead_phrase(f, grid)
     return Note("maps.dead", "some", "activations",
                 f"{grid.label}: {len(dead)} of {channels} maps ({fmt.percent(len(dead) / channels)}) "
-                f"{'is' if len(dead) == 1 else 'are'} {_dead_phrase(grid)} for this input ({_channels(dead)})."
-                f"{silent}{near}", evidence)
+                f"{'is' if len(dead) == 1 else 'are'} {phrase} for this input ({_channels(dead)})."
+                f"{remark}{silent}{near}", evidence)
 
 
 def _is_pooling(f: Findings, grid: MapGrid) -> bool:
@@ -97,6 +143,8 @@ def _is_pooling(f: Findings, grid: MapGrid) -> bool:
 
 
 def dead_maps(f: Findings) -> list[Note]:
+    if not f.map_grids and f.activations.small:  # every chosen layer's maps too small to draw: the section says so
+        return []
     if not f.map_grids:  # by default every Conv2d that ran: a network without one has no maps to show
         return [Note("maps.dead", "no-maps", "activations",
                      f"{f.model_class} runs no Conv2d layer, so there are no activation maps to show by default; "
@@ -104,17 +152,34 @@ def dead_maps(f: Findings) -> list[Note]:
                      {"layers": 0})]
     grids = [g for g in f.map_grids if not _is_pooling(f, g)]  # pooling keeps zeros zero: skip repeats
     if len(grids) <= DETAIL_UP_TO:
-        return [_one_grid(grid) for grid in grids]
+        return [_one_grid(f, grid) for grid in grids]
     with_dead = [g for g in grids if g.dead_channels]
     if not with_dead:
         return [Note("maps.dead", "none-of-many", "activations",
                      f"In all {len(grids)} layers every map responds to this input.", {"layers": len(grids)})]
-    worst = max(with_dead, key=lambda g: len(g.dead_channels) / g.shape[0])
+    silent = [g for g in with_dead if _silent(f, g)]
+    raw = [g for g in with_dead if not _silent(f, g)]
+    evidence = {"layers": len(grids), "with_dead": len(with_dead), "silent": [g.module for g in silent],
+                "raw": [g.module for g in raw],
+                "criterion": "silent: values that cannot be negative, or a ReLU takes the output directly"}
+    if not silent:
+        first = raw[0]
+        step, taker = next_step(f, first.module)
+        known = all(next_step(f, g.module)[0] == "other" for g in raw)
+        example = f" ({first.module} goes to {taker.name})" if step == "other" else ""
+        verdict = (f"no ReLU takes any of these outputs directly{example}, so these maps are not silent ones" if known
+                   else "a map ≤ 0 is silent only where a ReLU takes it directly, which the trace does not show here")
+        return [Note("maps.dead", "raw-of-many", "activations",
+                     f"{len(raw)} of {len(grids)} layers have maps that are never positive (all ≤ 0) for this input, "
+                     f"all in raw outputs: {verdict}.", evidence)]
+    worst = max(silent, key=lambda g: len(g.dead_channels) / g.shape[0])
     share = len(worst.dead_channels) / worst.shape[0]
+    rest = (f" In {len(raw)} more layer{'s' if len(raw) != 1 else ''} maps are never positive in raw outputs that "
+            f"no ReLU takes directly (such as {raw[0].module}), which is not silence." if raw else "")
     return [Note("maps.dead", "some-of-many", "activations",
-                 f"{len(with_dead)} of {len(grids)} layers have maps that are {_dead_phrase(worst)} for this input; "
+                 f"{len(silent)} of {len(grids)} layers have maps that are {_dead_phrase(f, worst)[0]} for this input; "
                  f"the largest share is in {worst.module}: {len(worst.dead_channels)} of {worst.shape[0]} "
-                 f"({fmt.percent(share)}).", {"layers": len(grids), "with_dead": len(with_dead)})]
+                 f"({fmt.percent(share)}).{rest}", evidence)]
 
 
 def pooling_keeps_peak(f: Findings) -> list[Note]:

@@ -10,21 +10,60 @@ CONV_TYPES = ("Conv1d", "Conv2d", "Conv3d")
 DENSE_TYPES = ("Linear",)
 
 
+def _kind(layer) -> str:
+    """The layer's kind as stored, or (stores written before kinds were) read from its class name."""
+    if layer.kind:
+        return layer.kind
+    if layer.type in CONV_TYPES:
+        return "convolution"
+    if layer.type in DENSE_TYPES:
+        return "linear"
+    if layer.type == "MultiheadAttention":
+        return "attention"
+    if "Norm" in layer.type:
+        return "normalisation"
+    return ""
+
+
+def _example(layer) -> str:
+    return f"for {layer.name}, {layer.formula} = {fmt.integer(layer.total)}"
+
+
+def _bias_sentence(f: Findings) -> tuple[str, dict]:
+    """How the convolution and fully connected layers are made up: weights plus one bias per output only where
+    every one of them has a bias (a convolution followed by a normalisation usually has none)."""
+    layers = [layer for layer in f.parameters.layers if layer.formula and layer.executed and layer.total
+              and _kind(layer) in ("convolution", "linear")]
+    with_bias = [layer for layer in layers if layer.biases]
+    without = [layer for layer in layers if not layer.biases]
+    evidence = {"with_bias": len(with_bias), "without_bias": len(without)}
+    if not layers:
+        return "", evidence
+    if not without:
+        only = all(_kind(layer) in ("convolution", "linear") for layer in f.parameters.layers if layer.total)
+        which = "Each layer" if only else "Each convolution and fully connected layer"
+        return f" {which} holds its weights plus one bias per output; {_example(with_bias[0])}.", evidence
+    if not with_bias:
+        return (f" Its convolution and fully connected layers hold weights only, no biases; {_example(without[0])}.",
+                evidence)
+    return (f" {len(with_bias)} of its {len(layers)} convolution and fully connected layers "
+            f"{'holds' if len(with_bias) == 1 else 'hold'} weights plus one "
+            f"bias per output ({_example(with_bias[0])}); the other {len(without)} hold weights only "
+            f"({_example(without[0])}).", evidence)
+
+
 def total(f: Findings) -> Note:
     p = f.parameters
-    first = next((layer for layer in p.layers if layer.formula and layer.biases and layer.executed
-                  and layer.type in CONV_TYPES + DENSE_TYPES), None)
-    example = (f" Each layer holds its weights plus one bias per output; for {first.name}, "
-               f"{first.formula} = {fmt.integer(first.total)}.") if first else ""
+    example, biases = _bias_sentence(f)
     if p.non_trainable == 0:
         return Note("params.total", "all-trainable", "parameters",
                     f"The network has {fmt.integer(p.total)} parameters, all trainable "
                     f"({fmt.number(p.bytes_float32 / 2**20, 3)} MiB as float32).{example}",
-                    {"total": p.total})
+                    {"total": p.total, **biases})
     return Note("params.total", "some-frozen", "parameters",
                 f"The network has {fmt.integer(p.total)} parameters: {fmt.integer(p.trainable)} trainable and "
                 f"{fmt.integer(p.non_trainable)} frozen.{example}",
-                {"total": p.total, "non_trainable": p.non_trainable})
+                {"total": p.total, "non_trainable": p.non_trainable, **biases})
 
 
 def dominant_layer(f: Findings) -> Note | None:
@@ -47,25 +86,60 @@ def dominant_layer(f: Findings) -> Note | None:
                 f"({fmt.integer(top.total)}).", evidence)
 
 
+# Where the parameters that are neither convolution nor fully connected sit, in the order a sentence names them.
+REST = {"attention": "attention projections", "normalisation": "normalisation scales and shifts",
+        "embeddings": "class token and position embeddings", "embedding": "embedding tables",
+        "recurrent": "recurrent layers", "other": "other tensors"}
+
+
+def shares(f: Findings) -> dict[str, int]:
+    """Every parameter under one heading: convolution, linear, then REST's; they add up to the total."""
+    counts = dict.fromkeys(("convolution", "linear", *REST), 0)
+    for layer in f.parameters.layers:
+        kind = _kind(layer)
+        if kind in ("convolution", "linear", "attention", "embedding", "recurrent"):
+            counts[kind] += layer.total
+            continue
+        if kind == "normalisation" and not layer.norm:  # a store written before the roles: all of it is norm
+            counts["normalisation"] += layer.total
+            continue
+        embedded = sum(t.counted for t in layer.tensors if t.role in ("class token", "position embedding"))
+        counts["normalisation"] += layer.norm
+        counts["embeddings"] += embedded
+        counts["other"] += layer.total - layer.norm - embedded
+    counts["other"] += max(0, f.parameters.total - sum(counts.values()))  # a total beyond its layers' sum
+    return {kind: count for kind, count in counts.items() if count}
+
+
+def _rest(counts: dict[str, int], total: int) -> tuple[str, int]:
+    rest = {kind: count for kind, count in counts.items() if kind in REST}
+    if not rest:
+        return "", 0
+    named = fmt.listing(f"{REST[kind]} ({fmt.percent(count / total)})" for kind, count in rest.items())
+    return named, sum(rest.values())
+
+
 def conv_versus_dense(f: Findings) -> Note | None:
-    conv = sum(layer.total for layer in f.parameters.layers if layer.type in CONV_TYPES)
-    dense = sum(layer.total for layer in f.parameters.layers if layer.type in DENSE_TYPES)
-    if not conv or not dense or not f.parameters.total:
+    counts, total = shares(f), f.parameters.total
+    conv, dense = counts.get("convolution", 0), counts.get("linear", 0)
+    if not conv or not dense or not total:
         return None
-    share_conv, share_dense = conv / f.parameters.total, dense / f.parameters.total
-    evidence = {"conv": conv, "dense": dense}
+    share_conv, share_dense = conv / total, dense / total
+    named, rest = _rest(counts, total)
+    evidence = {"conv": conv, "dense": dense, "rest": {k: v for k, v in counts.items() if k in REST}, "total": total}
+    remainder = f"; the remaining {fmt.percent(rest / total)} are {named}" if rest else ""
     if dense > conv:
         return Note("params.conv_vs_dense", "dense-heavy", "parameters",
                     f"Convolutions hold {fmt.percent(share_conv)} of the parameters and fully connected layers "
-                    f"{fmt.percent(share_dense)}: a convolution reuses one small kernel at every position, "
+                    f"{fmt.percent(share_dense)}{remainder}: a convolution reuses one small kernel at every position, "
                     "while a fully connected layer needs a weight for every input-output pair.", evidence)
     if share_conv > 0.5:
         return Note("params.conv_vs_dense", "conv-heavy", "parameters",
                     f"Convolutions hold most of the parameters ({fmt.percent(share_conv)}, against "
-                    f"{fmt.percent(share_dense)} in fully connected layers).", evidence)
+                    f"{fmt.percent(share_dense)} in fully connected layers{remainder}).", evidence)
     return Note("params.conv_vs_dense", "conv-more", "parameters",
                 f"Convolutions hold more of the parameters than fully connected layers ({fmt.percent(share_conv)} "
-                f"against {fmt.percent(share_dense)}); the rest sit in other layers.", evidence)
+                f"against {fmt.percent(share_dense)}){remainder}.", evidence)
 
 
 def unused(f: Findings) -> Note | None:

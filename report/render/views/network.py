@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from analysis.store.schema import MIN_MAP_SIDE
 from report.render import fmt
 from report.render.findings import Findings
+from report.render.interpret.shapes import shape_text
 from report.render.views.common import Figure, Place, field, scale, url
 
 NO_VALUE = "—"  # a cell with nothing to show (no weight tensor, no shape recorded)
@@ -18,8 +20,12 @@ class ParameterRow:
     name: str = field("the layer's qualified name")
     type: str = field("its class name")
     weight_shape: str = field("shape of its weight tensor, or a dash when it has none")
-    weights: str = field("number of weights, formatted")
-    biases: str = field("number of biases, formatted")
+    weights: str = field("number of weights, formatted (in_proj_weight and the like included)")
+    biases: str = field("number of biases, formatted (in_proj_bias and the like included)")
+    norm: str = field("a normalisation layer's scale and shift (its weight and bias), formatted")
+    other: str = field("parameters of any other role (a class token, a position embedding...), formatted")
+    other_tensors: str = field("those tensors by name and role, e.g. 'cls_token (class token, 32)', shown under the "
+                               "layer's name; empty when none")
     formula: str = field("how the count is made up, e.g. 32·1·3·3 + 32")
     total: str = field("parameters counted for this layer, formatted")
     share: str = field("its share of all parameters, or a dash when the model has none")
@@ -37,6 +43,10 @@ class ParametersView:
     sharing: bool = field("true when some layer shares a tensor or has another name: the table gets a Shared column")
     weights: str = field("sum of the weight column, formatted")
     biases: str = field("sum of the bias column, formatted")
+    norm: str = field("sum of the normalisation column, formatted")
+    other: str = field("sum of the other column, formatted")
+    roles: bool = field("true when some layer holds a normalisation scale or shift or a tensor of another role: "
+                        "the table gets the Norm and Other columns")
     trainable: str = field("trainable parameters, formatted")
     frozen: str = field("parameters that are not trainable, formatted")
     buffers: str | None = field("values held in buffers (not parameters), formatted; None when there are none")
@@ -44,6 +54,9 @@ class ParametersView:
     idle: bool = field("true when some layer is not executed at inference: the table gets an Inference column")
     unused: str | None = field("parameters inference never reads, formatted; None when there are none (or unknown)")
     span: str = field("how many columns a footer cell spans after the three-column label (5, plus the optional ones)")
+
+
+OTHER_ROLES_SHOWN = 4  # tensors named in a row's other cell; beyond, a count
 
 
 def _shared(layer) -> str:
@@ -55,24 +68,37 @@ def _shared(layer) -> str:
     return "; ".join(parts)
 
 
+def _other_tensors(layer) -> str:
+    """The tensors behind a row's other column, by name and role ("" for a store that did not record roles)."""
+    others = [t for t in layer.tensors if t.counted and t.role not in ("weight", "bias", "norm scale", "norm shift")]
+    named = [f"{t.name} ({t.role}, {fmt.integer(t.counted)})" if t.role != "other" else
+             f"{t.name} ({fmt.integer(t.counted)})" for t in others[:OTHER_ROLES_SHOWN]]
+    more = len(others) - OTHER_ROLES_SHOWN
+    return ", ".join(named) + (f" and {more} more" if more > 0 else "")
+
+
 def parameters_view(f: Findings, place: Place) -> ParametersView:
     p = f.parameters
     rows = [ParameterRow(
-        name=layer.name, type=layer.type,
+        name=layer.name or f"{layer.type} (the model itself)", type=layer.type,
         weight_shape=fmt.shape(layer.weight_shape) if layer.weight_shape else NO_VALUE,
-        weights=fmt.integer(layer.weights), biases=fmt.integer(layer.biases), formula=layer.formula,
+        weights=fmt.integer(layer.weights), biases=fmt.integer(layer.biases), norm=fmt.integer(layer.norm),
+        other=fmt.integer(layer.other), other_tensors=_other_tensors(layer), formula=layer.formula,
         total=fmt.integer(layer.total), share=fmt.percent(layer.total / p.total) if p.total else NO_VALUE,
         shared=_shared(layer), inference=_inference(layer)) for layer in p.layers]
     sharing = any(layer.shared_with or layer.aliases for layer in p.layers)
     idle = any(not layer.executed for layer in p.layers)
+    roles = any(layer.norm or layer.other for layer in p.layers)
     return ParametersView(
         total=fmt.integer(p.total), layers=rows, sharing=sharing,
         weights=fmt.integer(sum(layer.weights for layer in p.layers)),
         biases=fmt.integer(sum(layer.biases for layer in p.layers)),
+        norm=fmt.integer(sum(layer.norm for layer in p.layers)),
+        other=fmt.integer(sum(layer.other for layer in p.layers)), roles=roles,
         trainable=fmt.integer(p.trainable), frozen=fmt.integer(p.non_trainable),
         buffers=fmt.integer(p.buffers) if p.buffers else None, buffer_tensors=str(len(p.buffer_list)),
-        idle=idle,
-        unused=fmt.integer(p.unused) if p.unused_known and p.unused else None, span=str(5 + sharing + idle))
+        idle=idle, unused=fmt.integer(p.unused) if p.unused_known and p.unused else None,
+        span=str(5 + 2 * roles + sharing + idle))
 
 
 def _inference(layer) -> str:
@@ -95,8 +121,10 @@ class TraceRowView:
     function: bool = field("true for a functional call (it gets the function CSS class)")
     is_leaf: bool = field("false for a container module (it gets the container CSS class)")
     indent: str = field("left padding of the name in em, by nesting depth")
-    input_shape: str = field("shape of its input without the batch dimension, or a dash when not recorded")
-    output_shape: str = field("shape of its output without the batch dimension, or a dash when not recorded")
+    input_shape: str = field("shape of its input without the batch dimension, or a dash when not recorded; N marks "
+                             "the batch where an operation moved it from the front, and a dagger a full shape (no "
+                             "dimension is the batch alone: a parameter, or the batch folded into another)")
+    output_shape: str = field("shape of its output, written the same way")
     changed: bool = field("true when the output's shape differs from the input's (highlighted)")
     params: str = field("the module's own parameters, formatted")
     macs: str = field("multiply-accumulates per image in words (1.2 M); empty when none are counted")
@@ -109,8 +137,8 @@ class TraceGroupView:
     rows: list[TraceRowView] = field("the trace rows of this module and everything inside it, in call order")
     collapsible: bool = field("true when the group is a container worth folding (more than one row)")
     calls: str = field("how many rows (module calls) the group holds")
-    input_shape: str = field("shape of the group's first call's input")
-    output_shape: str = field("shape of the group's first call's output")
+    input_shape: str = field("shape of the group's first call's input, written as a row's")
+    output_shape: str = field("shape of the group's first call's output, written as a row's")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +149,9 @@ class ShapesView:
     batch_size: str = field("the batch size of the traced input")
     macs: str = field("multiply-accumulates per image, in words (1.82 G)")
     macs_exact: str = field("the same count in full, formatted")
-    groups: list[TraceGroupView] = field("the trace split by top-level module, for folding in HTML")
+    groups: list[TraceGroupView] = field("the trace split by top-level module: one table, a heading row per group")
+    moved: bool = field("true when some shape marks the batch with N (an operation moved it from the front)")
+    full: bool = field("true when some shape is shown in full, with a dagger (no dimension is the batch alone)")
     dispatch: bool = field("true when functional calls are rows and MACs were counted for every dispatched "
                            "operation; false for stores traced with module hooks only (schema 3 and older)")
     lower_bound: bool = field("true when some heavy operation ran without a counting formula (MACs are a lower bound)")
@@ -132,10 +162,10 @@ def _trace_row(row) -> TraceRowView:
         number=str(row.order + 1), name=row.name, type=row.type, depth=row.depth, is_leaf=row.is_leaf,
         function=row.kind == "function",
         indent=str(INDENT_EM + (row.depth - 1) * INDENT_STEP_EM),
-        input_shape=fmt.shape(row.input_shape) if row.input_shape else NO_VALUE,
-        output_shape=fmt.shape(row.output_shape) if row.output_shape else NO_VALUE,
-        changed=row.input_shape != row.output_shape, params=fmt.integer(row.params),
-        macs=fmt.count(row.macs) if row.macs else "")
+        input_shape=shape_text(row.input_shape, row.input_batch),
+        output_shape=shape_text(row.output_shape, row.output_batch),
+        changed=(row.input_shape, row.input_batch) != (row.output_shape, row.output_batch),
+        params=fmt.integer(row.params), macs=fmt.count(row.macs) if row.macs else "")
 
 
 def trace_groups(f: Findings) -> list[TraceGroupView]:
@@ -150,16 +180,19 @@ def trace_groups(f: Findings) -> list[TraceGroupView]:
             groups.append((top, row.type, [row]))
     return [TraceGroupView(name=name, type=type_, rows=[_trace_row(row) for row in rows],
                            collapsible=len(rows) > 1, calls=str(len(rows)),
-                           input_shape=fmt.shape(rows[0].input_shape or []),
-                           output_shape=fmt.shape(rows[0].output_shape or []))
+                           input_shape=shape_text(rows[0].input_shape or [], rows[0].input_batch),
+                           output_shape=shape_text(rows[0].output_shape or [], rows[0].output_batch))
             for name, type_, rows in groups]
 
 
 def shapes_view(f: Findings, place: Place) -> ShapesView:
     t = f.trace
+    batches = [b for row in t.rows for shape, b in ((row.input_shape, row.input_batch),
+                                                     (row.output_shape, row.output_batch)) if shape is not None]
     return ShapesView(input_shape=fmt.shape(t.input_shape), batch_size=str(t.batch_size),
                       macs=fmt.count(t.total_macs), macs_exact=fmt.integer(t.total_macs), groups=trace_groups(f),
-                      dispatch=t.counting == "dispatch", lower_bound=bool(t.uncounted))
+                      dispatch=t.counting == "dispatch", lower_bound=bool(t.uncounted),
+                      moved=any(b not in (0, None) for b in batches), full=any(b is None for b in batches))
 
 
 # --- kernels ----------------------------------------------------------------------------------------------
@@ -210,6 +243,20 @@ class ActivationsView:
 
     input: Figure = field("the input image all maps respond to")
     grids: list[Figure] = field("one grid of activation maps per layer, each with its colour scale")
+    left_out: str = field('the chosen layers whose maps were too small to draw, and why, in words ("" for none)')
+
+
+def small_maps_note(f: Findings) -> str:
+    """Which chosen layers' maps are left out of the grids for being smaller than MIN_MAP_SIDE on a side."""
+    small = f.activations.small
+    if not small:
+        return ""
+    sizes: dict[tuple[int, int], list[str]] = {}
+    for layer in small:
+        sizes.setdefault((layer.shape[1], layer.shape[2]), []).append(layer.label)
+    layers = "; ".join(f"{fmt.listing(labels)}, whose maps are {h} × {w} pixels" for (h, w), labels in sizes.items())
+    return (f"Left out of the grids: {layers}. A map smaller than {MIN_MAP_SIDE} × {MIN_MAP_SIDE} pixels is one "
+            "number or a few per channel, not a picture of where the channel responds.")
 
 
 def activations_view(f: Findings, place: Place) -> ActivationsView:
@@ -228,7 +275,7 @@ def activations_view(f: Findings, place: Place) -> ActivationsView:
         input=Figure(url(place, i.path), f"test image {i.index}, class {label}",
                      f"Input: test image #{i.index} ({i.chosen_by}), class {label}, predicted {predicted}. "
                      "Each map below is the response of one channel to this image."),
-        grids=grids)
+        grids=grids, left_out=small_maps_note(f))
 
 
 # --- provenance -------------------------------------------------------------------------------------------
