@@ -68,10 +68,24 @@ def compare_pair(a: Path, b: Path, data: str | None, config: AnalysisConfig, out
         raise InputError(f"compare needs two checkpoints of one model: {a.name} is {model_a[0]}, "
                          f"{b.name} is {model_b[0]}; compare checkpoints of the same architecture")
     compare_dir = build_compare(a, b, store_a, store_b, out / "compares",
-                                checkpoint_sha256(store_a, verified=True), checkpoint_sha256(store_b, verified=True))
+                                checkpoint_sha256(store_a, verified=True), checkpoint_sha256(store_b, verified=True),
+                                (side_results(store_a), side_results(store_b)))
     documents = render_compare(out, store_a, store_b, compare_dir, formats)
     publish(out, documents, remove=not_written(out, "compare", formats))
     return [out / f"compare.{kind}" for kind in formats]
+
+
+def side_results(store: Path):
+    """What the comparison's statistics need from one analysis store (``analysis.compare.SideResults``), read
+    through the report's reader; the store was just validated."""
+    from analysis.compare import SideResults
+    from report.render.load import load_findings, split_identity
+
+    findings = load_findings(store, verified=True)
+    evaluation, embeddings = findings.evaluation, findings.embeddings
+    return SideResults(split=split_identity(store, verified=True), correct=evaluation.correct, n=evaluation.n_test,
+                       labels=list(evaluation.labels), predicted=list(evaluation.predicted),
+                       sample_vectors=[sample.vector for sample in embeddings.samples] if embeddings else [])
 
 
 def not_written(out: Path, stem: str, formats) -> list[Path]:

@@ -6,10 +6,12 @@ reader's alone. Plain Python arithmetic: the render stage never loads numpy.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 
-from analysis.store.schema import PRIMARY_METRIC, HistoryRow
+from analysis.store.schema import PRIMARY_METRIC, HistoryRow, TrainingRun
 from report.render.findings import Findings
 from report.render.load import load_findings
 
@@ -30,13 +32,39 @@ def summary(checkpoint: str, findings: Findings) -> HistoryRow:
         checkpoint=Path(checkpoint).name, store=findings.store_dir.name,
         sha256=findings.provenance.checkpoint_sha256 or None,  # Provenance shows random weights as ""
         position=evaluation.position, accuracy=evaluation.accuracy,
-        two_sample=two_sample, class_names=evaluation.class_names, **_whole_split(separation))
+        two_sample=two_sample, class_names=evaluation.class_names, **_whole_split(separation),
+        run=training_run(evaluation.training))
+
+
+def training_run(training: dict | None) -> TrainingRun | None:
+    """The run a checkpoint's training record names: the settings it was trained with and the size of its
+    splits (analysis.models.checkpoint_meta checked them). Two checkpoints whose records agree are of one run;
+    a checkpoint without a record names none."""
+    if not training:
+        return None
+    settings = training["config"]
+    identity = {"config": settings, "n_train": training.get("n_train"), "n_test": training.get("n_test")}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    epochs = settings["epochs"]
+    return TrainingRun(id=digest[:12], description=(
+        f"{epochs} epoch{'s' if epochs != 1 else ''}, seed {settings['seed']}, batch {settings['batch_size']}, "
+        f"learning rate {settings['learning_rate']:g}"))
 
 
 def _whole_split(separation) -> dict:
     if separation is None:
         return dict.fromkeys(("metric", "intra_mean", "inter_mean", "ratio", "silhouette",
                               "nearest_centroid_accuracy", "class_intra"))
+    intra, inter = whole_split_means(separation)
+    return {"metric": separation.metric, "intra_mean": intra, "inter_mean": inter, "ratio": separation.ratio,
+            "silhouette": separation.silhouette,
+            "nearest_centroid_accuracy": separation.nearest_centroid_accuracy,
+            "class_intra": {str(c.cls): c.intra_mean for c in separation.per_class}}
+
+
+def whole_split_means(separation) -> tuple[float, float | None]:
+    """The mean distance over all pairs of images of one class, and over all pairs of images of different
+    classes, over the whole test split (each class, or class pair, weighted by its pairs)."""
     per_class = separation.per_class
     measured = [c for c in per_class if c.intra_mean is not None]  # a class of one image has no pairs
     intra = sum(c.intra_mean * c.pairs for c in measured) / max(1, sum(c.pairs for c in measured))
@@ -44,10 +72,7 @@ def _whole_split(separation) -> dict:
         inter = _pair_weighted_mean(separation.inter_matrix, [c.n for c in per_class])
     else:  # too many classes for the stored matrix: the ratio is inter over this same pair-weighted intra mean
         inter = separation.ratio * intra if separation.ratio is not None else None
-    return {"metric": separation.metric, "intra_mean": intra, "inter_mean": inter, "ratio": separation.ratio,
-            "silhouette": separation.silhouette,
-            "nearest_centroid_accuracy": separation.nearest_centroid_accuracy,
-            "class_intra": {str(c.cls): c.intra_mean for c in per_class}}
+    return intra, inter
 
 
 def _pair_weighted_mean(matrix: list[list[float | None]], counts: list[int]) -> float | None:

@@ -1,16 +1,31 @@
-"""Rules about what changed between two checkpoints (the compare report)."""
+"""Rules about what changed between two checkpoints (the compare report) and over a series (the history)."""
 
 from __future__ import annotations
 
-from analysis.store.schema import METRIC_BY_ID, PRIMARY_METRIC
+from analysis.store.schema import METRIC_BY_ID, PRIMARY_METRIC, EmbeddingScale, PairedComparison, from_json
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
+from report.render.interpret.embeddings import ANECDOTAL_BELOW
 
 SAME_WITHIN = 0.05   # relative change below which a quantity "barely changed"
 
 
 SILHOUETTE_SAME = 0.02   # silhouette changes below this are "about the same"
+SQUARED = {"mse": ", a squared distance"}  # said after a metric's name: its ratios are ratios of squares
+
+
+def paired(doc: dict) -> PairedComparison | None:
+    """compare.json's accuracies and paired test; None in a comparison stored before them."""
+    return from_json(PairedComparison, doc["paired"]) if doc.get("paired") else None
+
+
+def scale(doc: dict) -> EmbeddingScale | None:
+    return from_json(EmbeddingScale, doc["scale"]) if doc.get("scale") else None
+
+
+def interval(low: float, high: float) -> str:
+    return f"{fmt.percent(low)}–{fmt.percent(high)}"
 
 
 def _change(before: float, after: float) -> str:
@@ -32,10 +47,53 @@ def accuracy(a: Findings, b: Findings, doc: dict) -> Note:
     return Note("compare.accuracy", direction, "changes",
                 f"Test accuracy {direction} from {fmt.percent(a.evaluation.accuracy)} (A) to "
                 f"{fmt.percent(b.evaluation.accuracy)} (B), {abs(images)} image{'s' if abs(images) != 1 else ''} "
-                f"{'more' if images > 0 else 'fewer'} right.", evidence)
+                f"{'more' if images > 0 else 'fewer'} right{_intervals(doc)}.", evidence)
+
+
+def _intervals(doc: dict) -> str:
+    """Each side's 95% Wilson interval, where compare.json holds them."""
+    stored = paired(doc)
+    if stored is None:
+        return ""
+    return (f" (95% Wilson intervals {interval(stored.a.ci_low, stored.a.ci_high)} for A and "
+            f"{interval(stored.b.ci_low, stored.b.ci_high)} for B)")
+
+
+def paired_test(a: Findings, b: Findings, doc: dict) -> Note | None:
+    """Whether one checkpoint classifies the test split better than the other: only McNemar's exact test on
+    the images both classified says so, and only below its level (overlapping intervals of two accuracies
+    measured on the same images are not a test)."""
+    stored = paired(doc)
+    if stored is None:
+        return None
+    if stored.mcnemar is None:
+        return Note("compare.paired", "refused", "changes",
+                    f"No paired test of A against B: {stored.refused}.", {"refused": stored.refused})
+    test = stored.mcnemar
+    b_only, c_only, p = test.a_only, test.b_only, test.p_value
+    evidence = {"test": "McNemar exact (scipy.stats.binomtest(b, b + c, 0.5), two-sided)", "n": test.n,
+                "b": b_only, "c": c_only, "p": p, "alpha": test.alpha}
+    counts = (f"b = {b_only} image{'s' if b_only != 1 else ''} only A classifies correctly, "
+              f"c = {c_only} only B does")
+    if b_only + c_only == 0:
+        return Note("compare.paired", "no-discordant", "changes",
+                    f"A and B are right on exactly the same {fmt.integer(test.n)} test images, so no image tells "
+                    "them apart: neither is better on this test split (McNemar exact p = 1, b = 0, c = 0).", evidence)
+    if p < test.alpha:
+        better, worse = ("B", "A") if c_only > b_only else ("A", "B")
+        return Note("compare.paired", f"{better.lower()}-better", "changes",
+                    f"{better} is better than {worse} on this test split: McNemar's exact test on the "
+                    f"{fmt.integer(test.n)} paired test images gives p = {fmt.number(p, 2)}, below "
+                    f"{test.alpha:g} ({counts}).", evidence)
+    return Note("compare.paired", "not-significant", "changes",
+                f"The difference is not significant (McNemar exact p = {fmt.number(p, 2)}, b = {b_only}, "
+                f"c = {c_only}; {counts}): these {fmt.integer(test.n)} test images do not show either checkpoint "
+                "to be better.", evidence)
 
 
 def two_sample_separation(a: Findings, b: Findings, doc: dict) -> Note | None:
+    if a.embeddings is None or b.embeddings is None:
+        return None
     if PRIMARY_METRIC not in a.embeddings.distances or PRIMARY_METRIC not in b.embeddings.distances:
         return None
     ta, tb = a.embeddings.distances[PRIMARY_METRIC], b.embeddings.distances[PRIMARY_METRIC]
@@ -45,8 +103,58 @@ def two_sample_separation(a: Findings, b: Findings, doc: dict) -> Note | None:
     classes = "–".join(a.class_name(c) for c in a.embeddings.classes)
     branch = "grew" if rb >= ra * (1 + SAME_WITHIN) else "shrank" if rb <= ra * (1 - SAME_WITHIN) else "same"
     return Note("compare.two_sample", branch, "changes",
-                f"The {classes} separation of the sample embeddings (inter/intra {METRIC_BY_ID[PRIMARY_METRIC].name}) {_change(ra, rb)}: "
-                f"{fmt.ratio(ra)} in A, {fmt.ratio(rb)} in B.", {"a": ra, "b": rb})
+                f"The {classes} separation of the sample embeddings (inter/intra ratio of the mean "
+                f"{METRIC_BY_ID[PRIMARY_METRIC].name}{SQUARED.get(PRIMARY_METRIC, '')}) {_change(ra, rb)}: "
+                f"{fmt.ratio(ra)} in A, {fmt.ratio(rb)} in B{sample_caveat(a, b)}.",
+                {"a": ra, "b": rb, "per_class": _per_class(a, b), "anecdotal_below": ANECDOTAL_BELOW})
+
+
+def _per_class(a: Findings, b: Findings) -> int:
+    return min(a.embeddings.per_class, b.embeddings.per_class)
+
+
+def sample_caveat(a: Findings, b: Findings) -> str:
+    """The caveat the single report gives sample figures, for the side with fewer samples, as a clause."""
+    n = _per_class(a, b)
+    if n >= ANECDOTAL_BELOW:
+        return ""
+    return f"; from {n} image{'s' if n != 1 else ''} per class, not a reliable measure"
+
+
+def sample_caveat_sentence(a: Findings, b: Findings) -> str:
+    """The same caveat as a sentence for the sample tables; empty when there are enough samples."""
+    n = _per_class(a, b)
+    if n >= ANECDOTAL_BELOW:
+        return ""
+    return (f"The sample figures come from {n} image{'s' if n != 1 else ''} per class: not a reliable measure; "
+            "another choice of images can reverse them.")
+
+
+def embedding_scale(a: Findings, b: Findings, doc: dict) -> Note | None:
+    """Raw distances of two checkpoints are on the scales of their own embeddings: a class that "spreads
+    2×" may only sit in an embedding whose values are 2× larger. The scale-free measures compare instead."""
+    if a.embeddings is None and b.embeddings is None and not (a.separation and b.separation):
+        return None  # no distance on the page
+    stored = scale(doc)
+    free = "the inter/intra ratios and the silhouette, which are scale-free"
+    if stored is None or stored.a is None or stored.b is None or not stored.a:
+        return Note("compare.scale", "unknown", "changes",
+                    "Raw distances are not comparable across checkpoints unless their embeddings share one scale, "
+                    f"which this comparison does not record (no sample embeddings): compare {free}.", {})
+    quotient = stored.b / stored.a
+    evidence = {"rms_a": stored.a, "rms_b": stored.b, "b_over_a": quotient, "same_within": SAME_WITHIN,
+                "images_a": stored.images_a, "images_b": stored.images_b}
+    measured = (f"root mean square of the sample embeddings' values {fmt.number(stored.a)} in A and "
+                f"{fmt.number(stored.b)} in B, B/A {fmt.ratio(quotient)}")
+    if abs(quotient - 1) >= SAME_WITHIN:
+        return Note("compare.scale", "differ", "changes",
+                    f"Raw distances are not comparable across checkpoints: the embedding values are on another "
+                    f"scale in B ({measured}), and every distance changes with the scale alone. Compare {free}, "
+                    "or each class's spread relative to its own checkpoint's mean inter-class distance.", evidence)
+    return Note("compare.scale", "same", "changes",
+                f"The embedding values are on about the same scale in A and B ({measured}, within "
+                f"{fmt.percent(SAME_WITHIN, 0)}), so raw distances can be set side by side; {free} remain the "
+                "safer comparison.", evidence)
 
 
 def whole_split(a: Findings, b: Findings, doc: dict) -> Note | None:
@@ -55,10 +163,14 @@ def whole_split(a: Findings, b: Findings, doc: dict) -> Note | None:
     sa, sb = a.separation, b.separation
     step = sb.silhouette - sa.silhouette
     branch = "better" if step > SILHOUETTE_SAME else "worse" if step < -SILHOUETTE_SAME else "same"
+    metric = METRIC_BY_ID[sa.metric].name if sa.metric in METRIC_BY_ID else sa.metric
     return Note("compare.whole_split", branch, "changes",
-                f"Over the whole test split the class separation {_change(sa.ratio, sb.ratio)} "
-                f"({fmt.ratio(sa.ratio)} → {fmt.ratio(sb.ratio)}), and the silhouette went from "
-                f"{fmt.number(sa.silhouette, 2)} to {fmt.number(sb.silhouette, 2)}.", {"a": sa.silhouette, "b": sb.silhouette})
+                f"Over the whole test split the class separation (inter/intra ratio of the mean {metric}"
+                f"{SQUARED.get(sa.metric, '')}) "
+                f"{_change(sa.ratio, sb.ratio)} ({fmt.ratio(sa.ratio)} → {fmt.ratio(sb.ratio)}), and the silhouette "
+                f"went from {fmt.number(sa.silhouette, 2)} to {fmt.number(sb.silhouette, 2)}; both are scale-free, "
+                "so they compare across checkpoints.", {"a": sa.silhouette, "b": sb.silhouette,
+                                                        "ratio_a": sa.ratio, "ratio_b": sb.ratio})
 
 
 def largest_drift(a: Findings, b: Findings, doc: dict) -> Note | None:
@@ -76,7 +188,7 @@ def largest_drift(a: Findings, b: Findings, doc: dict) -> Note | None:
                 {"layer": top["name"], "relative": top["relative"]})
 
 
-RULES = (accuracy, two_sample_separation, whole_split, largest_drift)
+RULES = (accuracy, paired_test, embedding_scale, two_sample_separation, whole_split, largest_drift)
 
 
 def run(a: Findings, b: Findings, doc: dict) -> list[Note]:
@@ -84,32 +196,73 @@ def run(a: Findings, b: Findings, doc: dict) -> list[Note]:
     return [n for n in notes if n is not None]
 
 
+def runs_of(rows: list[dict]) -> list[tuple[dict | None, list[dict]]]:
+    """The training runs of a series, in series order, each with its checkpoints: (run, rows); run None holds the
+    checkpoints that record no run (taken as one)."""
+    runs: dict[str | None, tuple[dict | None, list[dict]]] = {}
+    for row in rows:
+        run = row.get("run")
+        runs.setdefault(run["id"] if run else None, (run, []))[1].append(row)
+    return list(runs.values())
+
+
+def run_name(index: int, run: dict | None) -> str:
+    return f"run {index + 1} ({run['description']})" if run else f"run {index + 1} (no training record)"
+
+
 def history_notes(doc: dict) -> list[Note]:
-    """Trends over a series of checkpoints (first against last, and the best one)."""
+    """Trends over a series of checkpoints (first against last, and the best one), within each training run: a
+    checkpoint of a separate run is not an epoch of another, so no trend joins two runs."""
     rows = doc["rows"]
+    runs = runs_of(rows)
+    if len(runs) == 1:
+        return _trend(rows, "")
+    notes = [_separate_runs(runs)]
+    for index, (run, members) in enumerate(runs):
+        notes += _trend(members, f"In {run_name(index, run)}, ")
+    return notes
+
+
+def _separate_runs(runs: list[tuple[dict | None, list[dict]]]) -> Note:
+    listed = "; ".join(f"{run_name(i, run)}: {fmt.listing(r['checkpoint'] for r in members)}"
+                       for i, (run, members) in enumerate(runs))
+    return Note("history.runs", "separate", "history",
+                f"These checkpoints come from {len(runs)} separate training runs ({listed}). Each run is its own "
+                "series: the plots break their lines between runs and the table marks each checkpoint's run, since "
+                "a checkpoint of one run is not an epoch of another, and no trend below joins two runs.",
+                {"runs": [{"run": run["id"] if run else None, "checkpoints": [r["checkpoint"] for r in members]}
+                          for run, members in runs]})
+
+
+def _trend(rows: list[dict], within: str) -> list[Note]:
+    """First against last checkpoint, and where separation peaks; ``within``: the run they belong to, as the
+    start of each sentence ("" for a series of one run)."""
     if len(rows) < 2:
         return []
     first, last = rows[0], rows[-1]
     notes = []
+    start = fmt.sentence(f"{within}test accuracy")
     if last["accuracy"] > first["accuracy"]:
         notes.append(Note("history.accuracy", "rises", "history",
-                          f"Test accuracy rises from {fmt.percent(first['accuracy'])} ({first['checkpoint']}) to "
+                          f"{start} rises from {fmt.percent(first['accuracy'])} ({first['checkpoint']}) to "
                           f"{fmt.percent(last['accuracy'])} ({last['checkpoint']}).", {}))
     else:
         notes.append(Note("history.accuracy", "does-not-rise", "history",
-                          f"Test accuracy does not rise over the series: {fmt.percent(first['accuracy'])} "
+                          f"{start} does not rise {'within the run' if within else 'over the series'}: "
+                          f"{fmt.percent(first['accuracy'])} "
                           f"({first['checkpoint']}) against {fmt.percent(last['accuracy'])} ({last['checkpoint']}).", {}))
     if first["silhouette"] is None or last["silhouette"] is None:  # a store without whole-split results
         return notes
     best = max((r for r in rows if r["silhouette"] is not None), key=lambda r: r["silhouette"])
+    start = fmt.sentence(f"{within}class separation")
     if best is last:
         notes.append(Note("history.separation", "best-last", "history",
-                          f"Class separation is best at the last checkpoint (silhouette {fmt.number(last['silhouette'], 2)}, "
+                          f"{start} is best at the last checkpoint (silhouette {fmt.number(last['silhouette'], 2)}, "
                           f"from {fmt.number(first['silhouette'], 2)}; inter/intra {fmt.ratio(first['ratio'])} → "
                           f"{fmt.ratio(last['ratio'])}).", {}))
     else:
         notes.append(Note("history.separation", "best-earlier", "history",
-                          f"Class separation peaks at {best['checkpoint']} (silhouette {fmt.number(best['silhouette'], 2)}) "
+                          f"{start} peaks at {best['checkpoint']} (silhouette {fmt.number(best['silhouette'], 2)}) "
                           f"and ends lower ({fmt.number(last['silhouette'], 2)}): later training did not separate the "
                           "classes further.", {}))
     return notes

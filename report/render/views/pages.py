@@ -5,15 +5,20 @@ from __future__ import annotations
 import dataclasses
 
 from analysis.store.schema import (
+    METRIC_BY_ID,
     PRIMARY_METRIC,
     CompareDocument,
     CompareSide,
     HistoryDocument,
+    PairedComparison,
+    SideAccuracy,
     from_json,
 )
 from report.render import fmt
 from report.render.findings import Findings
+from report.render.history import whole_split_means
 from report.render.interpret import Note
+from report.render.interpret.changes import run_name, runs_of, sample_caveat_sentence
 from report.render.views.common import ColourScale, Figure, colour_words, field
 
 NOT_AVAILABLE = "n/a"
@@ -44,7 +49,24 @@ class ChangeRow:
     quantity: str = field("what is compared")
     a: str = field("its value in A, formatted")
     b: str = field("its value in B, formatted")
-    change: str = field("B − A (or B / A for a ratio), formatted; n/a when either value is missing")
+    difference: str = field("B − A, formatted; empty where a difference means nothing (ratios, scales); n/a when "
+                            "either value is missing")
+    ratio: str = field("B / A, formatted; empty where a ratio means nothing (shares, silhouettes); n/a when either "
+                       "value is missing or A's is zero")
+
+
+@dataclasses.dataclass(frozen=True)
+class PairedView:
+    """McNemar's test: how the test images split between A and B, and its p-value."""
+
+    test: str = field("the test, in words")
+    n: str = field("the paired test images")
+    both_right: str = field("images both classify correctly")
+    a_only: str = field("images only A classifies correctly (McNemar's b)")
+    b_only: str = field("images only B classifies correctly (McNemar's c)")
+    both_wrong: str = field("images both get wrong")
+    p_value: str = field("the two-sided p-value")
+    verdict: str = field("what the p-value says, in words")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,12 +95,16 @@ class ClassChangeRow:
     a: str = field("its mean intra-class distance in A, formatted")
     b: str = field("the same in B, formatted")
     ratio: str = field("B / A, formatted; n/a when either is missing or A's is zero")
+    relative_a: str = field("A's mean intra-class distance over A's mean inter-class distance (scale-free)")
+    relative_b: str = field("the same in B")
 
 
 @dataclasses.dataclass(frozen=True)
 class IntraComparison:
     metric: str = field("the distance used")
     rows: list[ClassChangeRow] = field("one row per class")
+    inter_a: str = field("A's mean inter-class distance over all pairs of images of different classes, formatted")
+    inter_b: str = field("the same in B")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +118,13 @@ class CompareView:
     notes: list[Note] = field("what changed, as sentences")
     summary: list[ChangeRow] = field("the headline numbers of A and B; separation rows only when both stores have "
                                      "whole-split results")
+    paired: PairedView | None = field("McNemar's test on the per-image results; None when there is none")
+    paired_refused: str = field("why there is no paired test, as a sentence; empty when there is one or when the "
+                                "comparison was stored before paired tests")
+    scale_note: str = field("the scale each side's sample embeddings are on, and why raw distances of the two "
+                            "checkpoints do not compare; empty when no scale is stored")
+    sample_caveat: str = field("how far the sample figures can be trusted (images per class), as a sentence; "
+                               "empty when there are enough")
     drift: list[DriftRowView] = field("the change of each parameter tensor from A to B")
     drift_plot: str = field("the bar chart of relative changes, relative to the HTML file")
     kernels: list[Figure] = field("the first convolution's kernels of A and of B: drawn by compare on one shared "
@@ -109,18 +142,59 @@ def _checkpoint(side: CompareSide) -> CheckpointLine:
     return CheckpointLine(side.file, (side.sha256 or "")[:HASH_SHOWN])
 
 
-def _summary(a: Findings, b: Findings) -> list[ChangeRow]:
+def _accuracy(value: float, side: SideAccuracy | None) -> str:
+    """An accuracy with its 95% Wilson interval where compare.json holds it."""
+    if side is None:
+        return fmt.percent(value)
+    return f"{fmt.percent(value)} (95% CI {fmt.percent(side.ci_low)}–{fmt.percent(side.ci_high)})"
+
+
+def _summary(a: Findings, b: Findings, doc: CompareDocument) -> list[ChangeRow]:
     ea, eb = a.evaluation.accuracy, b.evaluation.accuracy
-    rows = [ChangeRow("Test accuracy", fmt.percent(ea), fmt.percent(eb), f"{fmt.number((eb - ea) * 100, 2)} points"),
+    paired = doc.paired
+    rows = [ChangeRow("Test accuracy", _accuracy(ea, paired and paired.a), _accuracy(eb, paired and paired.b),
+                      f"{fmt.number((eb - ea) * 100, 2)} points", ""),
             ChangeRow("Parameters", fmt.integer(a.parameters.total), fmt.integer(b.parameters.total),
-                      fmt.integer(b.parameters.total - a.parameters.total))]
+                      fmt.integer(b.parameters.total - a.parameters.total), "")]
+    if doc.scale and (doc.scale.a is not None or doc.scale.b is not None):
+        rows.append(ChangeRow("Embedding scale: root mean square of the sample embeddings' values",
+                              fmt.number(doc.scale.a), fmt.number(doc.scale.b), "",
+                              _quotient(doc.scale.a, doc.scale.b)))
     if a.separation and b.separation:
         sa, sb = a.separation, b.separation
-        rows += [ChangeRow("Inter / intra distance, all classes", fmt.ratio(sa.ratio), fmt.ratio(sb.ratio),
-                           _quotient(sa.ratio, sb.ratio)),
-                 ChangeRow("Silhouette", fmt.number(sa.silhouette, 2), fmt.number(sb.silhouette, 2),
-                           _difference(sa.silhouette, sb.silhouette, 2))]
+        rows += [ChangeRow(f"Inter / intra ratio of the mean {_metric(sa.metric)}, all classes (scale-free)",
+                           fmt.ratio(sa.ratio), fmt.ratio(sb.ratio), "", _quotient(sa.ratio, sb.ratio)),
+                 ChangeRow("Silhouette (scale-free)", fmt.number(sa.silhouette, 2), fmt.number(sb.silhouette, 2),
+                           _difference(sa.silhouette, sb.silhouette, 2), "")]
     return rows
+
+
+def _metric(metric: str) -> str:
+    return METRIC_BY_ID[metric].name if metric in METRIC_BY_ID else metric
+
+
+def _paired(paired: PairedComparison | None) -> PairedView | None:
+    test = paired.mcnemar if paired else None
+    if test is None:
+        return None
+    if test.p_value < test.alpha:
+        verdict = (f"{'B' if test.b_only > test.a_only else 'A'} is better: p is below {test.alpha:g}")
+    else:
+        verdict = f"not significant: p is not below {test.alpha:g}"
+    return PairedView(test="McNemar's exact test (two-sided binomial test on the images only one of them gets right)",
+                      n=fmt.integer(test.n), both_right=fmt.integer(test.both_right), a_only=fmt.integer(test.a_only),
+                      b_only=fmt.integer(test.b_only), both_wrong=fmt.integer(test.both_wrong),
+                      p_value=fmt.number(test.p_value, 2), verdict=verdict)
+
+
+def _scale_note(doc: CompareDocument) -> str:
+    scale = doc.scale
+    if scale is None or scale.a is None or scale.b is None:
+        return ""
+    return (f"The sample embeddings' values have a root mean square of {fmt.number(scale.a)} in A and "
+            f"{fmt.number(scale.b)} in B (B/A {_quotient(scale.a, scale.b)}): each checkpoint's distances are on "
+            "its own scale, so raw distances and their differences are not comparable across checkpoints when the "
+            "scales differ; the inter/intra ratios and the silhouette are scale-free.")
 
 
 def _kernels(a: Findings, b: Findings, doc: CompareDocument, a_url: str, b_url: str,
@@ -159,6 +233,8 @@ def _shared_kernels(k: dict, compare_url: str) -> tuple[list[Figure], ColourScal
 
 
 def _pairs(a: Findings, b: Findings) -> list[PairChangeRow]:
+    if a.embeddings is None or b.embeddings is None:
+        return []
     ta, tb = a.embeddings.distances.get(PRIMARY_METRIC), b.embeddings.distances.get(PRIMARY_METRIC)
     if ta is None or tb is None:
         return []
@@ -168,12 +244,22 @@ def _pairs(a: Findings, b: Findings) -> list[PairChangeRow]:
 
 
 def _intra(a: Findings, b: Findings) -> IntraComparison | None:
+    """Each class's spread in A and B, raw and relative to its own checkpoint's mean inter-class distance: the
+    relative figure is scale-free, the raw ones are each on their own checkpoint's scale."""
     if not (a.separation and b.separation):
         return None
+    _, inter_a = whole_split_means(a.separation)
+    _, inter_b = whole_split_means(b.separation)
     return IntraComparison(a.separation.metric, [
         ClassChangeRow(a.class_name(ca.cls), fmt.number(ca.intra_mean), fmt.number(cb.intra_mean),
-                       _quotient(ca.intra_mean, cb.intra_mean))
-        for ca, cb in zip(a.separation.per_class, b.separation.per_class)])
+                       _quotient(ca.intra_mean, cb.intra_mean), _relative(ca.intra_mean, inter_a),
+                       _relative(cb.intra_mean, inter_b))
+        for ca, cb in zip(a.separation.per_class, b.separation.per_class)],
+        inter_a=fmt.number(inter_a), inter_b=fmt.number(inter_b))
+
+
+def _relative(intra: float | None, inter: float | None) -> str:
+    return NOT_AVAILABLE if intra is None or not inter or inter != inter else fmt.number(intra / inter, 3)
 
 
 def compare_view(a: Findings, b: Findings, doc: CompareDocument | dict, notes: list[Note], a_url: str, b_url: str,
@@ -182,15 +268,19 @@ def compare_view(a: Findings, b: Findings, doc: CompareDocument | dict, notes: l
     store, relative to the HTML file."""
     doc = from_json(CompareDocument, doc) if isinstance(doc, dict) else doc
     kernels, kernel_scale, kernel_note = _kernels(a, b, doc, a_url, b_url, compare_url)
+    refused = doc.paired.refused if doc.paired and doc.paired.mcnemar is None else None
     return CompareView(
         model_class=a.model_class, a=_checkpoint(doc.a), b=_checkpoint(doc.b),
-        data_description=a.provenance.data_description, notes=notes, summary=_summary(a, b),
+        data_description=a.provenance.data_description, notes=notes, summary=_summary(a, b, doc),
+        paired=_paired(doc.paired), paired_refused=f"No paired test: {refused}." if refused else "",
+        scale_note=_scale_note(doc),
+        sample_caveat=sample_caveat_sentence(a, b) if a.embeddings and b.embeddings else "",
         drift=[DriftRowView(r.name, fmt.shape(r.shape), fmt.number(r.norm_a), fmt.number(r.norm_b),
                             fmt.number(r.change), fmt.percent(r.relative) if r.relative is not None else NOT_AVAILABLE)
                for r in doc.drift],
         drift_plot=f"{compare_url}/{doc.images['drift']}", kernels=kernels, kernel_scale=kernel_scale,
         kernel_note=kernel_note,
-        description=a.embeddings.description, pairs=_pairs(a, b), intra=_intra(a, b))
+        description=a.embeddings.description if a.embeddings else "", pairs=_pairs(a, b), intra=_intra(a, b))
 
 
 # --- history ----------------------------------------------------------------------------------------------
@@ -198,6 +288,7 @@ def compare_view(a: Findings, b: Findings, doc: CompareDocument | dict, notes: l
 @dataclasses.dataclass(frozen=True)
 class HistoryRowView:
     checkpoint: str = field("the checkpoint's file name")
+    run: str = field('the training run it belongs to, as "run 2"; empty when the series is one run')
     position: str = field('its stored position, as "epoch 3 step 1200"; empty when it records none')
     accuracy: str = field("test accuracy, as a percentage")
     intra: str = field("mean intra-class distance over the whole split, formatted (n/a without one)")
@@ -210,7 +301,10 @@ class HistoryRowView:
 class HistoryView:
     """history.html.j2: one row per checkpoint and the trend plots."""
 
-    order: str = field('how the series is ordered, in words: "by file name" or "by stored epoch or step"')
+    order: str = field('how the series is ordered, in words: "by file name" or "by stored epoch or step", '
+                       '"by training run, then …" when it holds several runs')
+    runs: list[str] = field('the training runs of the series, as "run 1 (10 epochs, seed 0, …)"; empty when the '
+                            'series is one run')
     notes: list[Note] = field("trends over the series, as sentences")
     rows: list[HistoryRowView] = field("one row per checkpoint, in series order")
     accuracy_plot: str = field("the accuracy plot, relative to the HTML file")
@@ -222,11 +316,18 @@ def history_view(doc: HistoryDocument | dict, notes: list[Note], series_url: str
     """``doc``: history.json (its record, or the document as read); ``series_url``: the history store,
     relative to the HTML file."""
     doc = from_json(HistoryDocument, doc) if isinstance(doc, dict) else doc
+    order = "by stored epoch or step" if doc.order == "step" else "by file name"
+    runs = runs_of([{"run": dataclasses.asdict(r.run) if r.run else None, "checkpoint": r.checkpoint}
+                    for r in doc.rows])
+    several = len(runs) > 1
+    label = {run["id"] if run else None: f"run {index + 1}" for index, (run, _) in enumerate(runs)}
     return HistoryView(
-        order="by stored epoch or step" if doc.order == "step" else "by file name", notes=notes,
-        rows=[HistoryRowView(r.checkpoint, " ".join(f"{k} {v}" for k, v in (r.position or {}).items()),
-                         fmt.percent(r.accuracy), fmt.number(r.intra_mean), fmt.number(r.inter_mean),
-                         fmt.ratio(r.ratio), fmt.number(r.silhouette, 2)) for r in doc.rows],
+        order=f"by training run, then {order}" if several else order,
+        runs=[run_name(index, run) for index, (run, _) in enumerate(runs)] if several else [], notes=notes,
+        rows=[HistoryRowView(r.checkpoint, label[r.run.id if r.run else None] if several else "",
+                             " ".join(f"{k} {v}" for k, v in (r.position or {}).items()),
+                             fmt.percent(r.accuracy), fmt.number(r.intra_mean), fmt.number(r.inter_mean),
+                             fmt.ratio(r.ratio), fmt.number(r.silhouette, 2)) for r in doc.rows],
         accuracy_plot=f"{series_url}/{doc.images['accuracy']}",
         distances_plot=f"{series_url}/{doc.images['distances']}",
         separation_plot=f"{series_url}/{doc.images['separation']}")
