@@ -24,7 +24,7 @@ from analysis.errors import InputError
 from analysis.figures import images
 from analysis.models.build import build_model, check_input_size, expected_input
 from analysis.models.checkpoint import check_fits, load_into, non_finite, read_checkpoint
-from analysis.models.inference import predict_logits, to_input
+from analysis.models.inference import predict_logits, to_input, top_predictions
 from analysis.models.outputs import take_logits
 from analysis.models.kinds import is_map_convolution
 from analysis.models.layers import EmbeddingPoint, activation_layers, embedding_point, features
@@ -32,6 +32,9 @@ from analysis.models.sources import DEFAULT_SOURCE, resolve_source
 from analysis.stats import embeddings, params
 from analysis.store.fingerprint import analysis_inputs, store_key
 from analysis.store.schema import (
+    DISTANCE_TABLE_MAX_SAMPLES,
+    METRIC_BY_ID,
+    MIN_MAP_SIDE,
     ActivationsDocument,
     ClassAccuracy,
     EmbeddingsDocument,
@@ -42,6 +45,7 @@ from analysis.store.schema import (
     ModelDocument,
     ModelInfo,
     Sample,
+    SmallMaps,
     Trace,
 )
 from analysis.store.writer import StoreWriter
@@ -230,7 +234,7 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
     else:
         logits = predict_logits(model, x_test, what="classifying the test split", show_progress=show_progress)
     writer.write_record("model.json", model_doc)
-    writer.write_record("evaluation.json", _evaluation(logits, splits, run.meta, passed))
+    writer.write_record("evaluation.json", _evaluation(logits, splits, run.meta, passed, writer))
     if config.maps:
         writer.write_record("activations.json", _activation_results(model, x_test, splits, config, run.choices.maps,
                                                                     writer))
@@ -364,17 +368,22 @@ def _prediction(logits_row: torch.Tensor) -> tuple[int, float]:
     return int(probabilities.argmax()), float(probabilities.max())
 
 
-def _evaluation(logits: torch.Tensor, splits: DataSplits, meta: dict, passed=None) -> EvaluationDocument:
-    """Accuracy over the test split, per class, with the checkpoint's own record of its training and position
-    (``meta``: its validated metadata; ``warnings``: metadata left out, and why), and how many images got NaN or
-    infinite scores, or embeddings (``passed``: the whole-split pass, when it ran)."""
+def _evaluation(logits: torch.Tensor, splits: DataSplits, meta: dict, passed=None,
+                writer: StoreWriter | None = None) -> EvaluationDocument:
+    """Accuracy over the test split, per class, with its uncertainty (analysis.stats.classification: intervals,
+    where the predictions go, calibration, relabelling; its figures through ``writer``), each image's prediction
+    and confidence, the checkpoint's own record of its training and position (``meta``: its validated metadata;
+    ``warnings``: metadata left out, and why), and how many images got NaN or infinite scores, or embeddings
+    (``passed``: the whole-split pass, when it ran)."""
+    from analysis.stats.classification import classification_quality
     from analysis.stats.separation import finite_rows
-    predicted = logits.argmax(1).numpy()
+    predicted, confidence = top_predictions(logits)
     labels = splits.test.labels
     per_class = []
     for c in np.unique(labels):
         n, correct = int((labels == c).sum()), int(((labels == c) & (predicted == c)).sum())
         per_class.append(ClassAccuracy(cls=int(c), n=n, correct=correct, accuracy=correct / n))
+    classes = max(len(splits.class_names), int(labels.max(initial=-1)) + 1)
     training = meta.get("training")
     return EvaluationDocument(
         n_test=len(labels), correct=int((predicted == labels).sum()), accuracy=float((predicted == labels).mean()),
@@ -382,7 +391,21 @@ def _evaluation(logits: torch.Tensor, splits: DataSplits, meta: dict, passed=Non
         position=meta.get("position") or _position_from_training(training),
         checkpoint_warnings=meta.get("warnings", []),
         non_finite_scores=int((~torch.isfinite(logits).all(1)).sum()),
-        non_finite_embeddings=0 if passed is None else int((~finite_rows(passed.embeddings)).sum()))
+        non_finite_embeddings=0 if passed is None else int((~finite_rows(passed.embeddings)).sum()),
+        quality=classification_quality(labels, predicted, confidence, classes,
+                                       _calibration_figures(writer) if writer else None),
+        predicted=predicted.tolist(), confidence=confidence.tolist(), labels=labels.tolist())
+
+
+def _calibration_figures(writer: StoreWriter):
+    """Draws the reliability diagram and the confidence histogram into the store; returns their paths."""
+    def draw(bins) -> tuple[str, str]:
+        from analysis.figures import calibration  # matplotlib: only once there is something to draw
+
+        writer.write_bytes("images/reliability.png", calibration.reliability(bins))
+        writer.write_bytes("images/confidence.png", calibration.confidence_histogram(bins))
+        return "images/reliability.png", "images/confidence.png"
+    return draw
 
 
 def resolve_class(value: str, class_names: list[str]) -> int:
@@ -426,17 +449,23 @@ def _chosen_classes(splits: DataSplits, config: AnalysisConfig) -> list[int]:
 def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfig, layers: list[tuple[str, str]],
                         writer: StoreWriter) -> ActivationsDocument:
     index, chosen_by = _activation_image(splits, config)
-    limit = config.max_channels or min(32, max(8, MAP_TILE_BUDGET // max(1, len(layers))))
     captured, logits_one = activations.capture(model, x_test.take([index]), [m for m, _ in layers])
     predicted, confidence = _prediction(logits_one[0])
     writer.write_bytes("images/input.png", images.png_bytes(images.picture(splits.test.images[index], 168)))
     writer.write_bytes("images/map_colourbar.png", images.png_bytes(images.colourbar(MAP_CMAP)))
+    for module, _label in layers:
+        if captured[module][0].ndim != 3:
+            raise InputError(f"layer {module} gives output of shape {list(captured[module][0].shape)}, not image "
+                             "maps: choose layers with (channels, height, width) output for --layers")
+    # Maps of one pixel (after global pooling) or a few are numbers, not pictures: left out of the grids, named.
+    small = [SmallMaps(module=module, label=label, shape=list(captured[module][0].shape)) for module, label in layers
+             if min(captured[module][0].shape[1:]) < MIN_MAP_SIDE]
+    drawn = [(position, module, label) for position, (module, label) in enumerate(layers)
+             if min(captured[module][0].shape[1:]) >= MIN_MAP_SIDE]
+    limit = config.max_channels or min(32, max(8, MAP_TILE_BUDGET // max(1, len(drawn))))
     grids = []
-    for position, (module, label) in enumerate(layers):
+    for position, module, label in drawn:
         maps = captured[module][0]
-        if maps.ndim != 3:
-            raise InputError(f"layer {module} gives output of shape {list(maps.shape)}, not image maps: "
-                             "choose layers with (channels, height, width) output for --layers")
         stats = activations.map_statistics(maps)
         shown = activations.top_channels(maps, limit)
         path = f"images/maps_{position:02d}_{module.replace('.', '_')}.png"
@@ -453,6 +482,7 @@ def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfi
         grids=grids,
         convolutions=len([m for m in model.modules() if is_map_convolution(m)]),
         chosen="options" if config.layers else "default",
+        small=small,
     )
 
 
@@ -471,8 +501,26 @@ def _embedding_results(model, x_test, logits, splits: DataSplits, config: Analys
         writer.write_bytes(path, images.png_bytes(images.picture(splits.test.images[index], 112)))
         samples.append(Sample(index=index, label=labels[position], predicted=predicted, confidence=confidence,
                               path=path, vector=vectors[position].tolist()))
+    distances = embeddings.distance_tables(vectors, labels)
     return EmbeddingsDocument(
         layer=point.layer, module=point.module, side=point.side, description=point.label,
         after_relu=point.after_relu, dimensions=int(vectors.shape[1]), classes=classes,
-        per_class=choices.per_class, fewer_than_default=choices.fewer, samples=samples, distances=embeddings.distance_tables(vectors, labels))
+        per_class=choices.per_class, fewer_than_default=choices.fewer, samples=samples, distances=distances,
+        matrix_image=_distance_heatmaps(distances, labels, splits.class_names, writer))
+
+
+def _distance_heatmaps(distances: dict, labels: list[int], class_names: list[str],
+                       writer: StoreWriter) -> str | None:
+    """Beyond DISTANCE_TABLE_MAX_SAMPLES samples the distance matrices are too wide for tables on the page: one
+    figure of heat maps, a panel per metric, stands for them (the numbers stay in embeddings.json and the CSV)."""
+    if len(labels) <= DISTANCE_TABLE_MAX_SAMPLES:
+        return None
+    from analysis.figures import plots  # matplotlib: only when there is a figure to draw
+
+    path = "images/sample_distances.png"
+    writer.write_bytes(path, plots.sample_distances(
+        [(METRIC_BY_ID[m].heading, np.asarray(table.matrix, dtype=np.float64)) for m, table in distances.items()],
+        [class_names[c] if c < len(class_names) else str(c) for c in labels],
+        f"Distances between every two of the {len(labels)} samples S1–S{len(labels)} (diagonal: zero)"))
+    return path
 

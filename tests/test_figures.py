@@ -36,9 +36,8 @@ def _heatmap(count, long):
 
 def _confusion(count, long):
     matrix = np.random.default_rng(count).integers(0, 1000, (count, count))
-    return plots.heatmap_figure(matrix, names_for(count, long), "Confusion matrix (rows: true class, columns: "
-                                "predicted)", "images", integer=True, row_label="true class",
-                                column_label="predicted class")
+    return plots.confusion_figure(matrix, names_for(count, long), "Confusion matrix (rows: true class, columns: "
+                                  "predicted; colour: each cell's share of its row)")
 
 
 def _scatter(count, long):

@@ -14,10 +14,10 @@ import functools
 import warnings
 
 import numpy as np
-from matplotlib import colormaps
+from matplotlib import colormaps, patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import ListedColormap, Normalize
+from matplotlib.colors import CSS4_COLORS, ListedColormap, Normalize, PowerNorm, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import text_to_path
@@ -27,7 +27,6 @@ from analysis.figures import images
 from analysis.store.schema import HEATMAP_NUMBERS_MAX_CLASSES
 
 DPI = 110
-CLASS_COLOURS = "tab10"
 HEATMAP_CMAP = "viridis"
 
 # Print: a PNG is laid out at its pixel size in CSS pixels (1/96 in), and report.css caps `figure.plot img` at
@@ -43,7 +42,10 @@ LEGEND_PT = 8
 TITLE_LINES = 3
 LABEL_CHARS = 22         # tick and legend labels longer than this are shortened, with an ellipsis
 TICK_LABELS = 25         # at most this many labelled ticks on a categorical axis
-LEGEND_CLASSES = 20      # beyond this many classes colours repeat (tab20), so a scatter plot has no legend
+LEGEND_CLASSES = 20      # beyond this many classes colours repeat, so a scatter plot names classes on the map
+LEGEND_COLUMN = 10       # legend entries per column
+CENTROID_LABELS = 100    # up to this many classes each class's name is written at the middle of its points
+CENTROID_CHARS = 12      # those names are shortened to this many characters
 MINOR_TICKS_MAX = 100    # a minor tick per class up to this many: beyond, they merge into a bar at the figure's
                          # size, and matplotlib builds an object per tick (seconds for a thousand classes)
 ONE_COLLECTION_BEYOND = 100  # a scatter plot of more classes draws them as one collection
@@ -171,16 +173,61 @@ def heatmap_figure(matrix: np.ndarray, names: list[str], title: str, colour_labe
     HEATMAP_NUMBERS_MAX_CLASSES classes and the numbers fit the cells at MIN_PRINT_PT in print (else the title
     says they are left out)."""
     matrix = np.asarray(matrix, dtype=np.float64)
-    figure, axes = _heatmap_frame(matrix, names, title, colour_label, row_label, column_label)
-    if 0 < len(names) <= HEATMAP_NUMBERS_MAX_CLASSES:
+
+    def cells() -> tuple[list[list[str]], np.ndarray]:
+        decimals = cell_decimals(matrix, integer)
+        finite = matrix[np.isfinite(matrix)]
+        middle = (finite.max() + finite.min()) / 2 if finite.size else 0.0
+        dark = np.isfinite(matrix) & (matrix <= middle)  # the dark end of viridis: white numbers
+        return [[_cell_text(value, decimals) for value in row] for row in matrix], dark
+    return _numbered(lambda heading: _heatmap_frame(matrix, names, heading, colour_label, row_label, column_label),
+                     title, len(matrix), cells, "values")
+
+
+def _numbered(frame, title: str, size: int, cells, what: str) -> Figure:
+    """The heat map ``frame(title)`` draws, with the texts ``cells()`` gives in its cells (white where dark) when
+    there are at most HEATMAP_NUMBERS_MAX_CLASSES rows and they fit; drawn again with a note in the title when they
+    do not. (``cells`` is called only then: thousands of classes would make millions of strings.)"""
+    figure, axes = frame(title)
+    if 0 < size <= HEATMAP_NUMBERS_MAX_CLASSES:
         figure.draw_without_rendering()  # the layout, so the cells have their final size
-        if _annotate(figure, axes, matrix, integer):
+        if _annotate(figure, axes, *cells()):
             # Kept as laid out: constrained layout run again on an axes of fixed aspect may move it.
             figure.set_layout_engine("none")
         else:
-            figure, axes = _heatmap_frame(matrix, names, f"{title}\n(the values are too wide to print in the cells)",
-                                          colour_label, row_label, column_label)
+            figure, _ = frame(f"{title}\n(the {what} are too wide to print in the cells)")
     return figure
+
+
+# The confusion matrix: each cell's share of its row (its true class), on a square-root scale so that the few
+# errors of a good network (1-3% of a class) stand apart from 0% and from one another; a linear scale drew them
+# all in the colour of zero.
+ROW_SHARE_GAMMA = 0.5
+ROW_SHARE_TICKS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
+ROW_SHARE_LABEL = "share of the true class's images (square-root scale)"
+CONFUSION_COLOUR = "row share"  # what confusion_figure's colour shows, as the store records it
+
+
+def confusion_figure(counts: np.ndarray, names: list[str], title: str, totals: np.ndarray | None = None,
+                     row_label: str = "true class", column_label: str = "predicted class") -> Figure:
+    """Rows: true class, columns: predicted class. Each cell coloured by its share of its row (of ``totals``,
+    default the row sums: a row's images predicted as no class shown still count), 0 to 100% at any number of
+    classes; the counts printed in the cells on the heat map's rule (at most HEATMAP_NUMBERS_MAX_CLASSES
+    classes, if they fit). A class without test images is a blank row."""
+    counts = np.asarray(counts, dtype=np.float64)
+    totals = counts.sum(axis=1) if totals is None else np.asarray(totals, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(totals[:, None] > 0, counts / np.where(totals > 0, totals, 1.0)[:, None], np.nan)
+    def cells() -> tuple[list[list[str]], np.ndarray]:
+        dark = np.isfinite(share) & (np.nan_to_num(share) ** ROW_SHARE_GAMMA < 0.5)  # the scale's dark half
+        return [[_cell_text(value, 0) for value in row] for row in counts], dark
+    return _numbered(lambda heading: _heatmap_frame(share, names, heading, ROW_SHARE_LABEL, row_label, column_label,
+                                                    PowerNorm(ROW_SHARE_GAMMA, 0.0, 1.0), ROW_SHARE_TICKS),
+                     title, len(counts), cells, "counts")
+
+
+def confusion(counts: np.ndarray, names: list[str], title: str, totals: np.ndarray | None = None) -> bytes:
+    return _png(confusion_figure(counts, names, title, totals))
 
 
 HEATMAP_MAX_CELLS = 500  # per side: more cells than the figure has pixels show nothing more
@@ -201,20 +248,22 @@ def _blocks(matrix: np.ndarray) -> tuple[np.ndarray, int]:
         return np.nanmean(padded.reshape(cells, factor, cells, factor), axis=(1, 3)), factor
 
 
-def _heatmap_frame(matrix, names, title, colour_label, row_label, column_label):
+def _heatmap_frame(matrix, names, title, colour_label, row_label, column_label, norm=None, ticks=None):
     figure = _new(*HEATMAP_SIZE)
     axes = figure.add_subplot()
     shown, factor = _blocks(matrix)
     if factor > 1:
         title = f"{title}\n(each cell the mean of a block of {factor} × {factor} classes)"
     # The extent keeps the axes in class indices, so the class ticks stay where they belong.
-    image = axes.imshow(shown, cmap=HEATMAP_CMAP, interpolation="nearest",
+    image = axes.imshow(shown, cmap=HEATMAP_CMAP, norm=norm, interpolation="nearest",
                         extent=(-0.5, len(matrix) - 0.5, len(matrix) - 0.5, -0.5))
     step = _categories(axes.xaxis, names, rotate=_long(names))
     _categories(axes.yaxis, names, rotate=False)
     axes.set_xlabel(_plain(column_label + _every(step)), fontsize=LABEL_PT)
     axes.set_ylabel(_plain(row_label + _every(step)), fontsize=LABEL_PT)
     bar = figure.colorbar(image, ax=axes, shrink=0.8)
+    if ticks is not None:
+        bar.set_ticks(list(ticks), labels=[f"{t:.0%}" for t in ticks])
     bar.set_label(_label(colour_label, LABEL_PT, HEATMAP_SIZE[1] * 0.8), fontsize=LABEL_PT)
     bar.ax.tick_params(labelsize=TICK_PT)
     _title(figure, title)
@@ -238,25 +287,20 @@ def annotation_size(figure: Figure) -> float:
     return MIN_PRINT_PT / print_scale(figure)
 
 
-def _annotate(figure: Figure, axes, matrix: np.ndarray, integer: bool) -> bool:
-    """The values in the cells, when the widest fits a cell at ``annotation_size``; False when it does not."""
-    size = matrix.shape[0]
+def _annotate(figure: Figure, axes, texts: list[list[str]], dark: np.ndarray) -> bool:
+    """``texts`` in the cells, white on ``dark`` ones, when the widest fits a cell at ``annotation_size``; False
+    when it does not."""
+    size = len(texts)
     fontsize = annotation_size(figure)
-    decimals = cell_decimals(matrix, integer)
-    texts = [[_cell_text(matrix[i, j], decimals) for j in range(size)] for i in range(size)]
     box = axes.get_window_extent()
     cell_w, cell_h = box.width / size * 72 / figure.dpi, box.height / size * 72 / figure.dpi
     widest = max(text_width(t, fontsize) for row in texts for t in row)
     if widest > 0.9 * cell_w or 1.3 * fontsize > cell_h:
         return False
-    finite = matrix[np.isfinite(matrix)]
-    middle = (finite.max() + finite.min()) / 2 if finite.size else 0.0
     for i in range(size):
         for j in range(size):
-            value = matrix[i, j]
-            light = np.isfinite(value) and value <= middle  # dark end of viridis: white text
             axes.text(j, i, texts[i][j], ha="center", va="center", fontsize=fontsize,
-                      color="white" if light else "black", in_layout=False)  # inside its cell: fitted above
+                      color="white" if dark[i, j] else "black", in_layout=False)  # inside its cell: fitted above
     return True
 
 
@@ -265,43 +309,227 @@ def heatmap(matrix: np.ndarray, names: list[str], title: str, colour_label: str,
     return _png(heatmap_figure(matrix, names, title, colour_label, integer, row_label, column_label))
 
 
+GROUP_RULES = 12  # classes parted by rules in a sample distance figure, at most
+
+
+def sample_distances_figure(matrices: list[tuple[str, np.ndarray]], groups: list[str], title: str) -> Figure:
+    """The distance matrices of the samples side by side, one panel per metric, each on its own colour bar.
+    ``groups``: each sample's class, the samples grouped by class: thin white rules part the classes, and the
+    ticks name each class at the middle of its block (every k-th, as class axes are labelled)."""
+    figure = _new(6.4, 3.0)
+    panels = figure.subplots(1, len(matrices), squeeze=False)[0]
+    starts = [i for i in range(len(groups)) if i == 0 or groups[i] != groups[i - 1]]
+    ends = starts[1:] + [len(groups)]
+    middles = [(a + b - 1) / 2 for a, b in zip(starts, ends)]
+    step = tick_step(len(starts), most=8)
+    for axes, (heading, matrix) in zip(panels, matrices):
+        size = len(matrix)
+        image = axes.imshow(np.asarray(matrix, dtype=np.float64), cmap=HEATMAP_CMAP, interpolation="nearest",
+                            extent=(-0.5, size - 0.5, size - 0.5, -0.5))
+        for start in starts[1:] if len(starts) <= GROUP_RULES else []:  # more rules would hide the cells
+            axes.axhline(start - 0.5, color="white", linewidth=0.6)
+            axes.axvline(start - 0.5, color="white", linewidth=0.6)
+        shown = list(range(0, len(starts), step))
+        labels = [_plain(short(groups[starts[k]], 10)) for k in shown]
+        axes.set_xticks([middles[k] for k in shown], labels=labels, rotation=45 if _long(labels) else 0,
+                        ha="right" if _long(labels) else "center", rotation_mode="anchor", fontsize=TICK_PT)
+        axes.set_yticks([middles[k] for k in shown], labels=labels, fontsize=TICK_PT)
+        axes.set_title(_plain(short(heading, 30)), fontsize=LABEL_PT)
+        bar = figure.colorbar(image, ax=axes, shrink=0.8, pad=0.02)
+        bar.ax.tick_params(labelsize=TICK_PT - 1)
+    figure.supxlabel("sample, grouped by class" + _every(step).replace("labelled", "class labelled"),
+                     fontsize=LABEL_PT)
+    _title(figure, title)
+    return figure
+
+
+def sample_distances(matrices: list[tuple[str, np.ndarray]], groups: list[str], title: str) -> bytes:
+    return _png(sample_distances_figure(matrices, groups, title))
+
+
+# --- class colours ------------------------------------------------------------------------------------------
+
+# Candidates in the order they are handed out: tab10 (the first ten classes look as they always did), then the
+# light half of tab20, then tab20b and tab20c for the rest.
+_CANDIDATES = (*colormaps["tab10"].colors, *colormaps["tab20"].colors[1::2], *colormaps["tab20b"].colors,
+               *colormaps["tab20c"].colors)
+# Greys for a class named after a colour that another colour-named class already shows: the first that no
+# colour-named class shows either.
+NEUTRALS = tuple(to_rgb(grey) for grey in ("#7f7f7f", "#b4b4b4", "#4a4a4a"))
+HUE_APART = 40.0             # degrees of hue: a colour this close to a colour-named class's reads as its name
+NAMED_APART = 25.0           # two colour-named classes closer than this cannot be told apart ("red", "crimson")
+GREYS_APART = 25.0           # CIELAB lightness: greys closer than this read as one name
+CHROMATIC = 0.2              # HSV saturation (and value) above which a colour reads as a hue, not a grey
+DISTINCT = 12.0              # CIELAB distance below which two candidates are too alike to tell apart
+LIGHT = 0.85                 # relative luminance above which a colour needs an outline on white
+
+
+def colour_name(name) -> str | None:
+    """The CSS colour a class name is ("Light Blue", "dark_green" and "RED" count), else None. Single letters
+    (matplotlib's "r", "g", "b") do not: a class named "b" is a letter, not blue."""
+    key = "".join(ch for ch in str(name).lower() if ch.isalnum())
+    return key if len(key) > 1 and key in CSS4_COLORS else None
+
+
+def _lab(rgb) -> np.ndarray:
+    """sRGB (0..1) to CIELAB (D65)."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    xyz = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def _hue(rgb) -> float | None:
+    """HSV hue in degrees, None for a grey (low saturation or dark): HSV, not CIELAB, whose hue puts pure blue
+    beside purple."""
+    high, low = max(rgb), min(rgb)
+    if high < CHROMATIC or (high - low) / high < CHROMATIC:
+        return None
+    r, g, b = rgb
+    span = high - low
+    hue = (g - b) / span if high == r else 2 + (b - r) / span if high == g else 4 + (r - g) / span
+    return (hue * 60) % 360
+
+
+def same_colour_name(a, b, apart: float = HUE_APART) -> bool:
+    """Whether a reader would give the two colours one name: two hues within ``apart`` degrees, or two greys of
+    about one lightness (white, grey and black are three names)."""
+    hue_a, hue_b = _hue(a), _hue(b)
+    if hue_a is None or hue_b is None:
+        return hue_a is None and hue_b is None and abs(_lab(a)[0] - _lab(b)[0]) < GREYS_APART
+    return min(abs(hue_a - hue_b), 360 - abs(hue_a - hue_b)) < apart
+
+
+def _luminance(rgb) -> float:
+    linear = np.where(np.asarray(rgb) <= 0.04045, np.asarray(rgb) / 12.92, ((np.asarray(rgb) + 0.055) / 1.055) ** 2.4)
+    return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def class_colours(names: list[str]) -> list[tuple[float, float, float]]:
+    """One colour per class, decided by the whole list of class names so that a class has the same colour in
+    every figure. A class named after a CSS colour ("red", "navy") is drawn in that colour (in a neutral grey
+    when an earlier class already shows a colour of that name); every other class gets a colour that no
+    colour-named class could be taken for: a class named "red" is never drawn green, and no other class is
+    drawn red beside it. Colours repeat only beyond the distinct candidates left (about 20)."""
+    named: dict[int, tuple | None] = {}  # None: drawn in a grey, its colour being shown by an earlier class
+    kept: list[tuple] = []  # the colour-named classes drawn in their own colour
+    for index, name in enumerate(names):
+        colour = colour_name(name)
+        if colour is not None:
+            rgb = to_rgb(CSS4_COLORS[colour])
+            clash = any(same_colour_name(rgb, other, NAMED_APART) for other in kept)
+            named[index] = None if clash else rgb
+            kept += [] if clash else [rgb]
+    named = {index: _neutral(kept) if rgb is None else rgb for index, rgb in named.items()}
+    claimed = list(named.values())
+    palette: list[tuple] = []
+    for candidate in _CANDIDATES:
+        if any(same_colour_name(candidate, other) for other in claimed):
+            continue
+        if all(np.linalg.norm(_lab(candidate) - _lab(taken)) >= DISTINCT for taken in palette):
+            palette.append(tuple(candidate))
+        if len(palette) == LEGEND_CLASSES:
+            break
+    palette = palette or [_neutral(kept)]
+    colours, unnamed = [], 0
+    for index in range(len(names)):
+        if index in named:
+            colours.append(tuple(named[index]))
+        else:
+            colours.append(palette[unnamed % len(palette)])
+            unnamed += 1
+    return colours
+
+
+def _neutral(shown: list[tuple]) -> tuple:
+    return next((grey for grey in NEUTRALS if not any(same_colour_name(grey, other) for other in shown)), NEUTRALS[0])
+
+
+def outline(rgb) -> str:
+    """An edge for a marker of this colour: grey for a colour too light to see on white ("white", "ivory")."""
+    return "#8a919c" if _luminance(rgb) > LIGHT else "none"
+
+
 # --- scatter ------------------------------------------------------------------------------------------------
 
 def scatter_figure(points: np.ndarray, labels: np.ndarray, names: list[str], title: str, xlabel: str,
-                   ylabel: str) -> Figure:
-    """One colour per class and a legend beside the axes; beyond LEGEND_CLASSES classes the colours repeat, so
-    there is no legend and the title says so."""
+                   ylabel: str, equal: bool = True) -> Figure:
+    """One colour per class (``class_colours``: the same in every figure). Up to LEGEND_CLASSES classes a
+    legend beside the axes; up to CENTROID_LABELS classes each class's name written at the middle (mean) of its
+    points, where it does not cover another name (the title says how many were left out); beyond, no names.
+    ``equal``: one unit is as long on both axes (a PCA keeps distances within its plane only drawn so)."""
     figure = _new(6.4, 4.8)
     axes = figure.add_subplot()
-    palette = colormaps[CLASS_COLOURS if len(names) <= 10 else "tab20"]
+    colours = np.asarray(class_colours(names))
+    edges = [outline(c) for c in colours]
+    present = [k for k in range(len(names)) if (labels == k).any()]
     if len(names) <= ONE_COLLECTION_BEYOND:
-        for k, name in enumerate(names):
+        for k in present:
             chosen = labels == k
-            if chosen.any():
-                axes.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.7, color=palette(k % palette.N),
-                             label=_plain(short(name)), linewidths=0)
+            axes.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.7, color=colours[k],
+                         label=_plain(short(name_of(names, k))), edgecolors=edges[k],
+                         linewidths=0 if edges[k] == "none" else 0.4)
     else:  # one collection for every class (one per class costs seconds for a thousand classes), its points
         # in class order, so that classes are drawn over each other as they would be one by one
         order = np.argsort(labels, kind="stable")
         order = order[(labels[order] >= 0) & (labels[order] < len(names))]
-        colours = np.asarray(palette.colors if hasattr(palette, "colors") else palette(np.arange(palette.N)))
-        axes.scatter(points[order, 0], points[order, 1], s=6, alpha=0.7, c=colours[labels[order] % palette.N],
-                     linewidths=0)
+        axes.scatter(points[order, 0], points[order, 1], s=6, alpha=0.7, c=colours[labels[order]], linewidths=0)
+    if equal:
+        axes.set_aspect("equal", adjustable="datalim")
     axes.set_xlabel(_plain(short(xlabel, 60)), fontsize=LABEL_PT)
     axes.set_ylabel(_plain(short(ylabel, 40)), fontsize=LABEL_PT)
     axes.tick_params(labelsize=TICK_PT)
     if len(names) <= LEGEND_CLASSES:
         if axes.get_legend_handles_labels()[0]:
             axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=LEGEND_PT, markerscale=2.5,
-                        frameon=False)
+                        frameon=False, ncols=-(-len(present) // LEGEND_COLUMN))
+    elif len(names) <= CENTROID_LABELS:
+        def named(crowded: int) -> str:
+            left_out = f", {crowded} of them left out where they would cover another" if crowded else ""
+            return f"{title}\n({len(names)} classes: colours repeat, so each class's name is written at the " \
+                   f"middle of its points{left_out})"
+        _title(figure, named(len(present)))  # the longest it can be: the layout keeps room for it
+        title = named(_name_centroids(figure, axes, points, labels, names, present))
     else:
-        title = f"{title}\n({len(names)} classes: colours repeat, so there is no legend)"
+        title = f"{title}\n({len(names)} classes: colours repeat, and there are too many to name on the map)"
     _title(figure, title)
     return figure
 
 
-def scatter(points: np.ndarray, labels: np.ndarray, names: list[str], title: str, xlabel: str, ylabel: str) -> bytes:
-    return _png(scatter_figure(points, labels, names, title, xlabel, ylabel))
+def name_of(names: list[str], k: int) -> str:
+    return names[k] if 0 <= k < len(names) else str(k)
+
+
+def _name_centroids(figure: Figure, axes, points: np.ndarray, labels: np.ndarray, names: list[str],
+                    present: list[int]) -> int:
+    """Each present class's name at the mean of its points, largest classes first, left out where it would
+    cover a name already written or cross the axes' edge; returns how many were left out."""
+    figure.draw_without_rendering()  # the final layout: the names are placed in display coordinates
+    renderer = figure.canvas.get_renderer()
+    frame = axes.get_window_extent(renderer)
+    counts = {k: int((labels == k).sum()) for k in present}
+    placed, crowded = [], 0
+    for k in sorted(present, key=lambda k: (-counts[k], k)):
+        middle = points[labels == k].mean(axis=0)
+        text = axes.text(middle[0], middle[1], _plain(short(name_of(names, k), CENTROID_CHARS)), fontsize=LEGEND_PT,
+                         ha="center", va="center", color="#1d2330", in_layout=False, clip_on=True,
+                         path_effects=[patheffects.withStroke(linewidth=2.0, foreground="white")])
+        box = text.get_window_extent(renderer)
+        inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        if not inside or any(box.overlaps(other) for other in placed):
+            text.remove()
+            crowded += 1
+            continue
+        placed.append(box)
+    figure.set_layout_engine("none")  # kept as laid out: the names were placed on this layout
+    return crowded
+
+
+def scatter(points: np.ndarray, labels: np.ndarray, names: list[str], title: str, xlabel: str, ylabel: str,
+            equal: bool = True) -> bytes:
+    return _png(scatter_figure(points, labels, names, title, xlabel, ylabel, equal))
 
 
 # --- separation by depth ------------------------------------------------------------------------------------
@@ -366,14 +594,29 @@ def filter_bars(means: np.ndarray, zero_share: np.ndarray, title: str, shade_lab
 
 # --- series of checkpoints ----------------------------------------------------------------------------------
 
+def _broken(positions: list[int], values: list, breaks: tuple[int, ...]) -> tuple[list[float], list[float]]:
+    """The points of a line with a gap (NaN) before each position in ``breaks``: the line does not join them."""
+    xs, ys = [], []
+    for position, value in zip(positions, values):
+        if position in breaks:
+            xs.append(position - 0.5)
+            ys.append(np.nan)
+        xs.append(position)
+        ys.append(np.nan if value is None else value)
+    return xs, ys
+
+
 def series_figure(labels: list[str], lines: dict[str, list], title: str, ylabel: str,
-                  secondary: dict[str, list] | None = None) -> Figure:
-    """Values per checkpoint as lines, one marker per checkpoint; an optional second axis."""
+                  secondary: dict[str, list] | None = None, breaks: tuple[int, ...] = ()) -> Figure:
+    """Values per checkpoint as lines, one marker per checkpoint; an optional second axis. ``breaks``: the
+    positions where another training run starts: no line joins across them, a dashed rule marks each."""
     figure = _new(6.4, 3.4)
     axes = figure.add_subplot()
     positions = list(range(len(labels)))
+    for position in breaks:
+        axes.axvline(position - 0.5, color="#6b7280", linestyle="--", linewidth=0.8)
     for (name, values), marker in zip(lines.items(), "osd^"):
-        axes.plot(positions, [np.nan if v is None else v for v in values], marker=marker, label=_plain(short(name, 40)))
+        axes.plot(*_broken(positions, values, breaks), marker=marker, label=_plain(short(name, 40)))
     axes.set_ylabel(_plain(short(ylabel, 40)), fontsize=LABEL_PT)
     step = _categories(axes.xaxis, labels, rotate=len(labels) > 4 or max(map(len, labels), default=0) > 12)
     axes.set_xlabel("checkpoint" + _every(step), fontsize=LABEL_PT)
@@ -382,8 +625,8 @@ def series_figure(labels: list[str], lines: dict[str, list], title: str, ylabel:
     if secondary:
         right = axes.twinx()
         for name, values in secondary.items():
-            line, = right.plot(positions, [np.nan if v is None else v for v in values], marker="s",
-                               color="#c2410c", label=_plain(short(name, 40)))
+            line, = right.plot(*_broken(positions, values, breaks), marker="s", color="#c2410c",
+                               label=_plain(short(name, 40)))
             handles.append(line)
             names.append(_plain(short(name, 40)))
         right.set_ylabel(_plain(short(", ".join(secondary), 40)), fontsize=LABEL_PT)
@@ -394,8 +637,8 @@ def series_figure(labels: list[str], lines: dict[str, list], title: str, ylabel:
 
 
 def series(labels: list[str], lines: dict[str, list], title: str, ylabel: str,
-           secondary: dict[str, list] | None = None) -> bytes:
-    return _png(series_figure(labels, lines, title, ylabel, secondary))
+           secondary: dict[str, list] | None = None, breaks: tuple[int, ...] = ()) -> bytes:
+    return _png(series_figure(labels, lines, title, ylabel, secondary, breaks))
 
 
 # --- bars ---------------------------------------------------------------------------------------------------

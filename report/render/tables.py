@@ -86,17 +86,19 @@ def _name(f: Findings):
 
 def parameters(f: Findings) -> Table:
     return Table("parameters", "Parameters per layer", "parameters",
-                 ("layer", "type", "weight_shape", "bias_shape", "weights", "biases", "other", "total", "trainable",
-                  "formula", "shared_with", "executed", "read"),
-                 [(p.name, p.type, p.weight_shape, p.bias_shape, p.weights, p.biases, p.other, p.total, p.trainable,
-                   p.formula, ";".join(p.shared_with) or None, p.executed, p.read) for p in f.parameters.layers])
+                 ("layer", "type", "weight_shape", "bias_shape", "weights", "biases", "norm", "other", "total",
+                  "trainable", "formula", "shared_with", "executed", "read"),
+                 [(p.name, p.type, p.weight_shape, p.bias_shape, p.weights, p.biases, p.norm, p.other, p.total,
+                   p.trainable, p.formula, ";".join(p.shared_with) or None, p.executed, p.read)
+                  for p in f.parameters.layers])
 
 
 def shapes(f: Findings) -> Table:
     return Table("shapes", "Every module call and functional call of the forward pass, in order", "shapes",
-                 ("order", "name", "type", "kind", "caller", "depth", "input_shape", "output_shape", "params", "macs"),
-                 [(r.order, r.name, r.type, r.kind, r.caller, r.depth, r.input_shape, r.output_shape, r.params, r.macs)
-                  for r in f.trace.rows])
+                 ("order", "name", "type", "kind", "caller", "depth", "input_shape", "output_shape", "input_batch",
+                  "output_batch", "params", "macs"),
+                 [(r.order, r.name, r.type, r.kind, r.caller, r.depth, r.input_shape, r.output_shape, r.input_batch,
+                   r.output_batch, r.params, r.macs) for r in f.trace.rows])
 
 
 def kernels(f: Findings) -> Table:
@@ -219,14 +221,29 @@ def two_sample(f: Findings) -> Table | None:
     s = f.separation
     if s is None or not s.two_sample:
         return None
-    rows = [(f"within {f.class_name(int(c))}", cell.get("two_sample"), cell.get("full"))
+    spread = {c.cls: c for c in s.per_class}
+    rows = [(f"within {f.class_name(int(c))}", cell.get("two_sample"), cell.get("full"),
+             spread[int(c)].ci_low if int(c) in spread else None, spread[int(c)].ci_high if int(c) in spread else None)
             for c, cell in s.two_sample.get("intra", {}).items()]
     inter = s.two_sample.get("inter") or {}
     a, b = (sorted(s.two_sample.get("classes", []))[:2] + [None, None])[:2]
     if inter and a is not None:
-        rows.append((f"between {f.class_name(a)} and {f.class_name(b)}", inter.get("two_sample"), inter.get("full")))
+        rows.append((f"between {f.class_name(a)} and {f.class_name(b)}", inter.get("two_sample"), inter.get("full"),
+                     inter.get("ci_low"), inter.get("ci_high")))
     return Table("two_sample", f"The two-sample figures beside the whole test split ({s.metric})", "separation",
-                 ("group", "two_sample", "all_test_images"), rows)
+                 ("group", "two_sample", "all_test_images", "ci_low", "ci_high"), rows)
+
+
+def two_sample_verdicts(f: Findings) -> Table | None:
+    """The decision table of the sampled reading against the whole split (report.render.interpret.distances)."""
+    from report.render.interpret import distances
+
+    comparison = distances.decide(f)
+    if comparison is None:
+        return None
+    return Table("two_sample_verdicts", "What the whole test split says of the sampled reading", "separation",
+                 ("claim", "sampled", "whole_split", "verdict"),
+                 [(c.claim, c.sampled, c.whole, c.verdict) for c in comparison.checks])
 
 
 def depth(f: Findings) -> Table | None:
@@ -300,7 +317,8 @@ def provenance(f: Findings) -> Table:
 # In report order; a builder returns None when the store lacks its section's numbers.
 TABLES: tuple[Callable[[Findings], Table | None], ...] = (
     parameters, shapes, kernels, activations, embeddings, distance_pairs, distance_means, distance_matrices,
-    class_accuracy, predictions, class_spread, class_distances, closest_pairs, two_sample, depth, pca, confusion,
+    class_accuracy, predictions, class_spread, class_distances, closest_pairs, two_sample, two_sample_verdicts, depth,
+    pca, confusion,
     misclassified, filters, provenance)
 
 
@@ -308,7 +326,7 @@ TABLES: tuple[Callable[[Findings], Table | None], ...] = (
 # builder's id is here).
 TABLE_IDS = ("parameters", "shapes", "kernels", "activations", "embeddings", "distance_pairs", "distance_means",
              "distance_matrices", "class_accuracy", "predictions", "class_spread", "class_distances", "closest_pairs",
-             "two_sample", "depth", "pca_variance", "confusion", "misclassified", "filters", "provenance", "index")
+             "two_sample", "two_sample_verdicts", "depth", "pca_variance", "confusion", "misclassified", "filters", "provenance", "index")
 TABLE_FILES = tuple(f"{id}.{kind}" for id in TABLE_IDS for kind in ("csv", "parquet"))
 
 
