@@ -3,7 +3,8 @@
 import copy
 
 import pytest
-from synthetic import VECTORS, documents, embeddings_doc, separation_doc, write_store
+from synthetic import (TEST_LABELS, TEST_PREDICTED, VECTORS, documents, embeddings_doc, evaluation_doc,
+                       separation_doc, write_store)
 
 from report.render.interpret import RULES, run_rules
 from report.render.load import load_findings
@@ -41,6 +42,18 @@ ROW = (M, "trace", "rows")
 # the assignment's own setting: its CNN, fc2 after ReLU, classes named 6 and 7 (the synthetic labels 1 and 2)
 COURSE = (edit((M, "model", "source"), "assignment"), edit((V, "layer"), "fc2"),
           edit((E, "class_names"), ["zero", "6", "7"]))
+
+# evaluation.json variants (issue 30): a network at chance, one that avoids the true class at random, the default
+# predictions with their labels permuted, and 40 images per class with these recalls (the rest read as the next class)
+NEAR_CHANCE = evaluation_doc(predicted=[0, 1, 2] * 10)
+AVOIDS_TRUE_CLASS = [1, 2] * 5 + [0, 2] * 5 + [0, 1] * 5
+PERMUTED = evaluation_doc(predicted=[(1, 2, 0)[p] for p in TEST_PREDICTED])
+
+
+def _recalls(*right):
+    predicted = [c if i < k else (c + 1) % 3 for c, k in enumerate(right) for i in range(40)]
+    return evaluation_doc(labels=[c for c in range(3) for _ in range(40)], predicted=predicted)
+
 
 # rule id -> branch -> (change to the synthetic store, text the note must contain)
 CASES = {
@@ -98,6 +111,15 @@ CASES = {
         "hooks": (edit((M, "trace", "counting"), "module-hooks"),
                   "counted 1.53 k (1,530) multiply-accumulates per image with module hooks: Conv and Linear modules only"),
     },
+    "shapes.batch": {
+        "moved": (edit((*ROW, 1, "output_batch"), 1),
+                  "1 call carries the batch in another dimension than the first, such as relu1 ((4, 6, 6) → "
+                  "(4, N, 6, 6)): the table writes N where the batch sits."),
+        "full": (edit((*ROW, 3, "output_batch"), None),
+                 "1 call takes or gives a tensor in which no dimension is the batch alone (in 1 call the batch is "
+                 "folded into another dimension or could not be told apart): the table shows those shapes in full, "
+                 "marked †."),
+    },
     "shapes.output": {
         "logits": (edit((M, "trace", "output_taken"), "its logits field (the forward pass returns a GoogLeNetOutputs)"),
                    "returns more than the class scores; the report reads its logits field (the forward pass returns a "
@@ -154,7 +176,8 @@ CASES = {
         "not-separated": (edit((V,), embeddings_doc(vectors=[[0, 0], [9, 9], [4, 4], [5, 5.5]])),
                           "does not separate these samples"),
         "no-separation": (edit((V,), embeddings_doc(vectors=[[0.2, 1.8], [0.5, 2.3], [2.8, 1.6], [0.0, 0.2]])),
-                          "Between the 4 samples, inter- and intra-class distances are about the same (mean MSE"),
+                          "Between the 4 samples (2 per class), inter- and intra-class distances are about the same "
+                          "(mean MSE"),
     },
     "embeddings.sample_size": {
         "anecdotal": (no_change, "Caution: with 2 samples per class (2 intra-class pairs in all)"),
@@ -186,12 +209,68 @@ CASES = {
         "differs": (several(edit((V,), embeddings_doc(vectors=[[0, 0], [9, 9], [4, 4], [4.1, 4.1]])), *COURSE),
                     "intra-class distances are not all smaller than the inter-class one, unlike in the course report"),
     },
-    "accuracy.overall": {
-        "errors": (no_change, "The network classifies 90.0% of the 30 test images correctly (3 errors); the weakest class is two (80.0% of 10)"),
-        "perfect": (several(edit((E, "correct"), 30), edit((E, "accuracy"), 1.0)), "all 30 test images correctly"),
-        "near-chance": (several(edit((E, "correct"), 11), edit((E, "accuracy"), 11 / 30)),
-                        "36.7% of the 30 test images correctly, no better than always answering the most frequent "
-                        "class would (33.3%): it has not learned the task"),
+    "accuracy.overall": {  # issue 30: the regime from the balanced accuracy's interval against 1/K
+        "learned": (no_change, "The network classifies 90.0% (95% CI 74.4–96.5%) of the 30 test images correctly "
+                               "(3 errors); its balanced accuracy, the mean recall over the 3 classes of the test "
+                               "split, is 90.0% (95% CI 79.1–100.0%), above chance (1/3 = 33.3%)"),
+        "perfect": (edit((E,), evaluation_doc(predicted=TEST_LABELS)),
+                    "all 30 test images correctly. With 30 images this establishes an accuracy of at least 88.6% (95% "
+                    "Wilson interval 88.6–100.0%), not 100%"),
+        "near-chance": (edit((E,), NEAR_CHANCE),
+                        "40.0% (95% CI 24.6–57.7%) of the 30 test images correctly (18 errors); its balanced "
+                        "accuracy, the mean recall over the 3 classes of the test split, is 40.0% (95% CI "
+                        "25.0–55.0%), an interval that contains chance (1/3 = 33.3%): the network has not learned"),
+        "below-chance": (edit((E,), evaluation_doc(predicted=AVOIDS_TRUE_CLASS)),
+                         "below chance (1/3 = 33.3%): the network is systematically wrong; the best one-to-one "
+                         "relabelling of its predictions reaches 50.0% (95% CI 34.8–65.2%) in balanced accuracy, not "
+                         "clearly above what the same search finds for a network that avoids the true class at random "
+                         "(about 1/2)"),
+        "permuted": (edit((E,), PERMUTED),
+                     "Relabelling its predictions one-to-one would make 90.0% (95% CI 74.4–96.5%) of them right, with "
+                     "a balanced accuracy of 90.0% (95% CI 79.1–100.0%): the labels look permuted. The network "
+                     "predicts zero as one, one as two and two as zero (true class as predicted class)"),
+        "unknown": (edit((E,), evaluation_doc(quality=False)),
+                    "90.0% of the 30 test images correctly (3 errors). This store was written before intervals"),
+        "one-class": (edit((E,), evaluation_doc(labels=[0] * 30, predicted=[0] * 28 + [1] * 2)),
+                      "The test split holds a single class, so no accuracy can show"),
+    },
+    "accuracy.classes": {
+        "too-small": (no_change, "No class is called weaker or stronger than another: all 3 classes of the test "
+                                 "split have fewer than 20 test images"),
+        "weakest-and-strongest": (edit((E,), _recalls(40, 30, 10)),
+                                  "Class two is the weakest: its recall 25.0% (95% CI 14.2–40.2%) on its 40 test "
+                                  "images lies below every other class's interval. Class zero is the strongest"),
+        "weakest": (edit((E,), _recalls(38, 37, 10)), "Class two is the weakest: its recall 25.0% (95% CI "
+                                                      "14.2–40.2%) on its 40 test images lies below every other "
+                                                      "class's interval. No class is reliably the strongest"),
+        "strongest": (edit((E,), _recalls(40, 25, 24)), "Class zero is the strongest: its recall 100.0% (95% CI "
+                                                        "91.2–100.0%) on its 40 test images lies above every other "
+                                                        "class's interval. No class is reliably the weakest"),
+        "none-established": (edit((E,), _recalls(36, 34, 32)),
+                             "No class is reliably weaker or stronger than the others: the lowest recall (two, "
+                             "80.0%, 95% CI 65.2–89.5%) and the highest (zero, 90.0%, 95% CI 76.9–96.0%)"),
+    },
+    "accuracy.predictions": {
+        "spread": (no_change, "Every class of the test split is predicted at least once; the most predicted, class one, "
+                              "takes 36.7% of the predictions and is 33.3% of the test labels."),
+        "never-predicted": (edit((E,), evaluation_doc(predicted=TEST_LABELS[:20] + [1] * 10)),
+                            "Class two is never predicted: no test image is classified as two, so all 10 of its test "
+                            "images are misclassified (recall 0.0%, 95% CI 0.0–27.8%)."),
+        "collapsed": (edit((E,), evaluation_doc(predicted=[0] * 30)),
+                      "The predictions collapse onto one class, zero: it is predicted for 30 of the 30 test images "
+                      "(100.0%, 95% CI 88.6–100.0%), though it is 33.3% of the test labels; 2 of the 3 classes of "
+                      "the test split are never predicted."),
+    },
+    "accuracy.calibration": {
+        "neither": (no_change, "Over 15 equal-width confidence bins, the expected calibration error is 15.0% (95% CI "
+                               "11.7–21.7%, from 1,000 bootstrap resamples of the images). The mean confidence, 87.0%, "
+                               "differs from the accuracy by 3.0 points (95% CI −7.7 to 6.3): neither over- nor "
+                               "underconfidence is established."),
+        "overconfident": (edit((E,), evaluation_doc(predicted=[0, 1, 2] * 10, confidence=[0.9] * 30)),
+                          "exceeds the accuracy by 50 points (95% CI 33.3 to 66.7): the network is overconfident."),
+        "underconfident": (edit((E,), evaluation_doc(predicted=TEST_LABELS, confidence=[0.5] * 30)),
+                           "falls short of the accuracy by 50 points (95% CI −50.0 to −50.0): the network is "
+                           "underconfident."),
     },
     "accuracy.training": {
         "external": (no_change, "carries no training record"),
@@ -212,27 +291,39 @@ CASES = {
                  "fewer than two images have a finite embedding, so the whole-split sections are left out"),
     },
     "separation.overall": {
-        "strong": (no_change, "Over all 30 test images, the fc1 embedding separates the classes well: mean inter-class distance is 2.6× the mean "
-                              "intra-class distance, the silhouette (from −1 to 1: how much closer each image lies to "
-                              "its own class than to the nearest other) is 0.60"),
+        # issue 30: the ratio names its distance (MSE is a squared one), the silhouette its distance, and the
+        # nearest-centroid accuracy leaves each image out of its own centroid, with its interval
+        "strong": (no_change, "Over all 30 test images, the fc1 embedding separates the classes well: the ratio of mean "
+                              "inter- to mean intra-class distance is 1.6× in Euclidean distance (2.6× in MSE, a "
+                              "squared distance), the silhouette on Euclidean distance (from −1 to 1: how much closer "
+                              "each image lies to its own class than to the nearest other) is 0.60 (0.60 on squared "
+                              "Euclidean distance, which MSE is up to a constant factor), and assigning each image to "
+                              "the nearest class centroid, its own class's centroid recomputed without it, is right for "
+                              "86.7% of the 30 images judged (95% interval 70.3%–94.7%)"),
         "moderate": (edit((S,), separation_doc(silhouettes=(0.1, 0.2, 0.3))), "separates the classes moderately"),
         "weak": (edit((S,), separation_doc(silhouettes=(0.1, 0.2, 0.1))),
-                 "separates the classes weakly: mean inter-class distance is 2.6×"),
+                 "separates the classes weakly: the ratio of mean inter- to mean intra-class distance is 1.6× in "
+                 "Euclidean distance (2.6× in MSE, a squared distance)"),
     },
     "separation.compactness": {
-        "distinct": (no_change, "class zero has the smallest spread (mean intra-class MSE 0.6000, 95% interval "
-                                "0.5000–0.7000) and class two the largest (1.300, 1.200–1.400). Both hold beyond "
-                                "sampling noise"),
-        "one-end": (edit((S,), separation_doc(ci=((0.5, 0.7), (0.9, 1.3), (1.2, 1.4)))),
+        # issue 30: classes of fewer than 20 test images are not ranked (the synthetic store has 10 each)
+        "too-few-images": (no_change, "Over all 30 test images, 3 of the 3 classes have fewer than 20 test images, "
+                                      "too few to rank the classes by spread"),
+        "distinct": (edit((S,), separation_doc(images=20)),
+                     "class zero has the smallest spread (mean intra-class MSE 0.6000, 95% interval "
+                     "0.5000–0.7000) and class two the largest (1.300, 1.200–1.400). Both hold beyond "
+                     "sampling noise"),
+        "one-end": (edit((S,), separation_doc(ci=((0.5, 0.7), (0.9, 1.3), (1.2, 1.4)), images=20)),
                     "Only class zero's interval is clear of every other class's, so only it is established as the "
                     "smallest; class two's overlaps class one's, so the largest spread is not established."),
-        "overlapping": (edit((S,), separation_doc(ci=((0.5, 1.3), (0.9, 1.1), (1.2, 1.4)))),
+        "overlapping": (edit((S,), separation_doc(ci=((0.5, 1.3), (0.9, 1.1), (1.2, 1.4)), images=20)),
                         "neither end of this ranking is established"),
     },
     "separation.closest": {
         "confused-elsewhere": (no_change, "Relative to their spread, the closest classes are zero and one: the mean "
-                                          "distance between them is only 2.5× their average distance within a class. "
-                                          "The figure shows, for each, the image lying nearest to the other class's "
+                                          "distance between them over their average distance within a class is 1.6× "
+                                          "in Euclidean distance (2.5× in MSE, a squared distance); pairs are ranked "
+                                          "by the MSE ratio. The figure shows, for each, the image lying nearest to the other class's "
                                           "centroid: the place to look for shared strokes or shapes. The pair the "
                                           "network confuses most, one–two (2 errors), is not among the closest "
                                           "pairs shown"),
@@ -245,34 +336,57 @@ CASES = {
         "no-confusion": (edit((S,), separation_doc(confusion=[[10, 0, 0], [0, 10, 0], [0, 0, 10]])),
                          "The network confuses no pair of classes."),
     },
-    "separation.two_sample": {
-        "agrees": (no_change, "The whole test split agrees with the sampled reading: the first sections, from 2 "
-                              "samples per class, found class one more compact"),
-        "confirms": (edit((V, "per_class"), 40), "The whole test split confirms the sampled reading: the first "
-                                                 "sections, from 40 samples per class"),
-        "contradicts": (edit((S,), separation_doc(two_sample_full=(1.4, 1.0))),
-                        "contradicts the sampled reading: the first sections, from 2 samples per class, found class "
-                        "one more compact and inter-class distances larger than intra-class ones, but over all images "
-                        "class two is the more compact (1.000 against 1.400)"),
+    "separation.two_sample": {  # issue 30: one decision table on the whole split's intervals
+        "agrees": (edit((S,), separation_doc(images=20)),
+                   "the sampled reading of classes one and two from 2 samples per class is borne out (with "
+                              "2 samples per class the samples could have been right by luck): the samples found class "
+                              "one more compact"),
+        "confirms": (several(edit((V, "per_class"), 40), edit((S,), separation_doc(images=20))), "the sampled reading of classes one and two from 40 samples per "
+                                                 "class is confirmed"),
+        "contradicts": (edit((S,), separation_doc(two_sample_full=(1.4, 1.0), ci=((0.5, 0.7), (1.3, 1.5), (0.9, 1.1)),
+                                                  images=20)),
+                        "is contradicted: the samples found class one more compact (0.01167 against 0.1317) and "
+                        "pairs across one and two farther apart on average (4.715) than pairs within either class; "
+                        "over all images class two is the more compact (1.000, 95% interval 0.9000–1.100, against 1.400, 95% interval "
+                        "1.300–1.500: the intervals do not overlap), the reverse of the samples"),
+        "not-established": (edit((S,), separation_doc(ci=((0.5, 0.7), (0.9, 1.3), (1.2, 1.4)), images=20)),
+                            "is not established in full: the samples found class one more compact (0.01167 against "
+                            "0.1317) and pairs across one and two farther apart on average (4.715) than pairs "
+                            "within either class; over all images the spreads of one (0.6000, 95% interval 0.9000–1.300) and two (1.000, 95% "
+                            "interval 1.200–1.400) have overlapping intervals, so which class is more compact is not "
+                            "established"),
     },
     "separation.depth": {
-        "grows": (no_change, "Separation grows with depth (silhouette layer 0 0.10 → layer 1 0.30 → "
-                             "layer 2 0.60): no layer lowers it by more than 0.02."),
+        "grows": (no_change, "Separation grows with depth (silhouette on squared Euclidean distance: layer 0 0.10 → "
+                             "layer 1 0.30 → layer 2 0.60): the last layer's silhouette exceeds the first's by 0.50, "
+                             "more than 0.02, and no layer lowers it by more than 0.02."),
         "grows-unevenly": (edit((S,), separation_doc(silhouettes=(0.1, 0.05, 0.6))),
                            "it falls by more than 0.02 at layer 1"),
         "flat": (edit((S,), separation_doc(silhouettes=(0.30, 0.29, 0.31))),
                  "Separation is about the same at the last layer as at the first"),
         "does-not-grow": (edit((S,), separation_doc(silhouettes=(0.4, 0.3, 0.2))), "Separation falls with depth"),
+        # issue 30: -0.053 → -0.021 → -0.028 was called growth; no positive silhouette is no separation anywhere
+        "separates-nowhere": (edit((S,), separation_doc(silhouettes=(-0.053, -0.021, -0.028))),
+                              "The classes do not separate at any layer measured (silhouette on squared Euclidean "
+                              "distance: layer 0 -0.053 → layer 1 -0.021 → layer 2 -0.028): no silhouette is positive"),
     },
     "separation.filters": {
         "none-dead": (no_change, "No filter is dead: every filter in relu1 is positive somewhere for more than 1% of "
                                  "the 30 test images"),
+        # issue 30: --layers chooses activation maps, not filter statistics: the advice names what does
         "not-activated": (edit((S,), separation_doc(activated=False)),
-                          "give activation modules such as relu1 and relu2 to --layers"),
+                          "To count dead filters at ReLU outputs such as relu1 and relu2, declare them as "
+                          "filter_layers in the model's report_hints"),
         "functional-activations": (several(edit((S,), separation_doc(activated=False)),
                                            edit((M, "trace", "rows", 1, "type"), "Identity"),
                                            edit((M, "trace", "rows", 5, "type"), "Identity")),
-                                   "applies its activations as functions (such as F.relu)"),
+                                   "the network has no ReLU module, and filter statistics are taken at module outputs"),
+        # a GELU output marked activated by an older analysis: never positive is not dead there
+        "no-zero-activation": (several(edit((S,), separation_doc(dead=(2,))),
+                                       edit((M, "trace", "rows", 1, "type"), "GELU"),
+                                       edit((M, "trace", "rows", 5, "type"), "GELU")),
+                               "the network's activations (GELU) give negative values, not zero, where a unit is "
+                               "silent"),
         "dead": (edit((S,), separation_doc(dead=(2,))), "1 filter is dead, zero for at least 99% of the test images "
                                                          "(relu1: filter 2); 1 more are near-dead. Its weights"),
     },
@@ -311,7 +425,7 @@ def test_every_rule_has_cases_for_two_branches(tmp_path):
     assert set(produced) == set(CASES)
     assert all(len(branches) >= 2 for branches in CASES.values())
     rule_modules = {f"{fn.__module__}.{fn.__name__}" for fn in RULES}
-    assert len(rule_modules) == len(RULES) == 29
+    assert len(rule_modules) == len(RULES) == 33
 
 
 def test_text_changes_with_the_numbers(tmp_path):
@@ -332,16 +446,19 @@ def test_random_weights_say_what_distances_describe(tmp_path):
     notes = {n.rule: n.text for n in notes_for(tmp_path, edit((M, "model", "weights"), "random (seed 0)"))}
     for rule in ("embeddings.separation", "separation.overall"):
         assert notes[rule].endswith("With random weights this describes the initialisation, not anything learned.")
-    at_chance = {n.rule: n.text for n in notes_for(tmp_path / "c", several(edit((E, "correct"), 11),
-                                                                           edit((E, "accuracy"), 11 / 30)))}
-    assert at_chance["separation.overall"].endswith("The network is at chance level, so this describes an "
-                                                    "untrained state, not what it learned.")
+    at_chance = {n.rule: n.text for n in notes_for(tmp_path / "c", edit((E,), NEAR_CHANCE))}
+    assert at_chance["separation.overall"].endswith("The network's balanced accuracy is not distinguishable from "
+                                                    "chance, so this describes a network that has not learned the "
+                                                    "task, not what it learned.")
+    permuted = {n.rule: n.text for n in notes_for(tmp_path / "p", edit((E,), PERMUTED))}
+    assert "labels look permuted" in permuted["separation.overall"]
     trained = {n.rule: n.text for n in notes_for(tmp_path / "b", no_change)}
     assert "random weights" not in trained["embeddings.separation"]
 
 
 def test_tied_confusions_are_reported_as_ties(tmp_path):
-    (note,) = [n for n in notes_for(tmp_path, edit((S,), separation_doc(confusion=[[8, 2, 0], [0, 8, 2], [0, 0, 10]])))
+    (note,) = [n for n in notes_for(tmp_path, edit((S,), separation_doc(confusion=[[8, 2, 0], [0, 8, 2], [0, 0, 10]],
+                                                                         images=20)))
                if n.rule == "separation.closest"]
     assert note.branch == "also-confused"
     assert note.text.endswith("It is also one of the 2 pairs the network confuses most (2 errors each).")

@@ -373,12 +373,27 @@ def test_accuracy_view_marks_wrong_predictions(tmp_path):
     docs = documents()
     docs["embeddings.json"] = embeddings_doc(predicted=[1, 2, 2, 2])
     v = build("accuracy", findings_of(tmp_path, docs))
-    assert (v.n_test, v.accuracy, v.correct) == ("30", "90.0%", "27")
-    assert [(r.name, r.accuracy) for r in v.per_class] == [("zero", "100.0%"), ("one", "90.0%"), ("two", "80.0%")]
+    assert (v.n_test, v.accuracy, v.correct) == ("30", "90.0% (95% CI 74.4–96.5%)", "27")
+    assert v.balanced == "90.0% (95% CI 79.1–100.0%) against chance 1/3 = 33.3%"
+    assert [(r.name, r.recall, r.interval, r.predicted, r.small) for r in v.per_class] == [
+        ("zero", "100.0%", "72.2–100.0%", "10", True), ("one", "90.0%", "59.6–98.2%", "11", True),
+        ("two", "80.0%", "49.0–94.3%", "9", True)]
+    assert v.reliability.src == "stores/synthetic/images/reliability.png" and v.histogram is not None
     first = v.predictions[0]
     assert (first.image, first.index, first.label, first.confidence) == ("activation-map input", "12", "two", "95.0%")
     assert [(s.image, s.wrong) for s in v.predictions[1:]] == [("S1", False), ("S2", True), ("S3", False),
                                                                ("S4", False)]
+
+
+def test_accuracy_view_of_a_store_without_classification_quality(tmp_path):
+    """Stores written before issue 30 hold no intervals: the accuracy alone, dashes, no calibration figures."""
+    from synthetic import evaluation_doc
+
+    docs = documents()
+    docs["evaluation.json"] = evaluation_doc(quality=False)
+    v = build("accuracy", findings_of(tmp_path, docs))
+    assert (v.accuracy, v.balanced, v.reliability, v.histogram) == ("90.0%", "", None, None)
+    assert [(r.recall, r.interval, r.f1) for r in v.per_class][0] == ("100.0%", "–", "–")
 
 
 def test_a_store_without_maps_or_samples_shows_neither_section_nor_their_predictions(tmp_path):
@@ -399,7 +414,15 @@ def test_a_store_without_maps_or_samples_shows_neither_section_nor_their_predict
 
 def test_separation_view_branches(tmp_path):
     v = build("separation", findings_of(tmp_path))
-    assert (v.unit, v.ratio, v.embeddings_file) == ("MSE", "2.6×", "stores/synthetic/embeddings_test.npy")
+    assert (v.unit, v.embeddings_file) == ("MSE", "stores/synthetic/embeddings_test.npy")
+    # issue 30: each headline names its distance; the nearest-centroid accuracy is left out, with its interval
+    assert [(h.value, h.label) for h in v.headlines] == [
+        ("1.6×", "mean inter / mean intra Euclidean distance"), ("2.6×", "mean inter / mean intra MSE, a squared distance"),
+        ("0.60", "silhouette on Euclidean distance (−1 to 1)"), ("0.60", "silhouette on squared Euclidean distance (−1 to 1)"),
+        ("86.7%", "nearest-centroid accuracy, each image left out of its centroid (95% interval 70.3%–94.7%)")]
+    # 10 test images per class in the synthetic store: too few to order the classes, so nothing is established
+    assert [r.verdict for r in v.two_sample.verdicts] == ["not established"] * 2
+    assert v.two_sample.verdict == "not established"
     assert v.per_class[0].interval == "0.5000 – 0.7000"
     assert [p.classes for p in v.closest_pairs] == ["zero – one"]
     assert [e.caption for e in v.closest_examples] == ["#3: the zero nearest to the one centroid",
@@ -411,8 +434,10 @@ def test_separation_view_branches(tmp_path):
 
     docs = documents()
     docs["separation.json"].update(ratio=None, closest_pairs=[], two_sample=None, metric="cosine")
+    docs["separation.json"].pop("euclidean")  # stored with MSE only
     v = build("separation", findings_of(tmp_path, docs, "bare"))
-    assert (v.ratio, v.closest_pairs, v.closest_examples, v.two_sample, v.unit) == ("n/a", [], [], None, "cosine")
+    assert (v.headlines[0].value, v.closest_pairs, v.closest_examples, v.two_sample, v.unit) == (
+        "n/a", [], [], None, "cosine")
 
 
 def test_depth_map_errors_and_filters_views(tmp_path):
@@ -554,15 +579,16 @@ def compare_of(tmp_path, change_a=None, change_b=None) -> CompareView:
 
 
 def _summary(view: CompareView) -> dict:
-    return {row.quantity: (row.a, row.b, row.change) for row in view.summary}
+    return {row.quantity: (row.a, row.b, row.difference, row.ratio) for row in view.summary}
 
 
 def test_compare_view(tmp_path):
     v = compare_of(tmp_path)
     assert (v.a.file, v.a.sha256, v.b.sha256) == ("a.pt", "12" * 8, "34" * 8)
-    assert _summary(v) == {"Test accuracy": ("90.0%", "93.3%", "3.3 points"), "Parameters": ("283", "283", "0"),
-                           "Inter / intra distance, all classes": ("2.6×", "3.0×", "1.2×"),
-                           "Silhouette": ("0.60", "0.60", "0")}
+    assert _summary(v) == {"Test accuracy": ("90.0%", "93.3%", "3.3 points", ""),
+                           "Parameters": ("283", "283", "0", ""),
+                           "Inter / intra ratio of the mean MSE, all classes (scale-free)": ("2.6×", "3.0×", "", "1.2×"),
+                           "Silhouette (scale-free)": ("0.60", "0.60", "0", "")}
     assert [(r.relative, r.shape) for r in v.drift] == [("20.0%", "(4, 1, 3, 3)"), ("n/a", "(6,)")]
     assert v.drift_plot == "compares/k/images/drift.png"
     assert [k.caption for k in v.kernels] == ["A: conv1 kernels (scale ±0.5000).",
@@ -574,9 +600,9 @@ def test_compare_view(tmp_path):
 def test_compare_view_shows_a_missing_ratio_as_not_available(tmp_path):
     """compare.html.j2 used to divide B's ratio by A's, failing when A's was None (or zero)."""
     v = compare_of(tmp_path, change_a=lambda d: d["separation.json"].update(ratio=None))
-    assert _summary(v)["Inter / intra distance, all classes"] == ("n/a", "3.0×", "n/a")
+    assert _summary(v)["Inter / intra ratio of the mean MSE, all classes (scale-free)"] == ("n/a", "3.0×", "", "n/a")
     v = compare_of(tmp_path / "zero", change_a=lambda d: d["separation.json"].update(ratio=0.0))
-    assert _summary(v)["Inter / intra distance, all classes"][2] == "n/a"
+    assert _summary(v)["Inter / intra ratio of the mean MSE, all classes (scale-free)"][3] == "n/a"
 
     def one_image_classes(docs):
         docs["separation.json"]["per_class"][1]["intra_mean"] = None
@@ -596,7 +622,7 @@ def test_compare_page_renders_a_missing_ratio(tmp_path):
     view = compare_of(tmp_path, change_a=lambda d: d["separation.json"].update(ratio=None))
     html = render_template("compare.html.j2", CompareContext(title="t", generated="g", created_iso="c",
                                                              stylesheet="s.css", view=view))
-    assert "<tr><td>Inter / intra distance, all classes</td><td>n/a</td><td>3.0×</td><td>n/a</td></tr>" in html
+    assert "<tr><td>Inter / intra ratio of the mean MSE, all classes (scale-free)</td><td>n/a</td><td>3.0×</td><td></td><td>n/a</td></tr>" in html
 
 
 HISTORY_ROW = {"store": "s", "sha256": None, "position": None, "two_sample": {}, "class_names": [], "metric": None,
