@@ -63,14 +63,24 @@ def test_drift_rule_both_branches(tmp_path):
     assert same.branch == "identical"
 
 
-def row(name, accuracy, silhouette):
-    return {"checkpoint": name, "accuracy": accuracy, "silhouette": silhouette, "ratio": 1 + silhouette}
+def row(name, accuracy, silhouette, n=1000):
+    from scipy.stats import binomtest
+
+    wilson = binomtest(round(accuracy * n), n).proportion_ci(method="wilson")
+    return {"checkpoint": name, "accuracy": accuracy, "silhouette": silhouette, "ratio": 1 + silhouette,
+            "accuracy_ci": [wilson.low, wilson.high]}
 
 
 @pytest.mark.parametrize("rows, expected", [
     ([row("e1", 0.9, 0.3), row("e2", 0.95, 0.5)], {"history.accuracy": "rises", "history.separation": "best-last"}),
+    ([row("e1", 0.95, 0.3), row("e2", 0.9, 0.5)], {"history.accuracy": "falls", "history.separation": "best-last"}),
     ([row("e1", 0.9, 0.3), row("e2", 0.95, 0.6), row("e3", 0.9, 0.4)],
-     {"history.accuracy": "does-not-rise", "history.separation": "best-earlier"}),
+     {"history.accuracy": "not-established", "history.separation": "best-earlier"}),
+    # 30 images: 90% against 95% is within the intervals, so no rise is claimed
+    ([row("e1", 0.9, 0.3, n=30), row("e2", 28 / 30, 0.5, n=30)],
+     {"history.accuracy": "not-established", "history.separation": "best-last"}),
+    ([{**row("e1", 0.5, 0.3), "accuracy_ci": None}, row("e2", 0.9, 0.5)],
+     {"history.accuracy": "no-intervals", "history.separation": "best-last"}),
 ])
 def test_history_rules(rows, expected):
     notes = changes.history_notes({"rows": rows})

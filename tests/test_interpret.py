@@ -202,10 +202,10 @@ CASES = {
                                          "and 1619.8328 between a 6 and a 7; this checkpoint gives 0.01167, 0.1317 and "
                                          "4.715. Absolute distances depend on the training run and on the scale of the "
                                          "activations, so only the orderings can carry over: intra-class distances are "
-                                         "smaller than the inter-class one, as in the course report; the 6s are the "
-                                         "more compact digit, as in the course report."),
+                                         "smaller than the inter-class one, as in the course report; the sampled 6s "
+                                         "lie closer together than the sampled 7s, as in the course report."),
         "partly": (several(edit((V,), embeddings_doc(vectors=[VECTORS[2], VECTORS[3], VECTORS[0], VECTORS[1]])), *COURSE),
-                   "the 7s are the more compact digit, unlike in the course report"),
+                   "the sampled 7s lie closer together than the sampled 6s, unlike in the course report"),
         "differs": (several(edit((V,), embeddings_doc(vectors=[[0, 0], [9, 9], [4, 4], [4.1, 4.1]])), *COURSE),
                     "intra-class distances are not all smaller than the inter-class one, unlike in the course report"),
     },

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_cli
-from synthetic import documents, embeddings_doc, write_store
+from synthetic import TEST_LABELS, documents, embeddings_doc, evaluation_doc, write_store
 
 # ---------------------------------------------------------------- the rule, enforced on the source
 
@@ -128,8 +128,10 @@ def _store(stores: Path, key: str, separation: bool = True, distances: dict | No
         docs["separation.json"]["silhouette"] = silhouette
     if distances is not None:
         docs["embeddings.json"]["distances"] = distances
-    if accuracy is not None:
-        docs["evaluation.json"]["accuracy"] = accuracy
+    if accuracy is not None:  # the first images read as the next class: the stored quality agrees with it
+        wrong = round((1 - accuracy) * len(TEST_LABELS))
+        docs["evaluation.json"] = evaluation_doc(
+            predicted=[(label + 1) % 3 for label in TEST_LABELS[:wrong]] + TEST_LABELS[wrong:])
     return write_store(stores, docs, key=key)
 
 

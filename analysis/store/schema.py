@@ -783,6 +783,8 @@ class HistoryRow:
     nearest_centroid_accuracy: float | None
     class_intra: dict | None      # "<class>" -> mean intra-class distance
     run: TrainingRun | None = when_set(None)  # the training run its metadata records; None: it records none
+    accuracy_ci: list[float] | None = when_set(None)  # [low, high]: the accuracy's 95% Wilson interval (None: a
+                                                      # store written before it was stored)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,7 +33,8 @@ def summary(checkpoint: str, findings: Findings) -> HistoryRow:
         sha256=findings.provenance.checkpoint_sha256 or None,  # Provenance shows random weights as ""
         position=evaluation.position, accuracy=evaluation.accuracy,
         two_sample=two_sample, class_names=evaluation.class_names, **_whole_split(separation),
-        run=training_run(evaluation.training))
+        run=training_run(evaluation.training),
+        accuracy_ci=[evaluation.quality.accuracy.low, evaluation.quality.accuracy.high] if evaluation.quality else None)
 
 
 def training_run(training: dict | None) -> TrainingRun | None:

@@ -338,10 +338,11 @@ def training(f: Findings) -> Note:
     record = f.evaluation.training
     if f.weights != "checkpoint":
         return Note("accuracy.training", "untrained", "accuracy",
-                    f"There is no checkpoint: the weights are {f.weights}, never trained.")
+                    f"There is no checkpoint: the weights are {f.weights}, never trained.", {"weights": f.weights})
     if not record:
         return Note("accuracy.training", "external", "accuracy",
-                    "The checkpoint carries no training record: it was trained outside this tool.")
+                    "The checkpoint carries no training record: it was trained outside this tool.",
+                    {"weights": f.weights, "training_record": False})
     epochs = record["config"]["epochs"]
     return Note("accuracy.training", "recorded", "accuracy",
                 f"This checkpoint was trained by this tool for {epochs} epoch{'s' if epochs != 1 else ''} on "

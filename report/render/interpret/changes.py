@@ -234,6 +234,31 @@ def _separate_runs(runs: list[tuple[dict | None, list[dict]]]) -> Note:
                           for run, members in runs]})
 
 
+def _accuracy_trend(first: dict, last: dict, start: str, where: str) -> Note:
+    """Rises or falls only when the two 95% Wilson intervals separate; otherwise the change is not established.
+    (Disjoint intervals are a conservative test: the checkpoints are judged on the same images.)"""
+    a, b = first.get("accuracy_ci"), last.get("accuracy_ci")
+    evidence = {"first": first["accuracy"], "last": last["accuracy"], "first_ci": a, "last_ci": b,
+                "criterion": "the two 95% Wilson intervals are disjoint"}
+    shown = (f"{fmt.percent(first['accuracy'])} ({first['checkpoint']}"
+             + (f"; 95% CI {fmt.percent_range(*a)}" if a else "") + ") to "
+             + f"{fmt.percent(last['accuracy'])} ({last['checkpoint']}"
+             + (f"; 95% CI {fmt.percent_range(*b)}" if b else "") + ")")
+    if a is None or b is None:
+        return Note("history.accuracy", "no-intervals", "history",
+                    f"{start} goes from {shown} {where}; these stores hold no intervals, so no rise or fall is "
+                    "established.", evidence)
+    if a[1] < b[0]:
+        return Note("history.accuracy", "rises", "history", f"{start} rises from {shown}: the intervals are "
+                    "disjoint.", evidence)
+    if b[1] < a[0]:
+        return Note("history.accuracy", "falls", "history", f"{start} falls from {shown}: the intervals are "
+                    "disjoint.", evidence)
+    return Note("history.accuracy", "not-established", "history",
+                f"{start} goes from {shown} {where}; the intervals overlap, so no rise or fall is established.",
+                evidence)
+
+
 def _trend(rows: list[dict], within: str) -> list[Note]:
     """First against last checkpoint, and where separation peaks; ``within``: the run they belong to, as the
     start of each sentence ("" for a series of one run)."""
@@ -242,27 +267,22 @@ def _trend(rows: list[dict], within: str) -> list[Note]:
     first, last = rows[0], rows[-1]
     notes = []
     start = fmt.sentence(f"{within}test accuracy")
-    if last["accuracy"] > first["accuracy"]:
-        notes.append(Note("history.accuracy", "rises", "history",
-                          f"{start} rises from {fmt.percent(first['accuracy'])} ({first['checkpoint']}) to "
-                          f"{fmt.percent(last['accuracy'])} ({last['checkpoint']}).", {}))
-    else:
-        notes.append(Note("history.accuracy", "does-not-rise", "history",
-                          f"{start} does not rise {'within the run' if within else 'over the series'}: "
-                          f"{fmt.percent(first['accuracy'])} "
-                          f"({first['checkpoint']}) against {fmt.percent(last['accuracy'])} ({last['checkpoint']}).", {}))
+    notes.append(_accuracy_trend(first, last, start, "within the run" if within else "over the series"))
     if first["silhouette"] is None or last["silhouette"] is None:  # a store without whole-split results
         return notes
     best = max((r for r in rows if r["silhouette"] is not None), key=lambda r: r["silhouette"])
     start = fmt.sentence(f"{within}class separation")
+    evidence = {"first": first["silhouette"], "last": last["silhouette"], "best": best["silhouette"],
+                "best_checkpoint": best["checkpoint"], "criterion": "highest silhouette of the series (no interval: "
+                "a description of the values, not a test)"}
     if best is last:
         notes.append(Note("history.separation", "best-last", "history",
-                          f"{start} is best at the last checkpoint (silhouette {fmt.number(last['silhouette'], 2)}, "
+                          f"{start}: the silhouette is highest at the last checkpoint ({fmt.number(last['silhouette'], 2)}, "
                           f"from {fmt.number(first['silhouette'], 2)}; inter/intra {fmt.ratio(first['ratio'])} → "
-                          f"{fmt.ratio(last['ratio'])}).", {}))
+                          f"{fmt.ratio(last['ratio'])}).", evidence))
     else:
         notes.append(Note("history.separation", "best-earlier", "history",
-                          f"{start} peaks at {best['checkpoint']} (silhouette {fmt.number(best['silhouette'], 2)}) "
-                          f"and ends lower ({fmt.number(last['silhouette'], 2)}): later training did not separate the "
-                          "classes further.", {}))
+                          f"{start}: the silhouette is highest at {best['checkpoint']} "
+                          f"({fmt.number(best['silhouette'], 2)}) and ends lower ({fmt.number(last['silhouette'], 2)}).",
+                          evidence))
     return notes

@@ -197,7 +197,8 @@ def course_report(f: Findings) -> Note | None:
     holds = [ours_ordering, same_tighter]
     parts = [("intra-class distances are smaller than the inter-class one, as in the course report" if ours_ordering
               else "intra-class distances are not all smaller than the inter-class one, unlike in the course report"),
-             f"the {ours_tighter}s are the more compact digit, "
+             f"the sampled {ours_tighter}s lie closer together than the sampled "
+             f"{'7' if ours_tighter == '6' else '6'}s, "
              + ("as in the course report" if same_tighter else "unlike in the course report")]
     branch = "reproduces" if all(holds) else "partly" if any(holds) else "differs"
     return Note("embeddings.course_report", branch, "distances",
