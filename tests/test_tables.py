@@ -80,6 +80,17 @@ def test_the_csv_numbers_are_the_stores(rendered):
     accuracy = read_csv(out / "tables" / "class_accuracy.csv")
     assert [(int(r["class"]), int(r["images"]), float(r["accuracy"])) for r in accuracy] == \
         [(c["class"], c["n"], c["accuracy"]) for c in docs["evaluation.json"]["per_class"]]
+    from scipy.stats import binomtest
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels, predicted = docs["evaluation.json"]["labels"], docs["evaluation.json"]["predicted"]
+    precision, _, f1, _ = precision_recall_fscore_support(labels, predicted, labels=[0, 1, 2], zero_division=0)
+    for r, c, p, f in zip(accuracy, docs["evaluation.json"]["per_class"], precision, f1):  # recomputed here
+        wilson = binomtest(c["correct"], c["n"]).proportion_ci(method="wilson")
+        assert float(r["accuracy_ci_low"]) == pytest.approx(wilson.low) and float(r["accuracy_ci_high"]) == \
+            pytest.approx(wilson.high)
+        assert float(r["precision"]) == pytest.approx(p) and float(r["f1"]) == pytest.approx(f)
+        assert int(r["predicted"]) == predicted.count(c["class"])
     pairs = [r for r in read_csv(out / "tables" / "distance_pairs.csv") if r["metric"] == "mse"]
     assert [float(r["distance"]) for r in pairs] == [p["distance"] for p in
                                                       docs["embeddings.json"]["distances"]["mse"]["pairs"]]

@@ -91,10 +91,18 @@ def creation_time() -> float:
     return float(epoch) if epoch is not None else time.time()
 
 
+def _accuracy(f: Findings) -> str:
+    """The accuracy with its 95% Wilson interval where the store holds it."""
+    quality = f.evaluation.quality
+    if quality is None:
+        return fmt.percent(f.evaluation.accuracy)
+    return fmt.percent_ci(f.evaluation.accuracy, quality.accuracy.low, quality.accuracy.high)
+
+
 def headlines(f: Findings) -> list[Headline]:
     primary = f.embeddings.distances.get(PRIMARY_METRIC) if f.embeddings else None
     items = [Headline("Parameters", fmt.integer(f.parameters.total)),
-             Headline(f"Test accuracy ({fmt.integer(f.evaluation.n_test)} images)", fmt.percent(f.evaluation.accuracy))]
+             Headline(f"Test accuracy ({fmt.integer(f.evaluation.n_test)} images)", _accuracy(f))]
     # issue 30: a ratio of MSEs is a ratio of squared distances: the headline gives the Euclidean one where it is
     # stored and names the MSE one as squared; a ratio from a few samples says so
     s = f.separation

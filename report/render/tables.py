@@ -164,9 +164,19 @@ def distance_matrices(f: Findings) -> Table | None:
 
 
 def class_accuracy(f: Findings) -> Table:
+    """Accuracy (recall) per class, with its 95% Wilson interval, precision, F1 and how often the class is
+    predicted where the store holds them (empty cells for a store written before they were stored)."""
+    quality = f.evaluation.quality
+    stored = {q.cls: q for q in quality.classes} if quality else {}
+
+    def extra(cls: int) -> tuple:
+        q = stored.get(cls)
+        return (q.recall_low, q.recall_high, q.precision, q.f1, q.predicted) if q else (None,) * 5
     return Table("class_accuracy", "Accuracy per class on the test split", "accuracy",
-                 ("class", "name", "images", "correct", "accuracy"),
-                 [(r.cls, f.class_name(r.cls), r.n, r.correct, r.accuracy) for r in f.evaluation.per_class])
+                 ("class", "name", "images", "correct", "accuracy", "accuracy_ci_low", "accuracy_ci_high",
+                  "precision", "f1", "predicted"),
+                 [(r.cls, f.class_name(r.cls), r.n, r.correct, r.accuracy, *extra(r.cls))
+                  for r in f.evaluation.per_class])
 
 
 def predictions(f: Findings) -> Table | None:
