@@ -86,18 +86,32 @@ def test_every_statistic_is_scikit_learns_and_scipys(case, classes):
     assert q.predictions.counts == np.bincount(predicted, minlength=classes).tolist()
 
 
-def test_the_balanced_accuracy_interval_is_the_normal_approximation_of_the_mean_recall():
-    """Recomputed: the mean of the per-class recalls ± z·√(Σ var_c)/K, var_c from each Wilson interval's width;
-    on a large split without perfect or empty classes it agrees with a bootstrap stratified by class."""
+def test_the_balanced_accuracy_interval_joins_the_normal_approximation_and_the_posterior():
+    """Recomputed: unequal classes give the union of the normal approximation of the mean recall (± z·√(Σ var_c)/K,
+    var_c from each Wilson interval's width) and the central 95% of the mean of K Beta(k + 1, n − k + 1) recalls
+    (Brodersen et al. 2010; here by scipy's own Beta sampler, another seed, ten times the draws); on a large split
+    without perfect or empty classes both agree with a bootstrap stratified by class. Equal classes: the
+    balanced accuracy is the accuracy, and its interval the accuracy's Wilson interval."""
+    from scipy.stats import beta
+
     rng = np.random.default_rng(3)
     labels = np.repeat(np.arange(4), [400, 300, 200, 100])
     predicted = np.where(rng.random(1000) < np.array([0.9, 0.7, 0.6, 0.5])[labels], labels, (labels + 1) % 4)
     q = classification_quality(labels, predicted, np.full(1000, 0.8), 4)
-    widths = [np.subtract(*wilson(((labels == c) & (predicted == c)).sum(), (labels == c).sum()))[()] / (2 * 1.959964)
-              for c in range(4)]
+    hits = np.array([((labels == c) & (predicted == c)).sum() for c in range(4)])
+    support = np.bincount(labels)
+    draws = np.mean([beta(k + 1, n - k + 1).rvs(200_000, random_state=np.random.default_rng(99 + c))
+                     for c, (k, n) in enumerate(zip(hits, support))], axis=0)
+    posterior = np.percentile(draws, [2.5, 97.5])
+    widths = [np.subtract(*wilson(k, n))[()] / (2 * 1.959964) for k, n in zip(hits, support)]
     half = 1.959964 * np.sqrt(np.sum(np.square(widths))) / 4
     value = balanced_accuracy_score(labels, predicted)
-    assert (q.balanced_accuracy.low, q.balanced_accuracy.high) == pytest.approx((value - half, value + half))
+    assert q.balanced_accuracy.value == pytest.approx(value)
+    assert (q.balanced_accuracy.low, q.balanced_accuracy.high) == pytest.approx(
+        (min(value - half, posterior[0]), max(value + half, posterior[1])), abs=0.003)
+    equal = np.repeat(np.arange(4), 250)
+    same = classification_quality(equal, predicted, np.full(1000, 0.8), 4)
+    assert (same.balanced_accuracy.low, same.balanced_accuracy.high) == (same.accuracy.low, same.accuracy.high)
     boot = []
     for _ in range(2000):
         take = np.concatenate([rng.choice(np.flatnonzero(labels == c), (labels == c).sum()) for c in range(4)])
@@ -131,17 +145,25 @@ def test_a_class_never_predicted_and_no_collapse_on_imbalanced_data():
     assert (q.predictions.most, q.predictions.collapsed) == (0, False)
 
 
-def test_collapse_is_decided_on_the_wilson_lower_bound_against_twice_the_true_share():
+def test_collapse_is_decided_on_the_wilson_lower_bound_halfway_to_every_prediction():
     labels, predicted, confidence = collapsed()
     q = classification_quality(labels, predicted, confidence, 100)
     counts = np.bincount(predicted, minlength=100)
     low, high = wilson(counts[42], 500)
     assert (q.predictions.most, q.predictions.most_true_share) == (42, 0.01)
     assert (q.predictions.most_share.low, q.predictions.most_share.high) == pytest.approx((low, high))
-    assert q.predictions.collapsed and low > 2 * 0.01
-    # the same share on a class that holds 40% of the labels is no collapse (lower bound under 80%)
+    assert q.predictions.collapsed and low > (0.01 + 1) / 2
+    # the same share on a class that holds 40% of the labels is no collapse (lower bound under 70%)
     labels[:200] = 42
     assert not classification_quality(labels, predicted, confidence, 100).predictions.collapsed
+    # two balanced classes, 74 of 80 predictions on one (random weights, zoo resnet-60): a collapse (the former
+    # criterion, twice the true share, could never fire with two classes)
+    two = np.repeat([0, 1], 40)
+    onto_zero = np.array([0] * 40 + [0] * 34 + [1] * 6)
+    assert wilson(74, 80)[0] > 0.75
+    assert classification_quality(two, onto_zero, np.full(80, 0.9), 2).predictions.collapsed
+    assert not classification_quality(two, np.array([0] * 40 + [0] * 20 + [1] * 20), np.full(80, 0.9),
+                                      2).predictions.collapsed
 
 
 def test_the_best_relabelling_recovers_the_permutation():
@@ -235,12 +257,48 @@ def test_permuted_labels_are_named_with_the_mapping(tmp_path):
     f = findings(tmp_path, permuted)
     note = notes_by_rule(f)["accuracy.overall"]
     assert (note.branch, regime(f)) == ("permuted", "permuted")
-    assert ("The network predicts red as blue, green as red and blue as green (true class as predicted class)"
-            in note.text)
+    assert ("The network predicts class blue for class red (283 of its 300 images) and class red for class green "
+            "(29 of its 30 images).") in note.text
     assert "Relabelling its predictions one-to-one would make 91.8% (95% CI 88.4–94.2%) of them right" in note.text
     assert "untrained" not in note.text and "most frequent" not in note.text
     assert [(a.level, a.id) for a in alerts(f)] == [("error", "accuracy.permuted")]
     assert "labels look permuted" in caveat(f)
+
+
+def test_a_relabelling_pair_that_no_image_shows_is_not_said_to_be_predicted(tmp_path):
+    """The one-to-one assignment pairs every class with some predicted class: blue's 10 images are all read as
+    blue, yet the relabelling pairs blue with green, and "predicts blue as green" was said of a class never
+    predicted as green."""
+    note = notes_by_rule(findings(tmp_path, permuted))["accuracy.overall"]
+    assert "class green for class blue" not in note.text
+    assert ("No image of class blue is predicted as class green, the class the relabelling leaves for it: that pair "
+            "only completes the one-to-one assignment.") in note.text
+
+
+def test_where_the_labels_look_permuted_the_prediction_shares_are_judged_under_the_relabelling(tmp_path):
+    """Blue, 2.9% of the labels, predicted for 86% of the images was called a collapse beside the sentence that
+    the labels look permuted: under the relabelling blue stands for red, 88.2% of the labels."""
+    f = findings(tmp_path, permuted)
+    note = notes_by_rule(f)["accuracy.predictions"]
+    assert f.evaluation.quality.predictions.collapsed  # as stored, against blue's own share
+    assert note.branch == "follows-relabelling" and "collapse onto" not in note.text
+    assert ("not a collapse but the relabelling above, under which blue stands for red, 88.2% of the test labels; "
+            "1 of the 3 classes of the test split (green) is never predicted.") in note.text
+
+
+def test_calibration_is_not_judged_where_the_accuracy_itself_is_that_uncertain(tmp_path):
+    """12 of 12 right at 97% confidence: every bootstrap resample has accuracy 1 and a gap of exactly −3 points,
+    so the bootstrap alone called it underconfident; the accuracy's Wilson interval (75.8–100%) contains 97%."""
+    note = notes_by_rule(findings(tmp_path, all_right, ("a", "b")))["accuracy.calibration"]
+    assert note.branch == "neither", note.text
+    assert ("The mean confidence, 97.0%, falls short of the accuracy by 3.0 points, but the accuracy's own 95% "
+            "interval (75.8–100.0%) contains the mean confidence") in note.text
+    under = notes_by_rule(findings(tmp_path / "imbalanced", imbalanced))["accuracy.calibration"]
+    q = findings(tmp_path / "again", imbalanced).evaluation.quality
+    low, high = -q.calibration.gap.high * 100, -q.calibration.gap.low * 100  # said as a shortfall: positive
+    assert under.branch == "underconfident" and 0 < low < high
+    assert f"falls short of the accuracy by {-q.calibration.gap.value * 100:.1f} points (95% CI {low:.1f} to " \
+           f"{high:.1f})" in under.text
 
 
 def test_collapsed_predictions_of_random_weights_are_said_with_the_caveat(tmp_path):

@@ -157,6 +157,31 @@ def test_the_scale_sentence_both_ways(tmp_path):
     assert [r.relative_a for r in view.intra.rows] == ["0.240", "0.400", "0.520"]
 
 
+def test_the_summary_table_names_the_distance_of_each_ratio_and_silhouette(tmp_path):
+    """A row "Silhouette (scale-free)" on squared Euclidean distance beside a single report that headlines the
+    Euclidean one: each row says its distance, and the Euclidean figures stand beside the squared ones."""
+    findings = load_findings(_store(tmp_path, "a"))
+    view = compare_view(findings, findings, _doc(*_sides(b=1, c=1)), [], "a", "b", "k")
+    quantities = [r.quantity for r in view.summary]
+    assert quantities[-4:] == ["Inter / intra ratio of the mean Euclidean distance, all classes (scale-free)",
+                               "Inter / intra ratio of the mean MSE, a squared distance, all classes (scale-free)",
+                               "Silhouette on Euclidean distance (scale-free)",
+                               "Silhouette on squared Euclidean distance (scale-free)"]
+    assert view.summary[-4].a == "1.6×"
+
+
+def test_the_history_table_says_its_distance_and_that_raw_distances_do_not_compare():
+    from report.render.views.pages import history_view
+
+    rows = [{"checkpoint": f"e{i}.pt", "store": "s", "sha256": None, "position": {"epoch": i}, "accuracy": 0.9,
+             "two_sample": {}, "class_names": ["a", "b"], "metric": "mse", "intra_mean": 1.0, "inter_mean": 2.0,
+             "ratio": 2.0, "silhouette": 0.5, "nearest_centroid_accuracy": 0.9, "class_intra": {}}
+            for i in (1, 2)]
+    doc = {"order": "step", "rows": rows, "images": {k: f"{k}.png" for k in ("accuracy", "distances", "separation")}}
+    view = history_view(doc, [], "series")
+    assert (view.distance, view.silhouette_on) == ("MSE, a squared distance", "squared Euclidean distance")
+
+
 def test_sample_figures_keep_their_caveat(tmp_path):
     findings = load_findings(_store(tmp_path, "a"))
     note = _note(changes.run(findings, findings, _doc(*_sides(b=1, c=1))), "compare.two_sample")

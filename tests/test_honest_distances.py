@@ -335,6 +335,43 @@ def test_advice_names_only_relu_modules_and_what_counts_filters(tmp_path):
     assert note.evidence["relu_modules"] == ["relu1", "relu2"] and "filter_layers" in note.text
 
 
+def _raw_conv_filters(dead: bool, taker_type: str = "ReLU"):
+    """conv1's raw output as the filter layer, the trace recording which call takes which output: relu1 (of
+    taker_type) takes conv1's output directly."""
+    def change(docs):
+        docs[S] = separation_doc(activated=False, dead=(2,) if dead else ())
+        docs[S]["filters"][0].update(module="conv1", label="conv1 (Conv2d output)", dead=[], near_dead=[])
+        rows = docs[M]["trace"]["rows"]
+        for row in rows:
+            row["source"] = row["order"] - 1
+        rows[1]["type"] = taker_type
+    return change
+
+
+def test_raw_conv_output_a_relu_takes_directly_counts_dead_filters(tmp_path):
+    # issue 30 zoo: SmallCNN's conv2 → relu2 had filters never positive on every image, and the report said
+    # "no ReLU follows directly, so no filter is called dead" beside a maps sentence naming relu2 as the taker
+    f, notes = notes_of(tmp_path, _raw_conv_filters(dead=True))
+    (note,) = [n for n in notes if n.rule == "separation.filters"]
+    assert note.branch == "dead", note.text
+    assert "conv1: filter 2, never positive there, so zero after relu1" in note.text
+    assert "1 more is near-dead" in note.text and note.evidence["relu_takers"] == {"conv1": "relu1"}
+    from report.render.views.whole_split import filters_view  # the table says the same
+    (row,) = filters_view(f, Place(store_url="stores/s", numbers={})).layers
+    assert row.activated and row.dead == "2" and row.near_dead == "3"
+    from report.render.tables import filters as filters_table  # and so does tables/filters.csv
+
+    table = filters_table(f)
+    assert [r[2] for r in table.rows if r[5]] == [2] and [r[2] for r in table.rows if r[6]] == [3]
+    _, notes = notes_of(tmp_path, _raw_conv_filters(dead=False), "alive")
+    (note,) = [n for n in notes if n.rule == "separation.filters"]
+    assert note.branch == "none-dead" and "every filter in conv1 is positive somewhere" in note.text
+    # a GELU in between keeps negative values: still not dead
+    _, notes = notes_of(tmp_path, _raw_conv_filters(dead=True, taker_type="GELU"), "gelu")
+    (note,) = [n for n in notes if n.rule == "separation.filters"]
+    assert note.branch != "dead"
+
+
 # --- a whole build: every number the sentences cite, recomputed from the stored arrays ----------------------
 
 NET = '''
@@ -423,3 +460,78 @@ def test_every_cited_number_of_a_real_store_is_recomputed(five_per_class):
     assert len(verdicts) == 1
     for rule in ("separation.overall", "separation.depth", "separation.two_sample", "embeddings.separation"):
         assert "With random weights this describes the initialisation" in text[rule], rule
+
+
+# --- articles before class names ------------------------------------------------------------------------------
+
+def test_class_names_take_the_article_they_are_spoken_with(tmp_path):
+    # issue 30 zoo: "test image #0, a apple", "#5 (a aquarium_fish, ...)"; MNIST's 8 would read "a 8"
+    from report.render.interpret.activations import a_or_an
+    assert [a_or_an(w) for w in ("apple", "owl", "8", "11", "18", "80", "8×8", "7", "1", "100", "one", "unit",
+                                 "red", "Identity", "European")] == [
+        "an apple", "an owl", "an 8", "an 11", "an 18", "an 80", "an 8×8", "a 7", "a 1", "a 100", "a one",
+        "a unit", "a red", "an Identity", "a European"]
+
+    def vowel_names(docs):
+        docs[E]["class_names"] = ["apple", "owl", "eight"]
+    _, notes = notes_of(tmp_path, vowel_names)
+    text = " ".join(n.text for n in notes if n.rule.split(".")[0] in ("maps", "embeddings", "separation"))
+    assert not re.search(r"\ba (apple|owl|eight)\b", text), text
+    assert re.search(r"\ban (apple|owl|eight)\b", text), text
+
+
+def test_depth_says_when_the_measured_embedding_is_none_of_its_layers(tmp_path):
+    # issue 30 zoo, tiny ViT: "features entering head … silhouette 0.75" beside a depth path "norm 0.24 → head
+    # 0.48": the class token is indexed out of norm's output, so no depth layer is the embedding
+    _, notes = notes_of(tmp_path, lambda d: d[S].update(silhouette=0.75))
+    (note,) = [n for n in notes if n.rule == "separation.depth"]
+    assert "silhouette 0.75 on the same distance) are none of these outputs" in note.text
+    assert note.evidence["embedding_silhouette"] == 0.75
+    _, notes = notes_of(tmp_path, name="listed")  # the embedding is the last depth layer: nothing to add
+    (note,) = [n for n in notes if n.rule == "separation.depth"]
+    assert "none of these outputs" not in note.text
+
+
+def test_two_classes_make_one_pair_not_a_ranking(tmp_path):
+    # issue 30 zoo, two classes: "the closest classes are horizontal and vertical … pairs are ranked by the MSE
+    # ratio … fewer than 20 test images, so another sample of images could pick another pair": there is no other
+    def two_classes(docs):
+        docs[S]["classes"] = docs[S]["classes"][:2]
+        docs[S]["per_class"] = docs[S]["per_class"][:2]
+        for c in docs[S]["per_class"]:
+            c["n"] = 6
+    _, notes = notes_of(tmp_path, two_classes)
+    (note,) = [n for n in notes if n.rule == "separation.closest"]
+    assert note.text.startswith("With two classes there is one pair"), note.text
+    assert "ranked" not in note.text and "another pair" not in note.text
+
+
+def test_a_closest_pair_above_the_pooled_ratio_says_why(tmp_path):
+    # issue 30 zoo, 300/30/10 images: overall "9.0× in MSE" beside "the closest classes … 10.8× in MSE" read
+    # as a contradiction; the pooled ratio weighs the 300-image class most
+    f, notes = notes_of(tmp_path)
+    pair = f.separation.closest_pairs[0]["ratio"]
+    _, notes = notes_of(tmp_path, lambda d: d[S].update(ratio=pair / 2), "pooled-lower")
+    (note,) = [n for n in notes if n.rule == "separation.closest"]
+    assert "This pair's ratio is above the overall one" in note.text
+    _, notes = notes_of(tmp_path, lambda d: d[S].update(ratio=pair * 2), "pooled-higher")
+    (note,) = [n for n in notes if n.rule == "separation.closest"]
+    assert "above the overall one" not in note.text
+
+
+def test_a_closest_pair_below_one_is_said_not_to_be_separated(tmp_path):
+    # issue 30 zoo, 100 classes with random weights: a pair's ratio of 0.953 was printed "1.0×" with nothing
+    # saying that below 1 the two classes are not separated at all
+    from report.render import fmt
+
+    assert fmt.ratio(0.953) == "0.95×" and fmt.ratio(1.04) == "1.04×" and fmt.ratio(1.6) == "1.6×"
+
+    def below_one(docs):
+        for pair in docs[S]["closest_pairs"]:
+            pair["ratio"], pair["euclidean_ratio"] = 0.908, 0.953
+    _, notes = notes_of(tmp_path, below_one, "below-one")
+    (note,) = [n for n in notes if n.rule == "separation.closest"]
+    assert "0.95× in Euclidean distance" in note.text and "not separated at all" in note.text
+    _, notes = notes_of(tmp_path, None, "above-one")
+    (note,) = [n for n in notes if n.rule == "separation.closest"]
+    assert "not separated at all" not in note.text

@@ -113,7 +113,7 @@ CASES = {
     },
     "shapes.batch": {
         "moved": (edit((*ROW, 1, "output_batch"), 1),
-                  "1 call carries the batch in another dimension than the first, such as relu1 ((4, 6, 6) → "
+                  "1 call carries the batch in another dimension than the first, such as relu1 ((N, 4, 6, 6) → "
                   "(4, N, 6, 6)): the table writes N where the batch sits."),
         "full": (edit((*ROW, 3, "output_batch"), None),
                  "1 call takes or gives a tensor in which no dimension is the batch alone (in 1 call the batch is "
@@ -212,23 +212,24 @@ CASES = {
     "accuracy.overall": {  # issue 30: the regime from the balanced accuracy's interval against 1/K
         "learned": (no_change, "The network classifies 90.0% (95% CI 74.4–96.5%) of the 30 test images correctly "
                                "(3 errors); its balanced accuracy, the mean recall over the 3 classes of the test "
-                               "split, is 90.0% (95% CI 79.1–100.0%), above chance (1/3 = 33.3%)"),
+                               "split, is 90.0% (95% CI 74.4–96.5%), above chance (1/3 = 33.3%)"),
         "perfect": (edit((E,), evaluation_doc(predicted=TEST_LABELS)),
                     "all 30 test images correctly. With 30 images this establishes an accuracy of at least 88.6% (95% "
                     "Wilson interval 88.6–100.0%), not 100%"),
         "near-chance": (edit((E,), NEAR_CHANCE),
                         "40.0% (95% CI 24.6–57.7%) of the 30 test images correctly (18 errors); its balanced "
                         "accuracy, the mean recall over the 3 classes of the test split, is 40.0% (95% CI "
-                        "25.0–55.0%), an interval that contains chance (1/3 = 33.3%): the network has not learned"),
+                        "24.6–57.7%), an interval that contains chance (1/3 = 33.3%): the network has not learned"),
         "below-chance": (edit((E,), evaluation_doc(predicted=AVOIDS_TRUE_CLASS)),
                          "below chance (1/3 = 33.3%): the network is systematically wrong; the best one-to-one "
-                         "relabelling of its predictions reaches 50.0% (95% CI 34.8–65.2%) in balanced accuracy, not "
+                         "relabelling of its predictions reaches 50.0% (95% CI 33.2–66.8%) in balanced accuracy, not "
                          "clearly above what the same search finds for a network that avoids the true class at random "
                          "(about 1/2)"),
         "permuted": (edit((E,), PERMUTED),
                      "Relabelling its predictions one-to-one would make 90.0% (95% CI 74.4–96.5%) of them right, with "
-                     "a balanced accuracy of 90.0% (95% CI 79.1–100.0%): the labels look permuted. The network "
-                     "predicts zero as one, one as two and two as zero (true class as predicted class)"),
+                     "a balanced accuracy of 90.0% (95% CI 74.4–96.5%): the labels look permuted. The network "
+                     "predicts class one for class zero (10 of its 10 images), class two for class one (9 of its 10 "
+                     "images) and class zero for class two (8 of its 10 images)."),
         "unknown": (edit((E,), evaluation_doc(quality=False)),
                     "90.0% of the 30 test images correctly (3 errors). This store was written before intervals"),
         "one-class": (edit((E,), evaluation_doc(labels=[0] * 30, predicted=[0] * 28 + [1] * 2)),
@@ -259,17 +260,18 @@ CASES = {
         "collapsed": (edit((E,), evaluation_doc(predicted=[0] * 30)),
                       "The predictions collapse onto one class, zero: it is predicted for 30 of the 30 test images "
                       "(100.0%, 95% CI 88.6–100.0%), though it is 33.3% of the test labels; 2 of the 3 classes of "
-                      "the test split are never predicted."),
+                      "the test split (one and two) are never predicted."),
     },
     "accuracy.calibration": {
         "neither": (no_change, "Over 15 equal-width confidence bins, the expected calibration error is 15.0% (95% CI "
                                "11.7–21.7%, from 1,000 bootstrap resamples of the images). The mean confidence, 87.0%, "
-                               "differs from the accuracy by 3.0 points (95% CI −7.7 to 6.3): neither over- nor "
-                               "underconfidence is established."),
+                               "falls short of the accuracy by 3.0 points, but mean confidence minus accuracy has a "
+                               "95% CI of −7.7 to 6.3 points, which contains 0: neither over- nor underconfidence is "
+                               "established."),
         "overconfident": (edit((E,), evaluation_doc(predicted=[0, 1, 2] * 10, confidence=[0.9] * 30)),
-                          "exceeds the accuracy by 50 points (95% CI 33.3 to 66.7): the network is overconfident."),
+                          "exceeds the accuracy by 50.0 points (95% CI 33.3 to 66.7): the network is overconfident."),
         "underconfident": (edit((E,), evaluation_doc(predicted=TEST_LABELS, confidence=[0.5] * 30)),
-                           "falls short of the accuracy by 50 points (95% CI −50.0 to −50.0): the network is "
+                           "falls short of the accuracy by 50.0 points (95% CI 50.0 to 50.0): the network is "
                            "underconfident."),
     },
     "accuracy.training": {
@@ -388,7 +390,7 @@ CASES = {
                                "the network's activations (GELU) give negative values, not zero, where a unit is "
                                "silent"),
         "dead": (edit((S,), separation_doc(dead=(2,))), "1 filter is dead, zero for at least 99% of the test images "
-                                                         "(relu1: filter 2); 1 more are near-dead. Its weights"),
+                                                         "(relu1: filter 2); 1 more is near-dead. Its weights"),
     },
     "separation.errors": {
         "some": (no_change, "3 of 30 test images are misclassified. The most confident error is #5, a zero read as one "

@@ -342,7 +342,8 @@ def test_vit_sentences_describe_indexing_attention_expand_and_parameters(tmp_pat
     assert gaps.branch == "parameters" and "a branch" not in gaps.text
     assert gaps.text.startswith("Tensor.expand takes the parameter cls_token as its first input")
     batch = next(n for n in notes if n.rule == "shapes.batch")
-    assert batch.branch == "both" and "(17, 3, 4, 8) → (3, N, 4, 17, 8)" in batch.text
+    # both sides of a call that moves the batch show N: four dimensions do not seem to become five
+    assert batch.branch == "both" and "(N, 17, 3, 4, 8) → (3, N, 4, 17, 8)" in batch.text
 
 
 def test_an_index_that_is_not_the_class_token_says_only_what_it_picks(tmp_path):
@@ -574,3 +575,13 @@ def test_a_tiny_vit_report_says_nothing_the_trace_contradicts(tmp_path):
     assert "zero after a ReLU" not in text and "zero after the ReLU" not in text  # no ReLU in a ViT
     html = (out / "report.html").read_text()
     assert "<th>Norm</th><th>Other</th>" in html and "cls_token (class token, 32)" in html
+
+
+def test_one_pixel_is_singular_and_adaptive_pooling_that_keeps_the_size_has_no_stride(tmp_path):
+    # issue 30 zoo, ResNet-18 on 32×32: "= 1 pixels per side", and AdaptiveAvgPool2d on a 1×1 map counted as
+    # "pooling with stride 1"
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    notes = notes_of(store_of(tmp_path, model, example=torch.zeros(1, 3, 2, 2)), "shapes.step")
+    text = " ".join(n.text for n in notes)
+    assert "= 1 pixel per side" in text and "1 pixels" not in text
+    assert "pooling that keeps the size" in text and "stride 1" not in text

@@ -374,7 +374,7 @@ def test_accuracy_view_marks_wrong_predictions(tmp_path):
     docs["embeddings.json"] = embeddings_doc(predicted=[1, 2, 2, 2])
     v = build("accuracy", findings_of(tmp_path, docs))
     assert (v.n_test, v.accuracy, v.correct) == ("30", "90.0% (95% CI 74.4–96.5%)", "27")
-    assert v.balanced == "90.0% (95% CI 79.1–100.0%) against chance 1/3 = 33.3%"
+    assert v.balanced == "90.0% (95% CI 74.4–96.5%) against chance 1/3 = 33.3%"
     assert [(r.name, r.recall, r.interval, r.predicted, r.small) for r in v.per_class] == [
         ("zero", "100.0%", "72.2–100.0%", "10", True), ("one", "90.0%", "59.6–98.2%", "11", True),
         ("two", "80.0%", "49.0–94.3%", "9", True)]
@@ -587,22 +587,26 @@ def test_compare_view(tmp_path):
     assert (v.a.file, v.a.sha256, v.b.sha256) == ("a.pt", "12" * 8, "34" * 8)
     assert _summary(v) == {"Test accuracy": ("90.0%", "93.3%", "3.3 points", ""),
                            "Parameters": ("283", "283", "0", ""),
-                           "Inter / intra ratio of the mean MSE, all classes (scale-free)": ("2.6×", "3.0×", "", "1.2×"),
-                           "Silhouette (scale-free)": ("0.60", "0.60", "0", "")}
+                           "Inter / intra ratio of the mean Euclidean distance, all classes (scale-free)":
+                               ("1.6×", "1.6×", "", "1.00×"),
+                           "Inter / intra ratio of the mean MSE, a squared distance, all classes (scale-free)":
+                               ("2.6×", "3.0×", "", "1.2×"),
+                           "Silhouette on Euclidean distance (scale-free)": ("0.60", "0.60", "0", ""),
+                           "Silhouette on squared Euclidean distance (scale-free)": ("0.60", "0.60", "0", "")}
     assert [(r.relative, r.shape) for r in v.drift] == [("20.0%", "(4, 1, 3, 3)"), ("n/a", "(6,)")]
     assert v.drift_plot == "compares/k/images/drift.png"
     assert [k.caption for k in v.kernels] == ["A: conv1 kernels (scale ±0.5000).",
                                               "B: conv1 kernels (scale ±0.5000)."]
     assert (v.pairs[0].samples, v.pairs[0].change) == ("S1–S2", "0")
-    assert [r.ratio for r in v.intra.rows] == ["1.0×", "1.0×", "1.0×"]
+    assert [r.ratio for r in v.intra.rows] == ["1.00×", "1.00×", "1.00×"]
 
 
 def test_compare_view_shows_a_missing_ratio_as_not_available(tmp_path):
     """compare.html.j2 used to divide B's ratio by A's, failing when A's was None (or zero)."""
     v = compare_of(tmp_path, change_a=lambda d: d["separation.json"].update(ratio=None))
-    assert _summary(v)["Inter / intra ratio of the mean MSE, all classes (scale-free)"] == ("n/a", "3.0×", "", "n/a")
+    assert _summary(v)["Inter / intra ratio of the mean MSE, a squared distance, all classes (scale-free)"] == ("n/a", "3.0×", "", "n/a")
     v = compare_of(tmp_path / "zero", change_a=lambda d: d["separation.json"].update(ratio=0.0))
-    assert _summary(v)["Inter / intra ratio of the mean MSE, all classes (scale-free)"][3] == "n/a"
+    assert _summary(v)["Inter / intra ratio of the mean MSE, a squared distance, all classes (scale-free)"][3] == "n/a"
 
     def one_image_classes(docs):
         docs["separation.json"]["per_class"][1]["intra_mean"] = None
@@ -622,7 +626,8 @@ def test_compare_page_renders_a_missing_ratio(tmp_path):
     view = compare_of(tmp_path, change_a=lambda d: d["separation.json"].update(ratio=None))
     html = render_template("compare.html.j2", CompareContext(title="t", generated="g", created_iso="c",
                                                              stylesheet="s.css", view=view))
-    assert "<tr><td>Inter / intra ratio of the mean MSE, all classes (scale-free)</td><td>n/a</td><td>3.0×</td><td></td><td>n/a</td></tr>" in html
+    assert ("<tr><td>Inter / intra ratio of the mean MSE, a squared distance, all classes (scale-free)</td><td>n/a</td>"
+            "<td>3.0×</td><td></td><td>n/a</td></tr>") in html
 
 
 HISTORY_ROW = {"store": "s", "sha256": None, "position": None, "two_sample": {}, "class_names": [], "metric": None,

@@ -29,12 +29,17 @@ CONFIDENCE_LEVEL = 0.95
 CALIBRATION_BINS = 15
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0              # fixed: the same inputs give the same store bytes
-COLLAPSE_SHARE = 0.5            # collapsed: one class takes at least half of the predictions...
-COLLAPSE_FACTOR = 2.0           # ...and the Wilson lower bound of its share exceeds twice its share of the labels
+COLLAPSE_SHARE = 0.5            # collapsed: one class takes at least half of the predictions, and the Wilson lower
+                                # bound of its share lies more than halfway from its share of the labels to all of
+                                # them (twice its share of 1%; 75% of two balanced classes; 94% of a class of 88%)
 RELABEL_MAX_CLASSES = 1000      # the assignment works on a dense square matrix of the classes that occur
 RELABEL_SHUFFLES = 100          # shuffles of the predictions against the labels (each one assignment)
-BALANCED_METHOD = ("normal approximation of the mean of the per-class recalls, each class's variance taken from "
-                   "its Wilson interval")
+BALANCED_METHOD = ("classes of equal size: the Wilson interval of the pooled count (the balanced accuracy is then the "
+                   "accuracy); otherwise the union of two intervals of the mean of the per-class recalls, a normal "
+                   "approximation with each class's variance from its Wilson interval and the posterior of Brodersen "
+                   "et al. (2010), each recall Beta(correct + 1, wrong + 1), by 20,000 seeded draws")
+POSTERIOR_DRAWS = 20_000
+POSTERIOR_MAX_SAMPLED_CLASSES = 100  # beyond: the mean of so many independent recalls is normal to within draws' noise
 
 
 def wilson(k: int, n: int) -> tuple[float, float] | tuple[None, None]:
@@ -102,17 +107,39 @@ def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> Interval:
 
 
 def _mean_recall_interval(hits: np.ndarray, support: np.ndarray) -> dict:
-    """A normal approximation of the mean of K recalls, Var = Σ_c Var(recall_c) / K², each class's variance
-    taken from its Wilson interval ((high − low) / 2z)², around the observed mean. Not a Wilson interval of the
-    balanced accuracy itself (it is no proportion of one set of trials), and neither the plain Wald variance
-    nor a bootstrap stratified by class: both give a class whose recall is 0 or 1 no variance at all, so a
-    network that collapses onto one class, or gets 12 of 12 right, would get an interval of zero width exactly
-    where the regime is judged."""
+    """The 95% interval of the balanced accuracy (the mean of K recalls). With classes of equal size it is the
+    accuracy itself, so its interval is the accuracy's Wilson interval. Otherwise no single textbook interval holds
+    everywhere, so two are joined: a normal approximation around the observed mean (each class's variance from its
+    Wilson interval, so a recall of 0 or 1 keeps some width) is too narrow and symmetric where recalls sit at 1
+    (12 of 12 right); the posterior of Brodersen, Ong, Stephan and Buhmann (2010, "The balanced accuracy and its
+    posterior distribution") is skewed as it should be there, but its uniform prior pulls many tiny classes at
+    recall 0 towards 1/(n + 2). Their union is the conservative choice: the regime is judged on it."""
+    if len(set(support.tolist())) == 1:
+        low, high = wilson(int(hits.sum()), int(support.sum()))
+        return {"low": low, "high": high}
     z = norm.ppf(0.5 + CONFIDENCE_LEVEL / 2)
     variance = sum(((high - low) / (2 * z)) ** 2 for low, high in (wilson(k, n) for k, n in zip(hits, support)))
     value = float((hits / support).mean())
     half = float(z * np.sqrt(variance) / len(support))
-    return {"low": max(0.0, value - half), "high": min(1.0, value + half)}
+    posterior_low, posterior_high = _posterior_interval(hits, support)
+    return {"low": max(0.0, min(value - half, posterior_low)), "high": min(1.0, max(value + half, posterior_high))}
+
+
+def _posterior_interval(hits: np.ndarray, support: np.ndarray) -> tuple[float, float]:
+    """The central 95% of the mean of K Beta(k + 1, n − k + 1) recalls: by seeded draws up to
+    POSTERIOR_MAX_SAMPLED_CLASSES classes, beyond by the normal with the same moments (the mean of so many
+    independent recalls is normal to within the draws' own noise)."""
+    a, b = hits + 1.0, support - hits + 1.0
+    tail = (1 - CONFIDENCE_LEVEL) / 2
+    if len(support) <= POSTERIOR_MAX_SAMPLED_CLASSES:
+        rng = np.random.default_rng(BOOTSTRAP_SEED)
+        means = rng.beta(a[:, None], b[:, None], size=(len(support), POSTERIOR_DRAWS)).mean(0)
+        low, high = np.quantile(means, [tail, 1 - tail])
+    else:
+        centre = (a / (a + b)).mean()
+        spread = np.sqrt((a * b / ((a + b) ** 2 * (a + b + 1))).sum()) / len(support)
+        low, high = norm.ppf([tail, 1 - tail], loc=centre, scale=spread)
+    return float(low), float(high)
 
 
 def prediction_spread(labels: np.ndarray, predicted: np.ndarray, classes: int) -> PredictionSpread:
@@ -123,7 +150,13 @@ def prediction_spread(labels: np.ndarray, predicted: np.ndarray, classes: int) -
     return PredictionSpread(
         counts=[int(n) for n in counts], outside=int(len(predicted) - counts.sum()), most=most, most_share=share,
         most_true_share=true_share,
-        collapsed=bool(share.value >= COLLAPSE_SHARE and share.low > COLLAPSE_FACTOR * true_share))
+        collapsed=bool(share.value >= COLLAPSE_SHARE and share.low > collapse_threshold(true_share)))
+
+
+def collapse_threshold(true_share: float) -> float:
+    """The share of predictions whose Wilson lower bound calls a class's predictions collapsed: halfway from its
+    share of the labels to every prediction (with many classes about twice its share, and reachable with two)."""
+    return (true_share + 1) / 2
 
 
 # --- calibration ---------------------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ def possessive(name: str) -> str:
 def ratio(x: float | None) -> str:
     if x is None:
         return "n/a"
+    if 0.95 <= x < 1.05:  # near 1 the side of 1 matters (below: no separation at all): two decimals show it
+        return f"{x:.2f}×"
     return f"{x:.1f}×" if x < 100 else f"{x:,.0f}×"
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from report.render.findings import Findings, confusion_cells
 from report.render.load import read_document
+from report.render.interpret.separation import dead_and_near, zero_means_silent
 
 TABLES_DIR = "tables"
 
@@ -303,9 +304,12 @@ def filters(f: Findings) -> Table | None:
     s = f.separation
     if s is None or not s.filters:
         return None
-    rows = [(layer.module, layer.label, channel, layer.mean[channel], layer.zero_fraction[channel],
-             channel in layer.dead, channel in layer.near_dead, layer.images)
-            for layer in s.filters for channel in range(layer.channels)]
+    rows = []
+    for layer in s.filters:
+        # the section's own decision: dead only where zero means silent (at or directly before a ReLU)
+        dead, near = dead_and_near(f, layer) if zero_means_silent(f, layer) else ([], [])
+        rows += [(layer.module, layer.label, channel, layer.mean[channel], layer.zero_fraction[channel],
+                  channel in dead, channel in near, layer.images) for channel in range(layer.channels)]
     return Table("filters", "Activity of every filter over the test split", "filters",
                  ("layer", "label", "filter", "mean", "zero_fraction", "dead", "near_dead", "images"), rows)
 

@@ -120,14 +120,43 @@ def _below_chance(f: Findings, q: ClassificationQuality) -> str:
 
 def _permuted(f: Findings, q: ClassificationQuality) -> str:
     r = q.relabelling
-    moves = [f"{f.class_name(true)} as {f.class_name(predicted)}" for true, predicted in r.moves]
-    shown = moves[:NAMES_LISTED] + ([f"{fmt.integer(len(moves) - NAMES_LISTED)} more classes moved"]
+    supported, unsupported = _supported_moves(f, r.moves)
+    moves = [f"class {f.class_name(predicted)} for class {f.class_name(true)}{_move_count(f, true, predicted)}"
+             for true, predicted in supported]
+    shown = moves[:NAMES_LISTED] + ([f"another class for {fmt.integer(len(moves) - NAMES_LISTED)} more classes"]
                                     if len(moves) > NAMES_LISTED else [])
     where = f"below {_chance(q)}" if below_chance(q) else f"an interval that contains {_chance(q)}"
+    rest = "".join(f" No image of class {f.class_name(true)} is predicted as class {f.class_name(predicted)}, the "
+                   "class the relabelling leaves for it: that pair only completes the one-to-one assignment."
+                   for true, predicted in unsupported[:NAMES_LISTED])
     return (f", {where}. Relabelling its predictions one-to-one would make {ci(r.accuracy)} of them right, "
             f"with a balanced accuracy of {ci(r.balanced_accuracy)}: the labels look permuted. The network predicts "
-            f"{fmt.listing(shown)} (true class as predicted class); check the class order the checkpoint was "
-            "trained with (--class-names).")
+            f"{fmt.listing(shown)}.{rest} Check the class order the checkpoint was trained with (--class-names).")
+
+
+def _cell(f: Findings, true: int, predicted: int) -> int | None:
+    """Test images of class ``true`` predicted as ``predicted``; None for a store without per-image labels."""
+    e = f.evaluation
+    if not e.labels or len(e.labels) != len(e.predicted):
+        return None
+    return sum(1 for t, p in zip(e.labels, e.predicted) if t == true and p == predicted)
+
+
+def _supported_moves(f: Findings, moves) -> tuple[list, list]:
+    """The relabelling's moves that images show, and the true classes of those that none does: the assignment
+    is one-to-one, so a class whose images go elsewhere still gets a partner, and "predicts blue as green" of a
+    class never predicted as green would be false."""
+    counts = [(move, _cell(f, *move)) for move in moves]
+    return ([move for move, n in counts if n is None or n > 0],
+            [move for move, n in counts if n == 0])
+
+
+def _move_count(f: Findings, true: int, predicted: int) -> str:
+    n = _cell(f, true, predicted)
+    if n is None:
+        return ""
+    support = next(c.support for c in f.evaluation.quality.classes if c.cls == true)
+    return f" ({fmt.integer(n)} of its {fmt.integer(support)} images)"
 
 
 def _imbalance(f: Findings, q: ClassificationQuality) -> str:
@@ -265,9 +294,22 @@ def prediction_spread(f: Findings) -> Note | None:
                 "most_true_share": spread.most_true_share, "never_predicted": [c.cls for c in never],
                 "outside": spread.outside,
                 "criterion": "collapsed: the most-predicted class takes at least half of the predictions and the "
-                             "Wilson lower bound of its share exceeds twice its share of the test labels"}
+                             "Wilson lower bound of its share lies more than halfway from its share of the test labels to 100%"}
     outside = (f" {fmt.integer(spread.outside)} predictions name an output that is no class of the data."
                if spread.outside else "")
+    stands_for = _relabelled_true_class(f, q, spread.most)
+    if spread.collapsed and stands_for is not None:
+        true_share = next(c.support for c in q.classes if c.cls == stands_for) / n
+        evidence.update(stands_for=stands_for, stands_for_share=true_share)
+        if not spread.most_share.low > 2 * true_share:  # the relabelling accounts for the share: no collapse
+            return Note("accuracy.predictions", "follows-relabelling", "accuracy",
+                        f"Class {f.class_name(spread.most)} is predicted for {fmt.integer(spread.counts[spread.most])} "
+                        f"of the {fmt.integer(n)} test images "
+                        f"({ci_within(spread.most_share.value, spread.most_share.low, spread.most_share.high)}), "
+                        f"though it is {fmt.percent(spread.most_true_share)} of the test labels: not a collapse but "
+                        f"the relabelling above, under which {f.class_name(spread.most)} stands for "
+                        f"{f.class_name(stands_for)}, {fmt.percent(true_share)} of the test "
+                        f"labels{_never_clause(f, never, q)}.{outside}", evidence)
     if spread.collapsed:
         return Note("accuracy.predictions", "collapsed", "accuracy",
                     f"The predictions collapse onto one class, {f.class_name(spread.most)}: it is predicted for "
@@ -283,10 +325,19 @@ def prediction_spread(f: Findings) -> Note | None:
                 f"is {fmt.percent(spread.most_true_share)} of the test labels.{outside}", evidence)
 
 
+def _relabelled_true_class(f: Findings, q: ClassificationQuality, predicted: int) -> int | None:
+    """Where the labels look permuted: the true class the relabelling pairs with ``predicted`` (a share of the
+    predictions is judged against that class's share of the labels, not its namesake's); None otherwise."""
+    if performance(f) != "permuted":
+        return None
+    return next((true for true, onto in q.relabelling.moves if onto == predicted), predicted)
+
+
 def _never_clause(f: Findings, never, q: ClassificationQuality) -> str:
     if not never:
         return ""
-    return (f"; {fmt.integer(len(never))} of the {fmt.integer(q.test_classes)} classes of the test split "
+    named = f" ({_names(f, (c.cls for c in never))})" if len(never) <= NAMES_LISTED else ""
+    return (f"; {fmt.integer(len(never))} of the {fmt.integer(q.test_classes)} classes of the test split{named} "
             f"{'is' if len(never) == 1 else 'are'} never predicted")
 
 
@@ -305,7 +356,10 @@ def _never_text(f: Findings, never) -> str:
 
 def calibration(f: Findings) -> Note | None:
     """ECE with its bootstrap interval; over- or underconfident only when the interval of mean confidence minus
-    accuracy excludes 0 on that side."""
+    accuracy excludes 0 on that side and the mean confidence lies outside the accuracy's Wilson interval on that
+    side. The bootstrap alone cannot see the accuracy's uncertainty where (nearly) every image is right or wrong:
+    12 of 12 right gives every resample an accuracy of 1, and a gap of 0.00001 points would read as
+    "underconfident"."""
     q = quality(f)
     if q is None or q.calibration is None:
         return None
@@ -313,23 +367,38 @@ def calibration(f: Findings) -> Note | None:
     evidence = {"ece": [c.ece.value, c.ece.low, c.ece.high], "gap": [c.gap.value, c.gap.low, c.gap.high],
                 "mean_confidence": c.mean_confidence, "bins": len(c.bins), "images": c.images,
                 "resamples": c.resamples, "seed": c.seed,
+                "accuracy": [q.accuracy.value, q.accuracy.low, q.accuracy.high],
                 "criterion": "overconfident: the 95% bootstrap interval of mean confidence minus accuracy lies above "
-                             "0; underconfident: below 0"}
+                             "0 and the mean confidence above the accuracy's 95% Wilson interval; underconfident: "
+                             "both below"}
     over = (f" (over the {fmt.integer(c.images)} images with finite scores)" if c.images < f.evaluation.n_test else "")
     start = (f"Over {len(c.bins)} equal-width confidence bins{over}, the expected calibration error is "
              f"{fmt.percent(c.ece.value)} (95% CI {fmt.percent_range(c.ece.low, c.ece.high)}, from "
              f"{fmt.integer(c.resamples)} bootstrap resamples of the images). The mean confidence, "
              f"{fmt.percent(c.mean_confidence)}, ")
-    gap = f"{fmt.number(abs(c.gap.value) * 100, 2)} points (95% CI {fmt.points_range(c.gap.low, c.gap.high)})"
-    if c.gap.low > 0:
+    if c.gap.low > 0 and c.mean_confidence > q.accuracy.high:
         return Note("accuracy.calibration", "overconfident", "accuracy",
-                    f"{start}exceeds the accuracy by {gap}: the network is overconfident.", evidence)
-    if c.gap.high < 0:
+                    f"{start}exceeds the accuracy by {_points(c.gap.value)} points (95% CI "
+                    f"{fmt.points_range(c.gap.low, c.gap.high)}): the network is overconfident.", evidence)
+    if c.gap.high < 0 and c.mean_confidence < q.accuracy.low:
         return Note("accuracy.calibration", "underconfident", "accuracy",
-                    f"{start}falls short of the accuracy by {gap}: the network is underconfident.", evidence)
+                    f"{start}falls short of the accuracy by {_points(c.gap.value)} points (95% CI "
+                    f"{fmt.points_range(-c.gap.high, -c.gap.low)}): the network is underconfident.", evidence)
+    direction = "exceeds" if c.gap.value > 0 else "falls short of"
+    why = (f"the accuracy's own 95% interval ({fmt.percent_range(q.accuracy.low, q.accuracy.high)}) contains the mean "
+           "confidence" if c.gap.low > 0 or c.gap.high < 0 else
+           f"mean confidence minus accuracy has a 95% CI of {fmt.points_range(c.gap.low, c.gap.high)} points, "
+           "which contains 0")
     return Note("accuracy.calibration", "neither", "accuracy",
-                f"{start}differs from the accuracy by {gap}: neither over- nor underconfidence is established.",
-                evidence)
+                f"{start}{direction} the accuracy by {_points(c.gap.value)} points, but {why}: neither over- nor "
+                "underconfidence is established.", evidence)
+
+
+def _points(difference: float) -> str:
+    """A difference of shares in percentage points, to the decimal the shares are written with ("95.5", not
+    "96" beside 99.9% and 4.4%); "less than 0.1" where that decimal would read 0.0."""
+    text = f"{abs(difference) * 100:.1f}"
+    return "less than 0.1" if difference and float(text) == 0 else text
 
 
 # --- training, non-finite scores -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from analysis.store.schema import POOLING_TYPES
@@ -10,6 +11,21 @@ from report.render.findings import Findings, MapGrid, TraceRow
 from report.render.interpret import Note
 
 DETAIL_UP_TO = 4   # layers described one by one; beyond this, one summary sentence
+
+
+def a_or_an(word: str) -> str:
+    """The word with its indefinite article, by how it is spoken: "an apple", "an owl", "an 8", "an 11", "an
+    8×8 window", but "a 7", "a one", "a unit". Class names are whatever the data calls its classes."""
+    text = str(word)
+    lower = text.lower()
+    digits = re.match(r"\d+", lower)
+    if digits:
+        number = digits.group()
+        spoken_vowel = number.startswith("8") or (number[:2] in ("11", "18") and len(number) % 3 == 2)
+    else:
+        spoken_vowel = (lower[:1] in ("a", "e", "i", "o", "u") and not lower.startswith(("one", "once", "uni", "use",
+                                                                                         "usu", "uti", "eu")))
+    return f"{'an' if spoken_vowel else 'a'} {text}"
 
 
 def _kernel_sentence(kernel: dict) -> tuple[str, str]:
@@ -25,7 +41,7 @@ def _kernel_sentence(kernel: dict) -> tuple[str, str]:
                                 f"each is one {window} filter slid over the single input channel, and each gives "
                                 "one activation map.")
     return "multi-input", (f"{kernel['name']} has {out_ch} kernels of shape {fmt.shape(kernel['shape'][1:])}: "
-                           f"each spans all {in_ch} input channels with a {window} window and sums them into one map.")
+                           f"each spans all {in_ch} input channels with {a_or_an(window)} window and sums them into one map.")
 
 
 def kernels(f: Findings) -> list[Note]:
@@ -49,10 +65,10 @@ def input_prediction(f: Findings) -> Note:
     evidence = {"index": image.index, "label": image.label, "predicted": image.predicted}
     if image.predicted == image.label:
         return Note("maps.input", "correct", "activations",
-                    f"The input is test image #{image.index}, a {label}; the network classifies it as "
+                    f"The input is test image #{image.index}, {a_or_an(label)}; the network classifies it as "
                     f"{predicted} with {fmt.percent(image.confidence)} confidence.", evidence)
     return Note("maps.input", "wrong", "activations",
-                f"The input is test image #{image.index}, a {label}, but the network predicts "
+                f"The input is test image #{image.index}, {a_or_an(label)}, but the network predicts "
                 f"{predicted} ({fmt.percent(image.confidence)} confidence): read its maps as a failure case.",
                 evidence)
 
@@ -98,7 +114,7 @@ def _dead_phrase(f: Findings, grid: MapGrid) -> tuple[str, str]:
     if step == "relu":
         return f"never positive (all ≤ 0), so zero after the ReLU that takes them ({taker.name})", ""
     if step == "other":
-        what = f"{taker.name}, a {taker.type}," if taker.kind == "module" else taker.name
+        what = f"{taker.name}, {a_or_an(taker.type)}," if taker.kind == "module" else taker.name
         return "never positive (all ≤ 0)", (f" This is a raw output that no ReLU takes directly ({what} takes it), "
                                             "so a map ≤ 0 here is not a silent one.")
     return "never positive (all ≤ 0)", " This is a raw output, before any activation."

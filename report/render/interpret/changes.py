@@ -6,6 +6,8 @@ from analysis.store.schema import METRIC_BY_ID, PRIMARY_METRIC, EmbeddingScale, 
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
+from report.render.history import training_run
+from report.render.interpret.distances import silhouette_distance
 from report.render.interpret.embeddings import ANECDOTAL_BELOW
 
 SAME_WITHIN = 0.05   # relative change below which a quantity "barely changed"
@@ -153,7 +155,7 @@ def embedding_scale(a: Findings, b: Findings, doc: dict) -> Note | None:
                     "or each class's spread relative to its own checkpoint's mean inter-class distance.", evidence)
     return Note("compare.scale", "same", "changes",
                 f"The embedding values are on about the same scale in A and B ({measured}, within "
-                f"{fmt.percent(SAME_WITHIN, 0)}), so raw distances can be set side by side; {free} remain the "
+                f"{fmt.percent(SAME_WITHIN, 0)}), so raw distances can be set side by side; {free}, remain the "
                 "safer comparison.", evidence)
 
 
@@ -163,14 +165,54 @@ def whole_split(a: Findings, b: Findings, doc: dict) -> Note | None:
     sa, sb = a.separation, b.separation
     step = sb.silhouette - sa.silhouette
     branch = "better" if step > SILHOUETTE_SAME else "worse" if step < -SILHOUETTE_SAME else "same"
-    metric = METRIC_BY_ID[sa.metric].name if sa.metric in METRIC_BY_ID else sa.metric
     return Note("compare.whole_split", branch, "changes",
-                f"Over the whole test split the class separation (inter/intra ratio of the mean {metric}"
-                f"{SQUARED.get(sa.metric, '')}) "
-                f"{_change(sa.ratio, sb.ratio)} ({fmt.ratio(sa.ratio)} → {fmt.ratio(sb.ratio)}), and the silhouette "
-                f"went from {fmt.number(sa.silhouette, 2)} to {fmt.number(sb.silhouette, 2)}; both are scale-free, "
-                "so they compare across checkpoints.", {"a": sa.silhouette, "b": sb.silhouette,
-                                                        "ratio_a": sa.ratio, "ratio_b": sb.ratio})
+                f"Class separation over the whole test split: the {_ratio_change(sa, sb)}, and the "
+                f"{_silhouette_change(sa, sb)}; both are scale-free, so they compare across checkpoints.",
+                {"a": sa.silhouette, "b": sb.silhouette, "ratio_a": sa.ratio, "ratio_b": sb.ratio,
+                 "metric": sa.metric})
+
+
+def _ratio_change(sa, sb) -> str:
+    """The change of the inter/intra ratio, said of the Euclidean ratio where both stores hold it (a ratio of
+    squared distances is about the square of it, and its change about twice as large), with the stored
+    metric's beside it."""
+    metric = METRIC_BY_ID[sa.metric].name if sa.metric in METRIC_BY_ID else sa.metric
+    stored = f"{fmt.ratio(sa.ratio)} → {fmt.ratio(sb.ratio)}"
+    ea, eb = getattr(sa, "euclidean", None), getattr(sb, "euclidean", None)
+    if ea and eb and ea.ratio and eb.ratio and sa.metric == "mse":
+        return (f"inter/intra ratio of the mean Euclidean distance {_change(ea.ratio, eb.ratio)}: "
+                f"{fmt.number(ea.ratio, 3)}× → {fmt.number(eb.ratio, 3)}× (in MSE, a squared distance, {stored})")
+    squared = f"{SQUARED[sa.metric]}," if sa.metric in SQUARED else ""
+    return f"inter/intra ratio of the mean {metric}{squared} {_change(sa.ratio, sb.ratio)}: {stored}"
+
+
+def _silhouette_change(sa, sb) -> str:
+    """The silhouette on the distance it was computed on; the Euclidean one first where both stores hold it, as
+    the single report gives it."""
+    stored = f"{fmt.number(sa.silhouette, 2)} to {fmt.number(sb.silhouette, 2)}"
+    ea, eb = getattr(sa, "euclidean", None), getattr(sb, "euclidean", None)
+    if ea and eb and sa.metric != "euclidean":
+        return (f"silhouette on Euclidean distance went from {fmt.number(ea.silhouette, 2)} to "
+                f"{fmt.number(eb.silhouette, 2)} ({stored} on {silhouette_distance(sa.metric)})")
+    return f"silhouette on {silhouette_distance(sa.metric)} went from {stored}"
+
+
+def separate_runs(a: Findings, b: Findings) -> tuple | None:
+    """The training runs of A and B where both record one and they differ; None otherwise."""
+    run_a, run_b = training_run(a.evaluation.training), training_run(b.evaluation.training)
+    return (run_a, run_b) if run_a and run_b and run_a.id != run_b.id else None
+
+
+def runs(a: Findings, b: Findings, doc: dict) -> Note | None:
+    """Checkpoints of separate training runs: B is not A trained further (history keeps such runs apart too)."""
+    separate = separate_runs(a, b)
+    if separate is None:
+        return None
+    run_a, run_b = separate
+    return Note("compare.runs", "separate", "changes",
+                f"A and B come from separate training runs (A: {run_a.description}; B: {run_b.description}): B is "
+                "not A trained further, so what differs below is the outcome of two trainings, not what more "
+                "training changed.", {"run_a": run_a.id, "run_b": run_b.id})
 
 
 def largest_drift(a: Findings, b: Findings, doc: dict) -> Note | None:
@@ -182,13 +224,18 @@ def largest_drift(a: Findings, b: Findings, doc: dict) -> Note | None:
         return Note("compare.drift", "identical", "changes", "All parameters are identical in A and B.", {})
     total_a = sum(r["norm_a"] ** 2 for r in rows) ** 0.5
     total_change = sum(r["change"] ** 2 for r in rows) ** 0.5
-    return Note("compare.drift", "moved", "changes",
-                f"{top['name']} moved most: ‖B − A‖ is {fmt.percent(top['relative'])} of ‖A‖. Over all parameters "
-                f"the change is {fmt.percent(total_change / total_a if total_a else 0)} of A's norm.",
-                {"layer": top["name"], "relative": top["relative"]})
+    measured = (f"‖B − A‖ is {fmt.percent(top['relative'])} of ‖A‖. Over all parameters the difference is "
+                f"{fmt.percent(total_change / total_a if total_a else 0)} of A's norm")
+    evidence = {"layer": top["name"], "relative": top["relative"]}
+    if separate_runs(a, b):
+        return Note("compare.drift", "separate-runs", "changes",
+                    f"{top['name']} differs most between the two runs: {measured}. Two separately trained networks "
+                    "need not match unit for unit (their hidden units can sit in any order), so this measures how "
+                    "far apart they ended, not how far training moved the weights.", evidence)
+    return Note("compare.drift", "moved", "changes", f"{top['name']} moved most: {measured}.", evidence)
 
 
-RULES = (accuracy, paired_test, embedding_scale, two_sample_separation, whole_split, largest_drift)
+RULES = (runs, accuracy, paired_test, embedding_scale, two_sample_separation, whole_split, largest_drift)
 
 
 def run(a: Findings, b: Findings, doc: dict) -> list[Note]:
@@ -259,6 +306,20 @@ def _accuracy_trend(first: dict, last: dict, start: str, where: str) -> Note:
                 evidence)
 
 
+def _ratio_name(metric: str | None) -> str:
+    """ "inter/intra ratio of the mean MSE, a squared distance," for a history row's stored metric ("inter/intra"
+    for a row that names none)."""
+    if not metric:
+        return "inter/intra"
+    name = METRIC_BY_ID[metric].name if metric in METRIC_BY_ID else metric
+    return f"inter/intra ratio of the mean {name}{SQUARED.get(metric, '')},"
+
+
+def _on(row: dict) -> str:
+    """", on squared Euclidean distance": the distance a history row's silhouette was computed on."""
+    return f", on {silhouette_distance(row['metric'])}" if row.get("metric") else ""
+
+
 def _trend(rows: list[dict], within: str) -> list[Note]:
     """First against last checkpoint, and where separation peaks; ``within``: the run they belong to, as the
     start of each sentence ("" for a series of one run)."""
@@ -278,11 +339,13 @@ def _trend(rows: list[dict], within: str) -> list[Note]:
     if best is last:
         notes.append(Note("history.separation", "best-last", "history",
                           f"{start}: the silhouette is highest at the last checkpoint ({fmt.number(last['silhouette'], 2)}, "
-                          f"from {fmt.number(first['silhouette'], 2)}; inter/intra {fmt.ratio(first['ratio'])} → "
+                          f"from {fmt.number(first['silhouette'], 2)}{_on(last)}; "
+                          f"{_ratio_name(last.get('metric'))} {fmt.ratio(first['ratio'])} → "
                           f"{fmt.ratio(last['ratio'])}).", evidence))
     else:
         notes.append(Note("history.separation", "best-earlier", "history",
                           f"{start}: the silhouette is highest at {best['checkpoint']} "
-                          f"({fmt.number(best['silhouette'], 2)}) and ends lower ({fmt.number(last['silhouette'], 2)}).",
+                          f"({fmt.number(best['silhouette'], 2)}{_on(best)}) and ends "
+                          f"lower ({fmt.number(last['silhouette'], 2)}).",
                           evidence))
     return notes

@@ -7,6 +7,7 @@ from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import Note
 from report.render.interpret import distances
+from report.render.interpret.activations import a_or_an
 from report.render.interpret.regime import caveat
 
 SIMILAR_WITHIN = distances.SIMILAR_WITHIN    # intra means within 10% of each other count as equally compact
@@ -14,7 +15,7 @@ ANECDOTAL_BELOW = distances.ENOUGH_SAMPLES   # samples per class under which con
 PRIMARY_NAME = METRIC_NAMES[PRIMARY_METRIC]
 
 
-# The course report (../shared/reference/assignment-2-report.md): fc2 embeddings, after ReLU, of two 6s and two
+# The course report (assignment 2): fc2 embeddings, after ReLU, of two 6s and two
 # 7s of the assignment CNN, MSE between them. Only their ordering can carry over to another training run.
 COURSE_REPORT = {"6": 110.5971, "7": 225.5673, "6-7": 1619.8328}
 
@@ -163,7 +164,7 @@ def sample_predictions(f: Findings) -> Note:
     if not wrong:
         return Note("embeddings.predictions", "all-correct", "embeddings",
                     f"The network classifies all {len(f.embeddings.samples)} samples correctly.", {"wrong": 0})
-    names = fmt.listing(f"#{s.index} (a {f.class_name(s.label)}, predicted {f.class_name(s.predicted)})"
+    names = fmt.listing(f"#{s.index} ({a_or_an(f.class_name(s.label))}, predicted {f.class_name(s.predicted)})"
                         for s in wrong)
     return Note("embeddings.predictions", "some-wrong", "embeddings",
                 f"{len(wrong)} of {len(f.embeddings.samples)} samples {'is' if len(wrong) == 1 else 'are'} misclassified: "

@@ -7,6 +7,7 @@ from report.render import fmt
 from report.render.findings import Findings, confusion_cells
 from report.render.interpret import Note
 from report.render.interpret import distances
+from report.render.interpret.activations import a_or_an, next_step
 from report.render.interpret.distances import interval_order, ratio_phrase, silhouette_distance
 from report.render.interpret.embeddings import embedding_name
 from report.render.interpret.regime import SMALL_CLASS, caveat
@@ -192,16 +193,30 @@ def closest_pair(f: Findings) -> Note | None:
         return None
     pair = s.closest_pairs[0]
     a, b = _names(f, pair["a"], pair["b"])
-    text = (f"Relative to their spread, the closest classes are {a} and {b}: the mean distance between them over "
+    # with two classes there is one pair: "the closest classes" would rank a list of one
+    lead = (f"With two classes there is one pair, {a} and {b}" if len(s.classes) == 2 else
+            f"Relative to their spread, the closest classes are {a} and {b}")
+    text = (f"{lead}: the mean distance between them over "
             f"their average distance within a class is {ratio_phrase(pair['ratio'], s.metric, pair.get('euclidean_ratio'))}"
-            f"{'; pairs are ranked by the MSE ratio' if s.metric == 'mse' else ''}. The figure shows, for each, the "
+            f"{'; pairs are ranked by the MSE ratio' if s.metric == 'mse' and len(s.classes) > 2 else ''}. The figure shows, for each, the "
             "image lying nearest to the other class's centroid: the place to look for shared strokes or shapes.")
+    if s.ratio is not None and pair["ratio"] > s.ratio and len(s.classes) > 2:
+        # the overall ratio pools all pairs of images, so the largest classes weigh most; a class pair's ratio
+        # averages its two classes' spreads: every pair can lie above the pooled figure without contradiction
+        text += (f" This pair's ratio is above the overall one ({fmt.ratio(s.ratio)} in "
+                 f"{'MSE' if s.metric == 'mse' else METRIC_NAMES.get(s.metric, s.metric)}) because the overall "
+                 "ratio pools every pair of images, so the largest classes weigh most, while a class pair's ratio "
+                 "gives its two classes equal weight.")
+    below_one = [r for r in (pair["ratio"], pair.get("euclidean_ratio")) if r is not None and r < 1]
+    if below_one:
+        text += (" A ratio below 1 means that images of the two classes lie closer to each other, on average, than "
+                 "images of one class do: in this embedding these two classes are not separated at all.")
     confused, count = _most_confused(f)
     shown = [tuple(sorted((p["a"], p["b"]))) for p in s.closest_pairs]
     evidence = {"pair": [pair["a"], pair["b"]], "closest_shown": shown, "most_confused": confused, "errors": count,
                 "ratio": pair["ratio"], "euclidean_ratio": pair.get("euclidean_ratio")}
     images = {c.cls: c.n for c in s.per_class}
-    small = [c for c in (pair["a"], pair["b"]) if images.get(c, SMALL_CLASS) < SMALL_CLASS]
+    small = [c for c in (pair["a"], pair["b"]) if images.get(c, SMALL_CLASS) < SMALL_CLASS and len(s.classes) > 2]
     tail = caveat(f)
     if small:
         tail = (f" {'Class' if len(small) == 1 else 'Classes'} {fmt.listing(f.class_name(c) for c in small)} "
@@ -250,6 +265,19 @@ def _path(layers) -> str:
     return " → ".join(f"{d.label} {fmt.number(d.silhouette, 2)}" for d in layers)
 
 
+def _embedding_apart(f: Findings, layers) -> str:
+    """A remark where the embedding the other sentences measure is not among the depth layers (a ViT's class
+    token, taken out of norm's output by indexing between modules): without it, "norm 0.24 → head 0.48" beside
+    "the features entering head … 0.75" reads as a contradiction."""
+    s = f.separation
+    if s.silhouette is None or any(abs(d.silhouette - s.silhouette) < 5e-4 for d in layers):
+        return ""
+    return (f" {fmt.sentence(embedding_name(f))} that the other separation sentences measure ({fmt.integer(s.dimensions)} "
+            f"values; silhouette {fmt.number(s.silhouette, 2)} on the same distance) are none of these outputs: the "
+            "forward computes them from a layer's output between modules (by indexing, pooling or reshaping, for "
+            "example), so their separation need not match any value here.")
+
+
 def depth(f: Findings) -> Note | None:
     """Silhouette layer by layer. Separation "grows" only when the last layer's silhouette exceeds the first's by
     more than DEPTH_TOLERANCE and no layer lowers it by more than that ("falls" the same way down); a change
@@ -270,7 +298,10 @@ def depth(f: Findings) -> Note | None:
                              f"{DEPTH_TOLERANCE:g}; no separation: no silhouette above 0"}
     path = f"silhouette on {distance}: {_path(layers)}"
     change = last.silhouette - first.silhouette
-    regime = caveat(f)
+    apart = _embedding_apart(f, layers)
+    if apart:
+        evidence |= {"embedding_silhouette": s.silhouette, "embedding_dims": s.dimensions}
+    regime = apart + caveat(f)
     if all(d.silhouette <= 0 for d in layers):
         return Note("separation.depth", "separates-nowhere", "depth",
                     f"The classes do not separate at any layer measured ({path}): no silhouette is positive, so at "
@@ -305,7 +336,29 @@ def zero_means_silent(f: Findings, layer) -> bool:
     ReLU6): only there is a never-positive map "dead". Older stores marked GELU, SiLU, LeakyReLU and Hardswish
     outputs activated too; the trace's type of the module overrules them."""
     types = {row.type for row in f.trace.rows if row.kind == "module" and row.name == layer.module}
-    return layer.activated and (not types or bool(types & set(SILENT_ZERO_TYPES)))
+    if layer.activated:
+        return not types or bool(types & set(SILENT_ZERO_TYPES))
+    return relu_taker(f, layer) is not None
+
+
+def relu_taker(f: Findings, layer) -> str | None:
+    """The ReLU that takes a raw filter layer's output directly (conv → ReLU), or None: there a map that is never
+    positive is zero after that ReLU, so the filter is as dead as one measured at the ReLU's output."""
+    if layer.activated:
+        return None
+    step, taker = next_step(f, layer.module)
+    return taker.name if step == "relu" else None
+
+
+def dead_and_near(f: Findings, layer) -> tuple[list[int], list[int]]:
+    """Dead and near-dead filters of a layer where zero means silent. The analysis lists them only at activated
+    outputs; for a raw output a ReLU takes directly, the same shares of never-positive images decide."""
+    if layer.activated:
+        return list(layer.dead), list(layer.near_dead)
+    dead_share, near_share = f.separation.settings["dead_share"], f.separation.settings["near_dead_share"]
+    shares = list(enumerate(layer.zero_fraction))
+    return ([i for i, z in shares if z is not None and z >= dead_share],
+            [i for i, z in shares if z is not None and near_share <= z < dead_share])
 
 
 def dead_filters(f: Findings) -> Note | None:
@@ -339,20 +392,32 @@ def dead_filters(f: Findings) -> Note | None:
                     f"{raw}: the network has no ReLU module{'; it applies its activations as functions' + applied if functions else ''}, "
                     "and filter statistics are taken at module outputs.", {"relu_modules": [], "functions": functions})
     counted = [layer for layer in s.filters if zero_means_silent(f, layer)]
-    dead = [(layer, layer.dead) for layer in counted if layer.dead]
-    near = sum(len(layer.near_dead) for layer in counted)
+    found = {layer.module: dead_and_near(f, layer) for layer in counted}
+    dead = [(layer, found[layer.module][0]) for layer in counted if found[layer.module][0]]
+    near = sum(len(found[layer.module][1]) for layer in counted)
+    takers = {layer.module: relu_taker(f, layer) for layer in counted}
     share = fmt.percent(s.settings["dead_share"], 0)
     if not dead:
         return Note("separation.filters", "none-dead", "filters",
                     f"No filter is dead: every filter in {fmt.listing(l.module for l in counted)} is positive "
                     f"somewhere for more than {fmt.percent(1 - s.settings['dead_share'], 0)} of the "
-                    f"{fmt.integer(s.n)} test images{f'; {near} are near-dead' if near else ''}.", {"near": near})
-    listing = "; ".join(f"{layer.module}: filter{'s' if len(ids) > 1 else ''} {_first(ids)}" for layer, ids in dead)
+                    f"{fmt.integer(s.n)} test images{_near_text(near, more='')}.", {"near": near})
+    listing = "; ".join(f"{layer.module}: filter{'s' if len(ids) > 1 else ''} {_first(ids)}"
+                        f"{_zero_after(takers[layer.module])}" for layer, ids in dead)
     total = sum(len(ids) for _, ids in dead)
     return Note("separation.filters", "dead", "filters",
                 f"{total} filter{'s are' if total > 1 else ' is'} dead, zero for at least {share} of the test images "
-                f"({listing}){f'; {near} more are near-dead' if near else ''}. {'Their' if total > 1 else 'Its'} weights take up space but do "
-                "not contribute for these images.", {"dead": total, "near": near})
+                f"({listing}){_near_text(near)}. {'Their' if total > 1 else 'Its'} weights take up space but do "
+                "not contribute for these images.", {"dead": total, "near": near,
+                                                      "relu_takers": {m: t for m, t in takers.items() if t}})
+
+
+def _near_text(near: int, more: str = " more") -> str:
+    return f"; {near}{more} {'is' if near == 1 else 'are'} near-dead" if near else ""
+
+
+def _zero_after(taker: str | None) -> str:
+    return f", never positive there, so zero after {taker}, the ReLU that takes that output" if taker else ""
 
 
 def _first(ids: list[int], limit: int = 8) -> str:
@@ -370,7 +435,7 @@ def errors(f: Findings) -> Note | None:
     label, predicted = _names(f, worst["label"], worst["predicted"])
     return Note("separation.errors", "some", "errors",
                 f"{fmt.integer(s.wrong)} of {fmt.integer(s.n)} test images are misclassified. The most confident "
-                f"error is #{worst['index']}, a {label} read as {predicted} with "
+                f"error is #{worst['index']}, {a_or_an(label)} read as {predicted} with "
                 f"{fmt.percent(worst['confidence'])} confidence; "
                 + ("the image below is that error." if len(s.misclassified) == 1 else
                    f"the images below are the {len(s.misclassified)} most confident errors."), {"wrong": s.wrong})

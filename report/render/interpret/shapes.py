@@ -17,6 +17,10 @@ def _pair(value) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else tuple(value)
 
 
+def _pixels(n: int) -> str:
+    return f"{n} pixel{'' if n == 1 else 's'}"
+
+
 def _conv_sentence(row: TraceRow) -> tuple[str, str]:
     g = row.geometry
     (k, _), (s, _), (p, _) = _pair(g.get("kernel_size", 1)), _pair(g.get("stride", 1)), _pair(g.get("padding", 0))
@@ -29,7 +33,7 @@ def _conv_sentence(row: TraceRow) -> tuple[str, str]:
         return "conv-valid", (f"{row.name}: {_a(k)} {k}×{k} convolution without padding removes {k - 1} pixels from "
                               f"each side length ({h_in} → {h_out}){channels}.")
     return "conv-padded", (f"{row.name}: {_a(k)} {k}×{k} convolution with padding {p} and stride {s} gives "
-                           f"⌊({h_in} + 2·{p} − {k}) / {s}⌋ + 1 = {h_out} pixels per side{channels}.")
+                           f"⌊({h_in} + 2·{p} − {k}) / {s}⌋ + 1 = {_pixels(h_out)} per side{channels}.")
 
 
 def _pool_sentence(row: TraceRow) -> tuple[str, str]:
@@ -43,7 +47,7 @@ def _pool_sentence(row: TraceRow) -> tuple[str, str]:
     (s, _) = _pair(g.get("stride", g.get("kernel_size", 2)) or k)
     if p:
         return "pool-padded", (f"{row.name}: {k}×{k} {kind} pooling with padding {p} and stride {s} gives "
-                               f"⌊({h_in} + 2·{p} − {k}) / {s}⌋ + 1 = {h_out} pixels per side.")
+                               f"⌊({h_in} + 2·{p} − {k}) / {s}⌋ + 1 = {_pixels(h_out)} per side.")
     if h_in % s == 0:
         return "pool-exact", (f"{row.name}: {k}×{k} {kind} pooling with stride {s} divides each side by {s} "
                               f"({h_in} → {h_out}); the channels stay {row.output_shape[0]}.")
@@ -57,24 +61,30 @@ BATCH_MARK, FULL_MARK = "N", "†"  # the batch where it is not the first dimens
 NO_SHAPE = "—"
 
 
-def shape_text(shape: list[int] | None, batch: int | None) -> str:
+def shape_text(shape: list[int] | None, batch: int | None, mark_first: bool = False) -> str:
     """A trace shape as the report writes it: without the batch where the batch is the first dimension, with N
-    where an operation moved it elsewhere, in full with a dagger where no dimension is the batch alone."""
+    where an operation moved it elsewhere, in full with a dagger where no dimension is the batch alone.
+    mark_first writes N at dimension 0 too: for a call that moves the batch, so that both sides show it and
+    "(17, 3, 4, 8) → (3, N, 4, 17, 8)" does not read as four dimensions becoming five."""
     if shape is None:
         return NO_SHAPE
-    if batch == 0:
+    if batch == 0 and not mark_first:
         return fmt.shape(shape)
     if batch is None:
         return f"{fmt.shape(shape)} {FULL_MARK}"
     return fmt.shape([*shape[:batch], BATCH_MARK, *shape[batch:]])
 
 
+def moves_batch(row: TraceRow) -> bool:
+    return row.input_batch is not None and row.output_batch is not None and row.input_batch != row.output_batch
+
+
 def _in(row: TraceRow) -> str:
-    return shape_text(row.input_shape, row.input_batch)
+    return shape_text(row.input_shape, row.input_batch, moves_batch(row))
 
 
 def _out(row: TraceRow) -> str:
-    return shape_text(row.output_shape, row.output_batch)
+    return shape_text(row.output_shape, row.output_batch, moves_batch(row))
 
 
 def _changes(row: TraceRow) -> bool:
@@ -171,7 +181,8 @@ UNCHANGED_KINDS = {  # kind -> how the sentence names it
               "its position)",
     "convolution": "convolutions padded to keep the size (each output combines a neighbourhood of every input "
                    "channel)",
-    "pooling": "pooling with stride 1 (each output the maximum or mean of a neighbourhood)",
+    # an adaptive pooling whose input already has the output size keeps it too, whatever its "stride"
+    "pooling": "pooling that keeps the size (each output the maximum or mean of a neighbourhood)",
     "attention": "attention (each position's output mixes the values of all positions)",
     "softmax": "softmax (values rescaled across a dimension to sum to 1)",
     "other": "other operations",

@@ -7,7 +7,7 @@ import dataclasses
 from analysis.store.schema import MIN_MAP_SIDE
 from report.render import fmt
 from report.render.findings import Findings
-from report.render.interpret.shapes import shape_text
+from report.render.interpret.shapes import moves_batch, shape_text
 from report.render.views.common import Figure, Place, field, scale, url
 
 NO_VALUE = "—"  # a cell with nothing to show (no weight tensor, no shape recorded)
@@ -162,8 +162,8 @@ def _trace_row(row) -> TraceRowView:
         number=str(row.order + 1), name=row.name, type=row.type, depth=row.depth, is_leaf=row.is_leaf,
         function=row.kind == "function",
         indent=str(INDENT_EM + (row.depth - 1) * INDENT_STEP_EM),
-        input_shape=shape_text(row.input_shape, row.input_batch),
-        output_shape=shape_text(row.output_shape, row.output_batch),
+        input_shape=shape_text(row.input_shape, row.input_batch, moves_batch(row)),
+        output_shape=shape_text(row.output_shape, row.output_batch, moves_batch(row)),
         changed=(row.input_shape, row.input_batch) != (row.output_shape, row.output_batch),
         params=fmt.integer(row.params), macs=fmt.count(row.macs) if row.macs else "")
 

@@ -18,7 +18,8 @@ from report.render import fmt
 from report.render.findings import Findings
 from report.render.history import whole_split_means
 from report.render.interpret import Note
-from report.render.interpret.changes import run_name, runs_of, sample_caveat_sentence
+from report.render.interpret.changes import SQUARED, run_name, runs_of, sample_caveat_sentence
+from report.render.interpret.distances import silhouette_distance
 from report.render.views.common import ColourScale, Figure, colour_words, field
 
 NOT_AVAILABLE = "n/a"
@@ -162,11 +163,27 @@ def _summary(a: Findings, b: Findings, doc: CompareDocument) -> list[ChangeRow]:
                               _quotient(doc.scale.a, doc.scale.b)))
     if a.separation and b.separation:
         sa, sb = a.separation, b.separation
-        rows += [ChangeRow(f"Inter / intra ratio of the mean {_metric(sa.metric)}, all classes (scale-free)",
-                           fmt.ratio(sa.ratio), fmt.ratio(sb.ratio), "", _quotient(sa.ratio, sb.ratio)),
-                 ChangeRow("Silhouette (scale-free)", fmt.number(sa.silhouette, 2), fmt.number(sb.silhouette, 2),
-                           _difference(sa.silhouette, sb.silhouette, 2), "")]
+        ea, eb = getattr(sa, "euclidean", None), getattr(sb, "euclidean", None)
+        euclidean = bool(ea and eb and sa.metric != "euclidean")
+        if euclidean:
+            rows.append(ChangeRow("Inter / intra ratio of the mean Euclidean distance, all classes (scale-free)",
+                                  fmt.ratio(ea.ratio), fmt.ratio(eb.ratio), "",
+                                  _quotient(ea.ratio, eb.ratio)))
+        rows.append(ChangeRow(f"Inter / intra ratio of the mean {_metric(sa.metric)}{_squared(sa.metric)}, all "
+                              "classes (scale-free)", fmt.ratio(sa.ratio), fmt.ratio(sb.ratio), "",
+                              _quotient(sa.ratio, sb.ratio)))
+        if euclidean:
+            rows.append(ChangeRow("Silhouette on Euclidean distance (scale-free)", fmt.number(ea.silhouette, 2),
+                                  fmt.number(eb.silhouette, 2), _difference(ea.silhouette, eb.silhouette, 2), ""))
+        rows.append(ChangeRow(f"Silhouette on {silhouette_distance(sa.metric)} (scale-free)",
+                              fmt.number(sa.silhouette, 2), fmt.number(sb.silhouette, 2),
+                              _difference(sa.silhouette, sb.silhouette, 2), ""))
     return rows
+
+
+def _squared(metric: str) -> str:
+    """Said after a metric's name where its ratios are ratios of squared distances."""
+    return SQUARED.get(metric, "")
 
 
 def _metric(metric: str) -> str:
@@ -306,6 +323,10 @@ class HistoryView:
     runs: list[str] = field('the training runs of the series, as "run 1 (10 epochs, seed 0, …)"; empty when the '
                             'series is one run')
     notes: list[Note] = field("trends over the series, as sentences")
+    distance: str = field('the distance of the table and plots, in words: "MSE, a squared distance"; empty when '
+                          'no row has whole-split results')
+    silhouette_on: str = field('the distance the silhouette is computed on: "squared Euclidean distance"; empty '
+                               'when no row has whole-split results')
     rows: list[HistoryRowView] = field("one row per checkpoint, in series order")
     accuracy_plot: str = field("the accuracy plot, relative to the HTML file")
     distances_plot: str = field("the mean-distance plot, relative to the HTML file")
@@ -324,6 +345,8 @@ def history_view(doc: HistoryDocument | dict, notes: list[Note], series_url: str
     return HistoryView(
         order=f"by training run, then {order}" if several else order,
         runs=[run_name(index, run) for index, (run, _) in enumerate(runs)] if several else [], notes=notes,
+        distance=_history_metric(doc, lambda m: f"{_metric(m)}{_squared(m)}"),
+        silhouette_on=_history_metric(doc, silhouette_distance),
         rows=[HistoryRowView(r.checkpoint, label[r.run.id if r.run else None] if several else "",
                              " ".join(f"{k} {v}" for k, v in (r.position or {}).items()),
                              fmt.percent(r.accuracy), fmt.number(r.intra_mean), fmt.number(r.inter_mean),
@@ -331,3 +354,10 @@ def history_view(doc: HistoryDocument | dict, notes: list[Note], series_url: str
         accuracy_plot=f"{series_url}/{doc.images['accuracy']}",
         distances_plot=f"{series_url}/{doc.images['distances']}",
         separation_plot=f"{series_url}/{doc.images['separation']}")
+
+
+def _history_metric(doc: HistoryDocument, words) -> str:
+    """``words(metric)`` for the metric of the first row with whole-split results (one analysis setting gives
+    every row the same); "" when none has them."""
+    metric = next((r.metric for r in doc.rows if r.metric), None)
+    return "" if metric is None else words(metric)

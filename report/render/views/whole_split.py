@@ -8,7 +8,8 @@ from analysis.store.schema import HEATMAP_NUMBERS_MAX_CLASSES, PRIMARY_METRIC
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import distances
-from report.render.interpret.separation import zero_means_silent
+from report.render.interpret.activations import a_or_an
+from report.render.interpret.separation import dead_and_near, relu_taker, zero_means_silent
 from report.render.views.common import Figure, Place, field, url
 from report.render.views.samples import metric as registered
 
@@ -306,7 +307,7 @@ def errors_view(f: Findings, place: Place) -> ErrorsView:
                          f"Confusion matrix of the {fmt.integer(sp.n)} test images: row = true class, column = "
                          "predicted class; the diagonal holds the correct predictions."
                          f"{confusion_colour_note(sp)}"),
-        misclassified=[Figure(url(place, m["path"]), f"test image {m['index']}, a {f.class_name(m['label'])} "
+        misclassified=[Figure(url(place, m["path"]), f"test image {m['index']}, {a_or_an(f.class_name(m['label']))} "
                               f"predicted as {f.class_name(m['predicted'])}",
                               f"#{m['index']}: true {f.class_name(m['label'])}, predicted "
                               f"{f.class_name(m['predicted'])} ({fmt.percent(m['confidence'])})")
@@ -356,17 +357,20 @@ def filters_view(f: Findings, place: Place) -> FiltersView:
         n=fmt.integer(sp.n), dead_share=fmt.percent(dead_share, 0),
         near_dead_share=fmt.percent(sp.settings["near_dead_share"], 0),
         layers=[FilterRow(layer.label, fmt.integer(layer.channels), _range(layer.mean), zero_means_silent(f, layer),
-                          _indices(layer.dead), _indices(layer.near_dead),
+                          *map(_indices, dead_and_near(f, layer)),
                           str(sum(1 for z in layer.zero_fraction if z is not None and z >= dead_share)))
                 for layer in sp.filters],
         charts=[Figure(url(place, layer.path), f"bar chart of mean activation per filter of {layer.label}",
                        f"{layer.label}: mean activation of each of its {layer.channels} filters over the test split; "
                        f"a bar's shade is the share of images on which the filter's map is "
-                       f"{_silent(zero_means_silent(f, layer))}"
+                       f"{_silent(zero_means_silent(f, layer), relu_taker(f, layer))}"
                        " (darker: more of them).") for layer in sp.filters if layer.path])
 
 
-def _silent(activated: bool) -> str:
+def _silent(activated: bool, taker: str | None = None) -> str:
     """What the shade of a filter's bar counts (analysis.figures.plots.filter_bars shades by the share of images
-    whose map is never positive): after a ReLU-like activation that is an all-zero map."""
+    whose map is never positive): after a ReLU-like activation, or before a ReLU that takes the output directly,
+    that is an all-zero map."""
+    if taker:
+        return f"never positive, so all zero after {taker}"
     return "all zero" if activated else "never positive (an output no ReLU follows directly)"
