@@ -46,7 +46,7 @@ html: $(STAMP)  ## re-render build/report.html from the last store (no analysis,
 pdf: $(STAMP)  ## re-render build/report.pdf from the last store (no analysis, no torch)
 	$(PY) -m report render --out $(OUT) --format pdf
 
-test: $(STAMP)  ## run the whole test suite (about 13 minutes on 2 cores)
+test: $(STAMP)  ## run the whole test suite (about 19 minutes on 2 cores)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-fast: $(STAMP)  ## run the tests not marked slow (about 3 minutes): the loop while editing
