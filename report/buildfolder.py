@@ -402,7 +402,8 @@ def _clean_entries(out: Path) -> tuple[list[str], list[str]]:
 # What each kind of top-level output starts with or holds, as this tool writes it: a user's notes saved as
 # build/report.pdf or build/history.csv are not the tool's, whatever their name.
 HTML_MARK = 'name="author" content="report — CNN analysis"'.encode()
-HISTORY_HEADER = b"order,checkpoint,epoch,step,store,metric,distance,value\n"
+HISTORY_HEADERS = (b"order,checkpoint,epoch,step,store,run,metric,distance,value\n",
+                   b"order,checkpoint,epoch,step,store,metric,distance,value\n")  # and as earlier versions wrote it
 
 
 def _looks_written_by_the_tool(path: Path) -> bool:
@@ -418,7 +419,7 @@ def _looks_written_by_the_tool(path: Path) -> bool:
     if path.suffix == ".parquet":
         return _is_parquet(path)
     if path.suffix == ".csv":
-        return head.startswith(HISTORY_HEADER)
+        return head.startswith(HISTORY_HEADERS)
     if path.suffix == ".json":
         try:
             return isinstance(json.loads(path.read_text()), dict)

@@ -213,7 +213,8 @@ def parser() -> argparse.ArgumentParser:
         series.add_argument("--dask", metavar="ADDRESS", help="run the analyses on this Dask scheduler instead")
         series.add_argument("--order", choices=("name", "step"), default="name",
                             help="order of the series: natural order of file names, or the epoch/step stored "
-                                 "in each checkpoint (default: name)")
+                                 "in each checkpoint (default: name); either way the checkpoints of one training "
+                                 "run stay together, and separate runs are kept apart")
     compare = commands.add_parser("compare", help="one report with two checkpoints side by side")
     compare.add_argument("checkpoints", type=Path, nargs=2, metavar="CHECKPOINT", help="the two checkpoints, A then B")
     add_data_options(compare)

@@ -235,6 +235,12 @@ def test_history_keeps_separate_runs_apart_and_orders_each_by_epoch(tmp_path):
                              f"from 80.0% (c-e3.pt; 95% CI {fmt.percent_range(first.low, first.high)}) to 96.7% "
                              f"(b-e10.pt; 95% CI {fmt.percent_range(last.low, last.high)}) within the run; the "
                              "intervals overlap, so no rise or fall is established.")
+    import csv
+
+    with open(tmp_path / "out" / "history.csv", newline="") as handle:  # the CSV keeps the runs apart too
+        runs_in_csv = {row["checkpoint"]: row["run"] for row in csv.DictReader(handle)}
+    assert runs_in_csv == {r["checkpoint"]: r["run"]["id"] for r in doc["rows"]}
+    assert len(set(runs_in_csv.values())) == 2
     html = (tmp_path / "out" / "history.html").read_text()
     assert "<th>Run</th>" in html and '<td>z-e1.pt</td><td class="t">run 2</td>' in html
 

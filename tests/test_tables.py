@@ -168,7 +168,8 @@ def test_the_history_is_one_tidy_table_pandas_reads_as_is(tmp_path):
     series = [(f"e{n}.pt", _history_store(tmp_path, f"s{n}", 0.5 + n / 10, n / 10, n)) for n in (1, 2, 3)]
     made = publish_history(tmp_path / "out", series, "step", ("html",))
     frame = pd.read_csv(made["table"])
-    assert list(frame.columns) == ["order", "checkpoint", "epoch", "step", "store", "metric", "distance", "value"]
+    assert list(frame.columns) == ["order", "checkpoint", "epoch", "step", "store", "run", "metric", "distance",
+                                   "value"]
     wide = frame.pivot(index="checkpoint", columns="metric", values="value")
     assert wide["accuracy"].to_dict() == {"e1.pt": 0.6, "e2.pt": 0.7, "e3.pt": 0.8}
     assert wide["silhouette"].to_dict() == {"e1.pt": 0.1, "e2.pt": 0.2, "e3.pt": 0.3}
@@ -176,8 +177,10 @@ def test_the_history_is_one_tidy_table_pandas_reads_as_is(tmp_path):
     assert wide.loc["e2.pt", "separation_ratio"] == doc["rows"][1]["ratio"]
     assert frame.groupby("checkpoint")["epoch"].first().to_dict() == {"e1.pt": 1, "e2.pt": 2, "e3.pt": 3}
     parquet = pd.read_parquet(tmp_path / "out" / "history.parquet")
-    pd.testing.assert_frame_equal(parquet.drop(columns="step"), frame.drop(columns="step"), check_dtype=False)
+    pd.testing.assert_frame_equal(parquet.drop(columns=["step", "run"]), frame.drop(columns=["step", "run"]),
+                                  check_dtype=False)
     assert parquet["step"].isna().all() and frame["step"].isna().all()  # no checkpoint recorded a step
+    assert parquet["run"].isna().all() and frame["run"].isna().all()  # nor a training run
     assert len(frame) == made["rows"] and set(frame["metric"]) >= {"accuracy", "two_sample_intra_mean"}
 
 

@@ -369,8 +369,9 @@ def history_table(series_dir: Path) -> Table:
     rows = []
     for order, row in enumerate(doc["rows"]):
         position = row.get("position") or {}
+        run = row.get("run")  # the training run its record names: a separate run's epoch 1 is not this run's
         where = (order, row["checkpoint"], position.get("epoch"), position.get("step", position.get("global_step")),
-                 row.get("store"))
+                 row.get("store"), run["id"] if run else None)
         for field, metric in HISTORY_METRICS:
             if row.get(field) is not None:
                 rows.append((*where, metric, row.get("metric") if field in ("intra_mean", "inter_mean", "ratio")
@@ -380,4 +381,4 @@ def history_table(series_dir: Path) -> Table:
             if two.get(field) is not None:
                 rows.append((*where, f"two_sample_{field}", two.get("metric", "mse"), two[field]))
     return Table("history", "The series, one row per checkpoint and metric", "",
-                 ("order", "checkpoint", "epoch", "step", "store", "metric", "distance", "value"), rows)
+                 ("order", "checkpoint", "epoch", "step", "store", "run", "metric", "distance", "value"), rows)
