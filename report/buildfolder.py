@@ -259,6 +259,8 @@ def publish(out: Path, files: dict[Path, bytes], remove: Iterable[Path] = ()) ->
     removals = [os.path.relpath(path, out) for path in remove if Path(path).is_file() and not Path(path).is_symlink()]
     if not all(_removable(out, name) for name in removals):
         raise ValueError(f"only the tool's outputs at the top of {out} are removed when stale: {removals}")
+    # a stale document goes only when its content is the tool's too: a user's notes saved as report.pdf stay
+    removals = [name for name in removals if name.startswith("tables/") or _looks_written_by_the_tool(out / name)]
     try:
         for target, data in files.items():
             if not Path(target).resolve().is_relative_to(out.resolve()):

@@ -82,3 +82,14 @@ def test_tables_of_sections_left_out_are_removed_with_the_publish(tmp_path):
     (out / "tables" / "mine.csv").write_text("a\n")
     pipeline.render(pipeline.RenderPlan(out, first, ("html",)))
     assert (out / "tables" / "mine.csv").read_text() == "a\n"
+
+
+def test_a_stale_document_goes_only_when_its_content_is_the_tools(tmp_path):
+    """The name alone does not make a file the tool's: a user's notes saved as report.pdf stay."""
+    out = prepare(tmp_path / "out")
+    (out / "report.pdf").write_text("my notes, not a PDF")
+    publish(out, {out / "report.html": b"x"}, remove=[out / "report.pdf"])
+    assert (out / "report.pdf").read_text() == "my notes, not a PDF"
+    (out / "report.pdf").write_bytes(b"%PDF-1.7 written by the tool")
+    publish(out, {out / "report.html": b"y"}, remove=[out / "report.pdf"])
+    assert not (out / "report.pdf").exists()
