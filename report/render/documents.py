@@ -1,4 +1,5 @@
-"""Context -> HTML (Jinja2, autoescaped, strict) -> PDF (WeasyPrint, build folder only)."""
+"""Context -> HTML (Jinja2, autoescaped, strict) -> PDF (WeasyPrint, build folder only), the PDF laid out in a child
+process (report.render.pdfworker) that ``PdfJob`` and ``PdfServer`` drive."""
 
 from __future__ import annotations
 
@@ -13,14 +14,12 @@ import subprocess
 import sys
 from html import unescape
 from pathlib import Path
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
+from analysis.errors import RenderError
 from report.render import TEMPLATE_DIR
 from report.render.context import ReportContext
-from report.render.errors import RenderError
 
 
 @functools.cache
@@ -252,40 +251,3 @@ def render_pdf(html: str, build_dir: Path) -> bytes:
     """The PDF of ``html``, rendered in a capped child process."""
     with PdfJob.ahead(build_dir) as job:
         return job.finish(html)
-
-
-def render_pdf_here(html: str, build_dir: Path) -> bytes:
-    """The PDF of ``html``; every resource must be a file inside ``build_dir`` (or a data: URL)."""
-    from weasyprint import HTML
-    from weasyprint.urls import FatalURLFetchingError
-
-    try:
-        return HTML(string=html, base_url=str(Path(build_dir).resolve()) + "/",
-                    url_fetcher=build_folder_fetcher(build_dir)).write_pdf(pdf_tags=True)
-    except FatalURLFetchingError as error:  # a BaseException: `except Exception` would miss it
-        raise RenderError(f"PDF not written: {error}") from None
-
-
-def build_folder_fetcher(build_dir: Path):
-    from weasyprint.urls import FatalURLFetchingError, URLFetcher
-
-    root = Path(build_dir).resolve()
-
-    class BuildFolderFetcher(URLFetcher):
-        def __init__(self):
-            super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False, fail_on_errors=True)
-
-        def fetch(self, url, headers=None):
-            scheme = url.split(":", 1)[0].lower()
-            if scheme == "data":
-                return super().fetch(url, headers)
-            if scheme != "file":
-                raise FatalURLFetchingError(f"refused {url}: only files inside {root} may be read")
-            path = Path(url2pathname(urlsplit(url).path)).resolve()
-            if not path.is_relative_to(root):
-                raise FatalURLFetchingError(f"refused {url}: it lies outside the build folder {root}")
-            if not path.is_file():
-                raise FatalURLFetchingError(f"missing resource {path}: rebuild the store with `make report`")
-            return super().fetch(url, headers)
-
-    return BuildFolderFetcher()

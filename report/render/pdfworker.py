@@ -6,6 +6,10 @@ the HTML's length (8 bytes, big-endian) and the HTML, each answer a status byte 
 error) with the length and the bytes. WeasyPrint holds a whole document in memory
 and does not give memory back to the system, so rendering in a capped child keeps a large report from
 exhausting the machine; a refused or missing resource ends it with one line on stderr and exit code 3.
+
+The layout itself is here (``render_pdf_here``: WeasyPrint, reading only files inside the build folder); the
+parent's side (``PdfJob``, ``PdfServer`` in report.render.documents) imports from here only ``TIMEOUT``, so the
+two modules do not import each other.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ import resource
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
+from analysis.errors import RenderError
 from report.render import environment
 
 MEMORY_LIMIT = environment.pdf_memory()  # bytes of address space for the child (checked before it starts)
@@ -88,11 +95,45 @@ def read_exactly(stream, count: int) -> bytes | None:
     return data
 
 
+def render_pdf_here(html: str, build_dir: Path) -> bytes:
+    """The PDF of ``html``; every resource must be a file inside ``build_dir`` (or a data: URL)."""
+    from weasyprint import HTML
+    from weasyprint.urls import FatalURLFetchingError
+
+    try:
+        return HTML(string=html, base_url=str(Path(build_dir).resolve()) + "/",
+                    url_fetcher=build_folder_fetcher(build_dir)).write_pdf(pdf_tags=True)
+    except FatalURLFetchingError as error:  # a BaseException: `except Exception` would miss it
+        raise RenderError(f"PDF not written: {error}") from None
+
+
+def build_folder_fetcher(build_dir: Path):
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+    root = Path(build_dir).resolve()
+
+    class BuildFolderFetcher(URLFetcher):
+        def __init__(self):
+            super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False, fail_on_errors=True)
+
+        def fetch(self, url, headers=None):
+            scheme = url.split(":", 1)[0].lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme != "file":
+                raise FatalURLFetchingError(f"refused {url}: only files inside {root} may be read")
+            path = Path(url2pathname(urlsplit(url).path)).resolve()
+            if not path.is_relative_to(root):
+                raise FatalURLFetchingError(f"refused {url}: it lies outside the build folder {root}")
+            if not path.is_file():
+                raise FatalURLFetchingError(f"missing resource {path}: rebuild the store with `make report`")
+            return super().fetch(url, headers)
+
+    return BuildFolderFetcher()
+
+
 def serve(build_dir: Path) -> int:
     """Render every request until stdin closes; a failure answers with its line and the worker stays."""
-    from report.render.documents import render_pdf_here
-    from report.render.errors import RenderError
-
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while not TERMINATED:
         header = read_exactly(source, 8)
@@ -121,9 +162,6 @@ def main() -> int:
     limit_memory()  # set here, not in a preexec_fn: the parent may run threads (torch), where that is unsafe
     try:
         import weasyprint  # noqa: F401  before reading: the parent starts this worker early to overlap the import
-
-        from report.render.documents import render_pdf_here
-        from report.render.errors import RenderError
 
         if TERMINATED:
             return 128 + TERMINATED[0]
