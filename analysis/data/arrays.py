@@ -18,8 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.data.files import cifar_candidates, cifar_files, printable, read_errors, regular_file
+from analysis.data.formats import ReadOptions
+from analysis.data.formats.cifar import cifar_candidates, cifar_files
 from analysis.data.limits import class_count, refuse_too_many_classes
+from analysis.data.paths import printable, read_errors, regular_file
+from analysis.data.splits import DataSplits, ImageSet
 from analysis.errors import InputError
 
 # What a NumPy array needs to unpickle (numpy 1 writes numpy.core, numpy 2 numpy._core): nothing that runs code.
@@ -76,10 +79,8 @@ def read_pickle(path: Path) -> dict:
     return {key.decode("latin-1") if isinstance(key, bytes) else key: value for key, value in loaded.items()}
 
 
-def load_cifar(folder: Path, class_names: list[str] | None):
+def load_cifar(folder: Path, class_names: list[str] | None) -> DataSplits:
     """Train and test splits as their authors define them; CIFAR-100 with its 100 fine labels."""
-    from analysis.data.datasets import DataSplits, ImageSet
-
     kind, root = next(cifar_candidates(folder))
     files = cifar_files(folder)  # each a regular file, as hashed for the store key
     if kind == "cifar-10":
@@ -102,12 +103,17 @@ def load_cifar(folder: Path, class_names: list[str] | None):
         class_names=list(class_names or names), kind=kind)
 
 
+def read_cifar(data: str | None, options: ReadOptions) -> DataSplits:
+    """The CIFAR format's reader (analysis.data.formats.cifar)."""
+    return load_cifar(Path(data), None)
+
+
 def _names(meta: dict, key: str, path: Path) -> list[str]:
     names = meta.get(key)
     if not isinstance(names, list) or not names or not all(isinstance(n, (bytes, str)) for n in names):
         raise InputError(f"{printable(path)} has no list of class names under {key!r}: replace it with an intact copy")
     refuse_too_many_classes(printable(path), len(names), "names")
-    # bytes that are not UTF-8 shown as \xNN escapes, as for the names of class folders (files.shown_name)
+    # bytes that are not UTF-8 shown as \xNN escapes, as for the names of class folders (paths.shown_name)
     return [n.decode("utf-8", "backslashreplace") if isinstance(n, bytes) else n for n in names]
 
 
@@ -133,10 +139,8 @@ NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 NPZ_LAYOUT = "a .npz file of x_train, y_train, x_test and y_test (the Keras layout)"
 
 
-def load_npz(path: Path, class_names: list[str] | None):
+def load_npz(path: Path, class_names: list[str] | None) -> DataSplits:
     """x as (N, H, W) grey or (N, H, W, C) with C 1 or 3, uint8; y as (N,) or (N, 1) integers."""
-    from analysis.data.datasets import DataSplits, ImageSet
-
     arrays = read_arrays(path, NPZ_KEYS, MAX_ARRAY_BYTES, NPZ_LAYOUT)
     splits = {}
     for split in ("train", "test"):
@@ -155,6 +159,11 @@ def load_npz(path: Path, class_names: list[str] | None):
         description=f"NumPy arrays in {path.name} ({len(splits['train']):,} train, {len(splits['test']):,} test "
                     f"images, {classes} classes)",
         class_names=list(class_names) if class_names else [str(c) for c in range(classes)], kind="npz")
+
+
+def read_npz(data: str | None, options: ReadOptions) -> DataSplits:
+    """The .npz format's reader (analysis.data.formats.npz)."""
+    return load_npz(Path(data), None)
 
 
 def read_arrays(path: Path, keys: tuple[str, ...], limit: int, what: str) -> dict[str, np.ndarray]:

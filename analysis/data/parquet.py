@@ -1,8 +1,9 @@
 """Parquet files in the layout the Hugging Face hub uses for image classification: an image column holding
 encoded bytes (the ``Image`` feature: a struct of ``bytes`` and ``path``, or plain binary) and an integer
-label column, one or more files per split (analysis.data.files.parquet_splits). Class names come from the
-``huggingface`` metadata the hub writes into each file (a ``ClassLabel`` feature), else labels are named by
-number. Read with pyarrow, one row group at a time: images stay encoded on disk until a batch needs them.
+label column, one or more files per split (analysis.data.formats.parquet.parquet_splits). Class names come
+from the ``huggingface`` metadata the hub writes into each file (a ``ClassLabel`` feature), else labels are
+named by number. Read with pyarrow, one row group at a time: images stay encoded on disk until a batch needs
+them.
 
 Every image's header is checked before anything runs (readable, within Pillow's pixel limit, one size
 unless resized), as for image folders."""
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.data.files import parquet_splits, printable, read_errors, regular_file
+from analysis.data.formats import ReadOptions
+from analysis.data.formats.parquet import parquet_splits
+from analysis.data.images import image_size, read_image
 from analysis.data.lazy import LazyImages
 from analysis.data.limits import (
     MAX_METADATA_BYTES,
@@ -24,14 +27,19 @@ from analysis.data.limits import (
     refuse_too_many_classes,
     refuse_too_many_rows,
 )
+from analysis.data.paths import printable, read_errors, regular_file
+from analysis.data.splits import DataSplits, ImageSet
 from analysis.errors import InputError
 
 LABEL_NAMES = ("label", "labels", "fine_label", "class", "target")
 
 
-def load_parquet(folder: Path, input_size: int | None):
-    from analysis.data.datasets import DataSplits, ImageSet
+def read_parquet(data: str | None, options: ReadOptions) -> DataSplits:
+    """The parquet format's reader (analysis.data.formats.parquet)."""
+    return load_parquet(Path(data), options.input_size)
 
+
+def load_parquet(folder: Path, input_size: int | None) -> DataSplits:
     files = parquet_splits(folder)
     columns = _columns(files["test"][0])
     names = columns["names"]
@@ -173,11 +181,9 @@ class _Table:
         return f, g, index - int(self.starts[k])
 
     def common_shape(self, folder: Path) -> tuple[int, int, int]:
-        from analysis.data.datasets import _image_size
-
         sizes = {}
         for index, encoded in self.encoded_rows():
-            sizes.setdefault(_image_size(self.name(index), io.BytesIO(encoded)), index)
+            sizes.setdefault(image_size(self.name(index), io.BytesIO(encoded)), index)
         if len(sizes) > 1:
             shown = ", ".join(f"{h}×{w}" for w, h in sorted(sizes)[:4])
             raise InputError(f"images in {printable(folder)} have different sizes ({shown}): give --input-size N to "
@@ -196,10 +202,8 @@ class _Table:
 
     def images(self, input_size: int | None, shape, split: str) -> LazyImages:
         if input_size:
-            from analysis.data.datasets import _image_size
-
             for index, encoded in self.encoded_rows():  # readable and within the pixel limit
-                _image_size(self.name(index), io.BytesIO(encoded))
+                image_size(self.name(index), io.BytesIO(encoded))
             shape = (3, input_size, input_size)
         shape = shape or (3, 1, 1)
         return LazyImages(len(self.labels), shape, _Decoder(self, input_size, shape), f"{split} rows of parquet files")
@@ -249,8 +253,6 @@ class _Decoder:
         self.reader = None
 
     def __call__(self, indices) -> np.ndarray:
-        from analysis.data.datasets import _read_image
-
         table = self.table
         if self.reader is None:  # made in the worker: pyarrow handles stay there
             self.reader = _RowReader(table.files, table.image, table.leaf)
@@ -258,7 +260,7 @@ class _Decoder:
         for position, index in enumerate(indices):
             place = table.place(index)
             name = table.name(index)
-            image = _read_image(name, self.input_size, io.BytesIO(self.reader.encoded(place)))
+            image = read_image(name, self.input_size, io.BytesIO(self.reader.encoded(place)))
             if image.shape != self.shape:
                 raise InputError(f"image {name} is {image.shape[1]}×{image.shape[2]}, unlike the others: give "
                                  "--input-size N to resize them all")

@@ -3,6 +3,7 @@
 Sources are strings, so they fit the CLI, the manifest and a checkpoint's stored config:
 ``assignment`` (the default), ``torchvision:NAME`` (built with ``weights=None``: never a
 download) and ``package.module:ClassName`` (imported from the working folder or sys.path).
+Each is a kind in analysis.models.sources.SOURCE_KINDS, which names the builders here.
 """
 
 from __future__ import annotations
@@ -16,22 +17,23 @@ from pathlib import Path
 from torch import nn
 
 from analysis.errors import InputError
-from analysis.models.sources import DEFAULT_SOURCE
+from analysis.models.source_kinds.torchvision_model import model_name
+from analysis.models.sources import DEFAULT_SOURCE, kind_of
 
 
 def build_model(source: str, kwargs: dict) -> nn.Module:
     """The network of ``source``. A ``package.module:Class`` source imports (runs) that module: callers
     pass one only when the user named it (analysis.models.sources.resolve_source)."""
-    if source == DEFAULT_SOURCE:
-        from analysis.models.assignment import AssignmentCNN
+    return kind_of(source).build(source, kwargs)
 
-        if kwargs:
-            raise InputError(f"the assignment CNN takes no constructor arguments, but {json.dumps(kwargs)} were given "
-                             "(by --model-kwargs or the checkpoint's model_config.kwargs): remove them")
-        return AssignmentCNN()
-    if source.startswith("torchvision:"):
-        return _torchvision_model(source.split(":", 1)[1], kwargs)
-    return _user_model(source, kwargs)
+
+def build_assignment(source: str, kwargs: dict) -> nn.Module:
+    from analysis.models.assignment import AssignmentCNN
+
+    if kwargs:
+        raise InputError(f"the assignment CNN takes no constructor arguments, but {json.dumps(kwargs)} were given "
+                         "(by --model-kwargs or the checkpoint's model_config.kwargs): remove them")
+    return AssignmentCNN()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,14 +53,19 @@ def source_of_class(cls: type) -> str:
 
 
 def expected_input(source: str, kwargs: dict) -> ExpectedInput | None:
+    """The image size the model was made for, where its kind knows it (torchvision's models); else None."""
+    return kind_of(source).expected_input(source, kwargs)
+
+
+def torchvision_expected_input(source: str, kwargs: dict) -> ExpectedInput | None:
     """What torchvision publishes for a model's default weights (read from its registry; nothing is
-    downloaded); None for other sources, and when --model-kwargs change the image size."""
-    if not source.startswith("torchvision:") or "image_size" in kwargs:
+    downloaded); None when --model-kwargs change the image size."""
+    if "image_size" in kwargs:
         return None
     from torchvision import models
 
     try:
-        weights = models.get_model_weights(source.split(":", 1)[1]).DEFAULT
+        weights = models.get_model_weights(model_name(source)).DEFAULT
         size = int(weights.transforms().crop_size[0])
     except (ValueError, KeyError, AttributeError, TypeError, IndexError):
         return None
@@ -77,9 +84,10 @@ def check_input_size(source: str, expected: ExpectedInput | None, image_shape: t
                          f"{height}×{width}: give an image folder with --input-size {expected.size}")
 
 
-def _torchvision_model(name: str, kwargs: dict) -> nn.Module:
+def build_torchvision(source: str, kwargs: dict) -> nn.Module:
     from torchvision import models
 
+    name = model_name(source)
     available = models.list_models(module=models)
     if name not in available:
         close = ", ".join([n for n in available if n.startswith(name[:3])][:8])
@@ -91,7 +99,7 @@ def _torchvision_model(name: str, kwargs: dict) -> nn.Module:
         raise InputError(f"torchvision:{name} does not accept --model-kwargs {json.dumps(kwargs)} ({error})") from None
 
 
-def _user_model(source: str, kwargs: dict) -> nn.Module:
+def build_user_class(source: str, kwargs: dict) -> nn.Module:
     module_name, _, class_name = source.partition(":")
     if not module_name or not class_name:
         raise InputError(f"--model {source!r} is not of the form package.module:ClassName, "

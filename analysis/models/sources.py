@@ -1,17 +1,33 @@
-"""Model sources as strings, torch-free: parsing them, deciding which one a run uses, and finding a user
-model's file."""
+"""Model sources as strings, torch-free: the registry of their kinds (analysis.models.source_kinds), deciding
+which one a run uses, and finding a user model's file."""
 
 from __future__ import annotations
 
 import json
 import shlex
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from analysis.errors import InputError
+from analysis.models.source_kinds import SourceKind, assignment, torchvision_model, user_class
+from analysis.models.source_kinds.assignment import DEFAULT_SOURCE  # noqa: F401  used from here
 
-DEFAULT_SOURCE = "assignment"
+# In order of parsing: the first kind that matches a source string is its kind; the last takes any string.
+SOURCE_KINDS: tuple[SourceKind, ...] = (
+    assignment.KIND,
+    torchvision_model.KIND,
+    user_class.KIND,
+)
+
+
+def kind_of(source: str) -> SourceKind:
+    return next(kind for kind in SOURCE_KINDS if kind.matches(source))
+
+
+def forms() -> str:
+    """How each kind of source is written: ``assignment, torchvision:NAME or package.module:Class``."""
+    written = [kind.form for kind in SOURCE_KINDS]
+    return f"{', '.join(written[:-1])} or {written[-1]}" if len(written) > 1 else written[0]
 
 
 def parse_kwargs(text: str | None) -> dict:
@@ -30,7 +46,7 @@ def parse_kwargs(text: str | None) -> dict:
 def is_builtin(source: str) -> bool:
     """Sources whose code ships with this tool or torchvision: naming one imports nothing else.
     (analysis.models.build builds ``torchvision:NAME`` only from torchvision's own model registry.)"""
-    return source == DEFAULT_SOURCE or source.startswith("torchvision:")
+    return kind_of(source).builtin
 
 
 def resolve_source(option_source: str | None, option_kwargs: str | None, meta_model_config: Mapping | None,
@@ -42,8 +58,8 @@ def resolve_source(option_source: str | None, option_kwargs: str | None, meta_mo
     would import, that is run, code from the working folder or sys.path. Such a source is used only when
     the user names it with --model; the message says exactly what to add."""
     if option_kwargs is not None and not option_source:
-        raise InputError("--model-kwargs needs --model: add --model SOURCE (assignment, torchvision:NAME or "
-                         "package.module:Class) to say which model the arguments are for")
+        raise InputError(f"--model-kwargs needs --model: add --model SOURCE ({forms()}) to say which model the "
+                         "arguments are for")
     if option_source:
         return option_source, parse_kwargs(option_kwargs)
     stored = meta_model_config or {}
@@ -63,16 +79,7 @@ def resolve_source(option_source: str | None, option_kwargs: str | None, meta_mo
 
 
 def user_model_file(source: str) -> Path | None:
-    """The source file of a ``package.module:Class`` model, found without importing it. Only for a source
-    the user named with --model (analysis.store.fingerprint passes config.model): never one from a checkpoint."""
-    if is_builtin(source):
-        return None
-    if source.partition(":")[0] == "__main__":  # the running script's (a training callback's report process)
-        main = getattr(sys.modules.get("__main__"), "__file__", None)
-        return Path(main) if main and Path(main).is_file() else None
-    parts = source.partition(":")[0].split(".")
-    for base in [Path.cwd(), *map(Path, sys.path)]:
-        for candidate in (base.joinpath(*parts).with_suffix(".py"), base.joinpath(*parts, "__init__.py")):
-            if candidate.is_file():
-                return candidate
-    return None
+    """The file of the model's code that enters the store key (a ``package.module:Class`` model's, found
+    without importing it). Only for a source the user named with --model (the store key's inputs pass
+    config.model): never one from a checkpoint."""
+    return kind_of(source).code_file(source)

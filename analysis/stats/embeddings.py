@@ -7,9 +7,10 @@ import itertools
 import numpy as np
 
 from analysis.errors import InputError
+from analysis.stats.metrics import distance  # noqa: F401  (used from here too)
 from analysis.store.schema import METRIC_IDS, DistanceTable, Pair
 
-METRICS = METRIC_IDS  # analysis.store.schema.METRICS: names and order
+METRICS = METRIC_IDS  # analysis.store.schema.METRICS: names and order (analysis.stats.metrics: the formulas)
 
 
 DEFAULT_PER_CLASS = 2
@@ -52,18 +53,6 @@ def first_index_of(labels: np.ndarray, cls: int) -> int:
     if not len(members):
         raise InputError(f"no test image has label {cls}: choose --image-index instead")
     return int(members[0])
-
-
-def distance(a: np.ndarray, b: np.ndarray, metric: str) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if metric == "mse":  # mean over dimensions, as torch.nn.MSELoss(reduction="mean")
-        return float(np.mean((a - b) ** 2))
-    if metric == "euclidean":
-        return float(np.sqrt(np.sum((a - b) ** 2)))
-    if metric == "cosine":
-        norms = np.linalg.norm(a) * np.linalg.norm(b)
-        return 1.0 if norms == 0 else float(1.0 - np.dot(a, b) / norms)
-    raise ValueError(f"unknown metric {metric}")
 
 
 def distance_tables(vectors: np.ndarray, labels: list[int]) -> dict[str, DistanceTable]:

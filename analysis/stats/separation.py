@@ -3,7 +3,8 @@
 Distances are computed block by block (``CHUNK`` rows at a time), so memory grows with
 N·D and CHUNK², never with N²: the per-class sums, the silhouette and the nearest-centroid
 accuracy are exact. Only the bootstrap interval works on a stated, seeded sample of at most
-``BOOTSTRAP_CAP`` images per class. numpy (scipy for the Wilson interval), torch-free.
+``BOOTSTRAP_CAP`` images per class. The distances are analysis.stats.metrics's. numpy (scipy for the
+Wilson interval), torch-free.
 
 The work grows with the pairs of images (N²·D), never with the pairs of classes visited one by one: the rows
 are put in class order once (``Grouped``), so that every block of distances holds runs of rows and columns of
@@ -18,31 +19,12 @@ import dataclasses
 
 import numpy as np
 
+from analysis.stats.metrics import block, paired, prepare
+
+_prepare = prepare  # the name analysis.stats.fullsplit reads
 CHUNK = 1024
 BOOTSTRAP_REPLICATES = 200
 BOOTSTRAP_CAP = 2000
-
-
-def _prepare(x: np.ndarray, metric: str) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if metric == "cosine":
-        norms = np.linalg.norm(x, axis=1, keepdims=True)
-        return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-    return x
-
-
-def block(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
-    """Distances between the rows of ``a`` and ``b`` (both already prepared for the metric)."""
-    if metric == "cosine":
-        # a zero vector has no direction: distance 1 to everything, as in analysis.stats.embeddings
-        return 1.0 - a @ b.T
-    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
-    np.maximum(squared, 0.0, out=squared)
-    if metric == "mse":
-        return squared / a.shape[1]
-    if metric == "euclidean":
-        return np.sqrt(squared)
-    raise ValueError(f"unknown metric {metric}")
 
 
 def _blocks(a: np.ndarray, b: np.ndarray, metric: str):
@@ -81,7 +63,7 @@ def class_rows(labels: np.ndarray, classes: list[int]) -> tuple[np.ndarray, np.n
 def group(x: np.ndarray, labels: np.ndarray, classes: list[int], metric: str | None) -> Grouped:
     """Rows of ``classes`` (others left out) in class order; ``metric`` None keeps the values as they are."""
     order, codes, starts, counts = class_rows(labels, classes)
-    values = np.asarray(x[order], dtype=np.float64) if metric is None else _prepare(x[order], metric)
+    values = np.asarray(x[order], dtype=np.float64) if metric is None else prepare(x[order], metric)
     return Grouped(values, codes, starts, counts, order)
 
 
@@ -235,7 +217,7 @@ def bootstrap_inter(x_a: np.ndarray, x_b: np.ndarray, metric: str, seed: int) ->
     (a, b), (n_a, n_b) = samples, (len(samples[0]), len(samples[1]))
     if not n_a or not n_b:
         return {"low": None, "high": None, "sample": min(n_a, n_b), "replicates": 0}
-    matrix = block(_prepare(a, metric), _prepare(b, metric), metric)
+    matrix = block(prepare(a, metric), prepare(b, metric), metric)
     w_a = rng.multinomial(n_a, np.full(n_a, 1.0 / n_a), size=BOOTSTRAP_REPLICATES).astype(np.float64)
     w_b = rng.multinomial(n_b, np.full(n_b, 1.0 / n_b), size=BOOTSTRAP_REPLICATES).astype(np.float64)
     means = np.einsum("ri,ij,rj->r", w_a, matrix, w_b) / (n_a * n_b)
@@ -252,7 +234,7 @@ def bootstrap_intra(x_class: np.ndarray, metric: str, seed: int) -> dict:
     n = len(sample)
     if n < 2:
         return {"low": None, "high": None, "sample": n, "replicates": 0}
-    prepared = _prepare(sample, metric)
+    prepared = prepare(sample, metric)
     matrix = block(prepared, prepared, metric)
     np.fill_diagonal(matrix, 0.0)
     weights = rng.multinomial(n, np.full(n, 1.0 / n), size=BOOTSTRAP_REPLICATES).astype(np.float64)
@@ -356,8 +338,8 @@ def centroids(x: np.ndarray, labels: np.ndarray, classes: list[int]) -> np.ndarr
 
 
 def nearest_centroid_accuracy(x: np.ndarray, labels: np.ndarray, classes: list[int], metric: str) -> float:
-    centres = _prepare(centroids(x, labels, classes), metric)
-    prepared = _prepare(x, metric)
+    centres = prepare(centroids(x, labels, classes), metric)
+    prepared = prepare(x, metric)
     predicted = np.concatenate([np.asarray(classes)[_nan_last(block(prepared[i:i + CHUNK], centres, metric)).argmin(1)]
                                 for i in range(0, len(x), CHUNK)])
     return float((predicted == labels).mean())
@@ -380,7 +362,7 @@ def nearest_centroid_left_out(x: np.ndarray, labels: np.ndarray, classes: list[i
     in neither ``correct`` nor ``judged``. Chunked: memory CHUNK × (D + K)."""
     grouped = group(x, labels, classes, None)
     means = centroids(x, labels, classes)
-    centres = _prepare(means, metric)
+    centres = prepare(means, metric)
     counts = grouped.counts
     correct = judged = 0
     for i in range(0, len(grouped.x), CHUNK):
@@ -390,11 +372,11 @@ def nearest_centroid_left_out(x: np.ndarray, labels: np.ndarray, classes: list[i
         if not usable.any():
             continue
         rows, own, size = rows[usable], own[usable], size[usable].astype(np.float64)[:, None]
-        prepared = _prepare(rows, metric)
+        prepared = prepare(rows, metric)
         d = block(prepared, centres, metric)
-        d[:, counts == 0] = np.inf  # a class without rows has no centroid (for cosine, _prepare made it zero)
+        d[:, counts == 0] = np.inf  # a class without rows has no centroid (for cosine, prepare made it zero)
         without = (size * means[own] - rows) / (size - 1)
-        d[np.arange(len(rows)), own] = paired(prepared, _prepare(without, metric), metric)
+        d[np.arange(len(rows)), own] = paired(prepared, prepare(without, metric), metric)
         correct += int((d.argmin(1) == own).sum())
         judged += len(rows)
     return LeftOut(correct, judged, int(len(grouped.x) - judged))
@@ -410,27 +392,13 @@ def wilson(successes: int, trials: int) -> tuple[float | None, float | None]:
     return float(interval.low), float(interval.high)
 
 
-def paired(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
-    """The distance between each row of ``a`` and the same row of ``b`` (both prepared), by the formula
-    ``block`` uses, so the two compare without rounding differences of their own."""
-    dot = (a * b).sum(1)
-    if metric == "cosine":
-        return 1.0 - dot
-    squared = np.maximum((a * a).sum(1) + (b * b).sum(1) - 2.0 * dot, 0.0)
-    if metric == "mse":
-        return squared / a.shape[1]
-    if metric == "euclidean":
-        return np.sqrt(squared)
-    raise ValueError(f"unknown metric {metric}")
-
-
 def _nan_last(d: np.ndarray) -> np.ndarray:
     """A class without rows has no centroid (NaN): never the nearest."""
     return np.where(np.isnan(d), np.inf, d) if np.isnan(d).any() else d
 
 
 def centroid_distances(x: np.ndarray, labels: np.ndarray, classes: list[int], metric: str) -> np.ndarray:
-    centres = _prepare(centroids(x, labels, classes), metric)
+    centres = prepare(centroids(x, labels, classes), metric)
     matrix = block(centres, centres, metric)
     np.fill_diagonal(matrix, 0.0)
     return matrix
