@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn.parameter import is_lazy
 
-from analysis import batches, devices, scoped
+from analysis import batches, devices, figure_arrays, scoped
 from analysis.batches import Inputs
 from analysis.capture import activations, trace
 from analysis.capture.nesting import check_nesting
@@ -21,7 +21,6 @@ from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig, defau
 from analysis.data.datasets import DataSplits, load
 from analysis.data.files import data_identity
 from analysis.errors import InputError
-from analysis.figures import images
 from analysis.models.build import build_model, check_input_size, expected_input
 from analysis.models.checkpoint import check_fits, load_into, non_finite, read_checkpoint
 from analysis.models.inference import predict_logits, to_input, top_predictions
@@ -29,11 +28,12 @@ from analysis.models.outputs import take_logits
 from analysis.models.kinds import is_map_convolution
 from analysis.models.layers import EmbeddingPoint, activation_layers, embedding_point, features
 from analysis.models.sources import DEFAULT_SOURCE, resolve_source
+from analysis.keys import analysis_inputs, store_key
 from analysis.stats import embeddings, params
-from analysis.store.fingerprint import analysis_inputs, store_key
 from analysis.store.schema import (
     DISTANCE_TABLE_MAX_SAMPLES,
-    METRIC_BY_ID,
+    KERNEL_CMAP,
+    MAP_CMAP,
     MIN_MAP_SIDE,
     ActivationsDocument,
     ClassAccuracy,
@@ -50,9 +50,8 @@ from analysis.store.schema import (
 )
 from analysis.store.writer import StoreWriter
 
-MAP_CMAP = "viridis"
-KERNEL_CMAP = "RdBu_r"
 MAX_KERNELS = 64
+KERNEL_COLUMNS = 8
 MAP_TILE_BUDGET = 384   # maps in all grids together, when --max-channels is not given
 
 
@@ -336,26 +335,25 @@ def check_outputs_cover_labels(output_shape: list[int], splits: DataSplits) -> N
 
 
 def _kernel_image(model: nn.Module, writer: StoreWriter) -> KernelImage | None:
-    """The first convolution's kernels: RGB tiles for 3-channel input, else channel 0 on a diverging scale."""
+    """The first convolution's kernels: RGB tiles for 3-channel input, else channel 0 on a diverging scale (the
+    kernels shown and the scale's bound stored as arrays; the figures step draws them)."""
     first = next(((n, m) for n, m in model.named_modules() if is_map_convolution(m)), None)
     if first is None:
         return None
     name, conv = first
     weight = conv.weight.detach().numpy()
     shown = weight[:MAX_KERNELS]
-    labels = [str(i) for i in range(len(shown))]
     bound = float(np.abs(weight).max()) or 1.0
     if weight.shape[1] == 3:
-        picture = images.tile(images.rgb_tiles(shown), 8, labels)
         colouring = "rgb"
     else:
-        picture = images.grid(shown[:, 0], -bound, bound, KERNEL_CMAP, columns=8, labels=labels)
+        shown = shown[:, 0]
         colouring = "input channel 0" if weight.shape[1] > 1 else "single channel"
-    writer.write_bytes("images/kernels.png", images.png_bytes(picture))
-    writer.write_bytes("images/kernel_colourbar.png", images.png_bytes(images.colourbar(KERNEL_CMAP)))
-    return KernelImage(layer=name, path="images/kernels.png", shape=list(weight.shape), shown=len(shown),
+    path = figure_arrays.write(writer, "images/kernels.png", shown)
+    figure_arrays.write(writer, path, [bound], "bound")
+    return KernelImage(layer=name, path=path, shape=list(weight.shape), shown=len(shown),
                        colouring=colouring, vmin=-bound, vmax=bound, cmap=KERNEL_CMAP,
-                       colourbar="images/kernel_colourbar.png", columns=8)
+                       colourbar="images/kernel_colourbar.png", columns=KERNEL_COLUMNS)
 
 
 def _position_from_training(training: dict | None) -> dict | None:
@@ -398,14 +396,14 @@ def _evaluation(logits: torch.Tensor, splits: DataSplits, meta: dict, passed=Non
 
 
 def _calibration_figures(writer: StoreWriter):
-    """Draws the reliability diagram and the confidence histogram into the store; returns their paths."""
-    def draw(bins) -> tuple[str, str]:
-        from analysis.figures import calibration  # matplotlib: only once there is something to draw
-
-        writer.write_bytes("images/reliability.png", calibration.reliability(bins))
-        writer.write_bytes("images/confidence.png", calibration.confidence_histogram(bins))
-        return "images/reliability.png", "images/confidence.png"
-    return draw
+    """Stores the bins the reliability diagram and the confidence histogram are drawn from (low, high, images,
+    correct, mean confidence: NaN for an empty bin), once for each; returns the figures' paths."""
+    def store(bins) -> tuple[str, str]:
+        rows = np.array([[b.low, b.high, b.count, b.correct, np.nan if b.confidence is None else b.confidence]
+                         for b in bins], dtype=np.float64).reshape(-1, 5)
+        return (figure_arrays.write(writer, "images/reliability.png", rows),
+                figure_arrays.write(writer, "images/confidence.png", rows))
+    return store
 
 
 def resolve_class(value: str, class_names: list[str]) -> int:
@@ -451,8 +449,7 @@ def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfi
     index, chosen_by = _activation_image(splits, config)
     captured, logits_one = activations.capture(model, x_test.take([index]), [m for m, _ in layers])
     predicted, confidence = _prediction(logits_one[0])
-    writer.write_bytes("images/input.png", images.png_bytes(images.picture(splits.test.images[index], 168)))
-    writer.write_bytes("images/map_colourbar.png", images.png_bytes(images.colourbar(MAP_CMAP)))
+    figure_arrays.picture(writer, "images/input.png", splits.test.images[index])
     for module, _label in layers:
         if captured[module][0].ndim != 3:
             raise InputError(f"layer {module} gives output of shape {list(captured[module][0].shape)}, not image "
@@ -469,9 +466,9 @@ def _activation_results(model, x_test, splits: DataSplits, config: AnalysisConfi
         stats = activations.map_statistics(maps)
         shown = activations.top_channels(maps, limit)
         path = f"images/maps_{position:02d}_{module.replace('.', '_')}.png"
-        columns = images.columns_for(len(shown), maps.shape[1])
-        picture = images.grid(maps[shown], stats["vmin"], stats["vmax"], MAP_CMAP, columns, [str(c) for c in shown])
-        writer.write_bytes(path, images.png_bytes(picture))
+        columns = grid_columns(len(shown), maps.shape[1])
+        figure_arrays.write(writer, path, maps[shown])
+        figure_arrays.write(writer, path, [stats["vmin"], stats["vmax"]], "range")
         grids.append(MapGrid(module=module, label=label, path=path, cmap=MAP_CMAP, columns=columns,
                              shown_channels=shown, selection="all" if len(shown) == len(maps) else
                              f"top {len(shown)} of {len(maps)} by mean activation", **stats))
@@ -497,8 +494,7 @@ def _embedding_results(model, x_test, logits, splits: DataSplits, config: Analys
     samples = []
     for position, index in enumerate(chosen):
         predicted, confidence = _prediction(logits[index])
-        path = f"images/sample_{position}.png"
-        writer.write_bytes(path, images.png_bytes(images.picture(splits.test.images[index], 112)))
+        path = figure_arrays.picture(writer, f"images/sample_{position}.png", splits.test.images[index])
         samples.append(Sample(index=index, label=labels[position], predicted=predicted, confidence=confidence,
                               path=path, vector=vectors[position].tolist()))
     distances = embeddings.distance_tables(vectors, labels)
@@ -512,15 +508,17 @@ def _embedding_results(model, x_test, logits, splits: DataSplits, config: Analys
 def _distance_heatmaps(distances: dict, labels: list[int], class_names: list[str],
                        writer: StoreWriter) -> str | None:
     """Beyond DISTANCE_TABLE_MAX_SAMPLES samples the distance matrices are too wide for tables on the page: one
-    figure of heat maps, a panel per metric, stands for them (the numbers stay in embeddings.json and the CSV)."""
+    figure of heat maps, a panel per metric, stands for them (the numbers stay in embeddings.json and the CSV;
+    each metric's matrix, unrounded, in arrays/sample_distances.<metric>.npy for the figure)."""
     if len(labels) <= DISTANCE_TABLE_MAX_SAMPLES:
         return None
-    from analysis.figures import plots  # matplotlib: only when there is a figure to draw
-
     path = "images/sample_distances.png"
-    writer.write_bytes(path, plots.sample_distances(
-        [(METRIC_BY_ID[m].heading, np.asarray(table.matrix, dtype=np.float64)) for m, table in distances.items()],
-        [class_names[c] if c < len(class_names) else str(c) for c in labels],
-        f"Distances between every two of the {len(labels)} samples S1–S{len(labels)} (diagonal: zero)"))
+    for metric, table in distances.items():
+        figure_arrays.write(writer, path, np.asarray(table.matrix, dtype=np.float64), metric)
     return path
+
+
+def grid_columns(count: int, height: int) -> int:
+    """Eight tiles per row for large maps, sixteen for small ones (at most 16 pixels high): stored in MapGrid."""
+    return 16 if height <= 16 and count > 8 else 8
 

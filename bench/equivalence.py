@@ -42,12 +42,14 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def without_code(manifest: dict, retrained: bool) -> dict:
+def without_code(manifest: dict, retrained: bool, drawn: dict | None = None) -> dict:
     """The manifest minus what names the code version (it changes with every edit, by design); for a
     ``retrained`` default checkpoint also minus its sha256 and evaluation.json's (both hold the training
-    time; evaluation.json is digested apart without it)."""
+    time; evaluation.json is digested apart without it). Since issue 31 a store holds the arrays its figures are
+    drawn from (``arrays/``) and its images are in its figures folder (``drawn``: that folder's manifest files):
+    the files listed are the store's without its arrays, and the images wherever they are, as before."""
     inputs = {k: v for k, v in manifest.get("inputs", {}).items() if k != "code_version"}
-    files = dict(manifest.get("files", {}))
+    files = {k: v for k, v in manifest.get("files", {}).items() if not k.startswith("arrays/")} | (drawn or {})
     if retrained:
         inputs["checkpoint"] = {k: v for k, v in inputs["checkpoint"].items() if k != "sha256"}
         files.pop("evaluation.json", None)
@@ -70,11 +72,17 @@ def notes_without_time(text: str) -> str:
 def digest_folder(build: Path, retrained: bool = False) -> dict:
     result = {}
     for store in sorted((build / "stores").glob("*/")):
+        figures = build / "figures" / store.name  # the store's images, drawn from its arrays (issue 31)
+        drawn = json.loads((figures / "manifest.json").read_text())["files"] if figures.is_dir() else {}
+        named = {p.relative_to(store).as_posix(): p for p in store.rglob("*") if p.is_file()}
+        named = {name: path for name, path in named.items() if not name.startswith("arrays/")}
+        named |= {p.relative_to(figures).as_posix(): p for p in figures.rglob("*") if p.is_file()
+                  and p.name != "manifest.json"} if drawn else {}
         files = {}
-        for path in sorted(p for p in store.rglob("*") if p.is_file()):
-            name = str(path.relative_to(store))
+        for name, path in sorted(named.items()):
             if name == "manifest.json":
-                files[name] = sha(json.dumps(without_code(json.loads(path.read_text()), retrained), sort_keys=True).encode())
+                files[name] = sha(json.dumps(without_code(json.loads(path.read_text()), retrained, drawn),
+                                             sort_keys=True).encode())
             elif name == "evaluation.json":
                 files[name] = sha(json.dumps(without_time(json.loads(path.read_text())), sort_keys=True).encode())
             else:

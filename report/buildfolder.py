@@ -40,14 +40,14 @@ JOURNAL = ".report-journal.json"
 CURRENT_STORE = "current-store.txt"
 # Everything the tool writes at a build folder's top level; `clean` removes these and nothing else.
 OUTPUTS = frozenset({
-    "report.html", "report.pdf", "notes.json", "render.json", CURRENT_STORE, "assets", "stores",
+    "report.html", "report.pdf", "notes.json", "render.json", CURRENT_STORE, "assets", "stores", "figures",
     "checkpoints", "cache", "series", "compares", "compare.html", "compare.pdf", "compare-notes.json",
     "history.html", "history.pdf", "history-notes.json", "history.csv", "history.parquet", "tables", "summary.md",
     "training",
 })
 MARKS = frozenset({MARKER, CACHEDIR_TAG, LOCK, JOURNAL})
 # Folders where runs write temporary files (see clean_leftovers).
-WORK_FOLDERS = ("", "stores", "series", "compares", "assets", "checkpoints", "cache", "tables", "training")
+WORK_FOLDERS = ("", "stores", "figures", "series", "compares", "assets", "checkpoints", "cache", "tables", "training")
 NESTED_FOLDERS = ("cache/parquet", "cache/matplotlib")  # written into too: never through a link
 # Inside each folder of the tool, the names it writes there, as exact patterns (a user's `module-best.pt` or
 # `my-notes.txt` never matches); `clean` removes only these, and of the checkpoints only those whose bytes still
@@ -55,6 +55,7 @@ NESTED_FOLDERS = ("cache/parquet", "cache/matplotlib")  # written into too: neve
 HEX16, HEX32 = "[0-9a-f]{16}", "[0-9a-f]{32}"
 OWN_ENTRIES = {
     "stores": (HEX16,), "series": (HEX16,), "compares": (HEX16,),  # folders whose manifest names them (_is_own_store)
+    "figures": (HEX16,),  # a store's figures (report.figures), named like it
     "checkpoints": (rf"default-{HEX16}\.pt", rf"default-{HEX16}\.pt\.sha256", rf"module-{HEX16}\.pt"),
     "tables": tuple(re.escape(name) for name in TABLE_FILES),  # the report's tables (report.render.tables)
     "training": (rf"epoch-[0-9]{{4,}}-{HEX16}\.pt",),  # checkpoints the training callbacks saved (report.training)
@@ -63,7 +64,7 @@ OWN_ENTRIES = {
     "cache/matplotlib": (r"fontlist-v[0-9][0-9.]*\.json",),  # matplotlib's font list (fontlist-v3.11.0.json)
     "assets": (re.escape("report.css"),),
 }
-STORE_FOLDERS = ("stores", "series", "compares")
+STORE_FOLDERS = ("stores", "figures", "series", "compares")
 
 
 def is_marked(out: Path) -> bool:
@@ -534,7 +535,7 @@ def remove_if_unused(out: Path) -> bool:
 
 def current_store(out: Path) -> Path:
     """The store the report was last built from, as recorded in current-store.txt."""
-    from report.render.errors import StoreError
+    from analysis.errors import StoreError
 
     pointer = Path(out) / CURRENT_STORE
     if not pointer.is_file():

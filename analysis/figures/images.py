@@ -147,8 +147,3 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
-
-
-def columns_for(count: int, height: int) -> int:
-    """Eight tiles per row for large maps, sixteen for small ones (at most 16 pixels high)."""
-    return 16 if height <= 16 and count > 8 else 8

@@ -205,7 +205,7 @@ def _numbered(frame, title: str, size: int, cells, what: str) -> Figure:
 ROW_SHARE_GAMMA = 0.5
 ROW_SHARE_TICKS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 ROW_SHARE_LABEL = "share of the true class's images (square-root scale)"
-CONFUSION_COLOUR = "row share"  # what confusion_figure's colour shows, as the store records it
+# (what the colour shows is recorded in the store: SeparationDocument.confusion_colour, schema.ROW_SHARE)
 
 
 def confusion_figure(counts: np.ndarray, names: list[str], title: str, totals: np.ndarray | None = None,

@@ -4,7 +4,7 @@ A checkpoint may come from anywhere, so everything read from it is data to check
 
 - ``checkpoint_file_problem`` and ``unrecognised_format`` say in one line why a path cannot be a
   checkpoint (a folder, a link loop, a text file...), without torch, so the store key
-  (analysis.store.fingerprint) and the loader (analysis.models.checkpoint) give the same messages.
+  (analysis.keys) and the loader (analysis.models.checkpoint) give the same messages.
 - ``validate`` checks every metadata field the tool reads against the declared schema below and returns
   typed values. Fields that steer the analysis (``model_config``, ``data_config``) are refused in one
   line when malformed: guessing would analyse the wrong thing. Informational fields (the ``training``

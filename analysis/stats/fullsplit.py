@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 from pathlib import Path
 
@@ -11,21 +10,22 @@ import numpy as np
 import torch
 from torch import nn
 
+from analysis import figure_arrays
 from analysis.batches import as_inputs
 from analysis.capture import forward as capture
 from analysis.capture.failures import run_model
 from analysis.data.datasets import DataSplits
-from analysis.figures import images, plots
 from analysis.models.hints import hints_of
 from analysis.errors import InputError
 from analysis.models.inference import accuracy
 from analysis.models.layers import EmbeddingPoint, activation_layers, features, is_activated
+from analysis.figure_arrays import npy_bytes
 from analysis.rows import Allocate, RowBuffer, in_memory
 from analysis.stats import separation
 from analysis.store.schema import (
-    METRIC_NAMES,
     CLOSEST_PAIRS_KEPT,
     PAIR_MATRIX_MAX_CLASSES,
+    ROW_SHARE,
     CentroidAccuracy,
     ClassPair,
     ClassSpread,
@@ -304,12 +304,6 @@ def write_embeddings(emb: np.ndarray, writer: StoreWriter) -> None:
         writer.write_bytes(EMBEDDINGS_FILE, npy_bytes(emb))
 
 
-def npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
 def _class_statistics(emb, labels, classes, metric, seed):
     """The class-pair statistics, the K × K matrix of mean distances (for the heat map), the silhouette and
     each class's spread with its bootstrap interval."""
@@ -341,8 +335,7 @@ def _closest_pairs(emb, labels, classes, statistics, metric, splits, writer, ind
             members = np.flatnonzero(labels == own)
             distances = separation.block(separation._prepare(emb[members], metric), centres[[position[other]]], metric)
             nearest = int(indices[members[distances[:, 0].argmin()]])
-            path = f"images/closest_{a}_{b}_{own}.png"
-            writer.write_bytes(path, images.png_bytes(images.picture(splits.test.images[nearest], 84)))
+            path = figure_arrays.picture(writer, f"images/closest_{a}_{b}_{own}.png", splits.test.images[nearest])
             examples.append({"class": int(own), "index": nearest, "path": path})
         pair = {"a": int(a), "b": int(b), "ratio": pair_ratio, "inter_mean": inter_mean, "examples": examples}
         if plain is not None:
@@ -433,8 +426,7 @@ def _misclassified(logits, labels, splits, writer):
     order = wrong[np.argsort(-confidence.numpy()[wrong], kind="stable")][:MISCLASSIFIED_SHOWN]
     shown = []
     for rank, index in enumerate(order):
-        path = f"images/misclassified_{rank}.png"
-        writer.write_bytes(path, images.png_bytes(images.picture(splits.test.images[index], 84)))
+        path = figure_arrays.picture(writer, f"images/misclassified_{rank}.png", splits.test.images[index])
         shown.append({"index": int(index), "label": int(labels[index]), "predicted": int(predicted[index]),
                       "confidence": float(confidence[index]), "path": path})
     return shown, len(wrong)
@@ -450,9 +442,8 @@ def _filters(model, accumulators, layers, writer):
         means = (acc.sum / acc.images).numpy()
         zero = (acc.never_positive / acc.images).numpy()
         path = None
-        if position % chart_every == 0:
-            path = f"images/filters_{position:02d}.png"
-            writer.write_bytes(path, plots.filter_bars(means, zero, f"{label}: mean activation per filter"))
+        if position % chart_every == 0:  # a chart of each filter's mean and silent share, drawn from these
+            path = figure_arrays.write(writer, f"images/filters_{position:02d}.png", np.stack([means, zero]))
         activated = is_activated(model, module)
         dead = np.flatnonzero(zero >= DEAD_SHARE) if activated else []
         near = np.flatnonzero((zero >= NEAR_DEAD_SHARE) & (zero < DEAD_SHARE)) if activated else []
@@ -484,10 +475,10 @@ def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
     euclidean = separation.class_sums(emb, labels, "euclidean") if metric == "mse" else None
     class_names = [splits.class_names[c] if c < len(splits.class_names) else str(c) for c in classes]
     centres = separation.centroid_distances(emb, labels, classes, metric)
-    _heatmaps(inter, centres, class_names, metric, writer)
+    _heatmaps(inter, centres, writer)
     rng = np.random.default_rng(seed)  # one generator: the depth sample is drawn first, then the t-SNE sample
     depth, depth_sample = _depth(model, x_test, splits.test.labels, classes, metric, rng, show_progress, writer)
-    variance, tsne_sample, tsne_path = _maps(emb, labels, splits.class_names, point, rng, seed, writer)
+    variance, tsne_sample, tsne_path = _maps(emb, labels, rng, seed, writer)
     confusion, confusion_names = _confusion_figure(logits, splits.test.labels, classes, class_names, writer)
     misclassified, wrong = _misclassified(logits, splits.test.labels, splits, writer)
     matrices = len(classes) <= PAIR_MATRIX_MAX_CLASSES  # else the closest pairs and the non-zero cells stand for them
@@ -503,7 +494,7 @@ def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
         two_sample=_two_sample(sampled, statistics, metric, emb, labels, seed),
         depth=depth, depth_sample=depth_sample, pca_variance=list(variance), tsne_sample=tsne_sample,
         confusion=confusion.tolist() if matrices else [], confusion_names=confusion_names,
-        confusion_colour=plots.CONFUSION_COLOUR, misclassified=misclassified, wrong=int(wrong),
+        confusion_colour=ROW_SHARE, misclassified=misclassified, wrong=int(wrong),
         filters=_filters(model, passed.accumulators, passed.filters, writer),
         images={"heatmap": "images/separation_heatmap.png", "centroids": "images/centroid_heatmap.png",
                 "depth": "images/separation_depth.png", "pca": "images/map_pca.png", "tsne": tsne_path,
@@ -516,14 +507,10 @@ def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
     )
 
 
-def _heatmaps(inter: np.ndarray, centres: np.ndarray, class_names: list[str], metric: str,
-              writer: StoreWriter) -> None:
-    writer.write_bytes("images/separation_heatmap.png", plots.heatmap(
-        inter, class_names, f"Mean {METRIC_NAMES.get(metric, metric)} between the images of two classes "
-        "(diagonal: within a class; whole test split)", metric))
-    writer.write_bytes("images/centroid_heatmap.png", plots.heatmap(
-        centres, class_names, f"{METRIC_NAMES.get(metric, metric)} between class centroids (whole test split)",
-        metric))
+def _heatmaps(inter: np.ndarray, centres: np.ndarray, writer: StoreWriter) -> None:
+    """The K × K matrices of the two heat maps, unrounded (their classes and metric are in separation.json)."""
+    figure_arrays.write(writer, "images/separation_heatmap.png", inter)
+    figure_arrays.write(writer, "images/centroid_heatmap.png", centres)
 
 
 def _depth(model, x_test, labels, classes, metric, rng, show_progress, writer) -> tuple[list[LayerSeparation], int]:
@@ -541,8 +528,9 @@ def _depth(model, x_test, labels, classes, metric, rng, show_progress, writer) -
         depth.append(LayerSeparation(module=module, label=label, dims=int(feats.shape[1]), ratio=ratio,
                                      silhouette=silhouette, pooled_from=size if size != feats.shape[1] else None,
                                      left_out=left_out))
-    writer.write_bytes("images/separation_depth.png", plots.depth_lines(
-        [d.label for d in depth], [d.ratio for d in depth], [d.silhouette for d in depth], metric))
+    figure_arrays.write(writer, "images/separation_depth.png", np.array(  # rows: ratio, silhouette (NaN: none)
+        [[np.nan if d.ratio is None else d.ratio for d in depth], [d.silhouette for d in depth]],
+        dtype=np.float64).reshape(2, len(depth)))
     return depth, int(len(sample))
 
 
@@ -560,29 +548,31 @@ def _layer_separation(feats: np.ndarray, labels: np.ndarray, classes: list[int],
             separation.silhouette(feats, labels, metric)[0], left_out)
 
 
-def _maps(emb, labels, names, point: EmbeddingPoint, rng, seed: int, writer) -> tuple[list[float], int, str | None]:
-    """PCA of every embedding, t-SNE of a seeded sample: (PCA variance shares, t-SNE points, its figure)."""
+def _maps(emb, labels, rng, seed: int, writer) -> tuple[list[float], int, str | None]:
+    """PCA of every embedding, t-SNE of a seeded sample, stored for their figures: (PCA variance shares, t-SNE
+    points, the t-SNE figure's path or None)."""
     points, variance = separation.pca_2d(emb)
-    writer.write_bytes("images/map_pca.png", plots.scatter(
-        points, labels, names, f"PCA of the {point.layer} embedding ({len(labels):,} test images)",
-        f"PC 1 ({variance[0]:.0%} of variance; one scale on both axes)", f"PC 2 ({variance[1]:.0%})"))
+    _scatter_arrays(writer, "images/map_pca.png", points, labels)
+    figure_arrays.write(writer, "images/map_pca.png", np.asarray(variance, dtype=np.float64), "variance")
     tsne_sample = np.arange(len(labels)) if len(labels) <= TSNE_SAMPLE else \
         np.sort(rng.choice(len(labels), TSNE_SAMPLE, replace=False))
     tsne = _tsne(emb[tsne_sample], seed)
     if tsne is None:
         return variance, 0, None
-    writer.write_bytes("images/map_tsne.png", plots.scatter(
-        tsne, labels[tsne_sample], names, f"t-SNE of the {point.layer} embedding "
-        f"({len(tsne_sample):,} test images, seed {seed})", "t-SNE 1", "t-SNE 2"))
+    _scatter_arrays(writer, "images/map_tsne.png", tsne, labels[tsne_sample])
     return variance, int(len(tsne_sample)), "images/map_tsne.png"
+
+
+def _scatter_arrays(writer: StoreWriter, image: str, points: np.ndarray, labels: np.ndarray) -> None:
+    """A map's 2-D points and each point's class."""
+    figure_arrays.write(writer, image, points)
+    figure_arrays.write(writer, image, labels, "labels")
 
 
 def _confusion_figure(logits, labels, classes, class_names, writer) -> tuple[np.ndarray, list[str]]:
     confusion = _confusion(logits, labels, classes)
     confusion_names = class_names + (["other"] if confusion.shape[1] > len(classes) else [])
-    writer.write_bytes("images/confusion.png", plots.confusion(
-        confusion[:, :len(classes)], class_names, "Confusion matrix (rows: true class, columns: predicted; "
-        "colour: each cell's share of its row)", totals=confusion.sum(axis=1)))
+    figure_arrays.write(writer, "images/confusion.png", confusion)  # the "other" column counts in the row totals
     return confusion, confusion_names
 
 

@@ -1,2 +1,3 @@
-"""The artifact store, torch-free: the record types of every stored document (schema), the atomic
-writer, and the content keys of a run's inputs (fingerprint). The render stage imports only this package."""
+"""The artifact store, torch-free and a leaf (it imports nothing of analysis/ or report/ outside itself): the
+record types of every stored document (schema) and the atomic writer. The render stage imports only this package;
+content keys, which read the inputs, are in ``analysis.keys``."""

@@ -105,6 +105,8 @@ class Metric:
     definition: str   # in a table's caption
 
 
+# The formulas are analysis.stats.metrics.METRICS (numpy: the store cannot import it), with the same ids in the
+# same order, and SILHOUETTE_METRICS below as their silhouettes: tests/test_registries.py checks both.
 METRICS = (  # the order of tables and columns: the assignment's metric first
     Metric("mse", "MSE", "MSE", "MSE (mean over dimensions)"),
     Metric("euclidean", "Euclidean distance", "Euclidean", "Euclidean distance"),
@@ -256,6 +258,12 @@ class ModelInfo:
     normalisation: dict = stored()   # {"mean": [...], "std": [...]}, one value per channel
     kwargs: dict = stored(default_factory=dict)
     training_mode_restored: bool = stored(default=True)
+
+
+# The colour maps the documents record (KernelImage.cmap, MapGrid.cmap): the analysis decides them and stores their
+# names, the figures step draws with the names the store records.
+KERNEL_CMAP = "RdBu_r"
+MAP_CMAP = "viridis"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -669,8 +677,11 @@ class SeparationDocument:
     centroid_left_out: CentroidAccuracy | None = when_set(None)
     euclidean: EuclideanSeparation | None = when_set(None)   # only with metric "mse"
     # What the confusion figure's colour shows (added within version 4): "images" (the count; older stores) or
-    # "row share" (each cell's share of its true class, analysis.figures.plots.confusion_figure).
+    # ROW_SHARE (each cell's share of its true class, analysis.figures.plots.confusion_figure).
     confusion_colour: str = when_set("images")
+
+
+ROW_SHARE = "row share"  # SeparationDocument.confusion_colour of the confusion figure the figures step draws
 
 
 # --- compares/<key>/compare.json -------------------------------------------------------------------------
@@ -818,3 +829,17 @@ REQUIRED = ("model.json", "evaluation.json")
 SAMPLED = ("activations.json", "embeddings.json")  # written when their sections are asked for (every store of
                                                     # schema 3 and older has both)
 OPTIONAL = "separation.json"
+
+# The arrays each figure is drawn from (stores written since issue 31; earlier stores hold the PNGs themselves): the
+# analysis stores them, the figures step (report/figures.py) draws ``images/<name>.png`` from
+# ``arrays/<name>.npy`` (and ``arrays/<name>.<part>.npy`` where a figure needs more than one array) into the
+# store's figures folder, so that the drawing code can change without the analysis running again.
+ARRAYS = "arrays/"
+FIGURES_FOLDER = "figures"  # build/figures/<store key>/: a store's figures, beside build/stores/<store key>/
+
+
+def array_path(image: str, part: str | None = None) -> str:
+    """Where the array an image is drawn from is stored: images/maps_00_conv1.png -> arrays/maps_00_conv1.npy
+    (``part``: arrays/maps_00_conv1.<part>.npy)."""
+    stem = image.removeprefix("images/").removesuffix(".png")
+    return f"{ARRAYS}{stem}{'.' + part if part else ''}.npy"

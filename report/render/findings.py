@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from analysis.errors import StoreError
 from analysis.store.schema import (
     ActivationsDocument,
     DistanceTable,
@@ -58,6 +59,18 @@ class Findings:
     activations: ActivationsDocument | None  # None: the activation maps were not asked for (--sections)
     embeddings: EmbeddingsDocument | None    # None: the sample embeddings were not asked for (--sections)
     separation: SeparationDocument | None   # None: the whole-split pass did not run (or schema 1 and 2)
+    # Where the image files the documents name lie: the store's figures folder (drawn from its arrays), or the
+    # store itself for stores that hold their images (None: the store's); ``figures_problem`` says why there is
+    # no folder to show them from (figures not drawn, or damaged), raised only when an image is asked for.
+    figures_dir: Path | None = None
+    figures_problem: str | None = None
+
+    @property
+    def images_dir(self) -> Path:
+        """The folder the documents' image paths (``images/...``) are relative to."""
+        if self.figures_problem:
+            raise StoreError(self.figures_problem)
+        return self.figures_dir or self.store_dir
 
     # Shorthands for what the rules use most.
     @property

@@ -1,4 +1,5 @@
-"""Read and verify an artifact store, and turn it into ``Findings``."""
+"""Read and verify an artifact store, and turn it into ``Findings``; read a store's arrays for its figures and
+find its figures folder (``build/figures/<store key>/``, drawn from those arrays by report/figures.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,20 @@ import dataclasses
 import json
 from pathlib import Path
 
-from analysis.store.schema import DOCUMENTS, OPTIONAL, REQUIRED, SAMPLED, SCHEMA_VERSION, from_json, metric_rank
-from analysis.store.writer import MANIFEST, sha256_file
+from analysis.store.schema import (
+    ARRAYS,
+    DOCUMENTS,
+    FIGURES_FOLDER,
+    OPTIONAL,
+    REQUIRED,
+    SAMPLED,
+    SCHEMA_VERSION,
+    from_json,
+    metric_rank,
+)
+from analysis.store.writer import MANIFEST, sha256_bytes, sha256_file
 from report.render import findings as f
-from report.render.errors import StoreError
+from analysis.errors import StoreError
 from report.render.migrate import MIGRATIONS, migrate
 
 
@@ -146,8 +157,74 @@ def read_document(store_dir: Path, name: str) -> dict:
 
 
 def manifest_bytes(store_dir: Path) -> bytes:
-    """The manifest as stored: what a rendering's fingerprint hashes."""
-    return (Path(store_dir) / MANIFEST).read_bytes()
+    """The manifest as stored, and its figures folder's when it has one: what a rendering's fingerprint hashes (a
+    caption re-drawn changes the figures' manifest, so the documents are rendered again)."""
+    figures = figures_folder(store_dir) / MANIFEST
+    return (Path(store_dir) / MANIFEST).read_bytes() + (figures.read_bytes() if figures.is_file() else b"")
+
+
+# ---------------------------------------------------------------- figures
+
+def figures_folder(store_dir: Path) -> Path:
+    """Where a store's figures are drawn: ``build/figures/<key>/`` beside ``build/stores/<key>/``."""
+    return Path(store_dir).parent.parent / FIGURES_FOLDER / Path(store_dir).name
+
+
+def draws_figures(manifest: dict) -> bool:
+    """Whether the store holds arrays to draw its figures from (written since issue 31): then its images are in
+    its figures folder. Earlier stores hold their images themselves."""
+    return any(name.startswith(ARRAYS) for name in manifest.get("files", {}))
+
+
+def figure_arrays(store_dir: Path) -> dict[str, bytes]:
+    """Every array the store's figures are drawn from, by path, each checked against the manifest's hash as it is
+    read (the bytes checked are the bytes used)."""
+    store_dir = Path(store_dir)
+    manifest = read_manifest(store_dir)
+    arrays = {}
+    for relpath, expected in manifest["files"].items():
+        if relpath.startswith(ARRAYS):
+            try:
+                data = (store_dir / relpath).read_bytes()
+            except OSError as error:
+                raise StoreError(f"store file {store_dir / relpath} is unreadable ({error}): rebuild with "
+                                 "`make report`") from None
+            if sha256_bytes(data) != expected:
+                raise StoreError(f"store file {store_dir / relpath} does not match its recorded hash: rebuild with "
+                                 "`make report`")
+            arrays[relpath] = data
+    return arrays
+
+
+def figures_inputs(figures_dir: Path) -> dict | None:
+    """What a figures folder was drawn from (the store's manifest hash, the drawing code's), as its manifest
+    records it; None when there is no intact figures folder there (missing, damaged, edited)."""
+    try:
+        manifest = read_manifest(figures_dir)
+        verify(figures_dir, manifest, required=())
+    except StoreError:
+        return None
+    inputs = manifest["inputs"]
+    return inputs if manifest.get("kind") == FIGURES_FOLDER and isinstance(inputs, dict) else None
+
+
+def _figures_of(store_dir: Path, manifest: dict, verified: bool) -> tuple[Path | None, str | None]:
+    """(the folder holding the images the documents name, why there is none): the store itself for stores that
+    hold their images, else its figures folder when it is intact (unless ``verified``: checked or drawn in
+    this run) and was drawn from this store's bytes."""
+    if not draws_figures(manifest):
+        return store_dir, None
+    folder = figures_folder(store_dir)
+    try:
+        drawn = read_manifest(folder)
+        if not verified:
+            verify(folder, drawn, required=())
+    except StoreError:
+        return None, f"the figures in {folder} are missing or damaged: draw them again with `python -m report render`"
+    if not isinstance(drawn.get("inputs"), dict) or drawn["inputs"].get("store") != manifest_sha256(store_dir):
+        return None, (f"the figures in {folder} were drawn from another store's contents: draw them again with "
+                      "`python -m report render`")
+    return folder, None
 
 
 def load_findings(store_dir: Path, verified: bool = False, checkpoint_name: str | None = None) -> f.Findings:
@@ -162,8 +239,9 @@ def load_findings(store_dir: Path, verified: bool = False, checkpoint_name: str 
         docs[name] = json.loads((store_dir / name).read_text()) if name in manifest.get("files", {}) else None
     try:
         written = manifest["schema_version"]  # shown in the provenance; the documents are migrated
+        figures = _figures_of(store_dir, manifest, verified)
         manifest, docs = migrate(manifest, docs)
-        return _build(store_dir, manifest, docs, checkpoint_name, written)
+        return _build(store_dir, manifest, docs, checkpoint_name, written, figures)
     except (KeyError, TypeError, AttributeError, ValueError) as error:  # a field of another shape
         raise StoreError(f"store {store_dir} lacks an expected field ({error}): rebuild with `make report`") from None
 
@@ -184,7 +262,8 @@ def _provenance(manifest: dict, checkpoint_name: str | None, written: int) -> f.
         schema_version=written)
 
 
-def _build(store_dir: Path, manifest: dict, docs: dict, checkpoint_name: str | None, written: int) -> f.Findings:
+def _build(store_dir: Path, manifest: dict, docs: dict, checkpoint_name: str | None, written: int,
+           figures: tuple[Path | None, str | None]) -> f.Findings:
     records = {name: from_json(DOCUMENTS[name], doc) for name, doc in docs.items() if doc is not None}
     embeddings = records.get("embeddings.json")
     if embeddings is not None:
@@ -198,4 +277,6 @@ def _build(store_dir: Path, manifest: dict, docs: dict, checkpoint_name: str | N
         activations=records.get("activations.json"),
         embeddings=embeddings,
         separation=records.get(OPTIONAL),
+        figures_dir=figures[0],
+        figures_problem=figures[1],
     )

@@ -1,0 +1,33 @@
+"""How the page names what the store records by id: each distance metric in a sentence (``name``), as a table's
+column (``heading``) and in a table's caption (``definition``). Presentation, so the render stage's and not the
+schema's: a word edited here re-renders the report, and the analysis key (which covers the schema) stays.
+
+The figures say the same words in their captions (analysis/figures/words.py, drawing code: the render stage cannot
+import it, nor it this); tests/test_keys.py checks that the two agree and that every stored metric has its words."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from analysis.store.schema import METRIC_IDS
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """A distance between embeddings: its stored id and how the report names it."""
+
+    id: str
+    name: str         # in sentences
+    heading: str      # as a table column
+    definition: str   # in a table's caption
+
+
+WORDS = {  # metric id -> (name, heading, definition)
+    "mse": ("MSE", "MSE", "MSE (mean over dimensions)"),
+    "euclidean": ("Euclidean distance", "Euclidean", "Euclidean distance"),
+    "cosine": ("cosine distance", "Cosine", "Cosine distance (1 − cosine similarity)"),
+}
+# In the registry's order (analysis.store.schema.METRIC_IDS); a metric without words here is named by its id.
+METRICS = tuple(Metric(id, *WORDS.get(id, (id, id, id))) for id in METRIC_IDS)
+METRIC_BY_ID = {metric.id: metric for metric in METRICS}
+METRIC_NAMES = {metric.id: metric.name for metric in METRICS}
