@@ -41,8 +41,8 @@ def render_compare(out: Path, store_a: Path, store_b: Path, compare_dir: Path, f
     context = CompareContext(
         title=f"{a.model_class}: {doc['a']['file']} against {doc['b']['file']}", **page_dates(),
         stylesheet="assets/report.css",
-        view=compare_view(a, b, doc, notes, a_url=os.path.relpath(store_a, out), b_url=os.path.relpath(store_b, out),
-                          compare_url=os.path.relpath(compare_dir, out)))
+        view=compare_view(a, b, doc, notes, a_url=os.path.relpath(a.images_dir, out),
+                          b_url=os.path.relpath(b.images_dir, out), compare_url=os.path.relpath(compare_dir, out)))
     return _documents(out, "compare", "compare.html.j2", context, notes, formats)
 
 

@@ -12,14 +12,15 @@ import os
 import time
 from pathlib import Path
 
-from analysis.store.schema import METRIC_NAMES, PRIMARY_METRIC
+from analysis.store.schema import PRIMARY_METRIC
+from report.render.words import METRIC_NAMES
 from report.render import environment, fmt
 from report.render.alerts import alerts
 from report.render.findings import Findings
 from report.render.interpret import Note, by_section
 from report.render.interpret.distances import ENOUGH_SAMPLES, silhouette_distance
-from report.render.sections import ALL, BY_ID
-from report.render.views import Place, field, section_views
+from report.render.sections import REGISTRY, Registry
+from report.render.views import Place, field
 
 __all__ = ["Headline", "PageContext", "ReportContext", "Section", "build_context", "field", "page_dates"]
 
@@ -140,26 +141,14 @@ def page_dates() -> dict[str, str]:
             "created_iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", created)}
 
 
-def available(f: Findings, section: str) -> bool:
-    """Whether the store holds what ``section`` shows (the sections' documents are written only when asked for)."""
-    spec = BY_ID[section]
-    if spec.whole_split:
-        return f.separation is not None
-    if spec.document == "activations.json":
-        return f.activations is not None
-    if spec.document == "embeddings.json":
-        return f.embeddings is not None
-    return True
-
-
 def build_context(f: Findings, notes: list[Note], build_dir: Path, stylesheet: str,
-                  chosen: tuple[str, ...] = ALL) -> ReportContext:
-    """The report's context, with the ``chosen`` sections that the store can fill (the whole-split ones
-    need its separation results)."""
-    shown = [id for id in chosen if available(f, id)]
+                  chosen: tuple[str, ...] | None = None, registry: Registry = REGISTRY) -> ReportContext:
+    """The report's context, with the ``chosen`` sections (default: all of the registry's) that the store can
+    fill (the whole-split ones need its separation results)."""
+    shown = [id for id in (registry.ids if chosen is None else chosen) if registry.available(f, id)]
     notes = [n for n in notes if n.section in shown]
-    sections = [Section(id, number, BY_ID[id].title) for number, id in enumerate(shown, start=1)]
-    place = Place(store_url=os.path.relpath(f.store_dir, build_dir), numbers={s.id: s.number for s in sections})
+    sections = [Section(id, number, registry.by_id[id].title) for number, id in enumerate(shown, start=1)]
+    place = Place(store_url=os.path.relpath(f.images_dir, build_dir), numbers={s.id: s.number for s in sections})
     has_checkpoint = f.weights == "checkpoint"
     return ReportContext(
         title=f"{f.model_class} — {f.provenance.checkpoint_file}" if has_checkpoint
@@ -180,5 +169,5 @@ def build_context(f: Findings, notes: list[Note], build_dir: Path, stylesheet: s
         warnings=warnings(f),
         notes=by_section(notes),
         key_findings=key_findings(notes),
-        views=section_views(f, place, shown),
+        views=registry.views(f, place, shown),
     )

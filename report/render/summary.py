@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from analysis.store.schema import METRIC_NAMES
+from report.render.words import METRIC_NAMES
 from report.render import fmt
 from report.render.alerts import Alert
 from report.render.findings import Findings

@@ -10,7 +10,7 @@ from __future__ import annotations
 from analysis.store.schema import ClassificationQuality, ClassQuality, Interval
 from report.render import fmt
 from report.render.findings import Findings
-from report.render.interpret import Note
+from report.render.interpret.notes import Note
 from report.render.interpret.regime import (
     SMALL_CLASS,
     below_chance,

@@ -8,7 +8,7 @@ from collections import Counter
 from analysis.store.schema import POOLING_TYPES
 from report.render import fmt
 from report.render.findings import Findings, MapGrid, TraceRow
-from report.render.interpret import Note
+from report.render.interpret.notes import Note
 
 DETAIL_UP_TO = 4   # layers described one by one; beyond this, one summary sentence
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from analysis.store.schema import METRIC_BY_ID, PRIMARY_METRIC, EmbeddingScale, PairedComparison, from_json
+from analysis.store.schema import PRIMARY_METRIC, EmbeddingScale, PairedComparison, from_json
+from report.render.words import METRIC_BY_ID
 from report.render import fmt
 from report.render.findings import Findings
-from report.render.interpret import Note
+from report.render.interpret.notes import Note
 from report.render.history import training_run
 from report.render.interpret.distances import silhouette_distance
 from report.render.interpret.embeddings import ANECDOTAL_BELOW

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from analysis.store.schema import METRIC_NAMES, PRIMARY_METRIC
+from analysis.store.schema import PRIMARY_METRIC
+from report.render.words import METRIC_NAMES
 from report.render import fmt
 from report.render.findings import Findings
-from report.render.interpret import Note
+from report.render.interpret.notes import Note
 from report.render.interpret import distances
 from report.render.interpret.activations import a_or_an
 from report.render.interpret.regime import caveat

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from report.render import fmt
 from report.render.findings import Findings
-from report.render.interpret import Note
+from report.render.interpret.notes import Note
 
 CONV_TYPES = ("Conv1d", "Conv2d", "Conv3d")
 DENSE_TYPES = ("Linear",)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from analysis.store.schema import ACTIVATION_TYPES, METRIC_NAMES, SILENT_ZERO_TYPES
+from analysis.store.schema import ACTIVATION_TYPES, SILENT_ZERO_TYPES
+from report.render.words import METRIC_NAMES
 from report.render import fmt
 from report.render.findings import Findings, confusion_cells
-from report.render.interpret import Note
+from report.render.interpret.notes import Note
 from report.render.interpret import distances
 from report.render.interpret.activations import a_or_an, next_step
 from report.render.interpret.distances import interval_order, ratio_phrase, silhouette_distance

@@ -5,7 +5,7 @@ from __future__ import annotations
 from analysis.store.schema import ACTIVATION_TYPES
 from report.render import fmt
 from report.render.findings import Findings, TraceRow
-from report.render.interpret import Note
+from report.render.interpret.notes import Note
 
 
 def _a(number: int) -> str:

@@ -5,16 +5,13 @@ Templates only lay these out: the arithmetic, the None handling, the captions an
 here, in Python, where they can be tested. ``tests/test_views.py`` checks that every name a template uses
 is a field of its view model and that every field is used.
 
-Each report section ``templates/_<id>.html.j2`` gets the variable ``view``: ``SECTION_VIEWS[id]`` built from
-the findings and the ``Place`` it is shown in. compare.html.j2 and history.html.j2 get theirs through
-``report.render.comparison``.
+Each report section ``templates/_<id>.html.j2`` gets the variable ``view``: the model its section declares
+(``report.render.sections``: ``Section.view``, built from the findings and the ``Place`` it is shown in).
+compare.html.j2 and history.html.j2 get theirs through ``report.render.comparison``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
-from report.render.findings import Findings
 from report.render.views.common import ColourScale, Figure, Place, field
 from report.render.views.network import (
     ActivationsView,
@@ -49,34 +46,11 @@ from report.render.views.whole_split import (
     separation_view,
 )
 
-# section id -> (its view model, the builder); every section of report.render.sections has one
-SECTION_VIEWS: dict[str, tuple[type, Callable[[Findings, Place], object]]] = {
-    "parameters": (ParametersView, parameters_view),
-    "shapes": (ShapesView, shapes_view),
-    "kernels": (KernelsView, kernels_view),
-    "activations": (ActivationsView, activations_view),
-    "embeddings": (EmbeddingsView, embeddings_view),
-    "distances": (DistancesView, distances_view),
-    "accuracy": (AccuracyView, accuracy_view),
-    "separation": (SeparationView, separation_view),
-    "depth": (DepthView, depth_view),
-    "map": (MapView, map_view),
-    "errors": (ErrorsView, errors_view),
-    "filters": (FiltersView, filters_view),
-    "provenance": (ProvenanceView, provenance_view),
-}
-
-
-def section_views(f: Findings, place: Place, shown: Iterable[str]) -> dict[str, object]:
-    """The view of each section ``shown``, keyed by section id."""
-    return {id: SECTION_VIEWS[id][1](f, place) for id in shown}
-
-
 __all__ = [
-    "SECTION_VIEWS", "AccuracyView", "ActivationsView", "ColourScale", "CompareView", "DepthView", "DistancesView",
+    "AccuracyView", "ActivationsView", "ColourScale", "CompareView", "DepthView", "DistancesView",
     "EmbeddingsView", "ErrorsView", "Figure", "FiltersView", "HistoryView", "KernelsView", "MapView", "ParametersView",
     "Place", "ProvenanceView", "SeparationView", "ShapesView", "accuracy_view", "activations_view", "compare_view",
     "depth_view", "distances_view", "embeddings_view", "errors_view", "field", "filters_view", "history_view",
-    "kernels_view", "map_view", "parameters_view", "provenance_view", "section_views", "separation_view",
+    "kernels_view", "map_view", "parameters_view", "provenance_view", "separation_view",
     "shapes_view",
 ]

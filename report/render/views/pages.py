@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 from analysis.store.schema import (
-    METRIC_BY_ID,
     PRIMARY_METRIC,
     CompareDocument,
     CompareSide,
@@ -16,6 +15,7 @@ from analysis.store.schema import (
 )
 from report.render import fmt
 from report.render.findings import Findings
+from report.render.words import METRIC_BY_ID
 from report.render.history import whole_split_means
 from report.render.interpret import Note
 from report.render.interpret.changes import SQUARED, run_name, runs_of, sample_caveat_sentence

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from analysis.store.schema import DISTANCE_TABLE_MAX_SAMPLES, METRIC_BY_ID, PRIMARY_METRIC, Metric, Pair
+from analysis.store.schema import DISTANCE_TABLE_MAX_SAMPLES, PRIMARY_METRIC, Pair
+from report.render.words import METRIC_BY_ID, Metric
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.views.common import Figure, Place, field, plural, url
