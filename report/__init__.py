@@ -9,10 +9,18 @@ The Python API (``report.api``) is reachable from here without loading it until 
     import report
     result = report.build(checkpoint="model.pt", sections="assignment")
 
-``report.rerender`` is ``report.api.render`` (``report.render`` is the render stage's package).
+``report.rerender`` is ``report.api.render`` (``report.render`` is the render stage's package). The options
+are objects too (report.options), and the commands methods of one ``Workspace`` (report.workspace)::
+
+    options = report.AnalysisOptions(classes=[3, 8], seed=1)
+    result = report.build(checkpoint="model.pt", analysis=options, formats="html")
+
+No module of this package is named like a command (the watch machinery is ``report.watching``): importing one
+would replace the command's name here with the module.
 """
 
-_API = ("build", "rerender", "train", "watch", "batch", "history", "compare", "clean", "Report")
+_API = ("build", "rerender", "train", "watch", "batch", "history", "compare", "clean", "Report", "Workspace",
+        "AnalysisOptions", "OutputOptions", "RuntimeOptions", "WatchOptions", "SeriesOptions")
 _ERRORS = ("ReportError", "InputError", "StoreError", "RenderError", "FailOnError")
 
 
@@ -24,7 +32,7 @@ def __getattr__(name: str):
 
         return api.render if name == "rerender" else getattr(api, name)
     if name in _ERRORS:
-        from report import errors
+        from analysis import errors
 
         return getattr(errors, name)
     raise AttributeError(f"module 'report' has no attribute {name!r}")

@@ -1,38 +1,32 @@
 """The work behind the commands that are more than one build: re-rendering, a history, a comparison.
 
-Called by ``report.api`` (which the command line calls), inside the build folder's lock."""
+Called by ``report.workspace.Workspace`` (which the API and the command line call), inside the build folder's
+lock."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from analysis.config import AnalysisConfig
 from analysis.errors import InputError
 from report import pipeline
 from report.buildfolder import publish
 
 
-def render_last(out: Path, sections, formats, single_file: bool, force: bool, quiet: bool,
-                log) -> tuple[Path, str | None, bool]:
-    """Re-render the last analysed store of ``out`` (no analysis, no torch): (store, checkpoint name, rendered)."""
-    from analysis.store.schema import SAMPLED
-    from report.render.load import has_document, has_whole_split
-    from report.render.sections import ALL, needs_document, needs_whole_split
+def render_last(out: Path, sections, formats, single_file: bool, force: bool, quiet: bool, log) -> pipeline.Outcome:
+    """Re-render the last analysed store of ``out`` (no analysis, no torch)."""
+    from report.render.sections import lacking
 
     store = pipeline.current_store(out)
-    if sections != ALL and needs_whole_split(sections) and not has_whole_split(store):
-        raise InputError(f"the last analysis in {out} has no whole-split results: run "
-                         f"`python -m report --sections {','.join(sections)}` to analyse them first")
-    lacking = [d for d in SAMPLED if sections != ALL and needs_document(sections, d) and not has_document(store, d)]
-    if lacking:
-        raise InputError(f"the last analysis in {out} has no {lacking[0].removesuffix('.json')}: run "
+    missing = lacking(sections, store)  # a part of the analysis these sections show, which the store lacks
+    if missing is not None:
+        raise InputError(f"the last analysis in {out} has no {missing.called}: run "
                          f"`python -m report --sections {','.join(sections)}` to analyse them first")
     record = pipeline.render_record(out, log)  # read once: the recorded checkpoint name and fingerprint
     name = pipeline.recorded_checkpoint_name(out, store, record)
     plan = pipeline.RenderPlan(out=out, store=store, formats=formats, sections=sections, single_file=single_file,
                                force=force, checkpoint_name=name)
-    _outputs, rendered = pipeline.render(plan, show_progress=not quiet, log=log, record=record)
-    return store, name, rendered
+    outputs, rendered = pipeline.render(plan, show_progress=not quiet, log=log, record=record)
+    return pipeline.Outcome(outputs, store, Path(name) if name else None, rendered=rendered)
 
 
 def publish_history(out: Path, series: list[tuple[str, Path]], order: str, formats) -> dict:
@@ -53,14 +47,14 @@ def publish_history(out: Path, series: list[tuple[str, Path]], order: str, forma
             "rows": len(table.rows), "checkpoints": len(series), "series": series_dir}
 
 
-def compare_pair(a: Path, b: Path, data: str | None, config: AnalysisConfig, out: Path, formats,
-                 quiet: bool = True) -> list[Path]:
+def compare_pair(a: Path, b: Path, options: pipeline.BuildOptions, formats) -> list[Path]:
     """Checkpoints ``a`` and ``b`` side by side: ``compare.html``/``.pdf`` (each analysed unless a store serves)."""
     from analysis.compare import build as build_compare
+    from report.figures import ensure_figures
     from report.render.comparison import render_compare
     from report.render.load import checkpoint_sha256, model_identity
 
-    options = pipeline.BuildOptions(out=out, data=data, config=config, quiet=quiet)
+    out = options.out
     store_a, _ = pipeline.ensure_store(options, a)
     store_b, _ = pipeline.ensure_store(options, b)
     model_a, model_b = model_identity(store_a), model_identity(store_b)
@@ -70,6 +64,7 @@ def compare_pair(a: Path, b: Path, data: str | None, config: AnalysisConfig, out
     compare_dir = build_compare(a, b, store_a, store_b, out / "compares",
                                 checkpoint_sha256(store_a, verified=True), checkpoint_sha256(store_b, verified=True),
                                 (side_results(store_a), side_results(store_b)))
+    ensure_figures(store_a), ensure_figures(store_b)  # each store's own kernels, shown when the shared ones are not
     documents = render_compare(out, store_a, store_b, compare_dir, formats)
     publish(out, documents, remove=not_written(out, "compare", formats))
     return [out / f"compare.{kind}" for kind in formats]

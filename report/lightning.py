@@ -21,7 +21,7 @@ try:
 except ImportError:  # the older package name
     import pytorch_lightning as pl
 
-from report.errors import InputError
+from analysis.errors import InputError
 from report.training import Reporter
 
 

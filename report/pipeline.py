@@ -15,13 +15,14 @@ from pathlib import Path
 from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig
 from analysis.data.files import shown_name
 from analysis.models.sources import DEFAULT_SOURCE
-from analysis.store.fingerprint import analysis_inputs, default_checkpoint_key, store_key, with_config
+from analysis.keys import analysis_inputs, default_checkpoint_key, store_key, with_config
 from analysis.store.writer import dumps, sha256_file, write_atomic
 from report.buildfolder import CURRENT_STORE, current_store, exclusive, publish  # noqa: F401  re-exported
+from report.figures import ensure_figures
 from report.render import TEMPLATE_DIR
-from report.render.errors import StoreError
+from analysis.errors import StoreError
 from report.render.load import check_analysis_manifest, manifest_bytes, read_manifest, verify
-from report.render.sections import ALL
+from report.render.sections import ALL, PART_NAMES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RENDER_RECORD = "render.json"
@@ -45,6 +46,24 @@ class BuildOptions:
     dask: str | None = None     # a Dask scheduler to run the whole-split pass on, as shards
     module: object | None = None  # a model in memory (report.api): analysed from a copy instead of built
     model_file: Path | None = None  # its code's file, part of the store key
+
+    # The two ways a build's options are made (report.workspace and the workers of report.series use these, and
+    # nothing else makes BuildOptions): from the declared option groups (report.options), or for a store only.
+    @classmethod
+    def for_report(cls, checkpoint: Path | None, config: AnalysisConfig, analysis, output, runtime,
+                   module: object | None = None, model_file: Path | None = None) -> "BuildOptions":
+        """A report's build: ``analysis``, ``output`` and ``runtime`` are report.options' groups, ``config`` the
+        analysis's record made from them."""
+        return cls(out=output.out, checkpoint=checkpoint, data=analysis.data, config=config, train=analysis.train,
+                   formats=output.formats, force=output.force, quiet=output.quiet, sections=output.sections,
+                   single_file=output.single_file, device=analysis.device, workers=runtime.workers,
+                   dask=runtime.dask, module=module, model_file=model_file)
+
+    @classmethod
+    def for_store(cls, out: Path, data: str | None, config: AnalysisConfig, quiet: bool = True,
+                  threads: int = ANALYSIS_THREADS) -> "BuildOptions":
+        """An analysis into a store, with no report rendered from it (``batch``, ``history``, ``compare``)."""
+        return cls(out=out, data=data, config=config, quiet=quiet, threads=threads)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +188,7 @@ def plan_store(options: BuildOptions, checkpoint: Path | None) -> StorePlan:
     return StorePlan(checkpoint, store_dir, inputs)
 
 
-PARTS = ("whole_split", "maps", "samples")  # the parts of an analysis that --sections can leave out
+PARTS = PART_NAMES  # the parts of an analysis that --sections can leave out (the section registry's)
 
 
 def fuller_configs(config) -> list:
@@ -249,6 +268,7 @@ def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None
     current-store.txt are replaced together (buildfolder.publish). ``html_first`` (``watch``): the HTML and all
     but the PDF are published as soon as they are made, the PDF once it is laid out."""
     out, store_dir = Path(plan.out), Path(plan.store)
+    ensure_figures(store_dir)  # drawn from the store's arrays when missing or drawn by other code (never torch)
     targets = [out / f"report.{fmt}" for fmt in plan.formats]
     record = render_record(out, log) if record is None else record
     fingerprint = render_fingerprint(store_dir, plan.formats, plan.sections, plan.single_file, plan.checkpoint_name)
@@ -336,7 +356,7 @@ def page_files(plan: RenderPlan, out: Path, store_dir: Path, previous: str | Non
     from report.exports import table_files
     from report.render.alerts import alerts
     from report.render.context import build_context, key_findings
-    from report.render.interpret import run_rules
+    from report.render.sections import run_rules
     from report.render.load import load_findings
     from report.render.summary import markdown
     from report.render.tables import report_tables

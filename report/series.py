@@ -1,4 +1,5 @@
-"""Many checkpoints: analyse them in parallel (local processes or a Dask cluster), reusing cached stores."""
+"""Many checkpoints: analyse them in parallel (local processes or a Dask cluster), reusing cached stores
+(``Workspace.batch`` and ``Workspace.history`` run them)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from analysis.config import ANALYSIS_THREADS, AnalysisConfig
 from analysis.errors import InputError
 from analysis.spawning import GRACE, helper_started, main_script_left_out, stoppable
 from analysis.store.writer import sha256_file
-from report.watch import candidates
+from report.watching import candidates
 
 
 def natural_key(path: Path) -> list:
@@ -36,7 +37,7 @@ def analysis_task(checkpoint: str, data: str | None, config: AnalysisConfig, out
 
     from report.pipeline import BuildOptions, ensure_store
 
-    options = BuildOptions(out=Path(out), data=data, config=config, quiet=True, threads=threads)
+    options = BuildOptions.for_store(Path(out), data, config, quiet=True, threads=threads)
     with threadpool_limits(limits=threads):  # BLAS and OpenMP too, or parallel workers oversubscribe the cores
         store_dir, analysed = ensure_store(options, Path(checkpoint))
     return {"checkpoint": checkpoint, "store": str(store_dir), "analysed": analysed}

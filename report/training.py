@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from report.errors import InputError
+from analysis.errors import InputError
 
 CHECKPOINTS = "training"   # the folder inside the build folder where the checkpoints are saved
 STOP = None                # what the report process reads as "no more work"
@@ -64,22 +64,20 @@ class Reporter:
     def __init__(self, out: str | Path = "build", every: int = 1, *, model: str | None = None,
                  model_kwargs: Mapping | None = None, history: bool = True, log: Callable[[str], None] | None = None,
                  **options):
-        from report import api
-        from report.options import check_option, positive
+        from report.options import EVERY, groups
 
         self.out = Path(out)
-        self.every = check_option("every", every, positive)
+        self.every = EVERY.read(every)
         self.source, self.kwargs = model, dict(model_kwargs or {})
         self.history = history
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-        unknown = set(options) - BUILD_OPTIONS
+        unknown = set(options) - REPORTER_OPTIONS
         if unknown:
             raise InputError(f"Reporter does not take {', '.join(sorted(unknown))}: give the options of "
                              "report.build (data, sections, formats, classes, ...)")
-        analysis = {k: v for k, v in options.items() if k in api.ANALYSIS_OPTIONS}
-        api.analysis_config(**analysis, model=model or "assignment",
-                            model_kwargs=json.dumps(self.kwargs) if self.kwargs else None)  # checked now, in one line
-        self.options = options
+        # checked now, in one line; the model is named once the first checkpoint is saved
+        self.options = groups("build", {**options, "out": out, "quiet": True, "model": model or "assignment",
+                                        "model_kwargs": json.dumps(self.kwargs) if self.kwargs else None}, {})
         self.results: list[Result] = []
         self._pending: Result | None = None
         self._lock = threading.Condition()
@@ -185,8 +183,7 @@ class Reporter:
         if self._process is None or not self._process.is_alive():
             context = multiprocessing.get_context("spawn")
             self._connection, theirs = context.Pipe()
-            self._process = context.Process(target=serve, args=(theirs, str(self.out), self.options, self.history,
-                                                                 os.getpid()),
+            self._process = context.Process(target=serve, args=(theirs, self.options, self.history, os.getpid()),
                                             name="report-process", daemon=True)
             self._process.start()
             theirs.close()
@@ -215,10 +212,17 @@ class Reporter:
         self._connection.close()
 
 
-BUILD_OPTIONS = frozenset({
-    "data", "classes", "per_class", "image_index", "image_class", "embedding_layer", "layers", "max_channels",
-    "input_size", "mean", "std", "class_names", "metric", "seed", "device", "batch_size", "workers", "sections",
-    "formats", "single_file", "wait"})
+def _reporter_options() -> frozenset[str]:
+    """The options of report.build a Reporter takes: all but those it sets itself (the build folder, the model,
+    quiet) and those a report of a saved epoch has no use for (no default checkpoint is trained, every epoch's
+    report is new, the report process is this machine's)."""
+    from report.options import keywords
+
+    return frozenset(keywords("build")) - {"out", "quiet", "model", "model_kwargs", "epochs", "force", "fail_on",
+                                           "dask"}
+
+
+REPORTER_OPTIONS = _reporter_options()
 
 
 def source_of(model) -> str:
@@ -245,27 +249,29 @@ def _prepare(out: Path) -> None:
         pass
 
 
-def serve(connection, out: str, options: dict, history: bool, parent: int | None = None) -> None:
+def serve(connection, options: dict, history: bool, parent: int | None = None) -> None:
     """The report process: build each checkpoint asked for and the history of those built; answer each request
     with ``{"ok": True, "summary", "outputs"}`` or ``{"ok": False, "error": one line}``. It ends with the
-    training process ``parent`` (a killed training run leaves no report process publishing on its own)."""
+    training process ``parent`` (a killed training run leaves no report process publishing on its own).
+    ``options``: the option groups of report.build (report.options), checked when the Reporter was made."""
     from analysis.spawning import helper_started, stoppable
 
     if parent is not None:
         helper_started(parent)
-        return stoppable(_serve, connection, out, options, history)
-    return _serve(connection, out, options, history)
+        return stoppable(_serve, connection, options, history)
+    return _serve(connection, options, history)
 
 
-def _serve(connection, out: str, options: dict, history: bool) -> None:
+def _serve(connection, options: dict, history: bool) -> None:
     import os
 
-    from report import api, commands
-    from report.errors import ReportError
+    from analysis.errors import ReportError
+    from report.lines import one_line
+    from report.workspace import Workspace
 
     os.environ.setdefault("MPLBACKEND", "Agg")
+    workspace = Workspace(options["output"], lambda line: None)
     built: list[tuple[str, Path]] = []
-    formats = api.check_option("formats", options.get("formats")) or ("html", "pdf")
     while True:
         try:
             request = connection.recv()
@@ -274,17 +280,16 @@ def _serve(connection, out: str, options: dict, history: bool) -> None:
         if request is STOP:
             return
         try:
-            result = api.build(request["checkpoint"], model=request["source"], model_kwargs=request["kwargs"] or None,
-                               out=out, quiet=True, **options)
+            analysis = options["analysis"].replace(model=request["source"], model_kwargs=request["kwargs"] or None)
+            result = workspace.build(request["checkpoint"], analysis, options["runtime"])
             built.append((request["checkpoint"], result.store))
             outputs = [str(p) for p in result.outputs.values()]
             if history:
-                made = api.locked(Path(out), 600, lambda line: None,
-                                  lambda: commands.publish_history(Path(out), built, "step", formats))
+                made = workspace.history_of(built, "step")
                 outputs += [str(p) for p in made["outputs"]] + [str(made["table"])]
             answer = {"ok": True, "summary": result.summary.as_dict(), "outputs": outputs}
         except ReportError as error:
-            answer = {"ok": False, "error": api.one_line(error)}
+            answer = {"ok": False, "error": one_line(error)}
         except Exception as error:  # noqa: BLE001 - a fault of this tool: one line, and training goes on
-            answer = {"ok": False, "error": f"internal error ({type(error).__name__}: {api.one_line(error)[:300]})"}
+            answer = {"ok": False, "error": f"internal error ({type(error).__name__}: {one_line(error)[:300]})"}
         connection.send(answer)

@@ -1,8 +1,17 @@
 """The environment variables the tool reads, each parsed and checked here and nowhere else, so that the command
-line, the Python API and the PDF worker agree, and a bad value is one line naming the variable (exit 2)."""
+line, the Python API and the PDF worker agree, and a bad value is one line naming the variable (exit 2).
+
+They are read once per command: ``Environment.read()`` parses and checks every one of them (a bad one fails the
+command before any work, at either door), and ``using(environment)`` makes that reading the one the command's
+parts see (``current()``, and the accessors below), so a variable is neither read nor checked twice in one
+command. Outside a command (a test calling the render stage, the PDF worker's own process) the accessors read
+the variable when asked."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import os
 import re
 import sys
@@ -15,13 +24,75 @@ PDF_MEMORY_DEFAULT = 3 << 30         # bytes of address space for the PDF worker
 PDF_MEMORY_RANGE = (1 << 26, 1 << 50)  # 64 MiB to 1 PiB: beyond, setrlimit itself overflows
 
 
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    """Every variable the tool reads, parsed and checked."""
+
+    source_date_epoch: int | None  # SOURCE_DATE_EPOCH: the date the report shows (reproducible builds)
+    pdf_memory: int                # REPORT_PDF_MEMORY: bytes of address space the PDF worker may use
+    step_summary: Path | None      # GITHUB_STEP_SUMMARY: the job summary page to append summary.md to
+    debug: bool                    # REPORT_DEBUG: an internal error shows its traceback
+
+    @classmethod
+    def read(cls) -> "Environment":
+        """Read and check every variable (tqdm's TQDM_* too), before any work starts."""
+        environment = cls(_source_date_epoch(), _pdf_memory(), _step_summary(), debugging())
+        check_tqdm()
+        return environment
+
+
+_CURRENT: contextvars.ContextVar[Environment | None] = contextvars.ContextVar("report_environment", default=None)
+
+
+@contextlib.contextmanager
+def using(environment: Environment):
+    """Within this block, ``current()`` is ``environment``: the one reading of the command under way."""
+    token = _CURRENT.set(environment)
+    try:
+        yield environment
+    finally:
+        _CURRENT.reset(token)
+
+
+def current() -> Environment:
+    """The environment of the command under way; read (and checked) now when none is."""
+    return _CURRENT.get() or Environment.read()
+
+
+def check() -> Environment:
+    """Every variable the tool reads, checked before any work starts (the command's reading when it has one)."""
+    return current()
+
+
+def source_date_epoch() -> int | None:
+    """``SOURCE_DATE_EPOCH`` (reproducible builds: the date the report shows), or None when unset."""
+    reading = _CURRENT.get()
+    return reading.source_date_epoch if reading else _source_date_epoch()
+
+
+def pdf_memory() -> int:
+    """``REPORT_PDF_MEMORY``: bytes of address space the PDF worker may use (default 3 GiB)."""
+    reading = _CURRENT.get()
+    return reading.pdf_memory if reading else _pdf_memory()
+
+
+def step_summary() -> Path | None:
+    """``GITHUB_STEP_SUMMARY``: the file of a GitHub Actions job's summary page, to append summary.md to."""
+    reading = _CURRENT.get()
+    return reading.step_summary if reading else _step_summary()
+
+
+def debugging() -> bool:
+    """``REPORT_DEBUG``: any value shows an internal error's traceback (read even when another variable is bad)."""
+    return bool(os.environ.get("REPORT_DEBUG"))
+
+
 def _whole_number(value: str) -> int | None:
     """ASCII digits only: "²" and "٣" pass str.isdigit() but are no number a user meant."""
     return int(value) if re.fullmatch(r"[0-9]{1,20}", value) else None
 
 
-def source_date_epoch() -> int | None:
-    """``SOURCE_DATE_EPOCH`` (reproducible builds: the date the report shows), or None when unset."""
+def _source_date_epoch() -> int | None:
     value = os.environ.get("SOURCE_DATE_EPOCH")
     if value is None or value == "":
         return None
@@ -32,8 +103,7 @@ def source_date_epoch() -> int | None:
     return number
 
 
-def pdf_memory() -> int:
-    """``REPORT_PDF_MEMORY``: bytes of address space the PDF worker may use (default 3 GiB)."""
+def _pdf_memory() -> int:
     value = os.environ.get("REPORT_PDF_MEMORY")
     if value is None:
         return PDF_MEMORY_DEFAULT
@@ -45,8 +115,7 @@ def pdf_memory() -> int:
     return number
 
 
-def step_summary() -> Path | None:
-    """``GITHUB_STEP_SUMMARY``: the file of a GitHub Actions job's summary page, to append summary.md to."""
+def _step_summary() -> Path | None:
     value = os.environ.get("GITHUB_STEP_SUMMARY")
     if not value:
         return None
@@ -69,11 +138,3 @@ def check_tqdm() -> None:
     except (ValueError, TypeError) as error:
         raise InputError(f"{', '.join(names)}: tqdm cannot use this setting ({str(error)[:120]}): correct or "
                          "unset it") from None
-
-
-def check() -> None:
-    """Every variable the tool reads, checked before any work starts."""
-    source_date_epoch()
-    pdf_memory()
-    step_summary()
-    check_tqdm()

@@ -5,12 +5,12 @@ A checkpoint is read only once it is settled: present under its final name (not 
 ``settle`` seconds ago, so a file still being written, or copied, is never read half-way. The watcher looks
 again the moment a pending file would settle, not only every ``interval``.
 
-The watch is warm: torch stays loaded and one PDF worker stays alive between builds, so a new checkpoint
-costs its analysis and the layout; the HTML is published as soon as it is made, the PDF when it is laid
-out. A bad checkpoint, or any failure of one build, is one line and the watch goes on. SIGINT (Ctrl-C) and
-SIGTERM end it cleanly, also during a build and when it was started in the background (where a shell ignores
-SIGINT): they raise ``analysis.stopping.Stopped``, which no build's error handling catches, and the build
-under way cleans up (its PDF worker and DataLoader workers end, a store being written is removed).
+The watch is warm (``Workspace.watch`` runs it): torch stays loaded and one PDF worker stays alive between
+builds, so a new checkpoint costs its analysis and the layout; the HTML is published as soon as it is made, the
+PDF when it is laid out. A bad checkpoint, or any failure of one build, is one line and the watch goes on.
+SIGINT (Ctrl-C) and SIGTERM end it cleanly, also during a build and when it was started in the background (where
+a shell ignores SIGINT): they raise ``analysis.stopping.Stopped``, which no build's error handling catches, and
+the build under way cleans up (its PDF worker and DataLoader workers end, a store being written is removed).
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def build_safely(build_one, path: Path, log) -> bool:
     """One build; True when it published a report. Whatever goes wrong is one line and the watch goes on. A stop
     (Stopped, a KeyboardInterrupt) is never caught here, nor an error it caused (the PDF worker it ended, say):
     the watch ends with it."""
-    from report.api import one_line
+    from report.lines import one_line
 
     try:
         build_one(path)
@@ -176,41 +176,15 @@ def build_safely(build_one, path: Path, log) -> bool:
     return False
 
 
-def run_watch(folder: Path, out: Path, config, data: str | None, formats: tuple[str, ...],
-              sections: tuple[str, ...], settle: float = 2.0, interval: float = 0.5, serve: int | None = None,
-              max_builds: int | None = None, timeout: float | None = None, on_build=None, quiet: bool = True,
-              log=print, epochs: int = 10, workers: int | None = None, single_file: bool = False,
-              force: bool = False, device: str = "auto") -> int:
-    """The warm watch behind report.api.watch (inside the build folder's lock): one build per settled
-    checkpoint, with one PDF worker kept for all of them. ``on_build(report)`` after each."""
-    from analysis.config import TrainConfig
-    from report import pipeline
-    from report.api import Report
-    from report.render.documents import PdfServer
-
-    server = _serve(out, serve, log) if serve is not None else None
-    pdf = PdfServer(out) if "pdf" in formats else contextlib.nullcontext()
-
-    def build_one(checkpoint: Path) -> None:
-        options = pipeline.BuildOptions(out=out, checkpoint=checkpoint, data=data, config=config,
-                                        train=TrainConfig(epochs=epochs), formats=formats, force=force, quiet=quiet,
-                                        sections=sections, single_file=single_file, workers=workers, device=device)
-        outcome = pipeline.build(options, log=log, pdf_job=pdf_job, html_first=True)
-        if on_build is not None:
-            on_build(Report(out=out, store=outcome.store, outputs={f: out / f"report.{f}" for f in formats},
-                            checkpoint=outcome.checkpoint, trained=outcome.trained, analysed=outcome.analysed,
-                            rendered=outcome.rendered, seconds=outcome.seconds))
-
-    try:
-        with pdf as pdf_job:
-            return watch(folder, build_one, settle=settle, interval=interval, max_builds=max_builds,
-                         timeout=timeout, log=log)
-    finally:
-        if server:
-            server.shutdown()
-
-
-def _serve(out: Path, port: int, log) -> http.server.ThreadingHTTPServer:
+@contextlib.contextmanager
+def serving(out: Path, port: int | None, log):
+    """Serve the build folder on 127.0.0.1:``port`` for the watch's duration (nothing when ``port`` is None)."""
+    if port is None:
+        yield None
+        return
     server = serve(out, port)
     log(f"report: serving {out} at http://127.0.0.1:{server.server_address[1]}/report.html")
-    return server
+    try:
+        yield server
+    finally:
+        server.shutdown()
