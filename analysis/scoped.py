@@ -3,14 +3,16 @@ one process, so a setting that training or an analysis needs (torch's thread cou
 algorithms, a seeded global random generator) must not outlive the call that made it.
 
 ``process_state()`` records these settings and puts them back on exit, also when the call raises; used
-as a decorator it does so around every call of the function. Seed with ``seed_torch``: it seeds torch's
-CPU generator exactly as ``torch.manual_seed`` does, without also queueing a seed for CUDA devices,
-whose generators ``process_state`` does not record (the analysis runs on the CPU)."""
+as a decorator it does so around every call of the function. It also holds every other thread pool to one
+thread for the call (``pools_beside_torch``): torch's pool is the one that computes. Seed with
+``seed_torch``: it seeds torch's CPU generator exactly as ``torch.manual_seed`` does, without also queueing a
+seed for CUDA devices, whose generators ``process_state`` does not record (the analysis runs on the CPU)."""
 
 from __future__ import annotations
 
 import contextlib
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,7 +30,8 @@ def process_state():
     numpy_rng = np.random.get_state()
     python_rng = random.getstate()
     try:
-        yield
+        with pools_beside_torch():
+            yield
     finally:
         random.setstate(python_rng)
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
@@ -40,6 +43,30 @@ def process_state():
             torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def pools_beside_torch(threads: int = 1):
+    """Every BLAS and OpenMP pool loaded in this process except torch's own (numpy's and scipy's OpenBLAS, any
+    other OpenMP runtime) at most ``threads`` threads for the block, restored on exit; libraries loaded during
+    the block keep their own count. Torch's pool keeps the analysis's count, which decides its order of
+    additions and so the stored bytes (scikit-learn's OpenMP loops run in torch's runtime when torch was
+    imported first: its symbols are global). A second pool of as many threads beside it asks the cores for
+    more threads than they have, and a thread waiting at a barrier for one that is not running spins: a
+    two-thread t-SNE took 6 to 20 times a one-thread one on a busy 2-core machine (bench/TSNE.md). What numpy
+    computes in an analysis is small (distances between a thousand rows: tenths of a second on one core), and
+    on one thread it is the same to the bit on every machine."""
+    from threadpoolctl import ThreadpoolController
+
+    controller = ThreadpoolController()
+    torch_libraries = Path(torch.__file__).resolve().parent
+    others = [pool.filepath for pool in controller.lib_controllers
+              if not Path(pool.filepath).resolve().is_relative_to(torch_libraries)]
+    if not others:
+        yield
+        return
+    with controller.select(filepath=others).limit(limits=threads):
+        yield
 
 
 def exact_float32() -> None:
