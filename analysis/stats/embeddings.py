@@ -10,7 +10,7 @@ from analysis.errors import InputError
 from analysis.stats.metrics import distance  # noqa: F401  (used from here too)
 from analysis.store.schema import METRIC_IDS, DistanceTable, Pair
 
-METRICS = METRIC_IDS  # analysis.store.schema.METRICS: names and order (analysis.stats.metrics: the formulas)
+METRICS = METRIC_IDS  # analysis.store.schema.METRIC_IDS: ids and order (analysis.stats.metrics: the formulas)
 
 
 DEFAULT_PER_CLASS = 2

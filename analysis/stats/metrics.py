@@ -8,8 +8,8 @@ sampled tables hold a few hundred pairs, and nearly equal embeddings keep their 
 expand the squared distance as |a|² + |b|² − 2a·b, one matrix product per block of the whole split;
 ``paired`` uses ``block``'s formula, so the two compare without rounding differences of their own.
 
-The stored ids, their order and how the report names them are the schema's (analysis.store.schema.METRICS,
-torch- and numpy-free, so it cannot import this); tests/test_registries.py checks that the two agree, and
+The stored ids and their order are the schema's (analysis.store.schema.METRIC_IDS, torch- and numpy-free, so
+it cannot import this; how the page names them is report/render/words.py); tests/test_registries.py checks that the two agree, and
 ``silhouette`` here against the schema's SILHOUETTE_METRICS and scikit-learn.
 
 Adding a metric: its entry here and its line in ``METRICS``, and its ``Metric`` in the schema."""

@@ -95,26 +95,11 @@ def from_json(cls, data: dict):
 
 # --- vocabularies shared by writer, reader and report ------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
-class Metric:
-    """A distance between embeddings: its stored id and how the report names it."""
-
-    id: str
-    name: str         # in sentences
-    heading: str      # as a table column
-    definition: str   # in a table's caption
-
-
-# The formulas are analysis.stats.metrics.METRICS (numpy: the store cannot import it), with the same ids in the
-# same order, and SILHOUETTE_METRICS below as their silhouettes: tests/test_registries.py checks both.
-METRICS = (  # the order of tables and columns: the assignment's metric first
-    Metric("mse", "MSE", "MSE", "MSE (mean over dimensions)"),
-    Metric("euclidean", "Euclidean distance", "Euclidean", "Euclidean distance"),
-    Metric("cosine", "cosine distance", "Cosine", "Cosine distance (1 − cosine similarity)"),
-)
-METRIC_BY_ID = {metric.id: metric for metric in METRICS}
-METRIC_IDS = tuple(METRIC_BY_ID)
-METRIC_NAMES = {metric.id: metric.name for metric in METRICS}
+# The distance metrics by id, in the order of tables and columns (the assignment's metric first). The formulas are
+# analysis.stats.metrics.METRICS (numpy: the store cannot import it), with the same ids in the same order, and
+# SILHOUETTE_METRICS below as their silhouettes: tests/test_registries.py checks both. How the page and the figures
+# name them is presentation: report/render/words.py and analysis/figures/words.py.
+METRIC_IDS = ("mse", "euclidean", "cosine")
 PRIMARY_METRIC = "mse"   # the assignment's metric: the sentences about two samples use it
 
 # A heat map of class against class (analysis.figures.plots.heatmap) prints its values in the cells only up to
@@ -135,7 +120,7 @@ POOLING_TYPES = ("MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d"
 
 def metric_rank(metric_id: str) -> tuple[int, str]:
     """Sort key: registered metrics in registry order, then any other stored id by name."""
-    return (METRIC_IDS.index(metric_id) if metric_id in METRIC_BY_ID else len(METRIC_IDS), metric_id)
+    return (METRIC_IDS.index(metric_id) if metric_id in METRIC_IDS else len(METRIC_IDS), metric_id)
 
 
 # --- model.json -------------------------------------------------------------------------------------------

@@ -20,14 +20,16 @@ class Metric:
     name: str         # in sentences
     heading: str      # as a table column
     definition: str   # in a table's caption
+    silhouette: str   # the distance its silhouette is computed on (schema.SILHOUETTE_METRICS), in words
 
 
-WORDS = {  # metric id -> (name, heading, definition)
-    "mse": ("MSE", "MSE", "MSE (mean over dimensions)"),
-    "euclidean": ("Euclidean distance", "Euclidean", "Euclidean distance"),
-    "cosine": ("cosine distance", "Cosine", "Cosine distance (1 − cosine similarity)"),
+WORDS = {  # metric id -> (name, heading, definition, silhouette)
+    # MSE's silhouette is on the squared Euclidean distance: a ratio does not see MSE's constant 1/dimensions.
+    "mse": ("MSE", "MSE", "MSE (mean over dimensions)", "squared Euclidean distance"),
+    "euclidean": ("Euclidean distance", "Euclidean", "Euclidean distance", "Euclidean distance"),
+    "cosine": ("cosine distance", "Cosine", "Cosine distance (1 − cosine similarity)", "cosine distance"),
 }
 # In the registry's order (analysis.store.schema.METRIC_IDS); a metric without words here is named by its id.
-METRICS = tuple(Metric(id, *WORDS.get(id, (id, id, id))) for id in METRIC_IDS)
+METRICS = tuple(Metric(id, *WORDS.get(id, (id, id, id, id))) for id in METRIC_IDS)
 METRIC_BY_ID = {metric.id: metric for metric in METRICS}
 METRIC_NAMES = {metric.id: metric.name for metric in METRICS}

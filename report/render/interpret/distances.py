@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from report.render.words import METRIC_NAMES
+from report.render.words import METRIC_BY_ID, METRIC_NAMES
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret.regime import SMALL_CLASS
@@ -50,10 +50,8 @@ CRITERION = ("an ordering over the whole split is established when the two 95% b
 # --- naming ------------------------------------------------------------------------------------------------
 
 def silhouette_distance(metric: str) -> str:
-    """The distance a stored silhouette was computed on (schema.SILHOUETTE_METRICS), in words: MSE is the squared
-    Euclidean distance over the dimensions, and a silhouette, a ratio, does not see the constant."""
-    return {"mse": "squared Euclidean distance", "euclidean": "Euclidean distance",
-            "cosine": "cosine distance"}.get(metric, metric)
+    """The distance a stored silhouette was computed on (schema.SILHOUETTE_METRICS), in words (render/words.py)."""
+    return METRIC_BY_ID[metric].silhouette if metric in METRIC_BY_ID else metric
 
 
 def ratio_phrase(ratio: float | None, metric: str, euclidean: float | None) -> str:
