@@ -1,4 +1,6 @@
-"""Shared fixtures: a synthetic store (torch-free) and one real end-to-end build per session."""
+"""Shared fixtures: a synthetic store (torch-free), and the builds and trainings that several test files read,
+each made once per session (a test that must change one works on a copy: `shutil.copytree` of a finished
+build folder takes milliseconds, a build seconds)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 # Fixtures that train or build a whole report: a test that uses one is slow by nature.
-SLOW_FIXTURES = {"default_build", "default_checkpoint", "single_file_build", "series", "baseline", "image_folder"}
+SLOW_FIXTURES = {"default_build", "default_checkpoint", "single_file_build", "series", "baseline", "image_folder",
+                 "assignment_build"}
 
 
 def pytest_addoption(parser):
@@ -32,6 +35,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_collection_finish(session):
+    """The zygote that `run_cli` forks commands from imports torch and the rest in its own process for a few
+    seconds: started now, in the background, when a selected test runs commands, so that the first one does not
+    wait for it."""
+    from clirunner import start_zygote
+
+    if session.config.option.collectonly:
+        return
+    if any(hasattr(getattr(item, "module", None), name) for item in session.items for name in ("run_cli", "run_process")):
+        start_zygote()
 
 
 @pytest.fixture
@@ -55,10 +70,70 @@ def synthetic_store(tmp_path):
     return write_store(tmp_path / "stores")
 
 
-def run_cli(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="session")
+def synthetic_build(tmp_path_factory):
+    """The synthetic store rendered (HTML and PDF) into a build folder, once: read it, or copy it where a test
+    needs a previous report to keep (the copy's render.json names this folder's store, so a copy is rendered
+    again unless the render is forced anyway)."""
+    from synthetic import write_store
+
+    from report import pipeline
+
+    out = tmp_path_factory.mktemp("synthetic") / "out"
+    outputs, _ = pipeline.render(pipeline.RenderPlan(out, write_store(out / "stores"), ("html", "pdf")))
+    assert [p.name for p in outputs] == ["report.html", "report.pdf"]
+    return out
+
+
+def copy_build(build: Path, to: Path) -> Path:
+    """A copy of a finished build folder (`to` may exist, empty); its store, as the copy's current store."""
+    from report.pipeline import current_store
+
+    shutil.copytree(build, to, symlinks=True, dirs_exist_ok=True)
+    return current_store(to)
+
+
+def run_main(*args: str, env: dict | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """`python -m report ARGS` answered by `report.cli.main` in this process: for what a command decides before
+    any work (its arguments, a refusal, the state of the build folder), without a process's start-up. What it
+    gives is what `run_cli` gives (exit code, stdout, stderr as Python writes them; `sys.argv[0]`, the
+    environment and the working folder as a process would have them, put back afterwards); what only a process
+    shows (its exit path, signals, output of its children, start-up variables) is `run_cli`'s."""
+    import contextlib
+    import io
+
+    from report.cli import main
+
+    saved_environ, saved_argv, saved_cwd = dict(os.environ), list(sys.argv), os.getcwd()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    try:
+        os.environ.update({"MPLBACKEND": "Agg", "SOURCE_DATE_EPOCH": "1764000000", **(env or {})})
+        sys.argv[:] = [str(ROOT / "report" / "__main__.py"), *args]
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                code = main(list(args))
+            except SystemExit as stop:  # argparse: --help, or a refused argument after its line
+                code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+    finally:
+        os.chdir(saved_cwd)
+        sys.argv[:] = saved_argv
+        os.environ.clear()
+        os.environ.update(saved_environ)
+    return subprocess.CompletedProcess([sys.executable, "-m", "report", *args], code, stdout.getvalue(),
+                                       stderr.getvalue())
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path = ROOT, fresh: bool = False,
+            timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -m report ARGS` in a process of its own, as `subprocess.run(capture_output=True, text=True)`
+    gives it. The process is a fork of a zygote that imported torch and the other heavy libraries once
+    (tests/clirunner.py: what it changes, and when a fresh interpreter is used instead); `fresh=True` asks for a
+    fresh interpreter (two runs compared for determinism, a process's own start-up under test)."""
+    from clirunner import run_process
+
     full_env = {**os.environ, "MPLBACKEND": "Agg", "SOURCE_DATE_EPOCH": "1764000000", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "report", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=600)
+    return run_process(list(args), full_env, Path(cwd), env or {}, fresh, timeout)
 
 
 @pytest.fixture(scope="session")
@@ -85,3 +160,39 @@ def default_checkpoint(default_build):
     out, _ = default_build
     (checkpoint,) = (out / "checkpoints").glob("default-*.pt")
     return checkpoint
+
+
+@pytest.fixture(scope="session")
+def assignment_build(default_checkpoint, tmp_path_factory):
+    """`--checkpoint <the default checkpoint> --sections assignment` (HTML and PDF), built once: the build
+    folder that the hostile suite, the signal tests and the store-state tests start from (read it, or copy it
+    to change it; the copy's render.json still names this folder's store, so its first render renders)."""
+    out = tmp_path_factory.mktemp("assignment") / "out"
+    result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(out), "--sections", "assignment")
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def baseline(assignment_build, tmp_path_factory):
+    """A finished build (assignment sections, HTML and PDF) with a user's hidden files planted in it: the
+    previous report that the hostile suite's cases and the signal tests copy and must leave as it was."""
+    from test_hostile_suite import SENTINELS, write
+
+    out = tmp_path_factory.mktemp("baseline") / "out"
+    shutil.copytree(assignment_build, out, symlinks=True)
+    for name in SENTINELS:
+        write(out / name, f"user data {name}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def series(tmp_path_factory):
+    """Three short trainings (three separate runs): the checkpoints a training run would leave after epochs 1,
+    2 and 3 (`python -m report train --epochs N`), read by the history, batch and watch tests and the
+    training's determinism and sensitivity tests."""
+    folder = tmp_path_factory.mktemp("series")
+    for epochs in (1, 2, 3):
+        result = run_cli("train", "--epochs", str(epochs), "--save", str(folder / f"epoch{epochs}.pt"), "--quiet")
+        assert result.returncode == 0, result.stderr
+    return folder

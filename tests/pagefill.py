@@ -27,7 +27,7 @@ def layout(build_dir: Path, name: str = "report.html"):
     """The laid-out pages of ``build_dir/name``, as the PDF renderer lays them out."""
     from weasyprint import HTML
 
-    from report.render.documents import build_folder_fetcher
+    from report.render.pdfworker import build_folder_fetcher
 
     build_dir = Path(build_dir)
     return HTML(filename=str(build_dir / name), url_fetcher=build_folder_fetcher(build_dir)).render()

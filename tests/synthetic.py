@@ -9,6 +9,7 @@ and ``write_store`` publishes a valid, hashed store from the result.
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +142,15 @@ def evaluation_doc(labels=TEST_LABELS, predicted=TEST_PREDICTED, confidence=None
 
 
 def documents() -> dict:
-    """The store's documents in their stored (JSON) form, built from the schema's records."""
+    """The store's documents in their stored (JSON) form, built from the schema's records (a copy of its own:
+    callers change theirs)."""
+    return copy.deepcopy(_documents())
+
+
+@functools.cache
+def _documents() -> dict:
+    """Built once per test process: the evaluation's quality runs scikit-learn and a bootstrap (half of what
+    writing a synthetic store costs), and every synthetic store starts from these documents."""
     evaluation = evaluation_doc()
     activations = ActivationsDocument(
         input=InputImage(index=12, label=2, predicted=2, confidence=0.95, path="images/input.png",
@@ -233,12 +242,13 @@ def _calibration_paths(evaluation: dict) -> set[str]:
     return {p for p in (calibration.get("reliability"), calibration.get("histogram")) if p}
 
 
+@functools.cache
 def _png(height: int = 8, width: int = 8) -> bytes:
     return images.png_bytes(np.full((height, width, 3), 128, dtype=np.uint8))
 
 
 def write_store(stores_dir: Path, docs: dict | None = None, key: str = "synthetic") -> Path:
-    docs = copy.deepcopy(documents() if docs is None else docs)
+    docs = documents() if docs is None else copy.deepcopy(docs)
     writer = StoreWriter(Path(stores_dir) / key)
     maps, samples = docs.get("activations.json"), docs.get("embeddings.json")  # absent: --sections left them out
     paths = {docs["model.json"]["kernel_image"]["path"], docs["model.json"]["kernel_image"]["colourbar"],

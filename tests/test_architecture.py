@@ -7,8 +7,10 @@ each module of report.render loads in a fresh interpreter without torch and with
 
 from __future__ import annotations
 
+import ast
 import configparser
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,12 +47,104 @@ def test_the_render_contract_classifies_every_part_of_analysis():
     store package alone is shared, and its own contract keeps it free of torch and numpy)."""
     forbidden = set(_contracts()["render-without-torch"]["forbidden_modules"].split())
     assert {"torch", "torchvision", "numpy"} <= forbidden
-    parts = {f"analysis.{path.stem}" for path in (ROOT / "analysis").glob("*.py") if path.name != "__init__.py"}
-    parts |= {f"analysis.{path.parent.name}" for path in (ROOT / "analysis").glob("*/__init__.py")}
     named = {name for name in forbidden if name.startswith("analysis.")}
-    assert named == parts - RENDER_MAY_IMPORT, "classify each part of analysis/ in .importlinter or RENDER_MAY_IMPORT"
+    assert named == _analysis_parts() - RENDER_MAY_IMPORT, "classify each part of analysis/ in .importlinter or RENDER_MAY_IMPORT"
     store_forbids = set(_contracts()["store-without-torch"]["forbidden_modules"].split())
     assert {"torch", "torchvision", "numpy"} <= store_forbids
+
+
+STORE_MAY_IMPORT = {"analysis.store", "analysis.errors"}  # itself, and the errors module (which imports nothing)
+
+
+def _analysis_parts() -> set[str]:
+    """Every top-level module and subpackage of analysis/, by its dotted name."""
+    parts = {f"analysis.{path.stem}" for path in (ROOT / "analysis").glob("*.py") if path.name != "__init__.py"}
+    return parts | {f"analysis.{path.parent.name}" for path in (ROOT / "analysis").glob("*/__init__.py")}
+
+
+def test_the_store_is_a_leaf_of_every_part_of_analysis():
+    """The store package (schema, writer) is what both stages share: the store-a-leaf contract forbids it every
+    part of analysis/ but itself and the errors module, and all of report/. A new part must be named there."""
+    forbidden = set(_contracts()["store-a-leaf"]["forbidden_modules"].split())
+    assert "report" in forbidden and "analysis.data" in forbidden and "analysis.models" in forbidden
+    assert forbidden - {"report"} == _analysis_parts() - STORE_MAY_IMPORT, \
+        "name each part of analysis/ in the store-a-leaf contract of .importlinter"
+
+
+def _import_graph():
+    import grimp
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    return grimp.build_graph("report", "analysis", cache_dir=None)
+
+
+def test_no_import_cycle_among_the_modules_of_report_and_analysis():
+    """Every import counts (at module level or inside a function). A cycle is a set of modules that each import
+    the others, directly or through others: a strongly connected component of the module graph. The acyclic
+    contract in .importlinter sees loops between the parts of a package; this also sees a package's __init__
+    importing a module that imports the package back."""
+    graph = _import_graph()
+    assert {"report.api", "report.render.documents", "analysis.store.schema"} <= graph.modules
+    cycles = set()
+    for module in graph.modules:
+        component = graph.find_upstream_modules(module) & graph.find_downstream_modules(module)
+        if component:
+            cycles.add(", ".join(sorted(component | {module})))
+    assert sorted(cycles) == [], "import cycles, each with its modules:\n" + "\n".join(sorted(cycles))
+
+
+ERRORS_MODULE = ROOT / "analysis" / "errors.py"
+
+
+def _exception_classes(tree: ast.AST, known: set[str]) -> list[tuple[str, int]]:
+    """Classes of a module whose base is an Exception subclass by name: a built-in one or one in ``known``."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            bases = {ast.unparse(base).rsplit(".", 1)[-1] for base in node.bases}
+            if bases & known:
+                found.append((node.name, node.lineno))
+    return found
+
+
+def test_every_error_type_is_defined_in_the_errors_module():
+    """One errors module: every exception class of analysis/ and report/ that any other module names (raises,
+    catches or re-exports) is defined in analysis/errors.py, the one module every part may import; it imports
+    nothing, and ``report.ReportError`` and the others are its classes. A class private to its module (named in
+    no other file) may stay there; stop signals (KeyboardInterrupt's Stopped, TimeUp) are no errors."""
+    import builtins
+
+    import analysis.errors
+    import report
+
+    errors_tree = ast.parse(ERRORS_MODULE.read_text())
+    assert [node for node in ast.walk(errors_tree) if isinstance(node, (ast.Import, ast.ImportFrom))] == []
+    defined_there = {node.name for node in ast.walk(errors_tree) if isinstance(node, ast.ClassDef)}
+    assert {"ReportError", "InputError", "StoreError", "RenderError", "FailOnError"} <= defined_there
+
+    sources = {path: path.read_text() for folder in ("analysis", "report") for path in sorted((ROOT / folder).rglob("*.py"))}
+    trees = {path: ast.parse(text) for path, text in sources.items()}
+    known = {name for name, value in vars(builtins).items()
+             if isinstance(value, type) and issubclass(value, Exception)} | defined_there
+    while True:  # subclasses of subclasses, across modules, by name
+        more = {name for tree in trees.values() for name, _ in _exception_classes(tree, known)} - known
+        if not more:
+            break
+        known |= more
+    elsewhere = []
+    for path, tree in trees.items():
+        if path == ERRORS_MODULE:
+            continue
+        for name, line in _exception_classes(tree, known):
+            named_outside = [other for other, text in sources.items()
+                             if other != path and re.search(rf"\b{name}\b", text)]
+            if named_outside:
+                elsewhere.append(f"{path.relative_to(ROOT)}:{line} {name} (named in {named_outside[0].relative_to(ROOT)})")
+    assert elsewhere == [], "define these error types in analysis/errors.py:\n" + "\n".join(elsewhere)
+
+    public = [name for name in report.__all__ if name.endswith("Error")]
+    assert len(public) == 5 and all(getattr(report, name) is getattr(analysis.errors, name) for name in public)
 
 
 def test_the_render_stage_is_kept_from_every_orchestrator_module():
@@ -110,7 +204,7 @@ def test_every_section_is_complete(tmp_path):
     above, notes from the rules on the synthetic store; and every section template belongs to a section."""
     from synthetic import write_store
 
-    from report.render.interpret import run_rules
+    from report.render.sections import run_rules
     from report.render.load import load_findings
     from report.render.sections import SECTIONS
 

@@ -4,6 +4,7 @@ outputs of one build are replaced together, and damaged state files never block 
 import hashlib
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, run_main
 
 from analysis.errors import InputError
 from analysis.store.writer import TMP_PREFIX, file_mode, stage_file, write_atomic
@@ -45,7 +46,7 @@ def plant_sentinels(folder: Path) -> dict[str, bytes | None]:
 def test_a_folder_with_foreign_files_is_refused_and_left_as_it_was(tmp_path):
     victim = tmp_path / "home-like"
     before = plant_sentinels(victim)
-    result = run_cli("render", "--out", str(victim))
+    result = run_main("render", "--out", str(victim))
     assert result.returncode == 2
     assert result.stderr.strip() == (f"report: error: --out {victim} already holds files this tool did not make "
                                      "(.notes.tmp, .old.stale-1, .ssh, assets, stores): give a new or empty folder, "
@@ -60,7 +61,7 @@ def test_out_dot_in_a_clone_is_refused_and_deletes_nothing(tmp_path):
         (clone / name / "keep").write_text(name)
     (clone / ".gitignore").write_text("/build/\n")
     before = tree(clone)
-    result = run_cli("--out", ".", "--sections", "parameters", cwd=clone, env={"PYTHONPATH": str(ROOT)})
+    result = run_main("--out", ".", "--sections", "parameters", cwd=clone, env={"PYTHONPATH": str(ROOT)})
     assert result.returncode == 2 and "already holds files this tool did not make" in result.stderr
     assert tree(clone) == before
 
@@ -70,7 +71,7 @@ def test_the_root_and_the_home_folder_are_refused(tmp_path, where, problem):
     home = tmp_path / "home"
     home.mkdir()
     out = str(home) if where == "HOME" else where
-    result = run_cli("render", "--out", out, env={"HOME": str(home)})
+    result = run_main("render", "--out", out, env={"HOME": str(home)})
     assert result.returncode == 2 and problem in result.stderr
     assert list(home.iterdir()) == []  # not even a lock file
 
@@ -78,7 +79,7 @@ def test_the_root_and_the_home_folder_are_refused(tmp_path, where, problem):
 def test_a_file_as_out_is_refused(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("keep")
-    result = run_cli("render", "--out", str(path))
+    result = run_main("render", "--out", str(path))
     assert result.returncode == 2 and "is a file, not a folder" in result.stderr
     assert path.read_text() == "keep"
 
@@ -304,21 +305,21 @@ def test_symlinked_tool_folders_are_refused(tmp_path):
 
 def test_a_refused_run_leaves_no_new_build_folder(tmp_path):
     out = tmp_path / "new"
-    result = run_cli("--checkpoint", str(tmp_path / "nowhere.pt"), "--out", str(out))
+    result = run_main("--checkpoint", str(tmp_path / "nowhere.pt"), "--out", str(out))
     assert result.returncode == 2 and not out.exists()
 
 
 def test_out_inside_the_data_folder_is_refused(tmp_path):
     data = tmp_path / "images"
     (data / "circle").mkdir(parents=True)
-    result = run_cli("--data", str(data), "--out", str(data / "build"), "--model", "torchvision:resnet18")
+    result = run_main("--data", str(data), "--out", str(data / "build"), "--model", "torchvision:resnet18")
     assert result.returncode == 2 and "lies inside the data folder" in result.stderr
     assert not (data / "build").exists()
 
 
 def test_clean_refuses_a_folder_it_did_not_mark(tmp_path):
     (tmp_path / "report.html").write_text("<p>")
-    result = run_cli("clean", "--out", str(tmp_path))
+    result = run_main("clean", "--out", str(tmp_path))
     assert result.returncode == 2 and "not a build folder made by this tool" in result.stderr
     assert (tmp_path / "report.html").is_file()
 
@@ -420,10 +421,12 @@ KILL_AFTER_FIRST_RENAME = textwrap.dedent("""
 """)
 
 
-def test_html_and_pdf_always_name_the_same_store_even_after_a_kill_between_renames(default_checkpoint, tmp_path):
+def test_html_and_pdf_always_name_the_same_store_even_after_a_kill_between_renames(default_checkpoint,
+                                                                                   assignment_build, tmp_path):
     out = tmp_path / "out"
+    shutil.copytree(assignment_build, out)  # `--checkpoint <default> --sections assignment`, finished
     common = ["--out", str(out), "--sections", "assignment"]
-    assert run_cli("--checkpoint", str(default_checkpoint), *common).returncode == 0
+    assert (out / "report.pdf").is_file()
     first = store_named_in(out)
     assert first[0] == first[1]
     other = tmp_path / "other.pt"  # a second checkpoint: other bytes, so another store
@@ -443,10 +446,11 @@ def test_html_and_pdf_always_name_the_same_store_even_after_a_kill_between_renam
     assert (out / "current-store.txt").read_text().strip() == html_store
 
 
-def test_a_write_failure_keeps_the_previous_pair_and_says_why(default_checkpoint, tmp_path):
+def test_a_write_failure_keeps_the_previous_pair_and_says_why(default_checkpoint, assignment_build, tmp_path):
     out = tmp_path / "out"
+    shutil.copytree(assignment_build, out)  # `--checkpoint <default> --sections assignment`, finished
     common = ["--out", str(out), "--sections", "assignment"]
-    assert run_cli("--checkpoint", str(default_checkpoint), *common).returncode == 0
+    assert (out / "report.pdf").is_file()
     before = {name: (out / name).read_bytes() for name in ("report.html", "report.pdf", "current-store.txt")}
     script = f"ulimit -f 100; exec {sys.executable} -m report --checkpoint {default_checkpoint} --force " + \
         " ".join(common)
@@ -467,7 +471,7 @@ def test_a_damaged_render_record_is_treated_as_absent(synthetic_store, tmp_path,
     (out / "current-store.txt").write_text(synthetic_store.name + "\n")
     prepare(out)
     (out / "render.json").write_text(content)
-    result = run_cli("render", "--out", str(out), "--format", "html")
+    result = run_main("render", "--out", str(out), "--format", "html")
     assert result.returncode == 0, result.stderr
     assert "render.json is damaged; rendering again" in result.stderr
     assert json.loads((out / "render.json").read_text())["store"] == str(synthetic_store)
@@ -479,7 +483,7 @@ def test_a_damaged_store_pointer_is_one_line(synthetic_store, pointer):
     (out / "current-store.txt").write_text(synthetic_store.name + "\n")
     prepare(out)
     (out / "current-store.txt").write_text(pointer, errors="surrogateescape")
-    result = run_cli("render", "--out", str(out), "--format", "html")
+    result = run_main("render", "--out", str(out), "--format", "html")
     assert result.returncode == 2
     assert result.stderr.strip().endswith("current-store.txt is damaged (it does not name a store in "
                                           f"{out / 'stores'}): run `python -m report` (or `make report`) to analyse again")
@@ -488,7 +492,7 @@ def test_a_damaged_store_pointer_is_one_line(synthetic_store, pointer):
 def test_a_lock_that_is_a_folder_is_one_line(tmp_path):
     out = prepare(tmp_path / "out")
     (out / ".lock").mkdir()
-    result = run_cli("render", "--out", str(out))
+    result = run_main("render", "--out", str(out))
     assert result.returncode == 2
     assert result.stderr.strip() == (f"report: error: {out / '.lock'} is not the lock file this tool writes (it is "
                                      "a folder or a link): remove it once no report run is using this folder")
@@ -501,8 +505,9 @@ def test_files_follow_the_umask(synthetic_store, mask):
     out = synthetic_store.parent.parent
     (out / "current-store.txt").write_text(synthetic_store.name + "\n")
     prepare(out)
-    code = (f"import os, sys; os.umask({mask}); sys.argv[1:] = ['render', '--out', {str(out)!r}]; "
-            "from report.cli import main; sys.exit(main())")
+    # one section: every kind of file is written (HTML, PDF, records, the stylesheet), in a PDF quick to lay out
+    code = (f"import os, sys; os.umask({mask}); sys.argv[1:] = ['render', '--out', {str(out)!r}, '--sections', "
+            "'parameters']; from report.cli import main; sys.exit(main())")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     for name in ("report.html", "report.pdf", "render.json", "notes.json", "current-store.txt", "assets/report.css"):
@@ -566,7 +571,7 @@ def test_a_damaged_default_checkpoint_is_trained_again(tmp_path, monkeypatch):
 # --- the other commands' hostile corners --------------------------------------------------------------
 
 def test_watch_skips_a_link_loop_and_says_when_its_folder_is_gone(tmp_path):
-    from report.watch import candidates
+    from report.watching import candidates
 
     (tmp_path / "loop.pt").symlink_to(tmp_path / "loop.pt")
     (tmp_path / "good.pt").write_bytes(b"x")
@@ -576,7 +581,7 @@ def test_watch_skips_a_link_loop_and_says_when_its_folder_is_gone(tmp_path):
 
 
 def test_serving_on_a_port_in_use_is_one_line():
-    from report.watch import serve
+    from report.watching import serve
 
     first = serve(Path("."), 0)
     try:

@@ -21,7 +21,7 @@ from synthetic import documents, evaluation_doc, write_store
 from analysis.stats import classification
 from analysis.stats.classification import classification_quality
 from report.render.alerts import alerts
-from report.render.interpret import run_rules
+from report.render.sections import run_rules
 from report.render.interpret.regime import REGIMES, SMALL_CLASS, caveat, regime
 from report.render.load import load_findings
 
@@ -392,8 +392,8 @@ def test_the_evaluation_stores_each_prediction_and_confidence(tmp_path):
     assert stored["predicted"] == logits.argmax(1).tolist()
     assert stored["confidence"][3] is None and stored["confidence"][0] == pytest.approx(float(probabilities[0].max()))
     assert stored["quality"]["calibration"]["images"] == len(labels) - 1
-    assert (tmp_path / "a" / "images" / "reliability.png").read_bytes() == \
-        (tmp_path / "b" / "images" / "reliability.png").read_bytes()
+    assert (tmp_path / "a" / "arrays" / "reliability.npy").read_bytes() == \
+        (tmp_path / "b" / "arrays" / "reliability.npy").read_bytes()  # what the figure is drawn from (issue 31)
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """Data: the embedded split, the IDX reader and writer, and their errors."""
 
 import gzip
+import shutil
 
 import numpy as np
 import pytest
@@ -45,10 +46,16 @@ def test_embedded_cache_gives_the_same_arrays(tmp_path, splits):
     assert np.array_equal(second.train.labels, splits.train.labels)
 
 
+@pytest.fixture(scope="module")
+def written(splits, tmp_path_factory):
+    """The split written as IDX files, plain and gzipped, once (gzip takes a second): {gz: folder}."""
+    return {gz: write_mnist_folder(tmp_path_factory.mktemp(f"idx-gz{gz}"), splits, gz) for gz in (False, True)}
+
+
 @pytest.mark.parametrize("gz", [False, True])
 @pytest.mark.parametrize("layout", ["", "raw", "MNIST/raw"])
-def test_idx_folder_round_trip(tmp_path, splits, gz, layout):
-    write_mnist_folder(tmp_path / layout if layout else tmp_path, splits, gz)
+def test_idx_folder_round_trip(tmp_path, splits, written, gz, layout):
+    shutil.copytree(written[gz], tmp_path / layout if layout else tmp_path, dirs_exist_ok=True)
     loaded = data.load_idx_folder(tmp_path)
     assert np.array_equal(loaded.test.images, splits.test.images)
     assert np.array_equal(loaded.train.labels, splits.train.labels)
@@ -86,8 +93,8 @@ def test_mismatched_image_and_label_counts(tmp_path, splits):
         data.load_idx_folder(folder)
 
 
-def test_gzip_reader_refuses_a_broken_archive(tmp_path, splits):
-    folder = write_mnist_folder(tmp_path / "m", splits, gz=True)
+def test_gzip_reader_refuses_a_broken_archive(tmp_path, written):
+    folder = shutil.copytree(written[True], tmp_path / "m")  # the split as gzipped IDX files
     (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"x" * 100)[:20])
     with pytest.raises(InputError):
         data.load_idx_folder(folder)

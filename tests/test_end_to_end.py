@@ -5,7 +5,7 @@ import re
 import shutil
 
 import pytest
-from conftest import run_cli
+from conftest import run_cli, run_main
 from pypdf import PdfReader
 
 from report.pipeline import current_store
@@ -71,7 +71,9 @@ def test_html_images_all_exist(default_build):
 
 def test_same_inputs_give_the_same_store_bytes(default_build, default_checkpoint, tmp_path):
     out, _ = default_build
-    again = run_cli("--checkpoint", str(default_checkpoint), "--out", str(tmp_path), "--format", "html", "--quiet")
+    # a fresh interpreter: another string-hash seed than the session build's process
+    again = run_cli("--checkpoint", str(default_checkpoint), "--out", str(tmp_path), "--format", "html", "--quiet",
+                    fresh=True)
     assert again.returncode == 0, again.stderr
     first, second = current_store(out), current_store(tmp_path)
     assert first.name == second.name
@@ -81,13 +83,13 @@ def test_same_inputs_give_the_same_store_bytes(default_build, default_checkpoint
 
 
 @pytest.mark.slow  # trains or builds a whole report
-def test_training_is_deterministic(tmp_path):
+def test_training_is_deterministic(series, tmp_path):
+    """A second training of one epoch, in a fresh interpreter, gives the weights of the session's first."""
     import torch
 
-    for name in ("a.pt", "b.pt"):
-        result = run_cli("train", "--epochs", "1", "--save", str(tmp_path / name), "--quiet")
-        assert result.returncode == 0, result.stderr
-    a, b = (torch.load(tmp_path / n, weights_only=True)["state_dict"] for n in ("a.pt", "b.pt"))
+    result = run_cli("train", "--epochs", "1", "--save", str(tmp_path / "b.pt"), "--quiet", fresh=True)
+    assert result.returncode == 0, result.stderr
+    a, b = (torch.load(path, weights_only=True)["state_dict"] for path in (series / "epoch1.pt", tmp_path / "b.pt"))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -109,10 +111,12 @@ def test_render_command_works_without_torch(default_build, no_torch, tmp_path):
     assert "rendered" in result.stdout
 
 
-def test_a_second_checkpoint_gives_other_numbers_and_text(default_build, tmp_path):
+def test_a_second_checkpoint_gives_other_numbers_and_text(default_build, series, tmp_path):
     out, _ = default_build
-    checkpoint = tmp_path / "fewer-epochs.pt"
-    assert run_cli("train", "--epochs", "3", "--save", str(checkpoint), "--quiet").returncode == 0
+    import torch
+
+    checkpoint = series / "epoch3.pt"  # `train --epochs 3`: fewer epochs than the default's 10
+    assert torch.load(checkpoint, weights_only=True)["training"]["config"]["epochs"] == 3
     result = run_cli("--checkpoint", str(checkpoint), "--out", str(tmp_path / "b"), "--format", "html",
                      "--sections", "assignment")  # the rules compared below are all in these sections
     assert result.returncode == 0, result.stderr
@@ -179,18 +183,20 @@ def test_bad_input_is_one_line_exit_2_and_keeps_the_report(default_build, defaul
 
 
 def test_help_explains_the_options():
-    result = run_cli("--help")
+    result = run_main("--help")
     assert result.returncode == 0
-    build_help = run_cli("build", "--help").stdout
+    build_help = run_main("build", "--help").stdout
     for option in ("--checkpoint", "--data", "--out", "--digits", "--per-class", "--image-index"):
         assert option in build_help
 
 
-def test_a_tampered_store_is_rebuilt_not_rendered(default_checkpoint, tmp_path):
-    args = ("--checkpoint", str(default_checkpoint), "--out", str(tmp_path), "--sections", "assignment",
+def test_a_tampered_store_is_rebuilt_not_rendered(default_checkpoint, assignment_build, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(assignment_build, out)  # a finished build of these arguments
+    args = ("--checkpoint", str(default_checkpoint), "--out", str(out), "--sections", "assignment",
             "--format", "html", "--quiet")
     assert run_cli(*args).returncode == 0
-    store = current_store(tmp_path)
+    store = current_store(out)
     original = (store / "embeddings.json").read_bytes()
     (store / "embeddings.json").write_bytes(original.replace(b'"per_class": 2', b'"per_class": 3'))
     result = run_cli(*args[:-1])
@@ -199,7 +205,7 @@ def test_a_tampered_store_is_rebuilt_not_rendered(default_checkpoint, tmp_path):
 
 
 def test_render_before_any_analysis_says_what_to_run(tmp_path):
-    result = run_cli("render", "--out", str(tmp_path))
+    result = run_main("render", "--out", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip() == f"report: error: no analysis in {tmp_path} yet: run `python -m report` (or `make report`) first"
 

@@ -178,6 +178,7 @@ def test_a_npz_that_is_not_a_zip_is_one_line(tmp_path):
         datasets.load(str(tmp_path / "y.npz"))
 
 
+@pytest.mark.slow  # two analyses of resnet18 on the command line
 def test_a_report_from_cifar10(tmp_path):
     cifar10(tmp_path / "data")
     out = tmp_path / "out"
@@ -249,6 +250,7 @@ def test_parquet_shards_and_numbered_labels_without_metadata(tmp_path):
     assert splits.test.labels.tolist() == [0, 2, 1, 1, 0, 2]
 
 
+@pytest.mark.slow  # DataLoader workers: each spawned process imports torch
 def test_parquet_streams_through_workers(tmp_path):
     import torch
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from conftest import run_cli, run_main
 from synthetic import make_image_folder
 
 from analysis.capture.activations import capture, top_channels
@@ -223,8 +223,8 @@ def test_a_checkpoint_naming_user_code_is_used_once_the_user_names_it(tmp_path):
 def test_a_state_dict_that_does_not_fit_names_the_keys(tmp_path):
     checkpoint = tmp_path / "assignment.pt"
     torch.save(AssignmentCNN().state_dict(), checkpoint)
-    result = run_cli("--checkpoint", str(checkpoint), "--model", "user_models:ReusedBlockNet",
-                     "--out", str(tmp_path / "b"), env=USER_ENV)
+    result = run_main("--checkpoint", str(checkpoint), "--model", "user_models:ReusedBlockNet",
+                      "--out", str(tmp_path / "b"), env=USER_ENV)
     assert result.returncode == 2
     assert "missing bn1.bias" in result.stderr and "unexpected conv1.bias" not in result.stderr
     assert "shape mismatch conv1.bias (32,) vs (8,)" in result.stderr

@@ -20,7 +20,8 @@ from synthetic import documents, embeddings_doc, separation_doc, write_store
 from analysis.stats import separation
 from analysis.stats.embeddings import distance_tables
 from report.render import fmt
-from report.render.interpret import distances, run_rules
+from report.render.interpret import distances
+from report.render.sections import run_rules
 from report.render.load import load_findings
 from report.render.tables import two_sample_verdicts
 from report.render.views import Place

@@ -135,36 +135,64 @@ def test_a_second_run_on_the_same_folder_waits_then_says_so(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith("report: error: another report run still holds")
 
 
-def kill_while_running(args: list[str], env: dict, delay: float, tries: int = 4) -> None:
-    """SIGKILL a run ``delay`` seconds in; a run that already ended does not count as killed, so the
-    delay is halved and the run tried again (machines vary in speed), and never landing fails the test."""
-    for _ in range(tries):
-        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            return
-        delay /= 2
-    pytest.fail(f"every run ended before the kill ({tries} tries, down to {delay:.2f} s)")
+def kill_when(args: list[str], env: dict, ready, what: str, timeout: float = 600) -> None:
+    """SIGKILL a run as soon as ``ready()`` holds (polled every 10 ms): at a stage of its work seen from outside,
+    whatever the machine's speed. A run that ends before fails the test."""
+    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            if process.poll() is not None:
+                pytest.fail(f"the run ended before {what}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {what} after {timeout} s")
+            time.sleep(0.01)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
 
 
-def test_killed_runs_never_damage_the_last_report_and_the_next_run_recovers(default_checkpoint, tmp_path):
+class Stages:
+    """Where a run analysing into ``out`` is, from its temporary store (``.report-tmp.*`` under stores/)."""
+
+    def __init__(self, out):
+        self.stores = out / "stores"
+        self.seen = False
+
+    def temporary(self) -> list:
+        from analysis.store.writer import TMP_PREFIX
+
+        return [p for p in self.stores.glob(f"{TMP_PREFIX}*") if p.is_dir()]
+
+    def in_the_whole_split_pass(self) -> bool:
+        """The model's document (its kernel image first) is written before the whole-split pass starts."""
+        return any(any(p.is_file() for p in folder.rglob("*")) for folder in self.temporary())
+
+    def rendering(self) -> bool:
+        """The temporary store existed and is gone: committed, so rendering, the PDF and the renames run."""
+        now = bool(self.temporary())
+        self.seen = self.seen or now
+        return self.seen and not now
+
+
+def test_killed_runs_never_damage_the_last_report_and_the_next_run_recovers(default_build, default_checkpoint,
+                                                                            tmp_path):
+    import shutil
+
     from pypdf import PdfReader
 
     out = tmp_path / "out"
+    shutil.copytree(default_build[0], out)  # the default report of this checkpoint, finished
     args = [sys.executable, "-m", "report", "--checkpoint", str(default_checkpoint), "--out", str(out)]
     env = {**os.environ, "MPLBACKEND": "Agg", "SOURCE_DATE_EPOCH": "1764000000"}
-    started = time.monotonic()
     assert subprocess.run(args, cwd=ROOT, env=env, capture_output=True).returncode == 0
-    whole = time.monotonic() - started  # a whole run (analysis and rendering), on this machine now
     good = {name: (out / name).read_bytes() for name in ("report.pdf", "report.html")}
     store = current_store(out)
     good_store = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
-    for fraction in (0.5, 0.9):  # the whole-split pass; rendering, the PDF and the renames
-        kill_while_running([*args, "--force"], env, fraction * whole)
+    for stage in ("in_the_whole_split_pass", "rendering"):  # the analysis; rendering, the PDF and the renames
+        kill_when([*args, "--force"], env, getattr(Stages(out), stage), stage.replace("_", " "))
         for name, content in good.items():
-            assert (out / name).read_bytes() == content, f"{name} changed after a kill at {fraction:.0%} of a run"
+            assert (out / name).read_bytes() == content, f"{name} changed after a kill {stage.replace('_', ' ')}"
         assert len(PdfReader(out / "report.pdf").pages) > 10
         assert {p: p.read_bytes() for p in store.rglob("*") if p.is_file()} == good_store
     assert subprocess.run(args, cwd=ROOT, env=env, capture_output=True).returncode == 0
@@ -188,17 +216,18 @@ def test_no_figure_is_left_open_over_many_reports(tmp_path):
     assert plt.get_fignums() == []
 
 
-def test_a_full_disk_fails_cleanly_and_keeps_the_last_report(tmp_path, monkeypatch):
+@pytest.mark.slow  # a PDF laid out by a worker process
+def test_a_full_disk_fails_cleanly_and_keeps_the_last_report(synthetic_build, tmp_path, monkeypatch):
     import errno
 
-    from synthetic import write_store
+    from conftest import copy_build
 
     from analysis.store import writer as store_module
     from report import pipeline
 
     out = tmp_path / "out"
-    store = write_store(out / "stores")
-    outputs, _ = pipeline.render(pipeline.RenderPlan(out, store, ("html", "pdf")))
+    store = copy_build(synthetic_build, out)  # the synthetic store rendered to HTML and PDF
+    outputs = [out / "report.html", out / "report.pdf"]
     before = {p: p.read_bytes() for p in outputs}
 
     def full(descriptor):
@@ -211,6 +240,7 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_last_report(tmp_path, monkeypat
     assert [p.name for p in out.rglob(".*")] == []  # no temporary file left behind
 
 
+@pytest.mark.slow  # a PDF laid out by a worker process
 def test_html_in_names_is_text_in_the_pdf(tmp_path):
     import copy
 
@@ -230,9 +260,11 @@ def test_html_in_names_is_text_in_the_pdf(tmp_path):
     assert "<img src=x" not in html
 
 
-def test_a_store_of_unknown_schema_is_rebuilt_not_rendered(default_checkpoint, tmp_path):
+def test_a_store_of_unknown_schema_is_rebuilt_not_rendered(default_checkpoint, assignment_build, tmp_path):
     import json
+    import shutil
 
+    shutil.copytree(assignment_build, tmp_path, dirs_exist_ok=True)  # a finished build of these arguments
     args = ("--checkpoint", str(default_checkpoint), "--out", str(tmp_path), "--sections", "assignment",
             "--format", "html")
     assert run_cli(*args).returncode == 0
@@ -255,14 +287,14 @@ def test_an_empty_class_folder_is_named(tmp_path):
         data_module.load(str(tmp_path))
 
 
-def test_pdf_rendering_is_capped_in_memory_and_failure_keeps_the_report(tmp_path, monkeypatch):
-    from synthetic import write_store
+def test_pdf_rendering_is_capped_in_memory_and_failure_keeps_the_report(synthetic_build, tmp_path, monkeypatch):
+    from conftest import copy_build
 
     from report import pipeline
-    from report.render.errors import RenderError
+    from analysis.errors import RenderError
 
-    store = write_store(tmp_path / "stores")
-    outputs, _ = pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html", "pdf")))
+    store = copy_build(synthetic_build, tmp_path)  # the synthetic store rendered to HTML and PDF
+    outputs = [tmp_path / "report.html", tmp_path / "report.pdf"]
     before = [p.read_bytes() for p in outputs]
     monkeypatch.setenv("REPORT_PDF_MEMORY", str(64 << 20))  # far below what WeasyPrint needs
     with pytest.raises(RenderError, match="PDF not written"):

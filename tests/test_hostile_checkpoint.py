@@ -235,6 +235,7 @@ def test_a_bare_state_dict_has_no_metadata_even_with_a_weight_named_step(tmp_pat
     assert set(loaded) == {"step", "weight"} and meta == {}
 
 
+@pytest.mark.slow  # two analyses on the command line
 def test_a_malformed_training_record_never_reaches_the_store(tmp_path, state):
     checkpoint = saved(tmp_path / "x.pt", {"state_dict": state, "training": {"foo": 1}})
     args = ("--checkpoint", str(checkpoint), "--out", str(tmp_path / "out"), "--format", "html",

@@ -20,7 +20,7 @@ from analysis.config import AnalysisConfig
 from analysis.errors import InputError
 from analysis.models.checkpoint import read_checkpoint
 from analysis.run import analyse
-from analysis.store.fingerprint import analysis_inputs, store_key
+from analysis.keys import analysis_inputs, store_key
 
 TINY = AnalysisConfig(model="torchvision:resnet18", model_kwargs='{"num_classes": 2}', per_class=1, input_size=16,
                       whole_split=False)
@@ -100,6 +100,7 @@ def wait_for_lock(out, timeout=120):
     return False
 
 
+@pytest.mark.slow  # a whole build (resnet18) in a process of its own
 def test_clean_during_a_build_waits_for_it(tmp_path):
     """`clean` used to remove the store under a running build, which then failed on a missing model.json."""
     data = image_folder(tmp_path / "images")

@@ -362,6 +362,7 @@ def test_a_parquet_file_with_damaged_pages_is_one_line(tmp_path):
     one_line(error, "test.parquet", "the file is damaged; replace it with an intact copy")
 
 
+@pytest.mark.slow  # DataLoader workers: each spawned process imports torch
 def test_parquet_damage_found_in_a_dataloader_worker_is_one_line(tmp_path):
     """Pages damaged after the header pass (the file replaced while the run reads it): the worker's error
     comes back as one line naming the file, as a truncated PNG does."""

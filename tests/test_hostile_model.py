@@ -35,7 +35,7 @@ from analysis.stats import fullsplit, separation
 from analysis.store.schema import PAIR_MATRIX_MAX_CLASSES, EvaluationDocument, to_json
 from report.render.alerts import alerts
 from report.render.history import _whole_split
-from report.render.interpret import run_rules
+from report.render.sections import run_rules
 from report.render.load import load_findings
 from report.render.tables import class_distances, confusion
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import ROOT
-from test_hostile_suite import STATE, baseline  # noqa: F401  baseline is a fixture: a finished build
+from test_hostile_suite import STATE  # the previous report's files; `baseline` (conftest) is a finished build
 
 from analysis.store.writer import STALE_PREFIX, TMP_PREFIX
 
@@ -33,7 +33,8 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pr
 
 STOP_WITHIN = 5.0    # seconds from the signal to the command's exit
 DATALOADER_STOP_WITHIN = 10.0  # torch joins each DataLoader worker, which takes seconds when it is still starting
-QUIET_FOR = 3.0      # seconds the build folder must stay unchanged after the command ended
+QUIET_FOR = 1.0      # seconds the build folder must stay unchanged after the command ended (once no process of
+                     # its session runs: what could still publish is a process that left it, and would show soon)
 ENV = {**os.environ, "MPLBACKEND": "Agg", "SOURCE_DATE_EPOCH": "1764000000"}
 
 

@@ -25,13 +25,12 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pytest
+from clirunner import run_process
 from conftest import ROOT
 
 SENTINELS = (".ssh/id_ed25519", ".notes.tmp", ".old.stale-1", "stores/.keep/x", "stores/.x.tmp",
@@ -431,17 +430,8 @@ def snapshot(folder: Path) -> dict[str, bytes | None]:
             for p in sorted(folder.rglob("*"))}
 
 
-@pytest.fixture(scope="module")
-def baseline(default_checkpoint, tmp_path_factory):
-    """A finished build (assignment sections, HTML and PDF) with a user's hidden files planted in it."""
-    from conftest import run_cli
-
-    out = tmp_path_factory.mktemp("baseline") / "out"
-    result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(out), "--sections", "assignment")
-    assert result.returncode == 0, result.stderr
-    for name in SENTINELS:
-        write(out / name, f"user data {name}")
-    return out
+# `baseline`, the finished build every case copies (assignment sections, HTML and PDF, with a user's hidden
+# files planted in it), is a session fixture of conftest.py: the signal tests start from it too.
 
 
 def store_in_html(out: Path) -> str:
@@ -468,8 +458,7 @@ def test_hostile_case(case, baseline, default_checkpoint, tmp_path):
            **dict(case.env)}
     env.pop("MPLCONFIGDIR", None)  # matplotlib must not write under HOME without being told where
     # the working folder holds the case's inputs, so a module named by a checkpoint is importable from it
-    result = subprocess.run([sys.executable, "-m", "report", *command, *arguments, *extra, "--out", str(out)],
-                            cwd=scratch, env=env, capture_output=True, text=True, timeout=600)
+    result = run_process([*command, *arguments, *extra, "--out", str(out)], env, scratch, dict(case.env))
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
     assert not [c for c in result.stderr if ord(c) < 32 and c not in "\n"], "control characters reach the terminal"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from report.render.errors import StoreError
+from analysis.errors import StoreError
 from report.render.load import load_findings
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stores"
@@ -286,7 +286,7 @@ def test_a_flipped_byte_in_the_embeddings_file_is_refused(tmp_path):
 
 @pytest.mark.parametrize("name", STORES)
 def test_notes_of_a_frozen_store_have_the_expected_sections(name):
-    from report.render.interpret import run_rules
+    from report.render.sections import run_rules
 
     notes = run_rules(load_findings(FIXTURES / name))
     sections = {n.section for n in notes}
@@ -314,7 +314,7 @@ def test_notes_of_a_frozen_store_have_the_expected_sections(name):
 def test_an_old_store_says_what_the_current_store_of_the_same_checkpoint_says(name):
     """Migration fills in nothing a sentence depends on: the notes of the sections an old store has are
     those of the current store analysed from the same checkpoint, word for word."""
-    from report.render.interpret import run_rules
+    from report.render.sections import run_rules
 
     current = assignment_notes(run_rules(load_findings(FIXTURES / "schema-3")))
     old = assignment_notes(run_rules(load_findings(FIXTURES / name)))

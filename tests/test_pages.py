@@ -33,6 +33,7 @@ def _realistic_store(stores_dir):
     return synthetic.write_store(stores_dir, docs)
 
 
+@pytest.mark.slow  # a PDF laid out by a worker process
 def test_synthetic_report_has_no_holes_and_keeps_captions_and_headers(tmp_path, monkeypatch):
     picture = images.png_bytes(np.full((520, 700, 3), 128, dtype=np.uint8))
     monkeypatch.setattr(synthetic, "_png", lambda height=8, width=8: picture)

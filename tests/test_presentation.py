@@ -16,7 +16,7 @@ import sys
 import termios
 
 import pytest
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, run_main
 from pypdf import PdfReader
 
 from report.cli import parser
@@ -39,9 +39,10 @@ def test_section_names_and_groups_resolve_in_report_order():
         parse_sections("kernel")
 
 
-def test_assignment_sections_skip_the_whole_split_pass(default_checkpoint, tmp_path):
-    result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(tmp_path), "--sections", "assignment")
-    assert result.returncode == 0, result.stderr
+def test_assignment_sections_skip_the_whole_split_pass(assignment_build, tmp_path):
+    """The session's `--checkpoint <default> --sections assignment` build, on a copy (a render is refused in it)."""
+    shutil.copytree(assignment_build, tmp_path, dirs_exist_ok=True)
+    assert (tmp_path / "report.pdf").is_file()
     (store,) = (tmp_path / "stores").iterdir()
     assert not (store / "separation.json").exists() and (store / "embeddings.json").is_file()
     assert json.loads((store / "manifest.json").read_text())["inputs"]["config"]["whole_split"] is False
@@ -65,7 +66,7 @@ def test_a_store_with_the_whole_split_also_serves_fewer_sections(default_build, 
 
 
 def test_an_unknown_section_is_one_line_naming_the_choices(tmp_path):
-    result = run_cli("--out", str(tmp_path), "--sections", "assignment,kernal")
+    result = run_main("--out", str(tmp_path), "--sections", "assignment,kernal")
     assert result.returncode == 2 and "unknown section 'kernal'" in result.stderr
     assert "kernels" in result.stderr and not (tmp_path / "report.html").exists()
 
@@ -108,7 +109,7 @@ def test_progress_bars_show_on_a_terminal_only(default_build, tmp_path):
 def test_no_table_or_figure_is_split_across_pages(default_build):
     from weasyprint import HTML
 
-    from report.render.documents import build_folder_fetcher
+    from report.render.pdfworker import build_folder_fetcher
 
     out = default_build[0]
     document = HTML(filename=str(out / "report.html"), url_fetcher=build_folder_fetcher(out)).render()

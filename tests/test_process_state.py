@@ -137,6 +137,7 @@ def test_progress_is_an_argument_not_a_switch(monkeypatch, tmp_path):
     assert len(bars) >= 4 and set(bars) == {True}  # quiet all the way down, whatever an earlier call asked for
 
 
+@pytest.mark.slow  # an analysis in a fresh interpreter
 def test_an_analysis_never_loads_torchs_compiler(tmp_path):
     """Counting MACs and restoring the deterministic flag each used to import torch._dynamo or
     torch._inductor (1.5 s and more on 2 cores, on every run, a refused option included). The analysis
@@ -166,6 +167,7 @@ leave(2)
 """
 
 
+@pytest.mark.slow  # a fresh interpreter with torch and a spawned resource tracker
 def test_leaving_fast_unlinks_the_semaphores_of_multiprocessing_queues():
     """A refused image in a DataLoader worker once ended a run with the resource tracker's 'leaked semaphore
     objects' warning under the one-line error: os._exit skipped multiprocessing's exit finalizers."""

@@ -163,7 +163,7 @@ def test_history_rows_use_the_metric_the_store_has(tmp_path):
 
 
 def test_history_rows_refuse_a_damaged_store(tmp_path):
-    from report.render.errors import StoreError
+    from analysis.errors import StoreError
     from report.render.history import rows
 
     store = _store(tmp_path, "full")

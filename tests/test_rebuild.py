@@ -14,17 +14,10 @@ from conftest import ROOT, run_cli
 
 from report.pipeline import current_store
 from report.render.load import load_findings
-from report.watch import Watcher
+from report.watching import Watcher
 
 
-@pytest.fixture(scope="module")
-def series(tmp_path_factory):
-    """Three short trainings: the checkpoints a training run would leave after epochs 1, 2 and 3."""
-    folder = tmp_path_factory.mktemp("series")
-    for epochs in (1, 2, 3):
-        result = run_cli("train", "--epochs", str(epochs), "--save", str(folder / f"epoch{epochs}.pt"), "--quiet")
-        assert result.returncode == 0, result.stderr
-    return folder
+# `series` (three short trainings) is a session fixture of conftest.py: the end-to-end tests read it too.
 
 
 def test_template_change_rerenders_and_new_checkpoint_reanalyses(series, tmp_path):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import copy_build
 from jinja2 import UndefinedError, meta, nodes
 from synthetic import documents, write_store
 
@@ -15,8 +16,8 @@ from report import pipeline
 from report.render import TEMPLATE_DIR
 from report.render.context import build_context
 from report.render.documents import environment, render_html, render_pdf
-from report.render.errors import RenderError
-from report.render.interpret import run_rules
+from analysis.errors import RenderError
+from report.render.sections import run_rules
 from report.render.load import load_findings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,7 @@ def context_for(store, build_dir):
     return build_context(findings, run_rules(findings), build_dir, "assets/report.css")
 
 
+@pytest.mark.slow  # HTML and PDF rendered in a fresh interpreter
 def test_rendering_never_imports_torch(tmp_path):
     store = write_store(tmp_path / "stores")
     code = (
@@ -122,20 +124,19 @@ def test_missing_image_fails_the_pdf(tmp_path):
         render_pdf(html, tmp_path)
 
 
-def test_pdf_from_the_synthetic_store_holds_its_numbers(tmp_path):
+def test_pdf_from_the_synthetic_store_holds_its_numbers(synthetic_build):
     from pypdf import PdfReader
 
-    outputs, _ = pipeline.render(pipeline.RenderPlan(tmp_path, write_store(tmp_path / "stores"), ("html", "pdf")))
-    reader = PdfReader(outputs[1])
+    reader = PdfReader(synthetic_build / "report.pdf")  # the synthetic store rendered to HTML and PDF
     text = " ".join(page.extract_text() for page in reader.pages)
     assert "283" in text and "TinyCNN" in text
     assert "Page 1 of" in text
     assert reader.metadata.title.startswith("TinyCNN")
 
 
-def test_failed_render_keeps_the_previous_report(tmp_path):
-    store = write_store(tmp_path / "stores")
-    outputs, _ = pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html", "pdf")))
+def test_failed_render_keeps_the_previous_report(synthetic_build, tmp_path):
+    store = copy_build(synthetic_build, tmp_path)  # the synthetic store rendered to HTML and PDF
+    outputs = [tmp_path / "report.html", tmp_path / "report.pdf"]
     before = [p.read_bytes() for p in outputs]
     (store / "images" / "input.png").unlink()
     with pytest.raises(RenderError, match="missing resource"):  # past the store check: the PDF writer fails

@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
+from conftest import copy_build
 from synthetic import documents, write_store
 
 from report import pipeline
@@ -19,16 +21,17 @@ def two_stores(out):
     return first, write_store(out / "stores", docs, key="second")
 
 
-def test_html_of_another_store_removes_the_pdf_of_the_last_one(tmp_path):
-    out = prepare(tmp_path / "out")
-    first, second = two_stores(out)
-    pipeline.render(pipeline.RenderPlan(out, first, ("html", "pdf")))
+def test_html_of_another_store_removes_the_pdf_of_the_last_one(synthetic_build, tmp_path):
+    out = tmp_path / "out"
+    copy_build(synthetic_build, out)  # a build folder whose HTML and PDF show the synthetic store
+    _, second = two_stores(out)
     assert (out / "report.pdf").is_file()
     pipeline.render(pipeline.RenderPlan(out, second, ("html",)))
     assert (out / "report.html").is_file() and not (out / "report.pdf").exists()
     assert json.loads((out / "render.json").read_text())["documents"].keys() == {"html"}
 
 
+@pytest.mark.slow  # a PDF laid out by a worker process
 def test_a_document_showing_the_same_store_is_kept(tmp_path):
     """`make html` after `make report`: the PDF of the same store and sections stays (it is not stale)."""
     out = prepare(tmp_path / "out")

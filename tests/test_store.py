@@ -6,7 +6,7 @@ import pytest
 
 from analysis.store.schema import SCHEMA_VERSION
 from analysis.store.writer import StoreWriter, canonical, dumps, write_atomic
-from report.render.errors import StoreError
+from analysis.errors import StoreError
 from report.render.load import load_findings
 
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, run_main
 from PIL import Image
 
 from analysis import devices
@@ -21,7 +21,7 @@ from analysis.data import datasets
 from analysis.data.lazy import LazyImages
 from analysis.errors import InputError
 from analysis.run import analyse
-from analysis.store.fingerprint import analysis_inputs, store_key
+from analysis.keys import analysis_inputs, store_key
 
 
 def image_folder(root, per_class=6, size=20):
@@ -47,6 +47,7 @@ def test_image_folders_are_read_when_used_and_index_like_arrays(tmp_path):
         images[18]
 
 
+@pytest.mark.slow  # DataLoader workers: each spawned process imports torch
 def test_batches_keep_the_order_and_the_numbers_whatever_the_workers(tmp_path):
     images = datasets.load(str(image_folder(tmp_path / "images"))).test.images
     mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
@@ -62,6 +63,7 @@ def test_batches_keep_the_order_and_the_numbers_whatever_the_workers(tmp_path):
     assert torch.equal(torch.cat(list(subset.batches("s", False))), expected[[9, 2, 17]])
 
 
+@pytest.mark.slow  # DataLoader workers: each spawned process imports torch
 def test_a_refusal_in_a_worker_is_one_line(tmp_path, monkeypatch):
     from PIL import ImageFile
 
@@ -75,12 +77,25 @@ def test_a_refusal_in_a_worker_is_one_line(tmp_path, monkeypatch):
     assert "\n" not in str(error.value) and "Traceback" not in str(error.value)
 
 
-def test_the_store_is_the_same_with_any_number_of_workers(tmp_path):
-    data = str(image_folder(tmp_path / "images", size=32))
-    config = AnalysisConfig(model="torchvision:resnet18", model_kwargs='{"num_classes": 3}', per_class=2,
-                            input_size=32)
-    stores = [analyse(None, data, config, tmp_path / f"stores{w}", tmp_path / "cache", show_progress=False,
-                      workers=w) for w in (0, 2)]
+RESNET18_ON_IMAGES = AnalysisConfig(model="torchvision:resnet18", model_kwargs='{"num_classes": 3}', per_class=2,
+                                    input_size=32)
+
+
+@pytest.fixture(scope="module")
+def resnet18_store(tmp_path_factory):
+    """An image folder and the store of resnet18 on it, analysed in this process (no workers, in memory): what
+    the other ways of running the same analysis must give to the byte."""
+    folder = tmp_path_factory.mktemp("resnet18")
+    data = str(image_folder(folder / "images", size=32))
+    return data, analyse(None, data, RESNET18_ON_IMAGES, folder / "stores", folder / "cache", show_progress=False,
+                         workers=0)
+
+
+@pytest.mark.slow  # two analyses of resnet18, one with DataLoader workers
+def test_the_store_is_the_same_with_any_number_of_workers(resnet18_store, tmp_path):
+    data, without_workers = resnet18_store
+    stores = [without_workers, analyse(None, data, RESNET18_ON_IMAGES, tmp_path / "stores2", tmp_path / "cache",
+                                       show_progress=False, workers=2)]
     files = sorted(p.relative_to(stores[0]) for p in stores[0].rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(stores[1]) for p in stores[1].rglob("*") if p.is_file())
     assert all((stores[0] / f).read_bytes() == (stores[1] / f).read_bytes() for f in files)
@@ -117,8 +132,8 @@ def test_a_cuda_device_asked_for_but_absent_is_one_line(tmp_path):
     with pytest.raises(InputError, match="no CUDA device is available"):
         devices.torch_device("cuda")
     out = tmp_path / "build"
-    result = run_cli("--device", "cuda:1", "--sections", "parameters", "--out", str(out), "--model", "assignment",
-                     "--format", "html")
+    result = run_main("--device", "cuda:1", "--sections", "parameters", "--out", str(out), "--model", "assignment",
+                      "--format", "html")
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--device cuda:1 was asked for but no CUDA device is available" in lines[0]
@@ -229,18 +244,19 @@ def test_row_buffers_fill_one_block_and_refuse_what_does_not_fit():
     assert RowBuffer(3).result() is None
 
 
-def test_a_large_embedding_matrix_is_filled_in_its_store_file_with_the_same_bytes(tmp_path, monkeypatch):
+@pytest.mark.slow  # two analyses of resnet18
+def test_a_large_embedding_matrix_is_filled_in_its_store_file_with_the_same_bytes(resnet18_store, tmp_path,
+                                                                                  monkeypatch):
     """Beyond MEMMAP_BYTES the matrix is memory-mapped in the store's own file as the pass fills it; the
     store is byte for byte the one an in-memory matrix gives."""
     from analysis.stats import fullsplit
 
-    data = str(image_folder(tmp_path / "images", size=32))
-    config = AnalysisConfig(model="torchvision:resnet18", model_kwargs='{"num_classes": 3}', per_class=2,
-                            input_size=32)
-    stores = {}
-    for name, limit in (("memory", fullsplit.MEMMAP_BYTES), ("mapped", 1)):
-        monkeypatch.setattr(fullsplit, "MEMMAP_BYTES", limit)
-        stores[name] = analyse(None, data, config, tmp_path / name, tmp_path / "cache", show_progress=False)
+    data, in_memory = resnet18_store  # under MEMMAP_BYTES: the matrix was held in memory
+    assert np.load(in_memory / "embeddings_test.npy").nbytes <= fullsplit.MEMMAP_BYTES
+    stores = {"memory": in_memory}
+    monkeypatch.setattr(fullsplit, "MEMMAP_BYTES", 1)
+    stores["mapped"] = analyse(None, data, RESNET18_ON_IMAGES, tmp_path / "mapped", tmp_path / "cache",
+                               show_progress=False)
     mapped = np.load(stores["mapped"] / "embeddings_test.npy", mmap_mode="r")
     assert mapped.shape[0] == 18 and mapped.dtype == np.float32
     assert mapped.shape == (18, 512)

@@ -12,7 +12,7 @@ from synthetic import documents, evaluation_doc, write_store
 from report import pipeline
 from report.render import alerts as alert_rules
 from report.render.alerts import alerts, at_least
-from report.render.interpret import run_rules
+from report.render.sections import run_rules
 from report.render.load import load_findings
 from report.render.summary import comparable, markdown, summarise
 

@@ -11,7 +11,7 @@ import torch
 from torch.nn import functional as F
 
 from analysis.data.datasets import load
-from report.errors import InputError
+from analysis.errors import InputError
 from report.training import Reporter, source_of
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -32,9 +32,9 @@ from torch.nn import functional as F
 from analysis.capture.trace import SECOND_BATCH, batch_dimension, trace_shapes
 from analysis.stats.params import count_parameters
 from analysis.store.schema import to_json
-from report.render.interpret import run_rules
+from report.render.sections import run_rules
 from report.render.load import load_findings
-from report.render.views import SECTION_VIEWS
+from report.render.sections import SECTION_VIEWS
 from report.render.views.common import Place
 
 # --- the models -------------------------------------------------------------------------------------------

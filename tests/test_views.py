@@ -22,11 +22,10 @@ from report.render import TEMPLATE_DIR, fmt
 from report.render.comparison import CompareContext, HistoryContext
 from report.render.context import PageContext, ReportContext, build_context
 from report.render.documents import environment, render_html
-from report.render.interpret import run_rules
+from report.render.sections import run_rules
 from report.render.load import load_findings
-from report.render.sections import ALL, SECTIONS
+from report.render.sections import ALL, SECTION_VIEWS, SECTIONS
 from report.render.views import (
-    SECTION_VIEWS,
     CompareView,
     HistoryView,
     Place,

@@ -10,16 +10,18 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import copy_build
 from synthetic import documents, write_store
 
 from report import pipeline
 from report.render.documents import PdfServer
-from report.render.errors import RenderError
-from report.watch import Watcher, build_safely, watch
+from analysis.errors import RenderError
+from report.watching import Watcher, build_safely, watch
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow  # three PDFs laid out by a worker process
 def test_one_pdf_worker_renders_one_pdf_after_another_and_survives_a_refused_one(tmp_path):
     stores = [write_store(tmp_path / "stores", key=f"s{n}") for n in range(2)]
     with PdfServer(tmp_path) as server:
@@ -35,6 +37,7 @@ def test_one_pdf_worker_renders_one_pdf_after_another_and_survives_a_refused_one
     assert not scratch.exists()  # its temporary folder goes with it
 
 
+@pytest.mark.slow  # a PDF laid out by a second worker process
 def test_a_pdf_worker_that_died_is_replaced_for_the_next_pdf(tmp_path):
     store = write_store(tmp_path / "stores")
     with PdfServer(tmp_path) as server:
@@ -46,12 +49,12 @@ def test_a_pdf_worker_that_died_is_replaced_for_the_next_pdf(tmp_path):
         assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
 
 
-def test_html_first_publishes_the_html_before_the_pdf_is_laid_out(tmp_path):
-    old, new = write_store(tmp_path / "stores", key="old"), None
+def test_html_first_publishes_the_html_before_the_pdf_is_laid_out(synthetic_build, tmp_path):
+    old = copy_build(synthetic_build, tmp_path)  # HTML and PDF of the synthetic store: the report it replaces
     docs = copy.deepcopy(documents())
     docs["evaluation.json"].update(correct=29, accuracy=29 / 30)
     new = write_store(tmp_path / "stores", docs, key="new")
-    pipeline.render(pipeline.RenderPlan(tmp_path, old, ("html", "pdf")))
+    assert (tmp_path / "report.pdf").is_file() and old.name == "synthetic"
 
     class Slow:
         """A PDF worker that records what the build folder held when it was asked for the PDF."""
