@@ -46,11 +46,16 @@ html: $(STAMP)  ## re-render build/report.html from the last store (no analysis,
 pdf: $(STAMP)  ## re-render build/report.pdf from the last store (no analysis, no torch)
 	$(PY) -m report render --out $(OUT) --format pdf
 
-test: $(STAMP)  ## run the whole test suite (about 19 minutes on 2 cores)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+# Tests run in TEST_WORKERS processes (pytest-xdist; `auto`: one per core), each test file on one of them (its
+# module fixtures built once); the builds several files read are made once per run (tests/conftest.py).
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile
 
-test-fast: $(STAMP)  ## run the tests not marked slow (about 3 minutes): the loop while editing
-	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+test: $(STAMP)  ## run the whole test suite (about 10 minutes on 2 cores)
+	$(PY) -m pytest -q $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+test-fast: $(STAMP)  ## run the tests not marked slow (about 2 minutes): the loop while editing
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 clean:  ## remove what the tool wrote in the build folder (nothing else; refused for unmarked folders)
 	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m report clean --out $(OUT)

@@ -2,20 +2,25 @@
 
 Most of what a test's command costs is importing torch, torchvision, scipy and scikit-learn (about 5 s of a
 2-core machine's time per command; the analysis itself of a small model takes 1–2 s). So commands run in a
-fork of a *zygote*: one process per test session that imports those libraries once and then forks one child
-per command. Each child is still a process of its own, made as ``subprocess.run`` would make it: the
-command's argv, environment (C level too), working folder, umask, stdin, stdout and stderr (pipes read to
-their end, decoded as ``text=True`` decodes), ``sys.path`` as ``python -m`` builds it (the working folder,
-then ``PYTHONPATH``), run as ``python -m report`` runs it (``runpy``), its exit status (a signal gives a
-negative return code). The zygote imports nothing of this repository (a test may run another copy of it),
-nor matplotlib (whose import reads ``HOME`` and ``MPLCONFIGDIR``).
+fork of a *zygote*: one process per test session that imports those libraries once, then forks one child per
+command. Each child is a process of its own, made as ``subprocess.run`` would make it: the command's argv,
+environment (C level too), working folder, umask, stdin, stdout and stderr (pipes read to their end, decoded
+as ``text=True`` decodes), ``sys.path`` as ``python -m`` builds it (the working folder, then ``PYTHONPATH``),
+run as ``python -m report`` runs it (``runpy``), its exit status (a signal gives a negative return code).
+Ending, it does what an interpreter's exit shows outside (threads joined, atexit handlers run, streams
+flushed; an uncaught exception's traceback and exit code 1) without tearing the libraries down. The zygote
+imports nothing of this repository (a test may run another copy of it), nor matplotlib (whose import reads
+``HOME`` and ``MPLCONFIGDIR``); tqdm, which torch imports and which reads ``TQDM_*`` when imported, is imported
+anew by each child under its own environment.
 
-What differs from a fresh interpreter, and so goes to a real one (``fresh``): an environment that sets
-Python's own start-up variables (``PYTHONIOENCODING``, ``PYTHONHASHSEED``, ...), a ``PYTHONPATH`` that holds a
-module the zygote has already imported (a fake ``torch`` that proves a command never imports it), and any
-call with ``fresh=True`` (two runs compared for determinism: the zygote's children share its string-hash
-seed), or every call when ``TESTS_FRESH_PROCESSES=1``. Signals, ``Popen`` and process-tree tests start their
-processes themselves.
+What differs from a fresh interpreter, and so goes to a real one: an environment that sets Python's own
+start-up variables (``PYTHONIOENCODING``, ``PYTHONHASHSEED``, ...) or ``HOME`` or ``TMPDIR`` (what the zygote's
+imports wrote there, they wrote when it started), a ``PYTHONPATH`` that holds a module the
+zygote has imported (a fake ``torch`` that proves a command never imports it), any call with ``fresh=True``
+(two runs compared for determinism: the zygote's children share its string-hash seed; a command whose exit
+path with and without torch is under test), and every call when ``TESTS_FRESH_PROCESSES=1`` (the whole suite
+on real interpreters, to check that this shortcut hides nothing). Signal, ``Popen`` and process-tree tests
+start their processes themselves.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-# What a command's process imports that is costly and reads nothing of the environment a test sets.
+# What a command's process imports that is costly and reads nothing of the environment these tests set.
 PRELOAD = ("torch", "torchvision.models", "scipy.stats", "scipy.optimize", "sklearn.metrics", "openTSNE",
            "pyarrow.parquet", "safetensors.torch", "threadpoolctl", "PIL.Image")
 # Imported along with them, but read the environment when imported (tqdm: TQDM_* settings): dropped from the
@@ -49,6 +54,8 @@ def needs_fresh_interpreter(env: dict[str, str], extra_env: dict[str, str]) -> b
         return True
     if any(key.startswith("PYTHON") and key != "PYTHONPATH" for key in extra_env):
         return True
+    if {"HOME", "TMPDIR"} & set(extra_env):  # a test watching what a process writes there: torch, imported,
+        return True                          # makes $TMPDIR/torchinductor_<user> (the tool moves TMPDIR first)
     for entry in filter(None, env.get("PYTHONPATH", "").split(os.pathsep)):
         folder = Path(entry)
         if any((folder / name).exists() or (folder / f"{name}.py").exists() for name in PRELOADED_NAMES):
@@ -93,10 +100,14 @@ def start_zygote() -> str:
 
 
 def _stop_zygote() -> None:
+    import shutil
+
     process = _zygote.get("process")
     if process is not None and process.poll() is None:
         process.terminate()
         process.wait(10)
+    if "folder" in _zygote:
+        shutil.rmtree(_zygote["folder"], ignore_errors=True)
 
 
 def _connect(path: str, timeout: float = 120) -> socket.socket:
@@ -173,6 +184,104 @@ def run_forked(args: list[str], env: dict[str, str], cwd: Path, timeout: float) 
                                        _decode(b"".join(chunks[out_read])), _decode(b"".join(chunks[err_read])))
 
 
+class ForkedProcess:
+    """``subprocess.Popen([python, "-m", "report", *args], ...)`` forked from the zygote, for tests that drive a
+    command while it runs (signals, kills, a watch): ``pid``, ``poll``, ``wait``, ``communicate``,
+    ``send_signal``, ``terminate``, ``kill``, ``returncode``; ``stdout``/``stderr`` as ``subprocess.PIPE`` (text
+    streams), ``subprocess.DEVNULL`` or None (this process's own); ``start_new_session`` and the signals a
+    ``preexec_fn`` would give their default disposition (``default_signals``: names such as "SIGHUP")."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, stdout=None, stderr=None,
+                 start_new_session: bool = False, default_signals: tuple[str, ...] = ()):
+        self.args = [sys.executable, "-m", "report", *args]
+        self.returncode: int | None = None
+        self._sock = _connect(start_zygote())
+        ends = {}
+        passed = [os.dup(0)]  # stdin inherited, as Popen leaves it
+        for number, how in ((1, stdout), (2, stderr)):
+            if how == subprocess.PIPE:
+                ends[number], write = os.pipe()
+                passed.append(write)
+            elif how == subprocess.DEVNULL:
+                passed.append(os.open(os.devnull, os.O_WRONLY))
+            else:
+                passed.append(os.dup(number))
+        request = json.dumps({"args": list(args), "env": env, "cwd": str(cwd), "umask": _umask(),
+                              "new_session": start_new_session, "default_signals": list(default_signals)}).encode()
+        try:
+            socket.send_fds(self._sock, [struct.pack("!I", len(request)) + request], passed)
+        finally:
+            for fd in passed:
+                os.close(fd)
+        encoding = locale.getpreferredencoding(False)
+        self.stdout = open(ends[1], encoding=encoding) if 1 in ends else None
+        self.stderr = open(ends[2], encoding=encoding) if 2 in ends else None
+        self.pid = _read_line(self._sock)["pid"]
+        self._ended = threading.Event()
+        threading.Thread(target=self._wait_for_status, daemon=True).start()
+
+    def _wait_for_status(self) -> None:
+        global forked_cpu  # noqa: PLW0603  a counter for tests/cputime.py
+        try:
+            ended = _read_line(self._sock)
+            forked_cpu += ended["cpu"]
+            self.returncode = os.waitstatus_to_exitcode(ended["status"])
+        finally:
+            self._sock.close()
+            self._ended.set()
+
+    def poll(self) -> int | None:
+        return self.returncode if self._ended.is_set() else None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired(self.args, timeout)
+        return self.returncode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str | None, str | None]:
+        read: dict[str, str] = {}
+        readers = [threading.Thread(target=lambda n=name, s=stream: read.__setitem__(n, s.read()), daemon=True)
+                   for name, stream in (("stdout", self.stdout), ("stderr", self.stderr)) if stream is not None]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join(timeout)
+        self.wait(timeout)
+        for stream in (self.stdout, self.stderr):
+            if stream is not None:
+                stream.close()
+        return read.get("stdout"), read.get("stderr")
+
+    def send_signal(self, sig: int) -> None:
+        if not self._ended.is_set():
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(15)
+
+    def kill(self) -> None:
+        self.send_signal(9)
+
+
+def popen(args: list[str], env: dict[str, str], cwd: Path, extra_env: dict[str, str] | None = None,
+          fresh: bool = False, stdout=None, stderr=None, start_new_session: bool = False,
+          default_signals: tuple[str, ...] = ()):
+    """``subprocess.Popen([python, "-m", "report", *args], ...)``: a ForkedProcess, or a real Popen where a fork
+    would differ (see run_process)."""
+    if fresh or needs_fresh_interpreter(env, extra_env or {}):
+        def preexec() -> None:
+            import signal
+
+            for name in default_signals:
+                signum = getattr(signal, name)
+                signal.signal(signum, signal.SIG_DFL)
+
+        return subprocess.Popen([sys.executable, "-m", "report", *args], cwd=cwd, env=env, stdout=stdout,
+                                stderr=stderr, text=True, start_new_session=start_new_session,
+                                preexec_fn=preexec if default_signals else None)
+    return ForkedProcess(args, env, Path(cwd), stdout, stderr, start_new_session, default_signals)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -217,6 +326,11 @@ def become_the_command(request, fds, conn):
         os.dup2(fd, target)
         os.close(fd)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if request.get("new_session"):  # Popen(start_new_session=True)
+        os.setsid()
+    for name in request.get("default_signals", ()):  # a preexec_fn giving signals their default disposition
+        signum = getattr(signal, name)
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL)
     os.chdir(request["cwd"])
     os.umask(request["umask"])
     os.environ.clear()

@@ -45,7 +45,8 @@ def pytest_collection_finish(session):
 
     if session.config.option.collectonly:
         return
-    if any(hasattr(getattr(item, "module", None), name) for item in session.items for name in ("run_cli", "run_process")):
+    modules = {getattr(item, "module", None) for item in session.items}
+    if any(hasattr(module, name) for module in modules for name in ("run_cli", "run_process")):
         start_zygote()
 
 
@@ -79,10 +80,42 @@ def synthetic_build(tmp_path_factory):
 
     from report import pipeline
 
-    out = tmp_path_factory.mktemp("synthetic") / "out"
-    outputs, _ = pipeline.render(pipeline.RenderPlan(out, write_store(out / "stores"), ("html", "pdf")))
-    assert [p.name for p in outputs] == ["report.html", "report.pdf"]
-    return out
+    def build(folder: Path) -> dict:
+        out = folder / "out"
+        outputs, _ = pipeline.render(pipeline.RenderPlan(out, write_store(out / "stores"), ("html", "pdf")))
+        assert [p.name for p in outputs] == ["report.html", "report.pdf"]
+        return {}
+
+    return built_once(tmp_path_factory, "synthetic", build)[0] / "out"
+
+
+def built_once(tmp_path_factory, name: str, build) -> tuple[Path, dict]:
+    """A session build made once per `pytest` run, however many xdist workers (`make test` runs two) ask for it.
+    The first worker to ask builds into ``<the run's temporary folder>/shared/<name>`` under a file lock and
+    records what ``build(folder)`` returned (a JSON-able dict); the others wait on the lock, then read the same
+    folder. A failed build records nothing, so the next worker to ask tries again and fails the same way. Tests
+    read a shared build, or copy it to change it (`copy_build`)."""
+    import json
+
+    from filelock import FileLock
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # one process: the session's own folder
+        folder = tmp_path_factory.mktemp(name)
+        return folder, build(folder)
+    shared = tmp_path_factory.getbasetemp().parent / "shared"  # the run's folder, above each worker's own
+    shared.mkdir(exist_ok=True)
+    folder, record = shared / name, shared / f"{name}.json"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not record.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed attempt left
+            folder.mkdir()
+            record.write_text(json.dumps(build(folder)))
+    return folder, json.loads(record.read_text())
+
+
+def _completed(result: subprocess.CompletedProcess) -> dict:
+    return {"args": list(result.args), "returncode": result.returncode, "stdout": result.stdout,
+            "stderr": result.stderr}
 
 
 def copy_build(build: Path, to: Path) -> Path:
@@ -138,21 +171,27 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path = ROOT, fresh: bool =
 
 @pytest.fixture(scope="session")
 def default_build(tmp_path_factory):
-    """`python -m report` with no checkpoint: trains, analyses and renders once per session."""
-    out = tmp_path_factory.mktemp("build")
-    result = run_cli("--out", str(out))
-    assert result.returncode == 0, result.stderr
-    return out, result
+    """`python -m report` with no checkpoint: trains, analyses and renders once per `pytest` run."""
+    def build(out: Path) -> dict:
+        result = run_cli("--out", str(out))
+        assert result.returncode == 0, result.stderr
+        return _completed(result)
+
+    out, result = built_once(tmp_path_factory, "build", build)
+    return out, subprocess.CompletedProcess(**result)
 
 
 @pytest.fixture(scope="session")
 def single_file_build(default_build, tmp_path_factory):
     """The session build re-rendered with --single-file into a copy (HTML only)."""
-    out = tmp_path_factory.mktemp("single") / "build"
-    shutil.copytree(default_build[0], out, ignore=shutil.ignore_patterns("report.*", "render.json"))
-    result = run_cli("render", "--out", str(out), "--single-file", "--format", "html")
-    assert result.returncode == 0, result.stderr
-    return out
+    def build(folder: Path) -> dict:
+        out = folder / "build"
+        shutil.copytree(default_build[0], out, ignore=shutil.ignore_patterns("report.*", "render.json"))
+        result = run_cli("render", "--out", str(out), "--single-file", "--format", "html")
+        assert result.returncode == 0, result.stderr
+        return {}
+
+    return built_once(tmp_path_factory, "single", build)[0] / "build"
 
 
 @pytest.fixture(scope="session")
@@ -167,10 +206,13 @@ def assignment_build(default_checkpoint, tmp_path_factory):
     """`--checkpoint <the default checkpoint> --sections assignment` (HTML and PDF), built once: the build
     folder that the hostile suite, the signal tests and the store-state tests start from (read it, or copy it
     to change it; the copy's render.json still names this folder's store, so its first render renders)."""
-    out = tmp_path_factory.mktemp("assignment") / "out"
-    result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(out), "--sections", "assignment")
-    assert result.returncode == 0, result.stderr
-    return out
+    def build(folder: Path) -> dict:
+        result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(folder / "out"), "--sections",
+                         "assignment")
+        assert result.returncode == 0, result.stderr
+        return {}
+
+    return built_once(tmp_path_factory, "assignment", build)[0] / "out"
 
 
 @pytest.fixture(scope="session")
@@ -191,8 +233,11 @@ def series(tmp_path_factory):
     """Three short trainings (three separate runs): the checkpoints a training run would leave after epochs 1,
     2 and 3 (`python -m report train --epochs N`), read by the history, batch and watch tests and the
     training's determinism and sensitivity tests."""
-    folder = tmp_path_factory.mktemp("series")
-    for epochs in (1, 2, 3):
-        result = run_cli("train", "--epochs", str(epochs), "--save", str(folder / f"epoch{epochs}.pt"), "--quiet")
-        assert result.returncode == 0, result.stderr
-    return folder
+    def build(folder: Path) -> dict:
+        for epochs in (1, 2, 3):
+            result = run_cli("train", "--epochs", str(epochs), "--save", str(folder / f"epoch{epochs}.pt"),
+                             "--quiet")
+            assert result.returncode == 0, result.stderr
+        return {}
+
+    return built_once(tmp_path_factory, "series", build)[0]

@@ -505,10 +505,11 @@ def test_files_follow_the_umask(synthetic_store, mask):
     out = synthetic_store.parent.parent
     (out / "current-store.txt").write_text(synthetic_store.name + "\n")
     prepare(out)
-    # one section: every kind of file is written (HTML, PDF, records, the stylesheet), in a PDF quick to lay out
-    code = (f"import os, sys; os.umask({mask}); sys.argv[1:] = ['render', '--out', {str(out)!r}, '--sections', "
-            "'parameters']; from report.cli import main; sys.exit(main())")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    old = os.umask(mask)  # the command's process runs with this umask (and its PDF worker inherits it)
+    try:  # one section: every kind of file is written (HTML, PDF, records, the stylesheet), quick to lay out
+        result = run_main("render", "--out", str(out), "--sections", "parameters")
+    finally:
+        os.umask(old)
     assert result.returncode == 0, result.stderr
     for name in ("report.html", "report.pdf", "render.json", "notes.json", "current-store.txt", "assets/report.css"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o666 & ~mask, name

@@ -4,7 +4,6 @@ import io
 import os
 import signal
 import subprocess
-import sys
 import time
 import warnings
 
@@ -136,9 +135,11 @@ def test_a_second_run_on_the_same_folder_waits_then_says_so(tmp_path):
 
 
 def kill_when(args: list[str], env: dict, ready, what: str, timeout: float = 600) -> None:
-    """SIGKILL a run as soon as ``ready()`` holds (polled every 10 ms): at a stage of its work seen from outside,
-    whatever the machine's speed. A run that ends before fails the test."""
-    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """SIGKILL a run of `python -m report ARGS` as soon as ``ready()`` holds (polled every 10 ms): at a stage of
+    its work seen from outside, whatever the machine's speed. A run that ends before fails the test."""
+    from clirunner import popen
+
+    process = popen(args, env, ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     try:
         while not ready():
@@ -183,9 +184,9 @@ def test_killed_runs_never_damage_the_last_report_and_the_next_run_recovers(defa
 
     out = tmp_path / "out"
     shutil.copytree(default_build[0], out)  # the default report of this checkpoint, finished
-    args = [sys.executable, "-m", "report", "--checkpoint", str(default_checkpoint), "--out", str(out)]
+    args = ["--checkpoint", str(default_checkpoint), "--out", str(out)]
     env = {**os.environ, "MPLBACKEND": "Agg", "SOURCE_DATE_EPOCH": "1764000000"}
-    assert subprocess.run(args, cwd=ROOT, env=env, capture_output=True).returncode == 0
+    assert run_cli(*args).returncode == 0
     good = {name: (out / name).read_bytes() for name in ("report.pdf", "report.html")}
     store = current_store(out)
     good_store = {p: p.read_bytes() for p in store.rglob("*") if p.is_file()}
@@ -195,7 +196,7 @@ def test_killed_runs_never_damage_the_last_report_and_the_next_run_recovers(defa
             assert (out / name).read_bytes() == content, f"{name} changed after a kill {stage.replace('_', ' ')}"
         assert len(PdfReader(out / "report.pdf").pages) > 10
         assert {p: p.read_bytes() for p in store.rglob("*") if p.is_file()} == good_store
-    assert subprocess.run(args, cwd=ROOT, env=env, capture_output=True).returncode == 0
+    assert run_cli(*args).returncode == 0
     leftovers = [p for p in out.rglob(".report-*") if p.name != ".report-build"]  # the tool's temporaries
     assert leftovers == [], leftovers
 
@@ -287,6 +288,7 @@ def test_an_empty_class_folder_is_named(tmp_path):
         data_module.load(str(tmp_path))
 
 
+@pytest.mark.slow  # a PDF worker process runs out of its memory cap
 def test_pdf_rendering_is_capped_in_memory_and_failure_keeps_the_report(synthetic_build, tmp_path, monkeypatch):
     from conftest import copy_build
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import torch
+from clirunner import popen
 from conftest import ROOT, run_cli
 from PIL import Image
 
@@ -106,10 +106,9 @@ def test_clean_during_a_build_waits_for_it(tmp_path):
     data = image_folder(tmp_path / "images")
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
-    build = subprocess.Popen([sys.executable, "-m", "report", "--data", str(data), "--model", "torchvision:resnet18",
-                              "--model-kwargs", '{"num_classes": 2}', "--per-class", "1", "--input-size", "16",
-                              "--sections", "assignment", "--format", "html", "--out", str(out)],
-                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    build = popen(["--data", str(data), "--model", "torchvision:resnet18", "--model-kwargs", '{"num_classes": 2}',
+                   "--per-class", "1", "--input-size", "16", "--sections", "assignment", "--format", "html",
+                   "--out", str(out)], env, ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert wait_for_lock(out), "the build never took the lock"
         cleaned = run_cli("clean", "--out", str(out))

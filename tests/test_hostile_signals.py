@@ -428,6 +428,14 @@ def test_train_stopped_by_sigint_leaves_the_previous_checkpoint(command, default
 
 # ------------------------------------------------------------------------------ DataLoader workers, SIGHUP
 
+def has_loaded(process: psutil.Process, library: str) -> bool:
+    """Whether ``process`` has a shared library whose path holds ``library`` mapped (/proc/PID/maps)."""
+    try:
+        return library in Path(f"/proc/{process.pid}/maps").read_text()
+    except OSError:  # ended meanwhile
+        return False
+
+
 def test_dataloader_workers_end_when_the_command_is_killed(command, out, tmp_path):
     """SIGKILL during a pass over image files: the DataLoader workers (and the resource tracker, whose pipe they
     hold) notice that their parent is gone and end, instead of waiting for ever on results nobody reads."""
@@ -436,9 +444,10 @@ def test_dataloader_workers_end_when_the_command_is_killed(command, out, tmp_pat
     images = image_folder(tmp_path / "inputs", per_class=50)
     run = command(*image_folder_args(images), "--workers", "2", "--out", str(out), "--sections", "all",
                   "--format", "html")
-    run.wait_for(lambda: len(run.children("spawn_main")) >= 2, "DataLoader workers")
-    time.sleep(4)  # the workers have started (torch imported) and send their batches
-    assert len(run.children("spawn_main")) >= 2, "the pass ended before the kill"
+    # killed once two workers have started (torch imported: they then send batches), not after a fixed wait,
+    # which a fast machine can outlast (the pass over 100 images ends) and a slow one may not reach
+    run.wait_for(lambda: len([w for w in run.children("spawn_main") if has_loaded(w, "libtorch")]) >= 2,
+                 "DataLoader workers with torch imported")
     run.process.kill()
     run.process.wait()
     assert run.gone(within=DATALOADER_STOP_WITHIN), [p.cmdline() for p in run.session()]

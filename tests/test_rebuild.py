@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from clirunner import popen
 from conftest import ROOT, run_cli
 
 from report.pipeline import current_store
@@ -64,14 +65,13 @@ def test_watcher_waits_until_a_checkpoint_is_settled(tmp_path):
 def test_watch_builds_a_checkpoint_written_slowly_once_and_stops_on_ctrl_c(series, tmp_path):
     folder, out = tmp_path / "runs", tmp_path / "out"
     folder.mkdir()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "report", "watch", str(folder), "--out", str(out), "--format", "html",
-         "--settle", "3", "--interval", "0.2", "--sections", "assignment"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "MPLBACKEND": "Agg"},
+    process = popen(
+        ["watch", str(folder), "--out", str(out), "--format", "html", "--settle", "3", "--interval", "0.2",
+         "--sections", "assignment"], {**os.environ, "MPLBACKEND": "Agg"}, ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         # a runner started in the background (`cmd &` without job control) passes SIGINT on as ignored,
         # and Python then installs no Ctrl-C handler: give the watch the default, as a terminal would
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        default_signals=("SIGINT",))
     try:
         payload = (series / "epoch2.pt").read_bytes()
         time.sleep(1.0)

@@ -107,6 +107,7 @@ def test_every_template_context_is_documented_and_used_exactly(context, template
     assert _names_used(paths) - loop_variables == fields
 
 
+@pytest.mark.slow  # three PDF worker processes
 def test_pdf_fetcher_refuses_files_outside_the_build_folder_and_the_network(tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret")
