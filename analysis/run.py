@@ -373,7 +373,7 @@ def _evaluation(logits: torch.Tensor, splits: DataSplits, meta: dict, passed=Non
     and confidence, the checkpoint's own record of its training and position (``meta``: its validated metadata;
     ``warnings``: metadata left out, and why), and how many images got NaN or infinite scores, or embeddings
     (``passed``: the whole-split pass, when it ran)."""
-    from analysis.stats.classification import classification_quality
+    from analysis.stats import ahead
     from analysis.stats.separation import finite_rows
     predicted, confidence = top_predictions(logits)
     labels = splits.test.labels
@@ -390,9 +390,19 @@ def _evaluation(logits: torch.Tensor, splits: DataSplits, meta: dict, passed=Non
         checkpoint_warnings=meta.get("warnings", []),
         non_finite_scores=int((~torch.isfinite(logits).all(1)).sum()),
         non_finite_embeddings=0 if passed is None else int((~finite_rows(passed.embeddings)).sum()),
-        quality=classification_quality(labels, predicted, confidence, classes,
-                                       _calibration_figures(writer) if writer else None),
+        quality=_with_calibration_figures(ahead.classification_quality(labels, predicted, confidence, classes),
+                                          writer),
         predicted=predicted.tolist(), confidence=confidence.tolist(), labels=labels.tolist())
+
+
+def _with_calibration_figures(quality, writer: StoreWriter | None):
+    """The quality with its calibration figures' paths, their bins stored through ``writer`` (none without)."""
+    calibration = quality.calibration
+    if writer is None or calibration is None:
+        return quality
+    reliability, histogram = _calibration_figures(writer)(calibration.bins)
+    return dataclasses.replace(quality, calibration=dataclasses.replace(calibration, reliability=reliability,
+                                                                        histogram=histogram))
 
 
 def _calibration_figures(writer: StoreWriter):

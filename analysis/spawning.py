@@ -174,3 +174,21 @@ def _end_with_parent(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)  # as if the parent had stopped it: the clean-up runs
     time.sleep(GRACE)
     os._exit(128 + signal.SIGTERM)  # the clean-up hung: end without it (the next run removes temporaries)
+
+
+def stop_pool(pool) -> None:
+    """Cancel the tasks not started, stop the workers (SIGTERM: each removes the store it was writing), kill
+    those still there after ``GRACE`` seconds, and wait until all are gone. The executor has no public way to
+    reach its processes before Python 3.14 (``terminate_workers``), hence ``_processes``."""
+    processes = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + GRACE
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join()

@@ -47,7 +47,10 @@ PY = sys.executable
 PASSES = [
     ("analysis stage (every pass below down to the store)", "report/pipeline.py", "analyse"),
     ("  of which importing torch", "torch/__init__.py", "<module>"),
-    ("  of which importing scipy.stats and scikit-learn's metrics", "analysis/stats/classification.py", "<module>"),
+    ("  of which importing scipy.stats and scikit-learn's metrics (here, not in a helper)",
+     "analysis/stats/classification.py", "<module>"),
+    ("  of which starting and stopping the statistics helper (it imports them meanwhile)", "analysis/stats/ahead.py",
+     "started"),
     ("  of which importing matplotlib", "matplotlib/__init__.py", "<module>"),
     ("load checkpoint", "analysis/models/checkpoint.py", "read_checkpoint"),
     ("data", "analysis/data/datasets.py", "load"),
@@ -56,13 +59,16 @@ PASSES = [
     ("parameters", "analysis/stats/params.py", "count_parameters"),
     ("evaluation pass (assignment sections: logits only)", "analysis/models/inference.py", "predict_logits"),
     ("whole-split pass (logits, embeddings, filters)", "analysis/stats/fullsplit.py", "split_pass"),
-    ("evaluation (accuracy, calibration, their figures)", "analysis/run.py", "_evaluation"),
+    ("evaluation (accuracy, its quality, the calibration bins)", "analysis/run.py", "_evaluation"),
+    ("  of which the classification quality (from the helper, or computed here)", "analysis/stats/ahead.py",
+     "classification_quality"),
     ("activation maps", "analysis/run.py", "_activation_results"),
     ("samples (embeddings, distances)", "analysis/run.py", "_embedding_results"),
-    ("whole-split statistics (t-SNE and figures included)", "analysis/stats/fullsplit.py", "results"),
+    ("whole-split statistics (t-SNE included)", "analysis/stats/fullsplit.py", "results"),
     ("  of which separation by depth", "analysis/stats/fullsplit.py", "_depth"),
     ("  of which t-SNE", "analysis/stats/fullsplit.py", "_tsne"),
-    ("figures (matplotlib, every pass)", "analysis/figures/", None),
+    ("figures step (every image drawn from the stored arrays; matplotlib imported)", "report/figures.py",
+     "draw_figures"),
     ("store written", "analysis/store/writer.py", "commit"),
     ("render stage (read the store, rules, HTML, PDF)", "report/pipeline.py", "render"),
     ("HTML", "report/render/documents.py", "render_template"),
@@ -103,7 +109,11 @@ def children_cpu() -> float:
 
 
 def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the command and the processes it waited for: the PDF worker too)."""
+    """(wall seconds, CPU seconds of the command and the processes it waited for: the PDF worker too). A build's
+    figures folder (``--out``'s ``figures/``, which --force keeps when the store's bytes come out the same) is
+    removed first, so that every run draws its figures as a first build does."""
+    if "--out" in command:
+        shutil.rmtree(Path(command[command.index("--out") + 1]) / "figures", ignore_errors=True)
     cpu, started = children_cpu(), time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     seconds = time.perf_counter() - started

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from analysis.errors import StoreError
 from analysis.keys import figures_inputs
+from analysis.store.schema import FIGURE_GROUPS as ALL_GROUPS
 from analysis.store.schema import FIGURES_FOLDER
 from analysis.store.writer import StoreWriter
 from report.render.load import (
@@ -27,10 +28,14 @@ from report.render.load import (
 )
 from report.render.load import figures_inputs as drawn_from
 
+GROUPS_DRAWN = "groups"  # the figures folder's manifest: which groups of images it holds (inputs["groups"])
 
-def ensure_figures(store_dir: Path) -> Path | None:
-    """The store's figures folder, drawn now when it is missing or damaged, or was drawn from other bytes or by
-    other drawing code; None for a store that holds its images itself."""
+
+def ensure_figures(store_dir: Path, groups: tuple[str, ...] | None = None) -> Path | None:
+    """The store's figures folder holding (at least) the images of ``groups`` (analysis.store.schema.FIGURE_GROUPS;
+    None: every group), drawn now when it is missing or damaged, lacks one of them, or was drawn from other
+    bytes or by other drawing code; None for a store that holds its images itself. A folder that lacks groups
+    is drawn again with the groups it had and those asked for."""
     store_dir = Path(store_dir)
     try:
         manifest = read_manifest(store_dir)
@@ -40,22 +45,28 @@ def ensure_figures(store_dir: Path) -> Path | None:
         return None
     folder = figures_folder(store_dir)
     wanted = figures_inputs(manifest_sha256(store_dir))
-    if drawn_from(folder) == wanted:
+    drawn = drawn_from(folder) or {}
+    had = drawn.pop(GROUPS_DRAWN, None) if isinstance(drawn.get(GROUPS_DRAWN), list) else None
+    asked = set(ALL_GROUPS if groups is None else groups)
+    if drawn == wanted and had is not None and asked <= set(had):
         return folder
-    return draw_figures(store_dir, folder, wanted)
+    keep = set(had or ()) if drawn == wanted else set()
+    return draw_figures(store_dir, folder, wanted, tuple(g for g in ALL_GROUPS if g in asked | keep))
 
 
-def draw_figures(store_dir: Path, folder: Path, inputs: dict) -> Path:
-    """Draw every image the store's documents name into ``folder``, replacing what is there."""
-    from analysis.figures.draw import figures  # numpy and matplotlib: only when there is something to draw
+def draw_figures(store_dir: Path, folder: Path, inputs: dict, groups: tuple[str, ...]) -> Path:
+    """Draw the images of ``groups`` that the store's documents name into ``folder``, replacing what is there; the
+    folder's manifest records the groups drawn beside the inputs."""
+    from analysis.figures.draw import figures  # numpy, and matplotlib for charts: only when there is something to draw
 
     findings = load_findings(store_dir)  # every file checked against the store's manifest
     writer = StoreWriter(folder)
     try:
         for path, png in figures(figure_arrays(store_dir), findings.model, findings.evaluation, findings.activations,
-                                 findings.embeddings, findings.separation, findings.provenance.config["seed"]):
+                                 findings.embeddings, findings.separation, findings.provenance.config["seed"], groups):
             writer.write_bytes(path, png)
-        return writer.commit({"key": store_dir.name, "kind": FIGURES_FOLDER, "inputs": inputs})
+        return writer.commit({"key": store_dir.name, "kind": FIGURES_FOLDER,
+                              "inputs": {**inputs, GROUPS_DRAWN: list(groups)}})
     except BaseException:
         writer.abort()
         raise

@@ -22,7 +22,7 @@ from report.figures import ensure_figures
 from report.render import TEMPLATE_DIR
 from analysis.errors import StoreError
 from report.render.load import check_analysis_manifest, manifest_bytes, read_manifest, verify
-from report.render.sections import ALL, PART_NAMES
+from report.render.sections import ALL, PART_NAMES, figure_groups
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 RENDER_RECORD = "render.json"
@@ -202,13 +202,17 @@ def analyse(options: BuildOptions, plan: StorePlan, log=None) -> Path:
     """Run the analysis the plan calls for (torch is imported here, and only here)."""
     checkpoint = plan.checkpoint
     what = checkpoint.name if checkpoint else f"{options.config.model} with random weights"
-    from analysis.run import analyse as run_analysis
-
     say = logger(options, log)
-    return run_analysis(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",
-                        options.threads, plan.inputs, show_progress=not options.quiet,
-                        announce=lambda: say(f"report: analysing {what} into {plan.store}"),
-                        device=options.device, workers=options.workers, dask=options.dask, module=options.module)
+    from analysis.stats import ahead  # torch-free: its helper imports the statistics while torch is imported here
+
+    with ahead.started(wanted=not options.config.whole_split):  # the whole-split statistics import them here anyway
+        from analysis.run import analyse as run_analysis
+
+        return run_analysis(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",
+                            options.threads, plan.inputs, show_progress=not options.quiet,
+                            announce=lambda: say(f"report: analysing {what} into {plan.store}"),
+                            device=options.device, workers=options.workers, dask=options.dask,
+                            module=options.module)
 
 
 def render_code() -> list[Path]:
@@ -268,7 +272,8 @@ def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None
     current-store.txt are replaced together (buildfolder.publish). ``html_first`` (``watch``): the HTML and all
     but the PDF are published as soon as they are made, the PDF once it is laid out."""
     out, store_dir = Path(plan.out), Path(plan.store)
-    ensure_figures(store_dir)  # drawn from the store's arrays when missing or drawn by other code (never torch)
+    # the images of the sections shown, drawn from the store's arrays when missing or drawn by other code (no torch)
+    ensure_figures(store_dir, figure_groups(plan.sections))
     targets = [out / f"report.{fmt}" for fmt in plan.formats]
     record = render_record(out, log) if record is None else record
     fingerprint = render_fingerprint(store_dir, plan.formats, plan.sections, plan.single_file, plan.checkpoint_name)

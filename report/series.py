@@ -6,13 +6,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from analysis.config import ANALYSIS_THREADS, AnalysisConfig
 from analysis.errors import InputError
-from analysis.spawning import GRACE, helper_started, main_script_left_out, stoppable
+from analysis.spawning import helper_started, main_script_left_out, stop_pool, stoppable
 from analysis.store.writer import sha256_file
 from report.watching import candidates
 
@@ -104,25 +103,7 @@ def _in_processes(arguments: list[tuple], workers: int) -> list[dict]:
             futures = [pool.submit(stoppable, analysis_task, *args) for args in arguments]
         results = [future.result() for future in futures]
     except BaseException:
-        _stop_pool(pool)
+        stop_pool(pool)
         raise
     pool.shutdown()
     return results
-
-
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel the tasks not started, stop the workers (SIGTERM: each removes the store it was writing), kill
-    those still there after ``GRACE`` seconds, and wait until all are gone. The executor has no public way to
-    reach its processes before Python 3.14 (``terminate_workers``), hence ``_processes``."""
-    processes = list((pool._processes or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    deadline = time.monotonic() + GRACE
-    for process in processes:
-        process.join(max(0.0, deadline - time.monotonic()))
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-            process.join()

@@ -35,5 +35,9 @@ def pytest_runtest_protocol(item, nextitem):
 
 
 def pytest_sessionfinish(session):
-    with open(os.environ.get("CPUTIME_OUT", "cputime.json"), "w") as handle:
+    path = os.environ.get("CPUTIME_OUT", "cputime.json")
+    if "PYTEST_XDIST_WORKER" in os.environ:  # one file per worker: cputime-gw0.json, ...
+        stem, dot, suffix = path.rpartition(".")
+        path = f"{stem}-{os.environ['PYTEST_XDIST_WORKER']}{dot}{suffix}"
+    with open(path, "w") as handle:
         json.dump({"total_cpu": _cpu(), "rows": _rows}, handle, indent=0)

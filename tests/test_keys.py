@@ -18,6 +18,7 @@ import pytest
 from conftest import ROOT, run_cli
 
 from analysis import keys
+from analysis.store.schema import FIGURE_GROUPS
 
 # ---------------------------------------------------------------- the key rule
 
@@ -156,7 +157,9 @@ def test_the_store_holds_arrays_and_its_figures_folder_every_image(built, tmp_pa
     assert "arrays/sample_distances.mse.npy" in stored and "arrays/kernels.npy" in stored
     drawn = _manifest(figures)
     assert drawn["kind"] == "figures" and drawn["key"] == store.name
-    assert drawn["inputs"] == keys.figures_inputs(hashlib.sha256((store / "manifest.json").read_bytes()).hexdigest())
+    # every section rendered: every group of images drawn, recorded beside what they were drawn from
+    assert drawn["inputs"] == {**keys.figures_inputs(hashlib.sha256((store / "manifest.json").read_bytes()).hexdigest()),
+                               "groups": list(FIGURE_GROUPS)}
     findings = load_findings(store)
     assert findings.images_dir == figures
     named = {findings.kernel_image.path, findings.kernel_image.colourbar, findings.input_image.path,
@@ -242,3 +245,35 @@ def test_clean_removes_the_figures_folder(built, tmp_path):
     done = run_cli("clean", "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert not (out / "figures").exists()
+
+
+@pytest.mark.slow
+def test_a_rendering_draws_the_images_of_its_sections_and_a_later_one_adds_the_rest(built, tmp_path):
+    """`render --sections assignment` of a fresh copy draws the kernels', maps' and samples' images only (the
+    calibration charts, which need matplotlib, and the whole-split charts are not drawn); a rendering of every
+    section then adds the other groups, the images drawn before unchanged."""
+    import shutil as sh
+
+    out, store, figures = _copy(built, tmp_path)
+    everything = _files(figures)
+    sh.rmtree(figures)
+    done = run_cli("render", "--out", str(out), "--sections", "assignment", "--format", "html")
+    assert done.returncode == 0, done.stderr
+    drawn = _manifest(figures)
+    assert drawn["inputs"]["groups"] == ["kernels", "activations", "samples"]
+    names = set(drawn["files"])
+    assert "images/kernels.png" in names and "images/sample_0.png" in names
+    later = {"images/reliability.png", "images/confidence.png", "images/map_pca.png", "images/confusion.png"}
+    assert later <= set(everything) and not names & later
+    first = _files(figures)
+    done = run_cli("render", "--out", str(out), "--format", "html")
+    assert done.returncode == 0, done.stderr
+    assert _manifest(figures)["inputs"]["groups"] == list(FIGURE_GROUPS)
+    again = _files(figures)
+    assert {k: v for k, v in again.items() if k != "manifest.json"} == \
+        {k: v for k, v in everything.items() if k != "manifest.json"}
+    assert all(again[k] == v for k, v in first.items() if k != "manifest.json")
+    # asking for fewer groups again keeps the folder as it is (nothing drawn, nothing dropped)
+    done = run_cli("render", "--out", str(out), "--sections", "kernels", "--format", "html")
+    assert done.returncode == 0, done.stderr
+    assert _files(figures) == again

@@ -17,6 +17,7 @@ import numpy as np
 from analysis.figures import images
 from analysis.figures.words import metric_heading, metric_name
 from analysis.store.schema import (
+    FIGURE_GROUPS,
     MAP_CMAP,
     ActivationsDocument,
     CalibrationBin,
@@ -45,15 +46,20 @@ class Arrays:
 
 def figures(arrays: dict[str, bytes], model: ModelDocument, evaluation: EvaluationDocument,
             activations: ActivationsDocument | None, embeddings: EmbeddingsDocument | None,
-            separation: SeparationDocument | None, seed: int) -> Iterator[tuple[str, bytes]]:
-    """(path, PNG bytes) of every image the documents name; ``arrays``: every ``arrays/`` file of the store,
-    ``seed``: the analysis's seed (the t-SNE caption names it)."""
+            separation: SeparationDocument | None, seed: int,
+            groups: tuple[str, ...] = FIGURE_GROUPS) -> Iterator[tuple[str, bytes]]:
+    """(path, PNG bytes) of every image of ``groups`` that the documents name; ``arrays``: every ``arrays/`` file
+    of the store, ``seed``: the analysis's seed (the t-SNE caption names it)."""
     array = Arrays(arrays)
     names = evaluation.class_names
-    planned = [*_kernels(model, array), *_calibration(evaluation, array), *_activations(activations, array),
-               *_samples(embeddings, names, array), *_separation(separation, names, seed, array)]
-    for path, draw in planned:
-        yield path, draw()
+    planners = {"kernels": lambda: _kernels(model, array), "calibration": lambda: _calibration(evaluation, array),
+                "activations": lambda: _activations(activations, array),
+                "samples": lambda: _samples(embeddings, names, array),
+                "separation": lambda: _separation(separation, names, seed, array)}
+    for group in FIGURE_GROUPS:
+        if group in groups:
+            for path, draw in planners[group]():
+                yield path, draw()
 
 
 def _class_name(names: list[str], label: int) -> str:

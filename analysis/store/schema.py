@@ -821,6 +821,11 @@ OPTIONAL = "separation.json"
 # store's figures folder, so that the drawing code can change without the analysis running again.
 ARRAYS = "arrays/"
 FIGURES_FOLDER = "figures"  # build/figures/<store key>/: a store's figures, beside build/stores/<store key>/
+# The groups of images the documents name, each drawn as one (analysis/figures/draw.py): model.json's kernels,
+# evaluation.json's calibration charts, activations.json's maps, embeddings.json's samples and distance matrices,
+# separation.json's charts and images. A report section names the groups it shows (its ``figures``), and a
+# rendering draws only the groups of the sections it shows (report/figures.py).
+FIGURE_GROUPS = ("kernels", "calibration", "activations", "samples", "separation")
 
 
 def array_path(image: str, part: str | None = None) -> str:

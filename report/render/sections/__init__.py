@@ -21,6 +21,7 @@ import pkgutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from analysis.store.schema import FIGURE_GROUPS
 from report.render.findings import Findings
 from report.render.interpret import accuracy as accuracy_rules
 from report.render.interpret import activations as activations_rules
@@ -104,6 +105,10 @@ class Registry:
         wanted |= {brought for name in wanted for brought in PART_BY_NAME[name].brings}
         return {part.name: part.name in wanted for part in PARTS}
 
+    def figure_groups(self, sections: Iterable[str]) -> tuple[str, ...]:
+        """The groups of images (analysis.store.schema.FIGURE_GROUPS) that the sections show, sorted."""
+        return tuple(sorted({group for id in sections for group in self.by_id[id].figures}))
+
     def lacking(self, sections: tuple[str, ...], store_dir: Path) -> Part | None:
         """The first part of the analysis that ``sections`` need and the store lacks, so re-rendering them needs a
         new analysis; None when the store has them all, and for every section (``all`` shows what there is)."""
@@ -162,6 +167,7 @@ def _check(sections: tuple[Section, ...]) -> None:
         problems = [f"{what} {value!r} declared twice" for what, values in declared.items()
                     for value in values if value in seen[what] or values.count(value) > 1]
         problems += [f"unknown part {name!r} in needs" for name in s.needs if name not in PART_BY_NAME]
+        problems += [f"unknown group of images {name!r} in figures" for name in s.figures if name not in FIGURE_GROUPS]
         if problems:
             raise ValueError(f"section {s.id!r}: {'; '.join(dict.fromkeys(problems))}")
         for what, values in declared.items():
@@ -188,6 +194,7 @@ PART_NAMES = tuple(part.name for part in PARTS)  # what report.pipeline may add 
 parse_sections = REGISTRY.parse
 analysis_parts = REGISTRY.analysis_parts
 lacking = REGISTRY.lacking
+figure_groups = REGISTRY.figure_groups
 available = REGISTRY.available
 run_rules = REGISTRY.run_rules
 section_views = REGISTRY.views
@@ -206,6 +213,7 @@ def needs_document(sections: tuple[str, ...], document: str) -> bool:
 
 __all__ = [
     "ALL", "ALWAYS", "BY_ID", "GROUPS", "PARTS", "PART_NAMES", "REGISTRY", "RULES", "SECTIONS", "SECTION_VIEWS",
-    "Part", "Registry", "Section", "analysis_parts", "available", "discover", "lacking", "needs_document",
-    "needs_whole_split", "parse_sections", "readme_table", "report_tables", "run_rules", "section_views",
+    "Part", "Registry", "Section", "analysis_parts", "available", "discover", "figure_groups", "lacking",
+    "needs_document", "needs_whole_split", "parse_sections", "readme_table", "report_tables", "run_rules",
+    "section_views",
 ]

@@ -11,7 +11,7 @@ from report.render.sections.section import Section
 from report.render.views.accuracy import accuracy_view
 
 SECTION = Section(
-    id="accuracy", title="Accuracy", order=70,
+    id="accuracy", title="Accuracy", order=70, figures=("calibration",),
     view=accuracy_view,
     rules=(accuracy.overall, accuracy.class_comparison, accuracy.prediction_spread, accuracy.calibration,
            accuracy.training, accuracy.non_finite),

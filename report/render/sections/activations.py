@@ -6,7 +6,8 @@ from report.render.sections.section import Section
 from report.render.views.network import activations_view
 
 SECTION = Section(
-    id="activations", title="Activation maps", order=40, groups=("assignment",), needs=("maps",),
+    id="activations", title="Activation maps", order=40,
+    figures=("activations",), groups=("assignment",), needs=("maps",),
     view=activations_view,
     rules=(activations.input_prediction, activations.dead_maps, activations.pooling_keeps_peak),
     tables={"activations": rows.activations},

@@ -6,7 +6,7 @@ from report.render.sections.section import Section
 from report.render.views.whole_split import depth_view
 
 SECTION = Section(
-    id="depth", title="Separation by depth", order=90, needs=("whole_split",),
+    id="depth", title="Separation by depth", order=90, figures=("separation",), needs=("whole_split",),
     view=depth_view,
     rules=(separation.depth,),
     tables={"depth": rows.depth},

@@ -6,7 +6,8 @@ from report.render.sections.section import Section
 from report.render.views.samples import distances_view
 
 SECTION = Section(
-    id="distances", title="Embedding distances", order=60, groups=("assignment",), needs=("samples",),
+    id="distances", title="Embedding distances", order=60,
+    figures=("samples",), groups=("assignment",), needs=("samples",),
     view=distances_view,
     rules=(embeddings.compactness, embeddings.separation, embeddings.sample_size, embeddings.metrics_agree,
            embeddings.course_report),

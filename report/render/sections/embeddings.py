@@ -6,7 +6,7 @@ from report.render.sections.section import Section
 from report.render.views.samples import embeddings_view
 
 SECTION = Section(
-    id="embeddings", title="Embeddings", order=50, groups=("assignment",), needs=("samples",),
+    id="embeddings", title="Embeddings", order=50, figures=("samples",), groups=("assignment",), needs=("samples",),
     view=embeddings_view,
     rules=(embeddings.zero_dimensions, embeddings.sample_predictions),
     tables={"embeddings": rows.embeddings},

@@ -7,7 +7,7 @@ from report.render.sections.section import Section
 from report.render.views.whole_split import filters_view
 
 SECTION = Section(
-    id="filters", title="Filter statistics", order=120, needs=("whole_split",),
+    id="filters", title="Filter statistics", order=120, figures=("separation",), needs=("whole_split",),
     view=filters_view,
     rules=(separation.dead_filters,),
     tables={"filters": rows.filters},

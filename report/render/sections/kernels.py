@@ -6,7 +6,7 @@ from report.render.sections.section import Section
 from report.render.views.network import kernels_view
 
 SECTION = Section(
-    id="kernels", title="Kernels", order=30, groups=("assignment",),
+    id="kernels", title="Kernels", order=30, figures=("kernels",), groups=("assignment",),
     view=kernels_view,
     rules=(activations.kernels,),
     tables={"kernels": rows.kernels},

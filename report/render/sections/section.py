@@ -55,6 +55,8 @@ class Section:
     rules: tuple[Rule, ...] = ()    # interpretation rules whose notes it shows (report.render.interpret)
     tables: dict[str, TableBuilder] = dataclasses.field(default_factory=dict)  # table id -> its builder
     groups: tuple[str, ...] = ()    # --sections groups it belongs to besides "all" ("whole-split" comes from needs)
+    figures: tuple[str, ...] = ()   # groups of the store's images it shows (schema.FIGURE_GROUPS): only
+                                    # the images of the sections rendered are drawn
     always: bool = False            # part of every report, whatever --sections says
 
     @property

@@ -7,7 +7,8 @@ from report.render.sections.section import Section
 from report.render.views.whole_split import separation_view
 
 SECTION = Section(
-    id="separation", title="Class separation over the test split", order=80, needs=("whole_split",),
+    id="separation", title="Class separation over the test split", order=80,
+    figures=("separation",), needs=("whole_split",),
     view=separation_view,
     rules=(separation.overall, separation.compactness, separation.closest_pair, separation.two_sample_check),
     tables={"class_spread": rows.class_spread, "class_distances": rows.class_distances,
