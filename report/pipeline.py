@@ -205,7 +205,7 @@ def analyse(options: BuildOptions, plan: StorePlan, log=None) -> Path:
     say = logger(options, log)
     from analysis.stats import ahead  # torch-free: its helper imports the statistics while torch is imported here
 
-    with ahead.started():
+    with ahead.started(wanted=not options.config.whole_split):  # the whole-split statistics import them here anyway
         from analysis.run import analyse as run_analysis
 
         return run_analysis(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",

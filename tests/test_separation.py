@@ -172,8 +172,7 @@ def _depth_of(model, tmp_path):
     x, labels = torch.randn(12, 1, 8, 8), np.array([0, 1] * 6)
     writer = StoreWriter(tmp_path / "store")
     try:
-        sample = fullsplit._sample(len(labels), fullsplit.LAYER_SAMPLE, np.random.default_rng(0))
-        return fullsplit._depth(model, x, labels, [0, 1], "mse", sample, False, writer), len(sample)
+        return fullsplit._depth(model, x, labels, [0, 1], "mse", np.random.default_rng(0), False, writer)
     finally:
         writer.abort()
 

@@ -13,7 +13,7 @@ from conftest import ROOT
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from analysis import scoped
-from analysis.stats.maps import tsne as _tsne
+from analysis.stats.fullsplit import _tsne
 
 
 def clusters(per_class: int = 20, classes: int = 10, dimensions: int = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +63,7 @@ def test_a_map_of_too_few_or_identical_points_is_none():
 NO_NEW_THREAD = """
 import os, numpy as np, torch
 from openTSNE import TSNE  # its import (and scikit-learn's, scipy's) starts threads of its own: counted before
-from analysis.stats.maps import tsne as _tsne
+from analysis.stats.fullsplit import _tsne
 torch.set_num_threads(2)
 before = len(os.listdir("/proc/self/task"))
 rng = np.random.default_rng(0)

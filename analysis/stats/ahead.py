@@ -1,15 +1,14 @@
-"""The classification quality and the t-SNE map computed in a helper process started ahead of the analysis
-(torch-free).
+"""The classification quality computed in a helper process started ahead of the analysis (torch-free).
 
-scipy.stats, scipy.optimize, scikit-learn's metrics and openTSNE take about a second to import, and a build
-needs them only after its evaluation pass: for the classification quality (analysis.stats.classification) and
-the t-SNE map (analysis.stats.maps, about 2 s of one core). In the command's own process each waits for the one
-before. Started here before torch is imported, a helper process imports them on the other core meanwhile, then
-computes the quality from the predictions it is sent, and the t-SNE map while the analysis computes the other
-whole-split statistics: the same functions on the same numbers, so the same records and arrays.
+scipy.stats, scipy.optimize and scikit-learn's metrics take about a second to import, and a build needs them
+only after its evaluation pass, for the classification quality (analysis.stats.classification). Imported in
+the command's own process they wait for torch's import and then add their own, one after the other. Started
+here before torch is imported, a helper process imports them on the other core meanwhile, and then computes
+the quality from the predictions it is sent: the same function on the same numbers, so the same record.
 
-The helper is worth its start only in a fresh command (``worthwhile``): a process that has these libraries
-already (a notebook after its first report, ``watch`` after its first build, a
+The helper is worth its start only when the analysis needs no other statistics in its own process (the
+whole-split statistics import them anyway: the caller says so), and only in a fresh command (``worthwhile``): a
+process that has these libraries already (a notebook after its first report, ``watch`` after its first build, a
 test's forked command) computes the quality itself, and so does a helper of ``batch`` or ``history`` (a pool
 process: one helper per worker would put more processes than cores to work). When the helper cannot serve (it did not start, or
 died), the quality is computed here: the helper only ever saves time. It ends with the command
@@ -30,8 +29,8 @@ import numpy as np
 
 from analysis.spawning import helper_started, main_script_left_out, stop_pool, stoppable
 
-# What the classification quality and the t-SNE map import, and what the helper imports ahead.
-STATISTICS = ("scipy.stats", "scipy.optimize", "sklearn.metrics", "openTSNE")
+# What the classification quality imports and what its helper imports ahead.
+STATISTICS = ("scipy.stats", "scipy.optimize", "sklearn.metrics")
 
 _running: list[ProcessPoolExecutor] = []  # the helper of the ``started`` block this process is in, if any
 
@@ -43,10 +42,10 @@ def worthwhile() -> bool:
 
 
 @contextlib.contextmanager
-def started() -> Iterator[None]:
-    """Within this block, ``classification_quality`` and ``tsne`` run in a helper process started now (when
+def started(wanted: bool = True) -> Iterator[None]:
+    """Within this block, ``classification_quality`` runs in a helper process started now (when ``wanted`` and
     worthwhile) that imports the statistics while the caller goes on; on leaving, the helper is stopped."""
-    if not worthwhile():
+    if not (wanted and worthwhile()):
         yield
         return
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
@@ -69,34 +68,12 @@ def started() -> Iterator[None]:
 def classification_quality(labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, classes: int):
     """analysis.stats.classification.classification_quality (without figures): in the helper when one runs,
     else here."""
-    return Later(_quality, labels, predicted, confidence, classes).result()
-
-
-class Later:
-    """A result computed in the helper, or here when ``result()`` is asked for (no helper, or it died)."""
-
-    def __init__(self, task, *args):
-        self.task, self.args = task, args
-        self.future = _running[-1].submit(stoppable, task, *args) if _running else None
-
-    def result(self):
-        if self.future is not None:
-            try:
-                return self.future.result()
-            except BrokenProcessPool:  # the helper died (killed, out of memory): compute it here
-                pass
-        return self.task(*self.args)
-
-
-def tsne(points: np.ndarray, seed: int) -> Later:
-    """analysis.stats.maps.tsne, started in the helper now when one runs (``result()`` collects it)."""
-    return Later(_tsne, points, seed)
-
-
-def _tsne(points: np.ndarray, seed: int):
-    from analysis.stats.maps import tsne as map_points
-
-    return map_points(points, seed)
+    if _running:
+        try:
+            return _running[-1].submit(stoppable, _quality, labels, predicted, confidence, classes).result()
+        except BrokenProcessPool:  # the helper died (killed, out of memory): compute it here
+            pass
+    return _quality(labels, predicted, confidence, classes)
 
 
 def _quality(labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, classes: int):
@@ -107,4 +84,3 @@ def _quality(labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, 
 
 def _import_statistics() -> None:
     import analysis.stats.classification  # noqa: F401  scipy and scikit-learn, while the parent imports torch
-    import openTSNE  # noqa: F401

@@ -21,7 +21,7 @@ from analysis.models.inference import accuracy
 from analysis.models.layers import EmbeddingPoint, activation_layers, features, is_activated
 from analysis.figure_arrays import npy_bytes
 from analysis.rows import Allocate, RowBuffer, in_memory
-from analysis.stats import ahead, separation
+from analysis.stats import separation
 from analysis.store.schema import (
     CLOSEST_PAIRS_KEPT,
     PAIR_MATRIX_MAX_CLASSES,
@@ -477,11 +477,8 @@ def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
     centres = separation.centroid_distances(emb, labels, classes, metric)
     _heatmaps(inter, centres, writer)
     rng = np.random.default_rng(seed)  # one generator: the depth sample is drawn first, then the t-SNE sample
-    depth_sample = _sample(len(splits.test.labels), LAYER_SAMPLE, rng)
-    tsne_sample = _sample(len(labels), TSNE_SAMPLE, rng)
-    tsne = ahead.tsne(emb[tsne_sample], seed)  # in the helper meanwhile, when one runs (analysis/stats/ahead.py)
-    depth = _depth(model, x_test, splits.test.labels, classes, metric, depth_sample, show_progress, writer)
-    variance, tsne_points, tsne_path = _maps(emb, labels, tsne_sample, tsne.result(), writer)
+    depth, depth_sample = _depth(model, x_test, splits.test.labels, classes, metric, rng, show_progress, writer)
+    variance, tsne_sample, tsne_path = _maps(emb, labels, rng, seed, writer)
     confusion, confusion_names = _confusion_figure(logits, splits.test.labels, classes, class_names, writer)
     misclassified, wrong = _misclassified(logits, splits.test.labels, splits, writer)
     matrices = len(classes) <= PAIR_MATRIX_MAX_CLASSES  # else the closest pairs and the non-zero cells stand for them
@@ -495,7 +492,7 @@ def results(model: nn.Module, x_test, passed: SplitPass, splits: DataSplits,
         network_accuracy=accuracy(logits, splits.test.labels),
         closest_pairs=_closest_pairs(emb, labels, classes, statistics, metric, splits, writer, indices, euclidean),
         two_sample=_two_sample(sampled, statistics, metric, emb, labels, seed),
-        depth=depth, depth_sample=int(len(depth_sample)), pca_variance=list(variance), tsne_sample=tsne_points,
+        depth=depth, depth_sample=depth_sample, pca_variance=list(variance), tsne_sample=tsne_sample,
         confusion=confusion.tolist() if matrices else [], confusion_names=confusion_names,
         confusion_colour=ROW_SHARE, misclassified=misclassified, wrong=int(wrong),
         filters=_filters(model, passed.accumulators, passed.filters, writer),
@@ -516,14 +513,11 @@ def _heatmaps(inter: np.ndarray, centres: np.ndarray, writer: StoreWriter) -> No
     figure_arrays.write(writer, "images/centroid_heatmap.png", centres)
 
 
-def _sample(count: int, most: int, rng: np.random.Generator) -> np.ndarray:
-    """Every index below ``count``, or a seeded sorted sample of ``most`` of them."""
-    return np.arange(count) if count <= most else np.sort(rng.choice(count, most, replace=False))
-
-
-def _depth(model, x_test, labels, classes, metric, sample, show_progress, writer) -> list[LayerSeparation]:
-    """Separation layer by layer, on ``sample`` (a seeded sample of at most LAYER_SAMPLE test images); at each
-    layer the images whose output holds NaN or infinite values are left out (and counted)."""
+def _depth(model, x_test, labels, classes, metric, rng, show_progress, writer) -> tuple[list[LayerSeparation], int]:
+    """Separation layer by layer, on a seeded sample of at most LAYER_SAMPLE test images; at each layer the
+    images whose output holds NaN or infinite values are left out (and counted)."""
+    sample = np.arange(len(labels)) if len(labels) <= LAYER_SAMPLE else \
+        np.sort(rng.choice(len(labels), LAYER_SAMPLE, replace=False))
     layers = dict(depth_layers(model))
     features = layer_features(model, as_inputs(x_test).subset(sample), list(layers), show_progress)
     calls = {name: sum(1 for other, *_ in features if other == name) for name in layers}
@@ -537,7 +531,7 @@ def _depth(model, x_test, labels, classes, metric, sample, show_progress, writer
     figure_arrays.write(writer, "images/separation_depth.png", np.array(  # rows: ratio, silhouette (NaN: none)
         [[np.nan if d.ratio is None else d.ratio for d in depth], [d.silhouette for d in depth]],
         dtype=np.float64).reshape(2, len(depth)))
-    return depth
+    return depth, int(len(sample))
 
 
 def _layer_separation(feats: np.ndarray, labels: np.ndarray, classes: list[int],
@@ -554,12 +548,15 @@ def _layer_separation(feats: np.ndarray, labels: np.ndarray, classes: list[int],
             separation.silhouette(feats, labels, metric)[0], left_out)
 
 
-def _maps(emb, labels, tsne_sample, tsne, writer) -> tuple[list[float], int, str | None]:
-    """PCA of every embedding and the t-SNE map of ``tsne_sample`` (None: no map), stored for their figures:
-    (PCA variance shares, t-SNE points, the t-SNE figure's path or None)."""
+def _maps(emb, labels, rng, seed: int, writer) -> tuple[list[float], int, str | None]:
+    """PCA of every embedding, t-SNE of a seeded sample, stored for their figures: (PCA variance shares, t-SNE
+    points, the t-SNE figure's path or None)."""
     points, variance = separation.pca_2d(emb)
     _scatter_arrays(writer, "images/map_pca.png", points, labels)
     figure_arrays.write(writer, "images/map_pca.png", np.asarray(variance, dtype=np.float64), "variance")
+    tsne_sample = np.arange(len(labels)) if len(labels) <= TSNE_SAMPLE else \
+        np.sort(rng.choice(len(labels), TSNE_SAMPLE, replace=False))
+    tsne = _tsne(emb[tsne_sample], seed)
     if tsne is None:
         return variance, 0, None
     _scatter_arrays(writer, "images/map_tsne.png", tsne, labels[tsne_sample])
@@ -577,3 +574,26 @@ def _confusion_figure(logits, labels, classes, class_names, writer) -> tuple[np.
     confusion_names = class_names + (["other"] if confusion.shape[1] > len(classes) else [])
     figure_arrays.write(writer, "images/confusion.png", confusion)  # the "other" column counts in the row totals
     return confusion, confusion_names
+
+
+def _tsne(points: np.ndarray, seed: int) -> np.ndarray | None:
+    """openTSNE's Barnes-Hut t-SNE from the PCA start, on one thread: two OpenMP threads spin against any other
+    work on the machine (bench/TSNE.md), and one gives the same bytes on every machine. None for fewer than 5
+    points, or points that are all the same (the PCA start divides by the spread of the first component)."""
+    if len(points) < 5 or not np.ptp(points, axis=0).any():
+        return None
+    from openTSNE import TSNE
+    from threadpoolctl import threadpool_limits
+
+    points = points.astype(np.float64)
+    # One scale for every axis, which leaves the map as it is: magnitudes near 1e30 overflow the affinities.
+    points = (points - points.mean(axis=0)) / points.std()
+    if points.shape[1] == 1:  # a constant second axis, so that the PCA start has two components to take
+        points = np.pad(points, ((0, 0), (0, 1)))
+    perplexity = min(30.0, (len(points) - 1) / 3)
+    tsne = TSNE(n_components=2, perplexity=perplexity, initialization="pca", neighbors="exact",
+                negative_gradient_method="bh", n_jobs=1, random_state=seed)
+    # Every pool on one thread, torch's too (restored after): with torch loaded, scikit-learn's neighbour search
+    # runs its OpenMP loop in torch's runtime, on torch's thread count.
+    with threadpool_limits(limits=1):
+        return np.array(tsne.fit(points), dtype=np.float64)
