@@ -16,7 +16,9 @@ from torch.nn.parameter import is_lazy
 from analysis import batches, devices, figure_arrays, scoped
 from analysis.batches import Inputs
 from analysis.capture import activations, trace
+from analysis.capture.kinds import is_map_convolution
 from analysis.capture.nesting import check_nesting
+from analysis.capture.outputs import take_logits
 from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data.datasets import DataSplits, load
 from analysis.data.files import data_identity
@@ -24,8 +26,6 @@ from analysis.errors import InputError
 from analysis.models.build import build_model, check_input_size, expected_input
 from analysis.models.checkpoint import check_fits, load_into, non_finite, read_checkpoint
 from analysis.models.inference import predict_logits, to_input, top_predictions
-from analysis.models.outputs import take_logits
-from analysis.models.kinds import is_map_convolution
 from analysis.models.layers import EmbeddingPoint, activation_layers, embedding_point, features
 from analysis.models.sources import DEFAULT_SOURCE, resolve_source
 from analysis.keys import analysis_inputs, store_key

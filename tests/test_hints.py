@@ -13,7 +13,7 @@ from torch import nn
 
 from analysis.capture.trace import trace_shapes
 from analysis.errors import InputError
-from analysis.models import kinds
+from analysis.capture import kinds
 from analysis.models.assignment import AssignmentCNN
 from analysis.models.hints import ModelHints, hints_of
 from analysis.models.layers import activation_layers, embedding_point, is_activated

@@ -10,9 +10,9 @@ from torch import nn
 from analysis.capture import dataflow, failures, operations
 from analysis.capture import forward as capture
 from analysis.capture.nesting import room_for
-from analysis.models import outputs
+from analysis.capture import outputs
 from analysis.errors import InputError
-from analysis.models.kinds import is_convolution
+from analysis.capture.kinds import is_convolution
 from analysis.store.schema import Trace, TraceRow, UncountedOp
 
 GEOMETRY_ATTRS = ("kernel_size", "stride", "padding", "dilation", "in_features", "out_features",

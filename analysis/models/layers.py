@@ -10,7 +10,7 @@ from torch import nn
 from analysis.capture.forward import module_by_name
 from analysis.errors import InputError
 from analysis.models.hints import hints_of
-from analysis.models.kinds import is_convolution, is_map_convolution
+from analysis.capture.kinds import is_convolution, is_map_convolution
 from analysis.store.schema import SILENT_ZERO_TYPES, Trace
 
 

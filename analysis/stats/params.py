@@ -7,7 +7,7 @@ import re
 from torch import nn
 
 from analysis.capture.operations import storage_of
-from analysis.models.kinds import is_convolution, is_linear
+from analysis.capture.kinds import is_convolution, is_linear
 from analysis.store.schema import LayerParams, Parameters, ParamTensor
 
 NORMALISATIONS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm,

@@ -107,7 +107,7 @@ PRIMARY_METRIC = "mse"   # the assignment's metric: the sentences about two samp
 HEATMAP_NUMBERS_MAX_CLASSES = 10
 
 # Module classes (torch.nn names) whose output is zero wherever the unit is silent: only after one of these
-# does "zero" or "dead" mean something. analysis.models.kinds turns the names into classes.
+# does "zero" or "dead" mean something. analysis.capture.kinds turns the names into classes.
 ACTIVATION_TYPES = ("ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Hardswish")
 # Of those, the ones whose output is exactly zero, and never negative, wherever the unit is silent: only a map
 # after one of these is "dead" when it is never positive. GELU, SiLU, Hardswish and LeakyReLU give negative
