@@ -7,10 +7,11 @@ here before torch is imported, a helper process imports them on the other core m
 the quality from the predictions it is sent: the same function on the same numbers, so the same record.
 
 The helper is worth its start only when the analysis needs no other statistics in its own process (the
-whole-split statistics import them anyway: the caller says so), and only in a fresh command (``worthwhile``): a
-process that has these libraries already (a notebook after its first report, ``watch`` after its first build, a
-test's forked command) computes the quality itself, and so does a helper of ``batch`` or ``history`` (a pool
-process: one helper per worker would put more processes than cores to work). When the helper cannot serve (it did not start, or
+whole-split statistics import them anyway: the caller says so), and only where they are not imported yet
+(``worthwhile``): a process that has them (a notebook or ``watch`` after a whole-split build, a test's forked
+command) computes the quality itself, and so does a helper of ``batch`` or ``history`` (a pool process: one
+helper per worker would put more processes than cores to work). ``watch`` of assignment sections starts one per
+build: a second of CPU on the other core for a second less to wait. When the helper cannot serve (it did not start, or
 died), the quality is computed here: the helper only ever saves time. It ends with the command
 (analysis.spawning: signals, a parent that died).
 """
