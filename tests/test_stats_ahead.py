@@ -87,3 +87,54 @@ def test_a_build_with_the_helper_writes_the_store_of_a_build_without_it(assignme
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
     assert [f for f in files if (first / f).read_bytes() != (second / f).read_bytes()] == []
+
+
+def _helpers(process: "psutil.Process") -> list:
+    import psutil
+
+    found = []
+    for child in process.children(recursive=True):
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+@pytest.mark.slow  # a build in a fresh interpreter, stopped
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT to the group"])
+def test_the_helper_ends_with_the_command(default_checkpoint, tmp_path, how):
+    """Killed (it can clean nothing up) or stopped with Ctrl-C (the whole process group gets SIGINT; the helper
+    ignores it and is stopped by the command): either way no helper outlives the command for long."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    command = subprocess.Popen(
+        [sys.executable, "-m", "report", "--checkpoint", str(default_checkpoint), "--out", str(tmp_path / "out"),
+         "--sections", "assignment", "--format", "html"],
+        cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        helpers = []
+        while not helpers:
+            assert command.poll() is None, f"the command ended before its helper was seen: {command.stderr.read()}"
+            assert time.monotonic() < deadline, "no helper after 120 s"
+            helpers = _helpers(psutil.Process(command.pid))
+            time.sleep(0.02)
+        if how == "SIGKILL":
+            command.kill()
+        else:
+            os.killpg(command.pid, signal.SIGINT)
+        code = command.wait(60)
+        assert code == (-signal.SIGKILL if how == "SIGKILL" else 130), (code, command.stderr.read())
+        _, alive = psutil.wait_procs(helpers, timeout=10)  # the helper's watchdog looks at its parent every 0.2 s
+        assert alive == [], [p.cmdline() for p in alive]
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()
