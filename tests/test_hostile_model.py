@@ -589,3 +589,30 @@ def test_scores_that_are_not_floats_are_refused_after_the_first_pass(dtype):
         trace_shapes(Casts(dtype), torch.zeros(1, 1, 8, 8))
     trace, _ = trace_shapes(Casts(torch.float16), torch.zeros(1, 1, 8, 8))
     assert trace.output_shape == [10]
+
+
+@pytest.mark.slow  # a whole build through the API
+def test_a_class_whose_source_cannot_be_found_still_gets_its_report(tmp_path, monkeypatch):
+    """A class defined in a notebook cell has no source file that inspect can find; Python 3.13 says so with
+    OSError("source code not available") where 3.11 raises TypeError. Either way the model in memory is analysed
+    (its code is then simply not part of the store key)."""
+    import inspect
+
+    import report
+    from analysis.models.memory import module_source
+
+    class CellModel(nn.Sequential):  # as if defined in a notebook cell
+        pass
+
+    found = inspect.getsourcefile
+
+    def unavailable(obj):
+        if obj is CellModel:
+            raise OSError("source code not available")
+        return found(obj)
+
+    model = CellModel(nn.Flatten(), nn.Linear(784, 10)).eval()
+    monkeypatch.setattr(inspect, "getsourcefile", unavailable)
+    assert module_source(model)[1] is None
+    made = report.build(model=model, out=tmp_path / "out", formats="html", sections="parameters,shapes")
+    assert made.outputs["html"].is_file() and made.analysed

@@ -38,7 +38,7 @@ def module_source(model) -> tuple[str, Path | None]:
         return source, None
     try:
         file = inspect.getsourcefile(cls)
-    except TypeError:  # a class made at run time, or in C
+    except (TypeError, OSError):  # made at run time or in C (TypeError); a notebook cell's class (OSError, 3.13)
         file = None
     return source, Path(file) if file and Path(file).is_file() else None
 
