@@ -467,6 +467,37 @@ def test_load_into_keeps_module_versions_under_the_dataparallel_prefix(tmp_path)
     assert model.seen == 3
 
 
+class Compiled(nn.Module):
+    """What torch.compile returns, as its state_dict sees it: the model under ``_orig_mod``."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self._orig_mod = model
+
+
+@pytest.mark.parametrize("wrap", [Compiled, lambda m: nn.DataParallel(Compiled(m)),
+                                  lambda m: Compiled(nn.DataParallel(m))],
+                         ids=["compiled", "dataparallel of compiled", "compiled dataparallel"])
+def test_a_compiled_or_wrapped_models_checkpoint_loads_into_the_plain_model(tmp_path, wrap):
+    torch.manual_seed(0)
+    trained = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.LazyLinear(3))
+    trained(torch.zeros(1, 1, 6, 6))
+    path = saved(tmp_path / "wrapped.pt", wrap(trained).state_dict())
+    loaded, _ = read_checkpoint(path)
+    assert all(key.startswith(("_orig_mod.", "module.")) for key in loaded)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(32, 3))
+    load_into(model, loaded, path)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in trained.state_dict().items())
+
+
+def test_load_into_keeps_module_versions_under_the_compile_prefix(tmp_path):
+    path = saved(tmp_path / "compiled.pt", Compiled(VersionedNet()).state_dict())
+    loaded, _ = read_checkpoint(path)
+    model = VersionedNet()
+    load_into(model, loaded, path)
+    assert model.seen == 3
+
+
 def test_malformed_module_metadata_is_dropped_not_a_traceback(tmp_path):
     state = nn.BatchNorm1d(2).state_dict()
     state._metadata = {"": {"version": "2"}}  # BatchNorm compares the version with 2

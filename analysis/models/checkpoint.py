@@ -187,16 +187,34 @@ def _plain_module_metadata(metadata) -> dict | None:
     return {name: dict(entry) for name, entry in metadata.items()}
 
 
-def without_dataparallel_prefix(state: dict[str, torch.Tensor]) -> OrderedDict:
-    """nn.DataParallel saves every key, and every module's ``_metadata`` entry, under ``module.``;
-    the wrapper's own entry ("") gives way to the wrapped model's ("module")."""
-    stripped = OrderedDict((k.removeprefix("module."), v) for k, v in state.items())
+# Wrappers whose state_dict puts the wrapped model's keys under a prefix: nn.DataParallel and
+# DistributedDataParallel (``module.``), torch.compile (``_orig_mod.``), in any nesting (DDP of a compiled model).
+WRAPPER_PREFIXES = ("module", "_orig_mod")
+
+
+def unwrapped(name: str) -> str:
+    """A key or module path without the wrappers' prefixes, however they nest."""
+    while True:
+        for prefix in WRAPPER_PREFIXES:
+            if name == prefix:
+                return ""
+            if name.startswith(prefix + "."):
+                name = name[len(prefix) + 1:]
+                break
+        else:
+            return name
+
+
+def without_wrapper_prefixes(state: dict[str, torch.Tensor]) -> OrderedDict:
+    """The wrappers (``WRAPPER_PREFIXES``) save every key, and every module's ``_metadata`` entry, under their
+    prefix; each wrapper's own entry gives way to the wrapped model's (the innermost comes last)."""
+    stripped = OrderedDict((unwrapped(k), v) for k, v in state.items())
     metadata = getattr(state, "_metadata", None)
     if metadata is not None:
         renamed = {}
         for name, entry in metadata.items():
-            if name == "module" or name.startswith("module."):
-                renamed[name.removeprefix("module").removeprefix(".")] = entry
+            if unwrapped(name) != name:
+                renamed[unwrapped(name)] = entry
             else:
                 renamed.setdefault(name, entry)
         stripped._metadata = renamed
@@ -206,7 +224,7 @@ def without_dataparallel_prefix(state: dict[str, torch.Tensor]) -> OrderedDict:
 def check_fits(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
     """Refuse a state_dict whose keys or shapes do not fit ``model``, naming the keys (at most 8 of each kind,
     escaped: keys are data and may hold anything). Works on a model built on the meta device too."""
-    state = without_dataparallel_prefix(state)
+    state = without_wrapper_prefixes(state)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -230,7 +248,7 @@ def check_fits(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> 
 def load_into(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
     """Load strictly; name every missing, unexpected or mismatched key."""
     check_fits(model, state, path)
-    state = without_dataparallel_prefix(state)
+    state = without_wrapper_prefixes(state)
     try:
         model.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, ValueError) as error:  # e.g. a complex or sparse tensor for a weight
