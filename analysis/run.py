@@ -382,6 +382,9 @@ def _evaluation(logits: torch.Tensor, splits: DataSplits, meta: dict, passed=Non
         n, correct = int((labels == c).sum()), int(((labels == c) & (predicted == c)).sum())
         per_class.append(ClassAccuracy(cls=int(c), n=n, correct=correct, accuracy=correct / n))
     classes = max(len(splits.class_names), int(labels.max(initial=-1)) + 1)
+    quality = ahead.classification_quality(labels, predicted, confidence, classes)
+    if writer is not None and quality.calibration is not None:
+        quality = quality.with_calibration_figures(*_calibration_arrays(writer, quality.calibration.bins))
     training = meta.get("training")
     return EvaluationDocument(
         n_test=len(labels), correct=int((predicted == labels).sum()), accuracy=float((predicted == labels).mean()),
@@ -390,30 +393,17 @@ def _evaluation(logits: torch.Tensor, splits: DataSplits, meta: dict, passed=Non
         checkpoint_warnings=meta.get("warnings", []),
         non_finite_scores=int((~torch.isfinite(logits).all(1)).sum()),
         non_finite_embeddings=0 if passed is None else int((~finite_rows(passed.embeddings)).sum()),
-        quality=_with_calibration_figures(ahead.classification_quality(labels, predicted, confidence, classes),
-                                          writer),
+        quality=quality,
         predicted=predicted.tolist(), confidence=confidence.tolist(), labels=labels.tolist())
 
 
-def _with_calibration_figures(quality, writer: StoreWriter | None):
-    """The quality with its calibration figures' paths, their bins stored through ``writer`` (none without)."""
-    calibration = quality.calibration
-    if writer is None or calibration is None:
-        return quality
-    reliability, histogram = _calibration_figures(writer)(calibration.bins)
-    return dataclasses.replace(quality, calibration=dataclasses.replace(calibration, reliability=reliability,
-                                                                        histogram=histogram))
-
-
-def _calibration_figures(writer: StoreWriter):
+def _calibration_arrays(writer: StoreWriter, bins) -> tuple[str, str]:
     """Stores the bins the reliability diagram and the confidence histogram are drawn from (low, high, images,
     correct, mean confidence: NaN for an empty bin), once for each; returns the figures' paths."""
-    def store(bins) -> tuple[str, str]:
-        rows = np.array([[b.low, b.high, b.count, b.correct, np.nan if b.confidence is None else b.confidence]
-                         for b in bins], dtype=np.float64).reshape(-1, 5)
-        return (figure_arrays.write(writer, "images/reliability.png", rows),
-                figure_arrays.write(writer, "images/confidence.png", rows))
-    return store
+    rows = np.array([[b.low, b.high, b.count, b.correct, np.nan if b.confidence is None else b.confidence]
+                     for b in bins], dtype=np.float64).reshape(-1, 5)
+    return (figure_arrays.write(writer, "images/reliability.png", rows),
+            figure_arrays.write(writer, "images/confidence.png", rows))
 
 
 def resolve_class(value: str, class_names: list[str]) -> int:

@@ -192,3 +192,15 @@ def stop_pool(pool) -> None:
         if process.is_alive():
             process.kill()
             process.join()
+
+
+def helper_pool(workers: int):
+    """A pool of ``workers`` spawned helpers set up by ``helper_started`` to end with this process. Spawned,
+    never forked: a caller of the API may have torch's thread pools running, and a child forked from them waits
+    forever on a lock one of those threads held. Submit inside ``main_script_left_out()`` (a submit may start a
+    process); end it with ``stop_pool``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=helper_started, initargs=(os.getpid(),))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import pstats
@@ -108,12 +109,24 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def remove_figures(out: Path) -> None:
+    """The figures folders the tool drew in ``out``, each recognised by its manifest (kind "figures"), and
+    nothing else."""
+    for folder in (out / "figures").glob("*"):
+        try:
+            drawn = json.loads((folder / "manifest.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(drawn, dict) and drawn.get("kind") == "figures" and drawn.get("key") == folder.name:
+            shutil.rmtree(folder)
+
+
 def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the command and the processes it waited for: the PDF worker too). A build's
-    figures folder (``--out``'s ``figures/``, which --force keeps when the store's bytes come out the same) is
-    removed first, so that every run draws its figures as a first build does."""
+    figures folders (``--out``'s ``figures/<store key>/``, which --force keeps when the store's bytes come out the
+    same) are removed first, so that every run draws its figures as a first build does."""
     if "--out" in command:
-        shutil.rmtree(Path(command[command.index("--out") + 1]) / "figures", ignore_errors=True)
+        remove_figures(Path(command[command.index("--out") + 1]))
     cpu, started = children_cpu(), time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     seconds = time.perf_counter() - started

@@ -16,7 +16,6 @@ with 10 neighbours).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -24,6 +23,8 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from speed import busy  # noqa: E402  bench/ is the script's folder, so on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -80,18 +81,6 @@ def default_labels():
     from analysis.data import datasets
 
     return datasets.load(None, ROOT / "build" / "cache").test.labels
-
-
-@contextlib.contextmanager
-def busy(count: int):
-    """``count`` processes spinning on the CPU for the block (ours: ended by their handles)."""
-    spinners = [subprocess.Popen([PY, "-c", "while True: pass"]) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for spinner in spinners:
-            spinner.kill()
-            spinner.wait()
 
 
 def fit(points: Path, implementation: str, threads: int, out: Path) -> dict:

@@ -45,13 +45,13 @@ def ensure_figures(store_dir: Path, groups: tuple[str, ...] | None = None) -> Pa
         return None
     folder = figures_folder(store_dir)
     wanted = figures_inputs(manifest_sha256(store_dir))
-    drawn = drawn_from(folder) or {}
-    had = drawn.pop(GROUPS_DRAWN, None) if isinstance(drawn.get(GROUPS_DRAWN), list) else None
-    asked = set(ALL_GROUPS if groups is None else groups)
-    if drawn == wanted and had is not None and asked <= set(had):
+    recorded = drawn_from(folder) or {}
+    had = recorded.pop(GROUPS_DRAWN, None)
+    valid = recorded == wanted and isinstance(had, list)  # drawn from these bytes by this code
+    kept, asked = set(had) if valid else set(), set(ALL_GROUPS if groups is None else groups)
+    if valid and asked <= kept:
         return folder
-    keep = set(had or ()) if drawn == wanted else set()
-    return draw_figures(store_dir, folder, wanted, tuple(g for g in ALL_GROUPS if g in asked | keep))
+    return draw_figures(store_dir, folder, wanted, tuple(g for g in ALL_GROUPS if g in asked | kept))
 
 
 def draw_figures(store_dir: Path, folder: Path, inputs: dict, groups: tuple[str, ...]) -> Path:

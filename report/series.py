@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from analysis.config import ANALYSIS_THREADS, AnalysisConfig
 from analysis.errors import InputError
-from analysis.spawning import helper_started, main_script_left_out, stop_pool, stoppable
+from analysis.spawning import helper_pool, main_script_left_out, stop_pool, stoppable
 from analysis.store.writer import sha256_file
 from report.watching import candidates
 
@@ -94,10 +91,7 @@ def _in_processes(arguments: list[tuple], workers: int) -> list[dict]:
     the wait (SIGINT or SIGTERM through Stopped, a failed task), no worker outlives this call: a pool's own
     exit would wait for every task still queued, and its workers would go on publishing stores after the
     command ended and released the build folder's lock."""
-    # Spawned, never forked: a caller of the API may have torch's thread pools running, and a child
-    # forked from them waits forever on a lock one of those threads held (a test's pool did).
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=helper_started, initargs=(os.getpid(),))
+    pool = helper_pool(workers)
     try:
         with main_script_left_out():  # each submit may start a process
             futures = [pool.submit(stoppable, analysis_task, *args) for args in arguments]

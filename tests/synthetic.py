@@ -132,8 +132,8 @@ def evaluation_doc(labels=TEST_LABELS, predicted=TEST_PREDICTED, confidence=None
     confidence = np.where(right, 0.9, 0.6) if confidence is None else np.asarray(confidence, dtype=float)
     per_class = [ClassAccuracy(cls=int(c), n=int((labels == c).sum()), correct=int(right[labels == c].sum()),
                                accuracy=float(right[labels == c].mean())) for c in np.unique(labels)]
-    extra = dict(quality=classification_quality(labels, predicted, confidence, len(class_names),
-                                                lambda bins: CALIBRATION_FIGURES),
+    extra = dict(quality=classification_quality(labels, predicted, confidence, len(class_names))
+                 .with_calibration_figures(*CALIBRATION_FIGURES),
                  predicted=predicted.tolist(), confidence=confidence.tolist(),
                  labels=labels.tolist()) if quality else {}
     return to_json(EvaluationDocument(

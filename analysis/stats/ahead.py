@@ -10,9 +10,9 @@ The helper is worth its start only when the analysis needs no other statistics i
 whole-split statistics import them anyway: the caller says so), and only where they are not imported yet
 (``worthwhile``): a process that has them (a notebook or ``watch`` after a whole-split build, a test's forked
 command) computes the quality itself, and so does a helper of ``batch`` or ``history`` (a pool process: one
-helper per worker would put more processes than cores to work). ``watch`` of assignment sections starts one per
-build: a second of CPU on the other core for a second less to wait. When the helper cannot serve (it did not start, or
-died), the quality is computed here: the helper only ever saves time. It ends with the command
+helper per worker would put more processes than cores to work). ``watch`` of assignment sections starts one
+per build: a second of CPU on the other core for a second less to wait. When the helper cannot serve (it did
+not start, or died), the quality is computed here: the helper only ever saves time. It ends with the command
 (analysis.spawning: signals, a parent that died).
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -28,7 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
-from analysis.spawning import helper_started, main_script_left_out, stop_pool, stoppable
+from analysis.spawning import helper_pool, main_script_left_out, stop_pool, stoppable
 
 # What the classification quality imports and what its helper imports ahead.
 STATISTICS = ("scipy.stats", "scipy.optimize", "sklearn.metrics")
@@ -49,8 +48,7 @@ def started(wanted: bool = True) -> Iterator[None]:
     if not (wanted and worthwhile()):
         yield
         return
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=helper_started, initargs=(os.getpid(),))
+    pool = helper_pool(1)
     try:
         with main_script_left_out():  # the submit starts the process
             pool.submit(_import_statistics)

@@ -55,10 +55,10 @@ def wilson_interval(k: int, n: int) -> Interval:
     return Interval(value=k / n, low=low, high=high)
 
 
-def classification_quality(labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, classes: int,
-                           figures=None) -> ClassificationQuality:
-    """The quality record of a test split. ``classes``: how many classes the data has (labels 0..classes-1);
-    ``figures(bins) -> (reliability path, histogram path)`` draws and stores the calibration figures."""
+def classification_quality(labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray,
+                           classes: int) -> ClassificationQuality:
+    """The quality record of a test split. ``classes``: how many classes the data has (labels 0..classes-1).
+    The calibration figures' paths are empty: the record's ``with_calibration_figures`` sets them."""
     labels, predicted = np.asarray(labels, dtype=np.int64), np.asarray(predicted, dtype=np.int64)
     present = np.unique(labels)
     correct = predicted == labels
@@ -70,7 +70,7 @@ def classification_quality(labels: np.ndarray, predicted: np.ndarray, confidence
         balanced_method=BALANCED_METHOD,
         macro_f1=float(f1_score(labels, predicted, average="macro", zero_division=0)),
         predictions=prediction_spread(labels, predicted, classes),
-        calibration=calibration(correct, np.asarray(confidence, dtype=np.float64), figures),
+        calibration=calibration(correct, np.asarray(confidence, dtype=np.float64)),
         relabelling=relabelling(labels, predicted))
 
 
@@ -174,7 +174,7 @@ def expected_calibration_error(bins: np.ndarray, confidence: np.ndarray, correct
     return float(np.abs(per_bin).sum() / len(confidence))
 
 
-def calibration(correct: np.ndarray, confidence: np.ndarray, figures=None) -> Calibration | None:
+def calibration(correct: np.ndarray, confidence: np.ndarray) -> Calibration | None:
     """Reliability of the confidences over the images whose scores are finite; None when there are none."""
     finite = np.isfinite(confidence)
     if not finite.any():
@@ -183,10 +183,8 @@ def calibration(correct: np.ndarray, confidence: np.ndarray, figures=None) -> Ca
     bins = calibration_bins(conf)
     ece, gap = _bootstrap_calibration(bins, conf, right)
     rows = _bin_rows(bins, conf, right)
-    reliability, histogram = figures(rows) if figures else ("", "")
     return Calibration(bins=rows, images=int(len(conf)), ece=ece, gap=gap, mean_confidence=float(conf.mean()),
-                       resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED, reliability=reliability,
-                       histogram=histogram)
+                       resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED, reliability="", histogram="")
 
 
 def _bin_rows(bins: np.ndarray, conf: np.ndarray, right: np.ndarray) -> list[CalibrationBin]:

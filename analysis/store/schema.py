@@ -399,6 +399,14 @@ class ClassificationQuality:
     calibration: Calibration | None  # None: no image has finite scores
     relabelling: Relabelling | None  # None: too many classes to assign
 
+    def with_calibration_figures(self, reliability: str, histogram: str) -> ClassificationQuality:
+        """This record with the paths of its calibration figures (computed without them, the figures' arrays
+        stored afterwards); unchanged without calibration."""
+        if self.calibration is None:
+            return self
+        return dataclasses.replace(self, calibration=dataclasses.replace(self.calibration, reliability=reliability,
+                                                                         histogram=histogram))
+
 
 # --- activations.json -------------------------------------------------------------------------------------
 
