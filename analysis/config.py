@@ -22,6 +22,7 @@ class AnalysisConfig:
 
     model: str | None = None               # assignment | torchvision:NAME | package.module:Class
     model_kwargs: str | None = None        # JSON object passed to the model's constructor
+    strip_prefix: str | None = None        # taken off every checkpoint key that has it (``net.``, a wrapper's)
     classes: tuple[str, ...] | None = None  # classes whose samples are embedded (default 6 and 7 if present)
     per_class: int | None = None           # samples per class (default: 2, fewer when a class has fewer test images)
     image_class: str | None = None         # activation maps use the first test image of this class...

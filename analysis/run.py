@@ -22,12 +22,14 @@ from analysis.capture.outputs import take_logits
 from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data.datasets import DataSplits, load
 from analysis.data.files import data_identity
+from analysis.data.resize import resized
 from analysis.errors import InputError
-from analysis.models.build import build_model, check_input_size, expected_input
+from analysis.models.build import ExpectedInput, build_model, check_input_size, expected_input
 from analysis.models.checkpoint import check_fits, load_into, non_finite, read_checkpoint
 from analysis.models.inference import predict_logits, to_input, top_predictions
 from analysis.models.layers import EmbeddingPoint, activation_layers, embedding_point, features
-from analysis.models.sources import DEFAULT_SOURCE, resolve_source
+from analysis.models.source_kinds import SourceKind
+from analysis.models.sources import DEFAULT_SOURCE, kind_of, resolve_source
 from analysis.keys import analysis_inputs, store_key
 from analysis.stats import embeddings, params
 from analysis.store.schema import (
@@ -64,6 +66,8 @@ class Setup:
     weights: str                 # "checkpoint" or "random (seed N)"
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    preprocessing: dict = dataclasses.field(default_factory=dict)  # ModelInfo.preprocessing
+    stripped_prefix: str = ""    # ModelInfo.stripped_prefix
 
 
 def train_default(data: str | None, train_config: TrainConfig, config: AnalysisConfig,
@@ -72,7 +76,8 @@ def train_default(data: str | None, train_config: TrainConfig, config: AnalysisC
     one line and nothing else)."""
     from analysis.train import save_checkpoint, train
 
-    splits = load(data, cache_dir, config.input_size, list(config.class_names or []) or None)
+    splits = resized(load(data, cache_dir, config.input_size, list(config.class_names or []) or None),
+                     config.input_size)
     mean, std = _normalisation(config, {}, splits)
     if announce:
         announce()
@@ -82,26 +87,37 @@ def train_default(data: str | None, train_config: TrainConfig, config: AnalysisC
     return record
 
 
-def _refuse_size_not_applied(asked: int | None, splits: DataSplits) -> None:
-    """--input-size resizes image files (folders, parquet); arrays (IDX, CIFAR, .npz) keep their size, so
-    asking for another size would silently not be done."""
-    from analysis.data.lazy import LazyImages
+def _input_size(config: AnalysisConfig, data_config: dict, own: ExpectedInput | None) -> tuple[int | None, str | None]:
+    """The side images are resized to, and where it comes from: --input-size, then the checkpoint's data_config,
+    then the model's own preprocessing (timm, transformers); else None: the data's own size."""
+    if config.input_size:
+        return config.input_size, "--input-size"
+    if data_config.get("input_size"):
+        return data_config["input_size"], "the checkpoint's data_config"
+    if own is not None:
+        return own.size, own.config
+    return None, None
 
-    height, width = splits.image_shape[1:]
-    if asked and not isinstance(splits.test.images, LazyImages) and (height, width) != (asked, asked):
-        raise InputError(f"--input-size {asked} resizes image files, but this data set is stored as arrays of "
-                         f"{height}×{width} images ({splits.kind}): leave --input-size out, or give image files")
 
-
-def _normalisation(config: AnalysisConfig, data_config: dict, splits: DataSplits):
+def _normalisation(config: AnalysisConfig, data_config: dict, splits: DataSplits,
+                   own: ExpectedInput | None = None):
     channels = splits.image_shape[0]
     default_mean, default_std = default_normalisation(channels)
-    mean = tuple(config.mean or data_config.get("mean") or default_mean)
-    std = tuple(config.std or data_config.get("std") or default_std)
+    mean = tuple(config.mean or data_config.get("mean") or (own and own.mean) or default_mean)
+    std = tuple(config.std or data_config.get("std") or (own and own.std) or default_std)
     if len(mean) != channels or len(std) != channels:
         raise InputError(f"normalisation has {len(mean)} mean and {len(std)} std values but the images have "
                          f"{channels} channel(s): give one value per channel with --mean and --std")
     return mean, std
+
+
+def _preprocessing(size: int | None, size_from: str | None, own: ExpectedInput | None) -> dict:
+    """What was done to the images before the model saw them, as the store records it (ModelInfo.preprocessing;
+    the data's description says from which size)."""
+    record = {"input_size": size, "input_size_from": size_from} if size else {}
+    if own is not None:
+        record["model_config"] = own.preprocessing()
+    return record
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,17 +149,18 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
     """Read the checkpoint and the data, build the model, and check every input and option against them;
     bad input raises InputError here, before anything is written. ``module``: a model given in memory
     (report.api), used through a copy instead of being built from its source."""
-    state, meta = read_checkpoint(checkpoint, checkpoint_sha256) if checkpoint is not None else (None, {})
+    state, meta = read_checkpoint(checkpoint, checkpoint_sha256, config.strip_prefix) if checkpoint else (None, {})
     model_config, data_config = meta.get("model_config", {}), meta.get("data_config", {})
     # A checkpoint may name only a built-in model: any other source imports code, so the user must name it.
     source, kwargs = resolve_source(config.model, config.model_kwargs, model_config, checkpoint)
-    expected = expected_input(source, kwargs)  # the size the model was made for, where torchvision says
-    input_size = config.input_size or data_config.get("input_size") or (expected.size if expected else None)
+    expected = expected_input(source, kwargs)  # what the model expects of its images, where its kind knows it
+    own = expected if expected is not None and expected.config else None  # the model's own preprocessing
+    input_size, size_from = _input_size(config, data_config, own)
     names = list(config.class_names or data_config.get("class_names") or []) or None
     names_from = "--class-names" if config.class_names else "the checkpoint's data_config.class_names"
     splits = load(data, cache_dir, input_size, names, names_from)
-    _refuse_size_not_applied(config.input_size, splits)
-    mean, std = _normalisation(config, data_config, splits)
+    splits = resized(splits, input_size)  # arrays too: every container gives the model the same images
+    mean, std = _normalisation(config, data_config, splits, own)
     check_input_size(source, expected, splits.image_shape)
     scoped.seed_torch(config.seed)
     if module is not None:
@@ -151,14 +168,16 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
 
         model = copy_module(module)
     else:
-        check_model_fits(source, kwargs, state, checkpoint)
+        # (a library's saved layout, such as transformers', is checked by its own loader)
+        own_layout = kind_of(source).loader != SourceKind.loader
+        check_model_fits(source, kwargs, None if own_layout else state, checkpoint)
         model = build_model(source, kwargs)
         check_nesting(model)  # before anything walks it recursively
-    if state is not None:
-        load_into(model, state, checkpoint)
+    # the prefix the keys were under, if any
+    stripped = kind_of(source).load(model, state, checkpoint) if state is not None else ""
     model.eval()
     setup = Setup(source, kwargs, "checkpoint" if state is not None else f"random (seed {config.seed})",
-                  mean, std)
+                  mean, std, _preprocessing(input_size, size_from, own), stripped)
     traced, usage = trace.trace_shapes(model, to_input(splits.test.images[:1], mean, std))  # fails if the data do not fit
     if traced.output_taken:
         take_logits(model)
@@ -254,7 +273,8 @@ def _model_results(model: nn.Module, traced: Trace, usage: trace.Usage, setup: S
         model=ModelInfo(class_name=type(model).__name__, source=setup.source, kwargs=setup.kwargs,
                         weights=setup.weights, input_shape=list(splits.image_shape),
                         normalisation={"mean": list(setup.mean), "std": list(setup.std)},
-                        training_mode_restored=not model.training),
+                        preprocessing=setup.preprocessing or None,
+                        training_mode_restored=not model.training, stripped_prefix=setup.stripped_prefix),
         parameters=params.count_parameters(model, usage.ran, usage.storages),
         trace=traced,
         kernels=trace.kernel_shapes(model),

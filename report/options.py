@@ -22,6 +22,7 @@ import functools
 import json
 import math
 import numbers
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -316,17 +317,36 @@ class Source(Reader):
 
 class KwargsJson(Reader):
     """The model's constructor arguments as a JSON object: text, or a mapping (written as JSON, keys sorted, so
-    that the store key does not depend on their order)."""
+    that the store key does not depend on their order or spacing)."""
 
-    argparse_type = None
+    def text(self, text: str):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return text  # refused in one line by the group's check
+        return json.dumps(parsed, sort_keys=True) if isinstance(parsed, dict) else text
 
     def value(self, value):
+        if isinstance(value, str):
+            return self.text(value)
         if not isinstance(value, Mapping):
             return value
         try:
             return json.dumps(dict(value), sort_keys=True)
         except (TypeError, ValueError) as error:
             raise InputError(f"--model-kwargs must be JSON: {error}") from None
+
+
+class KeyPrefix(Reader):
+    """A prefix of state_dict keys: module names (letters, digits, underscores), each followed by a dot (``net.``,
+    ``backbone.model.``)."""
+
+    PATTERN = re.compile(r"(?:[A-Za-z0-9_]+\.)+")
+
+    def check(self, value, shown: str):
+        if not isinstance(value, str) or not self.PATTERN.fullmatch(value):
+            refuse(f"expected module names each followed by a dot, such as net. or backbone.model., got {shown!r}")
+        return value
 
 
 class Text(Reader):
@@ -457,11 +477,17 @@ class AnalysisOptions(Group):
                          help=f"epochs when training a checkpoint (default: {TrainConfig.epochs})")
     model: str | None = option(
         CONFIG.model, "--model", metavar="SOURCE", reader=Source(),
-        help="assignment (default), torchvision:NAME (random weights unless --checkpoint), or "
+        help="assignment (default), torchvision:NAME (random weights unless --checkpoint), timm:NAME (any name "
+             "timm.list_models() gives; its pretrained_cfg's input size, mean and std), huggingface:Architecture "
+             "(or give a save_pretrained folder as --checkpoint, which names its model), or "
              "package.module:ClassName importable from the working folder; a checkpoint that "
              "stores its model_config is used as is")
     model_kwargs: str | None = option(CONFIG.model_kwargs, "--model-kwargs", metavar="JSON", reader=KwargsJson(),
                                       help="constructor arguments, e.g. '{\"num_classes\": 10}'")
+    strip_prefix: str | None = option(
+        CONFIG.strip_prefix, "--strip-prefix", metavar="PREFIX", reader=KeyPrefix(),
+        help="take PREFIX (e.g. net.) off every checkpoint key that starts with it, for a state_dict saved from "
+             "a wrapper that holds the model as an attribute (one prefix on every key is found without it)")
     classes: tuple[str, ...] | None = option(
         CONFIG.classes, "--classes", "--digits", nargs="+", metavar="C", reader=Words(),
         help="classes whose samples are embedded and compared, by label or name "
@@ -625,6 +651,35 @@ class SeriesOptions(Group):
                              "run stay together, and separate runs are kept apart")
 
 
+@dataclasses.dataclass(frozen=True)
+class PairOptions(Group):
+    """What ``compare``'s B is when it is another model than A: analysed on A's data with A's other options, so
+    that the two are judged on the same test images."""
+
+    model_b: str | None = option(None, "--model-b", metavar="SOURCE", reader=Source(),
+                                 help="B's model source, in --model's forms, when B is another model than A "
+                                      "(default: A's)")
+    model_kwargs_b: str | None = option(None, "--model-kwargs-b", metavar="JSON", reader=KwargsJson(),
+                                        help="B's constructor arguments, as --model-kwargs (needs --model-b)")
+
+    def check_together(self) -> None:
+        from analysis.models.sources import parse_kwargs
+
+        if self.model_kwargs_b is not None and not self.model_b:
+            raise InputError("--model-kwargs-b needs --model-b: name B's model they are for, e.g. --model-b "
+                             "torchvision:resnet18 --model-kwargs-b '{\"num_classes\": 3}'")
+        try:
+            parse_kwargs(self.model_kwargs_b)  # bad JSON fails now, not in B's analysis
+        except InputError as error:  # its line names A's option
+            raise InputError(str(error).replace("--model-kwargs", "--model-kwargs-b", 1)) from None
+
+    def b_of(self, analysis: AnalysisOptions) -> AnalysisOptions:
+        """B's analysis options: A's, with B's model where one is given."""
+        if not self.model_b:
+            return analysis
+        return analysis.replace(model=self.model_b, model_kwargs=self.model_kwargs_b)
+
+
 # Each command's own inputs (read by its function: report.build's checkpoint, report.train's save...).
 CHECKPOINT = Option(("--checkpoint",), name="checkpoint", metavar="FILE", reader=PathReader(),
                     help="state_dict saved with torch.save, or a dict holding it under 'state_dict' or "
@@ -671,7 +726,7 @@ COMMANDS: dict[str, tuple[Uses | Option, ...]] = {
               only(OutputOptions, "sections", shown=False)),
     "history": (SERIES, every(AnalysisOptions), every(OutputOptions, but=WRITING), every(SeriesOptions),
                 only(OutputOptions, "sections", shown=False)),
-    "compare": (PAIR, every(AnalysisOptions), every(OutputOptions, but=WRITING),
+    "compare": (PAIR, every(AnalysisOptions), every(PairOptions), every(OutputOptions, but=WRITING),
                 only(OutputOptions, "sections", shown=False)),
     "clean": (only(OutputOptions, "out", "quiet", "wait", out="build folder (default: build)",
                    wait="if a run is using the build folder, wait this long for it to finish (default: 600 s)"),),
@@ -707,7 +762,7 @@ def keywords(command: str) -> dict[str, type]:
 
 
 GROUP_PARAMETERS = {AnalysisOptions: "analysis", RuntimeOptions: "runtime", OutputOptions: "output",
-                    WatchOptions: "watching", SeriesOptions: "series"}
+                    WatchOptions: "watching", SeriesOptions: "series", PairOptions: "pair"}
 
 
 def groups(command: str, given: Mapping[str, Any], objects: Mapping[str, Group | None], function: str = "") -> dict:

@@ -16,9 +16,11 @@ report that fails is one line in the log; training goes on. The report process s
             train_one_epoch(model)
             reporter.epoch_end(model, epoch)
 
-The report process builds the model from its class, so the class must be importable: defined in a module, or
-in the training script behind ``if __name__ == "__main__":`` (the report process runs the script again to find
-it); not in a notebook cell. Its constructor arguments are ``model_kwargs`` (JSON-able), or none.
+The report process builds the model again from a recorded recipe: a timm or transformers model gives its own
+(``timm:NAME`` with its ``num_classes``, ``huggingface:Architecture`` with its configuration:
+analysis.models.memory.module_source); any other is built from its class, which must then be importable: defined
+in a module, or in the training script behind ``if __name__ == "__main__":`` (the report process runs the script
+again to find it); not in a notebook cell. Its constructor arguments are ``model_kwargs`` (JSON-able), or none.
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ class Reporter:
     ``out``: the build folder; ``model``/``model_kwargs``: the source of the model's class and its constructor
     arguments, when they cannot be found from the model itself (``package.module:Class``); ``history``: also
     build the running history; ``log``: where its one-line messages go (default: stderr); ``options``: the
-    options of ``report.build`` (``data``, ``sections``, ``formats``, ``classes``, ...), checked now."""
+    options of ``report.build`` (``data``, ``sections``, ``formats``, ``classes``, ...), checked now. ``data``: a
+    path or data in memory (as ``report.build`` takes them), written once into the build folder now; without it,
+    only the assignment CNN is reported on (the embedded digits): another model is refused once it is known."""
 
     def __init__(self, out: str | Path = "build", every: int = 1, *, model: str | None = None,
                  model_kwargs: Mapping | None = None, history: bool = True, log: Callable[[str], None] | None = None,
@@ -75,9 +79,17 @@ class Reporter:
         if unknown:
             raise InputError(f"Reporter does not take {', '.join(sorted(unknown))}: give the options of "
                              "report.build (data, sections, formats, classes, ...)")
+        from report.api import data_in_build_folder, in_memory
+
+        data = options.pop("data") if in_memory(options.get("data")) else None
         # checked now, in one line; the model is named once the first checkpoint is saved
         self.options = groups("build", {**options, "out": out, "quiet": True, "model": model or "assignment",
                                         "model_kwargs": json.dumps(self.kwargs) if self.kwargs else None}, {})
+        if data is not None:  # materialised once, here in the training process: the report process gets its path
+            self.options["analysis"] = self.options["analysis"].replace(
+                data=data_in_build_folder(data, self.options["output"]))
+        self._told_digits = False
+        self.refuse_without_data(model)
         self.results: list[Result] = []
         self._pending: Result | None = None
         self._lock = threading.Condition()
@@ -102,7 +114,9 @@ class Reporter:
 
         position = {"epoch": int(epoch), **({"global_step": int(step)} if step is not None else {})}
         if self.source is None:
-            self.source = source_of(model)
+            self.source, found = source_of(model)
+            self.kwargs = self.kwargs or found
+        self.refuse_without_data(self.source)
         path = save_module(model, self.out / CHECKPOINTS, position, prefix=f"epoch-{epoch + 1:04d}-")
         result = Result(path, epoch, step)
         with self._lock:
@@ -117,6 +131,27 @@ class Reporter:
             self._lock.notify_all()
         self._start()
         return path
+
+    def refuse_without_data(self, model) -> None:
+        """Without data only the assignment CNN has data to be evaluated on (the embedded MNIST digits, said in one
+        line): any other model is refused as soon as it is known. ``model``: a source, an ``nn.Module`` (the
+        Lightning callback's, at setup), or None while unknown (then the first checkpoint names it)."""
+        if model is None or self.options["analysis"].data is not None:
+            return
+        from analysis.models.sources import DEFAULT_SOURCE
+
+        if isinstance(model, str):
+            source = model
+        else:
+            from analysis.models.build import source_of_class
+
+            source = source_of_class(type(model))
+        if source != DEFAULT_SOURCE:
+            raise InputError(f"no data for the model {source}: give data=... : the data the model is evaluated on (a "
+                             "path, (images, labels), a Dataset, a DataLoader; \"embedded\": the MNIST digits)")
+        if not self._told_digits:
+            self._told_digits = True
+            self.log("report: no data given: the assignment CNN is evaluated on the embedded MNIST digits")
 
     def close(self, wait: bool = True, timeout: float | None = None) -> None:
         """Stop: with ``wait``, after the report being built and the one waiting are done (at most ``timeout``
@@ -225,8 +260,15 @@ def _reporter_options() -> frozenset[str]:
 REPORTER_OPTIONS = _reporter_options()
 
 
-def source_of(model) -> str:
-    """The source string of a model's class, checked to be importable by another process."""
+def source_of(model) -> tuple[str, dict]:
+    """The recipe that builds the model again in the report process (analysis.models.memory.module_source): a
+    library's (timm, transformers) with its arguments, or its class, checked to be importable by another process."""
+    from analysis.models.memory import module_source
+    from analysis.models.sources import is_builtin
+
+    source, kwargs, _file = module_source(model)
+    if is_builtin(source):
+        return source, kwargs
     cls = type(model)
     module = sys.modules.get(cls.__module__)
     if cls.__module__ == "__main__" and not getattr(module, "__file__", None):
@@ -236,9 +278,7 @@ def source_of(model) -> str:
     if "<locals>" in cls.__qualname__:
         raise InputError(f"the model's class {cls.__qualname__} is defined inside a function, so the report process "
                          "cannot build it: define it at the top level of a module")
-    from analysis.models.memory import module_source
-
-    return module_source(model)[0]
+    return source, kwargs
 
 
 def _prepare(out: Path) -> None:

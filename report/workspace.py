@@ -53,8 +53,11 @@ class Workspace:
         memory (its source is ``analysis.model``), saved with ``position`` as a checkpoint in the build folder."""
         started = time.perf_counter()
         analysis, runtime = analysis or AnalysisOptions(), runtime or RuntimeOptions()
-        checkpoint = CHECKPOINT.read(checkpoint)
+        checkpoint, analysis = named_by_folder(CHECKPOINT.read(checkpoint), analysis)
         position = checked_position(position) if module is not None else None
+        if analysis.strip_prefix and checkpoint is None and module is None:  # refused before any training
+            raise InputError(f"--strip-prefix {analysis.strip_prefix} needs --checkpoint: give the checkpoint "
+                             "whose keys have it")
         config = analysis.config(self.output.sections)
 
         def work() -> Report:
@@ -134,14 +137,20 @@ class Workspace:
         with self.command():
             return self.locked(lambda: self.publish_history(built, order))
 
-    def compare(self, a: PathLike, b: PathLike, analysis: AnalysisOptions | None = None) -> list[Path]:
-        """One report with checkpoints ``a`` and ``b`` side by side (``compare.html``/``.pdf``); their paths."""
-        analysis = analysis or AnalysisOptions()
+    def compare(self, a: PathLike, b: PathLike, analysis: AnalysisOptions | None = None,
+                pair=None) -> list[Path]:
+        """One report with checkpoints ``a`` and ``b`` side by side (``compare.html``/``.pdf``); their paths.
+        ``pair`` (``report.options.PairOptions``): B's model where it is another than A's; either way both are
+        analysed on ``analysis.data``, so that they are judged on the same test images."""
+        from report.options import PairOptions
+
+        analysis, pair = analysis or AnalysisOptions(), pair or PairOptions()
         a, b = PAIR.read(a), PAIR.read(b)
-        options = pipeline.BuildOptions.for_store(self.out, analysis.data, analysis.config(self.output.sections),
-                                                  quiet=self.output.quiet)
+        options_a, options_b = (pipeline.BuildOptions.for_store(self.out, side.data, side.config(self.output.sections),
+                                                                quiet=self.output.quiet)
+                                for side in (analysis, pair.b_of(analysis)))
         with self.command():
-            return self.locked(lambda: commands.compare_pair(a, b, options, self.output.formats),
+            return self.locked(lambda: commands.compare_pair(a, b, options_a, options_b, self.output.formats),
                                refuse_inside=analysis.data)
 
     def watch(self, folder: PathLike, analysis: AnalysisOptions | None = None, runtime: RuntimeOptions | None = None,
@@ -283,3 +292,18 @@ def check_fail_on(result: Report, fail_on: str | None) -> None:
     if found:
         raise FailOnError(f"--fail-on {fail_on}: the report holds {len(found)} alert(s) at that level or above: "
                           f"{found[0].level}: {found[0].text}", result)
+
+
+def named_by_folder(checkpoint: Path | None, analysis: AnalysisOptions) -> tuple[Path | None, AnalysisOptions]:
+    """A Hugging Face ``save_pretrained`` folder (or the weights file inside one) as the checkpoint: its weights
+    file is the checkpoint and, unless --model is given, its configuration names the model
+    (``huggingface:Architecture`` with the recipe ``{"config", "preprocessor"}``), so no --model is needed."""
+    if checkpoint is None:
+        return None, analysis
+    from analysis.models.source_kinds.huggingface import folder_recipe
+
+    found = folder_recipe(Path(checkpoint))
+    if found is None:
+        return checkpoint, analysis
+    weights, source, recipe = found
+    return weights, analysis if analysis.model else analysis.replace(model=source, model_kwargs=recipe)

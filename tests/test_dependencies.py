@@ -32,11 +32,15 @@ def imported_modules(folders) -> set[str]:
                     found.add(node.module.split(".")[0])
             # packages found by name without importing them (the embedded digits' file)
             found.update(re.findall(r'find_spec\("([a-z_]+)"\)', path.read_text()))
+            # optional dependencies imported by name (analysis.models.optional.optional_import)
+            found.update(re.findall(r'optional_import\("([a-z_]+)"', path.read_text()))
     return {name for name in found if name not in sys.stdlib_module_names and name not in OURS}
 
 
-# Imported only by an optional door: `--dask` (dask), report.lightning (lightning, or its older name)
-OPTIONAL = {"dask": "dask", "lightning": "lightning", "pytorch_lightning": "lightning"}
+# Imported only by an optional door: `--dask` (dask), report.lightning (lightning, or its older name),
+# Report.table (pandas: the `notebook` extra), models by name (timm, transformers: the `timm` and `huggingface` extras)
+OPTIONAL = {"dask": "dask", "lightning": "lightning", "pytorch_lightning": "lightning", "pandas": "pandas",
+            "timm": "timm", "transformers": "transformers"}
 
 
 def test_every_module_the_tool_imports_is_declared_and_every_declared_one_is_used():

@@ -613,6 +613,6 @@ def test_a_class_whose_source_cannot_be_found_still_gets_its_report(tmp_path, mo
 
     model = CellModel(nn.Flatten(), nn.Linear(784, 10)).eval()
     monkeypatch.setattr(inspect, "getsourcefile", unavailable)
-    assert module_source(model)[1] is None
+    assert module_source(model)[2] is None
     made = report.build(model=model, out=tmp_path / "out", formats="html", sections="parameters,shapes")
     assert made.outputs["html"].is_file() and made.analysed

@@ -256,8 +256,8 @@ def test_sources_build_through_their_kind_with_the_same_lines():
     assert expected_input("torchvision:vit_b_16", {"image_size": 32}) is None
     assert expected_input("assignment", {}) is None and expected_input("mynets:Net", {}) is None
     for source, says in [
-        ("user_models", "--model 'user_models' is not of the form package.module:ClassName, torchvision:NAME or "
-                        "assignment"),
+        ("user_models", "--model 'user_models' is not of a known form: give assignment, torchvision:NAME, "
+                        "timm:NAME, huggingface:Architecture or package.module:Class"),
         ("torchvision:nonesuch", "torchvision has no classification model 'nonesuch': see "
                                  "torchvision.models.list_models()"),
     ]:
@@ -266,8 +266,9 @@ def test_sources_build_through_their_kind_with_the_same_lines():
         assert str(error.value) == says
     with pytest.raises(InputError) as error:
         sources.resolve_source(None, "{}", None, "x.pt")
-    assert str(error.value) == ("--model-kwargs needs --model: add --model SOURCE (assignment, torchvision:NAME or "
-                                "package.module:Class) to say which model the arguments are for")
+    assert str(error.value) == ("--model-kwargs needs --model: add --model SOURCE (assignment, torchvision:NAME, "
+                                "timm:NAME, huggingface:Architecture or package.module:Class) to say which model the "
+                                "arguments are for")
 
 
 TOY_SOURCE = '''
@@ -298,8 +299,8 @@ def test_a_new_source_is_one_module_and_one_registry_line(tmp_path, monkeypatch)
     assert model[1].out_features == 3 and expected_input("toy:3", {}) is None
     assert sources.user_model_file("toy:3") is None
     assert sources.resolve_source(None, None, {"source": "toy:3", "kwargs": {}}, "x.pt") == ("toy:3", {})
-    with pytest.raises(InputError, match=r"add --model SOURCE \(toy:N, assignment, torchvision:NAME or "
-                                         r"package\.module:Class\)"):
+    with pytest.raises(InputError, match=r"add --model SOURCE \(toy:N, assignment, torchvision:NAME, timm:NAME, "
+                                         r"huggingface:Architecture or package\.module:Class\)"):
         sources.resolve_source(None, "{}", None, "x.pt")
 
 

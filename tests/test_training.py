@@ -15,7 +15,7 @@ from analysis.errors import InputError
 from report.training import Reporter, source_of
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-QUICK = {"sections": "assignment", "formats": "html"}
+QUICK = {"sections": "assignment", "formats": "html", "data": "embedded"}  # data: required but for the assignment CNN
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +119,7 @@ def test_a_model_class_another_process_cannot_build_is_refused_in_one_line():
         source_of(local())
     from user_models import ReusedBlockNet
 
-    assert source_of(ReusedBlockNet()) == "user_models:ReusedBlockNet"
+    assert source_of(ReusedBlockNet()) == ("user_models:ReusedBlockNet", {})
 
 
 @pytest.mark.slow  # Lightning trains 2 epochs; a report process builds 2 reports
@@ -166,7 +166,8 @@ def test_the_report_process_ends_with_a_killed_training_process(tmp_path):
         "from user_models import ReusedBlockNet\n"
         "from report.training import Reporter\n"
         "if __name__ == '__main__':\n"
-        f"    reporter = Reporter(out={str(tmp_path / 'out')!r}, every=1, sections='assignment', formats='html')\n"
+        f"    reporter = Reporter(out={str(tmp_path / 'out')!r}, every=1, sections='assignment', formats='html',\n"
+        "                        data='embedded')\n"
         "    reporter.epoch_end(ReusedBlockNet(), 0)\n"
         "    while reporter._process is None or reporter._process.pid is None:  # assigned, then started\n"
         "        time.sleep(0.05)\n"

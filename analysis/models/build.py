@@ -2,8 +2,9 @@
 
 Sources are strings, so they fit the CLI, the manifest and a checkpoint's stored config:
 ``assignment`` (the default), ``torchvision:NAME`` (built with ``weights=None``: never a
-download) and ``package.module:ClassName`` (imported from the working folder or sys.path).
-Each is a kind in analysis.models.sources.SOURCE_KINDS, which names the builders here.
+download) and ``package.module:ClassName`` (imported from the working folder or sys.path), built here;
+``timm:NAME`` and ``huggingface:Architecture`` are built by analysis.models.timm_models and
+analysis.models.huggingface_models. Each is a kind in analysis.models.sources.SOURCE_KINDS.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch import nn
 
 from analysis.errors import InputError
 from analysis.models.source_kinds.torchvision_model import model_name
-from analysis.models.sources import DEFAULT_SOURCE, kind_of
+from analysis.models.sources import DEFAULT_SOURCE, forms, kind_of
 
 
 def build_model(source: str, kwargs: dict) -> nn.Module:
@@ -38,11 +39,27 @@ def build_assignment(source: str, kwargs: dict) -> nn.Module:
 
 @dataclasses.dataclass(frozen=True)
 class ExpectedInput:
-    """The image size a model was made for: ``size`` (square, what its published weights were evaluated at)
-    and ``min_size`` (the smallest side its layers accept)."""
+    """What a model expects of its images. ``size``: the side (square) its weights were made for; ``min_size``: the
+    smallest (height, width) its layers accept. ``config``: where the model's own preprocessing comes from
+    ("timm's pretrained_cfg of resnet18"), when it has one: only then are ``size``, ``mean``, ``std``,
+    ``interpolation`` and ``crop_pct`` what its weights were trained with, and applied. Without one (torchvision's
+    models, built with ``weights=None``) ``size`` is what published weights that are not used were evaluated at:
+    it is named in messages, never applied."""
 
     size: int
-    min_size: tuple[int, int]
+    min_size: tuple[int, int] = (1, 1)
+    config: str | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    interpolation: str = "bilinear"
+    crop_pct: float = 1.0
+
+    def preprocessing(self) -> dict:
+        """The model's own preprocessing as the store records it (empty without one)."""
+        if self.config is None:
+            return {}
+        return {"from": self.config, "input_size": self.size, "interpolation": self.interpolation,
+                "crop_pct": self.crop_pct, "mean": list(self.mean or []), "std": list(self.std or [])}
 
 
 def source_of_class(cls: type) -> str:
@@ -102,8 +119,7 @@ def build_torchvision(source: str, kwargs: dict) -> nn.Module:
 def build_user_class(source: str, kwargs: dict) -> nn.Module:
     module_name, _, class_name = source.partition(":")
     if not module_name or not class_name:
-        raise InputError(f"--model {source!r} is not of the form package.module:ClassName, "
-                         "torchvision:NAME or assignment")
+        raise InputError(f"--model {source!r} is not of a known form: give {forms()}")
     try:
         module = _import_with_working_folder(module_name)
     except ModuleNotFoundError as error:

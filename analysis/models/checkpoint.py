@@ -8,7 +8,7 @@ import json
 import pickle
 import re
 import warnings
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from pathlib import Path
 
 import torch
@@ -26,19 +26,26 @@ from analysis.models.checkpoint_meta import (
     safetensors_fields,
     unrecognised_format,
     validate,
+    zip_archive_problem,
 )
 
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
 DETAIL_LIMIT = 160   # characters of a loader's own error text shown in our one line
 
 
-def read_checkpoint(path: Path, expected_sha256: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+def read_checkpoint(path: Path, expected_sha256: str | None = None,
+                    strip_prefix: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:
     """The state_dict, and what else the checkpoint records about itself, checked by
     analysis.models.checkpoint_meta.validate (``training``, ``model_config``, ``data_config``, ``position``;
     ``warnings`` names what was left out). The file is read once, and everything comes from those bytes:
     with ``expected_sha256`` (the hash the store is keyed on) a file replaced since it was hashed is refused,
-    so a store never holds the results of other bytes than its key names."""
-    path = Path(path)
+    so a store never holds the results of other bytes than its key names. ``strip_prefix`` (--strip-prefix)
+    is taken off every key that starts with it."""
+    state, meta = _read(Path(path), expected_sha256)
+    return (given_prefix_stripped(state, strip_prefix, path) if strip_prefix else state), meta
+
+
+def _read(path: Path, expected_sha256: str | None) -> tuple[dict[str, torch.Tensor], dict]:
     problem = checkpoint_file_problem(path)
     if problem:
         raise InputError(problem)
@@ -49,6 +56,8 @@ def read_checkpoint(path: Path, expected_sha256: str | None = None) -> tuple[dic
         return read_safetensors(path, data)
     if kind is None:
         raise InputError(unrecognised_format(path, data[:HEAD_BYTES]))
+    if kind == "zip" and (problem := zip_archive_problem(path, data)):  # TorchScript, torch.export: never loaded
+        raise InputError(problem)
     loaded = _load_weights_only(path, data)
     del data  # the tensors are copies: the file's bytes need not stay in memory beside them
     state = extract_state_dict(loaded, path)
@@ -190,6 +199,7 @@ def _plain_module_metadata(metadata) -> dict | None:
 # Wrappers whose state_dict puts the wrapped model's keys under a prefix: nn.DataParallel and
 # DistributedDataParallel (``module.``), torch.compile (``_orig_mod.``), in any nesting (DDP of a compiled model).
 WRAPPER_PREFIXES = ("module", "_orig_mod")
+PREFIX_HINT_CANDIDATES = 64  # prefixes tried for the --strip-prefix hint of a refusal: a bounded search
 
 
 def unwrapped(name: str) -> str:
@@ -205,26 +215,106 @@ def unwrapped(name: str) -> str:
             return name
 
 
-def without_wrapper_prefixes(state: dict[str, torch.Tensor]) -> OrderedDict:
-    """The wrappers (``WRAPPER_PREFIXES``) save every key, and every module's ``_metadata`` entry, under their
-    prefix; each wrapper's own entry gives way to the wrapped model's (the innermost comes last)."""
-    stripped = OrderedDict((unwrapped(k), v) for k, v in state.items())
+def without_prefix(key: str, prefix: str) -> str:
+    """A key without ``prefix`` (``net.``: ``net.fc.weight`` is ``fc.weight``); keys without it are kept."""
+    return key[len(prefix):] if key.startswith(prefix) else key
+
+
+def renamed(state: dict[str, torch.Tensor], rename) -> OrderedDict:
+    """``state`` with every key renamed by ``rename``, and every module's ``_metadata`` entry as its keys are (a
+    module's path is the prefix of its keys: ``net`` holds ``net.*``, so it becomes the root ``""``). An entry that
+    was renamed takes the place of one that kept its name: a wrapper's own entry gives way to the wrapped
+    model's (the innermost comes last)."""
+    stripped = OrderedDict((rename(k), v) for k, v in state.items())
     metadata = getattr(state, "_metadata", None)
     if metadata is not None:
-        renamed = {}
+        entries = {}
         for name, entry in metadata.items():
-            if unwrapped(name) != name:
-                renamed[unwrapped(name)] = entry
+            new_name = rename(name + ".")[:-1] if name else name
+            if new_name != name:
+                entries[new_name] = entry
             else:
-                renamed.setdefault(name, entry)
-        stripped._metadata = renamed
+                entries.setdefault(name, entry)
+        stripped._metadata = entries
     return stripped
 
 
-def check_fits(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+def without_wrapper_prefixes(state: dict[str, torch.Tensor]) -> OrderedDict:
+    """The wrappers (``WRAPPER_PREFIXES``) save every key, and every module's ``_metadata`` entry, under their
+    prefix."""
+    return renamed(state, unwrapped)
+
+
+def given_prefix_stripped(state: dict[str, torch.Tensor], prefix: str, path: Path) -> OrderedDict:
+    """``state`` with ``prefix`` (--strip-prefix, ending with a dot) taken off every key that has it, the others
+    kept as they are; refused when no key has it, or when two tensors would then share a key."""
+    if not any(key.startswith(prefix) for key in state):
+        starts = sorted({key.split(".", 1)[0] + ("." if "." in key else "") for key in state})
+        raise InputError(f"--strip-prefix {printable(prefix, 60)} matches no key of checkpoint {printable(path)} "
+                         f"(its keys start with {names_list(starts, 4)}): give the prefix its keys start with, "
+                         "or leave --strip-prefix out")
+    stripped = renamed(state, lambda name: without_prefix(name, prefix))
+    if len(stripped) < len(state):
+        taken = next(k for k in state if k.startswith(prefix) and k[len(prefix):] in state
+                     and not k[len(prefix):].startswith(prefix))  # the unprefixed key it meets
+        raise InputError(f"--strip-prefix {printable(prefix, 60)} would give two tensors of checkpoint "
+                         f"{printable(path)} the key {printable(taken[len(prefix):], 60)} (it holds "
+                         f"{printable(taken, 60)} too): the keys without the prefix are another model's; "
+                         "save the model's own state_dict")
+    return stripped
+
+
+def common_prefixes(keys) -> list[str]:
+    """The dotted prefixes every key starts with, longest first (``backbone.model.``, ``backbone.``): each
+    leaves every key at least its last part."""
+    keys = list(keys)
+    shared = keys[0].split(".")[:-1] if keys else []
+    for key in keys[1:]:
+        parts = key.split(".")[:-1]
+        length = 0
+        while length < min(len(shared), len(parts)) and shared[length] == parts[length]:
+            length += 1
+        shared = shared[:length]
+        if not shared:
+            return []
+    return [".".join(shared[:n]) + "." for n in range(len(shared), 0, -1)]
+
+
+def fitted(model: nn.Module, state: dict[str, torch.Tensor]) -> tuple[OrderedDict, str]:
+    """``state`` named as ``model`` names its tensors, and the one prefix taken off every key for that ("" for
+    none). The wrappers' prefixes are always taken off. When the keys still do not fit, one prefix common to
+    every key (a wrapper that holds the model as an attribute: Lightning's ``model.``, ``net.``, an EMA's
+    ``ema.module.``) is taken off, the longest that makes the keys exactly the model's; else ``state`` is kept
+    as it is and check_fits names what differs."""
+    expected = set(model.state_dict())
+    plain = without_wrapper_prefixes(state)
+    if set(plain) == expected:
+        return plain, ""
+    for prefix in common_prefixes(state):
+        candidate = without_wrapper_prefixes(renamed(state, lambda name: without_prefix(name, prefix)))
+        if set(candidate) == expected:
+            return candidate, prefix
+    return plain, ""
+
+
+def _prefix_hint(state: dict[str, torch.Tensor], expected: set[str]) -> str:
+    """``, or --strip-prefix P (...)`` when taking P off the keys that have it (not all do, so it is not taken off
+    by itself) makes them exactly the model's; else ""."""
+    counts = Counter(".".join(parts[:n]) + "." for parts in (key.split(".")[:-1] for key in state)
+                     for n in range(1, min(len(parts), 3) + 1))
+    for prefix in sorted(counts, key=lambda p: (-counts[p], p))[:PREFIX_HINT_CANDIDATES]:
+        if {unwrapped(without_prefix(key, prefix)) for key in state} == expected and len(state) == len(expected):
+            return (f", or --strip-prefix {printable(prefix, 60)} (taking it off the keys that have it makes "
+                    "them this model's)")
+    return ""
+
+
+def check_fits(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> tuple[OrderedDict, str]:
     """Refuse a state_dict whose keys or shapes do not fit ``model``, naming the keys (at most 8 of each kind,
-    escaped: keys are data and may hold anything). Works on a model built on the meta device too."""
-    state = without_wrapper_prefixes(state)
+    escaped: keys are data and may hold anything); else the state named as the model names its tensors and the
+    prefix taken off for that (``fitted``). Works on a model built on the meta device too."""
+    given = state
+    state, prefix = fitted(model, given)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -241,16 +331,19 @@ def check_fits(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> 
         problems.append("shape mismatch " + "; ".join(mismatched[:8]) +
                         (f" … and {len(mismatched) - 8} more" if len(mismatched) > 8 else ""))
     if problems:
+        hint = _prefix_hint(given, set(expected)) if missing and unexpected else ""
         raise InputError(f"checkpoint {printable(path)} is for another architecture than {type(model).__name__} "
-                         f"({'; '.join(problems)}): give a checkpoint of this model")
+                         f"({'; '.join(problems)}): give a checkpoint of this model{hint}")
+    return state, prefix
 
 
-def load_into(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
-    """Load strictly; name every missing, unexpected or mismatched key."""
-    check_fits(model, state, path)
-    state = without_wrapper_prefixes(state)
+def load_into(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> str:
+    """Load strictly; name every missing, unexpected or mismatched key. Returns the prefix taken off every key
+    to fit the model beyond the wrappers' (``fitted``; "" for none): the report says so."""
+    state, prefix = check_fits(model, state, path)
     try:
         model.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, ValueError) as error:  # e.g. a complex or sparse tensor for a weight
         raise InputError(f"checkpoint {printable(path)} does not fit {type(model).__name__} ({loader_detail(error)}): "
                          "give a checkpoint of this model") from None
+    return prefix

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import io
 import json
 import math
 import os
 import stat
 import struct
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from analysis.data.paths import names_list
 from analysis.errors import InputError
 
 MODEL_CONFIG, DATA_CONFIG, TRAINING = "model_config", "data_config", "training"
@@ -114,8 +117,44 @@ def unrecognised_format(path: Path | str, head: bytes) -> str:
     if head.startswith(b"version https://git-lfs"):
         return (f"checkpoint {path} is a Git LFS pointer, not the checkpoint itself: run git lfs pull "
                 "to fetch the file")
+    if _is_onnx(head) or Path(path).suffix.lower() == ".onnx":
+        return (f"checkpoint {path} is an ONNX model, which holds an exported graph, not a torch state dict: "
+                "give model.state_dict() saved with torch.save")
     return (f"checkpoint {path} is not a readable torch checkpoint (it starts with {_preview(head)}): "
             "give a file saved with torch.save or a .safetensors file")
+
+
+# An ONNX file is a protobuf ModelProto: field 1 (ir_version, a small varint: tag 0x08), then the next field's tag
+# (producer_name 0x12 ... opset_import 0x42), as every exporter writes it: "\x08\x07\x12\x07pytorch".
+ONNX_NEXT_TAGS = frozenset(b"\x12\x1a\x22\x28\x32\x3a\x42")
+
+
+def _is_onnx(head: bytes) -> bool:
+    return len(head) >= 3 and head[0] == 0x08 and 1 <= head[1] < 0x80 and head[2] in ONNX_NEXT_TAGS
+
+
+def zip_archive_problem(path: Path | str, data: bytes) -> str | None:
+    """One line for a zip that torch.save did not write (TorchScript, torch.export, any other zip), told by the
+    names of its entries alone: nothing in it is read, let alone run. None for torch.save's zip, or for a zip
+    too damaged to list (torch's reader then says what is wrong)."""
+    try:
+        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        return None
+    inside = {name.split("/", 1)[1] for name in names if "/" in name}  # torch writes every entry in one folder
+    if "constants.pkl" in inside or any(name.startswith("code/") for name in inside):
+        return (f"checkpoint {path} is a TorchScript archive (torch.jit.save), which holds compiled code, not a "
+                "state dict: give model.state_dict() saved with torch.save (from this file, if you trust it: "
+                f"torch.save(torch.jit.load('{Path(path).name}').state_dict(), 'weights.pt'))")
+    if "archive_format" in inside or any(name.startswith("models/") for name in inside):
+        return (f"checkpoint {path} is a torch.export archive (torch.export.save, .pt2), which holds a traced "
+                "program, not a state dict: give model.state_dict() saved with torch.save (from this file: "
+                f"torch.save(torch.export.load('{Path(path).name}').state_dict, 'weights.pt'))")
+    if "data.pkl" not in inside:
+        shown = names_list(names, most=4) or "nothing"  # entry names are data: escaped, shortened
+        return (f"checkpoint {path} is a zip archive that torch.save did not write (it holds {shown}): "
+                "give a file saved with torch.save, or unzip it and give the checkpoint inside")
+    return None
 
 
 def _preview(head: bytes, characters: int = 9) -> str:

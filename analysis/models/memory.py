@@ -23,24 +23,31 @@ from analysis.store.writer import write_atomic
 PREFIX = "module-"
 
 
-def module_source(model) -> tuple[str, Path | None]:
-    """A model in memory: the source string that names its class (``assignment`` for the course CNN) and the
-    file of its code (part of the store key). Anything but an ``nn.Module`` is refused in one line."""
+def module_source(model) -> tuple[str, dict, Path | None]:
+    """A model in memory: the source and arguments that build it again, and the file of its code (part of the
+    store key; None for a library's model). The recipe is recorded, not guessed from the class: a timm or
+    transformers model gives its own (``timm:NAME`` with ``num_classes``, ``huggingface:Architecture`` with its
+    configuration), the course CNN is ``assignment``, any other its ``module:Class``. Anything but an
+    ``nn.Module`` is refused in one line."""
     if not isinstance(model, nn.Module):
         raise InputError(f"argument --model: expected a source such as torchvision:resnet18 or an nn.Module, "
                          f"got {type(model).__name__}")
     refuse_uninitialised(model)
     from analysis.models.build import source_of_class
+    from analysis.models.sources import recipe_of
 
+    recipe = recipe_of(model)
+    if recipe is not None:
+        return recipe[0], recipe[1], None
     cls = type(model)
     source = source_of_class(cls)
     if source == DEFAULT_SOURCE:
-        return source, None
+        return source, {}, None
     try:
         file = inspect.getsourcefile(cls)
     except (TypeError, OSError):  # made at run time or in C (TypeError); a notebook cell's class (OSError, 3.13)
         file = None
-    return source, Path(file) if file and Path(file).is_file() else None
+    return source, {}, Path(file) if file and Path(file).is_file() else None
 
 
 def refuse_uninitialised(model: nn.Module) -> None:
@@ -89,10 +96,34 @@ def copy_module(model: nn.Module) -> nn.Module:
     """A copy to analyse, on the CPU (the analysis moves it to its device itself)."""
     try:
         with room_for(model):  # a deep copy recurses through every level of nesting
-            copied = copy.deepcopy(model)
+            copied = copy.deepcopy(model, _detached_caches(model))
     except InputError:
         raise
     except Exception as error:  # a module holding something that cannot be copied (an open file, a lock)
         raise InputError(f"the model in memory cannot be copied for the analysis ({type(error).__name__}: "
                          f"{error}): save its state_dict and give it as a checkpoint with its class as --model") from None
     return copied.cpu()
+
+
+def _detached_caches(model: nn.Module) -> dict:
+    """A deep-copy memo that copies tensors computed from parameters (not graph leaves) as detached clones. Models
+    cache such tensors after a forward pass (timm's LeViT and EfficientFormer keep their attention biases in a
+    dict), and torch refuses to deep-copy a tensor with gradient history."""
+    memo: dict = {}
+
+    def visit(value, depth: int = 0) -> None:
+        if isinstance(value, torch.Tensor):
+            if not value.is_leaf and id(value) not in memo:
+                memo[id(value)] = value.detach().clone()
+        elif depth < 3 and isinstance(value, dict):
+            for item in value.values():
+                visit(item, depth + 1)
+        elif depth < 3 and isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item, depth + 1)
+
+    for module in model.modules():
+        for value in vars(module).values():
+            if not isinstance(value, nn.Module):
+                visit(value)
+    return memo

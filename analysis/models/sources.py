@@ -9,13 +9,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from analysis.errors import InputError
-from analysis.models.source_kinds import SourceKind, assignment, torchvision_model, user_class
+from analysis.models.source_kinds import (SourceKind, assignment, huggingface, timm_model, torchvision_model,
+                                          user_class)
 from analysis.models.source_kinds.assignment import DEFAULT_SOURCE  # noqa: F401  used from here
 
 # In order of parsing: the first kind that matches a source string is its kind; the last takes any string.
 SOURCE_KINDS: tuple[SourceKind, ...] = (
     assignment.KIND,
     torchvision_model.KIND,
+    timm_model.KIND,
+    huggingface.KIND,
     user_class.KIND,
 )
 
@@ -41,6 +44,16 @@ def parse_kwargs(text: str | None) -> dict:
     if not isinstance(value, dict):
         raise InputError("--model-kwargs must be a JSON object such as '{\"num_classes\": 10}'")
     return value
+
+
+def recipe_of(model) -> tuple[str, dict] | None:
+    """The ``(source, kwargs)`` that build a model given in memory again, from the first kind that recognises it
+    (timm, transformers); None when none does (its class is then its source)."""
+    for kind in SOURCE_KINDS:
+        found = kind.recipe_of(model)
+        if found is not None:
+            return found
+    return None
 
 
 def is_builtin(source: str) -> bool:

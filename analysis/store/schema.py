@@ -243,6 +243,13 @@ class ModelInfo:
     normalisation: dict = stored()   # {"mean": [...], "std": [...]}, one value per channel
     kwargs: dict = stored(default_factory=dict)
     training_mode_restored: bool = stored(default=True)
+    # The prefix taken off every checkpoint key to fit the model (a wrapper's attribute: ``net.``, Lightning's
+    # ``model.``), found by analysis.models.checkpoint.fitted; "" for none (--strip-prefix is in the config).
+    stripped_prefix: str = when_set("")
+    # What was done to the images first: {"input_size": N, "input_size_from": "--input-size" | "the checkpoint's
+    # data_config" | the model's config, "model_config": {"from", "input_size", "interpolation", "crop_pct", "mean",
+    # "std"}}; None: the data's own size and no preprocessing config of the model's.
+    preprocessing: dict | None = when_set(None)
 
 
 # The colour maps the documents record (KernelImage.cmap, MapGrid.cmap): the analysis decides them and stores their

@@ -90,6 +90,11 @@ class Findings:
         return self.model.model.normalisation
 
     @property
+    def preprocessing(self) -> dict:
+        """What was done to the images first (analysis.store.schema.ModelInfo.preprocessing); empty: nothing."""
+        return self.model.model.preprocessing or {}
+
+    @property
     def input_shape(self) -> list[int]:
         return self.model.model.input_shape
 

@@ -321,6 +321,7 @@ def provenance(f: Findings) -> Table:
             ("checkpoint_sha256", pv.checkpoint_sha256 or None), ("checkpoint_bytes", pv.checkpoint_bytes),
             ("data", pv.data_description), ("code_version", pv.code_version), ("store", f.store_dir.name),
             ("schema_version", pv.schema_version)]
+    rows += [("checkpoint_stripped_prefix", f.model.model.stripped_prefix)] if f.model.model.stripped_prefix else []
     rows += [(f"producer.{k}", v) for k, v in pv.producer.items()]
     rows += [(f"config.{k}", json.dumps(v) if isinstance(v, (list, dict, tuple)) else v)
              for k, v in pv.config.items() if v is not None]

@@ -7,7 +7,9 @@ through it.
 Adding a source: a module here ending in ``KIND = SourceKind(...)`` and its line in ``SOURCE_KINDS``. Modules
 here are torch-free (the store key is computed from them); ``builder`` (and ``expected``) name functions as
 ``"module:function"``, imported only when a model is built: ``builder(source, kwargs)`` returns the
-``nn.Module``, ``expected(source, kwargs)`` the image size the model was made for, or None."""
+``nn.Module``, ``expected(source, kwargs)`` what the model expects of its images (``ExpectedInput``), or None;
+``recipe(model)`` recognises a model given in memory and returns the ``(source, kwargs)`` that build it again,
+or None."""
 
 from __future__ import annotations
 
@@ -28,12 +30,23 @@ class SourceKind:
     code_file: Callable[[str], Path | None]  # the file of the model's code, hashed into the store key
     builder: str  # "module:function" building the model: function(source, kwargs) -> nn.Module
     expected: str | None = None  # "module:function": function(source, kwargs) -> ExpectedInput | None
+    recipe: str | None = None  # "module:function": function(model) -> (source, kwargs) | None
+    # "module:function": function(model, state, path) -> str, loading a checkpoint that may be in the library's own
+    # saved layout (transformers renames tensors on saving)
+    loader: str = "analysis.models.checkpoint:load_into"
 
     def build(self, source: str, kwargs: dict):
         return _function(self.builder)(source, kwargs)
 
     def expected_input(self, source: str, kwargs: dict):
         return _function(self.expected)(source, kwargs) if self.expected else None
+
+    def load(self, model, state: dict, path: Path) -> str:
+        """Load ``state`` (read from ``path``) into ``model``; the prefix taken off its keys ("" for none)."""
+        return _function(self.loader)(model, state, path)
+
+    def recipe_of(self, model) -> tuple[str, dict] | None:
+        return _function(self.recipe)(model) if self.recipe else None
 
 
 def _function(reference: str):

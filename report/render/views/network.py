@@ -295,8 +295,11 @@ class ProvenanceView:
     weights: str = field('"checkpoint", or which weights were used instead')
     mean: str = field("the normalisation mean, one value per channel, comma-separated")
     std: str = field("the normalisation standard deviation, one value per channel, comma-separated")
+    preprocessing: str = field("the resizing the images got and the model's own preprocessing, in words; empty "
+                               "when the images went in at their own size and the model has no such config")
     checkpoint: str = field('the checkpoint\'s file name and size, or "no checkpoint: random weights (seed N)"')
     checkpoint_sha256: str = field("its sha256, in full; empty without a checkpoint")
+    checkpoint_keys: str = field("the prefixes taken off the checkpoint's keys to load it, in words; empty: none")
     data_description: str = field("the data set, in words")
     settings: list[SettingRow] = field("the analysis options that are set, one row each")
     code_version: str = field("the analysis code's hash, shortened")
@@ -324,6 +327,40 @@ def settings_rows(config: dict) -> list[SettingRow]:
             if value is not None and value != [] and value != {} and value != ()]
 
 
+def preprocessing_words(record: dict) -> str:
+    """ModelInfo.preprocessing in words: the size the images were resized to and where it comes from, and what
+    the model's own preprocessing config asks for that this report does not do (its interpolation and crop)."""
+    words = []
+    size, size_from = record.get("input_size"), record.get("input_size_from")
+    config = record.get("model_config") or {}
+    if size:
+        words.append(f"images given to the model at {size}×{size} pixels (resized bilinearly where they differ), the "
+                     f"size {size_from} gives")
+    if config:
+        crop, interpolation = config.get("crop_pct", 1.0), config.get("interpolation", "bilinear")
+        asked = ([f"{interpolation} interpolation"] if interpolation != "bilinear" else []) + (
+            [f"a {fmt.percent(crop)} centre crop"] if crop < 1 else [])
+        if config.get("input_size") != size:
+            asked.insert(0, f"{config.get('input_size')}×{config.get('input_size')} pixels")
+        if asked:
+            words.append(f"{config.get('from')} also asks for {' and '.join(asked)}, which this report does not "
+                         "apply")
+    return "; ".join(words)
+
+
+def checkpoint_keys_words(f: Findings) -> str:
+    """How the checkpoint's keys were read, when they were not the model's own names: the prefix --strip-prefix
+    took off the keys that had it, then the one a wrapper's attribute put on every key (ModelInfo.stripped_prefix)."""
+    words = []
+    if f.weights == "checkpoint" and f.provenance.config.get("strip_prefix"):
+        words.append(f'keys stored under the prefix "{f.provenance.config["strip_prefix"]}" were loaded without it '
+                     "(--strip-prefix)")
+    if f.model.model.stripped_prefix:
+        words.append(f'keys stored under the prefix "{f.model.model.stripped_prefix}" (a wrapper\'s attribute) were '
+                     "loaded without it")
+    return "; ".join(words)
+
+
 def provenance_view(f: Findings, place: Place) -> ProvenanceView:
     pv = f.provenance
     checkpoint = (f"{pv.checkpoint_file} ({fmt.integer(pv.checkpoint_bytes)} bytes)" if f.weights == "checkpoint"
@@ -332,7 +369,8 @@ def provenance_view(f: Findings, place: Place) -> ProvenanceView:
     return ProvenanceView(
         model_class=f.model_class, model_source=f.model_source, weights=f.weights,
         mean=", ".join(str(x) for x in f.normalisation["mean"]), std=", ".join(str(x) for x in f.normalisation["std"]),
-        checkpoint=checkpoint, checkpoint_sha256=pv.checkpoint_sha256 if f.weights == "checkpoint" else "",
+        preprocessing=preprocessing_words(f.preprocessing), checkpoint=checkpoint, checkpoint_sha256=pv.checkpoint_sha256 if f.weights == "checkpoint" else "",
+        checkpoint_keys=checkpoint_keys_words(f),
         data_description=pv.data_description, settings=settings_rows(pv.config),
         code_version=pv.code_version[:CODE_VERSION_SHOWN], store=place.store_url,
         schema_version=str(pv.schema_version),
