@@ -1,6 +1,6 @@
-"""Two checkpoints of one architecture: how far each parameter tensor moved from A to B, whether one classifies
-the test split better than the other (McNemar's test on their per-image results), and the scale each one's
-embedding values are on."""
+"""Two models analysed on one test split: whether one classifies it better than the other (McNemar's test on their
+per-image results) and the scale each one's embedding values are on; for two checkpoints of one architecture
+also how far each parameter tensor moved from A to B and their first kernels on one colour scale."""
 
 from __future__ import annotations
 
@@ -154,26 +154,37 @@ def draw_kernels(state_a: dict, state_b: dict, writer: StoreWriter) -> dict | No
             "colourbar": "images/kernel_colourbar.png"}
 
 
+def draw_drift(rows: list[DriftRow], writer: StoreWriter) -> dict:
+    """The bar chart of each tensor's relative change; the record of ``CompareDocument.images``."""
+    shown = [r for r in rows if r.relative is not None]
+    writer.write_bytes("images/drift.png", plots.bars(
+        [r.name for r in shown], np.array([r.relative for r in shown]),
+        "Relative change of each parameter tensor, ‖B − A‖ / ‖A‖", "relative change", "parameter tensor"))
+    return {"drift": "images/drift.png"}
+
+
 def build(checkpoint_a: Path, checkpoint_b: Path, store_a: Path, store_b: Path, compares_dir: Path,
-          sha256_a: str, sha256_b: str, results: tuple[SideResults, SideResults] | None = None) -> Path:
+          sha256_a: str, sha256_b: str, results: tuple[SideResults, SideResults] | None = None,
+          same_architecture: bool = True) -> Path:
     """``sha256_a``/``sha256_b``: each checkpoint's digest as its store's manifest records it (hashed when the
     store was analysed), and ``results`` what each store says about the test split: both read by the caller
-    through the report's reader."""
-    state_a, _ = read_checkpoint(checkpoint_a, sha256_a)  # the bytes its store was analysed from, or refused
-    state_b, _ = read_checkpoint(checkpoint_b, sha256_b)
-    rows, unmatched = drift(state_a, state_b)
+    through the report's reader. ``same_architecture``: A and B are one model's checkpoints, so their tensors
+    pair up name by name; otherwise no drift and no kernels are stored (tensors of two architectures that
+    happen to share a name and a shape are not one unit moved by training)."""
+    rows, unmatched, states = [], [], None
+    if same_architecture:
+        states = (read_checkpoint(checkpoint_a, sha256_a)[0],  # the bytes its store was analysed from, or refused
+                  read_checkpoint(checkpoint_b, sha256_b)[0])
+        rows, unmatched = drift(*states)
     key = sha256_of_json({"a": Path(store_a).name, "b": Path(store_b).name})[:16]
     writer = StoreWriter(Path(compares_dir) / key)
     try:
-        shown = [r for r in rows if r.relative is not None]
-        writer.write_bytes("images/drift.png", plots.bars(
-            [r.name for r in shown], np.array([r.relative for r in shown]),
-            "Relative change of each parameter tensor, ‖B − A‖ / ‖A‖", "relative change", "parameter tensor"))
-        kernels = draw_kernels(state_a, state_b, writer)
+        images = draw_drift(rows, writer) if states else {}
+        kernels = draw_kernels(*states, writer) if states else None
         writer.write_record("compare.json", CompareDocument(
             a=CompareSide(file=Path(checkpoint_a).name, sha256=sha256_a, store=Path(store_a).name),
             b=CompareSide(file=Path(checkpoint_b).name, sha256=sha256_b, store=Path(store_b).name),
-            drift=rows, unmatched=unmatched, images={"drift": "images/drift.png"}, kernels=kernels,
+            drift=rows, unmatched=unmatched, images=images, kernels=kernels,
             paired=paired_comparison(*results) if results else None,
             scale=embedding_scale(*results) if results else None))
         return writer.commit({"key": key, "kind": "compare",

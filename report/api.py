@@ -57,22 +57,65 @@ def build(checkpoint: PathLike | None = None, *, model=None, analysis: AnalysisO
     (``analysis=AnalysisOptions(...)``), which keyword arguments amend. ``quiet=False`` prints progress on stderr.
     ``fail_on``: "warning" or "error" raises ``FailOnError`` (the report is written) when an alert of that level
     or above is found. ``log``: where progress lines go (default: stderr unless quiet).
+    ``data``: a path (``--data``), or data in memory: ``(images, labels)`` (the test split), ``{"train": (x, y),
+    "test": (x, y)}``, a map-style ``Dataset`` of ``(image, label)`` or a ``DataLoader``; images N×C×H×W or N×H×W,
+    uint8 or floats in [0, 1], labels integers (``analysis.inmemory`` says more). They are written once as
+    ``out/cache/data-<hash>.npz`` and read as that file: the same images give the same store as that file would.
     """
     module, model_file = None, None
     if model is not None and not isinstance(model, str):  # a model in memory: torch is loaded for it only
         from analysis.models.memory import module_source
 
-        module, (model, model_file) = model, module_source(model)
+        module, (model, recipe, model_file) = model, module_source(model)
         if model == "assignment":  # the course CNN: keyed as the command line keys it, without --model
             model = None
+        if recipe and options.get("model_kwargs") is None:  # a library's model: the arguments that build it
+            options["model_kwargs"] = recipe
         if checkpoint is not None:
             raise InputError("give either a checkpoint or a model in memory (its weights are the checkpoint), "
                              "not both")
     if model is not None or module is not None:
         options["model"] = model
+    data = options.pop("data") if in_memory(options.get("data")) else None
     made = groups("build", options, {"analysis": analysis, "runtime": runtime, "output": output})
-    return Workspace(made["output"], log).build(checkpoint, made["analysis"], made["runtime"], module=module,
-                                                model_file=model_file, position=position)
+    workspace = Workspace(made["output"], log)
+    fresh = not workspace.out.exists()
+    if data is not None:  # the other options are checked first: a bad one writes nothing
+        trains = checkpoint is None and module is None and made["analysis"].model in (None, "assignment")
+        made["analysis"] = made["analysis"].replace(
+            data=data_in_build_folder(data, made["output"], workspace.log, needs_train=trains))
+    try:
+        return workspace.build(checkpoint, made["analysis"], made["runtime"], module=module, model_file=model_file,
+                               position=position)
+    except (InputError, StoreError):
+        if fresh and data is not None:  # the folder made for the data file: gone again, as after any refused run
+            from report.buildfolder import remove_if_unused
+
+            remove_if_unused(workspace.out)
+        raise
+
+
+def in_memory(data) -> bool:
+    """``data`` given as objects (arrays, tensors, a Dataset, a DataLoader) rather than a path."""
+    return data is not None and not isinstance(data, (str, Path))
+
+
+def data_in_build_folder(data, output: OutputOptions, log: Log = None, needs_train: bool = False) -> str:
+    """Data given in memory (``analysis.inmemory``: the forms accepted), checked and written once into the build
+    folder's cache as ``data-<sha256[:16]>.npz`` (the .npz format's layout): its path, which is then the data
+    option, so the store key, the manifest and the report treat it as a file given with ``--data``. The same
+    images and labels give the same file, so the same store. torch is not loaded for it. ``needs_train``: the
+    default checkpoint will be trained on the data's train split, so they must have one."""
+    from analysis.inmemory import data_file
+    from report.buildfolder import exclusive
+
+    made = data_file(data)  # refused in one line before anything is written
+    if needs_train and not made.train_images:
+        raise InputError("the data in memory have no train split, and without a checkpoint or a model the assignment "
+                         "CNN is trained on it: give {'train': (images, labels), 'test': (images, labels)}, a "
+                         "checkpoint, or model=")
+    with exclusive(output.out, output.wait, log or (lambda line: None)):  # a marked build folder, its lock held
+        return str(made.write(Path(output.out).resolve() / "cache"))
 
 
 def render(out: PathLike | None = None, *, output: OutputOptions | None = None, log: Log = None,
@@ -109,10 +152,13 @@ def history(folder: PathLike, *, analysis: AnalysisOptions | None = None, output
 
 
 def compare(a: PathLike, b: PathLike, *, analysis: AnalysisOptions | None = None,
-            output: OutputOptions | None = None, log: Log = None, **options) -> list[Path]:
-    """One report with checkpoints ``a`` and ``b`` side by side (``compare.html``/``.pdf``); their paths."""
-    made = groups("compare", options, {"analysis": analysis, "output": output})
-    return Workspace(made["output"], log).compare(a, b, made["analysis"])
+            output: OutputOptions | None = None, pair=None, log: Log = None, **options) -> list[Path]:
+    """One report with checkpoints ``a`` and ``b`` side by side (``compare.html``/``.pdf``); their paths. A and B
+    may be different models analysed on the same data: ``model``/``model_kwargs`` are A's, ``model_b``/
+    ``model_kwargs_b`` B's (default: A's), e.g. ``compare("r18.pt", "mnv3.pt", model="torchvision:resnet18",
+    model_b="torchvision:mobilenet_v3_small")``; or ``pair=report.options.PairOptions(...)``."""
+    made = groups("compare", options, {"analysis": analysis, "output": output, "pair": pair})
+    return Workspace(made["output"], log).compare(a, b, made["analysis"], made["pair"])
 
 
 def watch(folder: PathLike, *, on_build: Callable[[Report], None] | None = None,

@@ -59,7 +59,8 @@ OWN_ENTRIES = {
     "checkpoints": (rf"default-{HEX16}\.pt", rf"default-{HEX16}\.pt\.sha256", rf"module-{HEX16}\.pt"),
     "tables": tuple(re.escape(name) for name in TABLE_FILES),  # the report's tables (report.render.tables)
     "training": (rf"epoch-[0-9]{{4,}}-{HEX16}\.pt",),  # checkpoints the training callbacks saved (report.training)
-    "cache": (rf"mnist5k-nchw-{HEX16}\.npz", rf"mnist5k-nchw-{HEX16}\.npz\.sha256", "matplotlib", "parquet"),
+    "cache": (rf"mnist5k-nchw-{HEX16}\.npz", rf"mnist5k-nchw-{HEX16}\.npz\.sha256", "matplotlib", "parquet",
+              rf"data-{HEX16}\.npz"),  # data given in memory (analysis.inmemory), named by its bytes' hash
     "cache/parquet": (rf"table-{HEX32}\.parquet",),  # report.exports.cached_parquet
     "cache/matplotlib": (r"fontlist-v[0-9][0-9.]*\.json",),  # matplotlib's font list (fontlist-v3.11.0.json)
     "assets": (re.escape("report.css"),),
@@ -464,7 +465,8 @@ def _is_own_entry(entry: Path, relative: str) -> bool:
         return False
     if relative in STORE_FOLDERS:
         return _is_own_store(entry)
-    if relative in ("checkpoints", "training") or (relative == "cache" and entry.name.startswith("mnist5k-")):
+    if relative in ("checkpoints", "training") or (
+            relative == "cache" and entry.name.startswith(("mnist5k-", "data-"))):
         return entry.is_file() and _holds_recorded_hash(entry)
     if f"{relative}/{entry.name}" in NESTED_FOLDERS:
         return entry.is_dir()

@@ -47,27 +47,43 @@ def publish_history(out: Path, series: list[tuple[str, Path]], order: str, forma
             "rows": len(table.rows), "checkpoints": len(series), "series": series_dir}
 
 
-def compare_pair(a: Path, b: Path, options: pipeline.BuildOptions, formats) -> list[Path]:
-    """Checkpoints ``a`` and ``b`` side by side: ``compare.html``/``.pdf`` (each analysed unless a store serves)."""
+def compare_pair(a: Path, b: Path, options_a: pipeline.BuildOptions, options_b: pipeline.BuildOptions,
+                 formats) -> list[Path]:
+    """Checkpoints ``a`` and ``b`` side by side: ``compare.html``/``.pdf`` (each analysed unless a store serves).
+    ``options_b`` differ from ``options_a`` at most by the model: both sides are analysed on the same data, so
+    their per-image results pair up (refused otherwise); parameter drift and kernels only for one architecture."""
     from analysis.compare import build as build_compare
     from report.figures import ensure_figures
     from report.render.comparison import render_compare
-    from report.render.load import checkpoint_sha256, model_identity
+    from report.render.load import checkpoint_sha256, load_findings
+    from report.render.views.compare_models import same_architecture
 
-    out = options.out
-    store_a, _ = pipeline.ensure_store(options, a)
-    store_b, _ = pipeline.ensure_store(options, b)
-    model_a, model_b = model_identity(store_a), model_identity(store_b)
-    if model_a != model_b:  # parameter drift between two architectures is noise
-        raise InputError(f"compare needs two checkpoints of one model: {a.name} is {model_a[0]}, "
-                         f"{b.name} is {model_b[0]}; compare checkpoints of the same architecture")
+    out = options_a.out
+    store_a, _ = pipeline.ensure_store(options_a, a)
+    store_b, _ = pipeline.ensure_store(options_b, b)
+    refuse_other_test_images(a, b, store_a, store_b)
+    same = same_architecture(load_findings(store_a, verified=True), load_findings(store_b, verified=True))
     compare_dir = build_compare(a, b, store_a, store_b, out / "compares",
                                 checkpoint_sha256(store_a, verified=True), checkpoint_sha256(store_b, verified=True),
-                                (side_results(store_a), side_results(store_b)))
-    ensure_figures(store_a), ensure_figures(store_b)  # each store's own kernels, shown when the shared ones are not
+                                (side_results(store_a), side_results(store_b)), same_architecture=same)
+    if same:  # each store's own kernels, shown when the shared ones are not
+        ensure_figures(store_a, ("kernels",)), ensure_figures(store_b, ("kernels",))
     documents = render_compare(out, store_a, store_b, compare_dir, formats)
     publish(out, documents, remove=not_written(out, "compare", formats))
     return [out / f"compare.{kind}" for kind in formats]
+
+
+def refuse_other_test_images(a: Path, b: Path, store_a: Path, store_b: Path) -> None:
+    """A paired comparison needs both stores' results on the same test images in the same order: the data identity
+    each store's manifest records (its data files' hashes, how they were split and sized) must be one."""
+    from analysis.config import sha256_of_json
+    from report.render.load import split_identity
+
+    data_a, data_b = split_identity(store_a, verified=True), split_identity(store_b, verified=True)
+    if data_a != data_b:
+        raise InputError(f"{a.name} and {b.name} were analysed on different test images (data identity "
+                         f"{sha256_of_json(data_a)[:12]} against {sha256_of_json(data_b)[:12]}), so their results "
+                         "cannot be paired image by image: analyse both on the same --data")
 
 
 def side_results(store: Path):

@@ -599,21 +599,6 @@ def test_a_dask_address_that_does_not_answer_is_one_line():
         _on_dask("not an address", [])
 
 
-def test_compare_knows_two_architectures_apart(tmp_path):
-    import copy
-
-    from synthetic import documents, write_store
-
-    from report.render.load import model_identity
-
-    docs = copy.deepcopy(documents())
-    first = write_store(tmp_path / "a", docs)
-    docs["model.json"]["parameters"]["layers"][0]["weight_shape"] = [99, 1, 3, 3]
-    other = write_store(tmp_path / "b", docs)
-    assert model_identity(first) == model_identity(write_store(tmp_path / "c"))
-    assert model_identity(first) != model_identity(other)
-
-
 @pytest.mark.slow  # trains or builds a whole report
 def test_training_leaves_nothing_in_the_system_temporary_folder(tmp_path):
     system_tmp, runs = tmp_path / "system-tmp", tmp_path / "runs"

@@ -586,6 +586,7 @@ def test_compare_view(tmp_path):
     assert (v.a.file, v.a.sha256, v.b.sha256) == ("a.pt", "12" * 8, "34" * 8)
     assert _summary(v) == {"Test accuracy": ("90.0%", "93.3%", "3.3 points", ""),
                            "Parameters": ("283", "283", "0", ""),
+                           "Multiply-accumulates per image": ("1.53 k", "1.53 k", "", "1.0×"),
                            "Inter / intra ratio of the mean Euclidean distance, all classes (scale-free)":
                                ("1.6×", "1.6×", "", "1.00×"),
                            "Inter / intra ratio of the mean MSE, a squared distance, all classes (scale-free)":
@@ -616,7 +617,7 @@ def test_compare_view_shows_a_missing_ratio_as_not_available(tmp_path):
     assert [(r.a, r.b, r.ratio) for r in v.intra.rows] == [
         ("0.6000", "n/a", "n/a"), ("n/a", "1.000", "n/a"), ("0", "1.300", "n/a")]
     v = compare_of(tmp_path / "nosep", change_a=lambda d: d.update({"separation.json": None}))
-    assert v.intra is None and len(v.summary) == 2
+    assert v.intra is None and len(v.summary) == 3
 
 
 def test_compare_page_renders_a_missing_ratio(tmp_path):

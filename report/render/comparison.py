@@ -22,6 +22,7 @@ from report.render.views import (
     field,
     history_view,
 )
+from report.render.views.compare_models import same_architecture, title
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,11 +39,12 @@ def render_compare(out: Path, store_a: Path, store_b: Path, compare_dir: Path, f
     a, b = load_findings(store_a), load_findings(store_b)
     doc = read_document(compare_dir, "compare.json")
     notes = change_notes(a, b, doc)
+    # Each store's own images are shown (its kernels) for one architecture only, and drawn only then.
+    a_url, b_url = ((os.path.relpath(a.images_dir, out), os.path.relpath(b.images_dir, out))
+                    if same_architecture(a, b) else ("", ""))
     context = CompareContext(
-        title=f"{a.model_class}: {doc['a']['file']} against {doc['b']['file']}", **page_dates(),
-        stylesheet="assets/report.css",
-        view=compare_view(a, b, doc, notes, a_url=os.path.relpath(a.images_dir, out),
-                          b_url=os.path.relpath(b.images_dir, out), compare_url=os.path.relpath(compare_dir, out)))
+        title=title(a, b, doc["a"]["file"], doc["b"]["file"]), **page_dates(), stylesheet="assets/report.css",
+        view=compare_view(a, b, doc, notes, a_url=a_url, b_url=b_url, compare_url=os.path.relpath(compare_dir, out)))
     return _documents(out, "compare", "compare.html.j2", context, notes, formats)
 
 

@@ -87,14 +87,6 @@ def verify(store_dir: Path, manifest: dict, required: tuple[str, ...] = REQUIRED
         raise StoreError(f"store {store_dir} lacks {', '.join(missing)}: rebuild with `make report`")
 
 
-def model_identity(store_dir: Path) -> tuple[str, str, tuple]:
-    """(class, source, parameter shapes) of the analysed model: two stores of one architecture agree."""
-    findings = load_findings(store_dir, verified=True)
-    shapes = tuple((layer.name, tuple(layer.weight_shape or ()), tuple(layer.bias_shape or ()), layer.total)
-                   for layer in findings.parameters.layers)
-    return findings.model_class, findings.model_source, shapes
-
-
 def check_analysis_manifest(store_dir: Path, manifest: dict) -> None:
     """The fields only an analysis store's manifest has (history and compare stores lack them)."""
     _check_shape(Path(store_dir) / MANIFEST, manifest, ANALYSIS_FIELDS)

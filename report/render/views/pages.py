@@ -21,6 +21,8 @@ from report.render.interpret import Note
 from report.render.interpret.changes import SQUARED, run_name, runs_of, sample_caveat_sentence
 from report.render.interpret.distances import silhouette_distance
 from report.render.views.common import ColourScale, Figure, colour_words, field
+from report.render.views.compare_models import (RecallRow, architecture_note, heading, macs, model_words,
+                                                recall_note, recall_rows, same_architecture)
 
 NOT_AVAILABLE = "n/a"
 HASH_SHOWN = 16  # hex digits of a checkpoint's sha256 shown in a page's header
@@ -37,11 +39,17 @@ def _quotient(a: float | None, b: float | None) -> str:
     return NOT_AVAILABLE if not a or b is None else fmt.ratio(b / a)
 
 
+def _times(a: float | None, b: float | None) -> str:
+    """B / A of two costs, which can be orders of magnitude apart: two significant digits (0.0092×, 12×)."""
+    return NOT_AVAILABLE if not a or b is None else f"{fmt.number(b / a, 2)}×"
+
+
 # --- compare ----------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class CheckpointLine:
     file: str = field("the checkpoint's file name")
+    model: str = field('the model it holds and its source: "AssignmentCNN (assignment)"')
     sha256: str = field("the start of its sha256")
 
 
@@ -67,7 +75,8 @@ class PairedView:
     b_only: str = field("images only B classifies correctly (McNemar's c)")
     both_wrong: str = field("images both get wrong")
     p_value: str = field("the two-sided p-value")
-    verdict: str = field("what the p-value says, in words")
+    verdict: str = field("what the test says, with b, c and p: that one classifies more test images correctly "
+                         "only when p is below the level, else that the difference is not significant")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,9 +119,10 @@ class IntraComparison:
 
 @dataclasses.dataclass(frozen=True)
 class CompareView:
-    """compare.html.j2: two checkpoints of one model, side by side."""
+    """compare.html.j2: two checkpoints, of one model or of two analysed on the same data, side by side."""
 
-    model_class: str = field("the model's class name (A's)")
+    heading: str = field('the page\'s heading: "AssignmentCNN: A against B", or both models\' names when they '
+                         'differ')
     a: CheckpointLine = field("checkpoint A")
     b: CheckpointLine = field("checkpoint B")
     data_description: str = field("the data set, in words")
@@ -122,12 +132,21 @@ class CompareView:
     paired: PairedView | None = field("McNemar's test on the per-image results; None when there is none")
     paired_refused: str = field("why there is no paired test, as a sentence; empty when there is one or when the "
                                 "comparison was stored before paired tests")
+    recall: list[RecallRow] = field("each class's recall in A and B side by side")
+    recall_note: str = field("how far the per-class differences can be read, as sentences")
+    same_architecture: bool = field("whether A and B are one architecture: only then are the parameter drift and "
+                                    "the kernels shown")
+    architecture_note: str = field("why two architectures show no drift and no kernels, as a sentence; empty for "
+                                   "one architecture")
+    distances_number: str = field("the number of the distance tables' section (after drift and kernels, when "
+                                  "they are shown)")
     scale_note: str = field("the scale each side's sample embeddings are on, and why raw distances of the two "
                             "checkpoints do not compare; empty when no scale is stored")
     sample_caveat: str = field("how far the sample figures can be trusted (images per class), as a sentence; "
                                "empty when there are enough")
     drift: list[DriftRowView] = field("the change of each parameter tensor from A to B")
-    drift_plot: str = field("the bar chart of relative changes, relative to the HTML file")
+    drift_plot: str = field("the bar chart of relative changes, relative to the HTML file; empty when none was "
+                            "drawn")
     kernels: list[Figure] = field("the first convolution's kernels of A and of B: drawn by compare on one shared "
                                   "colour scale when it stored them, else each store's own picture (its own scale)")
     kernel_scale: ColourScale | None = field("the one colour scale both kernel grids share, shown once under them; "
@@ -139,8 +158,8 @@ class CompareView:
                                           "B; None unless both stores have whole-split results")
 
 
-def _checkpoint(side: CompareSide) -> CheckpointLine:
-    return CheckpointLine(side.file, (side.sha256 or "")[:HASH_SHOWN])
+def _checkpoint(side: CompareSide, f: Findings) -> CheckpointLine:
+    return CheckpointLine(side.file, model_words(f), (side.sha256 or "")[:HASH_SHOWN])
 
 
 def _accuracy(value: float, side: SideAccuracy | None) -> str:
@@ -156,7 +175,9 @@ def _summary(a: Findings, b: Findings, doc: CompareDocument) -> list[ChangeRow]:
     rows = [ChangeRow("Test accuracy", _accuracy(ea, paired and paired.a), _accuracy(eb, paired and paired.b),
                       f"{fmt.number((eb - ea) * 100, 2)} points", ""),
             ChangeRow("Parameters", fmt.integer(a.parameters.total), fmt.integer(b.parameters.total),
-                      fmt.integer(b.parameters.total - a.parameters.total), "")]
+                      fmt.integer(b.parameters.total - a.parameters.total), ""),
+            ChangeRow("Multiply-accumulates per image", macs(a), macs(b), "",
+                      _times(a.trace.total_macs, b.trace.total_macs))]
     if doc.scale and (doc.scale.a is not None or doc.scale.b is not None):
         rows.append(ChangeRow("Embedding scale: root mean square of the sample embeddings' values",
                               fmt.number(doc.scale.a), fmt.number(doc.scale.b), "",
@@ -194,10 +215,13 @@ def _paired(paired: PairedComparison | None) -> PairedView | None:
     test = paired.mcnemar if paired else None
     if test is None:
         return None
-    if test.p_value < test.alpha:
-        verdict = (f"{'B' if test.b_only > test.a_only else 'A'} is better: p is below {test.alpha:g}")
+    counts = f"b = {fmt.integer(test.a_only)}, c = {fmt.integer(test.b_only)}, p = {fmt.number(test.p_value, 2)}"
+    if test.p_value < test.alpha:  # the only branch that says one classifies better
+        better, worse = ("B", "A") if test.b_only > test.a_only else ("A", "B")
+        verdict = f"{better} classifies more test images correctly than {worse} ({counts}, below {test.alpha:g})"
     else:
-        verdict = f"not significant: p is not below {test.alpha:g}"
+        verdict = (f"the difference is not significant with these {fmt.integer(test.n)} images ({counts}, not "
+                   f"below {test.alpha:g})")
     return PairedView(test="McNemar's exact test (two-sided binomial test on the images only one of them gets right)",
                       n=fmt.integer(test.n), both_right=fmt.integer(test.both_right), a_only=fmt.integer(test.a_only),
                       b_only=fmt.integer(test.b_only), both_wrong=fmt.integer(test.both_wrong),
@@ -284,20 +308,32 @@ def compare_view(a: Findings, b: Findings, doc: CompareDocument | dict, notes: l
     """``doc``: compare.json (its record, or the document as read); the URLs: A's, B's and the comparison's
     store, relative to the HTML file."""
     doc = from_json(CompareDocument, doc) if isinstance(doc, dict) else doc
-    kernels, kernel_scale, kernel_note = _kernels(a, b, doc, a_url, b_url, compare_url)
+    same = same_architecture(a, b)
+    kernels, kernel_scale, kernel_note = _kernels(a, b, doc, a_url, b_url, compare_url) if same else ([], None, "")
     refused = doc.paired.refused if doc.paired and doc.paired.mcnemar is None else None
     return CompareView(
-        model_class=a.model_class, a=_checkpoint(doc.a), b=_checkpoint(doc.b),
+        heading=heading(a, b), a=_checkpoint(doc.a, a), b=_checkpoint(doc.b, b),
         data_description=a.provenance.data_description, notes=notes, summary=_summary(a, b, doc),
         paired=_paired(doc.paired), paired_refused=f"No paired test: {refused}." if refused else "",
+        recall=recall_rows(a, b), recall_note=recall_note(a, b), same_architecture=same,
+        architecture_note=architecture_note(a, b), distances_number="4" if same else "2",
         scale_note=_scale_note(doc),
         sample_caveat=sample_caveat_sentence(a, b) if a.embeddings and b.embeddings else "",
         drift=[DriftRowView(r.name, fmt.shape(r.shape), fmt.number(r.norm_a), fmt.number(r.norm_b),
                             fmt.number(r.change), fmt.percent(r.relative) if r.relative is not None else NOT_AVAILABLE)
                for r in doc.drift],
-        drift_plot=f"{compare_url}/{doc.images['drift']}", kernels=kernels, kernel_scale=kernel_scale,
-        kernel_note=kernel_note,
-        description=a.embeddings.description if a.embeddings else "", pairs=_pairs(a, b), intra=_intra(a, b))
+        drift_plot=f"{compare_url}/{doc.images['drift']}" if "drift" in doc.images else "", kernels=kernels,
+        kernel_scale=kernel_scale, kernel_note=kernel_note, description=_description(a, b), pairs=_pairs(a, b),
+        intra=_intra(a, b))
+
+
+def _description(a: Findings, b: Findings) -> str:
+    """Which layer's output the sample embeddings are: the one layer, or each model's where they differ."""
+    if a.embeddings is None or b.embeddings is None:
+        return ""
+    if a.embeddings.description == b.embeddings.description:
+        return a.embeddings.description
+    return f"{a.embeddings.description} in A, {b.embeddings.description} in B"
 
 
 # --- history ----------------------------------------------------------------------------------------------
