@@ -92,7 +92,7 @@ def test_top_channels_by_mean_activation():
     ("user_models:torch", "'torch' is not a torch.nn.Module subclass"),
     ("user_models:Broken", "Broken(**{}) failed (RuntimeError: this model cannot be built)"),
     ("torchvision:resnet9000", "torchvision has no classification model 'resnet9000'"),
-    ("justaname", "is not of the form package.module:ClassName"),
+    ("justaname", "is not of a known form: give assignment, torchvision:NAME, timm:NAME"),
 ])
 def test_model_source_errors_say_which_part_failed(source, message):
     with pytest.raises(InputError) as caught:
