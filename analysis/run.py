@@ -22,6 +22,7 @@ from analysis.capture.outputs import take_logits
 from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data.datasets import DataSplits, load
 from analysis.data.files import data_identity
+from analysis.data.images import ImageSize
 from analysis.data.resize import resized
 from analysis.errors import InputError
 from analysis.models.build import ExpectedInput, build_model, check_input_size, expected_input
@@ -94,8 +95,8 @@ def _input_size(config: AnalysisConfig, data_config: dict, own: ExpectedInput | 
         return config.input_size, "--input-size"
     if data_config.get("input_size"):
         return data_config["input_size"], "the checkpoint's data_config"
-    if own is not None:
-        return own.size, own.config
+    if own is not None:  # with its interpolation and crop: what its weights were evaluated with
+        return ImageSize(own.size, own.interpolation, own.crop_pct), own.config
     return None, None
 
 

@@ -267,3 +267,26 @@ def test_a_reporter_follows_a_timm_model(tmp_path):
         reporter.epoch_end(model, 0)
     assert [r.status for r in reporter.results] == ["done"], lines
     assert reporter.results[0].summary["parameters"] == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("size", [(40, 30), (30, 40), (32, 32), (37, 23)])
+def test_a_models_interpolation_and_crop_are_torchvisions_evaluation_transform(size):
+    """ImageSize(224, "bicubic", 0.95) brings an image to the model as timm's evaluation transform does:
+    the shorter side resized to floor(224 / 0.95) and the centre 224×224 kept (torchvision's Resize and
+    CenterCrop, computed independently here); it pickles for DataLoader workers with what it carries."""
+    import pickle
+
+    from PIL import Image
+    from torchvision import transforms
+
+    from analysis.data.images import ImageSize, resized_image
+
+    image = Image.fromarray(np.random.default_rng(3).integers(0, 256, (*size[::-1], 3), dtype=np.uint8))
+    wanted = transforms.Compose([transforms.Resize(235, interpolation=transforms.InterpolationMode.BICUBIC),
+                                 transforms.CenterCrop(224)])(image)
+    target = ImageSize(224, "bicubic", 0.95)
+    assert np.array_equal(np.asarray(resized_image(image, target)), np.asarray(wanted))
+    again = pickle.loads(pickle.dumps(target))
+    assert (int(again), again.interpolation, again.crop_pct) == (224, "bicubic", 0.95)
+    # a plain side: the square bilinear resize image files always had
+    assert np.array_equal(np.asarray(resized_image(image, 16)), np.asarray(image.resize((16, 16), Image.BILINEAR)))

@@ -5,6 +5,7 @@ Used for image folders and for the encoded images of parquet files."""
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import warnings
 from pathlib import Path
@@ -22,14 +23,51 @@ def image_size(path, source=None) -> tuple[int, int]:
         return opened.width, opened.height
 
 
-def read_image(path, input_size: int | None, source=None) -> np.ndarray:
-    """One image as uint8 (3, H, W); ``source`` as for image_size."""
-    from PIL import Image
+class ImageSize(int):
+    """The side images are brought to, and how: the interpolation and the centre crop of a model's own
+    preprocessing (timm's ``crop_pct``: the shorter side resized to ``floor(size / crop_pct)``, the centre
+    ``size``×``size`` kept, as timm's and torchvision's evaluation transforms do). Everywhere else it is the int
+    it is (image shapes, the data's identity), and a plain int means the plain bilinear square resize."""
 
+    interpolation: str
+    crop_pct: float
+
+    def __new__(cls, size: int, interpolation: str = "bilinear", crop_pct: float = 1.0):
+        made = super().__new__(cls, size)
+        made.interpolation, made.crop_pct = interpolation, float(crop_pct)
+        return made
+
+    def __reduce__(self):  # DataLoader workers receive it pickled
+        return ImageSize, (int(self), self.interpolation, self.crop_pct)
+
+
+# Pillow's filters by the names timm and transformers' image processors use.
+RESAMPLING = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3, "box": 4, "hamming": 5}
+
+
+def resized_image(image, size: int):
+    """A Pillow image brought to ``size``×``size``: a square resize, or for an ImageSize with a crop, the shorter
+    side resized and the centre kept; with its interpolation (bilinear for a plain int)."""
+    interpolation = RESAMPLING.get(getattr(size, "interpolation", "bilinear"), RESAMPLING["bilinear"])
+    crop = getattr(size, "crop_pct", 1.0)
+    if crop >= 1:
+        return image.resize((size, size), interpolation)
+    scale = int(math.floor(size / crop))
+    width, height = image.size
+    shape = (scale, max(scale, int(height * scale / width))) if width <= height else \
+        (max(scale, int(width * scale / height)), scale)  # truncated, as torchvision's Resize does
+    image = image.resize(shape, interpolation)
+    left, top = int(round((shape[0] - size) / 2.0)), int(round((shape[1] - size) / 2.0))
+    return image.crop((left, top, left + size, top + size))
+
+
+def read_image(path, input_size: int | None, source=None) -> np.ndarray:
+    """One image as uint8 (3, H, W), brought to ``input_size`` (resized_image) when given; ``source`` as for
+    image_size."""
     with _image_errors(path), _strict_decoding(), _open_checked(path, source) as opened:
         image = _as_rgb(path, opened)  # Pillow opens on the first frame of an animation or a stack
         if input_size:
-            image = image.resize((input_size, input_size), Image.Resampling.BILINEAR)
+            image = resized_image(image, input_size)
         return np.asarray(image, dtype=np.uint8).transpose(2, 0, 1)
 
 

@@ -10,17 +10,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from analysis.data.images import resized_image
 from analysis.data.lazy import LazyImages, take
 from analysis.data.splits import DataSplits, ImageSet
 
 
 def resized(splits: DataSplits, size: int | None) -> DataSplits:
-    """``splits`` with array images resized to ``size``×``size`` (bilinear, as image files are); unchanged when no
-    size applies, the images are files (already resized) or already of that size."""
+    """``splits`` with array images brought to ``size``×``size`` as image files are (analysis.data.images.
+    resized_image); unchanged when no size applies, the images are files (already resized) or already of that size
+    and nothing is cropped."""
     if not size or isinstance(splits.test.images, LazyImages):
         return splits
     height, width = splits.image_shape[1:]
-    if (height, width) == (size, size):
+    if (height, width) == (size, size) and getattr(size, "crop_pct", 1.0) >= 1:
         return splits
     return dataclasses.replace(
         splits, train=_resized_set(splits.train, size, "train"), test=_resized_set(splits.test, size, "test"),
@@ -47,6 +49,5 @@ class _Resizer:
         out = np.empty((len(batch), batch.shape[1], self.size, self.size), np.uint8)
         for i, image in enumerate(batch):
             for c, plane in enumerate(image):  # channel by channel: Pillow resizes 8-bit planes of any count alike
-                out[i, c] = np.asarray(Image.fromarray(plane).resize((self.size, self.size),
-                                                                      Image.Resampling.BILINEAR))
+                out[i, c] = np.asarray(resized_image(Image.fromarray(plane), self.size))
         return out

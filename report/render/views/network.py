@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from analysis.store.schema import MIN_MAP_SIDE
 from report.render import fmt
@@ -328,23 +329,22 @@ def settings_rows(config: dict) -> list[SettingRow]:
 
 
 def preprocessing_words(record: dict) -> str:
-    """ModelInfo.preprocessing in words: the size the images were resized to and where it comes from, and what
-    the model's own preprocessing config asks for that this report does not do (its interpolation and crop)."""
-    words = []
+    """ModelInfo.preprocessing in words: the size the images were given at and where it comes from; with the
+    model's own config, how they were brought to it (its interpolation and centre crop), or what of it this
+    report did not apply because an option or the checkpoint set the size."""
     size, size_from = record.get("input_size"), record.get("input_size_from")
     config = record.get("model_config") or {}
-    if size:
-        words.append(f"images given to the model at {size}×{size} pixels (resized bilinearly where they differ), the "
-                     f"size {size_from} gives")
+    interpolation, crop = config.get("interpolation", "bilinear"), config.get("crop_pct", 1.0)
+    how = f"{interpolation} interpolation" + (
+        f", the shorter side resized to {math.floor(config.get('input_size', 0) / crop)} and the centre kept "
+        f"(crop {fmt.percent(crop)})" if crop < 1 else "")
+    if config and size and size_from == config.get("from"):
+        return f"images given to the model at {size}×{size} pixels as {size_from} gives: {how}"
+    words = [f"images given to the model at {size}×{size} pixels (resized bilinearly where they differ), the size "
+             f"{size_from} gives"] if size else []
     if config:
-        crop, interpolation = config.get("crop_pct", 1.0), config.get("interpolation", "bilinear")
-        asked = ([f"{interpolation} interpolation"] if interpolation != "bilinear" else []) + (
-            [f"a {fmt.percent(crop)} centre crop"] if crop < 1 else [])
-        if config.get("input_size") != size:
-            asked.insert(0, f"{config.get('input_size')}×{config.get('input_size')} pixels")
-        if asked:
-            words.append(f"{config.get('from')} also asks for {' and '.join(asked)}, which this report does not "
-                         "apply")
+        words.append(f"{config.get('from')} asks for {config.get('input_size')}×{config.get('input_size')} pixels "
+                     f"with {how}, which this report does not apply ({'the size comes from ' + size_from if size else 'the images keep their own size'})")
     return "; ".join(words)
 
 
