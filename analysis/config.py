@@ -40,6 +40,7 @@ class AnalysisConfig:
     whole_split: bool = True               # the whole-split pass (separation, depth, map, errors, filters)
     maps: bool = True                      # activation maps of one test image (the activations section)
     samples: bool = True                   # embeddings of the chosen samples and their distances
+    attribution: bool = True               # attribution maps and their checks (analysis/attribution/)
     device: str = "cpu"                    # the kind of device (cpu, cuda, mps): it changes results in the last bits
     batch_size: int = 250                  # images per forward pass: part of the key, as it may change them too
 

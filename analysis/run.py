@@ -253,10 +253,12 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
     else:
         logits = predict_logits(model, x_test, what="classifying the test split", show_progress=show_progress)
     writer.write_record("model.json", model_doc)
-    writer.write_record("evaluation.json", _evaluation(logits, splits, run.meta, passed, writer))
+    evaluation = _evaluation(logits, splits, run.meta, passed, writer)
+    writer.write_record("evaluation.json", evaluation)
+    activations_doc = separation = None
     if config.maps:
-        writer.write_record("activations.json", _activation_results(model, x_test, splits, config, run.choices.maps,
-                                                                    writer))
+        activations_doc = _activation_results(model, x_test, splits, config, run.choices.maps, writer)
+        writer.write_record("activations.json", activations_doc)
     embeddings_doc = None
     if config.samples or passed is not None:
         embeddings_doc = _embedding_results(model, x_test, logits, splits, config, run.choices, writer)
@@ -266,6 +268,11 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
                                        embeddings_doc, writer, show_progress)
         if separation is not None:  # None: fewer than two finite embeddings (evaluation.json counts them)
             writer.write_record("separation.json", separation)
+    if config.attribution and not run.broken:  # last: it reuses the images the other documents stored
+        from analysis.attribution.document import attribution_results  # captum: only when asked for
+
+        writer.write_record("attribution.json", attribution_results(run, x_test, config, evaluation, activations_doc,
+                                                                    embeddings_doc, separation, writer))
 
 
 def _model_results(model: nn.Module, traced: Trace, usage: trace.Usage, setup: Setup, splits: DataSplits,

@@ -63,7 +63,8 @@ def draw_figures(store_dir: Path, folder: Path, inputs: dict, groups: tuple[str,
     writer = StoreWriter(folder)
     try:
         for path, png in figures(figure_arrays(store_dir), findings.model, findings.evaluation, findings.activations,
-                                 findings.embeddings, findings.separation, findings.provenance.config["seed"], groups):
+                                 findings.embeddings, findings.separation, findings.provenance.config["seed"], groups,
+                                 attribution=findings.attribution):
             writer.write_bytes(path, png)
         return writer.commit({"key": store_dir.name, "kind": FIGURES_FOLDER,
                               "inputs": {**inputs, GROUPS_DRAWN: list(groups)}})

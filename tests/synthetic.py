@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import io
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,12 @@ from analysis.figures import images
 from analysis.stats.embeddings import distance_tables
 from analysis.store.schema import (
     ActivationsDocument,
+    AttributionDocument,
+    AttributionMap,
+    Estimate,
+    FaithfulnessCurve,
+    MethodChecks,
+    RandomisationStep,
     ClassAccuracy,
     CentroidAccuracy,
     ClassSpread,
@@ -40,6 +47,7 @@ from analysis.store.schema import (
     SeparationDocument,
     Trace,
     TraceRow,
+    array_path,
     to_json,
 )
 from analysis.store.writer import StoreWriter
@@ -165,7 +173,91 @@ def _documents() -> dict:
         "activations.json": to_json(activations),
         "embeddings.json": embeddings_doc(),
         "separation.json": separation_doc(),
+        "attribution.json": attribution_doc(),
     }
+
+
+def _estimate(value, low, high) -> Estimate:
+    return Estimate(value=value, low=low, high=high)
+
+
+def _curve(method, random, difference) -> FaithfulnessCurve:
+    fractions = [0.0, 0.25, 0.5, 0.75, 1.0]
+    auc, random_auc = float(np.trapezoid(method, fractions)), float(np.trapezoid(random, fractions))
+    return FaithfulnessCurve(fractions=fractions, method=method, random=random,
+                             auc=_estimate(auc, auc - 0.05, auc + 0.05),
+                             random_auc=_estimate(random_auc, random_auc - 0.05, random_auc + 0.05),
+                             difference=_estimate(*difference))
+
+
+def _attribution_map(method, role, index, label, predicted, target, probability, image_path) -> AttributionMap:
+    return AttributionMap(method=method, role=role, index=index, label=label, predicted=predicted, target=target,
+                          probability=probability, path=f"images/attribution_{method}_{role}_{index}_{target}.png",
+                          image_path=image_path, cmap="inferno", centre_share=0.4, object_share=0.6, object_area=0.3)
+
+
+def attribution_doc() -> dict:
+    """Two methods' maps (the activation maps' image, an error's pair: its predicted class and its true one) and
+    checks: Grad-CAM at conv1 passes the randomisation, is faithful on deletion only, puts its evidence on the
+    object and in the centre, its errors' maps less on the object; Integrated Gradients fails the randomisation, is
+    faithful on insertion only, puts its evidence on the background and cannot say about the centre."""
+    maps = [m for method in ("gradcam", "integrated_gradients") for m in (
+        _attribution_map(method, "activation", 12, 2, 2, 2, 0.95, "images/input.png"),
+        _attribution_map(method, "error", 5, 0, 1, 1, 0.8, "images/misclassified_0.png"),
+        _attribution_map(method, "error", 5, 0, 1, 0, 0.15, "images/misclassified_0.png"))]
+    steps = ("fc2", "fc1", "conv1")
+    gradcam = MethodChecks(
+        method="gradcam", layer="conv1", images=6,
+        randomisation=[RandomisationStep(layer, _estimate(r, r - 0.1, r + 0.1), _estimate(s, s - 0.1, s + 0.1))
+                       for layer, r, s in zip(steps, (0.8, 0.4, 0.1), (0.7, 0.35, 0.15))],
+        deletion=_curve([0.9, 0.5, 0.3, 0.2, 0.1], [0.9, 0.75, 0.55, 0.35, 0.1], (-0.12, -0.2, -0.05)),
+        insertion=_curve([0.1, 0.4, 0.6, 0.8, 0.9], [0.1, 0.35, 0.55, 0.75, 0.9], (0.03, -0.02, 0.08)),
+        centre_share=_estimate(0.4, 0.3, 0.5), object_share=_estimate(0.55, 0.45, 0.65),
+        object_excess=_estimate(0.2, 0.1, 0.3), errors_vs_correct=_estimate(-0.15, -0.3, -0.05))
+    gradients = MethodChecks(
+        method="integrated_gradients", layer=None, images=6,
+        randomisation=[RandomisationStep(layer, _estimate(r, r - 0.1, r + 0.1), _estimate(s, s - 0.1, s + 0.1))
+                       for layer, r, s in zip(steps, (0.9, 0.8, 0.7), (0.85, 0.8, 0.75))],
+        deletion=_curve([0.9, 0.7, 0.5, 0.3, 0.1], [0.9, 0.7, 0.5, 0.3, 0.1], (0.01, -0.03, 0.05)),
+        insertion=_curve([0.1, 0.6, 0.8, 0.85, 0.9], [0.1, 0.3, 0.5, 0.7, 0.9], (0.1, 0.04, 0.16)),
+        centre_share=_estimate(0.26, 0.2, 0.3), object_share=_estimate(0.25, 0.2, 0.3),
+        object_excess=_estimate(-0.1, -0.2, -0.02), errors_vs_correct=None)
+    return to_json(AttributionDocument(library="captum 0.9.0", maps=maps, checks=[gradcam, gradients],
+                                       images_per_class=2, baseline="the mean pixel of the training split", seed=0,
+                                       steps=16))
+
+
+def attribution_paths(doc: dict | None) -> set[str]:
+    """The images attribution.json names: its maps, and each method's check charts (report/render/words.py)."""
+    from report.render.words import attribution_chart
+
+    if not doc:
+        return set()
+    return {*(m["path"] for m in doc["maps"]),
+            *(attribution_chart(c["method"], check) for c in doc["checks"]
+              for check in ("faithfulness", "randomisation"))}
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def attribution_arrays(doc: dict, channels: int = 1, size: int = 8) -> dict[str, bytes]:
+    """The arrays the figures step draws attribution.json's maps from, as a store holds them (``array_path``): each
+    image a uint8 (C, H, W) of a bright square on a dark ground, each map an (H, W) float32 in [0, 1] peaking on
+    the square."""
+    y, x = np.mgrid[0:size, 0:size]
+    square = (abs(y - size / 2 + 0.5) < size / 4) & (abs(x - size / 2 + 0.5) < size / 4)
+    image = np.repeat(np.where(square, 200, 20).astype(np.uint8)[None], channels, axis=0)
+    heat = np.exp(-((y - size / 2) ** 2 + (x - size / 2) ** 2) / size).astype(np.float32)
+    heat /= heat.max()
+    arrays = {}
+    for m in doc["maps"]:
+        arrays[array_path(m["image_path"])] = _npy(image)
+        arrays[array_path(m["path"])] = _npy(heat)
+    return arrays
 
 
 def separation_doc(silhouettes=(0.1, 0.3, 0.6), ci=((0.5, 0.7), (0.9, 1.1), (1.2, 1.4)), confusion=None,
@@ -247,15 +339,22 @@ def _png(height: int = 8, width: int = 8) -> bytes:
     return images.png_bytes(np.full((height, width, 3), 128, dtype=np.uint8))
 
 
-def write_store(stores_dir: Path, docs: dict | None = None, key: str = "synthetic") -> Path:
+def write_store(stores_dir: Path, docs: dict | None = None, key: str = "synthetic",
+                arrays: dict[str, bytes] | None = None) -> Path:
+    """A published store of ``docs`` (default: ``documents()``), each image they name a grey PNG; ``arrays``:
+    ``arrays/…`` files to store too (then the store draws its images from them, as a store since issue 31 does, and
+    its configuration records the seed the figures step reads)."""
     docs = documents() if docs is None else copy.deepcopy(docs)
     writer = StoreWriter(Path(stores_dir) / key)
+    for path, data in sorted((arrays or {}).items()):
+        writer.write_bytes(path, data)
     maps, samples = docs.get("activations.json"), docs.get("embeddings.json")  # absent: --sections left them out
     paths = {docs["model.json"]["kernel_image"]["path"], docs["model.json"]["kernel_image"]["colourbar"],
              *((maps["input"]["path"], maps["colourbar"], *(g["path"] for g in maps["grids"])) if maps else ()),
              *(s["path"] for s in (samples["samples"] if samples else [])),
              *((samples["matrix_image"],) if samples and samples.get("matrix_image") else ()),
-             *_separation_paths(docs.get("separation.json")), *_calibration_paths(docs["evaluation.json"])}
+             *_separation_paths(docs.get("separation.json")), *_calibration_paths(docs["evaluation.json"]),
+             *attribution_paths(docs.get("attribution.json"))}
     for path in sorted(paths):
         writer.write_bytes(path, _png())
     for name, doc in docs.items():
@@ -264,7 +363,8 @@ def write_store(stores_dir: Path, docs: dict | None = None, key: str = "syntheti
     return writer.commit({
         "key": key, "data_description": "synthetic digits",
         "inputs": {"checkpoint": {"file": "tiny.pt", "sha256": "ab" * 32, "bytes": 1234},
-                   "data": {"kind": "synthetic", "files": {}}, "config": {"digits": [1, 2], "per_class": 2},
+                   "data": {"kind": "synthetic", "files": {}}, "config": {"digits": [1, 2], "per_class": 2,
+                                                                  **({"seed": 0} if arrays else {})},
                    "config_sha256": "cd" * 32, "code_version": "ef" * 32},
         "producer": {"python": "3.11", "torch": "none"},
     })

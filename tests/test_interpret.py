@@ -32,6 +32,7 @@ def no_change(docs):
 
 
 M, E, A, V, S = "model.json", "evaluation.json", "activations.json", "embeddings.json", "separation.json"
+T = "attribution.json"
 
 
 def _row_copy(order):
@@ -397,6 +398,62 @@ CASES = {
                             "with 80.0% confidence"),
         "none": (edit((S,), separation_doc(misclassified=False)), "The network misclassifies none of the 30 test images."),
     },
+    # attribution.json (synthetic.attribution_doc): checks 0 is Grad-CAM at conv1, checks 1 Integrated Gradients
+    "attribution.untrained": {
+        "random-weights": (edit((M, "model", "weights"), "random (seed 0)"),
+                           "These maps describe an untrained network (random weights (seed 0)): the checks below say "
+                           "nothing about learned features."),
+        "near-chance": (edit((E,), NEAR_CHANCE), "is not distinguishable from chance (33.3%, one in 3 classes): these "
+                                                 "maps describe a network that has not learned the task"),
+    },
+    "attribution.randomisation": {
+        "passes": (no_change, "Grad-CAM at conv1: with every layer's weights re-drawn (down to conv1), the rank "
+                              "correlation of its maps with the trained network's is 0.10 (95% CI 0.00 to 0.20) on 6 "
+                              "images, entirely below 0.5"),
+        "fails": (no_change, "0.70 (95% CI 0.60 to 0.80) on 6 images, entirely above 0.5: its maps survive the "
+                             "randomisation of the weights, so they do not reflect what the network learned."),
+        "undecided": (edit((T, "checks", 1, "randomisation", -1, "rank_correlation"),
+                           {"value": 0.5, "low": 0.45, "high": 0.55}),
+                      "the interval holds 0.5, so these images cannot tell whether its maps depend on the learned "
+                      "weights."),
+    },
+    "attribution.deletion": {
+        "faithful": (no_change, "lowers the probability of the class attributed faster than a random order on these 6 "
+                                "images: the area under its curve is 0.38 against 0.54 in a random order, a difference "
+                                "of −0.12 (95% CI −0.20 to −0.05), entirely below 0."),
+        "no-better": (no_change, "Integrated Gradients, deletion: the order of its maps is no better than a random "
+                                 "order on these 6 images"),
+    },
+    "attribution.insertion": {
+        "faithful": (no_change, "Integrated Gradients, insertion: revealing the pixels its maps rank highest first"),
+        "no-better": (no_change, "Grad-CAM at conv1, insertion: the order of its maps is no better than a random order "
+                                 "on these 6 images: the area under its curve is 0.57 against 0.54 in a random order, "
+                                 "a difference of 0.03 (95% CI −0.02 to 0.08), an interval that does not lie entirely "
+                                 "above 0."),
+    },
+    "attribution.object": {
+        "object": (no_change, "20.0 points (95% CI 10.0 to 30.0) against the object's share of each image's area, "
+                              "entirely above 0: more of the evidence lies on the object than its area's share."),
+        "background": (no_change, "entirely below 0: more of the evidence lies on the background than its area's "
+                                  "share."),
+        "undecided": (edit((T, "checks", 0, "object_excess"), {"value": 0.05, "low": -0.01, "high": 0.11}),
+                      "the interval holds 0, so these images cannot say whether the evidence favours the object"),
+    },
+    "attribution.centre": {
+        "centre": (no_change, "40.0% (95% CI 30.0–50.0%) of its maps' mass lies in the central region (half the side, "
+                              "a quarter of the area), entirely above the 25% an evenly spread map puts there"),
+        "edges": (edit((T, "checks", 0, "centre_share"), {"value": 0.1, "low": 0.05, "high": 0.2}),
+                  "entirely below the 25% an evenly spread map puts there: the evidence lies towards the edges."),
+        "undecided": (no_change, "the interval holds the 25% an evenly spread map puts there"),
+    },
+    "attribution.errors": {
+        "less-on-object": (no_change, "the maps of the misclassified check images put less of their mass on the "
+                                      "object than those of the correctly classified ones, −15.0 points (95% CI −30.0 "
+                                      "to −5.0), an interval that excludes 0."),
+        "more-on-object": (edit((T, "checks", 1, "errors_vs_correct"), {"value": 0.2, "low": 0.1, "high": 0.3}),
+                           "Integrated Gradients: the maps of the misclassified check images put more of their mass "
+                           "on the object"),
+    },
 }
 
 
@@ -427,7 +484,7 @@ def test_every_rule_has_cases_for_two_branches(tmp_path):
     assert set(produced) == set(CASES)
     assert all(len(branches) >= 2 for branches in CASES.values())
     rule_modules = {f"{fn.__module__}.{fn.__name__}" for fn in RULES}
-    assert len(rule_modules) == len(RULES) == 33
+    assert len(rule_modules) == len(RULES) == 40
 
 
 def test_text_changes_with_the_numbers(tmp_path):

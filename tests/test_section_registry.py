@@ -160,7 +160,8 @@ def test_available_lacking_and_the_plan_agree_for_every_section_and_store(stores
 
 def test_the_plan_of_a_section_list_is_the_union_of_its_sections(stores_by_parts):
     assert analysis_parts(ALL) == {part.name: True for part in PARTS}
-    assert analysis_parts(parse_sections("assignment")) == {"whole_split": False, "maps": True, "samples": True}
+    assert analysis_parts(parse_sections("assignment")) == {"whole_split": False, "maps": True, "samples": True,
+                                                            "attribution": False}
     assert analysis_parts(("parameters", "shapes", "provenance")) == {part.name: False for part in PARTS}
     assert lacking(ALL, stores_by_parts[frozenset()]) is None  # every section: the report shows what is there
 
@@ -187,7 +188,8 @@ def test_a_section_in_its_own_module_registers_and_renders(monkeypatch, tmp_path
     assert registry.ids.index("samples_seen") == registry.ids.index("distances") + 1
     assert registry.parse("samples_seen") == ("samples_seen", "provenance")
     assert "samples_seen" in registry.groups["all"] and "samples_seen" not in registry.groups["assignment"]
-    assert registry.analysis_parts(("samples_seen",)) == {"whole_split": False, "maps": False, "samples": True}
+    assert registry.analysis_parts(("samples_seen",)) == {"whole_split": False, "maps": False, "samples": True,
+                                                          "attribution": False}
     assert "| `samples_seen` | Samples seen | `all` | embeddings of the sample images |" in registry.readme_table()
     # its rule runs with the others, its table is made with the others
     notes = registry.run_rules(f)

@@ -407,7 +407,8 @@ def test_a_store_without_maps_or_samples_shows_neither_section_nor_their_predict
     notes = run_rules(f)
     assert not {"activations", "embeddings", "distances"} & {n.section for n in notes}
     context = build_context(f, notes, tmp_path, "report.css")
-    assert [s.id for s in context.sections] == ["parameters", "shapes", "kernels", "accuracy", "provenance"]
+    assert [s.id for s in context.sections] == ["parameters", "shapes", "kernels", "attribution", "accuracy",
+                                                "provenance"]
     assert "activation-map input" not in render_html(context)
 
 
@@ -426,7 +427,7 @@ def test_separation_view_branches(tmp_path):
     assert [p.classes for p in v.closest_pairs] == ["zero – one"]
     assert [e.caption for e in v.closest_examples] == ["#3: the zero nearest to the one centroid",
                                                        "#14: the one nearest to the zero centroid"]
-    assert v.two_sample.heading == "2 per class (section 6)"
+    assert v.two_sample.heading == "2 per class (section 7)"
     assert [r.group for r in v.two_sample.rows] == ["intra-class one", "intra-class two", "inter-class one–two"]
     # the distances section not shown: no section to point to (this used to fail the rendering)
     assert build("separation", findings_of(tmp_path), place({"separation": 1})).two_sample.heading == "2 per class"

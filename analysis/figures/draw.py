@@ -15,11 +15,18 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from analysis.figures import images
-from analysis.figures.words import metric_heading, metric_name
+from analysis.figures.words import (
+    RANDOMISED_BELOW,
+    attribution_chart,
+    attribution_name,
+    metric_heading,
+    metric_name,
+)
 from analysis.store.schema import (
     FIGURE_GROUPS,
     MAP_CMAP,
     ActivationsDocument,
+    AttributionDocument,
     CalibrationBin,
     EmbeddingsDocument,
     EvaluationDocument,
@@ -47,7 +54,8 @@ class Arrays:
 def figures(arrays: dict[str, bytes], model: ModelDocument, evaluation: EvaluationDocument,
             activations: ActivationsDocument | None, embeddings: EmbeddingsDocument | None,
             separation: SeparationDocument | None, seed: int,
-            groups: tuple[str, ...] = FIGURE_GROUPS) -> Iterator[tuple[str, bytes]]:
+            groups: tuple[str, ...] = FIGURE_GROUPS, *,
+            attribution: AttributionDocument | None = None) -> Iterator[tuple[str, bytes]]:
     """(path, PNG bytes) of every image of ``groups`` that the documents name; ``arrays``: every ``arrays/`` file
     of the store, ``seed``: the analysis's seed (the t-SNE caption names it)."""
     array = Arrays(arrays)
@@ -55,7 +63,8 @@ def figures(arrays: dict[str, bytes], model: ModelDocument, evaluation: Evaluati
     planners = {"kernels": lambda: _kernels(model, array), "calibration": lambda: _calibration(evaluation, array),
                 "activations": lambda: _activations(activations, array),
                 "samples": lambda: _samples(embeddings, names, array),
-                "separation": lambda: _separation(separation, names, seed, array)}
+                "separation": lambda: _separation(separation, names, seed, array),
+                "attribution": lambda: _attribution(attribution, array)}
     for group in FIGURE_GROUPS:
         if group in groups:
             for path, draw in planners[group]():
@@ -179,4 +188,25 @@ def _separation(s: SeparationDocument | None, names: list[str], seed: int, array
                 means, zero = array(f.path)
                 return plots.filter_bars(means, zero, f"{f.label}: mean activation per filter")
             planned.append((f.path, bars))
+    return planned
+
+
+def _attribution(doc: AttributionDocument | None, array: Arrays) -> list[Figure]:
+    """Each map over its image, and per method its checks' charts (drawn from the document's numbers, no array)."""
+    if doc is None:
+        return []
+    from analysis.figures import attribution as charts  # matplotlib: only when there is something to draw
+
+    planned: list[Figure] = [(m.path, lambda m=m: images.png_bytes(charts.overlay(array(m.image_path), array(m.path),
+                                                                                   m.cmap)))
+                             for m in doc.maps]
+    for c in doc.checks:
+        name = attribution_name(c.method) + (f" at {c.layer}" if c.layer else "")
+        planned.append((attribution_chart(c.method, "faithfulness"), lambda c=c, name=name: charts.faithfulness(
+            c.deletion, c.insertion, f"{name}: probability of the class as pixels are removed or revealed, in the "
+                                     f"map's order and at random ({c.images} images)")))
+        if c.randomisation:
+            planned.append((attribution_chart(c.method, "randomisation"), lambda c=c, name=name: charts.randomisation(
+                c.randomisation, RANDOMISED_BELOW, f"{name}: similarity of the maps to the trained network's as "
+                                                   f"its weights are re-drawn ({c.images} images, 95% intervals)")))
     return planned

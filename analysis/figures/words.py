@@ -17,3 +17,19 @@ def metric_name(metric: str) -> str:
 
 def metric_heading(metric: str) -> str:
     return METRIC_WORDS[metric][1] if metric in METRIC_WORDS else metric
+
+
+# Attribution methods (schema.ATTRIBUTION_METHODS) as the charts' titles name them, and where a method's check charts
+# are drawn: the page says the same (report/render/words.py; tests/test_attribution_render.py checks it).
+ATTRIBUTION_NAMES = {"gradcam": "Grad-CAM", "integrated_gradients": "Integrated Gradients"}
+ATTRIBUTION_CHART = "images/attribution_{check}_{method}.png"
+ATTRIBUTION_CHECKS = ("faithfulness", "randomisation")
+RANDOMISED_BELOW = 0.5  # the line on the randomisation chart: report/render/interpret/attribution.py's threshold
+
+
+def attribution_name(method: str) -> str:
+    return ATTRIBUTION_NAMES.get(method, method)
+
+
+def attribution_chart(method: str, check: str) -> str:
+    return ATTRIBUTION_CHART.format(check=check, method=method)

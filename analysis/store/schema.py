@@ -815,6 +815,96 @@ class HistoryDocument:
     images: dict
 
 
+# --- attribution.json -------------------------------------------------------------------------------------
+# Where the network looks (analysis/attribution/): maps of the activation-map image, the sampled images and the
+# most confident errors by each method, and each method's checks (cascading randomisation, deletion and
+# insertion against a random order), computed on the stored numbers' own images.
+
+ATTRIBUTION_METHODS = ("gradcam", "integrated_gradients")  # ids; their words: report/render/words.py
+
+
+@dataclasses.dataclass(frozen=True)
+class AttributionMap:
+    """One image's map by one method for one class: ``path`` (images/attribution_....png) is drawn from
+    ``array_path(path)``, an (H, W) float32 array of the image's size scaled to [0, 1] (the positive evidence for
+    ``target``; 1: the map's maximum), overlaid on the image (``image_path``) with the colour map ``cmap``."""
+
+    method: str            # an ATTRIBUTION_METHODS id
+    role: str              # why the image is shown: "activation" (the activation maps' image), "sample", "error"
+    index: int             # its index in the test split
+    label: int
+    predicted: int
+    target: int            # the class attributed: the predicted one; for an error also the true one (two maps)
+    probability: float     # the model's probability of ``target`` for this image
+    path: str
+    image_path: str        # the image itself as the store holds it (drawn under the map)
+    cmap: str
+    centre_share: float    # share of the map's mass in the image's central region (half the side, a quarter of
+                           # the area)
+    object_share: float    # share of the map's mass on the image's foreground (pixels unlike its border)
+    object_area: float     # the foreground's share of the image's area (what object_share is judged against)
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """A statistic over the check images with its 95% interval (bootstrap percentile over images, seeded)."""
+
+    value: float
+    low: float
+    high: float
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomisationStep:
+    """Parameters re-drawn (seeded) from the output layer down to and including ``layer``; the maps of the check
+    images by the randomised network against the original ones."""
+
+    layer: str
+    rank_correlation: Estimate   # Spearman's rho of the two maps per image (scipy.stats.spearmanr), mean
+    ssim: Estimate               # structural similarity of the two maps per image (torchmetrics), mean
+
+
+@dataclasses.dataclass(frozen=True)
+class FaithfulnessCurve:
+    """Pixels removed (deletion: set to the baseline) or revealed (insertion: from the baseline) in the map's order
+    and in a random order (seeded), ``fractions`` of the pixels at a time; the mean probability of the target class
+    at each step, and the areas under the curves per image."""
+
+    fractions: list[float]
+    method: list[float]          # mean probability at each fraction, in the map's order
+    random: list[float]          # the same in a random order
+    auc: Estimate                # area under the method's curve (trapezoid over fractions), per image, mean
+    random_auc: Estimate
+    difference: Estimate         # paired: method's area − random's area per image, mean
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodChecks:
+    method: str                  # an ATTRIBUTION_METHODS id
+    layer: str | None            # the layer it reads (Grad-CAM), None for a method on the input pixels
+    images: int                  # check images (images_per_class of each class, correctly or not classified)
+    randomisation: list[RandomisationStep]  # from the output layer down; the last step randomises every layer
+    deletion: FaithfulnessCurve
+    insertion: FaithfulnessCurve
+    # Where the maps of the check images (for the predicted class) put their mass:
+    centre_share: Estimate       # in the central region (a quarter of the area)
+    object_share: Estimate       # on the foreground
+    object_excess: Estimate      # paired: object_share − object_area per image (> 0: more than the area's share)
+    errors_vs_correct: Estimate | None  # mean object_share of misclassified check images' maps − that of
+                                        # correctly classified ones (None: fewer than 2 of either)
+
+
+@dataclasses.dataclass(frozen=True)
+class AttributionDocument:
+    library: str                 # "captum 0.9.0": the library that computed the maps
+    maps: list[AttributionMap]
+    checks: list[MethodChecks]
+    images_per_class: int        # test images per class the checks ran on (fewer where a class has fewer)
+    baseline: str                # what a removed pixel becomes, in words ("the mean pixel of the training split")
+    seed: int
+    steps: int                   # integration steps of Integrated Gradients
+
+
 # --- the analysis store -----------------------------------------------------------------------------------
 
 # Each document of an analysis store and its record; separation.json only when the whole-split pass ran.
@@ -824,6 +914,7 @@ DOCUMENTS = {
     "activations.json": ActivationsDocument,
     "embeddings.json": EmbeddingsDocument,
     "separation.json": SeparationDocument,
+    "attribution.json": AttributionDocument,
 }
 REQUIRED = ("model.json", "evaluation.json")
 SAMPLED = ("activations.json", "embeddings.json")  # written when their sections are asked for (every store of
@@ -840,7 +931,7 @@ FIGURES_FOLDER = "figures"  # build/figures/<store key>/: a store's figures, bes
 # evaluation.json's calibration charts, activations.json's maps, embeddings.json's samples and distance matrices,
 # separation.json's charts and images. A report section names the groups it shows (its ``figures``), and a
 # rendering draws only the groups of the sections it shows (report/figures.py).
-FIGURE_GROUPS = ("kernels", "calibration", "activations", "samples", "separation")
+FIGURE_GROUPS = ("kernels", "calibration", "activations", "samples", "separation", "attribution")
 
 
 def array_path(image: str, part: str | None = None) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from analysis.errors import StoreError
 from analysis.store.schema import (
     ActivationsDocument,
+    AttributionDocument,
     DistanceTable,
     EmbeddingsDocument,
     EvaluationDocument,
@@ -64,6 +65,8 @@ class Findings:
     # no folder to show them from (figures not drawn, or damaged), raised only when an image is asked for.
     figures_dir: Path | None = None
     figures_problem: str | None = None
+    attribution: AttributionDocument | None = None  # None: the attribution maps were not asked for (--sections),
+                                                    # or a store written before they existed
 
     @property
     def images_dir(self) -> Path:

@@ -13,7 +13,6 @@ from analysis.store.schema import (
     FIGURES_FOLDER,
     OPTIONAL,
     REQUIRED,
-    SAMPLED,
     SCHEMA_VERSION,
     from_json,
     metric_rank,
@@ -227,7 +226,7 @@ def load_findings(store_dir: Path, verified: bool = False, checkpoint_name: str 
     manifest = checked_manifest(store_dir, verified)
     check_analysis_manifest(store_dir, manifest)
     docs = {name: json.loads((store_dir / name).read_text()) for name in REQUIRED}
-    for name in (*SAMPLED, OPTIONAL):
+    for name in (name for name in DOCUMENTS if name not in REQUIRED):  # written only for the sections asked for
         docs[name] = json.loads((store_dir / name).read_text()) if name in manifest.get("files", {}) else None
     try:
         written = manifest["schema_version"]  # shown in the provenance; the documents are migrated
@@ -269,6 +268,7 @@ def _build(store_dir: Path, manifest: dict, docs: dict, checkpoint_name: str | N
         activations=records.get("activations.json"),
         embeddings=embeddings,
         separation=records.get(OPTIONAL),
+        attribution=records.get("attribution.json"),
         figures_dir=figures[0],
         figures_problem=figures[1],
     )

@@ -33,3 +33,27 @@ WORDS = {  # metric id -> (name, heading, definition, silhouette)
 METRICS = tuple(Metric(id, *WORDS.get(id, (id, id, id, id))) for id in METRIC_IDS)
 METRIC_BY_ID = {metric.id: metric for metric in METRICS}
 METRIC_NAMES = {metric.id: metric.name for metric in METRICS}
+
+
+# --- attribution methods (attribution.json: schema.ATTRIBUTION_METHODS) -----------------------------------------
+# The figures name them the same way (analysis/figures/words.py); tests/test_attribution_render.py checks it.
+ATTRIBUTION_NAMES = {"gradcam": "Grad-CAM", "integrated_gradients": "Integrated Gradients"}
+# Where the figures step draws a method's check charts ("faithfulness": deletion and insertion curves;
+# "randomisation": the cascade's steps) from attribution.json's numbers: the same pattern as analysis/figures/words.py.
+ATTRIBUTION_CHART = "images/attribution_{check}_{method}.png"
+
+
+def attribution_name(method: str) -> str:
+    """"Grad-CAM", "Integrated Gradients"; a method without words here is named by its id."""
+    return ATTRIBUTION_NAMES.get(method, method)
+
+
+def attribution_description(method: str, layer: str | None, steps: int, baseline: str) -> str:
+    """The method as a heading names it: "Grad-CAM at conv2", "Integrated Gradients (16 steps, baseline: …)"."""
+    if method == "integrated_gradients":
+        return f"{attribution_name(method)} ({steps} steps, baseline: {baseline})"
+    return f"{attribution_name(method)} at {layer}" if layer else attribution_name(method)
+
+
+def attribution_chart(method: str, check: str) -> str:
+    return ATTRIBUTION_CHART.format(check=check, method=method)

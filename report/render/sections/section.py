@@ -41,6 +41,7 @@ PARTS = (
          brings=("samples",)),
     Part("maps", "activations.json", "activations", "activations", "activation maps of one test image"),
     Part("samples", "embeddings.json", "embeddings", "embeddings", "embeddings of the sample images"),
+    Part("attribution", "attribution.json", "attribution", "attribution maps", "attribution maps and their checks"),
 )
 PART_BY_NAME = {part.name: part for part in PARTS}
 

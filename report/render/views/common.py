@@ -44,7 +44,8 @@ def url(place: Place, path: str) -> str:
 # What each colour map the figures use looks like, for readers (never the map's name).
 COLOUR_WORDS = {"RdBu_r": "blue negative, white zero, red positive",
                 "viridis": "dark purple low, through green, to yellow high",
-                "gray": "black low, white high"}
+                "gray": "black low, white high",
+                "inferno": "black low, through purple and orange, to pale yellow high"}
 
 
 def colour_words(cmap: str) -> str:

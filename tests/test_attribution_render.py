@@ -1,0 +1,314 @@
+"""Issue 33, the render half: "Where the network looks" (the attribution section) from attribution.json only.
+
+Its rules on hand-made records (every branch, and the edges of each threshold), its view against its template
+(an error's two maps side by side, class names escaped), the figures step's drawing of its group, and the section
+left out, with its rules and tables, when the store has no attribution.json (an older store, or --sections without
+it)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from synthetic import attribution_arrays, documents, evaluation_doc, write_store
+
+from analysis.figures import attribution as overlays
+from analysis.figures import draw, images
+from analysis.figures import words as figure_words
+from analysis.store.schema import ATTRIBUTION_METHODS, AttributionDocument, Estimate, EvaluationDocument, from_json
+from report.figures import ensure_figures
+from report.render import words
+from report.render.context import build_context
+from report.render.documents import environment, render_html
+from report.render.interpret import attribution as rules
+from report.render.load import load_findings
+from report.render.sections import ALL, SECTION_VIEWS, analysis_parts, figure_groups, report_tables, run_rules
+from report.render.views import Place
+
+FIXTURES = Path(__file__).parent / "fixtures" / "stores"
+T = "attribution.json"
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory):
+    """The synthetic store's findings (attribution.json: synthetic.attribution_doc)."""
+    return load_findings(write_store(tmp_path_factory.mktemp("attribution") / "stores"))
+
+
+def with_checks(f, method: int = 0, **changes):
+    """The findings with one method's checks changed (hand-made records, no store written)."""
+    doc = f.attribution
+    checks = list(doc.checks)
+    checks[method] = dataclasses.replace(checks[method], **changes)
+    return dataclasses.replace(f, attribution=dataclasses.replace(doc, checks=checks))
+
+
+def e(value, low, high) -> Estimate:
+    return Estimate(value=value, low=low, high=high)
+
+
+def branches(notes, method: str = "gradcam") -> list[str]:
+    return [n.branch for n in notes if n.evidence["method"] == method]
+
+
+# -- the rules ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rho, branch", [
+    (e(0.1, 0.0, 0.2), "passes"),
+    (e(0.45, 0.4, 0.499), "passes"),
+    (e(0.45, 0.4, 0.5), "undecided"),      # an interval touching the threshold decides nothing
+    (e(0.5, 0.3, 0.7), "undecided"),
+    (e(0.55, 0.5, 0.6), "undecided"),
+    (e(0.7, 0.501, 0.9), "fails"),
+])
+def test_randomisation_judges_the_last_step_against_one_half(findings, rho, branch):
+    last = dataclasses.replace(findings.attribution.checks[0].randomisation[-1], rank_correlation=rho)
+    earlier = findings.attribution.checks[0].randomisation[:-1]
+    notes = rules.randomisation(with_checks(findings, randomisation=[*earlier, last]))
+    assert branches(notes) == [branch]
+    note = next(n for n in notes if n.evidence["method"] == "gradcam")
+    assert note.evidence["rank_correlation"] == [rho.value, rho.low, rho.high] and note.evidence["threshold"] == 0.5
+    assert "0.5" in note.text and note.evidence["layer"] == "conv1"
+    if branch == "fails":
+        assert "its maps survive the randomisation of the weights, so they do not reflect what the network learned" \
+            in note.text
+
+
+def test_only_the_last_step_decides_randomisation(findings):
+    """An earlier step far above 0.5 does not fail a method whose fully randomised maps have changed."""
+    steps = findings.attribution.checks[0].randomisation
+    high = [dataclasses.replace(s, rank_correlation=e(0.95, 0.9, 1.0)) for s in steps[:-1]]
+    assert branches(rules.randomisation(with_checks(findings, randomisation=[*high, steps[-1]]))) == ["passes"]
+    assert branches(rules.randomisation(with_checks(findings, randomisation=[]))) == []
+
+
+@pytest.mark.parametrize("check, difference, branch", [
+    ("deletion", e(-0.1, -0.2, -0.01), "faithful"),
+    ("deletion", e(-0.1, -0.2, 0.0), "no-better"),
+    ("deletion", e(0.1, 0.05, 0.2), "no-better"),     # slower than random: no better either
+    ("insertion", e(0.1, 0.01, 0.2), "faithful"),
+    ("insertion", e(0.1, 0.0, 0.2), "no-better"),
+    ("insertion", e(-0.1, -0.2, -0.05), "no-better"),
+])
+def test_deletion_and_insertion_against_a_random_order(findings, check, difference, branch):
+    curve = dataclasses.replace(getattr(findings.attribution.checks[0], check), difference=difference)
+    notes = getattr(rules, check)(with_checks(findings, **{check: curve}))
+    (note,) = [n for n in notes if n.evidence["method"] == "gradcam"]
+    assert (note.rule, note.branch) == (f"attribution.{check}", branch)
+    assert note.evidence["difference"] == [difference.value, difference.low, difference.high]
+    assert " 0." in note.text and "6 images" in note.text
+    if branch == "no-better":
+        assert "no better than a random order on these 6 images" in note.text
+
+
+@pytest.mark.parametrize("excess, branch, words_", [
+    (e(0.2, 0.1, 0.3), "object", "more of the evidence lies on the object than its area's share"),
+    (e(-0.2, -0.3, -0.1), "background", "more of the evidence lies on the background than its area's share"),
+    (e(0.05, 0.0, 0.1), "undecided", "cannot say"),
+])
+def test_where_the_evidence_lies_against_the_object_s_area(findings, excess, branch, words_):
+    (note,) = [n for n in rules.on_object(with_checks(findings, object_excess=excess))
+               if n.evidence["method"] == "gradcam"]
+    assert note.branch == branch and words_ in note.text
+    assert note.evidence["object_excess"] == [excess.value, excess.low, excess.high]
+
+
+@pytest.mark.parametrize("share, branch", [
+    (e(0.4, 0.3, 0.5), "centre"), (e(0.1, 0.05, 0.2), "edges"), (e(0.25, 0.2, 0.3), "undecided"),
+    (e(0.3, 0.25, 0.35), "undecided"),
+])
+def test_centre_share_against_a_quarter(findings, share, branch):
+    (note,) = [n for n in rules.centre(with_checks(findings, centre_share=share)) if n.evidence["method"] == "gradcam"]
+    assert note.branch == branch and "25%" in note.text and note.evidence["threshold"] == 0.25
+
+
+@pytest.mark.parametrize("difference, branch", [
+    (None, None), (e(0.0, -0.1, 0.1), None), (e(0.2, 0.1, 0.3), "more-on-object"),
+    (e(-0.2, -0.3, -0.1), "less-on-object"),
+])
+def test_errors_against_correct_only_when_stored_and_decided(findings, difference, branch):
+    notes = [n for n in rules.errors(with_checks(findings, errors_vs_correct=difference))
+             if n.evidence["method"] == "gradcam"]
+    assert [n.branch for n in notes] == ([branch] if branch else [])
+
+
+def test_an_untrained_network_is_said_first(tmp_path, findings):
+    assert rules.untrained(findings) is None  # the synthetic network learned its task
+    random = dataclasses.replace(findings, model=dataclasses.replace(
+        findings.model, model=dataclasses.replace(findings.model.model, weights="random (seed 3)")))
+    note = rules.untrained(random)
+    assert note.branch == "random-weights" and note.text.startswith("These maps describe an untrained network")
+    assert "say nothing about learned features" in note.text and note.evidence["weights"] == "random (seed 3)"
+    docs = documents()
+    docs["evaluation.json"] = evaluation_doc(predicted=[0, 1, 2] * 10)
+    at_chance = load_findings(write_store(tmp_path / "stores", docs))
+    notes = [n for n in run_rules(at_chance) if n.section == "attribution"]
+    assert notes[0].rule == "attribution.untrained" and notes[0].branch == "near-chance"
+    assert notes[0].evidence["chance"] == pytest.approx(1 / 3) and len(notes[0].evidence["balanced_accuracy"]) == 3
+
+
+def test_every_note_states_its_threshold_and_carries_its_numbers(findings):
+    notes = [n for n in run_rules(findings) if n.section == "attribution"]
+    assert {n.rule for n in notes} == {f"attribution.{r}" for r in (
+        "randomisation", "deletion", "insertion", "object", "centre", "errors")}
+    for note in notes:
+        threshold = note.evidence.get("threshold")
+        if threshold is not None:
+            assert (f"{threshold:g}" if threshold != 0.25 else "25%") in note.text, note.text
+        assert note.evidence["images"] == 6
+
+
+# -- the view and its template -----------------------------------------------------------------------------------
+
+def render_section(f) -> str:
+    view = SECTION_VIEWS["attribution"][1](f, Place("stores/synthetic", {id: n for n, id in enumerate(ALL, 1)}))
+    return environment().get_template("_attribution.html.j2").render(view=view)
+
+
+def test_the_view_shows_each_method_s_maps_checks_and_charts(findings):
+    view = SECTION_VIEWS["attribution"][1](findings, Place("stores/synthetic", {}))
+    assert [m.name for m in view.methods] == [
+        "Grad-CAM at conv1", "Integrated Gradients (16 steps, baseline: the mean pixel of the training split)"]
+    assert "captum 0.9.0" in view.intro
+    gradcam = view.methods[0]
+    assert [p.error for p in gradcam.panels] == [False, True]
+    pair = gradcam.panels[1].figures
+    assert ["the predicted class" in f.caption for f in pair] == [True, False]
+    assert pair[1].caption == ("A confident error, test image #5: true zero, predicted one. Map for zero, the true "
+                               "class, probability 15.0%.")
+    assert "from 0 to its own maximum (black low, through purple and orange, to pale yellow high)" in \
+        view.methods[0].colour
+    assert pair[0].src == "stores/synthetic/images/attribution_gradcam_error_5_1.png"
+    # 3 randomisation steps × 2, 3 rows for each of deletion and insertion, centre, object, excess, errors
+    assert len(gradcam.checks) == 6 + 6 + 3 + 1 and len(view.methods[1].checks) == 6 + 6 + 3
+    last = gradcam.checks[4]
+    assert (last.value, last.interval, last.against) == ("0.10", "0.00 to 0.20", "0.5: passes below it")
+    assert [c.src for c in gradcam.charts] == ["stores/synthetic/images/attribution_faithfulness_gradcam.png",
+                                               "stores/synthetic/images/attribution_randomisation_gradcam.png"]
+    html = render_section(findings)
+    assert html.count('data-table="attribution_checks"') == 2 and 'href="tables/attribution_maps.csv"' in html
+    pair_html = re.search(r'<div class="attribution-pair">(.*?)</div>', html, re.S).group(1)
+    assert pair_html.index("error_5_1.png") < pair_html.index("error_5_0.png")
+
+
+def test_class_names_in_captions_are_escaped(tmp_path):
+    docs = documents()
+    docs["evaluation.json"]["class_names"] = ["<b>zero</b>", "one & only", '"two"']
+    html = render_section(load_findings(write_store(tmp_path / "stores", docs)))
+    assert "<b>zero</b>" not in html and "&lt;b&gt;zero&lt;/b&gt;" in html
+    assert "one &amp; only" in html and "&#34;two&#34;" in html
+
+
+def test_a_method_with_maps_and_no_checks_shows_its_maps(findings):
+    doc = findings.attribution
+    f = dataclasses.replace(findings, attribution=dataclasses.replace(doc, checks=doc.checks[:1]))
+    view = SECTION_VIEWS["attribution"][1](f, Place("stores/synthetic", {}))
+    gradients = view.methods[1]
+    assert gradients.name.startswith("Integrated Gradients (16 steps")
+    assert (len(gradients.panels), gradients.checks, gradients.charts) == (2, [], [])
+    assert 'data-table="attribution_checks"' in render_section(f)
+
+
+def test_the_tables_hold_a_row_per_map_and_per_method_and_check(findings):
+    made = {t.id: t for t in report_tables(findings, ("attribution",))}
+    maps, checks = made["attribution_maps"], made["attribution_checks"]
+    assert len(maps.rows) == len(findings.attribution.maps) == 6
+    assert maps.rows[1][:10] == ("gradcam", "error", 5, 0, "zero", 1, "one", 1, "one", 0.8)
+    assert [r[3] for r in checks.rows if r[0] == "gradcam"] == [
+        *["randomisation_rank_correlation", "randomisation_ssim"] * 3, "deletion_auc", "deletion_random_auc",
+        "deletion_difference", "insertion_auc", "insertion_random_auc", "insertion_difference", "centre_share",
+        "object_share", "object_excess", "errors_vs_correct"]
+    row = next(r for r in checks.rows if r[3] == "deletion_difference")
+    assert row[5:] == (-0.12, -0.2, -0.05)
+
+
+# -- the section left out ----------------------------------------------------------------------------------------
+
+def test_without_attribution_json_the_section_its_rules_and_tables_are_left_out(tmp_path):
+    docs = documents()
+    del docs[T]
+    f = load_findings(write_store(tmp_path / "stores", docs))
+    assert f.attribution is None
+    notes = run_rules(f)
+    assert not [n for n in notes if n.section == "attribution" or n.rule.startswith("attribution.")]
+    context = build_context(f, notes, tmp_path, "report.css")
+    assert "attribution" not in [s.id for s in context.sections]
+    assert not {"attribution_maps", "attribution_checks"} & {t.id for t in report_tables(f, ALL)}
+    assert "Where the network looks" not in render_html(context)
+    # --sections: asked only when shown, and then its figures group is drawn
+    assert analysis_parts(("attribution",))["attribution"] and not analysis_parts(("activations",))["attribution"]
+    assert figure_groups(("attribution",)) == ("attribution",)
+
+
+@pytest.mark.parametrize("schema", ["schema-1", "schema-2", "schema-3"])
+def test_stores_of_older_schemas_load_without_attribution(schema):
+    f = load_findings(FIXTURES / schema)
+    assert f.attribution is None
+    assert not [n for n in run_rules(f) if n.section == "attribution"]
+
+
+# -- the drawing -------------------------------------------------------------------------------------------------
+
+def _png(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_attribution_group_draws_each_map_over_its_image_and_the_charts(channels):
+    docs = documents()
+    record = from_json(AttributionDocument, docs[T])
+    arrays = attribution_arrays(docs[T], channels=channels)
+    drawn = dict(draw.figures(arrays, None, from_json(EvaluationDocument, docs["evaluation.json"]), None, None,
+                              None, 0, ("attribution",), attribution=record))
+    charts = {words.attribution_chart(c.method, check) for c in record.checks
+              for check in ("faithfulness", "randomisation")}
+    assert set(drawn) == {m.path for m in record.maps} | charts
+    first = record.maps[0]
+    overlay = _png(drawn[first.path])
+    image = np.load(io.BytesIO(arrays[f"arrays/{Path(first.image_path).stem}.npy"]))
+    bare = images.picture(overlays.grey(image), overlays.OVERLAY_PX)
+    height, width = bare.shape[:2]
+    assert overlay.shape[1] == width and overlay.shape[0] > height  # the image, and its colour scale under it
+    changed = np.abs(overlay[:height].astype(int) - bare.astype(int)).sum(axis=2) > 30
+    assert changed.mean() > 0.2  # the map is visibly there, most on the map's peak (the image's centre)
+    assert changed[height // 2, width // 2]
+    for chart in charts:
+        shape = _png(drawn[chart]).shape
+        assert shape[1] >= 600 and shape[0] >= 300, chart
+
+
+def test_a_store_s_attribution_figures_are_drawn_by_the_figures_step(tmp_path):
+    docs = documents()
+    store = write_store(tmp_path / "stores", docs, arrays=attribution_arrays(docs[T]))
+    folder = ensure_figures(store, ("attribution",))
+    record = from_json(AttributionDocument, docs[T])
+    for path in [m.path for m in record.maps] + [words.attribution_chart("gradcam", "randomisation")]:
+        assert (folder / path).is_file() and (folder / path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_figures_and_the_page_name_methods_and_charts_alike():
+    assert figure_words.ATTRIBUTION_NAMES == words.ATTRIBUTION_NAMES
+    assert set(words.ATTRIBUTION_NAMES) == set(ATTRIBUTION_METHODS)
+    assert figure_words.ATTRIBUTION_CHART == words.ATTRIBUTION_CHART
+    assert figure_words.RANDOMISED_BELOW == rules.RANDOMISED_BELOW
+
+
+
+@pytest.mark.parametrize("damage", [
+    lambda doc: doc["checks"][0].pop("deletion"),
+    lambda doc: doc["maps"][0].pop("target"),
+    lambda doc: doc.update(checks=[{"method": "gradcam"}]),
+])
+def test_an_attribution_document_of_another_shape_is_a_store_error(tmp_path, damage):
+    """Hashed and listed, but not of the declared shape (another writer's): one line naming the fix, no traceback."""
+    from analysis.errors import StoreError
+
+    docs = documents()
+    damage(docs[T])
+    with pytest.raises(StoreError, match="lacks an expected field .*: rebuild with `make report`"):
+        load_findings(write_store(tmp_path / "stores", docs))
