@@ -152,6 +152,24 @@ def test_an_untrained_network_is_said_first(tmp_path, findings):
     assert notes[0].evidence["chance"] == pytest.approx(1 / 3) and len(notes[0].evidence["balanced_accuracy"]) == 3
 
 
+def test_with_random_weights_the_randomisation_check_speaks_of_no_learned_weights(findings):
+    """Its sentences compare with "the trained network" and "the learned weights": words an untrained network makes
+    false, so the rule is silent then (its numbers stay in the checks table)."""
+    assert branches(rules.randomisation(findings))
+    random = dataclasses.replace(findings, model=dataclasses.replace(
+        findings.model, model=dataclasses.replace(findings.model.model, weights="random (seed 3)")))
+    assert rules.randomisation(random) == [] and rules.deletion(random)
+
+
+def test_grad_cam_absent_is_said_in_the_introduction(findings):
+    doc = findings.attribution
+    only_ig = dataclasses.replace(findings, attribution=dataclasses.replace(
+        doc, checks=[c for c in doc.checks if c.method != "gradcam"], maps=[m for m in doc.maps if m.method != "gradcam"]))
+    place = Place("stores/synthetic", {})
+    assert "Grad-CAM is not shown" in SECTION_VIEWS["attribution"][1](only_ig, place).intro
+    assert "Grad-CAM is not shown" not in SECTION_VIEWS["attribution"][1](findings, place).intro
+
+
 def test_every_note_states_its_threshold_and_carries_its_numbers(findings):
     notes = [n for n in run_rules(findings) if n.section == "attribution"]
     assert {n.rule for n in notes} == {f"attribution.{r}" for r in (

@@ -290,3 +290,14 @@ def test_a_models_interpolation_and_crop_are_torchvisions_evaluation_transform(s
     assert (int(again), again.interpolation, again.crop_pct) == (224, "bicubic", 0.95)
     # a plain side: the square bilinear resize image files always had
     assert np.array_equal(np.asarray(resized_image(image, 16)), np.asarray(image.resize((16, 16), Image.BILINEAR)))
+
+
+def test_a_long_setting_such_as_a_huggingface_configuration_is_shortened_on_the_page():
+    from report.render.views.network import SETTING_SHOWN, settings_rows
+
+    config = {"model_kwargs": json.dumps({"config": {"id2label": {str(i): f"class {i}" for i in range(1000)}}}),
+              "seed": 0}
+    rows = {row.name: row.value for row in settings_rows(config)}
+    assert rows["seed"] == "0"
+    assert len(rows["model_kwargs"]) < SETTING_SHOWN + 100 and rows["model_kwargs"].startswith(config["model_kwargs"][:50])
+    assert f"{len(config['model_kwargs']):,} characters in all" in rows["model_kwargs"]

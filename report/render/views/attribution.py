@@ -158,5 +158,8 @@ def attribution_view(f: Findings, place: Place) -> AttributionView:
         intro=(f"Attribution maps show which pixels of an image a class's output rests on, computed with "
                f"{doc.library} (seed {doc.seed}); a removed pixel becomes {doc.baseline}. The checks ask whether the "
                "maps change when the weights are re-drawn, and whether removing or revealing pixels in the map's "
-               "order moves the probability faster than a random order."),
+               "order moves the probability faster than a random order." + (
+                   "" if "gradcam" in methods else
+                   " Grad-CAM is not shown: it reads a layer whose output is still a map of at least 2×2 after the "
+                   "last convolution, and this model has none (a transformer's tokens, or maps pooled to 1×1).")),
         methods=[_method(f, place, doc, method) for method in methods])

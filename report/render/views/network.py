@@ -322,9 +322,18 @@ def _setting(value) -> str:
     return str(value)
 
 
+SETTING_SHOWN = 400  # characters of a setting's value on the page (a Hugging Face configuration runs to pages)
+
+
+def _shortened(text: str) -> str:
+    if len(text) <= SETTING_SHOWN:
+        return text
+    return f"{text[:SETTING_SHOWN]}… ({fmt.integer(len(text))} characters in all: the store's manifest holds them)"
+
+
 def settings_rows(config: dict) -> list[SettingRow]:
     """The options that are set (None and empty values are defaults resolved later, so they are left out)."""
-    return [SettingRow(name, _setting(value)) for name, value in config.items()
+    return [SettingRow(name, _shortened(_setting(value))) for name, value in config.items()
             if value is not None and value != [] and value != {} and value != ()]
 
 
