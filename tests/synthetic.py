@@ -21,7 +21,7 @@ from analysis.store.schema import (
     ActivationsDocument,
     AttributionDocument,
     AttributionMap,
-    Estimate,
+    Interval,
     FaithfulnessCurve,
     MethodChecks,
     RandomisationStep,
@@ -177,8 +177,8 @@ def _documents() -> dict:
     }
 
 
-def _estimate(value, low, high) -> Estimate:
-    return Estimate(value=value, low=low, high=high)
+def _estimate(value, low, high) -> Interval:
+    return Interval(value=value, low=low, high=high)
 
 
 def _curve(method, random, difference) -> FaithfulnessCurve:

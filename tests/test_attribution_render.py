@@ -20,7 +20,7 @@ from synthetic import attribution_arrays, documents, evaluation_doc, write_store
 from analysis.figures import attribution as overlays
 from analysis.figures import draw, images
 from analysis.figures import words as figure_words
-from analysis.store.schema import ATTRIBUTION_METHODS, AttributionDocument, Estimate, EvaluationDocument, from_json
+from analysis.store.schema import ATTRIBUTION_METHODS, AttributionDocument, EvaluationDocument, Interval, from_json
 from report.figures import ensure_figures
 from report.render import words
 from report.render.context import build_context
@@ -48,8 +48,8 @@ def with_checks(f, method: int = 0, **changes):
     return dataclasses.replace(f, attribution=dataclasses.replace(doc, checks=checks))
 
 
-def e(value, low, high) -> Estimate:
-    return Estimate(value=value, low=low, high=high)
+def e(value, low, high) -> Interval:
+    return Interval(value=value, low=low, high=high)
 
 
 def branches(notes, method: str = "gradcam") -> list[str]:

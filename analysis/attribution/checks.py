@@ -21,7 +21,7 @@ from scipy import stats
 from torch import nn
 
 from analysis.capture.trace import Usage
-from analysis.store.schema import Estimate, Trace
+from analysis.store.schema import Interval, Trace
 
 RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -35,19 +35,19 @@ SSIM_MIN_SIDE = 6                   # the window pads 5 pixels by reflection, wh
 
 # --- estimates --------------------------------------------------------------------------------------------
 
-def estimate(values, seed: int) -> Estimate:
+def estimate(values, seed: int) -> Interval:
     """The mean of ``values`` (one per image) with its bootstrap percentile interval; an interval of no width
     where there is nothing to resample (one image, or all equal)."""
     values = np.asarray(values, dtype=np.float64)
     mean = float(values.mean()) if len(values) else 0.0
     if len(values) < 2 or np.all(values == values[0]):
-        return Estimate(mean, mean, mean)
+        return Interval(mean, mean, mean)
     result = stats.bootstrap((values,), np.mean, n_resamples=RESAMPLES, confidence_level=CONFIDENCE,
                              method="percentile", random_state=np.random.default_rng(seed))
     return _with_interval(mean, result.confidence_interval)
 
 
-def difference(first, second, seed: int) -> Estimate | None:
+def difference(first, second, seed: int) -> Interval | None:
     """mean(first) − mean(second) of two independent groups, each resampled on its own; None when either has
     fewer than two values."""
     first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
@@ -55,18 +55,18 @@ def difference(first, second, seed: int) -> Estimate | None:
         return None
     value = float(first.mean() - second.mean())
     if np.all(first == first[0]) and np.all(second == second[0]):
-        return Estimate(value, value, value)
+        return Interval(value, value, value)
     result = stats.bootstrap((first, second), lambda a, b, axis=-1: a.mean(axis) - b.mean(axis),
                              n_resamples=RESAMPLES, confidence_level=CONFIDENCE, method="percentile",
                              paired=False, vectorized=True, random_state=np.random.default_rng(seed))
     return _with_interval(value, result.confidence_interval)
 
 
-def _with_interval(value: float, interval) -> Estimate:
+def _with_interval(value: float, interval) -> Interval:
     low, high = float(interval.low), float(interval.high)
     if not (math.isfinite(low) and math.isfinite(high)):  # a degenerate resampling: no interval to give
         low = high = value
-    return Estimate(value, min(low, value), max(high, value))
+    return Interval(value, min(low, value), max(high, value))
 
 
 # --- cascading randomisation ------------------------------------------------------------------------------

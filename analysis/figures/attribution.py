@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from analysis.figures import images
 from analysis.figures.plots import LABEL_PT, LEGEND_PT, TICK_PT, _categories, _every, _new, _png, _plain, _title
-from analysis.store.schema import Estimate, FaithfulnessCurve, RandomisationStep
+from analysis.store.schema import FaithfulnessCurve, Interval, RandomisationStep
 
 OVERLAY_PX = 112      # the image is scaled up by an integer factor to about this size
 OPACITY = 0.75        # a map pixel at the map's maximum covers the image this much; at 0 not at all
@@ -73,7 +73,7 @@ def _scale(cmap: str, width: int) -> np.ndarray:
 
 # --- the checks' charts ---------------------------------------------------------------------------------------
 
-def _interval(e: Estimate) -> str:
+def _interval(e: Interval) -> str:
     return f"{e.value:.2f} (95% CI {e.low:.2f} to {e.high:.2f})".replace("-", "−")
 
 

@@ -846,22 +846,13 @@ class AttributionMap:
 
 
 @dataclasses.dataclass(frozen=True)
-class Estimate:
-    """A statistic over the check images with its 95% interval (bootstrap percentile over images, seeded)."""
-
-    value: float
-    low: float
-    high: float
-
-
-@dataclasses.dataclass(frozen=True)
 class RandomisationStep:
     """Parameters re-drawn (seeded) from the output layer down to and including ``layer``; the maps of the check
     images by the randomised network against the original ones."""
 
     layer: str
-    rank_correlation: Estimate   # Spearman's rho of the two maps per image (scipy.stats.spearmanr), mean
-    ssim: Estimate               # structural similarity of the two maps per image (torchmetrics), mean
+    rank_correlation: Interval   # Spearman's rho of the two maps per image (scipy.stats.spearmanr), mean
+    ssim: Interval               # structural similarity of the two maps per image (torchmetrics), mean
 
 
 @dataclasses.dataclass(frozen=True)
@@ -873,9 +864,9 @@ class FaithfulnessCurve:
     fractions: list[float]
     method: list[float]          # mean probability at each fraction, in the map's order
     random: list[float]          # the same in a random order
-    auc: Estimate                # area under the method's curve (trapezoid over fractions), per image, mean
-    random_auc: Estimate
-    difference: Estimate         # paired: method's area − random's area per image, mean
+    auc: Interval                # area under the method's curve (trapezoid over fractions), per image, mean
+    random_auc: Interval
+    difference: Interval         # paired: method's area − random's area per image, mean
 
 
 @dataclasses.dataclass(frozen=True)
@@ -887,10 +878,10 @@ class MethodChecks:
     deletion: FaithfulnessCurve
     insertion: FaithfulnessCurve
     # Where the maps of the check images (for the predicted class) put their mass:
-    centre_share: Estimate       # in the central region (a quarter of the area)
-    object_share: Estimate       # on the foreground
-    object_excess: Estimate      # paired: object_share − object_area per image (> 0: more than the area's share)
-    errors_vs_correct: Estimate | None  # mean object_share of misclassified check images' maps − that of
+    centre_share: Interval       # in the central region (a quarter of the area)
+    object_share: Interval       # on the foreground
+    object_excess: Interval      # paired: object_share − object_area per image (> 0: more than the area's share)
+    errors_vs_correct: Interval | None  # mean object_share of misclassified check images' maps − that of
                                         # correctly classified ones (None: fewer than 2 of either)
 
 

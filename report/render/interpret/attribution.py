@@ -17,7 +17,7 @@ the maps describe an untrained network (regime.py decides which)."""
 
 from __future__ import annotations
 
-from analysis.store.schema import Estimate, FaithfulnessCurve, MethodChecks
+from analysis.store.schema import FaithfulnessCurve, Interval, MethodChecks
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret.notes import Note
@@ -34,28 +34,28 @@ def signed(x: float, decimals: int = 2) -> str:
     return (f"{x:.{decimals}f}" if round(x, decimals) else f"{0.0:.{decimals}f}").replace("-", "−")
 
 
-def interval(e: Estimate, decimals: int = 2) -> str:
+def interval(e: Interval, decimals: int = 2) -> str:
     """"0.05 to 0.19"."""
     return f"{signed(e.low, decimals)} to {signed(e.high, decimals)}"
 
 
-def estimate(e: Estimate, decimals: int = 2) -> str:
+def estimate(e: Interval, decimals: int = 2) -> str:
     """"0.12 (95% CI 0.05 to 0.19)"."""
     return f"{signed(e.value, decimals)} (95% CI {interval(e, decimals)})"
 
 
-def share(e: Estimate) -> str:
+def share(e: Interval) -> str:
     """A share with its interval: "41.0% (95% CI 30.0–50.0%)"."""
     return fmt.percent_ci(e.value, e.low, e.high)
 
 
-def points(e: Estimate) -> str:
+def points(e: Interval) -> str:
     """A difference of shares in percentage points with its interval: "20.0 points (95% CI 10.0 to 30.0)"."""
     value = round(e.value * 100, 1) + 0.0
     return f"{value:.1f} points (95% CI {fmt.points_range(e.low, e.high)})".replace("-", "−")
 
 
-def side(e: Estimate, value: float) -> str:
+def side(e: Interval, value: float) -> str:
     """"above" or "below" when the interval lies entirely on one side of ``value``, else "both"."""
     if e.low > value:
         return "above"
@@ -64,7 +64,7 @@ def side(e: Estimate, value: float) -> str:
     return "both"
 
 
-def _numbers(e: Estimate) -> list[float]:
+def _numbers(e: Interval) -> list[float]:
     return [e.value, e.low, e.high]
 
 

@@ -27,7 +27,7 @@ def maps_table(f: Findings) -> Table | None:
 
 
 def _estimates(c) -> list[tuple[str, str | None, object]]:
-    """(check, the layer re-drawn down to (randomisation only), its Estimate) for every check of one method."""
+    """(check, the layer re-drawn down to (randomisation only), its Interval) for every check of one method."""
     rows = []
     for step in c.randomisation:
         rows += [("randomisation_rank_correlation", step.layer, step.rank_correlation),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from analysis.store.schema import AttributionDocument, AttributionMap, Estimate, MethodChecks
+from analysis.store.schema import AttributionDocument, AttributionMap, Interval, MethodChecks
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret.attribution import CENTRE_AREA, RANDOMISED_BELOW, interval, signed
@@ -89,13 +89,13 @@ def _panels(f: Findings, place: Place, maps: list[AttributionMap]) -> list[MapPa
     return panels
 
 
-def _row(check: str, e: Estimate, against: str = "", percent: bool = False) -> CheckRow:
+def _row(check: str, e: Interval, against: str = "", percent: bool = False) -> CheckRow:
     if percent:
         return CheckRow(check, fmt.percent(e.value), fmt.percent_range(e.low, e.high), against)
     return CheckRow(check, signed(e.value), interval(e), against)
 
 
-def _points(check: str, e: Estimate, against: str) -> CheckRow:
+def _points(check: str, e: Interval, against: str) -> CheckRow:
     """A difference of shares, in percentage points."""
     return CheckRow(check, f"{signed(e.value * 100, 1)} points", fmt.points_range(e.low, e.high), against)
 
