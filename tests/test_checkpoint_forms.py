@@ -20,6 +20,7 @@ from analysis.errors import InputError
 from analysis.models.assignment import AssignmentCNN
 from analysis.models.checkpoint import check_fits, load_into, read_checkpoint
 from analysis.store.schema import ModelInfo, from_json, to_json
+from test_hostile_checkpoint import VersionedNet  # records the version it loads with
 
 
 @pytest.fixture
@@ -79,21 +80,6 @@ def test_the_shorter_common_prefix_is_taken_when_the_model_itself_has_one_child(
     fresh = nn.Sequential(nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 2)))
     assert load_into(fresh, read_checkpoint(path)[0], path) == "model."
     assert torch.equal(fresh[0][1].bias, model[0][1].bias)
-
-
-class VersionedNet(nn.Module):
-    """Records the version its state_dict's _metadata gives it when loading."""
-
-    _version = 3
-
-    def __init__(self):
-        super().__init__()
-        self.weight = nn.Parameter(torch.zeros(2))
-        self.seen = "not loaded"
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args):
-        self.seen = local_metadata.get("version")
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
 
 
 class Holder(nn.Module):
