@@ -51,10 +51,10 @@ pdf: $(STAMP)  ## re-render build/report.pdf from the last store (no analysis, n
 TEST_WORKERS ?= auto
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile
 
-test: $(STAMP)  ## run the whole test suite (about 9 minutes on 2 cores)
+test: $(STAMP)  ## run the whole test suite (about 13 minutes on 2 cores)
 	$(PY) -m pytest -q $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
-test-fast: $(STAMP)  ## run the tests not marked slow (about 80 seconds): the loop while editing
+test-fast: $(STAMP)  ## run the tests not marked slow (about 90 seconds): the loop while editing
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 clean:  ## remove what the tool wrote in the build folder (nothing else; refused for unmarked folders)

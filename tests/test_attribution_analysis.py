@@ -134,7 +134,7 @@ def attribute(model: nn.Module, tmp_path, test_count: int = 16, samples: int = 8
     evaluation = types.SimpleNamespace(predicted=probabilities.argmax(1).tolist(),
                                        confidence=probabilities.max(1).values.tolist())
     writer = StoreWriter(tmp_path / "stores" / "key")
-    embeddings = types.SimpleNamespace(samples=[types.SimpleNamespace(index=i, path=f"images/sample_{i}.png")
+    embeddings = types.SimpleNamespace(samples=[types.SimpleNamespace(index=i, label=int(test_labels[i]), path=f"images/sample_{i}.png")
                                                 for i in range(min(samples, test_count))])
     document = attribution_results(run, Inputs(test, MEAN, STD), AnalysisConfig(attribution=True), evaluation,
                                    None, embeddings, None, writer)
@@ -313,3 +313,17 @@ def test_two_runs_give_the_same_store_and_reuse_stored_images(tmp_path):
     without = analyse(None, str(data), AnalysisConfig(attribution=False, whole_split=False, per_class=1), tmp_path / "stores2",
                       tmp_path / "cache", show_progress=False)
     assert not (without / "attribution.json").exists() and without.name != stores[0].name
+
+
+def test_sixty_samples_show_the_maps_of_eight_taken_from_each_class_in_turn():
+    """60 sampled images would be 120 tiles per method: the maps show SAMPLES_SHOWN of them, each class in turn, in
+    their stored order; four samples are all shown."""
+    from types import SimpleNamespace
+
+    from analysis.attribution.document import SAMPLES_SHOWN, sample_maps
+
+    samples = [SimpleNamespace(index=i, label=i // 30) for i in range(60)]  # 30 of class 0, then 30 of class 1
+    shown = sample_maps(SimpleNamespace(samples=samples))
+    assert [s.index for s in shown] == [0, 1, 2, 3, 30, 31, 32, 33] and len(shown) == SAMPLES_SHOWN
+    few = [SimpleNamespace(index=i, label=i % 2) for i in range(4)]
+    assert sample_maps(SimpleNamespace(samples=few)) == few and sample_maps(None) == []

@@ -30,7 +30,8 @@ from report.render.views.network import activations_view
 from report.render.views.samples import PAIR_EXTREMES, PAIRS_LISTED, distances_view, embeddings_view
 
 PAGE_BUDGET = 30         # pages for 100 classes or 60 samples
-DEFAULT_PAGES = 20       # "about 16": the default report, with room for a section's growth, not for a list's
+DEFAULT_PAGES = 21       # "about 16" and 3 of attribution maps: the default report, with room for a section's growth,
+                         # not for a list's
 COLOURS = ["red", "green", "blue", "plate"]
 
 # A model of four convolutions on 12 × 12 images: maps of 10 × 10, 3 × 3 and 1 × 1 (the last left out).

@@ -6,6 +6,7 @@ Everything is seeded (``config.seed``) and computed on copies: the analysed mode
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import captum
@@ -36,6 +37,7 @@ CHECK_IMAGES = 40          # check images at most (the first classes, when more 
 CHECK_MACS = 2 * 10**9
 CHECK_IMAGES_LEAST = 4
 ERRORS_SHOWN = 4           # the most confident errors whose maps are shown
+SAMPLES_SHOWN = 8          # sampled images whose maps are shown at most (taken from each class in turn)
 GRADIENT_BYTES = 1 << 30   # activations held for one backward pass at most: it keeps every layer's output
 BASELINE_IMAGES = 1000     # training images averaged for the baseline when they are files (read one by one)
 
@@ -120,10 +122,22 @@ def shown_images(labels: np.ndarray, evaluation, activations, embeddings) -> lis
     predicted = evaluation.predicted
     first = activations.input.index if activations is not None else 0
     shown = [Shown("activation", first, int(predicted[first]))]
-    shown += [Shown("sample", s.index, int(predicted[s.index])) for s in (embeddings.samples if embeddings else [])]
+    shown += [Shown("sample", s.index, int(predicted[s.index])) for s in sample_maps(embeddings)]
     for index in most_confident_errors(labels, np.asarray(predicted), evaluation.confidence):
         shown += [Shown("error", index, int(predicted[index])), Shown("error", index, int(labels[index]))]
     return shown
+
+
+def sample_maps(embeddings) -> list:
+    """The sampled images whose maps are shown: all of them up to SAMPLES_SHOWN, else that many taken from each class
+    in turn (60 samples would be 120 tiles), in their stored order."""
+    samples = list(embeddings.samples) if embeddings else []
+    by_class: dict[int, list] = {}
+    for sample in samples:
+        by_class.setdefault(sample.label, []).append(sample.index)
+    in_turn = [i for group in itertools.zip_longest(*by_class.values()) for i in group if i is not None]
+    chosen = set(in_turn[:SAMPLES_SHOWN])
+    return [sample for sample in samples if sample.index in chosen]
 
 
 def most_confident_errors(labels: np.ndarray, predicted: np.ndarray, confidence) -> list[int]:

@@ -115,14 +115,13 @@ def randomisation(f: Findings) -> list[Note]:
         rho = last.rank_correlation
         where = side(rho, RANDOMISED_BELOW)
         branch = {"below": "passes", "above": "fails", "both": "undecided"}[where]
-        opening = (f"{_name(checks)}: with every layer's weights re-drawn (down to {last.layer}), the rank correlation "
-                   f"of its maps with the trained network's is {estimate(rho)} on {checks.images} images")
+        opening = (f"{_name(checks)}, randomisation: with every layer re-drawn (down to {last.layer}), its "
+                   f"maps' rank correlation with the trained network's is {estimate(rho)} on {checks.images} images")
         verdict = {
-            "passes": f", entirely below {RANDOMISED_BELOW}: its maps change when the learned weights are gone, as "
-                      "maps that reflect what the network learned must.",
-            "fails": f", entirely above {RANDOMISED_BELOW}: its maps survive the randomisation of the weights, so "
+            "passes": f", entirely below {RANDOMISED_BELOW}: the maps change when the learned weights are gone.",
+            "fails": f", entirely above {RANDOMISED_BELOW}: the maps survive the randomisation of the weights, so "
                      "they do not reflect what the network learned.",
-            "undecided": f"; the interval holds {RANDOMISED_BELOW}, so these images cannot tell whether its maps "
+            "undecided": f"; the interval holds {RANDOMISED_BELOW}, so these images cannot tell whether the maps "
                          "depend on the learned weights.",
         }[branch]
         notes.append(Note("attribution.randomisation", branch, SECTION, opening + verdict, {
@@ -145,18 +144,21 @@ def _faithfulness(f: Findings, check: str) -> list[Note]:
         d = curve.difference
         faithful = d.high < 0 if check == "deletion" else d.low > 0
         wanted = "below" if check == "deletion" else "above"
-        areas = (f"the area under its curve is {signed(curve.auc.value)} against {signed(curve.random_auc.value)} "
-                 f"in a random order, a difference of {estimate(d)}")
+        areas = (f"area {signed(curve.auc.value)} against {signed(curve.random_auc.value)}, difference "
+                 f"{estimate(d)}")
         if faithful:
-            action = ("removing the pixels its maps rank highest first (set to the baseline, "
-                      f"{baseline}) lowers the probability of the class attributed faster" if check == "deletion" else
-                      f"revealing the pixels its maps rank highest first (from the baseline, {baseline}) raises the "
-                      "probability of the class attributed faster")
-            text = (f"{_name(checks)}, {check}: {action} than a random order on these {checks.images} images: "
-                    f"{areas}, entirely {wanted} 0.")
-        else:
-            text = (f"{_name(checks)}, {check}: the order of its maps is no better than a random order on these "
-                    f"{checks.images} images: {areas}, an interval that does not lie entirely {wanted} 0.")
+            action = (f"removing its highest-ranked pixels first (set to {baseline}) lowers the class's probability"
+                      if check == "deletion" else
+                      f"revealing its highest-ranked pixels first (from {baseline}) raises the class's probability")
+            text = (f"{_name(checks)}, {check}: faithful on {checks.images} images — {action} faster than a random "
+                    f"order: {areas}, entirely {wanted} 0.")
+        elif side(d, 0.0) == "both":
+            text = (f"{_name(checks)}, {check}: its maps' order cannot be told apart from a random order on these "
+                    f"{checks.images} images: {areas}, an interval that holds 0.")
+        else:  # entirely on the wrong side: the map's order does worse than chance, which "cannot tell" would hide
+            text = (f"{_name(checks)}, {check}: its maps' order does worse than a random order on these "
+                    f"{checks.images} images: {areas}, entirely {'above' if wanted == 'below' else 'below'} 0, where "
+                    f"a faithful map's lies {wanted} it.")
         notes.append(Note(f"attribution.{check}", "faithful" if faithful else "no-better", SECTION, text, {
             "method": checks.method, "images": checks.images, "auc": _numbers(curve.auc),
             "random_auc": _numbers(curve.random_auc), "difference": _numbers(d), "threshold": 0.0,
@@ -181,11 +183,10 @@ def on_object(f: Findings) -> list[Note]:
         excess, mass = checks.object_excess, checks.object_share
         where = side(excess, 0.0)
         branch = {"above": "object", "below": "background", "both": "undecided"}[where]
-        opening = (f"{_name(checks)}: {share(mass)} of its maps' mass lies on the object (the foreground: pixels "
-                   f"unlike the image's border), {points(excess)} against the object's share of each image's area")
-        verdict = {"object": ", entirely above 0: more of the evidence lies on the object than its area's share.",
-                   "background": ", entirely below 0: more of the evidence lies on the background than its area's "
-                                 "share.",
+        opening = (f"{_name(checks)}, object: {share(mass)} of its maps' mass lies on the object (pixels unlike the "
+                   f"image's border), {points(excess)} over the object's share of the area")
+        verdict = {"object": ", entirely above 0: the evidence favours the object.",
+                   "background": ", entirely below 0: the evidence favours the background.",
                    "undecided": "; the interval holds 0, so these images cannot say whether the evidence favours the "
                                 "object or the background."}[branch]
         notes.append(Note("attribution.object", branch, SECTION, opening + verdict, {
@@ -201,14 +202,12 @@ def centre(f: Findings) -> list[Note]:
     for checks in _methods(f):
         c = checks.centre_share
         branch = {"above": "centre", "below": "edges", "both": "undecided"}[side(c, CENTRE_AREA)]
-        opening = (f"{_name(checks)}: {share(c)} of its maps' mass lies in the central region (half the side, a "
-                   f"quarter of the area)")
-        verdict = {"centre": f", entirely above the {fmt.percent(CENTRE_AREA, 0)} an evenly spread map puts there: "
-                             "the evidence gathers in the centre.",
-                   "edges": f", entirely below the {fmt.percent(CENTRE_AREA, 0)} an evenly spread map puts there: "
-                            "the evidence lies towards the edges.",
-                   "undecided": f"; the interval holds the {fmt.percent(CENTRE_AREA, 0)} an evenly spread map puts "
-                                "there, so these images cannot say whether the evidence favours the centre."}[branch]
+        even = f"the {fmt.percent(CENTRE_AREA, 0)} of an even spread"
+        opening = f"{_name(checks)}, centre: {share(c)} of its maps' mass lies in the central quarter of the area"
+        verdict = {"centre": f", entirely above {even}: the evidence gathers in the centre.",
+                   "edges": f", entirely below {even}: the evidence lies towards the edges.",
+                   "undecided": f"; the interval holds {even}, so these images cannot say whether the evidence "
+                                "favours the centre."}[branch]
         notes.append(Note("attribution.centre", branch, SECTION, opening + verdict, {
             "method": checks.method, "images": checks.images, "centre_share": _numbers(c), "threshold": CENTRE_AREA,
             "criterion": f"centre: the 95% interval > {CENTRE_AREA}; edges: < {CENTRE_AREA}; else undecided"}))
@@ -226,9 +225,9 @@ def errors(f: Findings) -> list[Note]:
         more = e.low > 0
         which = "more" if more else "less"
         notes.append(Note("attribution.errors", f"{which}-on-object", SECTION,
-                          f"{_name(checks)}: the maps of the misclassified check images put {which} of their mass on "
-                          f"the object than those of the correctly classified ones, {points(e)}, an interval that "
-                          "excludes 0.",
+                          f"{_name(checks)}, errors: the misclassified check images' maps put {which} of their mass "
+                          f"on the object than the correctly classified ones', {points(e)}, an interval that excludes "
+                          "0.",
                           {"method": checks.method, "images": checks.images, "errors_vs_correct": _numbers(e),
                            "threshold": 0.0}))
     return notes

@@ -1,6 +1,7 @@
-"""The view of "Where the network looks" (_attribution.html.j2): each method's stored maps as small figures (an
-error's maps for its predicted and its true class side by side), its checks as a table of numbers with their 95%
-intervals, and the charts of its checks (drawn from attribution.json's numbers by the figures step)."""
+"""The view of "Where the network looks" (_attribution.html.j2): each method's stored maps as one sheet of small
+tiles (an error's maps for its predicted and its true class side by side), the checks of every method as one table
+of numbers with their 95% intervals (a column per method), and each method's two charts side by side (drawn from
+attribution.json's numbers by the figures step)."""
 
 from __future__ import annotations
 
@@ -13,33 +14,30 @@ from report.render.interpret.attribution import CENTRE_AREA, RANDOMISED_BELOW, i
 from report.render.views.common import Figure, Place, colour_words, field, url
 from report.render.words import attribution_chart, attribution_description, attribution_name
 
-ROLE_WORDS = {"activation": "the activation maps' image", "sample": "a sample image", "error": "a confident error"}
+ROLE_WORDS = {"activation": "activations' image", "sample": "", "error": ""}
 
 
 @dataclasses.dataclass(frozen=True)
 class MapPanel:
     figures: list[Figure] = field("one map, or a misclassified image's two side by side: for its predicted class, "
-                                  "then for its true class")
+                                  "then for its true class; each caption a short line under its tile")
     error: bool = field("true for a misclassified image's pair of maps")
 
 
 @dataclasses.dataclass(frozen=True)
 class CheckRow:
     check: str = field("what was measured, in words")
-    value: str = field("its mean over the check images, formatted")
-    interval: str = field('its 95% interval, formatted ("low to high", or a range of percentages)')
+    values: list[str] = field('per method (the table\'s columns), its mean over the check images with its 95% '
+                              'interval: "0.12 (0.05 to 0.19)"; "–" where the method lacks it')
     against: str = field("the value it is judged against, in words; empty where nothing is judged on it")
 
 
 @dataclasses.dataclass(frozen=True)
 class MethodView:
     name: str = field('the method in words: "Grad-CAM at conv2", "Integrated Gradients (16 steps, baseline: …)"')
-    colour: str = field("the colour scale of its maps, 0 to each map's maximum, in words")
     panels: list[MapPanel] = field("its maps in the stored order, one panel per image")
-    checks: list[CheckRow] = field("its checks, one row each (each randomisation step twice: rank correlation, "
-                                   "SSIM); empty when the store holds no checks for it")
-    checks_caption: str = field("the checks table's caption: the images they ran on and the intervals")
-    charts: list[Figure] = field("the deletion and insertion curves, and the randomisation steps")
+    sheet: str = field("the caption of its sheet of maps: what the tiles are, and the colour scale")
+    charts: list[Figure] = field("the deletion and insertion curves, and the randomisation steps (side by side)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,28 +46,46 @@ class AttributionView:
 
     intro: str = field("what the maps are, the library that computed them, and what a removed pixel becomes")
     methods: list[MethodView] = field("one block per method, in the stored order")
+    columns: list[str] = field('the checks table\'s method columns: "Grad-CAM at conv2", "Integrated Gradients"')
+    checks: list[CheckRow] = field("the checks of every method with checks, one row each: the last randomisation "
+                                   "step (rank correlation, SSIM; every step is in the chart and the CSV), deletion, "
+                                   "insertion, where the mass lies; empty when the store holds no checks")
+    checks_caption: str = field("the checks table's caption: the images they ran on and the intervals")
 
 
 def _which(m: AttributionMap) -> str:
     """Which of a misclassified image's classes a map is for."""
     if m.label == m.predicted:
         return ""
-    return ", the predicted class" if m.target == m.predicted else ", the true class" if m.target == m.label else ""
+    return " (predicted)" if m.target == m.predicted else " (true)" if m.target == m.label else ""
 
 
 def _map_caption(f: Findings, m: AttributionMap) -> str:
+    """A tile's line: "#700 · true 7, predicted 7 · 99.9%"; an error's: "… · map for 9 (predicted) · 99.7%"."""
     role = ROLE_WORDS.get(m.role, m.role)
-    return (f"{fmt.sentence(role)}, test image #{m.index}: true {f.class_name(m.label)}, predicted "
-            f"{f.class_name(m.predicted)}. Map for {f.class_name(m.target)}{_which(m)}, probability "
-            f"{fmt.percent(m.probability)}.")
+    target = "" if m.target == m.predicted == m.label else f" · map for {f.class_name(m.target)}{_which(m)}"
+    return (f"{role + ' ' if role else ''}#{m.index} · true {f.class_name(m.label)}, predicted "
+            f"{f.class_name(m.predicted)}{target} · {fmt.percent(m.probability)}")
 
 
 def _colour(maps: list[AttributionMap]) -> str:
-    """The colour scale of a method's maps, said once above them (each picture has the bar under it)."""
+    """The colour scale of a method's maps, said once in its sheet's caption (each tile has the bar under it)."""
     cmaps = dict.fromkeys(m.cmap for m in maps)
     words = "; ".join(colour_words(cmap) for cmap in cmaps) or colour_words("")
-    return (f"Colour: each map from 0 to its own maximum ({words}), on the bar under each image, \"0\" to "
-            "\"max\"; weak evidence fades into the image.")
+    return f"Colour: 0 to each map's maximum ({words}); weak evidence fades into the image."
+
+
+def _sheet(name: str, maps: list[AttributionMap], samples: int = 0) -> str:
+    """``samples``: the sampled images of the report, of which the maps may show the first few of each class."""
+    counts = {role: len({m.index for m in maps if m.role == role}) for role in ("activation", "sample", "error")}
+    of = f" of the {samples}" if samples > counts["sample"] else ""
+    parts = [words for words in (
+        "the activation maps' image" if counts["activation"] else "",
+        f"{counts['sample']}{of} sample{'s' if counts['sample'] != 1 or of else ''}" if counts["sample"] else "",
+        (f"the {counts['error']} most confident error{'s' if counts['error'] != 1 else ''} (map for the predicted, "
+         "then the true class)") if counts["error"] else "") if words]
+    listed = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + (parts[-1] if parts else "")
+    return f"{name}: {listed or 'its images'}; %: the probability of the class mapped. {_colour(maps)}"
 
 
 def _map_figure(f: Findings, place: Place, m: AttributionMap) -> Figure:
@@ -89,53 +105,74 @@ def _panels(f: Findings, place: Place, maps: list[AttributionMap]) -> list[MapPa
     return panels
 
 
-def _row(check: str, e: Interval, against: str = "", percent: bool = False) -> CheckRow:
+def _estimate(e: Interval | None, percent: bool = False, points: bool = False) -> str:
+    if e is None:
+        return "–"
     if percent:
-        return CheckRow(check, fmt.percent(e.value), fmt.percent_range(e.low, e.high), against)
-    return CheckRow(check, signed(e.value), interval(e), against)
+        return f"{fmt.percent(e.value)} ({fmt.percent_range(e.low, e.high)})"
+    if points:
+        return f"{signed(e.value * 100, 1)} ({fmt.points_range(e.low, e.high)})"
+    return f"{signed(e.value)} ({interval(e)})"
 
 
-def _points(check: str, e: Interval, against: str) -> CheckRow:
-    """A difference of shares, in percentage points."""
-    return CheckRow(check, f"{signed(e.value * 100, 1)} points", fmt.points_range(e.low, e.high), against)
+def _last_layer(checks: list[MethodChecks]) -> str:
+    layers = {c.randomisation[-1].layer for c in checks if c.randomisation}
+    return f"to {layers.pop()}" if len(layers) == 1 else "to each method's first layer"
 
 
-def _check_rows(c: MethodChecks) -> list[CheckRow]:
+def _check_rows(checks: list[MethodChecks]) -> list[CheckRow]:
+    """The last randomisation step's two rows, deletion, insertion and where the mass lies, a column per method."""
+    def row(check: str, pick, against: str = "", **unit) -> CheckRow:
+        return CheckRow(check, [_estimate(pick(c), **unit) for c in checks], against)
+
+    def last(c: MethodChecks):
+        return c.randomisation[-1] if c.randomisation else None
+
     rows = []
-    for step in c.randomisation:
-        last = step is c.randomisation[-1]
-        rows += [_row(f"Rank correlation with the maps of the network re-drawn down to {step.layer}",
-                      step.rank_correlation, f"{RANDOMISED_BELOW}: passes below it" if last else ""),
-                 _row(f"SSIM with the maps of the network re-drawn down to {step.layer}", step.ssim)]
+    if any(c.randomisation for c in checks):
+        every = f"every layer re-drawn ({_last_layer(checks)})"
+        rows += [row(f"Rank correlation with the maps, {every}", lambda c: last(c) and last(c).rank_correlation,
+                     f"< {RANDOMISED_BELOW}: passes"),
+                 row(f"SSIM with the maps, {every}", lambda c: last(c) and last(c).ssim)]
     for check, wanted in (("deletion", "below"), ("insertion", "above")):
-        curve = getattr(c, check)
-        rows += [_row(f"{fmt.sentence(check)}: area under the curve in the map's order", curve.auc),
-                 _row(f"{fmt.sentence(check)}: area under the curve in a random order", curve.random_auc),
-                 _row(f"{fmt.sentence(check)}: difference (map's order − random order, per image)", curve.difference,
-                      f"0: faithful {wanted} it")]
-    rows += [_row("Share of the maps' mass in the central region (a quarter of the area)", c.centre_share,
-                  f"{fmt.percent(CENTRE_AREA, 0)}, an evenly spread map's share", percent=True),
-             _row("Share of the maps' mass on the object (the foreground)", c.object_share, percent=True),
-             _points("Mass on the object less the object's share of the area", c.object_excess,
-                     "0: more on the object above it, on the background below")]
-    if c.errors_vs_correct is not None:
-        rows.append(_points("Mass on the object: misclassified less correctly classified images", c.errors_vs_correct,
-                            "0"))
+        rows += [row(f"{fmt.sentence(check)}: area, map's order", lambda c, k=check: getattr(c, k).auc),
+                 row(f"{fmt.sentence(check)}: area, random order", lambda c, k=check: getattr(c, k).random_auc),
+                 row(f"{fmt.sentence(check)}: difference (map's − random)",
+                     lambda c, k=check: getattr(c, k).difference, f"{'<' if wanted == 'below' else '>'} 0: faithful")]
+    rows += [row("Mass in the central quarter of the area", lambda c: c.centre_share,
+                 f"{fmt.percent(CENTRE_AREA, 0)}: an even spread", percent=True),
+             row("Mass on the object (the foreground)", lambda c: c.object_share, percent=True),
+             row("Mass on the object less its share of the area (points)", lambda c: c.object_excess,
+                 "> 0: object; < 0: background", points=True)]
+    if any(c.errors_vs_correct is not None for c in checks):
+        rows.append(row("Mass on the object, misclassified less correct (points)", lambda c: c.errors_vs_correct,
+                        "0", points=True))
     return rows
 
 
-def _charts(place: Place, c: MethodChecks, name: str) -> list[Figure]:
+def _checks_caption(doc: AttributionDocument) -> str:
+    sizes = sorted({c.images for c in doc.checks})
+    images = (f"{sizes[0]} test images" if len(sizes) == 1 else
+              "test images (" + ", ".join(f"{_name(c)}: {c.images}" for c in doc.checks) + ")")
+    return (f"Checks of {' and '.join(_name(c) for c in doc.checks)} on {images} (up to {doc.images_per_class} per "
+            "class): means with 95% bootstrap intervals over the images")
+
+
+def _name(c: MethodChecks) -> str:
+    return attribution_name(c.method) + (f" at {c.layer}" if c.layer else "")
+
+
+def _charts(place: Place, c: MethodChecks) -> list[Figure]:
+    name = _name(c)
     charts = [Figure(url(place, attribution_chart(c.method, "faithfulness")),
                      f"deletion and insertion curves of {name}",
-                     f"{name}: the mean probability of the class attributed as pixels are removed (deletion, to the "
-                     "baseline) or revealed (insertion, from the baseline) in the map's order and in a random order, "
-                     f"on {c.images} images. Faithful maps fall faster on deletion and rise faster on insertion.")]
+                     f"{name}: deletion and insertion, in the map's order and at random ({c.images} images); "
+                     "faithful maps fall faster on deletion and rise faster on insertion.")]
     if c.randomisation:
         charts.append(Figure(url(place, attribution_chart(c.method, "randomisation")),
                              f"randomisation checks of {name}",
-                             f"{name}: rank correlation and SSIM of the maps with the trained network's, the "
-                             "network's parameters re-drawn from the output layer down to each layer (bars: 95% "
-                             f"intervals); the dashed line marks {RANDOMISED_BELOW}."))
+                             f"{name}: similarity to the trained network's maps, the weights re-drawn from the "
+                             f"output layer down to each layer (bars: 95% intervals; dashed: {RANDOMISED_BELOW})."))
     return charts
 
 
@@ -143,12 +180,8 @@ def _method(f: Findings, place: Place, doc: AttributionDocument, method: str) ->
     c = next((checks for checks in doc.checks if checks.method == method), None)
     name = attribution_description(method, c.layer if c else None, doc.steps, doc.baseline)
     maps = [m for m in doc.maps if m.method == method]
-    return MethodView(
-        name=name, colour=_colour(maps), panels=_panels(f, place, maps),
-        checks=_check_rows(c) if c else [],
-        checks_caption=(f"Checks of {name} on {c.images} test images (up to {doc.images_per_class} per class), means "
-                        "with 95% bootstrap intervals over the images" if c else ""),
-        charts=_charts(place, c, name) if c else [])
+    return MethodView(name=name, panels=_panels(f, place, maps), sheet=_sheet(name, maps, len(f.embeddings.samples) if f.embeddings else 0),
+                      charts=_charts(place, c) if c else [])
 
 
 def attribution_view(f: Findings, place: Place) -> AttributionView:
@@ -162,4 +195,6 @@ def attribution_view(f: Findings, place: Place) -> AttributionView:
                    "" if "gradcam" in methods else
                    " Grad-CAM is not shown: it reads a layer whose output is still a map of at least 2×2 after the "
                    "last convolution, and this model has none (a transformer's tokens, or maps pooled to 1×1).")),
-        methods=[_method(f, place, doc, method) for method in methods])
+        methods=[_method(f, place, doc, method) for method in methods],
+        columns=[_name(c) for c in doc.checks], checks=_check_rows(doc.checks) if doc.checks else [],
+        checks_caption=_checks_caption(doc) if doc.checks else "")
