@@ -79,6 +79,9 @@ def train_default(data: str | None, train_config: TrainConfig, config: AnalysisC
 
     splits = resized(load(data, cache_dir, config.input_size, list(config.class_names or []) or None),
                      config.input_size)
+    if not len(splits.train):
+        raise InputError(f"{splits.description} has no training images, and without --checkpoint the default model is "
+                         "trained on them: give --checkpoint, or data with a train split")
     mean, std = _normalisation(config, {}, splits)
     if announce:
         announce()

@@ -291,3 +291,15 @@ def test_bad_parquet_is_one_line(tmp_path):
     pq.write_table(pa.table({"image": [{"bytes": b"garbage", "path": "x"}], "label": [0]}), tmp_path / "d" / "test.parquet")
     with pytest.raises(InputError, match=r"cannot read image test.parquet, row 0"):
         datasets.load(str(tmp_path / "d"))
+
+
+def test_data_without_training_images_and_no_checkpoint_is_one_line(tmp_path):
+    """The default model is trained on the train split: an empty one is refused before training, in one line
+    (it was a ZeroDivisionError inside the training loop)."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x_train=np.zeros((0, 28, 28), np.uint8), y_train=np.zeros(0, np.int64),
+             x_test=rng.integers(0, 256, (10, 28, 28), dtype=np.uint8), y_test=np.arange(10) % 2)
+    result = run_cli("--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "out"), "--format", "html", "--quiet")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "has no training images, and without --checkpoint the default model is trained on them" in lines[0]
