@@ -29,7 +29,6 @@ from analysis.models.build import ExpectedInput, build_model, check_input_size, 
 from analysis.models.checkpoint import check_fits, load_into, non_finite, read_checkpoint
 from analysis.models.inference import predict_logits, to_input, top_predictions
 from analysis.models.layers import EmbeddingPoint, activation_layers, embedding_point, features
-from analysis.models.source_kinds import SourceKind
 from analysis.models.sources import DEFAULT_SOURCE, kind_of, resolve_source
 from analysis.keys import analysis_inputs, store_key
 from analysis.stats import embeddings, params
@@ -173,8 +172,7 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
         model = copy_module(module)
     else:
         # (a library's saved layout, such as transformers', is checked by its own loader)
-        own_layout = kind_of(source).loader != SourceKind.loader
-        check_model_fits(source, kwargs, None if own_layout else state, checkpoint)
+        check_model_fits(source, kwargs, None if kind_of(source).own_layout else state, checkpoint)
         model = build_model(source, kwargs)
         check_nesting(model)  # before anything walks it recursively
     # the prefix the keys were under, if any

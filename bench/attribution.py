@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,9 +36,14 @@ WITHOUT = ("parameters,shapes,kernels,activations,embeddings,distances,accuracy,
            "provenance")  # every section but attribution (the list --sections all gives)
 
 
+def fresh(work: Path, name: str) -> Path:
+    """A folder name not used yet in this run's temporary folder: every run writes into a new one (nothing is
+    removed between runs; the temporary folder goes at the end)."""
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=work)) / name
+
+
 def cli_seconds(checkpoint: Path, sections: str, work: Path) -> float:
-    out = work / "out"
-    shutil.rmtree(out, ignore_errors=True)
+    out = fresh(work, "out")
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "report", "--checkpoint", str(checkpoint), "--sections", sections,
                     "--format", "html", "--out", str(out), "--quiet"], cwd=ROOT, check=True,
@@ -51,8 +55,7 @@ def analyse_seconds(checkpoint, data, config, work: Path) -> tuple[float, float,
     """One analysis into a fresh stores folder: wall and CPU seconds, and attribution.json when written."""
     from analysis.run import analyse
 
-    stores = work / "stores"
-    shutil.rmtree(stores, ignore_errors=True)
+    stores = fresh(work, "stores")
     started, cpu = time.perf_counter(), time.process_time()
     store = analyse(checkpoint, data, config, stores, work / "cache", show_progress=False)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu

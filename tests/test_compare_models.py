@@ -134,31 +134,6 @@ def test_two_architectures_on_the_same_data(tmp_path, monkeypatch):
     assert "Silhouette on Euclidean distance (scale-free)" in html  # the single report's separation headline
 
 
-@pytest.mark.slow  # analyses two checkpoints
-def test_two_checkpoints_of_one_architecture_still_give_drift_and_kernels(tmp_path):
-    import torch
-
-    from analysis.models.assignment import AssignmentCNN
-    from report import api
-
-    checkpoints = []
-    for seed in (1, 2):
-        torch.manual_seed(seed)
-        checkpoints.append(tmp_path / f"r{seed}.pt")
-        torch.save(AssignmentCNN().state_dict(), checkpoints[-1])
-    out = tmp_path / "out"
-    api.compare(*checkpoints, out=out, formats="html", sections="assignment")
-    (compare_dir,) = (out / "compares").iterdir()
-    stored = json.loads((compare_dir / "compare.json").read_text())
-    assert [row["name"] for row in stored["drift"]][:2] == ["conv1.bias", "conv1.weight"]
-    assert stored["images"] == {"drift": "images/drift.png"} and stored["kernels"]["layer"] == "conv1"
-    html = (out / "compare.html").read_text()
-    assert "<h1>AssignmentCNN: A against B</h1>" in html
-    assert 'id="drift"' in html and 'id="kernels"' in html and "images/kernels_a.png" in html
-    assert "no parameter drift" not in html
-    assert '<span class="num">4</span> Distance tables' in html
-
-
 # --- the significance sentence, both ways, with hand-made numbers ------------------------------------------------
 
 def _sides(b: int, c: int, both_right: int = 20, both_wrong: int = 1) -> tuple[SideResults, SideResults]:

@@ -285,3 +285,12 @@ def test_compare_stores_mcnemar_of_the_analysed_stores(tmp_path):
     notes = {n["rule"]: n for n in json.loads((out / "compare-notes.json").read_text())["notes"]}
     assert f"b = {b_count}" in notes["compare.paired"]["text"] and f"c = {c_count}" in notes["compare.paired"]["text"]
     assert stored["scale"]["a"] > 0 and notes["compare.scale"]["branch"] in ("same", "differ")
+    # two checkpoints of one architecture still give parameter drift and kernel grids (tests/test_compare_models.py
+    # compares two architectures, which give neither)
+    assert [row["name"] for row in stored["drift"]][:2] == ["conv1.bias", "conv1.weight"]
+    assert stored["images"] == {"drift": "images/drift.png"} and stored["kernels"]["layer"] == "conv1"
+    html = (out / "compare.html").read_text()
+    assert "<h1>AssignmentCNN: A against B</h1>" in html
+    assert 'id="drift"' in html and 'id="kernels"' in html and "images/kernels_a.png" in html
+    assert "no parameter drift" not in html
+    assert '<span class="num">4</span> Distance tables' in html

@@ -41,6 +41,11 @@ class SourceKind:
     def expected_input(self, source: str, kwargs: dict):
         return _function(self.expected)(source, kwargs) if self.expected else None
 
+    @property
+    def own_layout(self) -> bool:
+        """Whether its checkpoints may be in its library's saved layout, which only its loader checks."""
+        return self.loader != SourceKind.loader
+
     def load(self, model, state: dict, path: Path) -> str:
         """Load ``state`` (read from ``path``) into ``model``; the prefix taken off its keys ("" for none)."""
         return _function(self.loader)(model, state, path)
