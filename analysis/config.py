@@ -41,6 +41,8 @@ class AnalysisConfig:
     maps: bool = True                      # activation maps of one test image (the activations section)
     samples: bool = True                   # embeddings of the chosen samples and their distances
     attribution: bool = True               # attribution maps and their checks (analysis/attribution/)
+    attribution_images: int | None = None  # check images of the attribution checks at most (default: the MAC rule)
+    attribution_layers: str = "last"       # Grad-CAM at the last map layer, or also at the activation maps' layers
     device: str = "cpu"                    # the kind of device (cpu, cuda, mps): it changes results in the last bits
     batch_size: int = 250                  # images per forward pass: part of the key, as it may change them too
 

@@ -459,6 +459,7 @@ class Group:
         return {f.name: dataclasses.replace(f.metadata["option"], name=f.name) for f in dataclasses.fields(cls)}
 
 
+ATTRIBUTION_LAYERS = ("last", "activations")
 CONFIG = AnalysisConfig()  # the analysis's defaults: the declarations below take theirs from the record they fill
 MODEL_KWARGS_EXAMPLE = "--model torchvision:resnet18 --model-kwargs '{\"num_classes\": 3}'"
 
@@ -528,6 +529,16 @@ class AnalysisOptions(Group):
     seed: int = option(CONFIG.seed, "--seed",  # numpy's and scikit-learn's generators take 0 .. 2**32 - 1
                        reader=between(0, 2**32 - 1, "must be between {low} and {high}, got {value}"),
                        help="seed of random weights (no checkpoint), bootstrap, samples and t-SNE (default: 0)")
+    attribution_images: int | None = option(
+        CONFIG.attribution_images, "--attribution-images", metavar="N", reader=at_least(2),
+        help="test images the attribution checks run on, at most (default: 40, two per class, fewer for a model "
+             "whose passes would pass 2·10⁹ multiply-accumulates on them together, at least 4); more narrow the "
+             "checks' intervals, fewer cost less")
+    attribution_layers: str = option(
+        CONFIG.attribution_layers, "--attribution-layers", choices=ATTRIBUTION_LAYERS,
+        reader=Choice(ATTRIBUTION_LAYERS),
+        help="last (default): Grad-CAM at the last layer whose output is still a map; activations: also at each "
+             "layer the activation section shows, for its image")
     device: str = option(
         "auto", "--device", metavar="DEVICE", reader=Device(),
         help="auto, cpu, cuda, cuda:N or mps (default: auto, a CUDA GPU when there is one, else "

@@ -21,7 +21,9 @@ from analysis.store.schema import (
     ActivationsDocument,
     AttributionDocument,
     AttributionMap,
+    CheckImage,
     Interval,
+    RoadCurve,
     FaithfulnessCurve,
     MethodChecks,
     RandomisationStep,
@@ -213,7 +215,8 @@ def attribution_doc() -> dict:
         deletion=_curve([0.9, 0.5, 0.3, 0.2, 0.1], [0.9, 0.75, 0.55, 0.35, 0.1], (-0.12, -0.2, -0.05)),
         insertion=_curve([0.1, 0.4, 0.6, 0.8, 0.9], [0.1, 0.35, 0.55, 0.75, 0.9], (0.03, -0.02, 0.08)),
         centre_share=_estimate(0.4, 0.3, 0.5), object_share=_estimate(0.55, 0.45, 0.65),
-        object_excess=_estimate(0.2, 0.1, 0.3), errors_vs_correct=_estimate(-0.15, -0.3, -0.05))
+        object_excess=_estimate(0.2, 0.1, 0.3), errors_vs_correct=_estimate(-0.15, -0.3, -0.05),
+        road=_road((0.2, 0.1, 0.3)), per_image=_check_images(6))
     gradients = MethodChecks(
         method="integrated_gradients", layer=None, images=6,
         randomisation=[RandomisationStep(layer, _estimate(r, r - 0.1, r + 0.1), _estimate(s, s - 0.1, s + 0.1))
@@ -221,10 +224,22 @@ def attribution_doc() -> dict:
         deletion=_curve([0.9, 0.7, 0.5, 0.3, 0.1], [0.9, 0.7, 0.5, 0.3, 0.1], (0.01, -0.03, 0.05)),
         insertion=_curve([0.1, 0.6, 0.8, 0.85, 0.9], [0.1, 0.3, 0.5, 0.7, 0.9], (0.1, 0.04, 0.16)),
         centre_share=_estimate(0.26, 0.2, 0.3), object_share=_estimate(0.25, 0.2, 0.3),
-        object_excess=_estimate(-0.1, -0.2, -0.02), errors_vs_correct=None)
+        object_excess=_estimate(-0.1, -0.2, -0.02), errors_vs_correct=None,
+        road=_road((0.02, -0.05, 0.09)), per_image=_check_images(6))
     return to_json(AttributionDocument(library="captum 0.9.0", maps=maps, checks=[gradcam, gradients],
                                        images_per_class=2, baseline="the mean pixel of the training split", seed=0,
                                        steps=16))
+
+
+def _road(score: tuple[float, float, float]) -> RoadCurve:
+    return RoadCurve(fractions=[0.2, 0.4, 0.6, 0.8], most_relevant_first=[0.7, 0.5, 0.35, 0.2],
+                     least_relevant_first=[0.9, 0.85, 0.7, 0.45], score=_estimate(*score), noise=0.01)
+
+
+def _check_images(count: int) -> list[CheckImage]:
+    return [CheckImage(index=i, label=i % 3, predicted=i % 3, rank_correlation=0.1, ssim=0.2, deletion_auc=0.3,
+                       deletion_random_auc=0.4, insertion_auc=0.6, insertion_random_auc=0.5, road=0.2,
+                       centre_share=0.4, object_share=0.55, object_area=0.35) for i in range(count)]
 
 
 def attribution_paths(doc: dict | None) -> set[str]:

@@ -118,7 +118,7 @@ def trained() -> CueNet:
     return trained_cue_net()
 
 
-def attribute(model: nn.Module, tmp_path, test_count: int = 16, samples: int = 8):
+def attribute(model: nn.Module, tmp_path, test_count: int = 16, samples: int = 8, activations=None, **config):
     """attribution_results on cue data, as analysis.run calls it; returns the document, the store's staging folder,
     the test images and the run's parts."""
     torch.manual_seed(0)
@@ -136,8 +136,8 @@ def attribute(model: nn.Module, tmp_path, test_count: int = 16, samples: int = 8
     writer = StoreWriter(tmp_path / "stores" / "key")
     embeddings = types.SimpleNamespace(samples=[types.SimpleNamespace(index=i, label=int(test_labels[i]), path=f"images/sample_{i}.png")
                                                 for i in range(min(samples, test_count))])
-    document = attribution_results(run, Inputs(test, MEAN, STD), AnalysisConfig(attribution=True), evaluation,
-                                   None, embeddings, None, writer)
+    document = attribution_results(run, Inputs(test, MEAN, STD), AnalysisConfig(attribution=True, **config),
+                                   evaluation, activations, embeddings, None, writer)
     return document, writer, test, types.SimpleNamespace(**vars(run), corners=corners)
 
 
@@ -167,6 +167,7 @@ def test_both_methods_find_the_cue_pass_randomisation_and_beat_random(trained, t
             assert check.randomisation[-1].rank_correlation.value < 0.3, method
             assert check.deletion.difference.high < 0, method   # falls faster than in a random order
             assert check.insertion.difference.low > 0, method
+            assert check.road.score.low > 0.3, method  # imputing the cue costs far more than imputing the rest
         # the images were not stored by another document here: each is stored once, for the maps
         image = next(m for m in document.maps if m.role == "sample").image_path
         assert image.startswith("images/attribution_image_") and array_path(image) in writer.files
@@ -181,6 +182,7 @@ def test_untrained_network_maps_do_not_beat_random_on_deletion(tmp_path):
         for check in document.checks:
             # a random network's probabilities hardly move whatever is deleted: no area to gain over chance
             assert abs(check.deletion.difference.value) < 0.02, (check.method, check.deletion.difference)
+            assert max(abs(check.road.score.low), abs(check.road.score.high)) < 0.05, (check.method, check.road)
     finally:
         writer.abort()
 
@@ -327,3 +329,138 @@ def test_sixty_samples_show_the_maps_of_eight_taken_from_each_class_in_turn():
     assert [s.index for s in shown] == [0, 1, 2, 3, 30, 31, 32, 33] and len(shown) == SAMPLES_SHOWN
     few = [SimpleNamespace(index=i, label=i % 2) for i in range(4)]
     assert sample_maps(SimpleNamespace(samples=few)) == few and sample_maps(None) == []
+
+
+# -- ROAD's imputation, the numbers behind the means, the options ------------------------------------------------
+
+def dense_imputation(image: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """ROAD's noiseless linear imputation of one (C, H, W) image, written out pixel by pixel as a dense system:
+    each missing pixel times the sum of its neighbours' weights equals the weighted sum of its neighbours."""
+    weights = {(1, 1): 1 / 12, (0, 1): 1 / 6, (-1, 1): 1 / 12, (1, -1): 1 / 12, (0, -1): 1 / 6, (-1, -1): 1 / 12,
+               (1, 0): 1 / 6, (-1, 0): 1 / 6}
+    height, width = missing.shape
+    unknown = [(y, x) for y in range(height) for x in range(width) if missing[y, x]]
+    place = {pixel: i for i, pixel in enumerate(unknown)}
+    out = image.copy()
+    for channel in range(image.shape[0]):
+        a, b = np.zeros((len(unknown), len(unknown))), np.zeros(len(unknown))
+        for i, (y, x) in enumerate(unknown):
+            for (dy, dx), w in weights.items():
+                if 0 <= y + dy < height and 0 <= x + dx < width:
+                    a[i, i] += w
+                    if (y + dy, x + dx) in place:
+                        a[i, place[(y + dy, x + dx)]] -= w
+                    else:
+                        b[i] += w * image[channel, y + dy, x + dx]
+        for (y, x), value in zip(unknown, np.linalg.solve(a, b)):
+            out[channel, y, x] = value
+    return out
+
+
+def test_road_imputation_solves_the_neighbour_equations_and_keeps_known_pixels():
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(3, 2, 9, 7))
+    missing = rng.random((3, 9, 7)) < np.array([0.2, 0.5, 0.9])[:, None, None]
+    imputed = checks.impute(images, missing, np.random.default_rng(1), noise=0.0)
+    for image, mask, result in zip(images, missing, imputed):
+        np.testing.assert_allclose(result, dense_imputation(image, mask), atol=1e-10)
+        np.testing.assert_array_equal(result[:, ~mask], image[:, ~mask])
+    # a plane inside the image is its own imputation (each pixel the mean of symmetric neighbours)
+    y, x = np.mgrid[0:9, 0:7]
+    plane = (0.3 * y - 0.2 * x + 1.0)[None, None]
+    inside = np.zeros((1, 9, 7), dtype=bool)
+    inside[0, 2:7, 2:5] = True
+    np.testing.assert_allclose(checks.impute(plane, inside, np.random.default_rng(0), 0.0), plane, atol=1e-12)
+    # the noise: seeded, on the imputed pixels only, of the stated spread
+    noisy = checks.impute(images, missing, np.random.default_rng(1), noise=0.5)
+    again = checks.impute(images, missing, np.random.default_rng(1), noise=0.5)
+    np.testing.assert_array_equal(noisy, again)
+    spread = (noisy - imputed).transpose(1, 0, 2, 3)[:, missing].std()
+    assert 0.4 < spread < 0.6 and np.array_equal(noisy[:, :, ~missing[0]][0], images[0][:, ~missing[0]])
+
+
+def test_road_curves_are_the_probabilities_on_the_imputed_images(trained, monkeypatch):
+    monkeypatch.setattr(checks, "ROAD_NOISE", 0.0)
+    images, labels, _ = cue_images(3, seed=7)
+    x = normalised(images)
+    targets = torch.from_numpy(labels)
+    maps = np.random.default_rng(2).random((3, SIDE, SIDE))
+    ranks = checks.map_ranks(maps)
+    morf, lerf = checks.road_curves(trained, x, targets, ranks, seed=0, batch_size=5)
+    for i in range(3):
+        for k, fraction in enumerate(checks.ROAD_FRACTIONS):
+            count = round(fraction * SIDE * SIDE)
+            for curve, missing in ((morf, ranks[i] < count), (lerf, ranks[i] >= SIDE * SIDE - count)):
+                shown = dense_imputation(x[i].double().numpy(), missing.reshape(SIDE, SIDE))
+                with torch.no_grad():
+                    p = torch.softmax(trained(torch.from_numpy(shown)[None].float()).double(), 1)[0, labels[i]]
+                assert curve[i, k] == pytest.approx(float(p), abs=1e-5)
+
+
+def test_each_mean_and_interval_is_recomputed_from_the_stored_per_image_numbers(trained, tmp_path):
+    document, writer, test, run = attribute(trained, tmp_path)
+    try:
+        for check in document.checks:
+            rows = check.per_image
+            # two per class, class by class (labels cycle 0..3): 0, 4, 1, 5, ...
+            assert [r.index for r in rows] == [0, 4, 1, 5, 2, 6, 3, 7] and len(rows) == check.images
+            pairs = {
+                "road": (check.road.score, [r.road for r in rows]),
+                "deletion": (check.deletion.difference, [r.deletion_auc - r.deletion_random_auc for r in rows]),
+                "insertion": (check.insertion.auc, [r.insertion_auc for r in rows]),
+                "rho": (check.randomisation[-1].rank_correlation, [r.rank_correlation for r in rows]),
+                "ssim": (check.randomisation[-1].ssim, [r.ssim for r in rows]),
+                "object": (check.object_excess, [r.object_share - r.object_area for r in rows]),
+                "centre": (check.centre_share, [r.centre_share for r in rows]),
+            }
+            for name, (stored, values) in pairs.items():
+                values = np.asarray(values)
+                interval = stats.bootstrap((values,), np.mean, n_resamples=1000, confidence_level=0.95,
+                                           method="percentile", random_state=np.random.default_rng(0))
+                assert stored.value == pytest.approx(values.mean(), abs=1e-9), (check.method, name)
+                assert stored.low == pytest.approx(min(interval.confidence_interval.low, values.mean()), abs=1e-6)
+                assert stored.high == pytest.approx(max(interval.confidence_interval.high, values.mean()), abs=1e-6)
+            road = np.array([r.road for r in rows])
+            assert road.mean() == pytest.approx(np.mean(np.array(check.road.least_relevant_first)
+                                                        - np.array(check.road.most_relevant_first)), abs=1e-9)
+    finally:
+        writer.abort()
+
+
+def test_the_number_of_check_images_can_be_given(trained, tmp_path):
+    assert checks_of(attribute(trained, tmp_path / "a", attribution_images=2)) == (1, 2)
+    assert checks_of(attribute(trained, tmp_path / "b", attribution_images=12)) == (3, 12)
+    labels = np.arange(40) % 4
+    per_class, chosen = __import__("analysis.attribution.document", fromlist=["x"]).check_images(labels, 10**9)
+    assert (per_class, len(chosen)) == (1, 4)  # 2·10⁹ MACs over 1·10⁹ a pass: 2 images, 4 at least, one per class
+
+
+def checks_of(result) -> tuple[int, int]:
+    document, writer, _, _ = result
+    writer.abort()
+    assert "--attribution-images" in document.check_limit
+    return document.images_per_class, document.checks[0].images
+
+
+def test_grad_cam_at_each_activation_layer_when_asked(trained, tmp_path):
+    grids = [types.SimpleNamespace(module=name) for name in ("relu1", "pool1", "relu2", "pool2", "gap")]
+    activations = types.SimpleNamespace(input=types.SimpleNamespace(index=3, path="images/input.png"), grids=grids)
+    document, writer, test, run = attribute(trained, tmp_path, activations=activations,
+                                            attribution_layers="activations")
+    try:
+        # gap's map is 1×1: Grad-CAM reads nothing there
+        assert [(m.layer, m.side) for m in document.layer_maps] == [
+            ("relu1", [28, 28]), ("pool1", [14, 14]), ("relu2", [14, 14]), ("pool2", [7, 7])]
+        for m in document.layer_maps:
+            assert m.index == 3 and m.target == document.maps[0].target
+            heat = np.load(writer.tmp_dir / array_path(m.path))
+            assert heat.shape == (SIDE, SIDE) and heat.max() == 1
+            assert m.object_share == pytest.approx(heat[checks.foreground(test[3])].sum() / heat.sum(), rel=1e-5)
+        last = np.load(writer.tmp_dir / array_path(document.layer_maps[-1].path))
+        main = next(m for m in document.maps if m.method == "gradcam" and m.role == "activation")
+        np.testing.assert_allclose(last, np.load(writer.tmp_dir / array_path(main.path)), atol=1e-6)  # pool2: the same
+    finally:
+        writer.abort()
+    plain, writer, _, _ = attribute(trained, tmp_path / "plain", activations=activations)
+    writer.abort()
+    assert plain.layer_maps == []

@@ -126,14 +126,21 @@ def test_centre_share_against_a_quarter(findings, share, branch):
     assert note.branch == branch and "25%" in note.text and note.evidence["threshold"] == 0.25
 
 
-@pytest.mark.parametrize("difference, branch", [
-    (None, None), (e(0.0, -0.1, 0.1), None), (e(0.2, 0.1, 0.3), "more-on-object"),
-    (e(-0.2, -0.3, -0.1), "less-on-object"),
+@pytest.mark.parametrize("difference, branch, said", [
+    (None, "too-few", "1 of the 6 check images is misclassified, too few"),
+    (e(0.0, -0.1, 0.1), "undecided", "cannot say whether the errors look elsewhere"),
+    (e(0.2, 0.1, 0.3), "more-on-object", "put more of their mass on the object"),
+    (e(-0.2, -0.3, -0.1), "less-on-object", "put less of their mass on the object"),
 ])
-def test_errors_against_correct_only_when_stored_and_decided(findings, difference, branch):
-    notes = [n for n in rules.errors(with_checks(findings, errors_vs_correct=difference))
+def test_errors_against_correct_every_branch(findings, difference, branch, said):
+    rows = findings.attribution.checks[0].per_image
+    one_wrong = [dataclasses.replace(rows[0], predicted=rows[0].label + 1), *rows[1:]]
+    notes = [n for n in rules.errors(with_checks(findings, errors_vs_correct=difference, per_image=one_wrong))
              if n.evidence["method"] == "gradcam"]
-    assert [n.branch for n in notes] == ([branch] if branch else [])
+    assert [n.branch for n in notes] == [branch] and said in notes[0].text
+    # a store written before the per-image numbers: nothing to count, nothing said
+    assert [n for n in rules.errors(with_checks(findings, errors_vs_correct=None, per_image=()))
+            if n.evidence["method"] == "gradcam"] == []
 
 
 def test_an_untrained_network_is_said_first(tmp_path, findings):
@@ -172,12 +179,72 @@ def test_grad_cam_absent_is_said_in_the_introduction(findings):
 def test_every_note_states_its_threshold_and_carries_its_numbers(findings):
     notes = [n for n in run_rules(findings) if n.section == "attribution"]
     assert {n.rule for n in notes} == {f"attribution.{r}" for r in (
-        "randomisation", "deletion", "insertion", "object", "centre", "errors")}
+        "verdict", "randomisation", "deletion", "insertion", "road", "object", "centre", "errors")}
     for note in notes:
         threshold = note.evidence.get("threshold")
         if threshold is not None:
             assert (f"{threshold:g}" if threshold != 0.25 else "25%") in note.text, note.text
         assert note.evidence["images"] == 6
+
+
+@pytest.mark.parametrize("score, branch, said", [
+    (e(0.2, 0.1, 0.3), "faithful", "entirely above 0: the pixels its maps rank first carry the evidence"),
+    (e(0.02, 0.01, 0.04), "negligible", "entirely above 0 but within 0.05 of it: too little to matter"),
+    (e(0.02, -0.01, 0.05), "no-better", "the interval holds 0"),
+    (e(-0.2, -0.3, -0.1), "no-better", "entirely below 0: the pixels it ranks first matter less"),
+])
+def test_road_judges_least_against_most_relevant_first(findings, score, branch, said):
+    road = dataclasses.replace(findings.attribution.checks[0].road, score=score)
+    (note,) = [n for n in rules.road(with_checks(findings, road=road)) if n.evidence["method"] == "gradcam"]
+    assert (note.rule, note.branch) == ("attribution.road", branch) and said in note.text
+    assert "20%, 40%, 60%, 80% of the pixels imputed" in note.text and note.evidence["score"] == [
+        score.value, score.low, score.high]
+    assert rules.road(with_checks(findings, road=None)) == [n for n in rules.road(findings)
+                                                            if n.evidence["method"] != "gradcam"]
+
+
+def test_a_faithfulness_difference_within_the_negligible_band_is_said_so(findings):
+    curve = dataclasses.replace(findings.attribution.checks[0].deletion, difference=e(-0.01, -0.02, -0.005))
+    (note,) = [n for n in rules.deletion(with_checks(findings, deletion=curve)) if n.evidence["method"] == "gradcam"]
+    assert note.branch == "negligible" and "by too little to matter" in note.text and "within 0.05" in note.text
+    edge = dataclasses.replace(curve, difference=e(-0.03, -0.05, -0.01))  # reaches 0.05: established and not small
+    (note,) = [n for n in rules.deletion(with_checks(findings, deletion=edge)) if n.evidence["method"] == "gradcam"]
+    assert note.branch == "faithful"
+
+
+def verdicts(f) -> dict[str, str]:
+    return {n.evidence["method"]: n.branch for n in rules.verdict(f)}
+
+
+def test_the_verdict_says_which_maps_to_believe(findings):
+    # the synthetic store: Grad-CAM passes randomisation and deletion and ROAD; IG fails randomisation
+    assert verdicts(findings) == {"gradcam": "believe", "integrated_gradients": "do-not-believe"}
+    (believe, refuse) = rules.verdict(findings)
+    assert "can be believed" in believe.text and "2 of 3 faithfulness checks passed: deletion and ROAD" in believe.text
+    assert "do not believe" in refuse.text and "survive the randomisation" in refuse.text
+    steps = findings.attribution.checks[0].randomisation
+    undecided = [*steps[:-1], dataclasses.replace(steps[-1], rank_correlation=e(0.5, 0.4, 0.6))]
+    assert verdicts(with_checks(findings, randomisation=undecided))["gradcam"] == "undecided"
+    assert verdicts(with_checks(findings, randomisation=[]))["gradcam"] == "undecided"
+    nothing = dict(deletion=dataclasses.replace(findings.attribution.checks[0].deletion, difference=e(0, -0.1, 0.1)),
+                   road=None)
+    assert verdicts(with_checks(findings, **nothing))["gradcam"] == "unsupported"
+    assert "0 of 2 faithfulness checks passed" in rules.verdict(with_checks(findings, **nothing))[0].text
+
+
+def test_the_verdict_of_an_untrained_network_is_never_to_believe(findings):
+    random = dataclasses.replace(findings, model=dataclasses.replace(
+        findings.model, model=dataclasses.replace(findings.model.model, weights="random (seed 3)")))
+    assert set(verdicts(random).values()) == {"untrained"}
+    assert all("untrained" in n.text for n in rules.verdict(random))
+
+
+def test_the_verdicts_are_key_findings(findings):
+    from report.render.context import key_findings
+
+    chosen = key_findings(run_rules(findings))
+    assert [n.evidence["method"] for n in chosen if n.rule == "attribution.verdict"] == [
+        "gradcam", "integrated_gradients"]
 
 
 # -- the view and its template -----------------------------------------------------------------------------------
@@ -201,9 +268,11 @@ def test_the_view_shows_each_method_s_maps_checks_and_charts(findings):
     assert "0 to each map's maximum (black low, through purple and orange, to pale yellow high)" in gradcam.sheet
     assert pair[0].src == "stores/synthetic/images/attribution_gradcam_error_5_1.png"
     # one table, a column per method: the last randomisation step (2 rows), deletion and insertion (3 each), centre,
-    # object, excess, and errors (Grad-CAM only: "–" for the other)
+    # object, excess, ROAD, and errors (Grad-CAM only: "–" for the other)
     assert view.columns == ["Grad-CAM at conv1", "Integrated Gradients"]
-    assert len(view.checks) == 2 + 6 + 3 + 1 and all(len(row.values) == 2 for row in view.checks)
+    assert len(view.checks) == 2 + 6 + 3 + 1 + 1 and all(len(row.values) == 2 for row in view.checks)
+    road = next(row for row in view.checks if row.check.startswith("ROAD"))
+    assert (road.values, road.against) == (["0.20 (0.10 to 0.30)", "0.02 (−0.05 to 0.09)"], "> 0: faithful")
     first = view.checks[0]
     assert (first.values, first.against) == (["0.10 (0.00 to 0.20)", "0.70 (0.60 to 0.80)"], "< 0.5: passes")
     assert view.checks[-1].values[1] == "–"
@@ -242,9 +311,12 @@ def test_the_tables_hold_a_row_per_map_and_per_method_and_check(findings):
     assert [r[3] for r in checks.rows if r[0] == "gradcam"] == [
         *["randomisation_rank_correlation", "randomisation_ssim"] * 3, "deletion_auc", "deletion_random_auc",
         "deletion_difference", "insertion_auc", "insertion_random_auc", "insertion_difference", "centre_share",
-        "object_share", "object_excess", "errors_vs_correct"]
+        "object_share", "object_excess", "road_score", "errors_vs_correct"]
     row = next(r for r in checks.rows if r[3] == "deletion_difference")
     assert row[5:] == (-0.12, -0.2, -0.05)
+    per_image = made["attribution_check_images"]
+    assert len(per_image.rows) == sum(len(c.per_image) for c in findings.attribution.checks) == 12
+    assert per_image.rows[1][:6] == ("gradcam", 1, 1, "one", 1, "one") and per_image.rows[1][12] == 0.2
 
 
 # -- the section left out ----------------------------------------------------------------------------------------
@@ -332,3 +404,41 @@ def test_an_attribution_document_of_another_shape_is_a_store_error(tmp_path, dam
     damage(docs[T])
     with pytest.raises(StoreError, match="lacks an expected field .*: rebuild with `make report`"):
         load_findings(write_store(tmp_path / "stores", docs))
+
+
+def test_grad_cam_at_each_activation_layer_is_a_sheet_of_its_own(findings):
+    from analysis.store.schema import LayerMap
+
+    layers = [LayerMap(layer=name, side=side, positive=positive, index=12, target=2,
+                       path=f"images/attribution_layer_{i:02d}_{name}_12.png", image_path="images/input.png",
+                       cmap="inferno", centre_share=0.3, object_share=0.4, object_area=0.2)
+              for i, (name, side, positive) in enumerate((("relu1", [26, 26], False), ("pool2", [5, 5], True)))]
+    f = dataclasses.replace(findings, attribution=dataclasses.replace(findings.attribution, layer_maps=layers))
+    view = SECTION_VIEWS["attribution"][1](f, Place("stores/synthetic", {}))
+    assert [fig.caption for fig in view.layers.figures] == ["relu1 · 26×26 map · no positive evidence",
+                                                            "pool2 · 5×5 map"]
+    assert "At relu1 the gradient-weighted maps are nowhere positive" in view.layers.caption
+    assert "the checks above are of conv1 only" in view.layers.caption and "class two" in view.layers.caption
+    html = render_section(f)
+    assert html.count('class="attribution-sheet attribution-layers"') == 1
+    assert 'src="stores/synthetic/images/attribution_layer_01_pool2_12.png"' in html
+    assert SECTION_VIEWS["attribution"][1](findings, Place("stores/synthetic", {})).layers is None
+    assert "attribution-layers" not in render_section(findings)
+    # the figures step draws them like the other maps
+    planned = dict(draw._attribution(f.attribution, lambda path: None))
+    assert {m.path for m in layers} <= set(planned)
+
+
+def test_the_attribution_options_are_checked_and_reach_the_analysis_config():
+    from analysis.errors import InputError
+    from report.options import AnalysisOptions
+
+    config = AnalysisOptions(attribution_images=12, attribution_layers="activations").config(("attribution",))
+    assert (config.attribution_images, config.attribution_layers, config.attribution) == (12, "activations", True)
+    default = AnalysisOptions().config(("attribution",))
+    assert (default.attribution_images, default.attribution_layers) == (None, "last")
+    assert default.fingerprint() != config.fingerprint()
+    with pytest.raises(InputError, match="attribution-images"):
+        AnalysisOptions(attribution_images=1)
+    with pytest.raises(InputError, match="invalid choice: 'all'"):
+        AnalysisOptions(attribution_layers="all")

@@ -483,6 +483,52 @@ CASES = {
             "Integrated Gradients, errors: the misclassified check images' maps put more of their "
             "mass on the object than the correctly classified ones', 20.0 points (95% CI 10.0 to "
             "30.0), an interval that excludes 0."),
+        "undecided": (edit((T, "checks", 0, "errors_vs_correct"), {"value": 0.05, "low": -0.1, "high": 0.2}),
+            "Grad-CAM at conv1, errors: the share of the maps' mass on the object, misclassified less "
+            "correctly classified check images, is 5.0 points (95% CI −10.0 to 20.0), an interval that "
+            "holds 0: these images cannot say whether the errors look elsewhere."),
+        "too-few": (no_change,
+            "Integrated Gradients, errors: 0 of the 6 check images are misclassified, too few (under "
+            "2 misclassified and 2 correct) to compare where their maps look with the correct answers'."),
+    },
+    "attribution.road": {
+        "faithful": (no_change,
+            "Grad-CAM at conv1, ROAD: with 20%, 40%, 60%, 80% of the pixels imputed from their "
+            "neighbours (not set to a constant), the class keeps 0.20 (95% CI 0.10 to 0.30) more "
+            "probability on average when its least relevant pixels go than when its most relevant ones "
+            "do, on 6 images, entirely above 0: the pixels its maps rank first carry the evidence, also "
+            "when the removal leaves no visible hole."),
+        "no-better": (no_change,
+            "Integrated Gradients, ROAD: with 20%, 40%, 60%, 80% of the pixels imputed from their "
+            "neighbours (not set to a constant), the class keeps 0.02 (95% CI −0.05 to 0.09) more "
+            "probability on average when its least relevant pixels go than when its most relevant ones "
+            "do, on 6 images; the interval holds 0, so these images cannot tell its most relevant pixels "
+            "from its least relevant ones."),
+        "negligible": (edit((T, "checks", 1, "road", "score"), {"value": 0.02, "low": 0.01, "high": 0.03}),
+            "entirely above 0 but within 0.05 of it: too little to matter."),
+    },
+    "attribution.verdict": {
+        "believe": (no_change,
+            "Verdict on Grad-CAM at conv1: its maps can be believed for images like these — they change "
+            "when the learned weights are re-drawn, and the pixels they rank first move the class's "
+            "probability more than others (2 of 3 faithfulness checks passed: deletion and ROAD)."),
+        "do-not-believe": (no_change,
+            "Verdict on Integrated Gradients: do not believe its maps — they survive the randomisation "
+            "of the weights, so they show the image more than the network (1 of 3 faithfulness checks "
+            "passed: insertion)."),
+        "untrained": (edit((M, "model", "weights"), "random (seed 0)"),
+            "Verdict on Grad-CAM at conv1: do not read these maps as what a network learned — the "
+            "network is untrained, so they show how random weights respond to the image."),
+        "undecided": (edit((T, "checks", 1, "randomisation", -1, "rank_correlation"),
+                           {"value": 0.5, "low": 0.45, "high": 0.55}),
+            "Verdict on Integrated Gradients: not settled — the randomisation check is undecided on "
+            "these images; 1 of 3 faithfulness checks passed: insertion."),
+        "unsupported": (several(edit((T, "checks", 0, "road"), None),
+                                edit((T, "checks", 0, "deletion", "difference"),
+                                     {"value": -0.01, "low": -0.05, "high": 0.03})),
+            "Verdict on Grad-CAM at conv1: read its maps with caution — they depend on the learned "
+            "weights, but no faithfulness check shows that the pixels they rank first matter more than "
+            "others (0 of 2 faithfulness checks passed)."),
     },
 }
 
@@ -514,7 +560,7 @@ def test_every_rule_has_cases_for_two_branches(tmp_path):
     assert set(produced) == set(CASES)
     assert all(len(branches) >= 2 for branches in CASES.values())
     rule_modules = {f"{fn.__module__}.{fn.__name__}" for fn in RULES}
-    assert len(rule_modules) == len(RULES) == 40
+    assert len(rule_modules) == len(RULES) == 42
 
 
 def test_text_changes_with_the_numbers(tmp_path):

@@ -6,6 +6,10 @@
 - deletion and insertion (Petsiuk et al. 2018): the pixels are set to the baseline (deletion) or revealed on the
   baseline (insertion) in the map's order and in a random order; a faithful map makes the class's probability fall
   faster (deletion) or rise faster (insertion) than chance;
+- ROAD (Rong et al. 2022): the pixels a map ranks highest (or lowest) replaced by noisy linear imputation from
+  their neighbours, not by a constant, so that a drop in probability comes from the pixels taken rather than from
+  an image unlike the data (the shift deletion and insertion suffer from); a faithful map loses more when its most
+  relevant pixels go than when its least relevant ones do;
 - where the mass lies: the central region (half the side), the foreground (pixels unlike the image's border).
 
 Every statistic is a mean over the check images with a seeded 95% bootstrap percentile interval
@@ -17,7 +21,8 @@ import math
 
 import numpy as np
 import torch
-from scipy import stats
+from scipy import sparse, stats
+from scipy.sparse.linalg import spsolve
 from torch import nn
 
 from analysis.capture.trace import Usage
@@ -31,6 +36,13 @@ FOREGROUND = 0.1 * 255              # a pixel unlike the border by more than thi
 SSIM_WINDOW, SSIM_SIGMA = 11, 1.5     # torchmetrics' Gaussian window: 2 * int(3.5 σ + 0.5) + 1 pixels
 SSIM_K1, SSIM_K2 = 0.01, 0.03
 SSIM_MIN_SIDE = 6                   # the window pads 5 pixels by reflection, which needs a side of 6
+ROAD_FRACTIONS = (0.2, 0.4, 0.6, 0.8)  # shares of the pixels imputed (ROAD's own curves use 10% steps to 90%)
+ROAD_NOISE = 0.01                   # ROAD's noise: standard deviation added to each imputed (normalised) value
+# ROAD's imputation weights: each imputed pixel is the weighted mean of its eight neighbours, the four that share
+# a side counting twice the four diagonal ones (Rong et al. 2022).
+NEIGHBOURS = (((1, 1), 1 / 12), ((0, 1), 1 / 6), ((-1, 1), 1 / 12), ((1, -1), 1 / 12), ((0, -1), 1 / 6),
+              ((-1, -1), 1 / 12), ((1, 0), 1 / 6), ((-1, 0), 1 / 6))
+ROAD_UNKNOWNS = 200_000             # imputed pixels solved together at most (one sparse system, block-diagonal)
 
 
 # --- estimates --------------------------------------------------------------------------------------------
@@ -222,3 +234,70 @@ def share(map_: np.ndarray, mask: np.ndarray) -> float:
     """The share of the map's mass inside ``mask`` (0 for a map of no mass)."""
     total = float(map_.sum(dtype=np.float64))
     return float(map_[mask].sum(dtype=np.float64)) / total if total > 0 else 0.0
+
+
+# --- ROAD: remove and debias ------------------------------------------------------------------------------
+
+def impute(images: np.ndarray, missing: np.ndarray, rng: np.random.Generator, noise: float) -> np.ndarray:
+    """ROAD's noisy linear imputation of (N, C, H, W) float64 ``images`` where ``missing`` (N, H, W) is true: every
+    missing pixel equals the weighted mean (NEIGHBOURS) of its neighbours inside the image, known or missing, one
+    sparse linear system for all images and channels (the images' blocks do not touch), plus seeded normal noise
+    of standard deviation ``noise``. Known pixels are kept."""
+    n, channels, height, width = images.shape
+    flat_missing = missing.reshape(-1)
+    unknown = np.flatnonzero(flat_missing)
+    out = images.transpose(1, 0, 2, 3).reshape(channels, -1).copy()
+    if not len(unknown):
+        return images.copy()
+    variable = np.full(flat_missing.shape, -1, dtype=np.int64)
+    variable[unknown] = np.arange(len(unknown))
+    image, rest = np.divmod(unknown, height * width)
+    y, x = np.divmod(rest, width)
+    rows, columns, values = [], [], []
+    diagonal = np.zeros(len(unknown))
+    known_sum = np.zeros((len(unknown), channels))
+    for (dy, dx), weight in NEIGHBOURS:
+        ny, nx = y + dy, x + dx
+        inside = np.flatnonzero((ny >= 0) & (ny < height) & (nx >= 0) & (nx < width))
+        neighbour = image[inside] * height * width + ny[inside] * width + nx[inside]
+        diagonal[inside] += weight
+        is_unknown = variable[neighbour] >= 0
+        rows.append(inside[is_unknown])
+        columns.append(variable[neighbour[is_unknown]])
+        values.append(np.full(int(is_unknown.sum()), -weight))
+        known = inside[~is_unknown]
+        np.add.at(known_sum, known, weight * out[:, neighbour[~is_unknown]].T)
+    count = len(unknown)
+    matrix = sparse.csc_matrix((np.concatenate([*values, diagonal]),
+                                (np.concatenate([*rows, np.arange(count)]),
+                                 np.concatenate([*columns, np.arange(count)]))), shape=(count, count))
+    solved = np.asarray(spsolve(matrix, known_sum)).reshape(count, channels)
+    out[:, unknown] = solved.T + noise * rng.standard_normal((channels, count))
+    return out.reshape(channels, n, height, width).transpose(1, 0, 2, 3)
+
+
+def road_curves(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, ranks: np.ndarray, seed: int,
+                batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The probability of each image's target class (N, len(ROAD_FRACTIONS)) with the top fraction of its pixels
+    by ``ranks`` imputed (most relevant first) and with the bottom fraction imputed (least relevant first)."""
+    n, _, height, width = images.shape
+    pixels = height * width
+    counts = [round(f * pixels) for f in ROAD_FRACTIONS]
+    cases = [(order, image, k) for order in range(2) for k in range(len(counts)) for image in range(n)]
+    masks = np.stack([ranks[image].reshape(height, width) < counts[k] if order == 0 else
+                      ranks[image].reshape(height, width) >= pixels - counts[k] for order, image, k in cases])
+    originals = images.detach().to("cpu", torch.float64).numpy()
+    rng = np.random.default_rng(seed)
+    per_solve = max(1, min(batch_size, ROAD_UNKNOWNS // pixels))  # imputed and passed through the model together
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(cases), per_solve):
+            part = cases[start:start + per_solve]
+            imputed = impute(originals[[image for _, image, _ in part]], masks[start:start + per_solve], rng,
+                             ROAD_NOISE)
+            shown = torch.from_numpy(imputed).to(images.device, images.dtype)
+            probabilities = torch.softmax(model(shown).double(), dim=1)
+            chosen = torch.stack([targets[image] for _, image, _ in part]).view(-1, 1)
+            out.append(torch.nan_to_num(probabilities.gather(1, chosen.to(probabilities.device))).view(-1).cpu())
+    values = torch.cat(out).numpy().reshape(2, len(counts), n).transpose(0, 2, 1)
+    return values[0], values[1]

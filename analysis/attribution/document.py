@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from analysis import figure_arrays
-from analysis.attribution import checks
+from analysis.attribution import checks, gradcam
 from analysis.attribution.method import Context, Method, Offer, maps
 from analysis.attribution.methods import METHODS
 from analysis.data.lazy import LazyImages, take
@@ -22,9 +22,12 @@ from analysis.models.memory import copy_module
 from analysis.store.schema import (
     AttributionDocument,
     AttributionMap,
+    CheckImage,
     FaithfulnessCurve,
+    LayerMap,
     MethodChecks,
     RandomisationStep,
+    RoadCurve,
     array_path,
 )
 
@@ -56,7 +59,7 @@ def attribution_results(run, x_test, config, evaluation, activations, embeddings
     did not run) and the store ``writer``."""
     model, splits = run.model, run.splits
     labels, predicted = np.asarray(splits.test.labels), np.asarray(evaluation.predicted)
-    per_class, check = check_images(labels, run.traced.total_macs)
+    per_class, check = check_images(labels, run.traced.total_macs, config.attribution_images)
     baseline, words = baseline_pixel(splits, run.setup.mean, run.setup.std)
     context = Context(baseline, STEPS, gradient_batch(run.traced, config.batch_size))
     offered = [(method, offer) for method in METHODS
@@ -70,25 +73,36 @@ def attribution_results(run, x_test, config, evaluation, activations, embeddings
     pixels = take(splits.test.images, check)
     random_curves = _curves(model, images, targets, checks.random_ranks(len(check), pixels[0, 0].size, config.seed),
                             baseline, config.batch_size)
-    checked = [_method_checks(method, offer, model, images, targets, pixels, labels[check] != predicted[check],
+    checked = [_method_checks(method, offer, model, images, targets, pixels, check, labels, predicted,
                               originals[method.id], randomised[method.id], random_curves, context, config)
                for method, offer in offered]
     drawn = _shown_maps(offered, model, shown, x_test, splits, labels, predicted, context, separation, activations,
                         embeddings, writer)
+    layer_maps = (_layer_maps(run, offered, shown[0], x_test, splits, activations, context, drawn, writer)
+                  if config.attribution_layers == "activations" and shown else [])
     return AttributionDocument(library=f"captum {captum.__version__}", maps=drawn, checks=checked,
-                               images_per_class=per_class, baseline=words, seed=config.seed, steps=STEPS)
+                               images_per_class=per_class, baseline=words, seed=config.seed, steps=STEPS,
+                               layer_maps=layer_maps, check_limit=check_limit(config.attribution_images))
 
 
-def check_images(labels: np.ndarray, macs: int = 0) -> tuple[int, list[int]]:
+def check_images(labels: np.ndarray, macs: int = 0, given: int | None = None) -> tuple[int, list[int]]:
     """The first ``per_class`` test images of every class in index order (correctly classified or not), per_class =
-    max(1, min(2, limit // classes)) with limit = CHECK_IMAGES, fewer for a model whose passes cost more than
-    CHECK_MACS together (``macs``: per image), CHECK_IMAGES_LEAST at least; returns per_class and the indices,
-    class by class."""
-    limit = max(CHECK_IMAGES_LEAST, min(CHECK_IMAGES, CHECK_MACS // max(1, int(macs))))
+    max(1, min(2, limit // classes)) with limit = ``given`` (--attribution-images), else CHECK_IMAGES, fewer for a
+    model whose passes cost more than CHECK_MACS together (``macs``: per image), CHECK_IMAGES_LEAST at least;
+    returns per_class and the indices, class by class."""
+    limit = given if given is not None else max(CHECK_IMAGES_LEAST, min(CHECK_IMAGES, CHECK_MACS // max(1, int(macs))))
     classes = np.unique(labels)
-    per_class = max(1, min(2, limit // max(1, len(classes))))
+    per_class = max(1, min(2 if given is None else limit, limit // max(1, len(classes))))
     chosen = [int(i) for c in classes for i in np.flatnonzero(labels == c)[:per_class]]
     return per_class, chosen[:limit]
+
+
+def check_limit(given: int | None) -> str:
+    """How the number of check images was set, in words."""
+    if given is not None:
+        return f"at most {given}, as --attribution-images asked"
+    return (f"at most {CHECK_IMAGES}, fewer for a model whose passes over them would pass 2·10⁹ multiply-accumulates "
+            f"({CHECK_IMAGES_LEAST} at least)")
 
 
 def gradient_batch(traced, batch_size: int) -> int:
@@ -147,8 +161,9 @@ def most_confident_errors(labels: np.ndarray, predicted: np.ndarray, confidence)
     return [int(i) for i in wrong[np.argsort(-confidence[wrong], kind="stable")][:ERRORS_SHOWN]]
 
 
-def _randomisation(run, offered, images, targets, context, originals, seed) -> dict[str, list[RandomisationStep]]:
-    """Each method's maps by a copy of the model whose layers are re-drawn cumulatively from the output down."""
+def _randomisation(run, offered, images, targets, context, originals, seed) -> dict[str, list]:
+    """Each method's maps by a copy of the model whose layers are re-drawn cumulatively from the output down: per
+    step, its record and the per-image values (rank correlations, SSIMs) behind it."""
     steps = checks.randomisation_steps(run.model, run.traced, run.usage)
     out = {method.id: [] for method, _ in offered}
     if not steps or not offered:
@@ -159,10 +174,10 @@ def _randomisation(run, offered, images, targets, context, originals, seed) -> d
         for method, offer in offered:
             other = maps(method, copy, offer.layer, images, targets, context)
             original = originals[method.id]
-            out[method.id].append(RandomisationStep(
-                layer=layers[-1],
-                rank_correlation=checks.estimate(checks.rank_correlations(original, other), seed),
-                ssim=checks.estimate(checks.similarities(original, other), seed)))
+            rhos, ssims = checks.rank_correlations(original, other), checks.similarities(original, other)
+            out[method.id].append((RandomisationStep(
+                layer=layers[-1], rank_correlation=checks.estimate(rhos, seed), ssim=checks.estimate(ssims, seed)),
+                (rhos, ssims)))
     return out
 
 
@@ -171,22 +186,41 @@ def _curves(model, images, targets, ranks, baseline, batch_size) -> dict[str, np
             for kind in ("deletion", "insertion")}
 
 
-def _method_checks(method: Method, offer: Offer, model, images, targets, pixels, wrong, original, randomisation,
-                   random_curves, context, config) -> MethodChecks:
-    curves = _curves(model, images, targets, checks.map_ranks(original), context.baseline, config.batch_size)
+def _method_checks(method: Method, offer: Offer, model, images, targets, pixels, check, labels, predicted,
+                   original, randomisation, random_curves, context, config) -> MethodChecks:
+    ranks = checks.map_ranks(original)
+    curves = _curves(model, images, targets, ranks, context.baseline, config.batch_size)
     seed = config.seed
     faithfulness = {kind: _faithfulness(curves[kind], random_curves[kind], seed) for kind in curves}
+    morf, lerf = checks.road_curves(model, images, targets, ranks, seed, config.batch_size)
+    road_scores = (lerf - morf).mean(1)
     centre = checks.centre_mask(*original.shape[1:])
     masks = [checks.foreground(p) for p in pixels]
     centre_share = np.array([checks.share(m, centre) for m in original])
     object_share = np.array([checks.share(m, mask) for m, mask in zip(original, masks)])
     object_area = np.array([mask.mean() for mask in masks], dtype=np.float64)
+    wrong = labels[check] != predicted[check]
+    last = randomisation[-1] if randomisation else None
     return MethodChecks(
-        method=method.id, layer=offer.layer, images=len(original), randomisation=randomisation,
+        method=method.id, layer=offer.layer, images=len(original), randomisation=[step for step, _ in randomisation],
         deletion=faithfulness["deletion"], insertion=faithfulness["insertion"],
         centre_share=checks.estimate(centre_share, seed), object_share=checks.estimate(object_share, seed),
         object_excess=checks.estimate(object_share - object_area, seed),
-        errors_vs_correct=checks.difference(object_share[wrong], object_share[~wrong], seed))
+        errors_vs_correct=checks.difference(object_share[wrong], object_share[~wrong], seed),
+        road=RoadCurve(fractions=list(checks.ROAD_FRACTIONS), most_relevant_first=morf.mean(0).tolist(),
+                       least_relevant_first=lerf.mean(0).tolist(), score=checks.estimate(road_scores, seed),
+                       noise=checks.ROAD_NOISE),
+        per_image=[CheckImage(
+            index=int(index), label=int(labels[index]), predicted=int(predicted[index]),
+            rank_correlation=None if last is None else float(last[1][0][i]),
+            ssim=None if last is None else float(last[1][1][i]),
+            deletion_auc=float(a), deletion_random_auc=float(ra), insertion_auc=float(b),
+            insertion_random_auc=float(rb), road=float(road_scores[i]), centre_share=float(centre_share[i]),
+            object_share=float(object_share[i]), object_area=float(object_area[i]))
+            for i, (index, a, ra, b, rb) in enumerate(zip(check, checks.areas(curves["deletion"]),
+                                                           checks.areas(random_curves["deletion"]),
+                                                           checks.areas(curves["insertion"]),
+                                                           checks.areas(random_curves["insertion"])))])
 
 
 def _faithfulness(method_curve: np.ndarray, random_curve: np.ndarray, seed: int) -> FaithfulnessCurve:
@@ -241,3 +275,35 @@ def _image_paths(indices: list[int], splits, separation, activations, embeddings
                                          take(splits.test.images, [index])[0])
         out[index] = path
     return out
+
+
+def _layer_maps(run, offered, first: Shown, x_test, splits, activations, context, drawn: list[AttributionMap],
+                writer) -> list[LayerMap]:
+    """Grad-CAM of the activation maps' image, for its predicted class, at each layer the activation section shows
+    whose output is a map Grad-CAM can read (gradcam.readable), in the section's order."""
+    method = next((m for m, _ in offered if m.id == "gradcam"), None)
+    if method is None or activations is None:
+        return []
+    names = list(dict.fromkeys(grid.module for grid in activations.grids))
+    layers = gradcam.readable(run.model, run.traced, names)
+    if not layers:
+        return []
+    image = x_test.take([first.index])
+    target = torch.as_tensor([first.target], dtype=torch.long, device=image.device)
+    image_path = next(m.image_path for m in drawn if m.index == first.index)
+    mask = checks.foreground(take(splits.test.images, [first.index])[0])
+    out = []
+    for position, (layer, side) in enumerate(layers):
+        map_ = maps(method, run.model, layer, image, target, context)[0]
+        path = figure_arrays.write(writer, f"images/attribution_layer_{position:02d}_{_file_part(layer)}_{first.index}.png", map_)
+        out.append(LayerMap(layer=layer, side=side, positive=bool(map_.max() > 0), index=first.index,
+                            target=first.target, path=path,
+                            image_path=image_path, cmap=CMAP,
+                            centre_share=checks.share(map_, checks.centre_mask(*map_.shape)),
+                            object_share=checks.share(map_, mask), object_area=float(mask.mean())))
+    return out
+
+
+def _file_part(layer: str) -> str:
+    """A module name as part of a file name: dots and anything but letters, digits, - and _ as "_"."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in layer)

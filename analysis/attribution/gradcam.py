@@ -46,6 +46,20 @@ def offer(model: nn.Module, traced: Trace, usage: Usage) -> Offer | None:
     return Offer(chosen.name)
 
 
+def readable(model: nn.Module, traced: Trace, names: list[str]) -> list[tuple[str, list[int]]]:
+    """Of the modules ``names``, those Grad-CAM can read, with their maps' (H, W): called once, with a map of at
+    least MIN_SIDE on each side for output."""
+    modules = [row for row in traced.rows if row.kind == "module" and row.name and row.output_shape is not None]
+    calls = Counter(row.name for row in modules)
+    side = traced.input_shape[-2:]
+    out = []
+    for name in names:
+        row = next((r for r in modules if r.name == name), None)
+        if row is not None and calls[name] == 1 and row.output_batch == 0 and _maps(row.output_shape, side):
+            out.append((name, list(row.output_shape[1:])))
+    return out
+
+
 def raw(model: nn.Module, layer: str | None, images: torch.Tensor, targets: torch.Tensor,
         context: Context) -> torch.Tensor:
     cam = LayerGradCam(model, model.get_submodule(layer))

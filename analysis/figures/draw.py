@@ -199,7 +199,7 @@ def _attribution(doc: AttributionDocument | None, array: Arrays) -> list[Figure]
 
     planned: list[Figure] = [(m.path, lambda m=m: images.png_bytes(charts.overlay(array(m.image_path), array(m.path),
                                                                                    m.cmap)))
-                             for m in doc.maps]
+                             for m in [*doc.maps, *doc.layer_maps]]
     for c in doc.checks:
         name = attribution_name(c.method) + (f" at {c.layer}" if c.layer else "")
         planned.append((attribution_chart(c.method, "faithfulness"), lambda c=c, name=name: charts.faithfulness(

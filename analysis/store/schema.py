@@ -870,6 +870,41 @@ class FaithfulnessCurve:
 
 
 @dataclasses.dataclass(frozen=True)
+class RoadCurve:
+    """ROAD, "remove and debias" (Rong et al. 2022): the share ``fractions`` of the pixels a map ranks highest (most
+    relevant first, MoRF) or lowest (least relevant first, LeRF) replaced by noisy linear imputation from their
+    neighbours instead of a constant, so the image stays close to the data the network saw and a drop comes from
+    the pixels taken, not from the look of the hole. A faithful map loses more when its top pixels go: LeRF − MoRF
+    above 0."""
+
+    fractions: list[float]
+    most_relevant_first: list[float]   # mean probability of the target class at each fraction, MoRF
+    least_relevant_first: list[float]  # the same, LeRF
+    score: Interval                    # per image: the mean over fractions of LeRF − MoRF; mean over images
+    noise: float                       # standard deviation of the noise added to each imputed value (normalised)
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckImage:
+    """One check image's numbers behind a method's means (``MethodChecks``), so that each mean and interval can be
+    recomputed from the store."""
+
+    index: int                         # in the test split
+    label: int
+    predicted: int                     # the class its maps are for
+    rank_correlation: float | None     # with the fully randomised network's map (the last step); None: no steps
+    ssim: float | None
+    deletion_auc: float
+    deletion_random_auc: float
+    insertion_auc: float
+    insertion_random_auc: float
+    road: float | None                 # mean over ROAD's fractions of LeRF − MoRF; None where ROAD did not run
+    centre_share: float
+    object_share: float
+    object_area: float
+
+
+@dataclasses.dataclass(frozen=True)
 class MethodChecks:
     method: str                  # an ATTRIBUTION_METHODS id
     layer: str | None            # the layer it reads (Grad-CAM), None for a method on the input pixels
@@ -883,6 +918,26 @@ class MethodChecks:
     object_excess: Interval      # paired: object_share − object_area per image (> 0: more than the area's share)
     errors_vs_correct: Interval | None  # mean object_share of misclassified check images' maps − that of
                                         # correctly classified ones (None: fewer than 2 of either)
+    road: RoadCurve | None = when_set(None)       # added within version 4; None where ROAD did not run
+    per_image: list[CheckImage] = when_set(())    # added within version 4: the numbers behind the means
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerMap:
+    """Grad-CAM of the activation maps' image at one more layer (the layers the activation section shows), for its
+    predicted class: drawn like an ``AttributionMap`` from ``array_path(path)``."""
+
+    layer: str
+    side: list[int]              # the layer's map (H, W) before it is stretched to the image
+    positive: bool               # false when the weighted maps are nowhere positive: the map is empty (all 0)
+    index: int
+    target: int
+    path: str
+    image_path: str
+    cmap: str
+    centre_share: float
+    object_share: float
+    object_area: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -894,6 +949,10 @@ class AttributionDocument:
     baseline: str                # what a removed pixel becomes, in words ("the mean pixel of the training split")
     seed: int
     steps: int                   # integration steps of Integrated Gradients
+    layer_maps: list[LayerMap] = when_set(())  # added within version 4: Grad-CAM at each layer of the activation
+                                               # maps, for their image, when asked for (--attribution-layers)
+    check_limit: str = when_set("")             # added within version 4: how the number of check images was set,
+                                               # in words ("" in stores before it: the automatic rule)
 
 
 # --- the analysis store -----------------------------------------------------------------------------------

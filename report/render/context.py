@@ -70,7 +70,7 @@ class ReportContext(PageContext):
 
 KEY_RULES = ("accuracy.overall", "params.dominant", "maps.dead", "embeddings.compactness",
              "embeddings.separation", "embeddings.sample_size", "separation.two_sample", "separation.overall",
-             "separation.depth")
+             "separation.depth", "attribution.verdict")
 KEY_DEAD_BRANCHES = ("some", "some-of-many")
 KEY_DEAD_NOTES = 2
 CHECKPOINT_HASH_SHOWN = 16  # hex digits of the checkpoint's sha256 in the title block

@@ -8,6 +8,12 @@ whether its maps pass the sanity checks the analysis ran on its check images, an
 - Deletion and insertion against a random order: removing the pixels a map ranks first should lower the
   probability faster than removing them at random (the paired difference of the areas under the curves below 0);
   revealing them first should raise it faster (above 0).
+- ROAD (remove and debias): the pixels imputed from their neighbours instead of set to a constant; a faithful map
+  loses more probability when its most relevant pixels go than when its least relevant ones do (above 0).
+- A faithfulness check whose whole interval lies on the right side of 0 but within ``NEGLIGIBLE`` of it is
+  established and too small to matter (an untrained network's maps beat a random order by a few thousandths).
+- The verdict: a method's maps are to be believed when it passes the randomisation check and at least one
+  faithfulness check; never for an untrained network, nor when the maps survive the randomisation.
 - Where the evidence lies: on the foreground against its share of the area, in the central region against its
   quarter of the area, and on the misclassified images against the correctly classified ones.
 
@@ -27,6 +33,9 @@ from report.render.words import attribution_name
 SECTION = "attribution"
 RANDOMISED_BELOW = 0.5   # rank correlation with the fully randomised network's maps: below it, the maps changed
 CENTRE_AREA = 0.25       # the central region (half the side) holds a quarter of the area: an even map's share
+NEGLIGIBLE = 0.05        # a faithfulness difference whose interval lies within this of 0: too small to matter
+                         # (areas under probability curves over [0, 1]: 0.05 is 5 points of probability on average)
+FAITHFULNESS = ("deletion", "insertion", "road")
 
 
 def signed(x: float, decimals: int = 2) -> str:
@@ -104,6 +113,13 @@ def untrained(f: Findings) -> Note | None:
 
 # --- randomisation --------------------------------------------------------------------------------------------
 
+def _randomisation_branch(checks: MethodChecks) -> str:
+    if not checks.randomisation:
+        return "absent"
+    return {"below": "passes", "above": "fails", "both": "undecided"}[
+        side(checks.randomisation[-1].rank_correlation, RANDOMISED_BELOW)]
+
+
 def randomisation(f: Findings) -> list[Note]:
     """Per method: the rank correlation of its maps with those of the network with every layer re-drawn (the last
     step of the cascade), against RANDOMISED_BELOW."""
@@ -113,8 +129,7 @@ def randomisation(f: Findings) -> list[Note]:
             continue
         last = checks.randomisation[-1]
         rho = last.rank_correlation
-        where = side(rho, RANDOMISED_BELOW)
-        branch = {"below": "passes", "above": "fails", "both": "undecided"}[where]
+        branch = _randomisation_branch(checks)
         opening = (f"{_name(checks)}, randomisation: with every layer re-drawn (down to {last.layer}), its "
                    f"maps' rank correlation with the trained network's is {estimate(rho)} on {checks.images} images")
         verdict = {
@@ -142,11 +157,15 @@ def _faithfulness(f: Findings, check: str) -> list[Note]:
     for checks in _methods(f):
         curve: FaithfulnessCurve = getattr(checks, check)
         d = curve.difference
-        faithful = d.high < 0 if check == "deletion" else d.low > 0
         wanted = "below" if check == "deletion" else "above"
+        branch = faithfulness_branch(d, wanted)
+        faithful = branch == "faithful"
         areas = (f"area {signed(curve.auc.value)} against {signed(curve.random_auc.value)}, difference "
                  f"{estimate(d)}")
-        if faithful:
+        if branch == "negligible":
+            text = (f"{_name(checks)}, {check}: its maps' order beats a random order on these {checks.images} images "
+                    f"by too little to matter: {areas}, entirely {wanted} 0 but within {NEGLIGIBLE:g} of it.")
+        elif faithful:
             action = (f"removing its highest-ranked pixels first (set to {baseline}) lowers the class's probability"
                       if check == "deletion" else
                       f"revealing its highest-ranked pixels first (from {baseline}) raises the class's probability")
@@ -159,11 +178,30 @@ def _faithfulness(f: Findings, check: str) -> list[Note]:
             text = (f"{_name(checks)}, {check}: its maps' order does worse than a random order on these "
                     f"{checks.images} images: {areas}, entirely {'above' if wanted == 'below' else 'below'} 0, where "
                     f"a faithful map's lies {wanted} it.")
-        notes.append(Note(f"attribution.{check}", "faithful" if faithful else "no-better", SECTION, text, {
+        notes.append(Note(f"attribution.{check}", _note_branch(branch), SECTION, text, {
             "method": checks.method, "images": checks.images, "auc": _numbers(curve.auc),
             "random_auc": _numbers(curve.random_auc), "difference": _numbers(d), "threshold": 0.0,
-            "criterion": f"faithful: the 95% interval of the difference lies entirely {wanted} 0"}))
+            "negligible": NEGLIGIBLE,
+            "criterion": f"faithful: the 95% interval of the difference lies entirely {wanted} 0, not all of it "
+                         f"within {NEGLIGIBLE:g} of 0 (then negligible)"}))
     return notes
+
+
+def faithfulness_branch(d: Interval, wanted: str) -> str:
+    """"faithful" when the interval lies entirely on the ``wanted`` side of 0 ("below" or "above") and reaches
+    NEGLIGIBLE or beyond; "negligible" when it lies on that side but within NEGLIGIBLE of 0; "worse" when it lies
+    entirely on the other side; "undecided" when it holds 0."""
+    where = side(d, 0.0)
+    if where == "both":
+        return "undecided"
+    if where != wanted:
+        return "worse"
+    return "negligible" if max(abs(d.low), abs(d.high)) < NEGLIGIBLE else "faithful"
+
+
+def _note_branch(branch: str) -> str:
+    """A faithfulness note's branch: an order no better than chance, whether undecided or worse, is one branch."""
+    return branch if branch in ("faithful", "negligible") else "no-better"
 
 
 def deletion(f: Findings) -> list[Note]:
@@ -172,6 +210,91 @@ def deletion(f: Findings) -> list[Note]:
 
 def insertion(f: Findings) -> list[Note]:
     return _faithfulness(f, "insertion")
+
+
+def road(f: Findings) -> list[Note]:
+    """Per method with ROAD's numbers: the mean over fractions of LeRF − MoRF, against 0 (faithful above)."""
+    notes = []
+    for checks in _methods(f):
+        if checks.road is None:
+            continue
+        r = checks.road
+        branch = faithfulness_branch(r.score, "above")
+        fractions = ", ".join(fmt.percent(x, 0) for x in r.fractions)
+        opening = (f"{_name(checks)}, ROAD: with {fractions} of the pixels imputed from their neighbours (not set to "
+                   f"a constant), the class keeps {estimate(r.score)} more probability on average when its least "
+                   f"relevant pixels go than when its most relevant ones do, on {checks.images} images")
+        verdict = {
+            "faithful": ", entirely above 0: the pixels its maps rank first carry the evidence, also when the "
+                        "removal leaves no visible hole.",
+            "negligible": f", entirely above 0 but within {NEGLIGIBLE:g} of it: too little to matter.",
+            "undecided": "; the interval holds 0, so these images cannot tell its most relevant pixels from its least "
+                         "relevant ones.",
+            "worse": ", entirely below 0: the pixels it ranks first matter less than those it ranks last.",
+        }[branch]
+        notes.append(Note("attribution.road", _note_branch(branch), SECTION,
+                          opening + verdict, {
+                              "method": checks.method, "images": checks.images, "score": _numbers(r.score),
+                              "fractions": list(r.fractions), "threshold": 0.0, "negligible": NEGLIGIBLE,
+                              "criterion": f"faithful: the 95% interval of LeRF − MoRF lies entirely above 0, not "
+                                           f"all of it within {NEGLIGIBLE:g} of 0 (then negligible)"}))
+    return notes
+
+
+# --- the verdict ----------------------------------------------------------------------------------------------
+
+def _faithful_checks(checks: MethodChecks) -> list[str]:
+    """The faithfulness checks a method passes (not negligibly)."""
+    passed = []
+    for check in FAITHFULNESS:
+        if check == "road":
+            if checks.road is not None and faithfulness_branch(checks.road.score, "above") == "faithful":
+                passed.append("ROAD")
+        elif faithfulness_branch(getattr(checks, check).difference,
+                                 "below" if check == "deletion" else "above") == "faithful":
+            passed.append(check)
+    return passed
+
+
+def verdict(f: Findings) -> list[Note]:
+    """Per method, which maps to believe, from the checks above: believe them when the method passes the
+    randomisation check and at least one faithfulness check (deletion, insertion, ROAD); do not when the network is
+    untrained or the maps survive the randomisation; otherwise the checks leave them unsupported or undecided."""
+    notes = []
+    trained = untrained(f) is None
+    for checks in _methods(f):
+        randomised = _randomisation_branch(checks)
+        passed = _faithful_checks(checks)
+        offered = 3 if checks.road is not None else 2
+        count = f"{len(passed)} of {offered} faithfulness checks passed" + (f": {fmt.listing(passed)}" if passed else "")
+        if not trained:
+            branch, text = "untrained", (f"Verdict on {_name(checks)}: do not read these maps as what a network "
+                                         "learned — the network is untrained, so they show how random weights "
+                                         "respond to the image.")
+        elif randomised == "fails":
+            branch, text = "do-not-believe", (f"Verdict on {_name(checks)}: do not believe its maps — they survive "
+                                              "the randomisation of the weights, so they show the image more than "
+                                              f"the network ({count}).")
+        elif randomised == "passes" and passed:
+            branch, text = "believe", (f"Verdict on {_name(checks)}: its maps can be believed for images like these "
+                                       f"— they change when the learned weights are re-drawn, and the pixels they "
+                                       f"rank first move the class's probability more than others ({count}).")
+        elif randomised == "passes":
+            branch, text = "unsupported", (f"Verdict on {_name(checks)}: read its maps with caution — they depend "
+                                           "on the learned weights, but no faithfulness check shows that the pixels "
+                                           f"they rank first matter more than others (0 of {offered} faithfulness checks "
+                                           "passed).")
+        else:
+            why = ("the randomisation check could not run (no parameterised layer)" if randomised == "absent" else
+                   "the randomisation check is undecided on these images")
+            branch, text = "undecided", (f"Verdict on {_name(checks)}: not settled — {why}; {count}. More "
+                                         "check images (--attribution-images) narrow the intervals.")
+        notes.append(Note("attribution.verdict", branch, SECTION, text, {
+            "method": checks.method, "images": checks.images, "randomisation": randomised, "faithful": passed,
+            "trained": trained,
+            "criterion": "believe: randomisation passes and at least one faithfulness check is faithful; "
+                         "do-not-believe: randomisation fails; untrained: random weights or near chance"}))
+    return notes
 
 
 # --- where the evidence lies ----------------------------------------------------------------------------------
@@ -215,12 +338,30 @@ def centre(f: Findings) -> list[Note]:
 
 
 def errors(f: Findings) -> list[Note]:
-    """Only where it is stored and its interval excludes 0: whether the misclassified check images' maps put more
-    or less of their mass on the object than the correctly classified ones'."""
+    """Whether the misclassified check images' maps put more or less of their mass on the object than the correctly
+    classified ones' (the interval excludes 0), cannot say (it holds 0), or too few errors to compare (fewer than 2
+    misclassified or correct check images; said only where the per-image numbers are stored)."""
     notes = []
     for checks in _methods(f):
         e = checks.errors_vs_correct
-        if e is None or side(e, 0.0) == "both":
+        wrong = sum(1 for i in checks.per_image if i.label != i.predicted)
+        if e is None and checks.per_image:
+            notes.append(Note("attribution.errors", "too-few", SECTION,
+                              f"{_name(checks)}, errors: {wrong} of the {checks.images} check images "
+                              f"{'is' if wrong == 1 else 'are'} misclassified, too few (under 2 misclassified and 2 "
+                              "correct) to compare where their maps look with the correct answers'.",
+                              {"method": checks.method, "images": checks.images, "misclassified": wrong,
+                               "threshold": 2}))
+            continue
+        if e is None:
+            continue
+        if side(e, 0.0) == "both":
+            notes.append(Note("attribution.errors", "undecided", SECTION,
+                              f"{_name(checks)}, errors: the share of the maps' mass on the object, misclassified "
+                              f"less correctly classified check images, is {points(e)}, an interval that holds 0: "
+                              "these images cannot say whether the errors look elsewhere.",
+                              {"method": checks.method, "images": checks.images, "errors_vs_correct": _numbers(e),
+                               "threshold": 0.0}))
             continue
         more = e.low > 0
         which = "more" if more else "less"
@@ -234,4 +375,4 @@ def errors(f: Findings) -> list[Note]:
 
 
 # In the order the section shows their notes: the regime's sentence first.
-RULES = (untrained, randomisation, deletion, insertion, on_object, centre, errors)
+RULES = (untrained, verdict, randomisation, deletion, insertion, road, on_object, centre, errors)

@@ -26,6 +26,21 @@ def maps_table(f: Findings) -> Table | None:
                    m.path) for m in doc.maps])
 
 
+def check_images_table(f: Findings) -> Table | None:
+    """One row per method and check image: the numbers its means and intervals are computed from."""
+    doc: AttributionDocument | None = f.attribution
+    if doc is None:
+        return None
+    return Table("attribution_check_images", "Each check image's numbers, per attribution method", "attribution",
+                 ("method", "index", "label", "label_name", "predicted", "predicted_name", "rank_correlation", "ssim",
+                  "deletion_auc", "deletion_random_auc", "insertion_auc", "insertion_random_auc", "road",
+                  "centre_share", "object_share", "object_area"),
+                 [(c.method, i.index, i.label, f.class_name(i.label), i.predicted, f.class_name(i.predicted),
+                   i.rank_correlation, i.ssim, i.deletion_auc, i.deletion_random_auc, i.insertion_auc,
+                   i.insertion_random_auc, i.road, i.centre_share, i.object_share, i.object_area)
+                  for c in doc.checks for i in c.per_image])
+
+
 def _estimates(c) -> list[tuple[str, str | None, object]]:
     """(check, the layer re-drawn down to (randomisation only), its Interval) for every check of one method."""
     rows = []
@@ -38,6 +53,8 @@ def _estimates(c) -> list[tuple[str, str | None, object]]:
                  (f"{check}_difference", None, curve.difference)]
     rows += [("centre_share", None, c.centre_share), ("object_share", None, c.object_share),
              ("object_excess", None, c.object_excess)]
+    if c.road is not None:
+        rows.append(("road_score", None, c.road.score))
     if c.errors_vs_correct is not None:
         rows.append(("errors_vs_correct", None, c.errors_vs_correct))
     return rows
@@ -59,5 +76,6 @@ SECTION = Section(
     figures=("attribution",), needs=("attribution",),
     view=attribution_view,
     rules=attribution.RULES,
-    tables={"attribution_maps": maps_table, "attribution_checks": checks_table},
+    tables={"attribution_maps": maps_table, "attribution_checks": checks_table,
+            "attribution_check_images": check_images_table},
 )

@@ -41,6 +41,13 @@ class MethodView:
 
 
 @dataclasses.dataclass(frozen=True)
+class LayerSheet:
+    figures: list[Figure] = field("Grad-CAM of the activation maps' image at each layer, in the section's order; each "
+                                  "caption names the layer and its map's size")
+    caption: str = field("what the tiles are, for which class, and the colour scale")
+
+
+@dataclasses.dataclass(frozen=True)
 class AttributionView:
     """_attribution.html.j2: where each attribution method puts the evidence, and its sanity checks."""
 
@@ -51,6 +58,8 @@ class AttributionView:
                                    "step (rank correlation, SSIM; every step is in the chart and the CSV), deletion, "
                                    "insertion, where the mass lies; empty when the store holds no checks")
     checks_caption: str = field("the checks table's caption: the images they ran on and the intervals")
+    layers: LayerSheet | None = field("Grad-CAM at each layer of the activation section (--attribution-layers "
+                                      "activations); None when not asked for or not offered")
 
 
 def _which(m: AttributionMap) -> str:
@@ -68,7 +77,7 @@ def _map_caption(f: Findings, m: AttributionMap) -> str:
             f"{f.class_name(m.predicted)}{target} · {fmt.percent(m.probability)}")
 
 
-def _colour(maps: list[AttributionMap]) -> str:
+def _colour(maps: list) -> str:
     """The colour scale of a method's maps, said once in its sheet's caption (each tile has the bar under it)."""
     cmaps = dict.fromkeys(m.cmap for m in maps)
     words = "; ".join(colour_words(cmap) for cmap in cmaps) or colour_words("")
@@ -144,6 +153,9 @@ def _check_rows(checks: list[MethodChecks]) -> list[CheckRow]:
              row("Mass on the object (the foreground)", lambda c: c.object_share, percent=True),
              row("Mass on the object less its share of the area (points)", lambda c: c.object_excess,
                  "> 0: object; < 0: background", points=True)]
+    if any(c.road is not None for c in checks):
+        rows.append(row("ROAD: probability kept, least relevant imputed first less most relevant first",
+                        lambda c: c.road and c.road.score, "> 0: faithful"))
     if any(c.errors_vs_correct is not None for c in checks):
         rows.append(row("Mass on the object, misclassified less correct (points)", lambda c: c.errors_vs_correct,
                         "0", points=True))
@@ -154,8 +166,10 @@ def _checks_caption(doc: AttributionDocument) -> str:
     sizes = sorted({c.images for c in doc.checks})
     images = (f"{sizes[0]} test images" if len(sizes) == 1 else
               "test images (" + ", ".join(f"{_name(c)}: {c.images}" for c in doc.checks) + ")")
+    limit = f"; {doc.check_limit}" if doc.check_limit else ""
     return (f"Checks of {' and '.join(_name(c) for c in doc.checks)} on {images} (up to {doc.images_per_class} per "
-            "class): means with 95% bootstrap intervals over the images")
+            f"class{limit}): means with 95% bootstrap intervals over the images; every image's numbers are in the "
+            "CSV of the check images")
 
 
 def _name(c: MethodChecks) -> str:
@@ -184,6 +198,24 @@ def _method(f: Findings, place: Place, doc: AttributionDocument, method: str) ->
                       charts=_charts(place, c) if c else [])
 
 
+def _layer_sheet(f: Findings, place: Place, doc: AttributionDocument) -> LayerSheet | None:
+    if not doc.layer_maps:
+        return None
+    first = doc.layer_maps[0]
+    figures = [Figure(url(place, m.path), f"Grad-CAM map of test image {m.index} at {m.layer} for class "
+                                          f"{f.class_name(m.target)}",
+                      f"{m.layer} · {m.side[0]}×{m.side[1]} map" + ("" if m.positive else " · no positive evidence"))
+               for m in doc.layer_maps]
+    empty = [m.layer for m in doc.layer_maps if not m.positive]
+    return LayerSheet(figures, f"Grad-CAM of test image {first.index} (the activation maps' image) for class "
+                               f"{f.class_name(first.target)}, read at each layer the activation maps show, from the "
+                               "input side to the output side; the checks above are of "
+                               f"{next((c.layer for c in doc.checks if c.method == 'gradcam'), 'the last layer')} "
+                               "only." + (f" At {fmt.listing(empty)} the gradient-weighted maps are nowhere positive, so "
+                                          "Grad-CAM finds no evidence for the class there (an empty tile)."
+                                          if empty else "") + " " + _colour(doc.layer_maps))
+
+
 def attribution_view(f: Findings, place: Place) -> AttributionView:
     doc = f.attribution
     methods = dict.fromkeys([*(c.method for c in doc.checks), *(m.method for m in doc.maps)])
@@ -197,4 +229,4 @@ def attribution_view(f: Findings, place: Place) -> AttributionView:
                    "last convolution, and this model has none (a transformer's tokens, or maps pooled to 1×1).")),
         methods=[_method(f, place, doc, method) for method in methods],
         columns=[_name(c) for c in doc.checks], checks=_check_rows(doc.checks) if doc.checks else [],
-        checks_caption=_checks_caption(doc) if doc.checks else "")
+        checks_caption=_checks_caption(doc) if doc.checks else "", layers=_layer_sheet(f, place, doc))
