@@ -606,6 +606,167 @@ def test_pdf_within_the_page_budget(built):
     assert pages <= PAGE_BUDGET, f"{built.name}: {pages} pages (budget {PAGE_BUDGET})"
 
 
+# --- where the network looks: every sentence from the per-image numbers ------------------------------------------
+
+ATTRIBUTION_RESAMPLES = 1000   # the bootstrap the analysis states (95% percentile intervals, seeded by --seed)
+
+
+def check_image_rows(out: Path) -> dict[str, list[dict]]:
+    """tables/attribution_check_images.csv, read with the csv module (not the package): rows by method."""
+    import csv
+
+    rows: dict[str, list[dict]] = {}
+    with open(out / "tables" / "attribution_check_images.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            rows.setdefault(row["method"], []).append(row)
+    return rows
+
+
+def column(rows: list[dict], name: str) -> np.ndarray:
+    return np.array([float(r[name]) for r in rows])
+
+
+def bootstrap_mean(values: np.ndarray, seed: int) -> tuple[float, float, float]:
+    from scipy import stats
+
+    mean = float(values.mean())
+    if len(values) < 2 or np.all(values == values[0]):
+        return mean, mean, mean
+    ci = stats.bootstrap((values,), np.mean, n_resamples=ATTRIBUTION_RESAMPLES, confidence_level=0.95,
+                         method="percentile", random_state=np.random.default_rng(seed)).confidence_interval
+    return mean, min(float(ci.low), mean), max(float(ci.high), mean)
+
+
+def bootstrap_difference(first: np.ndarray, second: np.ndarray, seed: int) -> tuple[float, float, float] | None:
+    from scipy import stats
+
+    if len(first) < 2 or len(second) < 2:
+        return None
+    value = float(first.mean() - second.mean())
+    ci = stats.bootstrap((first, second), lambda a, b, axis=-1: a.mean(axis) - b.mean(axis),
+                         n_resamples=ATTRIBUTION_RESAMPLES, confidence_level=0.95, method="percentile",
+                         paired=False, vectorized=True, random_state=np.random.default_rng(seed)).confidence_interval
+    return value, min(float(ci.low), value), max(float(ci.high), value)
+
+
+def recomputed_attribution(rows: list[dict], seed: int) -> dict[str, tuple[float, float, float] | None]:
+    """Each statistic an attribution sentence cites, recomputed from one method's check images."""
+    wrong = np.array([r["label"] != r["predicted"] for r in rows])
+    share = column(rows, "object_share")
+    out = {
+        "deletion": bootstrap_mean(column(rows, "deletion_auc") - column(rows, "deletion_random_auc"), seed),
+        "insertion": bootstrap_mean(column(rows, "insertion_auc") - column(rows, "insertion_random_auc"), seed),
+        "road": bootstrap_mean(column(rows, "road"), seed),
+        "object_share": bootstrap_mean(share, seed),
+        "object": bootstrap_mean(share - column(rows, "object_area"), seed),
+        "centre": bootstrap_mean(column(rows, "centre_share"), seed),
+        "errors": bootstrap_difference(share[wrong], share[~wrong], seed),
+    }
+    if rows[0]["rank_correlation"] != "":
+        out["randomisation"] = bootstrap_mean(column(rows, "rank_correlation"), seed)
+    return out
+
+
+def two_decimals(x: float) -> str:
+    return f"{x:.2f}".replace("-", "−") if round(x, 2) else "0.00"
+
+
+def said_interval(text: str, e: tuple[float, float, float], scale: float = 1, decimals: int = 2) -> bool:
+    """Whether ``text`` gives the value and its interval as recomputed (to the shown decimals, one unit of the
+    last place for the rounding of the CSV's seven significant digits)."""
+    pattern = (r"(−?\d+\.\d+)%?(?: points)? \(95% CI (−?\d+\.\d+)(?:–| to )(−?\d+\.\d+)%?\)")
+    unit = 10 ** -decimals
+    for match in re.finditer(pattern, text):
+        shown = [float(g.replace("−", "-")) for g in match.groups()]
+        if all(abs(s - v * scale) <= unit * 0.51 + 1e-9 for s, v in zip(shown, e)):
+            return True
+    return False
+
+
+def faithful_branch(e: tuple[float, float, float], wanted: str) -> str:
+    value, low, high = e
+    if low <= 0 <= high:
+        return "undecided"
+    if (high < 0) != (wanted == "below"):
+        return "worse"
+    return "negligible" if max(abs(low), abs(high)) < 0.05 else "faithful"
+
+
+@every_scenario
+def test_attribution_sentences_are_recomputed_from_the_check_images(built):
+    """Every number an attribution sentence cites, and its branch, recomputed with scipy from the CSV of the check
+    images; the verdict from the recomputed branches (believe: randomisation below 0.5 and one faithfulness check
+    beyond the negligible band; untrained networks never)."""
+    notes = [n for n in built.notes if n["section"] == "attribution"]
+    if not notes:
+        pytest.skip(f"{built.name}: no attribution section")
+    rows = check_image_rows(built.out)
+    seed = built.findings.attribution.seed
+    untrained = any(n["rule"] == "attribution.untrained" for n in notes)
+    weights = built.findings.model.model.weights
+    assert untrained == (weights.startswith("random") or any(
+        n["rule"] == "attribution.untrained" and n["branch"] == "near-chance" for n in notes)), built.name
+    if weights.startswith("random"):
+        assert notes[0]["rule"] == "attribution.untrained", show(notes[0])
+    recomputed = {method: recomputed_attribution(method_rows, seed) for method, method_rows in rows.items()}
+    problems, checked = [], 0
+    for note in notes:
+        rule = note["rule"].removeprefix("attribution.")
+        method = note["evidence"].get("method")
+        if rule == "untrained":
+            continue
+        checked += 1
+        r = recomputed[method]
+        if rule == "verdict":
+            if untrained:
+                expected = "untrained"
+            else:
+                passed = [check for check, wanted in (("deletion", "below"), ("insertion", "above"), ("road", "above"))
+                          if faithful_branch(r[check], wanted) == "faithful"]
+                rho = r.get("randomisation")
+                randomised = ("absent" if rho is None else "passes" if rho[2] < 0.5 else "fails" if rho[1] > 0.5
+                              else "undecided")
+                expected = ("do-not-believe" if randomised == "fails" else
+                            "believe" if randomised == "passes" and passed else
+                            "unsupported" if randomised == "passes" else "undecided")
+            if note["branch"] != expected:
+                problems.append(f"verdict {expected} expected: {show(note)}")
+            continue
+        if rule == "errors":
+            e = r["errors"]
+            if e is None:
+                ok = note["branch"] == "too-few"
+            else:
+                branch = "undecided" if e[1] <= 0 <= e[2] else "more-on-object" if e[1] > 0 else "less-on-object"
+                ok = note["branch"] == branch and said_interval(note["text"], e, 100, 1)
+            if not ok:
+                problems.append(f"errors {e}: {show(note)}")
+            continue
+        e = r[{"randomisation": "randomisation", "deletion": "deletion", "insertion": "insertion", "road": "road",
+               "object": "object", "centre": "centre"}[rule]]
+        if rule in ("deletion", "insertion", "road"):
+            branch = faithful_branch(e, "below" if rule == "deletion" else "above")
+            expected = branch if branch in ("faithful", "negligible") else "no-better"
+            ok = note["branch"] == expected and said_interval(note["text"], e)
+        elif rule == "randomisation":
+            expected = "passes" if e[2] < 0.5 else "fails" if e[1] > 0.5 else "undecided"
+            ok = note["branch"] == expected and said_interval(note["text"], e)
+        elif rule == "object":
+            expected = "object" if e[1] > 0 else "background" if e[2] < 0 else "undecided"
+            ok = (note["branch"] == expected and said_interval(note["text"], e, 100, 1)
+                  and said_interval(note["text"], r["object_share"], 100, 1))
+        else:  # centre
+            expected = "centre" if e[1] > 0.25 else "edges" if e[2] < 0.25 else "undecided"
+            ok = note["branch"] == expected and said_interval(note["text"], e, 100, 1)
+        if not ok:
+            problems.append(f"{rule}: recomputed {e}, branch {expected}: {show(note)}")
+    assert not problems, "\n".join(problems)
+    # per method: the verdict, deletion, insertion, ROAD, object, centre and errors (randomisation where it ran)
+    assert checked >= 7 * len(rows), f"{built.name}: {checked} notes checked for {len(rows)} methods"
+    methods = {n["evidence"]["method"] for n in notes if n["rule"] == "attribution.verdict"}
+    assert methods == set(rows), f"{built.name}: a verdict for each method with checks ({sorted(rows)})"
+
+
 # --- compare and history (one-epoch) ----------------------------------------------------------------------------
 
 def page_text(out: Path, kind: str) -> str:
