@@ -157,7 +157,7 @@ def cases(work: Path) -> list[tuple[str, list[str], Path]]:
     return [("trained CNN (assignment, 10 epochs, digits)", ["--checkpoint", str(trained)], ROOT),
             ("same CNN, random weights (a checkpoint of its initialisation)", ["--checkpoint", str(random)], ROOT),
             ("transformer (small ViT, 2 blocks, trained 8 epochs on the digits)",
-             ["--checkpoint", str(vit), "--data", str(plain)], work),
+             ["--checkpoint", str(vit), "--model", "bench_nets:SmallViT", "--data", str(plain)], work),
             ("planted cue (labels at random, a 3×3 patch on the top rows at the label's place)",
              ["--checkpoint", str(cue_net), "--data", str(cue)], ROOT)]
 

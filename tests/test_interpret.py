@@ -405,6 +405,13 @@ CASES = {
                            "nothing about learned features."),
         "near-chance": (edit((E,), NEAR_CHANCE), "is not distinguishable from chance (33.3%, one in 3 classes): these "
                                                  "maps describe a network that has not learned the task"),
+        # a network that gets the task right while barely more confident than a uniform guess (1/3): 0.36 < 0.4
+        "flat-outputs": (edit((E, "confidence"), [0.36, 0.35, 0.37] * 10),
+                         "The network is barely more confident than a uniform guess: its mean confidence over the "
+                         "test split is 36.0% (95% CI 35.7–36.3%), entirely below 40.0% (a tenth of the way from the "
+                         "33.3% of a uniform guess over 3 outputs to certainty): its outputs hardly depend on the "
+                         "image, so these maps describe a network that has hardly learned, and the checks below say "
+                         "nothing about learned features."),
     },
     "attribution.randomisation": {
         "passes": (no_change,
@@ -526,8 +533,8 @@ CASES = {
         "unsupported": (several(edit((T, "checks", 0, "road"), None),
                                 edit((T, "checks", 0, "deletion", "difference"),
                                      {"value": -0.01, "low": -0.05, "high": 0.03})),
-            "Verdict on Grad-CAM at conv1: read its maps with caution — they depend on the learned "
-            "weights, but no faithfulness check shows that the pixels they rank first matter more than "
+            "Verdict on Grad-CAM at conv1: read its maps with caution — they change when the weights are "
+            "re-drawn, but no faithfulness check shows that the pixels they rank first matter more than "
             "others (0 of 2 faithfulness checks passed)."),
     },
 }

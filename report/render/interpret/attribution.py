@@ -23,6 +23,9 @@ the maps describe an untrained network (regime.py decides which)."""
 
 from __future__ import annotations
 
+import math
+import statistics
+
 from analysis.store.schema import FaithfulnessCurve, Interval, MethodChecks
 from report.render import fmt
 from report.render.findings import Findings
@@ -36,6 +39,8 @@ CENTRE_AREA = 0.25       # the central region (half the side) holds a quarter of
 NEGLIGIBLE = 0.05        # a faithfulness difference whose interval lies within this of 0: too small to matter
                          # (areas under probability curves over [0, 1]: 0.05 is 5 points of probability on average)
 FAITHFULNESS = ("deletion", "insertion", "road")
+FLAT_SHARE = 0.1         # outputs within a tenth of the way from a uniform guess to certainty: barely trained
+FLAT_LEAST = 10          # test images needed to judge the mean confidence
 
 
 def signed(x: float, decimals: int = 2) -> str:
@@ -49,7 +54,10 @@ def interval(e: Interval, decimals: int = 2) -> str:
 
 
 def estimate(e: Interval, decimals: int = 2) -> str:
-    """"0.12 (95% CI 0.05 to 0.19)"."""
+    """"0.12 (95% CI 0.05 to 0.19)"; a third decimal where every number is under 0.01 in size, so that a small
+    difference does not read as "0.00 (95% CI 0.00 to 0.00)"."""
+    if max(abs(e.value), abs(e.low), abs(e.high)) < 10 ** -decimals:
+        decimals += 1
     return f"{signed(e.value, decimals)} (95% CI {interval(e, decimals)})"
 
 
@@ -108,7 +116,37 @@ def untrained(f: Findings) -> Note | None:
                     f"distinguishable from chance ({fmt.percent(q.chance)}, one in {q.test_classes} classes): these "
                     "maps describe a network that has not learned the task, and the checks below say nothing about "
                     "learned features.", evidence)
+    flat = flat_outputs(f)
+    if flat is not None:
+        mean, line, classes = flat
+        evidence.update(mean_confidence=_numbers(mean), line=line, classes=classes,
+                        criterion=f"the 95% interval of the mean confidence lies below 1/K + {FLAT_SHARE:g}·(1 − 1/K)")
+        return Note("attribution.untrained", "flat-outputs", SECTION,
+                    f"The network is barely more confident than a uniform guess: its mean confidence over the test "
+                    f"split is {fmt.percent_ci(mean.value, mean.low, mean.high)}, entirely below "
+                    f"{fmt.percent(line)} (a tenth of the way from the {fmt.percent(1 / classes)} of a uniform guess "
+                    f"over {classes} outputs to certainty): its outputs hardly depend on the image, so these maps "
+                    "describe a network that has hardly learned, and the checks below say nothing about learned "
+                    "features.", evidence)
     return None
+
+
+def flat_outputs(f: Findings) -> tuple[Interval, float, int] | None:
+    """(mean confidence with its 95% interval, the line it lies below, K) when the network's outputs are nearly
+    uniform: the mean of the test images' top softmax probabilities (evaluation.json's ``confidence``), with a
+    normal-approximation interval, lies entirely below 1/K + FLAT_SHARE·(1 − 1/K), K the model's outputs. A network
+    trained for a single epoch is far above it; random weights sit on 1/K (a checkpoint of an initialisation is not
+    "random" by its words, and its balanced accuracy may clear chance by a few points). None otherwise, or when the
+    confidences are not stored (an older store) or fewer than FLAT_LEAST."""
+    values = [c for c in f.evaluation.confidence if c is not None]
+    classes = f.evaluation.outputs
+    if len(values) < FLAT_LEAST or not classes or classes < 2:
+        return None
+    mean = statistics.fmean(values)
+    half = 1.959964 * statistics.stdev(values) / math.sqrt(len(values))
+    line = 1 / classes + FLAT_SHARE * (1 - 1 / classes)
+    interval_ = Interval(mean, max(0.0, mean - half), min(1.0, mean + half))
+    return (interval_, line, classes) if interval_.high < line else None
 
 
 # --- randomisation --------------------------------------------------------------------------------------------
@@ -280,8 +318,9 @@ def verdict(f: Findings) -> list[Note]:
                                        f"— they change when the learned weights are re-drawn, and the pixels they "
                                        f"rank first move the class's probability more than others ({count}).")
         elif randomised == "passes":
-            branch, text = "unsupported", (f"Verdict on {_name(checks)}: read its maps with caution — they depend "
-                                           "on the learned weights, but no faithfulness check shows that the pixels "
+            branch, text = "unsupported", (f"Verdict on {_name(checks)}: read its maps with caution — they change "
+                                           "when the weights are re-drawn, but no faithfulness check shows that the "
+                                           "pixels "
                                            f"they rank first matter more than others (0 of {offered} faithfulness checks "
                                            "passed).")
         else:
