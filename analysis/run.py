@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import platform
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +229,22 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         raise
 
 
+def import_ahead(module: str) -> threading.Thread:
+    """Import ``module`` on a thread while the passes run (join it before using the module; an import that failed
+    there fails again, with its own error, when the caller imports the module). Captum's import (0.6 s, pyplot
+    with it) is Python work and the passes are mostly torch's, which releases the GIL: on two cores they overlap."""
+    thread = threading.Thread(target=_import_quietly, args=(module,), name=f"import {module}", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_quietly(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - the caller's own import raises it again, where it can be reported
+        pass
+
+
 def refuse_changed_data(data: str | None, config: AnalysisConfig, inputs: dict) -> None:
     """The data files are read image by image during the pass: if they are not the files hashed for the
     store's key any more, the store would be keyed on other data than it holds."""
@@ -240,6 +258,8 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
     weights are finite: NaN embeddings give NaN statistics, and the report says why they are missing).
     The model's own document is made on the CPU; the passes over images run on ``device``."""
     model, splits = run.model, run.splits
+    attribution = config.attribution and not run.broken
+    importing = import_ahead("analysis.attribution.document") if attribution else None
     model_doc = _model_results(model, run.traced, run.usage, run.setup, splits, run.broken, writer)
     model.to(device)
     x_test = Inputs(splits.test.images, run.setup.mean, run.setup.std, device, config.batch_size, workers)
@@ -269,7 +289,8 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
                                        embeddings_doc, writer, show_progress)
         if separation is not None:  # None: fewer than two finite embeddings (evaluation.json counts them)
             writer.write_record("separation.json", separation)
-    if config.attribution and not run.broken:  # last: it reuses the images the other documents stored
+    if attribution:  # last: it reuses the images the other documents stored
+        importing.join()
         from analysis.attribution.document import attribution_results  # captum: only when asked for
 
         writer.write_record("attribution.json", attribution_results(run, x_test, config, evaluation, activations_doc,

@@ -77,6 +77,7 @@ def compare(name: str, checkpoint, data, config, work: Path, runs: int) -> dict:
     import dataclasses
 
     on_config = dataclasses.replace(config, attribution=True)
+    config = dataclasses.replace(config, attribution=False)  # the configuration's default has the part on
     off, on, document = [], [], None
     for _ in range(runs):
         off.append(analyse_seconds(checkpoint, data, config, work)[:2])

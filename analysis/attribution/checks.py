@@ -138,9 +138,12 @@ def similarities(original: np.ndarray, other: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(other, dtype=np.float64))[:, None]
     y = torch.from_numpy(np.ascontiguousarray(original, dtype=np.float64))[:, None]
     window = _ssim_window(min(x.shape[-2:]))
-    pad = (window.shape[-1] - 1) // 2
+    pad = (len(window) - 1) // 2
     x, y = (torch.nn.functional.pad(t, (pad, pad, pad, pad), mode="reflect") if pad else t for t in (x, y))
-    means = torch.nn.functional.conv2d(torch.cat((x, y, x * x, y * y, x * y)), window).split(len(x))
+    # the window is separable (an outer product): a column pass then a row pass, 2·k products a pixel, not k²
+    stacked = torch.cat((x, y, x * x, y * y, x * y))
+    columns = torch.nn.functional.conv2d(stacked, window.view(1, 1, -1, 1))
+    means = torch.nn.functional.conv2d(columns, window.view(1, 1, 1, -1)).split(len(x))
     mu_x, mu_y = means[0], means[1]
     var_x = (means[2] - mu_x ** 2).clamp(min=0)
     var_y = (means[3] - mu_y ** 2).clamp(min=0)
@@ -151,13 +154,14 @@ def similarities(original: np.ndarray, other: np.ndarray) -> np.ndarray:
 
 
 def _ssim_window(side: int) -> torch.Tensor:
+    """The one-dimensional window whose outer product with itself is SSIM's two-dimensional one: torchmetrics'
+    normalised Gaussian, or a uniform window that fits a map narrower than SSIM_MIN_SIDE."""
     if side < SSIM_MIN_SIDE:
         size = side if side % 2 else side - 1
-        return torch.full((1, 1, size, size), 1.0 / size ** 2, dtype=torch.float64)
+        return torch.full((size,), 1.0 / size, dtype=torch.float64)
     distance = torch.arange(SSIM_WINDOW, dtype=torch.float64) - (SSIM_WINDOW - 1) / 2
     gauss = torch.exp(-((distance / SSIM_SIGMA) ** 2) / 2)
-    gauss = gauss / gauss.sum()
-    return torch.outer(gauss, gauss).view(1, 1, SSIM_WINDOW, SSIM_WINDOW)
+    return gauss / gauss.sum()
 
 
 # --- deletion and insertion -------------------------------------------------------------------------------

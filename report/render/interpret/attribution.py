@@ -41,6 +41,7 @@ NEGLIGIBLE = 0.05        # a faithfulness difference whose interval lies within 
 FAITHFULNESS = ("deletion", "insertion", "road")
 FLAT_SHARE = 0.1         # outputs within a tenth of the way from a uniform guess to certainty: barely trained
 FLAT_LEAST = 10          # test images needed to judge the mean confidence
+MAX_DECIMALS = 6         # decimals of a difference at most (smaller values read as 0)
 
 
 def signed(x: float, decimals: int = 2) -> str:
@@ -54,10 +55,11 @@ def interval(e: Interval, decimals: int = 2) -> str:
 
 
 def estimate(e: Interval, decimals: int = 2) -> str:
-    """"0.12 (95% CI 0.05 to 0.19)"; a third decimal where every number is under 0.01 in size, so that a small
-    difference does not read as "0.00 (95% CI 0.00 to 0.00)"."""
-    if max(abs(e.value), abs(e.low), abs(e.high)) < 10 ** -decimals:
-        decimals += 1
+    """"0.12 (95% CI 0.05 to 0.19)"; more decimals where a number other than 0 is smaller than the last one shown,
+    so that an interval entirely below 0 never reads "(95% CI −0.001 to 0.000)" (at most MAX_DECIMALS)."""
+    sizes = [abs(x) for x in (e.value, e.low, e.high) if x != 0]
+    if sizes:
+        decimals = min(MAX_DECIMALS, max(decimals, -math.floor(math.log10(min(sizes)))))
     return f"{signed(e.value, decimals)} (95% CI {interval(e, decimals)})"
 
 
