@@ -188,39 +188,50 @@ def _curves(model, images, targets, ranks, baseline, batch_size) -> dict[str, np
 
 def _method_checks(method: Method, offer: Offer, model, images, targets, pixels, check, labels, predicted,
                    original, randomisation, random_curves, context, config) -> MethodChecks:
+    """One method's checks on the check images (``check``: their test indices), from its maps ``original`` and
+    its randomisation steps (each with the per-image values behind it)."""
     ranks = checks.map_ranks(original)
     curves = _curves(model, images, targets, ranks, context.baseline, config.batch_size)
     seed = config.seed
-    faithfulness = {kind: _faithfulness(curves[kind], random_curves[kind], seed) for kind in curves}
     morf, lerf = checks.road_curves(model, images, targets, ranks, seed, config.batch_size)
-    road_scores = (lerf - morf).mean(1)
-    centre = checks.centre_mask(*original.shape[1:])
     masks = [checks.foreground(p) for p in pixels]
-    centre_share = np.array([checks.share(m, centre) for m in original])
-    object_share = np.array([checks.share(m, mask) for m, mask in zip(original, masks)])
-    object_area = np.array([mask.mean() for mask in masks], dtype=np.float64)
+    centre = checks.centre_mask(*original.shape[1:])
+    values = {  # one value per check image: the means below, and the CSV of the check images, are made of these
+        "deletion_auc": checks.areas(curves["deletion"]), "deletion_random_auc": checks.areas(random_curves["deletion"]),
+        "insertion_auc": checks.areas(curves["insertion"]),
+        "insertion_random_auc": checks.areas(random_curves["insertion"]),
+        "road": (lerf - morf).mean(1),
+        "centre_share": np.array([checks.share(m, centre) for m in original]),
+        "object_share": np.array([checks.share(m, mask) for m, mask in zip(original, masks)]),
+        "object_area": np.array([mask.mean() for mask in masks], dtype=np.float64),
+    }
+    if randomisation:
+        values["rank_correlation"], values["ssim"] = randomisation[-1][1]
     wrong = labels[check] != predicted[check]
-    last = randomisation[-1] if randomisation else None
+    share = values["object_share"]
     return MethodChecks(
         method=method.id, layer=offer.layer, images=len(original), randomisation=[step for step, _ in randomisation],
-        deletion=faithfulness["deletion"], insertion=faithfulness["insertion"],
-        centre_share=checks.estimate(centre_share, seed), object_share=checks.estimate(object_share, seed),
-        object_excess=checks.estimate(object_share - object_area, seed),
-        errors_vs_correct=checks.difference(object_share[wrong], object_share[~wrong], seed),
+        deletion=_faithfulness(curves["deletion"], random_curves["deletion"], seed),
+        insertion=_faithfulness(curves["insertion"], random_curves["insertion"], seed),
+        centre_share=checks.estimate(values["centre_share"], seed), object_share=checks.estimate(share, seed),
+        object_excess=checks.estimate(share - values["object_area"], seed),
+        errors_vs_correct=checks.difference(share[wrong], share[~wrong], seed),
         road=RoadCurve(fractions=list(checks.ROAD_FRACTIONS), most_relevant_first=morf.mean(0).tolist(),
-                       least_relevant_first=lerf.mean(0).tolist(), score=checks.estimate(road_scores, seed),
+                       least_relevant_first=lerf.mean(0).tolist(), score=checks.estimate(values["road"], seed),
                        noise=checks.ROAD_NOISE),
-        per_image=[CheckImage(
-            index=int(index), label=int(labels[index]), predicted=int(predicted[index]),
-            rank_correlation=None if last is None else float(last[1][0][i]),
-            ssim=None if last is None else float(last[1][1][i]),
-            deletion_auc=float(a), deletion_random_auc=float(ra), insertion_auc=float(b),
-            insertion_random_auc=float(rb), road=float(road_scores[i]), centre_share=float(centre_share[i]),
-            object_share=float(object_share[i]), object_area=float(object_area[i]))
-            for i, (index, a, ra, b, rb) in enumerate(zip(check, checks.areas(curves["deletion"]),
-                                                           checks.areas(random_curves["deletion"]),
-                                                           checks.areas(curves["insertion"]),
-                                                           checks.areas(random_curves["insertion"])))])
+        per_image=_check_images(check, labels, predicted, values))
+
+
+def _check_images(check, labels, predicted, values: dict[str, np.ndarray]) -> list[CheckImage]:
+    """The CheckImage records of the check images, from one array per field (rank_correlation and ssim absent
+    where no randomisation step ran)."""
+    return [CheckImage(index=int(index), label=int(labels[index]), predicted=int(predicted[index]),
+                       rank_correlation=float(values["rank_correlation"][i]) if "rank_correlation" in values else None,
+                       ssim=float(values["ssim"][i]) if "ssim" in values else None,
+                       **{name: float(values[name][i]) for name in (
+                           "deletion_auc", "deletion_random_auc", "insertion_auc", "insertion_random_auc", "road",
+                           "centre_share", "object_share", "object_area")})
+            for i, index in enumerate(check)]
 
 
 def _faithfulness(method_curve: np.ndarray, random_curve: np.ndarray, seed: int) -> FaithfulnessCurve:
