@@ -171,10 +171,12 @@ def summary(out: Path) -> dict:
             "notes": [n for n in notes if n["section"] == "attribution"]}
 
 
-def interval(e: dict | None, scale: float = 1.0) -> str:
+def interval(e: dict | None) -> str:
+    """"0.12 (0.05 to 0.19)"; four decimals where every number is under 0.01 in size."""
     if e is None:
         return "–"
-    return f"{e['value'] * scale:.2f} ({e['low'] * scale:.2f} to {e['high'] * scale:.2f})".replace("-", "−")
+    d = 2 if max(abs(e["value"]), abs(e["low"]), abs(e["high"])) >= 0.01 else 4
+    return f"{e['value']:.{d}f} ({e['low']:.{d}f} to {e['high']:.{d}f})".replace("-", "−")
 
 
 def main() -> None:

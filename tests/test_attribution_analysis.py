@@ -13,7 +13,6 @@ import pytest
 import torch
 from scipy import stats
 from torch import nn
-from torchmetrics.functional.image import structural_similarity_index_measure
 
 from analysis.attribution import checks, gradcam
 from analysis.attribution.document import attribution_results
@@ -139,6 +138,14 @@ def attribute(model: nn.Module, tmp_path, test_count: int = 16, samples: int = 8
     document = attribution_results(run, Inputs(test, MEAN, STD), AnalysisConfig(attribution=True, **config),
                                    evaluation, activations, embeddings, None, writer)
     return document, writer, test, types.SimpleNamespace(**vars(run), corners=corners)
+
+
+def structural_similarity_index_measure(*args, **kwargs):
+    """torchmetrics' SSIM, imported when a test asks for it: importing torchmetrics takes 1.5 to 3 s, which every
+    pytest worker would pay while collecting this module."""
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+    return ssim(*args, **kwargs)
 
 
 def cue_share(map_: np.ndarray, corner: int) -> float:
@@ -464,3 +471,17 @@ def test_grad_cam_at_each_activation_layer_when_asked(trained, tmp_path):
     plain, writer, _, _ = attribute(trained, tmp_path / "plain", activations=activations)
     writer.abort()
     assert plain.layer_maps == []
+
+
+def test_road_on_images_of_one_pixel_keeps_one_and_warns_of_nothing():
+    import warnings
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3, 2))
+    images = torch.randn(2, 3, 1, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's MatrixRankWarning for a singular system would fail here
+        morf, lerf = checks.road_curves(model, images, torch.tensor([0, 1]), np.zeros((2, 1), dtype=np.int64), 0, 4)
+    with torch.no_grad():
+        plain = torch.softmax(model(images).double(), 1)[[0, 1], [0, 1]].numpy()
+    np.testing.assert_allclose(morf, plain[:, None].repeat(4, 1), atol=1e-6)  # nothing to impute: unchanged
+    np.testing.assert_allclose(lerf, morf, atol=1e-6)

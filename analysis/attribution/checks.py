@@ -286,7 +286,8 @@ def road_curves(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, r
     by ``ranks`` imputed (most relevant first) and with the bottom fraction imputed (least relevant first)."""
     n, _, height, width = images.shape
     pixels = height * width
-    counts = [round(f * pixels) for f in ROAD_FRACTIONS]
+    # one pixel at least is kept: imputing every pixel leaves the system without a known value (singular)
+    counts = [min(round(f * pixels), pixels - 1) for f in ROAD_FRACTIONS]
     cases = [(order, image, k) for order in range(2) for k in range(len(counts)) for image in range(n)]
     masks = np.stack([ranks[image].reshape(height, width) < counts[k] if order == 0 else
                       ranks[image].reshape(height, width) >= pixels - counts[k] for order, image, k in cases])
