@@ -127,7 +127,7 @@ def test_centre_share_against_a_quarter(findings, share, branch):
 
 
 @pytest.mark.parametrize("difference, branch, said", [
-    (None, "too-few", "1 of the 6 check images is misclassified, too few"),
+    (None, "too-few", "1 of the 6 check images is misclassified and 5 correctly classified; comparing"),
     (e(0.0, -0.1, 0.1), "undecided", "cannot say whether the errors look elsewhere"),
     (e(0.2, 0.1, 0.3), "more-on-object", "put more of their mass on the object"),
     (e(-0.2, -0.3, -0.1), "less-on-object", "put less of their mass on the object"),
@@ -442,3 +442,27 @@ def test_the_attribution_options_are_checked_and_reach_the_analysis_config():
         AnalysisOptions(attribution_images=1)
     with pytest.raises(InputError, match="invalid choice: 'all'"):
         AnalysisOptions(attribution_layers="all")
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"predicted": [0, 1, 2] * 10}, "its balanced accuracy is at chance"),
+    ({"confidence": [0.36, 0.35, 0.37] * 10}, "its outputs are nearly uniform"),
+])
+def test_the_untrained_verdict_says_why(tmp_path, change, why):
+    docs = documents()
+    docs["evaluation.json"] = evaluation_doc(**change)
+    f = load_findings(write_store(tmp_path / "stores", docs))
+    verdicts_ = rules.verdict(f)
+    assert {n.branch for n in verdicts_} == {"untrained"} and all(f"untrained ({why})" in n.text for n in verdicts_)
+    assert rules.randomisation(f) == []  # its sentences speak of learned weights
+
+
+@pytest.mark.parametrize("interval_, shown", [
+    (e(0.2, 0.1, 0.3), "20.0 points (95% CI 10.0 to 30.0)"),
+    (e(0.003, 0.0004, 0.006), "0.30 points (95% CI 0.04 to 0.60)"),    # 0.04 would read 0.0: "entirely above 0"?
+    (e(-0.001, -0.002, -0.00003), "−0.100 points (95% CI −0.200 to −0.003)"),
+    (e(0.0, -0.1, 0.1), "0.0 points (95% CI −10.0 to 10.0)"),
+])
+def test_points_show_every_end_of_an_interval_other_than_0_as_other_than_0(interval_, shown):
+    assert rules.points(interval_) == shown
+    assert rules.estimate(e(-0.0012, -0.0028, -0.0003)) == "−0.0012 (95% CI −0.0028 to −0.0003)"

@@ -495,8 +495,8 @@ CASES = {
             "correctly classified check images, is 5.0 points (95% CI −10.0 to 20.0), an interval that "
             "holds 0: these images cannot say whether the errors look elsewhere."),
         "too-few": (no_change,
-            "Integrated Gradients, errors: 0 of the 6 check images are misclassified, too few (under "
-            "2 misclassified and 2 correct) to compare where their maps look with the correct answers'."),
+            "Integrated Gradients, errors: 0 of the 6 check images are misclassified and 6 correctly "
+            "classified; comparing where the errors' maps look with the correct answers' needs 2 of each."),
     },
     "attribution.road": {
         "faithful": (no_change,
@@ -525,7 +525,8 @@ CASES = {
             "passed: insertion)."),
         "untrained": (edit((M, "model", "weights"), "random (seed 0)"),
             "Verdict on Grad-CAM at conv1: do not read these maps as what a network learned — the "
-            "network is untrained, so they show how random weights respond to the image."),
+            "network is untrained (random weights), so they show how its weights respond to the image, not "
+            "evidence it learned to use."),
         "undecided": (edit((T, "checks", 1, "randomisation", -1, "rank_correlation"),
                            {"value": 0.5, "low": 0.45, "high": 0.55}),
             "Verdict on Integrated Gradients: not settled — the randomisation check is undecided on "

@@ -136,7 +136,8 @@ def shown_images(labels: np.ndarray, evaluation, activations, embeddings) -> lis
     predicted = evaluation.predicted
     first = activations.input.index if activations is not None else 0
     shown = [Shown("activation", first, int(predicted[first]))]
-    shown += [Shown("sample", s.index, int(predicted[s.index])) for s in sample_maps(embeddings)]
+    # a sample that is the activation maps' image is shown once, as that image
+    shown += [Shown("sample", s.index, int(predicted[s.index])) for s in sample_maps(embeddings) if s.index != first]
     for index in most_confident_errors(labels, np.asarray(predicted), evaluation.confidence):
         shown += [Shown("error", index, int(predicted[index])), Shown("error", index, int(labels[index]))]
     return shown

@@ -69,9 +69,14 @@ def share(e: Interval) -> str:
 
 
 def points(e: Interval) -> str:
-    """A difference of shares in percentage points with its interval: "20.0 points (95% CI 10.0 to 30.0)"."""
-    value = round(e.value * 100, 1) + 0.0
-    return f"{value:.1f} points (95% CI {fmt.points_range(e.low, e.high)})".replace("-", "−")
+    """A difference of shares in percentage points with its interval: "20.0 points (95% CI 10.0 to 30.0)"; more
+    decimals where a number other than 0 would round to 0, so that an interval entirely above 0 never reads
+    "(95% CI 0.0 to 0.6)"."""
+    values = [x * 100 for x in (e.value, e.low, e.high)]
+    sizes = [abs(v) for v in values if v != 0]
+    decimals = min(MAX_DECIMALS, max(1, -math.floor(math.log10(min(sizes))))) if sizes else 1
+    value, low, high = (f"{round(v, decimals) + 0.0:.{decimals}f}".replace("-", "−") for v in values)
+    return f"{value} points (95% CI {low} to {high})"
 
 
 def side(e: Interval, value: float) -> str:
@@ -149,6 +154,11 @@ def flat_outputs(f: Findings) -> tuple[Interval, float, int] | None:
     line = 1 / classes + FLAT_SHARE * (1 - 1 / classes)
     interval_ = Interval(mean, max(0.0, mean - half), min(1.0, mean + half))
     return (interval_, line, classes) if interval_.high < line else None
+
+
+# The untrained note's branch, in the verdict's words.
+UNTRAINED_WHY = {"random-weights": "random weights", "near-chance": "its balanced accuracy is at chance",
+                 "flat-outputs": "its outputs are nearly uniform"}
 
 
 # --- randomisation --------------------------------------------------------------------------------------------
@@ -301,7 +311,9 @@ def verdict(f: Findings) -> list[Note]:
     randomisation check and at least one faithfulness check (deletion, insertion, ROAD); do not when the network is
     untrained or the maps survive the randomisation; otherwise the checks leave them unsupported or undecided."""
     notes = []
-    trained = untrained(f) is None
+    regime = untrained(f)
+    trained = regime is None
+    why = "" if trained else UNTRAINED_WHY[regime.branch]
     for checks in _methods(f):
         randomised = _randomisation_branch(checks)
         passed = _faithful_checks(checks)
@@ -309,8 +321,8 @@ def verdict(f: Findings) -> list[Note]:
         count = f"{len(passed)} of {offered} faithfulness checks passed" + (f": {fmt.listing(passed)}" if passed else "")
         if not trained:
             branch, text = "untrained", (f"Verdict on {_name(checks)}: do not read these maps as what a network "
-                                         "learned — the network is untrained, so they show how random weights "
-                                         "respond to the image.")
+                                         f"learned — the network is untrained ({why}), so they show how its weights "
+                                         "respond to the image, not evidence it learned to use.")
         elif randomised == "fails":
             branch, text = "do-not-believe", (f"Verdict on {_name(checks)}: do not believe its maps — they survive "
                                               "the randomisation of the weights, so they show the image more than "
@@ -387,10 +399,11 @@ def errors(f: Findings) -> list[Note]:
         e = checks.errors_vs_correct
         wrong = sum(1 for i in checks.per_image if i.label != i.predicted)
         if e is None and checks.per_image:
+            right = checks.images - wrong
             notes.append(Note("attribution.errors", "too-few", SECTION,
                               f"{_name(checks)}, errors: {wrong} of the {checks.images} check images "
-                              f"{'is' if wrong == 1 else 'are'} misclassified, too few (under 2 misclassified and 2 "
-                              "correct) to compare where their maps look with the correct answers'.",
+                              f"{'is' if wrong == 1 else 'are'} misclassified and {right} correctly classified; "
+                              "comparing where the errors' maps look with the correct answers' needs 2 of each.",
                               {"method": checks.method, "images": checks.images, "misclassified": wrong,
                                "threshold": 2}))
             continue
