@@ -255,14 +255,15 @@ def _shown_maps(offered, model, shown: list[Shown], x_test, splits, labels, pred
         probabilities = torch.softmax(model(images).double(), dim=1).gather(1, targets.view(-1, 1)).view(-1)
     probability = dict(zip(pairs, probabilities.cpu().tolist()))
     image_paths = _image_paths([i for i, _ in pairs], splits, separation, activations, embeddings, writer)
+    indices = list(dict.fromkeys(i for i, _ in pairs))  # each image read once, whatever its maps
+    masks = dict(zip(indices, (checks.foreground(p) for p in take(splits.test.images, indices))))
     out = []
     for method, offer in offered:
         drawn = dict(zip(pairs, maps(method, model, offer.layer, images, targets, context)))
         for s in shown:
             map_ = drawn[(s.index, s.target)]
             path = figure_arrays.write(writer, f"images/attribution_{method.id}_{s.index}_{s.target}.png", map_)
-            pixels = take(splits.test.images, [s.index])[0]
-            mask = checks.foreground(pixels)
+            mask = masks[s.index]
             out.append(AttributionMap(
                 method=method.id, role=s.role, index=s.index, label=int(labels[s.index]),
                 predicted=int(predicted[s.index]), target=s.target, probability=probability[(s.index, s.target)],

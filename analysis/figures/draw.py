@@ -18,7 +18,7 @@ from analysis.figures import images
 from analysis.figures.words import (
     RANDOMISED_BELOW,
     attribution_chart,
-    attribution_name,
+    attribution_label,
     metric_heading,
     metric_name,
 )
@@ -201,7 +201,7 @@ def _attribution(doc: AttributionDocument | None, array: Arrays) -> list[Figure]
                                                                                    m.cmap)))
                              for m in [*doc.maps, *doc.layer_maps]]
     for c in doc.checks:
-        name = attribution_name(c.method) + (f" at {c.layer}" if c.layer else "")
+        name = attribution_label(c.method, c.layer)
         planned.append((attribution_chart(c.method, "faithfulness"), lambda c=c, name=name: charts.faithfulness(
             c.deletion, c.insertion, f"{name}: probability of the class as pixels are removed or revealed, in the "
                                      f"map's order and at random ({c.images} images)")))

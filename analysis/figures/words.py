@@ -31,5 +31,10 @@ def attribution_name(method: str) -> str:
     return ATTRIBUTION_NAMES.get(method, method)
 
 
+def attribution_label(method: str, layer: str | None) -> str:
+    """The method and the layer it reads: "Grad-CAM at pool2"; "Integrated Gradients" (the input pixels)."""
+    return f"{attribution_name(method)} at {layer}" if layer else attribution_name(method)
+
+
 def attribution_chart(method: str, check: str) -> str:
     return ATTRIBUTION_CHART.format(check=check, method=method)

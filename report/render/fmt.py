@@ -96,6 +96,25 @@ def percent_ci(value: float, low: float, high: float) -> str:
 
 
 def points_range(low: float, high: float) -> str:
-    """A 95% interval of a difference of shares in percentage points, "−1.0 to 2.4"."""
-    low, high = (round(x * 100, 1) + 0.0 for x in (low, high))  # + 0.0 after rounding: no "−0.0"
-    return f"{low:.1f} to {high:.1f}".replace("-", "−")
+    """A 95% interval of a difference of shares in percentage points, "−1.0 to 2.4"; more decimals where an end
+    other than 0 would round to 0 (``shown_decimals``), so that an interval above 0 never reads "0.0 to 0.6"."""
+    low, high = low * 100, high * 100
+    decimals = shown_decimals((low, high), 1)
+    return f"{signed(low, decimals)} to {signed(high, decimals)}"
+
+
+MOST_DECIMALS = 6  # a value smaller than this many decimals show reads as 0
+
+
+def shown_decimals(values, least: int) -> int:
+    """Decimals that show every value other than 0 as other than 0: ``least``, more for a smaller value (at most
+    MOST_DECIMALS). An interval entirely above 0 then never shows an end of 0."""
+    sizes = [abs(x) for x in values if x != 0]
+    if not sizes:
+        return least
+    return min(MOST_DECIMALS, max(least, -math.floor(math.log10(min(sizes)))))
+
+
+def signed(x: float, decimals: int = 2) -> str:
+    """A fixed number of decimals with a true minus sign, and no "−0.00": "−0.12"."""
+    return (f"{x:.{decimals}f}" if round(x, decimals) else f"{0.0:.{decimals}f}").replace("-", "−")

@@ -52,6 +52,11 @@ def attribution_description(method: str, layer: str | None, steps: int, baseline
     """The method as a heading names it: "Grad-CAM at conv2", "Integrated Gradients (16 steps, baseline: …)"."""
     if method == "integrated_gradients":
         return f"{attribution_name(method)} ({steps} steps, baseline: {baseline})"
+    return attribution_label(method, layer)
+
+
+def attribution_label(method: str, layer: str | None) -> str:
+    """The method and the layer it reads: "Grad-CAM at pool2"; "Integrated Gradients" (the input pixels)."""
     return f"{attribution_name(method)} at {layer}" if layer else attribution_name(method)
 
 

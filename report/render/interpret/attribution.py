@@ -23,15 +23,12 @@ the maps describe an untrained network (regime.py decides which)."""
 
 from __future__ import annotations
 
-import math
-import statistics
-
 from analysis.store.schema import FaithfulnessCurve, Interval, MethodChecks
 from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret.notes import Note
-from report.render.interpret.regime import performance, quality
-from report.render.words import attribution_name
+from report.render.interpret.regime import FLAT_SHARE, flat_outputs, performance, quality
+from report.render.words import attribution_label
 
 SECTION = "attribution"
 RANDOMISED_BELOW = 0.5   # rank correlation with the fully randomised network's maps: below it, the maps changed
@@ -39,28 +36,21 @@ CENTRE_AREA = 0.25       # the central region (half the side) holds a quarter of
 NEGLIGIBLE = 0.05        # a faithfulness difference whose interval lies within this of 0: too small to matter
                          # (areas under probability curves over [0, 1]: 0.05 is 5 points of probability on average)
 FAITHFULNESS = ("deletion", "insertion", "road")
-FLAT_SHARE = 0.1         # outputs within a tenth of the way from a uniform guess to certainty: barely trained
-FLAT_LEAST = 10          # test images needed to judge the mean confidence
-MAX_DECIMALS = 6         # decimals of a difference at most (smaller values read as 0)
 
 
-def signed(x: float, decimals: int = 2) -> str:
-    """A fixed number of decimals with a true minus sign: "−0.12"."""
-    return (f"{x:.{decimals}f}" if round(x, decimals) else f"{0.0:.{decimals}f}").replace("-", "−")
+def shown(e: Interval, least: int = 2, scale: float = 1.0) -> tuple[str, str, str]:
+    """The value and the ends of its interval as text, ``scale`` times each (100: percentage points), with the
+    decimals that show every number other than 0 as other than 0 (``least`` at least: fmt.shown_decimals)."""
+    values = [x * scale for x in (e.value, e.low, e.high)]
+    decimals = fmt.shown_decimals(values, least)
+    value, low, high = (fmt.signed(x, decimals) for x in values)
+    return value, low, high
 
 
-def interval(e: Interval, decimals: int = 2) -> str:
-    """"0.05 to 0.19"."""
-    return f"{signed(e.low, decimals)} to {signed(e.high, decimals)}"
-
-
-def estimate(e: Interval, decimals: int = 2) -> str:
-    """"0.12 (95% CI 0.05 to 0.19)"; more decimals where a number other than 0 is smaller than the last one shown,
-    so that an interval entirely below 0 never reads "(95% CI −0.001 to 0.000)" (at most MAX_DECIMALS)."""
-    sizes = [abs(x) for x in (e.value, e.low, e.high) if x != 0]
-    if sizes:
-        decimals = min(MAX_DECIMALS, max(decimals, -math.floor(math.log10(min(sizes)))))
-    return f"{signed(e.value, decimals)} (95% CI {interval(e, decimals)})"
+def estimate(e: Interval) -> str:
+    """"0.12 (95% CI 0.05 to 0.19)"; "−0.0012 (95% CI −0.0028 to −0.0003)", never "(95% CI −0.001 to 0.000)"."""
+    value, low, high = shown(e)
+    return f"{value} (95% CI {low} to {high})"
 
 
 def share(e: Interval) -> str:
@@ -69,13 +59,9 @@ def share(e: Interval) -> str:
 
 
 def points(e: Interval) -> str:
-    """A difference of shares in percentage points with its interval: "20.0 points (95% CI 10.0 to 30.0)"; more
-    decimals where a number other than 0 would round to 0, so that an interval entirely above 0 never reads
-    "(95% CI 0.0 to 0.6)"."""
-    values = [x * 100 for x in (e.value, e.low, e.high)]
-    sizes = [abs(v) for v in values if v != 0]
-    decimals = min(MAX_DECIMALS, max(1, -math.floor(math.log10(min(sizes))))) if sizes else 1
-    value, low, high = (f"{round(v, decimals) + 0.0:.{decimals}f}".replace("-", "−") for v in values)
+    """A difference of shares in percentage points with its interval: "20.0 points (95% CI 10.0 to 30.0)", never
+    "(95% CI 0.0 to 0.6)" for an interval above 0."""
+    value, low, high = shown(e, 1, 100)
     return f"{value} points (95% CI {low} to {high})"
 
 
@@ -93,8 +79,7 @@ def _numbers(e: Interval) -> list[float]:
 
 
 def _name(checks: MethodChecks) -> str:
-    name = attribution_name(checks.method)
-    return f"{name} at {checks.layer}" if checks.layer else name
+    return attribution_label(checks.method, checks.layer)
 
 
 def _methods(f: Findings) -> list[MethodChecks]:
@@ -136,24 +121,6 @@ def untrained(f: Findings) -> Note | None:
                     "describe a network that has hardly learned, and the checks below say nothing about learned "
                     "features.", evidence)
     return None
-
-
-def flat_outputs(f: Findings) -> tuple[Interval, float, int] | None:
-    """(mean confidence with its 95% interval, the line it lies below, K) when the network's outputs are nearly
-    uniform: the mean of the test images' top softmax probabilities (evaluation.json's ``confidence``), with a
-    normal-approximation interval, lies entirely below 1/K + FLAT_SHARE·(1 − 1/K), K the model's outputs. A network
-    trained for a single epoch is far above it; random weights sit on 1/K (a checkpoint of an initialisation is not
-    "random" by its words, and its balanced accuracy may clear chance by a few points). None otherwise, or when the
-    confidences are not stored (an older store) or fewer than FLAT_LEAST."""
-    values = [c for c in f.evaluation.confidence if c is not None]
-    classes = f.evaluation.outputs
-    if len(values) < FLAT_LEAST or not classes or classes < 2:
-        return None
-    mean = statistics.fmean(values)
-    half = 1.959964 * statistics.stdev(values) / math.sqrt(len(values))
-    line = 1 / classes + FLAT_SHARE * (1 - 1 / classes)
-    interval_ = Interval(mean, max(0.0, mean - half), min(1.0, mean + half))
-    return (interval_, line, classes) if interval_.high < line else None
 
 
 # The untrained note's branch, in the verdict's words.
@@ -210,7 +177,7 @@ def _faithfulness(f: Findings, check: str) -> list[Note]:
         wanted = "below" if check == "deletion" else "above"
         branch = faithfulness_branch(d, wanted)
         faithful = branch == "faithful"
-        areas = (f"area {signed(curve.auc.value)} against {signed(curve.random_auc.value)}, difference "
+        areas = (f"area {fmt.signed(curve.auc.value)} against {fmt.signed(curve.random_auc.value)}, difference "
                  f"{estimate(d)}")
         if branch == "negligible":
             text = (f"{_name(checks)}, {check}: its maps' order beats a random order on these {checks.images} images "

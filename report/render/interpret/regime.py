@@ -1,6 +1,7 @@
 """Regimes that change what the numbers can say, decided once, here, from the stored classification quality
 (evaluation.json's ``quality``, computed by analysis.stats.classification): random weights, and a network that
-learned the task, is near chance, below chance, or whose labels look permuted.
+learned the task, is near chance, below chance, or whose labels look permuted; and (``flat_outputs``, for the
+attribution section) a network whose outputs are barely more confident than a uniform guess.
 
 The verdict rests on the balanced accuracy and its 95% interval against chance, 1/K (K: classes in the test
 split), never on the distance to the majority class: on imbalanced data always answering the largest class
@@ -10,11 +11,16 @@ and never decide regimes themselves."""
 
 from __future__ import annotations
 
-from analysis.store.schema import ClassificationQuality
+import math
+import statistics
+
+from analysis.store.schema import ClassificationQuality, Interval
 from report.render.findings import Findings
 
 SMALL_CLASS = 20      # a class with fewer test images is too small for comparative claims (weakest, strongest...)
 TOLERANCE = 1e-6      # stored numbers have 7 significant digits: a bound equal to chance counts as touching it
+FLAT_SHARE = 0.1      # outputs within a tenth of the way from a uniform guess to certainty: barely trained
+FLAT_LEAST = 10       # test images needed to judge the mean confidence
 
 REGIMES = ("learned", "near-chance", "below-chance", "permuted", "random-weights", "unknown")
 
@@ -59,6 +65,24 @@ def relabelling_floor(q: ClassificationQuality) -> float:
     about 1/(K−1), however many images (shuffling the predictions does not show it: they would no longer avoid the
     true class). With two classes avoiding the true class is the swap itself, a permutation: the floor is 1/2."""
     return 1 / (q.test_classes - 1) if q.test_classes > 2 else q.chance
+
+
+def flat_outputs(f: Findings) -> tuple[Interval, float, int] | None:
+    """(mean confidence with its 95% interval, the line it lies below, K) when the network's outputs are nearly
+    uniform: the mean of the test images' top softmax probabilities (evaluation.json's ``confidence``), with a
+    normal-approximation interval, lies entirely below 1/K + FLAT_SHARE·(1 − 1/K), K the model's outputs. A network
+    trained for a single epoch is far above it; random weights sit on 1/K (a checkpoint of an initialisation is not
+    "random" by its words, and its balanced accuracy may clear chance by a few points). None otherwise, or when the
+    confidences are not stored (an older store) or fewer than FLAT_LEAST."""
+    values = [c for c in f.evaluation.confidence if c is not None]
+    classes = f.evaluation.outputs
+    if len(values) < FLAT_LEAST or not classes or classes < 2:
+        return None
+    mean = statistics.fmean(values)
+    half = 1.959964 * statistics.stdev(values) / math.sqrt(len(values))
+    line = 1 / classes + FLAT_SHARE * (1 - 1 / classes)
+    interval_ = Interval(mean, max(0.0, mean - half), min(1.0, mean + half))
+    return (interval_, line, classes) if interval_.high < line else None
 
 
 def regime(f: Findings) -> str:

@@ -10,9 +10,9 @@ import dataclasses
 from analysis.store.schema import AttributionDocument, AttributionMap, Interval, MethodChecks
 from report.render import fmt
 from report.render.findings import Findings
-from report.render.interpret.attribution import CENTRE_AREA, RANDOMISED_BELOW, interval, signed
+from report.render.interpret.attribution import CENTRE_AREA, RANDOMISED_BELOW, shown
 from report.render.views.common import Figure, Place, colour_words, field, url
-from report.render.words import attribution_chart, attribution_description, attribution_name
+from report.render.words import attribution_chart, attribution_description, attribution_label, attribution_name
 
 ROLE_WORDS = {"activation": "activations' image", "sample": "", "error": ""}
 
@@ -119,9 +119,8 @@ def _estimate(e: Interval | None, percent: bool = False, points: bool = False) -
         return "–"
     if percent:
         return f"{fmt.percent(e.value)} ({fmt.percent_range(e.low, e.high)})"
-    if points:
-        return f"{signed(e.value * 100, 1)} ({fmt.points_range(e.low, e.high)})"
-    return f"{signed(e.value)} ({interval(e)})"
+    value, low, high = shown(e, 1, 100) if points else shown(e)
+    return f"{value} ({low} to {high})"
 
 
 def _last_layer(checks: list[MethodChecks]) -> str:
@@ -173,7 +172,7 @@ def _checks_caption(doc: AttributionDocument) -> str:
 
 
 def _name(c: MethodChecks) -> str:
-    return attribution_name(c.method) + (f" at {c.layer}" if c.layer else "")
+    return attribution_label(c.method, c.layer)
 
 
 def _charts(place: Place, c: MethodChecks) -> list[Figure]:
