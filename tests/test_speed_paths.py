@@ -94,7 +94,10 @@ def test_process_state_holds_every_pool_but_torchs_to_one_thread_and_gives_them_
             inside = pools()
             assert torch.get_num_threads() == torch_threads
         assert pools() == before and torch.get_num_threads() == torch_threads
-    torch_dir = os.path.dirname(torch.__file__)
-    others = {path: threads for path, threads in inside.items() if not path.startswith(torch_dir)}
+    # resolved paths: threadpoolctl names libraries by their real path, which differs from torch.__file__'s
+    # where the environment is reached through a link
+    torch_dir = os.path.realpath(os.path.dirname(torch.__file__))
+    in_torch = {path: os.path.realpath(path).startswith(torch_dir + os.sep) for path in inside}
+    others = {path: threads for path, threads in inside.items() if not in_torch[path]}
     assert others and set(others.values()) == {1}
-    assert all(threads == before[path] for path, threads in inside.items() if path.startswith(torch_dir))
+    assert all(threads == before[path] for path, threads in inside.items() if in_torch[path])
