@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.metadata
 import json
 import platform
 import sys
@@ -221,12 +222,37 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         refuse_changed_data(data, config, inputs)
         return writer.commit({
             "key": key, "inputs": inputs, "data_description": run.splits.description,
-            "producer": {"python": platform.python_version(), "torch": torch.__version__.split("+")[0],
-                         "numpy": np.__version__, "platform": sys.platform, "device": devices.describe(target)},
+            "producer": producer(run.setup.source, config, target),
         })
     except BaseException:
         writer.abort()
         raise
+
+
+# The libraries that compute stored numbers beside torch and numpy, by distribution name, and when they do.
+COMPUTING_LIBRARIES = (("scipy", lambda config: True), ("scikit-learn", lambda config: True),
+                       ("openTSNE", lambda config: config.whole_split),
+                       ("captum", lambda config: config.attribution))
+
+
+def producer(source: str, config: AnalysisConfig, target) -> dict[str, str]:
+    """What wrote the store: Python, the platform, the device, and the version of every library that computed its
+    numbers (torch, numpy, the statistics' and the attribution's libraries as ``config`` uses them, and the
+    model source's own library: timm, transformers or torchvision). Decided by the run's options, never by what
+    this process happens to have imported, so that the same inputs give the same manifest in any process."""
+    libraries = [name for name, used in COMPUTING_LIBRARIES if used(config)]
+    library = kind_of(source).library
+    versions = {name: _version(name) for name in ([library] if library else []) + libraries}
+    return {"python": platform.python_version(), "torch": torch.__version__.split("+")[0], "numpy": np.__version__,
+            **{name: version for name, version in sorted(versions.items()) if version},
+            "platform": sys.platform, "device": devices.describe(target)}
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution).split("+")[0]
+    except importlib.metadata.PackageNotFoundError:  # an optional library that is not installed: not used either
+        return None
 
 
 def import_ahead(module: str) -> threading.Thread:

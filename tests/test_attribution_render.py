@@ -171,7 +171,7 @@ def test_grad_cam_absent_is_said_in_the_introduction(findings):
     doc = findings.attribution
     only_ig = dataclasses.replace(findings, attribution=dataclasses.replace(
         doc, checks=[c for c in doc.checks if c.method != "gradcam"], maps=[m for m in doc.maps if m.method != "gradcam"]))
-    place = Place("stores/synthetic", {})
+    place = Place("stores/synthetic", {}, "stores/synthetic")
     assert "Grad-CAM is not shown" in SECTION_VIEWS["attribution"][1](only_ig, place).intro
     assert "Grad-CAM is not shown" not in SECTION_VIEWS["attribution"][1](findings, place).intro
 
@@ -250,12 +250,13 @@ def test_the_verdicts_are_key_findings(findings):
 # -- the view and its template -----------------------------------------------------------------------------------
 
 def render_section(f) -> str:
-    view = SECTION_VIEWS["attribution"][1](f, Place("stores/synthetic", {id: n for n, id in enumerate(ALL, 1)}))
+    numbers = {id: n for n, id in enumerate(ALL, 1)}
+    view = SECTION_VIEWS["attribution"][1](f, Place("stores/synthetic", numbers, "stores/synthetic"))
     return environment().get_template("_attribution.html.j2").render(view=view)
 
 
 def test_the_view_shows_each_method_s_maps_checks_and_charts(findings):
-    view = SECTION_VIEWS["attribution"][1](findings, Place("stores/synthetic", {}))
+    view = SECTION_VIEWS["attribution"][1](findings, Place("stores/synthetic", {}, "stores/synthetic"))
     assert [m.name for m in view.methods] == [
         "Grad-CAM at conv1", "Integrated Gradients (16 steps, baseline: the mean pixel of the training split)"]
     assert "captum 0.9.0" in view.intro
@@ -295,7 +296,7 @@ def test_class_names_in_captions_are_escaped(tmp_path):
 def test_a_method_with_maps_and_no_checks_shows_its_maps(findings):
     doc = findings.attribution
     f = dataclasses.replace(findings, attribution=dataclasses.replace(doc, checks=doc.checks[:1]))
-    view = SECTION_VIEWS["attribution"][1](f, Place("stores/synthetic", {}))
+    view = SECTION_VIEWS["attribution"][1](f, Place("stores/synthetic", {}, "stores/synthetic"))
     gradients = view.methods[1]
     assert gradients.name.startswith("Integrated Gradients (16 steps")
     assert (len(gradients.panels), gradients.charts) == (2, [])
@@ -414,7 +415,7 @@ def test_grad_cam_at_each_activation_layer_is_a_sheet_of_its_own(findings):
                        cmap="inferno", centre_share=0.3, object_share=0.4, object_area=0.2)
               for i, (name, side, positive) in enumerate((("relu1", [26, 26], False), ("pool2", [5, 5], True)))]
     f = dataclasses.replace(findings, attribution=dataclasses.replace(findings.attribution, layer_maps=layers))
-    view = SECTION_VIEWS["attribution"][1](f, Place("stores/synthetic", {}))
+    view = SECTION_VIEWS["attribution"][1](f, Place("stores/synthetic", {}, "stores/synthetic"))
     assert [fig.caption for fig in view.layers.figures] == ["relu1 · 26×26 map · no positive evidence",
                                                             "pool2 · 5×5 map"]
     assert "At relu1 the gradient-weighted maps are nowhere positive" in view.layers.caption
@@ -422,7 +423,7 @@ def test_grad_cam_at_each_activation_layer_is_a_sheet_of_its_own(findings):
     html = render_section(f)
     assert html.count('class="attribution-sheet attribution-layers"') == 1
     assert 'src="stores/synthetic/images/attribution_layer_01_pool2_12.png"' in html
-    assert SECTION_VIEWS["attribution"][1](findings, Place("stores/synthetic", {})).layers is None
+    assert SECTION_VIEWS["attribution"][1](findings, Place("stores/synthetic", {}, "stores/synthetic")).layers is None
     assert "attribution-layers" not in render_section(findings)
     # the figures step draws them like the other maps
     planned = dict(draw._attribution(f.attribution, lambda path: None))

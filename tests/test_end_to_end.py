@@ -67,6 +67,11 @@ def test_html_images_all_exist(default_build):
     sources = re.findall(r'<img src="([^"]+)"', html)
     assert len(sources) >= 12
     assert all((out / src).is_file() for src in sources)
+    # the images come from the store's figures folder; the provenance names the store itself
+    store = (out / "current-store.txt").read_text().strip()
+    (named,) = re.findall(r"<th>Store</th><td><code>([^<]+)</code>", html)
+    assert named == f"stores/{store}" and (out / named / "manifest.json").is_file()
+    assert all(src.startswith("figures/") for src in sources if "images/" in src)
 
 
 def test_same_inputs_give_the_same_store_bytes(default_build, default_checkpoint, tmp_path):

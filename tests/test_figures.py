@@ -388,7 +388,7 @@ def test_heatmap_captions_say_when_the_cells_hold_no_numbers(tmp_path):
 
     assert numbers_note(HEATMAP_NUMBERS_MAX_CLASSES) == ""
     assert "With 11 classes" in numbers_note(HEATMAP_NUMBERS_MAX_CLASSES + 1)
-    place = Place("stores/synthetic", {})
+    place = Place("stores/synthetic", {}, "stores/synthetic")
     f = _findings(tmp_path)
     assert "classes" not in separation_view(f, place).heatmap.caption.split(".")[-2]
     assert "cells hold none" not in errors_view(f, place).confusion.caption
@@ -404,7 +404,7 @@ def test_the_filter_caption_names_what_the_shade_counts(tmp_path):
     from report.render.views import Place
     from report.render.views.whole_split import filters_view
 
-    place = Place("stores/synthetic", {})
+    place = Place("stores/synthetic", {}, "stores/synthetic")
     caption = filters_view(_findings(tmp_path), place).charts[0].caption
     assert "shade is the share of images on which the filter's map is all zero (darker: more of them)" in caption
     raw = _findings(tmp_path / "raw", lambda d: d.update({"separation.json": separation_doc(activated=False)}),

@@ -265,7 +265,7 @@ def test_every_verdict_and_no_two_sentences_disagree(tmp_path, branch):
     stated = [n.evidence[distances.EVIDENCE_KEY] for n in notes if distances.EVIDENCE_KEY in n.evidence]
     assert stated and all(s == stated[0] for s in stated), stated
     # the section's verdict table and its CSV say what the sentence says
-    view = separation_view(f, Place(store_url="stores/s", numbers={"separation": 1})).two_sample
+    view = separation_view(f, Place(store_url="stores/s", numbers={"separation": 1}, store_folder="stores/s")).two_sample
     assert [r.verdict for r in view.verdicts] == list(stated[0]["checks"].values()) and view.verdict == overall
     assert [row[-1] for row in two_sample_verdicts(f).rows] == list(stated[0]["checks"].values())
     (note,) = [n for n in notes if n.rule == "separation.two_sample"]
@@ -358,7 +358,7 @@ def test_raw_conv_output_a_relu_takes_directly_counts_dead_filters(tmp_path):
     assert "conv1: filter 2, never positive there, so zero after relu1" in note.text
     assert "1 more is near-dead" in note.text and note.evidence["relu_takers"] == {"conv1": "relu1"}
     from report.render.views.whole_split import filters_view  # the table says the same
-    (row,) = filters_view(f, Place(store_url="stores/s", numbers={})).layers
+    (row,) = filters_view(f, Place(store_url="stores/s", numbers={}, store_folder="stores/s")).layers
     assert row.activated and row.dead == "2" and row.near_dead == "3"
     from report.render.tables import filters as filters_table  # and so does tables/filters.csv
 

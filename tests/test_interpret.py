@@ -628,6 +628,22 @@ def test_shares_never_round_to_nothing_or_everything():
     assert fmt.possessive("7") == "7's"
 
 
+def test_a_share_and_its_interval_show_enough_decimals_to_stay_apart_from_their_bounds():
+    from report.render import fmt
+
+    # an interval whose ends are not 100% never reads "100.0–100.0%" beside a value "over 99.9%"
+    assert fmt.percent_ci(0.99993, 0.9997, 1.0) == "99.99% (95% CI 99.97–100.00%)"
+    assert fmt.percent_ci(0.0004, 0.0, 0.002) == "0.04% (95% CI 0.00–0.20%)"
+    # a Wilson interval of all successes ends a rounding error below 1: that end is 100%, not a reason for decimals
+    assert fmt.percent_ci(1.0, 0.9631, 1 - 1e-16) == "100.0% (95% CI 96.3–100.0%)"
+    assert fmt.percent_ci(0.981, 0.976, 0.985) == "98.1% (95% CI 97.6–98.5%)"
+    assert fmt.percent_range(0.99991, 0.999999) == "99.9910–99.9999%"
+    for value, low, high in ((0.99996, 0.9998, 1.0), (0.9, 0.89995, 0.90005), (2e-5, 1e-6, 1e-4)):
+        shown, interval = fmt.percent_with_range(value, low, high)
+        ends = [float(end) for end in interval.rstrip("%").split("–")]
+        assert all(0 < end < 100 for end, share in zip(ends, (low, high)) if 0 < share < 1), interval
+        assert len(shown.split(".")[1].rstrip("%")) == len(interval.split("–")[0].split(".")[1]), (shown, interval)
+
 def test_features_entering_a_layer_take_a_plural_verb(tmp_path):
     notes = {n.rule: n.text for n in notes_for(tmp_path, several(edit((V, "layer"), "input of fc2"),
                                                                edit((S, "layer"), "input of fc2")))}

@@ -301,3 +301,24 @@ def test_a_long_setting_such_as_a_huggingface_configuration_is_shortened_on_the_
     assert rows["seed"] == "0"
     assert len(rows["model_kwargs"]) < SETTING_SHOWN + 100 and rows["model_kwargs"].startswith(config["model_kwargs"][:50])
     assert f"{len(config['model_kwargs']):,} characters in all" in rows["model_kwargs"]
+
+
+def test_the_store_records_the_versions_of_the_libraries_that_computed_it():
+    import importlib.metadata
+    import sys
+
+    import torch
+
+    from analysis.config import AnalysisConfig
+    from analysis.run import producer
+
+    cpu = torch.device("cpu")
+    full = producer("assignment", AnalysisConfig(), cpu)
+    assert full["captum"] == importlib.metadata.version("captum") and full["openTSNE"] and full["scipy"]
+    assert {"timm", "transformers", "torchvision"}.isdisjoint(full)  # the course CNN is this tool's own code
+    lean = producer("timm:resnet18", AnalysisConfig(whole_split=False, attribution=False), cpu)
+    assert lean["timm"] == timm.__version__.split("+")[0] and {"captum", "openTSNE"}.isdisjoint(lean)
+    assert producer("huggingface:ViTForImageClassification", AnalysisConfig(), cpu)["transformers"] == transformers.__version__
+    assert producer("torchvision:resnet18", AnalysisConfig(), cpu)["torchvision"]
+    # what this process has imported does not enter it: timm and transformers are imported here
+    assert "timm" in sys.modules and producer("assignment", AnalysisConfig(), cpu) == full

@@ -136,10 +136,10 @@ def test_the_errors_caption_says_what_the_colour_and_the_numbers_are(tmp_path):
     from report.render.views.whole_split import errors_view
 
     docs = documents()
-    caption = errors_view(load_findings(write_store(tmp_path / "s", docs)), Place("s", {})).confusion.caption
+    caption = errors_view(load_findings(write_store(tmp_path / "s", docs)), Place("s", {}, "s")).confusion.caption
     assert "colour is its share of its row" in caption and "number in a cell is its count" in caption
     docs["separation.json"]["confusion_colour"] = "images"  # an older store: its figure coloured the counts
-    old = errors_view(load_findings(write_store(tmp_path / "old", docs)), Place("s", {})).confusion.caption
+    old = errors_view(load_findings(write_store(tmp_path / "old", docs)), Place("s", {}, "s")).confusion.caption
     assert "share" not in old
 
 
@@ -176,7 +176,7 @@ def _many_samples(tmp_path, per_class: int, image: str | None = "images/sample_d
 
 def test_sixty_samples_show_the_extreme_pairs_and_heat_maps_instead_of_1770_rows(tmp_path):
     f = _many_samples(tmp_path, 30)
-    view = distances_view(f, Place("stores/x", {}))
+    view = distances_view(f, Place("stores/x", {}, "stores/x"))
     pairs = f.embeddings.distances["mse"].pairs
     assert len(pairs) == 1770 and len(view.pairs) == 2 * PAIR_EXTREMES
     intra = sorted((p for p in pairs if p.kind == "intra"), key=lambda p: -p.distance)[:PAIR_EXTREMES]
@@ -185,20 +185,20 @@ def test_sixty_samples_show_the_extreme_pairs_and_heat_maps_instead_of_1770_rows
     assert "of all 1,770 pairs" in view.pairs_caption and "tables/distance_pairs.csv" in view.pairs_caption
     assert view.matrices == [] and view.matrix_figure.src == "stores/x/images/sample_distances.png"
     assert "60 × 60" in view.matrix_figure.caption and view.matrix_note == ""
-    embeddings = embeddings_view(f, Place("stores/x", {}))
+    embeddings = embeddings_view(f, Place("stores/x", {}, "stores/x"))
     assert embeddings.sheet.startswith("The 60 samples S1–S60") and len(embeddings.blocks) == 1  # 60 lines, not 240
     # an older store without the figure says where the numbers are
-    old = distances_view(_many_samples(tmp_path, 30, image=None), Place("stores/x", {}))
+    old = distances_view(_many_samples(tmp_path, 30, image=None), Place("stores/x", {}, "stores/x"))
     assert old.matrix_figure is None and "tables/distance_matrices.csv" in old.matrix_note
 
 
 def test_a_few_samples_keep_every_pair_and_the_full_matrices(tmp_path):
     f = _many_samples(tmp_path, 4, image=None)  # 8 samples: 28 pairs
-    view = distances_view(f, Place("stores/x", {}))
+    view = distances_view(f, Place("stores/x", {}, "stores/x"))
     assert len(view.pairs) == PAIRS_LISTED == 28 and view.pairs_caption.startswith("Distances between every pair")
     assert len(view.matrices) == 3 and view.matrix_figure is None and view.matrix_note == ""
     assert view.sample_labels == [f"S{n}" for n in range(1, 9)] and 8 <= DISTANCE_TABLE_MAX_SAMPLES
-    assert embeddings_view(f, Place("stores/x", {})).sheet == ""
+    assert embeddings_view(f, Place("stores/x", {}, "stores/x")).sheet == ""
 
 
 def test_many_classes_of_one_sample_keep_the_closest_pairs_of_classes_in_the_mean_table(tmp_path):
@@ -207,7 +207,7 @@ def test_many_classes_of_one_sample_keep_the_closest_pairs_of_classes_in_the_mea
     docs["embeddings.json"] = embeddings_doc(vectors=rng.normal(size=(10, 6)).round(3).tolist(), labels=list(range(10)),
                                              per_class=1)
     f = load_findings(write_store(tmp_path / "stores", docs, key="ten"))
-    view = distances_view(f, Place("stores/x", {}))
+    view = distances_view(f, Place("stores/x", {}, "stores/x"))
     assert view.pairs_caption.startswith("The 10 inter-class pairs closest together by MSE, of all 45 pairs")
     assert len(view.means) == PAIR_EXTREMES and "the 10 pairs of classes closest together" in view.means_caption
     means = [float(row.values[0]) for row in view.means]
@@ -219,10 +219,10 @@ def test_many_classes_of_one_sample_keep_the_closest_pairs_of_classes_in_the_mea
 def test_layers_with_maps_smaller_than_three_pixels_are_named_as_left_out(tmp_path):
     docs = documents()
     docs["activations.json"]["small"] = [{"module": "head", "label": "head (Conv2d output)", "shape": [16, 1, 1]}]
-    view = activations_view(load_findings(write_store(tmp_path / "s", docs)), Place("s", {}))
+    view = activations_view(load_findings(write_store(tmp_path / "s", docs)), Place("s", {}, "s"))
     assert view.left_out.startswith("Left out of the grids: head (Conv2d output), whose maps are 1 × 1 pixels. A map "
                                     "smaller than 3 × 3 pixels is one number or a few per channel")
-    assert activations_view(load_findings(write_store(tmp_path / "t", documents(), "t")), Place("s", {})).left_out == ""
+    assert activations_view(load_findings(write_store(tmp_path / "t", documents(), "t")), Place("s", {}, "s")).left_out == ""
 
 
 # --- whole reports --------------------------------------------------------------------------------------------

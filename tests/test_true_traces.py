@@ -319,7 +319,7 @@ def notes_of(store: Path, rule: str | None = None):
 
 
 def view_of(store: Path, section: str):
-    return SECTION_VIEWS[section][1](load_findings(store), Place("stores/x", {}))
+    return SECTION_VIEWS[section][1](load_findings(store), Place("stores/x", {}, "stores/x"))
 
 
 def test_vit_sentences_describe_indexing_attention_expand_and_parameters(tmp_path):

@@ -253,7 +253,8 @@ def findings_of(tmp_path, docs=None, key="synthetic"):
 
 
 def place(numbers=None):
-    return Place("stores/synthetic", {id: n for n, id in enumerate(ALL, start=1)} if numbers is None else numbers)
+    return Place("stores/synthetic", {id: n for n, id in enumerate(ALL, start=1)} if numbers is None else numbers,
+                 "stores/synthetic")
 
 
 def build(id, findings, where=None):

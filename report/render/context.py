@@ -148,7 +148,8 @@ def build_context(f: Findings, notes: list[Note], build_dir: Path, stylesheet: s
     shown = [id for id in (registry.ids if chosen is None else chosen) if registry.available(f, id)]
     notes = [n for n in notes if n.section in shown]
     sections = [Section(id, number, registry.by_id[id].title) for number, id in enumerate(shown, start=1)]
-    place = Place(store_url=os.path.relpath(f.images_dir, build_dir), numbers={s.id: s.number for s in sections})
+    place = Place(store_url=os.path.relpath(f.images_dir, build_dir), numbers={s.id: s.number for s in sections},
+                  store_folder=os.path.relpath(f.store_dir, build_dir))
     has_checkpoint = f.weights == "checkpoint"
     return ReportContext(
         title=f"{f.model_class} — {f.provenance.checkpoint_file}" if has_checkpoint

@@ -85,14 +85,38 @@ def visible(text: str) -> str:
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
 
 
-def percent_range(low: float, high: float, decimals: int = 1) -> str:
-    """A 95% interval of a share, "88.4–94.2%"."""
+MOST_SHARE_DECIMALS = 4  # a share within 0.00005 percentage points of 0% or 100% reads as its bound
+WHOLE = 1e-12  # a share this close to 0 or 1 is 0 or 1 (a Wilson interval's end of all successes is 1 - 1e-16)
+
+
+def share_decimals(shares, least: int = 1) -> int:
+    """Decimals at which no share strictly between 0 and 1 reads as 0% or 100%: ``least``, more where a share
+    lies closer to either (at most MOST_SHARE_DECIMALS), so that "99.96–100.0%" never reads "100.0–100.0%"."""
+    inner = [s for s in shares if s is not None and WHOLE < s < 1 - WHOLE]
+    for decimals in range(least, MOST_SHARE_DECIMALS):
+        if all(0 < float(f"{s * 100:.{decimals}f}") < 100 for s in inner):
+            return decimals
+    return max(least, MOST_SHARE_DECIMALS)
+
+
+def percent_range(low: float, high: float, decimals: int | None = None) -> str:
+    """A 95% interval of a share, "88.4–94.2%"; with enough decimals that an end other than 0% or 100% does
+    not read as one ("99.96–100.0%")."""
+    decimals = share_decimals((low, high)) if decimals is None else decimals
     return f"{low * 100:.{decimals}f}–{high * 100:.{decimals}f}%"
+
+
+def percent_with_range(value: float, low: float, high: float) -> tuple[str, str]:
+    """A share and its 95% interval at one number of decimals: ("99.96%", "99.91–100.0%"), never
+    ("over 99.9%", "100.0–100.0%")."""
+    decimals = share_decimals((value, low, high))
+    return percent(value, decimals), percent_range(low, high, decimals)
 
 
 def percent_ci(value: float, low: float, high: float) -> str:
     """A share with its 95% interval: "91.8% (95% CI 88.4–94.2%)"."""
-    return f"{percent(value)} (95% CI {percent_range(low, high)})"
+    shown, interval = percent_with_range(value, low, high)
+    return f"{shown} (95% CI {interval})"
 
 
 def points_range(low: float, high: float) -> str:

@@ -34,6 +34,7 @@ class SourceKind:
     # "module:function": function(model, state, path) -> str, loading a checkpoint that may be in the library's own
     # saved layout (transformers renames tensors on saving)
     loader: str = "analysis.models.checkpoint:load_into"
+    library: str | None = None  # the distribution that builds its models, whose version the store records
 
     def build(self, source: str, kwargs: dict):
         return _function(self.builder)(source, kwargs)

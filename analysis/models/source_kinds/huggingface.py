@@ -77,4 +77,4 @@ KIND = SourceKind("huggingface", f"{PREFIX}Architecture", lambda source: source.
                   code_file=no_code_file, builder="analysis.models.huggingface_models:build",
                   expected="analysis.models.huggingface_models:expected_input",
                   recipe="analysis.models.huggingface_models:recipe",
-                  loader="analysis.models.huggingface_models:load")
+                  loader="analysis.models.huggingface_models:load", library="transformers")

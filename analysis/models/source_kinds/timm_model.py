@@ -18,4 +18,4 @@ def model_name(source: str) -> str:
 KIND = SourceKind("timm", f"{PREFIX}NAME", lambda source: source.startswith(PREFIX), builtin=True,
                   code_file=no_code_file, builder="analysis.models.timm_models:build",
                   expected="analysis.models.timm_models:expected_input",
-                  recipe="analysis.models.timm_models:recipe")
+                  recipe="analysis.models.timm_models:recipe", library="timm")

@@ -15,4 +15,4 @@ def model_name(source: str) -> str:
 
 KIND = SourceKind("torchvision", f"{PREFIX}NAME", lambda source: source.startswith(PREFIX), builtin=True,
                   code_file=no_code_file, builder="analysis.models.build:build_torchvision",
-                  expected="analysis.models.build:torchvision_expected_input")
+                  expected="analysis.models.build:torchvision_expected_input", library="torchvision")

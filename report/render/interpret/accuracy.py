@@ -31,7 +31,8 @@ def ci(value: Interval) -> str:
 
 def ci_within(value: float, low: float, high: float) -> str:
     """The same inside parentheses: "91.8%, 95% CI 88.4–94.2%"."""
-    return f"{fmt.percent(value)}, 95% CI {fmt.percent_range(low, high)}"
+    shown, interval = fmt.percent_with_range(value, low, high)
+    return f"{shown}, 95% CI {interval}"
 
 
 def _names(f: Findings, classes, limit: int = NAMES_LISTED) -> str:
@@ -372,8 +373,9 @@ def calibration(f: Findings) -> Note | None:
                              "0 and the mean confidence above the accuracy's 95% Wilson interval; underconfident: "
                              "both below"}
     over = (f" (over the {fmt.integer(c.images)} images with finite scores)" if c.images < f.evaluation.n_test else "")
+    ece, ece_interval = fmt.percent_with_range(c.ece.value, c.ece.low, c.ece.high)
     start = (f"Over {len(c.bins)} equal-width confidence bins{over}, the expected calibration error is "
-             f"{fmt.percent(c.ece.value)} (95% CI {fmt.percent_range(c.ece.low, c.ece.high)}, from "
+             f"{ece} (95% CI {ece_interval}, from "
              f"{fmt.integer(c.resamples)} bootstrap resamples of the images). The mean confidence, "
              f"{fmt.percent(c.mean_confidence)}, ")
     if c.gap.low > 0 and c.mean_confidence > q.accuracy.high:

@@ -65,10 +65,10 @@ def _prediction(f: Findings, image: str, item) -> PredictionRow:
 
 
 def _quality_row(f: Findings, c: ClassQuality) -> ClassAccuracyRow:
+    recall, interval = fmt.percent_with_range(c.recall, c.recall_low, c.recall_high)
     return ClassAccuracyRow(
         name=f.class_name(c.cls), images=fmt.integer(c.support), correct=fmt.integer(c.correct),
-        precision=fmt.percent(c.precision), recall=fmt.percent(c.recall),
-        interval=fmt.percent_range(c.recall_low, c.recall_high), f1=fmt.percent(c.f1),
+        precision=fmt.percent(c.precision), recall=recall, interval=interval, f1=fmt.percent(c.f1),
         predicted=fmt.integer(c.predicted), small=c.support < SMALL_CLASS)
 
 

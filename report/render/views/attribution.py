@@ -118,7 +118,8 @@ def _estimate(e: Interval | None, percent: bool = False, points: bool = False) -
     if e is None:
         return "–"
     if percent:
-        return f"{fmt.percent(e.value)} ({fmt.percent_range(e.low, e.high)})"
+        value, interval = fmt.percent_with_range(e.value, e.low, e.high)
+        return f"{value} ({interval})"
     value, low, high = shown(e, 1, 100) if points else shown(e)
     return f"{value} ({low} to {high})"
 

@@ -16,8 +16,10 @@ def field(help_text: str, **kwargs):
 class Place:
     """Where the views are shown: what a builder needs besides the findings."""
 
-    store_url: str = field("the store, relative to the HTML file: image paths start with it")
+    store_url: str = field("the store's images, relative to the HTML file: image paths start with it (the "
+                           "figures folder drawn from the store, or the store itself where it holds them)")
     numbers: dict[str, int] = field("section id -> section number, for the sections shown")
+    store_folder: str = field("the store itself, relative to the HTML file")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -75,8 +75,7 @@ def _recalls(f: Findings) -> dict[int, tuple[int, float, str]]:
     """Each class with test images: (its images, its recall, the recall in words with its interval)."""
     quality = f.evaluation.quality
     if quality is not None:
-        return {c.cls: (c.support, c.recall, f"{fmt.percent(c.recall)} (95% CI "
-                                              f"{fmt.percent_range(c.recall_low, c.recall_high)})")
+        return {c.cls: (c.support, c.recall, fmt.percent_ci(c.recall, c.recall_low, c.recall_high))
                 for c in quality.classes if c.support}
     return {c.cls: (c.n, c.accuracy, fmt.percent(c.accuracy)) for c in f.evaluation.per_class if c.n}
 

@@ -381,6 +381,6 @@ def provenance_view(f: Findings, place: Place) -> ProvenanceView:
         preprocessing=preprocessing_words(f.preprocessing), checkpoint=checkpoint, checkpoint_sha256=pv.checkpoint_sha256 if f.weights == "checkpoint" else "",
         checkpoint_keys=checkpoint_keys_words(f),
         data_description=pv.data_description, settings=settings_rows(pv.config),
-        code_version=pv.code_version[:CODE_VERSION_SHOWN], store=place.store_url,
+        code_version=pv.code_version[:CODE_VERSION_SHOWN], store=place.store_folder,
         schema_version=str(pv.schema_version),
         software=", ".join(f"{key} {value}" for key, value in pv.producer.items()))
