@@ -255,20 +255,36 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def import_ahead(module: str) -> threading.Thread:
-    """Import ``module`` on a thread while the passes run (join it before using the module; an import that failed
-    there fails again, with its own error, when the caller imports the module). Captum's import (0.6 s, pyplot
-    with it) is Python work and the passes are mostly torch's, which releases the GIL: on two cores they overlap."""
-    thread = threading.Thread(target=_import_quietly, args=(module,), name=f"import {module}", daemon=True)
-    thread.start()
-    return thread
+class ImportsAhead:
+    """Modules imported one after the other on one thread while the passes run: ``wait(module)`` before using one
+    (an import that failed there fails again, with its own error, when the caller imports the module). The
+    statistics (scipy and scikit-learn, 1.2 s) and captum (0.6 s, pyplot with it) are Python work, and the passes
+    are mostly torch's, which releases the GIL: on two cores they overlap. One thread, not one per module, so
+    that no two threads of this tool import the same dependencies at once."""
+
+    def __init__(self, modules: list[str]):
+        self._done = {module: threading.Event() for module in modules}
+        if modules:
+            threading.Thread(target=self._import, args=(modules,), name="import ahead", daemon=True).start()
+
+    def _import(self, modules: list[str]) -> None:
+        for module in modules:
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - the caller's own import raises it again, where it can be reported
+                pass
+            finally:
+                self._done[module].set()
+
+    def wait(self, module: str) -> None:
+        """Until ``module`` is imported (at once for a module not asked for)."""
+        if module in self._done:
+            self._done[module].wait()
 
 
-def _import_quietly(module: str) -> None:
-    try:
-        importlib.import_module(module)
-    except Exception:  # noqa: BLE001 - the caller's own import raises it again, where it can be reported
-        pass
+# What the classification quality and the whole-split statistics import (scipy, scikit-learn), and the attribution.
+STATISTICS_MODULE = "analysis.stats.classification"
+ATTRIBUTION_MODULE = "analysis.attribution.document"
 
 
 def refuse_changed_data(data: str | None, config: AnalysisConfig, inputs: dict) -> None:
@@ -285,13 +301,15 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
     The model's own document is made on the CPU; the passes over images run on ``device``."""
     model, splits = run.model, run.splits
     attribution = config.attribution and not run.broken
-    importing = import_ahead("analysis.attribution.document") if attribution else None
+    whole_split = config.whole_split and not run.broken
+    # the statistics here only with the whole split (else a helper process computes the quality, analysis.stats.ahead)
+    ahead = ImportsAhead([STATISTICS_MODULE] * whole_split + [ATTRIBUTION_MODULE] * attribution)
     model_doc = _model_results(model, run.traced, run.usage, run.setup, splits, run.broken, writer)
     model.to(device)
     x_test = Inputs(splits.test.images, run.setup.mean, run.setup.std, device, config.batch_size, workers)
     point = run.choices.point
     passed = None
-    if config.whole_split and not run.broken:
+    if whole_split:
         from analysis.stats import fullsplit  # matplotlib and scikit-learn: only when the sections need them
 
         passed = fullsplit.split_pass(model, x_test, point, run.usage.ran, show_progress, dask,
@@ -300,6 +318,7 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
     else:
         logits = predict_logits(model, x_test, what="classifying the test split", show_progress=show_progress)
     writer.write_record("model.json", model_doc)
+    ahead.wait(STATISTICS_MODULE)
     evaluation = _evaluation(logits, splits, run.meta, passed, writer)
     writer.write_record("evaluation.json", evaluation)
     activations_doc = separation = None
@@ -316,7 +335,7 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
         if separation is not None:  # None: fewer than two finite embeddings (evaluation.json counts them)
             writer.write_record("separation.json", separation)
     if attribution:  # last: it reuses the images the other documents stored
-        importing.join()
+        ahead.wait(ATTRIBUTION_MODULE)
         from analysis.attribution.document import attribution_results  # captum: only when asked for
 
         writer.write_record("attribution.json", attribution_results(run, x_test, config, evaluation, activations_doc,

@@ -101,3 +101,29 @@ def test_process_state_holds_every_pool_but_torchs_to_one_thread_and_gives_them_
     others = {path: threads for path, threads in inside.items() if not in_torch[path]}
     assert others and set(others.values()) == {1}
     assert all(threads == before[path] for path, threads in inside.items() if in_torch[path])
+
+
+IMPORTS_AHEAD = """
+import sys, threading
+from analysis.run import ImportsAhead
+assert "colorsys" not in sys.modules and "wave" not in sys.modules
+ahead = ImportsAhead(["colorsys", "no_such_module_here", "wave"])
+ahead.wait("not asked for")  # at once
+ahead.wait("no_such_module_here")  # a failed import is waited for too, and raises nothing here
+ahead.wait("wave")
+assert "colorsys" in sys.modules and "wave" in sys.modules
+names = [t.name for t in threading.enumerate()]
+assert names.count("import ahead") <= 1, names
+for thread in threading.enumerate():
+    if thread.name == "import ahead":
+        thread.join(10)  # it ends after its last import
+ImportsAhead([])  # nothing to import: no thread
+print(sum(t.name == "import ahead" for t in threading.enumerate()))
+"""
+
+
+def test_imports_ahead_run_in_order_on_one_thread_and_a_failed_one_is_left_to_the_caller():
+    done = subprocess.run([sys.executable, "-c", IMPORTS_AHEAD], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0"]
