@@ -109,9 +109,9 @@ def test_accuracy_sentences_and_the_table_carry_wilson_intervals(tmp_path):
     findings_a, findings_b = load_findings(tmp_path / "a"), load_findings(tmp_path / "b")
     doc = _doc(a, b)
     note = _note(changes.run(findings_a, findings_b, doc), "compare.accuracy")
-    assert "(95% Wilson intervals 74.4%–96.5% for A and 45.5%–78.1% for B)" in note.text, note.text
+    assert "(95% Wilson intervals 74.4–96.5% for A and 45.5–78.1% for B)" in note.text, note.text
     view = compare_view(findings_a, findings_b, doc, [], "stores/a", "stores/b", "compares/k")
-    assert view.summary[0].a == "90.0% (95% CI 74.4%–96.5%)"
+    assert view.summary[0].a == "90.0% (95% CI 74.4–96.5%)"
     assert (view.paired.a_only, view.paired.b_only, view.paired.p_value) == ("10", "2", "0.039")
 
 

@@ -167,7 +167,7 @@ def test_sentences_name_their_distances_and_the_left_out_accuracy(tmp_path):
     text = {n.rule: n.text for n in notes}
     assert "1.6× in Euclidean distance (2.6× in MSE, a squared distance)" in text["separation.overall"]
     assert "silhouette on Euclidean distance" in text["separation.overall"]
-    assert "95% interval 70.3%–94.7%" in text["separation.overall"]
+    assert "86.7% (95% CI 70.3–94.7%) of the 30 images judged" in text["separation.overall"]
     assert "in MSE, a squared distance" in text["separation.closest"]
     sampled = f.embeddings.distances
     assert (f"{fmt.ratio(sampled['euclidean'].ratio)} in Euclidean distance ({fmt.ratio(sampled['mse'].ratio)} in "
@@ -434,8 +434,8 @@ def test_every_cited_number_of_a_real_store_is_recomputed(five_per_class):
     low, high = wilson(correct, judged)
     assert (s.centroid_left_out.ci_low, s.centroid_left_out.ci_high) == pytest.approx((low, high), abs=1e-6)
     assert s.nearest_centroid_accuracy == pytest.approx(resubstitution(emb, labels), abs=1e-6)
-    assert (f"right for {fmt.percent(correct / judged)} of the {judged} images judged (95% interval "
-            f"{fmt.percent(low)}–{fmt.percent(high)})") in text["separation.overall"]
+    shown, interval = fmt.percent_with_range(correct / judged, low, high)
+    assert f"right for {shown} (95% CI {interval}) of the {judged} images judged" in text["separation.overall"]
 
     euclidean = squareform(pdist(emb))
     assert s.ratio == pytest.approx(pooled_ratio(euclidean ** 2 / dims, labels), rel=1e-5)

@@ -302,7 +302,7 @@ CASES = {
                               "each image lies to its own class than to the nearest other) is 0.60 (0.60 on squared "
                               "Euclidean distance, which MSE is up to a constant factor), and assigning each image to "
                               "the nearest class centroid, its own class's centroid recomputed without it, is right for "
-                              "86.7% of the 30 images judged (95% interval 70.3%–94.7%)"),
+                              "86.7% (95% CI 70.3–94.7%) of the 30 images judged (the network itself: 90.0%)"),
         "moderate": (edit((S,), separation_doc(silhouettes=(0.1, 0.2, 0.3))), "separates the classes moderately"),
         "weak": (edit((S,), separation_doc(silhouettes=(0.1, 0.2, 0.1))),
                  "separates the classes weakly: the ratio of mean inter- to mean intra-class distance is 1.6× in "

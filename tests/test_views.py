@@ -420,7 +420,7 @@ def test_separation_view_branches(tmp_path):
     assert [(h.value, h.label) for h in v.headlines] == [
         ("1.6×", "mean inter / mean intra Euclidean distance"), ("2.6×", "mean inter / mean intra MSE, a squared distance"),
         ("0.60", "silhouette on Euclidean distance (−1 to 1)"), ("0.60", "silhouette on squared Euclidean distance (−1 to 1)"),
-        ("86.7%", "nearest-centroid accuracy, each image left out of its centroid (95% interval 70.3%–94.7%)")]
+        ("86.7%", "nearest-centroid accuracy, each image left out of its centroid (95% CI 70.3–94.7%)")]
     # 10 test images per class in the synthetic store: too few to order the classes, so nothing is established
     assert [r.verdict for r in v.two_sample.verdicts] == ["not established"] * 2
     assert v.two_sample.verdict == "not established"

@@ -28,7 +28,7 @@ def scale(doc: dict) -> EmbeddingScale | None:
 
 
 def interval(low: float, high: float) -> str:
-    return f"{fmt.percent(low)}–{fmt.percent(high)}"
+    return fmt.percent_range(low, high)
 
 
 def _change(before: float, after: float) -> str:

@@ -131,8 +131,8 @@ def _centroid_text(s) -> tuple[str, dict]:
              f"{'their' if loo.unjudged != 1 else 'its'} class cannot be judged this way and "
              f"{'are' if loo.unjudged != 1 else 'is'} left out") if loo.unjudged else ""
     return (f"assigning each image to the nearest class centroid, its own class's centroid recomputed without it, is "
-            f"right for {fmt.percent(loo.accuracy)} of the {fmt.integer(loo.judged)} images judged (95% interval "
-            f"{fmt.percent(loo.ci_low)}–{fmt.percent(loo.ci_high)}){alone}",
+            f"right for {fmt.percent_ci(loo.accuracy, loo.ci_low, loo.ci_high)} of the {fmt.integer(loo.judged)} "
+            f"images judged{alone}",
             {"nearest_centroid_left_out": [loo.correct, loo.judged, loo.ci_low, loo.ci_high],
              "nearest_centroid_unjudged": loo.unjudged,
              "nearest_centroid_resubstitution": s.nearest_centroid_accuracy})

@@ -166,7 +166,7 @@ def _accuracy(value: float, side: SideAccuracy | None) -> str:
     """An accuracy with its 95% Wilson interval where compare.json holds it."""
     if side is None:
         return fmt.percent(value)
-    return f"{fmt.percent(value)} (95% CI {fmt.percent(side.ci_low)}–{fmt.percent(side.ci_high)})"
+    return fmt.percent_ci(value, side.ci_low, side.ci_high)
 
 
 def _summary(a: Findings, b: Findings, doc: CompareDocument) -> list[ChangeRow]:

@@ -151,8 +151,9 @@ def _headlines(f: Findings) -> tuple[list[Headline], str]:
                           f"silhouette on {distances.silhouette_distance(sp.metric)} (−1 to 1)"))
     loo = sp.centroid_left_out
     if loo is not None and loo.accuracy is not None:
-        items.append(Headline(fmt.percent(loo.accuracy), f"nearest-centroid accuracy, each image left out of its "
-                              f"centroid (95% interval {fmt.percent(loo.ci_low)}–{fmt.percent(loo.ci_high)})"))
+        accuracy, interval = fmt.percent_with_range(loo.accuracy, loo.ci_low, loo.ci_high)
+        items.append(Headline(accuracy, f"nearest-centroid accuracy, each image left out of its centroid (95% CI "
+                                        f"{interval})"))
         alone = (f" {fmt.integer(loo.unjudged)} image{'s' if loo.unjudged != 1 else ''} alone in "
                  f"{'their' if loo.unjudged != 1 else 'its'} class cannot be judged so and "
                  f"{'are' if loo.unjudged != 1 else 'is'} left out of it.") if loo.unjudged else ""
