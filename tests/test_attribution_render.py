@@ -94,6 +94,12 @@ def test_only_the_last_step_decides_randomisation(findings):
     ("insertion", e(0.1, 0.01, 0.2), "faithful", "faithful on 6 images"),
     ("insertion", e(0.1, 0.0, 0.2), "no-better", "cannot be told apart from a random order on these 6 images"),
     ("insertion", e(-0.1, -0.2, -0.05), "no-better", "does worse than a random order on these 6 images"),
+    # worse, but by millionths (an untrained network's probabilities barely move): no evidence either way
+    ("deletion", e(3e-6, 1e-6, 5e-6), "negligible",
+     "does worse than a random order on these 6 images by too little to matter: area"),
+    ("insertion", e(-0.01, -0.02, -0.005), "negligible",
+     "does worse than a random order on these 6 images by too little to matter"),
+    ("insertion", e(0.01, 0.005, 0.02), "negligible", "beats a random order on these 6 images by too little to matter"),
 ])
 def test_deletion_and_insertion_against_a_random_order(findings, check, difference, branch, said):
     curve = dataclasses.replace(getattr(findings.attribution.checks[0], check), difference=difference)
@@ -190,6 +196,7 @@ def test_every_note_states_its_threshold_and_carries_its_numbers(findings):
 @pytest.mark.parametrize("score, branch, said", [
     (e(0.2, 0.1, 0.3), "faithful", "entirely above 0: the pixels its maps rank first carry the evidence"),
     (e(0.02, 0.01, 0.04), "negligible", "entirely above 0 but within 0.05 of it: too little to matter"),
+    (e(-0.00001, -0.00002, -0.000005), "negligible", "entirely below 0 but within 0.05 of it: too little to matter"),
     (e(0.02, -0.01, 0.05), "no-better", "the interval holds 0"),
     (e(-0.2, -0.3, -0.1), "no-better", "entirely below 0: the pixels it ranks first matter less"),
 ])
@@ -467,3 +474,12 @@ def test_the_untrained_verdict_says_why(tmp_path, change, why):
 def test_points_show_every_end_of_an_interval_other_than_0_as_other_than_0(interval_, shown):
     assert rules.points(interval_) == shown
     assert rules.estimate(e(-0.0012, -0.0028, -0.0003)) == "−0.0012 (95% CI −0.0028 to −0.0003)"
+
+
+def test_an_interval_end_too_small_for_its_decimals_is_written_with_its_own_digits():
+    # ROAD on a network whose outputs barely move: a bootstrap end of 2e-9 above 0 must not read "0.000000"
+    # beside "entirely above 0", nor pull the other numbers to six decimals
+    assert rules.estimate(e(0.003864, 2e-9, 0.009081)) == "0.004 (95% CI 2.0e−09 to 0.009)"
+    assert rules.estimate(e(-0.0012, -0.0028, -0.0003)) == "−0.0012 (95% CI −0.0028 to −0.0003)"
+    assert rules.estimate(e(0.12, 0.05, 0.19)) == "0.12 (95% CI 0.05 to 0.19)"
+    assert rules.points(e(0.0001, 1e-12, 0.006)) == "0.01 points (95% CI 1.0e−10 to 0.60)"

@@ -353,7 +353,7 @@ def test_the_compare_view_shows_the_shared_scale_kernels(tmp_path):
     assert [k.caption for k in view.kernels] == ["A: conv1 kernels (all 4), kernel 0 at the top left.",
                                                  "B: conv1 kernels (all 4), kernel 0 at the top left."]
     assert (view.kernel_scale.src, view.kernel_scale.vmin, view.kernel_scale.vmax) == (
-        "compares/k/images/kernel_colourbar.png", "-0.7500", "0.7500")
+        "compares/k/images/kernel_colourbar.png", "−0.7500", "0.7500")
     assert view.kernel_note.startswith("Both grids share one colour scale, ±0.7500: the largest weight magnitude")
     assert "Blue negative, white zero, red positive" in view.kernel_note
     html = _compare_page(view)

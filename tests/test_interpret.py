@@ -371,7 +371,7 @@ CASES = {
         # issue 30: -0.053 → -0.021 → -0.028 was called growth; no positive silhouette is no separation anywhere
         "separates-nowhere": (edit((S,), separation_doc(silhouettes=(-0.053, -0.021, -0.028))),
                               "The classes do not separate at any layer measured (silhouette on squared Euclidean "
-                              "distance: layer 0 -0.053 → layer 1 -0.021 → layer 2 -0.028): no silhouette is positive"),
+                              "distance: layer 0 −0.053 → layer 1 −0.021 → layer 2 −0.028): no silhouette is positive"),
     },
     "separation.filters": {
         "none-dead": (no_change, "No filter is dead: every filter in relu1 is positive somewhere for more than 1% of "
@@ -401,7 +401,7 @@ CASES = {
     # attribution.json (synthetic.attribution_doc): checks 0 is Grad-CAM at conv1, checks 1 Integrated Gradients
     "attribution.untrained": {
         "random-weights": (edit((M, "model", "weights"), "random (seed 0)"),
-                           "These maps describe an untrained network (random weights (seed 0)): the checks below say "
+                           "These maps describe an untrained network (random weights, seed 0): the checks below say "
                            "nothing about learned features."),
         "near-chance": (edit((E,), NEAR_CHANCE), "is not distinguishable from chance (33.3%, one in 3 classes): these "
                                                  "maps describe a network that has not learned the task"),
@@ -461,6 +461,13 @@ CASES = {
             "Integrated Gradients, object: 25.0% (95% CI 20.0–30.0%) of its maps' mass lies on the "
             "object (pixels unlike the image's border), −10.0 points (95% CI −20.0 to −2.0) over the "
             "object's share of the area, entirely below 0: the evidence favours the background."),
+        "no-contrast": (edit((T, "checks", 0, "per_image"), [
+            {"index": i, "label": 0, "predicted": 0, "rank_correlation": 0.1, "ssim": 0.2, "deletion_auc": 0.3,
+             "deletion_random_auc": 0.4, "insertion_auc": 0.6, "insertion_random_auc": 0.5, "road": 0.2,
+             "centre_share": 0.4, "object_share": 1.0, "object_area": area} for i, area in enumerate((1.0, 0.99))]),
+            "Grad-CAM at conv1, object: the object (pixels unlike the image's border) covers at least 98% of every "
+            "check image, so these images cannot show whether its maps favour the object or the background; 55.0% "
+            "(95% CI 45.0–65.0%) of their mass lies on it."),
         "undecided": (edit((T, "checks", 0, "object_excess"), {"value": 0.05, "low": -0.01, "high": 0.11}),
             "Grad-CAM at conv1, object: 55.0% (95% CI 45.0–65.0%) of its maps' mass lies on the "
             "object (pixels unlike the image's border), 5.0 points (95% CI −1.0 to 11.0) over the "
@@ -637,6 +644,8 @@ def test_a_share_and_its_interval_show_enough_decimals_to_stay_apart_from_their_
     # a Wilson interval of all successes ends a rounding error below 1: that end is 100%, not a reason for decimals
     assert fmt.percent_ci(1.0, 0.9631, 1 - 1e-16) == "100.0% (95% CI 96.3–100.0%)"
     assert fmt.percent_ci(0.981, 0.976, 0.985) == "98.1% (95% CI 97.6–98.5%)"
+    # shares too close to 0 for any decimals (an ECE of 1e-9) add none: "0.0000–0.0000%" would say no more
+    assert fmt.percent_ci(1e-9, 0.0, 3e-9) == "under 0.1% (95% CI 0.0–0.0%)"
     assert fmt.percent_range(0.99991, 0.999999) == "99.9910–99.9999%"
     for value, low, high in ((0.99996, 0.9998, 1.0), (0.9, 0.89995, 0.90005), (2e-5, 1e-6, 1e-4)):
         shown, interval = fmt.percent_with_range(value, low, high)

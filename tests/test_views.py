@@ -304,7 +304,7 @@ def test_kernels_view_branches(tmp_path):
     assert v.figure.src == "stores/synthetic/images/conv1_kernels.png"
     assert v.figure.caption.startswith("The conv1 kernels (all 4, shape (4, 1, 3, 3)), kernel 0 at the top left")
     assert (v.figure.scale.vmin, v.figure.scale.vmax, v.figure.scale.meaning) == (
-        "-0.5000", "0.5000", "blue negative, white zero, red positive")
+        "−0.5000", "0.5000", "blue negative, white zero, red positive")
     assert "RdBu" not in v.figure.caption
 
     no_conv = dataclasses.replace(f, model=dataclasses.replace(f.model, kernel_image=None, kernels=[]))

@@ -10,7 +10,13 @@ def integer(n: int) -> str:
 
 
 def number(x: float | None, digits: int = 4) -> str:
-    """Significant digits, no exponent for everyday magnitudes: 110.5971, 0.0123, 1,619.833."""
+    """Significant digits, no exponent for everyday magnitudes: 110.5971, 0.0123, 1,619.833; a negative number
+    with a true minus sign, as every signed figure of the report ("−0.025", never "-0.025")."""
+    text = _number(x, digits)
+    return "−" + text[1:] if text.startswith("-") else text
+
+
+def _number(x: float | None, digits: int) -> str:
     if x is None:
         return "n/a"
     if x == 0:
@@ -85,16 +91,21 @@ def visible(text: str) -> str:
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
 
 
-MOST_SHARE_DECIMALS = 4  # a share within 0.00005 percentage points of 0% or 100% reads as its bound
-WHOLE = 1e-12  # a share this close to 0 or 1 is 0 or 1 (a Wilson interval's end of all successes is 1 - 1e-16)
+MOST_SHARE_DECIMALS = 4  # a share within 0.00005 percentage points of 0% or 100% is shown as that bound
+
+
+def _reads_inside(share: float, decimals: int) -> bool:
+    return 0 < float(f"{share * 100:.{decimals}f}") < 100
 
 
 def share_decimals(shares, least: int = 1) -> int:
     """Decimals at which no share strictly between 0 and 1 reads as 0% or 100%: ``least``, more where a share
-    lies closer to either (at most MOST_SHARE_DECIMALS), so that "99.96–100.0%" never reads "100.0–100.0%"."""
-    inner = [s for s in shares if s is not None and WHOLE < s < 1 - WHOLE]
-    for decimals in range(least, MOST_SHARE_DECIMALS):
-        if all(0 < float(f"{s * 100:.{decimals}f}") < 100 for s in inner):
+    lies closer to either, so that "99.96–100.0%" never reads "100.0–100.0%". A share that would read as a bound
+    even at MOST_SHARE_DECIMALS (an ECE of 1e−9; a Wilson interval's end of all successes, 1 − 1e−16) adds no
+    decimals: it is shown as that bound."""
+    inner = [s for s in shares if s is not None and _reads_inside(s, MOST_SHARE_DECIMALS)]
+    for decimals in range(least, MOST_SHARE_DECIMALS + 1):
+        if all(_reads_inside(s, decimals) for s in inner):
             return decimals
     return max(least, MOST_SHARE_DECIMALS)
 
@@ -124,19 +135,28 @@ def points_range(low: float, high: float) -> str:
     other than 0 would round to 0 (``shown_decimals``), so that an interval above 0 never reads "0.0 to 0.6"."""
     low, high = low * 100, high * 100
     decimals = shown_decimals((low, high), 1)
-    return f"{signed(low, decimals)} to {signed(high, decimals)}"
+    return f"{signed_shown(low, decimals)} to {signed_shown(high, decimals)}"
 
 
-MOST_DECIMALS = 6  # a value smaller than this many decimals show reads as 0
+MOST_DECIMALS = 6  # fixed decimals at most: a smaller number is written with its own digits (``signed_shown``)
 
 
 def shown_decimals(values, least: int) -> int:
     """Decimals that show every value other than 0 as other than 0: ``least``, more for a smaller value (at most
-    MOST_DECIMALS). An interval entirely above 0 then never shows an end of 0."""
-    sizes = [abs(x) for x in values if x != 0]
+    MOST_DECIMALS; a value too small for them is left to ``signed_shown`` and does not add decimals to the rest).
+    An interval entirely above 0 then never shows an end of 0."""
+    sizes = [abs(x) for x in values if abs(x) >= 10.0 ** -MOST_DECIMALS]
     if not sizes:
         return least
     return min(MOST_DECIMALS, max(least, -math.floor(math.log10(min(sizes)))))
+
+
+def signed_shown(x: float, decimals: int) -> str:
+    """``signed`` at ``decimals``, except a number other than 0 that would read as 0 there: written with its own
+    significant digits ("2.0e−09"), so that an interval entirely above 0 never shows an end of "0.000000"."""
+    if x != 0 and round(x, decimals) == 0:
+        return number(x, 2).replace("e-", "e−")
+    return signed(x, decimals)
 
 
 def signed(x: float, decimals: int = 2) -> str:

@@ -43,7 +43,7 @@ def shown(e: Interval, least: int = 2, scale: float = 1.0) -> tuple[str, str, st
     decimals that show every number other than 0 as other than 0 (``least`` at least: fmt.shown_decimals)."""
     values = [x * scale for x in (e.value, e.low, e.high)]
     decimals = fmt.shown_decimals(values, least)
-    value, low, high = (fmt.signed(x, decimals) for x in values)
+    value, low, high = (fmt.signed_shown(x, decimals) for x in values)
     return value, low, high
 
 
@@ -97,7 +97,7 @@ def untrained(f: Findings) -> Note | None:
     evidence = {"weights": f.weights, "regime": performance(f)}
     if f.weights.startswith("random"):
         return Note("attribution.untrained", "random-weights", SECTION,
-                    f"These maps describe an untrained network ({f.weights.replace('random', 'random weights', 1)}): "
+                    f"These maps describe an untrained network ({_random_weights(f.weights)}): "
                     "the checks below say nothing about learned features.", evidence)
     q = quality(f)
     if performance(f) == "near-chance":
@@ -166,6 +166,11 @@ def randomisation(f: Findings) -> list[Note]:
 
 # --- deletion and insertion -----------------------------------------------------------------------------------
 
+def _random_weights(weights: str) -> str:
+    """"random (seed 0)" in words that sit inside parentheses: "random weights, seed 0"."""
+    return weights.replace("random", "random weights", 1).replace(" (", ", ", 1).removesuffix(")")
+
+
 def _faithfulness(f: Findings, check: str) -> list[Note]:
     """Deletion is faithful when the paired difference of the areas (map's order − random order) lies entirely
     below 0, insertion when it lies entirely above 0."""
@@ -180,8 +185,10 @@ def _faithfulness(f: Findings, check: str) -> list[Note]:
         areas = (f"area {fmt.signed(curve.auc.value)} against {fmt.signed(curve.random_auc.value)}, difference "
                  f"{estimate(d)}")
         if branch == "negligible":
-            text = (f"{_name(checks)}, {check}: its maps' order beats a random order on these {checks.images} images "
-                    f"by too little to matter: {areas}, entirely {wanted} 0 but within {NEGLIGIBLE:g} of it.")
+            lies = side(d, 0.0)
+            text = (f"{_name(checks)}, {check}: its maps' order "
+                    f"{'beats' if lies == wanted else 'does worse than'} a random order on these {checks.images} "
+                    f"images by too little to matter: {areas}, entirely {lies} 0 but within {NEGLIGIBLE:g} of it.")
         elif faithful:
             action = (f"removing its highest-ranked pixels first (set to {baseline}) lowers the class's probability"
                       if check == "deletion" else
@@ -200,20 +207,22 @@ def _faithfulness(f: Findings, check: str) -> list[Note]:
             "random_auc": _numbers(curve.random_auc), "difference": _numbers(d), "threshold": 0.0,
             "negligible": NEGLIGIBLE,
             "criterion": f"faithful: the 95% interval of the difference lies entirely {wanted} 0, not all of it "
-                         f"within {NEGLIGIBLE:g} of 0 (then negligible)"}))
+                         f"within {NEGLIGIBLE:g} of 0; negligible: entirely on either side of 0, all of it within "
+                         f"{NEGLIGIBLE:g} of 0"}))
     return notes
 
 
 def faithfulness_branch(d: Interval, wanted: str) -> str:
     """"faithful" when the interval lies entirely on the ``wanted`` side of 0 ("below" or "above") and reaches
-    NEGLIGIBLE or beyond; "negligible" when it lies on that side but within NEGLIGIBLE of 0; "worse" when it lies
-    entirely on the other side; "undecided" when it holds 0."""
+    NEGLIGIBLE or beyond; "worse" when it lies entirely on the other side and reaches NEGLIGIBLE; "negligible" when
+    it lies on either side but all of it within NEGLIGIBLE of 0 (a difference of a few millionths is no evidence
+    for or against the maps, whichever its sign); "undecided" when it holds 0."""
     where = side(d, 0.0)
     if where == "both":
         return "undecided"
-    if where != wanted:
-        return "worse"
-    return "negligible" if max(abs(d.low), abs(d.high)) < NEGLIGIBLE else "faithful"
+    if max(abs(d.low), abs(d.high)) < NEGLIGIBLE:
+        return "negligible"
+    return "faithful" if where == wanted else "worse"
 
 
 def _note_branch(branch: str) -> str:
@@ -244,7 +253,7 @@ def road(f: Findings) -> list[Note]:
         verdict = {
             "faithful": ", entirely above 0: the pixels its maps rank first carry the evidence, also when the "
                         "removal leaves no visible hole.",
-            "negligible": f", entirely above 0 but within {NEGLIGIBLE:g} of it: too little to matter.",
+            "negligible": f", entirely {side(r.score, 0.0)} 0 but within {NEGLIGIBLE:g} of it: too little to matter.",
             "undecided": "; the interval holds 0, so these images cannot tell its most relevant pixels from its least "
                          "relevant ones.",
             "worse": ", entirely below 0: the pixels it ranks first matter less than those it ranks last.",
@@ -254,7 +263,8 @@ def road(f: Findings) -> list[Note]:
                               "method": checks.method, "images": checks.images, "score": _numbers(r.score),
                               "fractions": list(r.fractions), "threshold": 0.0, "negligible": NEGLIGIBLE,
                               "criterion": f"faithful: the 95% interval of LeRF − MoRF lies entirely above 0, not "
-                                           f"all of it within {NEGLIGIBLE:g} of 0 (then negligible)"}))
+                                           f"all of it within {NEGLIGIBLE:g} of 0; negligible: entirely on either "
+                                           f"side of 0, all of it within {NEGLIGIBLE:g} of 0"}))
     return notes
 
 
@@ -319,11 +329,32 @@ def verdict(f: Findings) -> list[Note]:
 
 # --- where the evidence lies ----------------------------------------------------------------------------------
 
+WHOLE_IMAGE = 0.98  # an object covering at least this share of every check image leaves no background to compare
+
+
 def on_object(f: Findings) -> list[Note]:
-    """The paired excess of the maps' mass on the foreground over the foreground's share of the area, against 0."""
+    """The paired excess of the maps' mass on the foreground over the foreground's share of the area, against 0;
+    no comparison where the foreground fills (nearly) every check image or none of it: there is then no
+    background, or no object, for the evidence to favour."""
     notes = []
     for checks in _methods(f):
         excess, mass = checks.object_excess, checks.object_share
+        areas = [image.object_area for image in checks.per_image]
+        fills = bool(areas) and min(areas) >= WHOLE_IMAGE
+        empty = bool(areas) and max(areas) <= 1 - WHOLE_IMAGE
+        if fills or empty:
+            found = (f"the object (pixels unlike the image's border) covers at least {fmt.percent(WHOLE_IMAGE, 0)} "
+                     "of every check image" if fills else
+                     f"no check image has an object (pixels unlike the image's border) over "
+                     f"{fmt.percent(1 - WHOLE_IMAGE, 0)} of its area")
+            notes.append(Note("attribution.object", "no-contrast", SECTION,
+                              f"{_name(checks)}, object: {found}, so these images cannot show whether its maps favour "
+                              f"the object or the background; {share(mass)} of their mass lies on it.",
+                              {"method": checks.method, "images": checks.images, "object_share": _numbers(mass),
+                               "object_areas": [min(areas), max(areas)], "threshold": WHOLE_IMAGE,
+                               "criterion": f"no-contrast: every check image's object covers at least {WHOLE_IMAGE} "
+                                            f"of its area, or none more than {1 - WHOLE_IMAGE:g}"}))
+            continue
         where = side(excess, 0.0)
         branch = {"above": "object", "below": "background", "both": "undecided"}[where]
         opening = (f"{_name(checks)}, object: {share(mass)} of its maps' mass lies on the object (pixels unlike the "
