@@ -483,3 +483,11 @@ def test_an_interval_end_too_small_for_its_decimals_is_written_with_its_own_digi
     assert rules.estimate(e(-0.0012, -0.0028, -0.0003)) == "−0.0012 (95% CI −0.0028 to −0.0003)"
     assert rules.estimate(e(0.12, 0.05, 0.19)) == "0.12 (95% CI 0.05 to 0.19)"
     assert rules.points(e(0.0001, 1e-12, 0.006)) == "0.01 points (95% CI 1.0e−10 to 0.60)"
+
+
+def test_an_end_within_rounding_noise_of_0_touches_it():
+    # bootstrap means of per-image differences that are exactly 0 come out as 1e-15, not as evidence
+    noisy = e(0.0039, 1.4e-15, 0.0091)
+    assert rules.side(noisy, 0.0) == "both" and rules.side(e(0.0039, 1e-9, 0.0091), 0.0) == "above"
+    assert rules.estimate(noisy) == "0.004 (95% CI 0.000 to 0.009)"
+    assert rules.faithfulness_branch(noisy, "above") == "undecided"

@@ -41,7 +41,7 @@ FAITHFULNESS = ("deletion", "insertion", "road")
 def shown(e: Interval, least: int = 2, scale: float = 1.0) -> tuple[str, str, str]:
     """The value and the ends of its interval as text, ``scale`` times each (100: percentage points), with the
     decimals that show every number other than 0 as other than 0 (``least`` at least: fmt.shown_decimals)."""
-    values = [x * scale for x in (e.value, e.low, e.high)]
+    values = [0.0 if abs(x) < TOUCHING else x * scale for x in (e.value, e.low, e.high)]
     decimals = fmt.shown_decimals(values, least)
     value, low, high = (fmt.signed_shown(x, decimals) for x in values)
     return value, low, high
@@ -65,11 +65,17 @@ def points(e: Interval) -> str:
     return f"{value} points (95% CI {low} to {high})"
 
 
+# Rounding noise: a mean of differences that are exactly 0 comes out as 1e-15 in floating point. An end this
+# close to a threshold touches it, and is shown as 0.
+TOUCHING = 1e-12
+
+
 def side(e: Interval, value: float) -> str:
-    """"above" or "below" when the interval lies entirely on one side of ``value``, else "both"."""
-    if e.low > value:
+    """"above" or "below" when the interval lies entirely on one side of ``value`` (farther than TOUCHING), else
+    "both"."""
+    if e.low > value + TOUCHING:
         return "above"
-    if e.high < value:
+    if e.high < value - TOUCHING:
         return "below"
     return "both"
 
