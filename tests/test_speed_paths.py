@@ -103,27 +103,31 @@ def test_process_state_holds_every_pool_but_torchs_to_one_thread_and_gives_them_
     assert all(threads == before[path] for path, threads in inside.items() if in_torch[path])
 
 
-IMPORTS_AHEAD = """
-import sys, threading
-from analysis.run import ImportsAhead
-assert "colorsys" not in sys.modules and "wave" not in sys.modules
-ahead = ImportsAhead(["colorsys", "no_such_module_here", "wave"])
-ahead.wait("not asked for")  # at once
-ahead.wait("no_such_module_here")  # a failed import is waited for too, and raises nothing here
-ahead.wait("wave")
-assert "colorsys" in sys.modules and "wave" in sys.modules
-names = [t.name for t in threading.enumerate()]
-assert names.count("import ahead") <= 1, names
-for thread in threading.enumerate():
-    if thread.name == "import ahead":
-        thread.join(10)  # it ends after its last import
-ImportsAhead([])  # nothing to import: no thread
-print(sum(t.name == "import ahead" for t in threading.enumerate()))
-"""
+def test_imports_ahead_run_in_order_on_one_thread_and_a_failed_one_is_left_to_the_caller(tmp_path, monkeypatch):
+    import threading
 
+    from analysis.run import ImportsAhead
 
-def test_imports_ahead_run_in_order_on_one_thread_and_a_failed_one_is_left_to_the_caller():
-    done = subprocess.run([sys.executable, "-c", IMPORTS_AHEAD], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["0"]
+    # modules of this test's own, so that nothing has imported them before; the first records the thread it ran on
+    (tmp_path / "ahead_probe_one.py").write_text("import threading\nTHREAD = threading.current_thread().name\n")
+    (tmp_path / "ahead_probe_broken.py").write_text("raise ImportError('broken on purpose')\n")
+    (tmp_path / "ahead_probe_two.py").write_text("import ahead_probe_one\nAFTER = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names = ("ahead_probe_one", "ahead_probe_broken", "ahead_probe_two")
+    for name in names:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    ahead = ImportsAhead(list(names))
+    ahead.wait("not asked for")  # at once
+    ahead.wait("ahead_probe_broken")  # a failed import is waited for too, and raises nothing here
+    ahead.wait("ahead_probe_two")
+    assert sys.modules["ahead_probe_one"].THREAD == "import ahead" and sys.modules["ahead_probe_two"].AFTER
+    assert "ahead_probe_broken" not in sys.modules
+    with pytest.raises(ImportError, match="broken on purpose"):  # the caller's own import says what is wrong
+        import ahead_probe_broken  # noqa: F401
+    for thread in threading.enumerate():
+        if thread.name == "import ahead":
+            thread.join(10)  # it ends after its last import
+    before = threading.active_count()
+    ImportsAhead([])  # nothing to import: no thread
+    assert threading.active_count() == before and not any(
+        t.name == "import ahead" for t in threading.enumerate())
