@@ -666,3 +666,27 @@ def test_a_class_with_fewer_test_images_than_the_default_says_so(tmp_path):
     assert note.text.startswith("The test split holds only 1 image of class two, so 1 sample per class is embedded "
                                 "instead of the default 2. Caution: with 1 sample per class")
     assert note.evidence["fewer_than_default"] == [2]
+
+
+def test_the_rest_of_the_parameters_gives_each_share_once():
+    from report.render.interpret.params import _rest
+
+    # one kind beside convolutions and fully connected layers: its share is the remainder's, said once
+    assert _rest({"convolution": 900, "linear": 99, "normalisation": 1}, 1000) == ("normalisation scales and shifts", 1)
+    named, rest = _rest({"convolution": 800, "linear": 100, "normalisation": 60, "attention": 40}, 1000)
+    assert (named, rest) == ("normalisation scales and shifts (6.0%) and attention projections (4.0%)", 100)
+    assert _rest({"convolution": 900, "linear": 100}, 1000) == ("", 0)
+
+
+def test_many_misclassified_samples_are_named_up_to_eight(tmp_path):
+    from synthetic import embeddings_doc
+
+    vectors = [[1.0 + i / 10, 0.0, 2.0, 0.5, float(i % 3), 1.0] for i in range(6)] + \
+              [[4.0, 3.0 + i / 10, 0.0, 0.0, 2.0, float(i % 2)] for i in range(6)]
+    labels = [1] * 6 + [2] * 6
+    predicted = [2] * 5 + [1] + [1] * 5 + [2]  # 10 of 12 wrong
+    (note,) = [n for n in notes_for(tmp_path, edit((V,), embeddings_doc(vectors, labels, predicted, per_class=6)))
+               if n.rule == "embeddings.predictions"]
+    assert note.text.startswith("10 of 12 samples are misclassified: #10 (a one, predicted two), ")
+    assert note.text.count("predicted two)") + note.text.count("predicted one)") == 8
+    assert "and 2 more, whose captions name their predictions; distances involving them" in note.text

@@ -160,13 +160,19 @@ def zero_dimensions(f: Findings) -> Note | None:
                 {"zero_share": mean_share})
 
 
+NAMED_SAMPLES = 8  # misclassified samples named in the sentence; beyond, their captions say it
+
+
 def sample_predictions(f: Findings) -> Note:
     wrong = [s for s in f.embeddings.samples if s.predicted != s.label]
     if not wrong:
         return Note("embeddings.predictions", "all-correct", "embeddings",
                     f"The network classifies all {len(f.embeddings.samples)} samples correctly.", {"wrong": 0})
-    names = fmt.listing(f"#{s.index} ({a_or_an(f.class_name(s.label))}, predicted {f.class_name(s.predicted)})"
-                        for s in wrong)
+    named = [f"#{s.index} ({a_or_an(f.class_name(s.label))}, predicted {f.class_name(s.predicted)})"
+             for s in wrong[:NAMED_SAMPLES]]
+    if len(wrong) > NAMED_SAMPLES:  # the samples' captions name every prediction
+        named.append(f"{len(wrong) - NAMED_SAMPLES} more, whose captions name their predictions")
+    names = fmt.listing(named)
     return Note("embeddings.predictions", "some-wrong", "embeddings",
                 f"{len(wrong)} of {len(f.embeddings.samples)} samples {'is' if len(wrong) == 1 else 'are'} misclassified: "
                 f"{names}; distances involving {'it' if len(wrong) == 1 else 'them'} describe images the network misreads.",

@@ -115,6 +115,8 @@ def _rest(counts: dict[str, int], total: int) -> tuple[str, int]:
     rest = {kind: count for kind, count in counts.items() if kind in REST}
     if not rest:
         return "", 0
+    if len(rest) == 1:  # its share is the remainder's, which the sentence gives: not twice
+        return REST[next(iter(rest))], sum(rest.values())
     named = fmt.listing(f"{REST[kind]} ({fmt.percent(count / total)})" for kind, count in rest.items())
     return named, sum(rest.values())
 
