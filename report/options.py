@@ -568,7 +568,13 @@ class AnalysisOptions(Group):
         from report.render.sections import analysis_parts
 
         shared = {name: getattr(self, name) for name in CONFIG_FIELDS}
-        return AnalysisConfig(**shared, **analysis_parts(sections), device=devices.kind(self.device))
+        parts = analysis_parts(sections)
+        if self.attribution_layers == "activations" and parts["attribution"] and not parts["maps"]:
+            # Grad-CAM at each layer the activation section shows, for its image: without it, nothing to draw
+            raise InputError("--attribution-layers activations draws Grad-CAM at the layers of the activation "
+                             "section, which --sections leaves out: add activations to --sections, or leave "
+                             "--attribution-layers out")
+        return AnalysisConfig(**shared, **parts, device=devices.kind(self.device))
 
     @property
     def train(self) -> TrainConfig:
