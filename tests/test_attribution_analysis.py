@@ -18,6 +18,7 @@ from analysis.attribution import checks, gradcam
 from analysis.attribution.document import attribution_results
 from analysis.batches import Inputs
 from analysis.capture import trace
+from analysis.capture.outputs import take_logits
 from analysis.config import AnalysisConfig
 from analysis.data.splits import DataSplits, ImageSet
 from analysis.store.schema import array_path
@@ -126,6 +127,8 @@ def attribute(model: nn.Module, tmp_path, test_count: int = 16, samples: int = 8
     splits = DataSplits(ImageSet(train, train_labels), ImageSet(test, test_labels), "cue", [str(c) for c in
                                                                                           range(CLASSES)], "npz")
     traced, usage = trace.trace_shapes(model, normalised(test[:1]))
+    if traced.output_taken:  # as analysis.run.prepare: a tuple's or a dict's logits, for every later pass
+        take_logits(model)
     run = types.SimpleNamespace(model=model, splits=splits, traced=traced, usage=usage,
                                 setup=types.SimpleNamespace(mean=MEAN, std=STD))
     with torch.no_grad():
@@ -488,3 +491,41 @@ def test_road_on_images_of_one_pixel_keeps_one_and_warns_of_nothing():
         plain = torch.softmax(model(images).double(), 1)[[0, 1], [0, 1]].numpy()
     np.testing.assert_allclose(morf, plain[:, None].repeat(4, 1), atol=1e-6)  # nothing to impute: unchanged
     np.testing.assert_allclose(lerf, morf, atol=1e-6)
+
+
+class TupleOutput(nn.Module):
+    """The cue network returning (logits, features), as detection-style and auxiliary-head models do."""
+
+    def __init__(self, inner: CueNet) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x), x.mean()
+
+
+class DictOutput(TupleOutput):
+    """The cue network returning {"logits": ...}, as Hugging Face models do."""
+
+    def forward(self, x):
+        return {"logits": self.inner(x), "hidden": x.mean()}
+
+
+@pytest.mark.slow  # three attributions of the cue network: about 10 s
+@pytest.mark.parametrize("wrapper", [TupleOutput, DictOutput])
+def test_models_returning_a_tuple_or_a_dict_get_the_maps_and_checks_of_their_logits(trained, tmp_path, wrapper):
+    plain, plain_writer, _, _ = attribute(trained, tmp_path / "plain", test_count=8, samples=2)
+    wrapped, writer, _, _ = attribute(wrapper(trained).eval(), tmp_path / "wrapped", test_count=8, samples=2)
+    try:
+        assert [c.method for c in wrapped.checks] == [c.method for c in plain.checks] == ["gradcam",
+                                                                                           "integrated_gradients"]
+        assert wrapped.checks[0].layer == "inner.pool2"  # the same layer, under the wrapper's name
+        for ours, theirs in zip(wrapped.checks, plain.checks):
+            assert ours.deletion == theirs.deletion and ours.insertion == theirs.insertion, ours.method
+            assert ours.road == theirs.road and ours.object_share == theirs.object_share, ours.method
+        for ours, theirs in zip(wrapped.maps, plain.maps):
+            assert np.array_equal(np.load(writer.tmp_dir / array_path(ours.path)),
+                                  np.load(plain_writer.tmp_dir / array_path(theirs.path))), ours.path
+    finally:
+        writer.abort()
+        plain_writer.abort()
