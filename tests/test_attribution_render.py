@@ -441,8 +441,12 @@ def test_the_attribution_options_are_checked_and_reach_the_analysis_config():
     from analysis.errors import InputError
     from report.options import AnalysisOptions
 
-    config = AnalysisOptions(attribution_images=12, attribution_layers="activations").config(("attribution",))
+    asked = AnalysisOptions(attribution_images=12, attribution_layers="activations")
+    config = asked.config(("activations", "attribution"))
     assert (config.attribution_images, config.attribution_layers, config.attribution) == (12, "activations", True)
+    with pytest.raises(InputError, match="add activations to --sections"):  # no activation layers to draw at
+        asked.config(("attribution",))
+    assert asked.config(("accuracy",)).attribution is False  # no attribution asked for: nothing to refuse
     default = AnalysisOptions().config(("attribution",))
     assert (default.attribution_images, default.attribution_layers) == (None, "last")
     assert default.fingerprint() != config.fingerprint()
