@@ -222,7 +222,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
         refuse_changed_data(data, config, inputs)
         return writer.commit({
             "key": key, "inputs": inputs, "data_description": run.splits.description,
-            "producer": producer(run.setup.source, config, target),
+            "producer": producer(run.setup.source, computed(config, run), target),
         })
     except BaseException:
         writer.abort()
@@ -235,11 +235,19 @@ COMPUTING_LIBRARIES = (("scipy", lambda config: True), ("scikit-learn", lambda c
                        ("captum", lambda config: config.attribution))
 
 
+def computed(config: AnalysisConfig, run: Prepared) -> AnalysisConfig:
+    """``config`` with the parts that did not run switched off: the whole-split pass and the attribution are left
+    out for weights that hold NaN or infinite values (write_results)."""
+    if not run.broken:
+        return config
+    return dataclasses.replace(config, whole_split=False, attribution=False)
+
+
 def producer(source: str, config: AnalysisConfig, target) -> dict[str, str]:
     """What wrote the store: Python, the platform, the device, and the version of every library that computed its
-    numbers (torch, numpy, the statistics' and the attribution's libraries as ``config`` uses them, and the
-    model source's own library: timm, transformers or torchvision). Decided by the run's options, never by what
-    this process happens to have imported, so that the same inputs give the same manifest in any process."""
+    numbers (torch, numpy, the statistics' and the attribution's libraries as ``config`` uses them: ``computed``,
+    and the model source's own library: timm, transformers or torchvision). Decided by the run's options, never by
+    what this process happens to have imported, so that the same inputs give the same manifest in any process."""
     libraries = [name for name, used in COMPUTING_LIBRARIES if used(config)]
     library = kind_of(source).library
     versions = {name: _version(name) for name in ([library] if library else []) + libraries}
@@ -300,10 +308,10 @@ def write_results(run: Prepared, config: AnalysisConfig, writer: StoreWriter, sh
     weights are finite: NaN embeddings give NaN statistics, and the report says why they are missing).
     The model's own document is made on the CPU; the passes over images run on ``device``."""
     model, splits = run.model, run.splits
-    attribution = config.attribution and not run.broken
-    whole_split = config.whole_split and not run.broken
+    parts = computed(config, run)
+    attribution, whole_split = parts.attribution, parts.whole_split
     # the statistics here only with the whole split (else a helper process computes the quality, analysis.stats.ahead)
-    ahead = ImportsAhead([STATISTICS_MODULE] * whole_split + [ATTRIBUTION_MODULE] * attribution)
+    ahead = ImportsAhead(([STATISTICS_MODULE] if whole_split else []) + ([ATTRIBUTION_MODULE] if attribution else []))
     model_doc = _model_results(model, run.traced, run.usage, run.setup, splits, run.broken, writer)
     model.to(device)
     x_test = Inputs(splits.test.images, run.setup.mean, run.setup.std, device, config.batch_size, workers)

@@ -322,3 +322,11 @@ def test_the_store_records_the_versions_of_the_libraries_that_computed_it():
     assert producer("torchvision:resnet18", AnalysisConfig(), cpu)["torchvision"]
     # what this process has imported does not enter it: timm and transformers are imported here
     assert "timm" in sys.modules and producer("assignment", AnalysisConfig(), cpu) == full
+    # weights holding NaN get neither the whole split nor the attribution: their libraries computed nothing
+    import types
+
+    from analysis.run import computed
+
+    broken = producer("assignment", computed(AnalysisConfig(), types.SimpleNamespace(broken=["fc1.weight"])), cpu)
+    assert {"captum", "openTSNE"}.isdisjoint(broken) and broken["scipy"] == full["scipy"]
+    assert computed(AnalysisConfig(), types.SimpleNamespace(broken=[])) == AnalysisConfig()

@@ -36,6 +36,8 @@ CENTRE_AREA = 0.25       # the central region (half the side) holds a quarter of
 NEGLIGIBLE = 0.05        # a faithfulness difference whose interval lies within this of 0: too small to matter
                          # (areas under probability curves over [0, 1]: 0.05 is 5 points of probability on average)
 FAITHFULNESS = ("deletion", "insertion", "road")
+TOUCHING = 1e-12         # rounding noise (a mean of exact zeros comes out as 1e-15): an interval end this close to a
+                         # threshold touches it, and is shown as 0
 
 
 def shown(e: Interval, least: int = 2, scale: float = 1.0) -> tuple[str, str, str]:
@@ -65,11 +67,6 @@ def points(e: Interval) -> str:
     return f"{value} points (95% CI {low} to {high})"
 
 
-# Rounding noise: a mean of differences that are exactly 0 comes out as 1e-15 in floating point. An end this
-# close to a threshold touches it, and is shown as 0.
-TOUCHING = 1e-12
-
-
 def side(e: Interval, value: float) -> str:
     """"above" or "below" when the interval lies entirely on one side of ``value`` (farther than TOUCHING), else
     "both"."""
@@ -93,6 +90,11 @@ def _methods(f: Findings) -> list[MethodChecks]:
 
 
 # --- the regime: an untrained network -------------------------------------------------------------------------
+
+def _random_weights(weights: str) -> str:
+    """"random (seed 0)" in words that sit inside parentheses: "random weights, seed 0"."""
+    return weights.replace("random", "random weights", 1).replace(" (", ", ", 1).removesuffix(")")
+
 
 def untrained(f: Findings) -> Note | None:
     """First, when it applies: with random weights, or a balanced accuracy whose 95% interval contains chance
@@ -171,11 +173,6 @@ def randomisation(f: Findings) -> list[Note]:
 
 
 # --- deletion and insertion -----------------------------------------------------------------------------------
-
-def _random_weights(weights: str) -> str:
-    """"random (seed 0)" in words that sit inside parentheses: "random weights, seed 0"."""
-    return weights.replace("random", "random weights", 1).replace(" (", ", ", 1).removesuffix(")")
-
 
 def _faithfulness(f: Findings, check: str) -> list[Note]:
     """Deletion is faithful when the paired difference of the areas (map's order − random order) lies entirely
