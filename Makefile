@@ -51,9 +51,14 @@ pdf: $(STAMP)  ## re-render build/report.pdf from the last store (no analysis, n
 # Bytecode is cached while testing even where the environment sets PYTHONDONTWRITEBYTECODE: otherwise every
 # worker rewrites every test module and every command of the suite compiles this tool's modules again (an empty
 # value unsets it for Python; __pycache__ folders are ignored by git).
+# Each worker's commands run torch on one thread (REPORT_THREADS=1, OMP_NUM_THREADS=1 for the workers' own
+# torch): two workers on two cores with two threads each put four threads on two cores, and a thread waiting
+# at a barrier for one that is not running spins (the suite took a third more CPU). The tests that are about
+# the default number of threads clear the variable.
 TEST_WORKERS ?= auto
+TEST_THREADS ?= 1
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile
-PYTEST = PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q
+PYTEST = PYTHONDONTWRITEBYTECODE= REPORT_THREADS=$(TEST_THREADS) OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q
 
 test: $(STAMP)  ## run the whole test suite (about 12 minutes on 2 cores)
 	$(PYTEST) $(PYTEST_PARALLEL) $(PYTEST_ARGS)

@@ -9,9 +9,10 @@ import json
 # MNIST's usual normalisation (mean and std of the training pixels in [0, 1]), and ImageNet's for RGB.
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-# Torch threads of every analysis, whatever the machine or the command: kernels add in another order on
-# another number of threads (a convolution on 1 thread and on 2 differs in the last bits), and stores are
-# keyed without it, so a build, a batch worker and a Dask shard must all run on this many.
+# Torch threads of an analysis and of the default checkpoint's training, whatever the machine or the command,
+# unless REPORT_THREADS gives another number: kernels add in another order on another number of threads (a
+# convolution on 1 thread and on 2 differs in the last bits), so the number is part of the config that keys a
+# store, and a build, a batch worker and a Dask shard of one analysis all run on it.
 ANALYSIS_THREADS = 2
 
 
@@ -45,9 +46,15 @@ class AnalysisConfig:
     attribution_layers: str = "last"       # Grad-CAM at the last map layer, or also at the activation maps' layers
     device: str = "cpu"                    # the kind of device (cpu, cuda, mps): it changes results in the last bits
     batch_size: int = 250                  # images per forward pass: part of the key, as it may change them too
+    threads: int = ANALYSIS_THREADS        # torch threads (REPORT_THREADS): part of the key, as they change them too
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The record the manifest keeps and the key hashes. ``threads`` only when it is not the default: a store
+        made on the default number keeps the key and the bytes it had before the number could be chosen."""
+        record = dataclasses.asdict(self)
+        if record["threads"] == ANALYSIS_THREADS:
+            del record["threads"]
+        return record
 
     def fingerprint(self) -> str:
         return sha256_of_json(self.to_dict())
@@ -55,13 +62,13 @@ class AnalysisConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """How the default checkpoint is trained (fixed seed, 2 threads)."""
+    """How the default checkpoint is trained (fixed seed, ANALYSIS_THREADS threads unless REPORT_THREADS says)."""
 
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 2e-3  # peak of a one-cycle schedule
     seed: int = 0
-    threads: int = 2
+    threads: int = ANALYSIS_THREADS
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

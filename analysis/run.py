@@ -22,7 +22,7 @@ from analysis.capture import activations, trace
 from analysis.capture.kinds import is_map_convolution
 from analysis.capture.nesting import check_nesting
 from analysis.capture.outputs import take_logits
-from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig, default_normalisation
+from analysis.config import AnalysisConfig, TrainConfig, default_normalisation
 from analysis.data.datasets import DataSplits, load
 from analysis.data.files import data_identity
 from analysis.data.images import ImageSize
@@ -194,7 +194,7 @@ def prepare(checkpoint: Path | None, data: str | None, config: AnalysisConfig, c
 
 @scoped.process_state()  # the threads and seed set below are undone when it returns or raises
 def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, stores_dir: Path,
-            cache_dir: Path, threads: int = ANALYSIS_THREADS, inputs: dict | None = None, show_progress: bool = True,
+            cache_dir: Path, inputs: dict | None = None, show_progress: bool = True,
             announce=None, device: str | None = None, workers: int | None = None, dask: str | None = None,
             module: nn.Module | None = None) -> Path:
     """Compute every result and publish the store; returns its folder. ``inputs`` saves hashing the
@@ -205,7 +205,7 @@ def analyse(checkpoint: Path | None, data: str | None, config: AnalysisConfig, s
     (default: analysis.batches.default_workers); ``dask``: a scheduler's address, to run the whole-split pass
     there as shards (the result is the same to the bit); ``module``: a model in memory whose weights are the
     checkpoint's (analysed from a copy, see prepare)."""
-    torch.set_num_threads(threads)
+    torch.set_num_threads(config.threads)
     inputs = inputs or analysis_inputs(checkpoint, data, config)
     target = devices.torch_device(device or config.device)
     if devices.kind(str(target)) != config.device:

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig
+from analysis.config import AnalysisConfig, TrainConfig
 from analysis.data.files import shown_name
 from analysis.models.sources import DEFAULT_SOURCE
 from analysis.keys import analysis_inputs, default_checkpoint_key, store_key, with_config
@@ -38,7 +38,6 @@ class BuildOptions:
     formats: tuple[str, ...] = ("html", "pdf")
     force: bool = False
     quiet: bool = False
-    threads: int = ANALYSIS_THREADS   # torch threads of the analysis (they change results in the last bits)
     sections: tuple[str, ...] = ALL
     single_file: bool = False   # images and stylesheet inside report.html
     device: str | None = None   # where the analysis runs (cuda:1); None: the config's kind of device
@@ -60,10 +59,9 @@ class BuildOptions:
                    dask=runtime.dask, module=module, model_file=model_file)
 
     @classmethod
-    def for_store(cls, out: Path, data: str | None, config: AnalysisConfig, quiet: bool = True,
-                  threads: int = ANALYSIS_THREADS) -> "BuildOptions":
+    def for_store(cls, out: Path, data: str | None, config: AnalysisConfig, quiet: bool = True) -> "BuildOptions":
         """An analysis into a store, with no report rendered from it (``batch``, ``history``, ``compare``)."""
-        return cls(out=out, data=data, config=config, quiet=quiet, threads=threads)
+        return cls(out=out, data=data, config=config, quiet=quiet)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,7 +207,7 @@ def analyse(options: BuildOptions, plan: StorePlan, log=None) -> Path:
         from analysis.run import analyse as run_analysis
 
         return run_analysis(checkpoint, options.data, options.config, options.out / "stores", options.out / "cache",
-                            options.threads, plan.inputs, show_progress=not options.quiet,
+                            plan.inputs, show_progress=not options.quiet,
                             announce=lambda: say(f"report: analysing {what} into {plan.store}"),
                             device=options.device, workers=options.workers, dask=options.dask,
                             module=options.module)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from analysis.config import ANALYSIS_THREADS, AnalysisConfig
+from analysis.config import AnalysisConfig
 from analysis.errors import InputError
 from analysis.spawning import helper_pool, main_script_left_out, stop_pool, stoppable
 from analysis.store.writer import sha256_file
@@ -27,14 +27,15 @@ def checkpoints_in(folder: Path) -> list[Path]:
     return found
 
 
-def analysis_task(checkpoint: str, data: str | None, config: AnalysisConfig, out: str, threads: int) -> dict:
-    """One checkpoint's analysis; runs in a worker process (local pool or Dask) and in this one alike."""
+def analysis_task(checkpoint: str, data: str | None, config: AnalysisConfig, out: str) -> dict:
+    """One checkpoint's analysis; runs in a worker process (local pool or Dask) and in this one alike, on the
+    config's threads (a build's: the same store bytes under the same key, whatever the workers)."""
     from threadpoolctl import threadpool_limits
 
     from report.pipeline import BuildOptions, ensure_store
 
-    options = BuildOptions.for_store(Path(out), data, config, quiet=True, threads=threads)
-    with threadpool_limits(limits=threads):  # BLAS and OpenMP too, or parallel workers oversubscribe the cores
+    options = BuildOptions.for_store(Path(out), data, config, quiet=True)
+    with threadpool_limits(limits=config.threads):  # BLAS and OpenMP too, or parallel workers oversubscribe
         store_dir, analysed = ensure_store(options, Path(checkpoint))
     return {"checkpoint": checkpoint, "store": str(store_dir), "analysed": analysed}
 
@@ -61,8 +62,7 @@ def run_batch(checkpoints: list[Path], data: str | None, config: AnalysisConfig,
     for path, digest in zip(checkpoints, digests):
         first_of.setdefault(digest, str(path))
     unique = list(first_of.values())
-    threads = ANALYSIS_THREADS  # as a build's: the same store bytes under the same key, whatever the workers
-    arguments = [(path, data, config, str(out), threads) for path in unique]
+    arguments = [(path, data, config, str(out)) for path in unique]
     if dask_address:
         results = _on_dask(dask_address, arguments)
     elif workers == 1 or len(unique) == 1:

@@ -87,6 +87,24 @@ def test_same_inputs_give_the_same_store_bytes(default_build, default_checkpoint
     assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
 
 
+def test_the_number_of_threads_keys_the_store_and_changes_no_sentence(default_checkpoint, tmp_path):
+    """REPORT_THREADS: on another number of torch threads the numbers may differ in their last bits, so the store
+    has a key of its own and its config records the number; the default number keeps the default key, and no
+    sentence changes."""
+    builds = {}
+    for threads in ("1", "2"):
+        builds[threads] = tmp_path / threads
+        result = run_cli("--checkpoint", str(default_checkpoint), "--out", str(builds[threads]), "--sections",
+                         "assignment", "--format", "html", "--quiet", env={"REPORT_THREADS": threads})
+        assert result.returncode == 0, result.stderr
+    one, two = (current_store(builds[threads]) for threads in ("1", "2"))
+    configs = [json.loads((store / "manifest.json").read_text())["inputs"]["config"] for store in (one, two)]
+    assert one.name != two.name and configs[0] == {**configs[1], "threads": 1} and "threads" not in configs[1]
+    notes = [[(n["rule"], n["branch"], n["text"]) for n in json.loads((b / "notes.json").read_text())["notes"]]
+             for b in builds.values()]
+    assert notes[0] == notes[1] and len(notes[0]) > 10
+
+
 @pytest.mark.slow  # trains or builds a whole report
 def test_training_is_deterministic(series, tmp_path):
     """A second training of one epoch, in a fresh interpreter, gives the weights of the session's first."""

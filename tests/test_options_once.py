@@ -170,17 +170,42 @@ def test_keyword_arguments_are_sugar_for_the_option_objects(tmp_path, recorded_b
         report.build(analysis=OutputOptions())
 
 
-def test_the_analysis_record_comes_from_the_declarations():
+def test_the_analysis_record_comes_from_the_declarations(monkeypatch):
     """AnalysisConfig (saved in the manifest, hashed into the store key) is made from the options and the
     sections: its fields and values are the declared ones, the parts are the section registry's."""
     from analysis.config import AnalysisConfig
     from report.render.sections import analysis_parts
 
+    monkeypatch.delenv("REPORT_THREADS", raising=False)  # `make test` sets it: the default is under test here
     made = AnalysisOptions(seed=5, device="cpu", model="torchvision:resnet18").config(("parameters", "provenance"))
     assert dataclasses.asdict(made) == {**dataclasses.asdict(AnalysisConfig()), "seed": 5,
                                         "model": "torchvision:resnet18", **analysis_parts(("parameters",))}
     assert AnalysisOptions().config(report.render.sections.ALL) == AnalysisConfig()  # the defaults are the record's
     assert pipeline.PARTS == tuple(analysis_parts(()))
+
+
+def test_report_threads_reaches_the_analysis_and_the_training_and_keys_only_what_it_changes(monkeypatch):
+    """REPORT_THREADS changes the last bits of the numbers: a config on another number of threads records it and
+    has a key of its own; on the default number the record and key are those of stores made before the number
+    could be chosen (no ``threads`` in the record)."""
+    from analysis.config import ANALYSIS_THREADS, TrainConfig, sha256_of_json
+
+    monkeypatch.delenv("REPORT_THREADS", raising=False)
+    default = AnalysisOptions().config(report.render.sections.ALL)
+    assert default.threads == ANALYSIS_THREADS == AnalysisOptions().train.threads == TrainConfig().threads
+    assert "threads" not in default.to_dict()
+    assert default.fingerprint() == sha256_of_json({k: v for k, v in dataclasses.asdict(default).items()
+                                                    if k != "threads"})
+    monkeypatch.setenv("REPORT_THREADS", "1")
+    one = AnalysisOptions().config(report.render.sections.ALL)
+    assert one.threads == 1 and one.to_dict() == {**default.to_dict(), "threads": 1}
+    assert one.fingerprint() != default.fingerprint() and AnalysisOptions().train.threads == 1
+    assert AnalysisOptions().train.to_dict() != TrainConfig().to_dict()  # another default checkpoint, too
+    for bad in ("0", "two", "1025", "\u00b2", "-1"):
+        monkeypatch.setenv("REPORT_THREADS", bad)
+        with pytest.raises(InputError, match=r"REPORT_THREADS=.* is not a number of threads: give a whole number "
+                                             r"from 1 to 1024"):
+            AnalysisOptions().config(report.render.sections.ALL)
 
 
 # --------------------------------------------------------------------------------------------- the environment

@@ -102,8 +102,8 @@ def idx_folder(root):
 
 def test_an_analysis_leaves_the_process_as_it_found_it(unusual_state, tmp_path):
     data = str(idx_folder(tmp_path / "data"))
-    config = AnalysisConfig(whole_split=False, per_class=1)
-    store = analyse(None, data, config, tmp_path / "stores", tmp_path / "cache", threads=2, show_progress=False)
+    config = AnalysisConfig(whole_split=False, per_class=1, threads=2)  # the unusual state has 1
+    store = analyse(None, data, config, tmp_path / "stores", tmp_path / "cache", show_progress=False)
     assert (store / "model.json").is_file()
     assert_unchanged(unusual_state)
 
@@ -111,7 +111,7 @@ def test_an_analysis_leaves_the_process_as_it_found_it(unusual_state, tmp_path):
         raise KeyboardInterrupt  # as Ctrl-C in a watch would, once threads and seed are set
 
     with pytest.raises(KeyboardInterrupt):
-        analyse(None, data, config, tmp_path / "stores2", tmp_path / "cache", threads=2, show_progress=False,
+        analyse(None, data, config, tmp_path / "stores2", tmp_path / "cache", show_progress=False,
                 announce=fail)
     assert_unchanged(unusual_state)
 

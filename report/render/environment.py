@@ -22,6 +22,7 @@ from analysis.errors import InputError
 LATEST_EPOCH = 253402300799          # the last second of year 9999: what a date can show
 PDF_MEMORY_DEFAULT = 3 << 30         # bytes of address space for the PDF worker
 PDF_MEMORY_RANGE = (1 << 26, 1 << 50)  # 64 MiB to 1 PiB: beyond, setrlimit itself overflows
+THREADS_RANGE = (1, 1024)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,11 +33,12 @@ class Environment:
     pdf_memory: int                # REPORT_PDF_MEMORY: bytes of address space the PDF worker may use
     step_summary: Path | None      # GITHUB_STEP_SUMMARY: the job summary page to append summary.md to
     debug: bool                    # REPORT_DEBUG: an internal error shows its traceback
+    threads: int | None            # REPORT_THREADS: torch threads of the analysis and training (None: the default)
 
     @classmethod
     def read(cls) -> "Environment":
         """Read and check every variable (tqdm's TQDM_* too), before any work starts."""
-        environment = cls(_source_date_epoch(), _pdf_memory(), _step_summary(), debugging())
+        environment = cls(_source_date_epoch(), _pdf_memory(), _step_summary(), debugging(), _threads())
         check_tqdm()
         return environment
 
@@ -82,6 +84,14 @@ def step_summary() -> Path | None:
     return reading.step_summary if reading else _step_summary()
 
 
+def threads() -> int | None:
+    """``REPORT_THREADS``: torch threads of the analysis and of the default checkpoint's training, or None when
+    unset (analysis.config.ANALYSIS_THREADS). Fewer than the cores when other work shares them (two builds, or
+    a test suite's workers, on two cores): threads waiting at a barrier for one that is not running spin."""
+    reading = _CURRENT.get()
+    return reading.threads if reading else _threads()
+
+
 def debugging() -> bool:
     """``REPORT_DEBUG``: any value shows an internal error's traceback (read even when another variable is bad)."""
     return bool(os.environ.get("REPORT_DEBUG"))
@@ -112,6 +122,18 @@ def _pdf_memory() -> int:
     if number is None or not low <= number <= high:
         raise InputError(f"REPORT_PDF_MEMORY={ascii(value[:40])} is not a memory size: give bytes, from {low} "
                          f"(64 MiB) to {high} (1 PiB), e.g. {3 << 30} for 3 GiB, or unset it")
+    return number
+
+
+def _threads() -> int | None:
+    value = os.environ.get("REPORT_THREADS")
+    if value is None or value == "":
+        return None
+    number = _whole_number(value)
+    low, high = THREADS_RANGE
+    if number is None or not low <= number <= high:
+        raise InputError(f"REPORT_THREADS={ascii(value[:40])} is not a number of threads: give a whole number "
+                         f"from {low} to {high}, e.g. 1 on a machine other work keeps busy, or unset it")
     return number
 
 
