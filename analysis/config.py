@@ -50,7 +50,7 @@ class AnalysisConfig:
 
     def to_dict(self) -> dict:
         """The record the manifest keeps and the key hashes. ``threads`` only when it is not the default: a store
-        made on the default number keeps the key and the bytes it had before the number could be chosen."""
+        made on the default number records what stores recorded before the number could be chosen."""
         record = dataclasses.asdict(self)
         if record["threads"] == ANALYSIS_THREADS:
             del record["threads"]

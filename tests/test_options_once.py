@@ -186,8 +186,8 @@ def test_the_analysis_record_comes_from_the_declarations(monkeypatch):
 
 def test_report_threads_reaches_the_analysis_and_the_training_and_keys_only_what_it_changes(monkeypatch):
     """REPORT_THREADS changes the last bits of the numbers: a config on another number of threads records it and
-    has a key of its own; on the default number the record and key are those of stores made before the number
-    could be chosen (no ``threads`` in the record)."""
+    has a key of its own; on the default number the record is that of stores made before the number could be
+    chosen (no ``threads`` in it)."""
     from analysis.config import ANALYSIS_THREADS, TrainConfig, sha256_of_json
 
     monkeypatch.delenv("REPORT_THREADS", raising=False)
