@@ -101,7 +101,10 @@ def test_batch_in_a_process_pool_and_on_dask_equals_the_serial_path(series, tmp_
     from report.series import checkpoints_in, run_batch
 
     checkpoints = checkpoints_in(series)[:2]
-    config = AnalysisConfig(whole_split=False)  # the stores must match; the whole-split pass adds only time
+    # the stores must match; the whole-split pass adds only time. One thread, not the default two: the pool's two
+    # workers and Dask's two share two cores, and a worker that ran on any other number than the config's would
+    # give other bytes
+    config = AnalysisConfig(whole_split=False, threads=1)
     serial = run_batch(checkpoints, None, config, tmp_path / "serial", workers=1)
     pooled = run_batch(checkpoints, None, config, tmp_path / "pool", workers=2)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
