@@ -242,7 +242,8 @@ def test_data_that_does_not_fit_the_model_is_one_clear_line(tmp_path):
 def test_layers_and_classes_by_name(image_folder, tmp_path):
     result = run_cli("--model", "torchvision:resnet18", "--data", str(image_folder), "--out", str(tmp_path),
                      "--layers", "layer1.0.conv1", "layer4", "--classes", "stripes", "circle", "--max-channels", "8",
-                     "--embedding-layer", "avgpool", "--format", "html", "--input-size", "64")
+                     "--embedding-layer", "avgpool", "--format", "html", "--input-size", "64",
+                  "--sections", "activations,embeddings")  # the sections these options steer (a full report: above)
     assert result.returncode == 0, result.stderr
     f = load_findings(current_store(tmp_path))
     assert [g.module for g in f.map_grids] == ["layer1.0.conv1"]  # layer4's maps are 2 × 2 at 64 px: left out
