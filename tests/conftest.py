@@ -35,29 +35,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
-    items[:] = costliest_files_first(items, FILE_COSTS)
-
-
-# The CPU seconds each test file took in a measured run (`python tests/cputime.py costs ...` writes it).
-FILE_COSTS = Path(__file__).resolve().parent / "file_costs.json"
-
-
-def costliest_files_first(items: list, costs_file: Path) -> list:
-    """The tests, file by file, the costliest files first (each file's tests in their own order; files the costs
-    do not know, new ones, last in their own order). pytest-xdist's `--dist loadfile` hands whole files to the
-    workers in the order collected: in alphabetical order a run ended on one worker running a long file while
-    the other had nothing left to do."""
-    import json
-
-    try:
-        costs = json.loads(costs_file.read_text())
-    except (OSError, ValueError):
-        return items
-    files: dict[str, list] = {}
-    for item in items:
-        files.setdefault(item.nodeid.split("::")[0], []).append(item)
-    order = sorted(files, key=lambda path: -float(costs.get(path, 0.0)))  # a stable sort: ties keep their order
-    return [item for path in order for item in files[path]]
 
 
 def pytest_collection_finish(session):

@@ -3,12 +3,7 @@ for, and the commands forked by tests/clirunner.py), to compare the suite's cost
 
     .venv/bin/python -m pytest -p cputime ...            # writes cputime.json (or $CPUTIME_OUT)
 
-CPU time barely moves with the machine's load; wall time does. Not loaded unless asked for with ``-p``.
-
-    .venv/bin/python tests/cputime.py costs cputime-gw*.json     # rewrites tests/file_costs.json
-
-writes each test file's CPU seconds in such a run to tests/file_costs.json, which tests/conftest.py reads to hand
-the costliest files to the workers first."""
+CPU time barely moves with the machine's load; wall time does. Not loaded unless asked for with ``-p``."""
 
 from __future__ import annotations
 
@@ -46,25 +41,3 @@ def pytest_sessionfinish(session):
         path = f"{stem}-{os.environ['PYTEST_XDIST_WORKER']}{dot}{suffix}"
     with open(path, "w") as handle:
         json.dump({"total_cpu": _cpu(), "rows": _rows}, handle, indent=0)
-
-
-def file_costs(reports: list[str]) -> dict[str, float]:
-    """CPU seconds per test file (``tests/test_x.py``) over the workers' reports of one run."""
-    costs: dict[str, float] = {}
-    for report in reports:
-        with open(report) as handle:
-            for row in json.load(handle)["rows"]:
-                path = row["test"].split("::")[0]
-                costs[path] = costs.get(path, 0.0) + row["cpu"]
-    return {path: round(cost, 1) for path, cost in sorted(costs.items())}
-
-
-if __name__ == "__main__":
-    import sys
-    from pathlib import Path
-
-    if len(sys.argv) < 3 or sys.argv[1] != "costs":
-        sys.exit("usage: python tests/cputime.py costs CPUTIME-REPORT.json ...")
-    target = Path(__file__).resolve().parent / "file_costs.json"
-    target.write_text(json.dumps(file_costs(sys.argv[2:]), indent=0) + "\n")
-    print(f"wrote {target}")
