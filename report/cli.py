@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     command, groups = args.command, options.from_arguments(args)  # the option groups the parser read
     if command == "train":
         record = api.train(args.save, **groups)
-        print(terminal_line(f"report: saved {args.save} ({record['config']['epochs']} epochs, "
+        epochs = record["config"]["epochs"]
+        print(terminal_line(f"report: saved {args.save} ({epochs} epoch{'s' if epochs != 1 else ''}, "
                             f"{record['seconds']:.1f} s, test accuracy {record['test_accuracy']:.2%})"))
         return 0
     if command == "clean":

@@ -112,6 +112,7 @@ def test_training_is_deterministic(series, tmp_path):
 
     result = run_cli("train", "--epochs", "1", "--save", str(tmp_path / "b.pt"), "--quiet", fresh=True)
     assert result.returncode == 0, result.stderr
+    assert f"report: saved {tmp_path / 'b.pt'} (1 epoch, " in result.stdout
     a, b = (torch.load(path, weights_only=True)["state_dict"] for path in (series / "epoch1.pt", tmp_path / "b.pt"))
     assert all(torch.equal(a[k], b[k]) for k in a)
 

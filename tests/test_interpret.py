@@ -578,6 +578,13 @@ def test_every_rule_has_cases_for_two_branches(tmp_path):
     assert len(rule_modules) == len(RULES) == 42
 
 
+def test_a_training_of_one_epoch_on_one_thread_is_said_in_the_singular(tmp_path):
+    record = {"config": {"epochs": 1, "seed": 0, "threads": 1}, "seconds": 1.9, "n_train": 400, "n_test": 30,
+              "test_accuracy": 0.9}
+    notes = {n.rule: n.text for n in notes_for(tmp_path, edit((E, "training"), record))}
+    assert "trained by this tool for 1 epoch on 400 images in 1.90 s (seed 0, 1 thread)." in notes["accuracy.training"]
+
+
 def test_text_changes_with_the_numbers(tmp_path):
     before = {n.rule: n.text for n in notes_for(tmp_path / "a", no_change)}
     after = {n.rule: n.text for n in notes_for(tmp_path / "b", edit((V,), embeddings_doc(

@@ -414,11 +414,11 @@ def training(f: Findings) -> Note:
         return Note("accuracy.training", "external", "accuracy",
                     "The checkpoint carries no training record: it was trained outside this tool.",
                     {"weights": f.weights, "training_record": False})
-    epochs = record["config"]["epochs"]
+    epochs, threads = record["config"]["epochs"], record["config"]["threads"]
     return Note("accuracy.training", "recorded", "accuracy",
                 f"This checkpoint was trained by this tool for {epochs} epoch{'s' if epochs != 1 else ''} on "
                 f"{fmt.integer(record['n_train'])} images in {fmt.number(record['seconds'], 3)} s "
-                f"(seed {record['config']['seed']}, {record['config']['threads']} threads).",
+                f"(seed {record['config']['seed']}, {threads} thread{'s' if threads != 1 else ''}).",
                 {"seconds": record["seconds"], "epochs": epochs, "test_accuracy": record["test_accuracy"]})
 
 
