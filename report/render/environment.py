@@ -102,6 +102,12 @@ def _whole_number(value: str) -> int | None:
     return int(value) if re.fullmatch(r"[0-9]{1,20}", value) else None
 
 
+def _whole_between(value: str, bounds: tuple[int, int]) -> int | None:
+    """The whole number ``value`` writes when it lies within ``bounds`` (both included), else None."""
+    number = _whole_number(value)
+    return number if number is not None and bounds[0] <= number <= bounds[1] else None
+
+
 def _source_date_epoch() -> int | None:
     value = os.environ.get("SOURCE_DATE_EPOCH")
     if value is None or value == "":
@@ -117,9 +123,9 @@ def _pdf_memory() -> int:
     value = os.environ.get("REPORT_PDF_MEMORY")
     if value is None:
         return PDF_MEMORY_DEFAULT
-    number = _whole_number(value)
-    low, high = PDF_MEMORY_RANGE
-    if number is None or not low <= number <= high:
+    number = _whole_between(value, PDF_MEMORY_RANGE)
+    if number is None:
+        low, high = PDF_MEMORY_RANGE
         raise InputError(f"REPORT_PDF_MEMORY={ascii(value[:40])} is not a memory size: give bytes, from {low} "
                          f"(64 MiB) to {high} (1 PiB), e.g. {3 << 30} for 3 GiB, or unset it")
     return number
@@ -129,11 +135,11 @@ def _threads() -> int | None:
     value = os.environ.get("REPORT_THREADS")
     if value is None or value == "":
         return None
-    number = _whole_number(value)
-    low, high = THREADS_RANGE
-    if number is None or not low <= number <= high:
+    number = _whole_between(value, THREADS_RANGE)
+    if number is None:
         raise InputError(f"REPORT_THREADS={ascii(value[:40])} is not a number of threads: give a whole number "
-                         f"from {low} to {high}, e.g. 1 on a machine other work keeps busy, or unset it")
+                         f"from {THREADS_RANGE[0]} to {THREADS_RANGE[1]}, e.g. 1 on a machine other work keeps "
+                         "busy, or unset it")
     return number
 
 
