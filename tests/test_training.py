@@ -183,7 +183,8 @@ def test_the_report_process_ends_with_a_killed_training_process(tmp_path):
         child.wait(timeout=5)  # psutil.TimeoutExpired if the report process outlived its training run
         assert not (tmp_path / "out" / "report.html").exists(), "the report process published after its parent died"
     finally:
-        with_group = [p for p in psutil.process_iter() if p.pid != os.getpid() and _session(p) == training.pid]
+        with_group = [p for p in psutil.process_iter() if p.pid != os.getpid() and _session(p) == training.pid
+                      and _running(p)]
         for p in with_group:
             p.kill()
     assert not with_group, "processes of the killed training run were left"
@@ -196,3 +197,13 @@ def _session(process) -> int | None:
         return os.getsid(process.pid)
     except OSError:
         return None
+
+
+def _running(process) -> bool:
+    """Not ended: a zombie (ended, its parent, now init, not yet told) runs nothing and publishes nothing."""
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
