@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import devices
-from analysis.config import AnalysisConfig, TrainConfig
+from analysis.config import ANALYSIS_THREADS, AnalysisConfig, TrainConfig
 from analysis.errors import InputError
 from analysis.store.schema import METRIC_IDS, PRIMARY_METRIC
 from report.render import environment
@@ -575,18 +575,13 @@ class AnalysisOptions(Group):
             raise InputError("--attribution-layers activations draws Grad-CAM at the layers of the activation "
                              "section, which --sections leaves out: add activations to --sections, or leave "
                              "--attribution-layers out")
-        return AnalysisConfig(**shared, **parts, device=devices.kind(self.device), **_threads())
+        return AnalysisConfig(**shared, **parts, device=devices.kind(self.device),
+                              threads=environment.threads() or ANALYSIS_THREADS)
 
     @property
     def train(self) -> TrainConfig:
         """How the default checkpoint is trained for these options."""
-        return TrainConfig(epochs=self.epochs, **_threads())
-
-
-def _threads() -> dict:
-    """The torch threads REPORT_THREADS asks for, as a config's keyword (none when unset: the config's default)."""
-    chosen = environment.threads()
-    return {} if chosen is None else {"threads": chosen}
+        return TrainConfig(epochs=self.epochs, threads=environment.threads() or ANALYSIS_THREADS)
 
 
 # The options that AnalysisConfig records as given (device is recorded as its kind; the parts come from sections).

@@ -27,10 +27,6 @@ def scale(doc: dict) -> EmbeddingScale | None:
     return from_json(EmbeddingScale, doc["scale"]) if doc.get("scale") else None
 
 
-def interval(low: float, high: float) -> str:
-    return fmt.percent_range(low, high)
-
-
 def _change(before: float, after: float) -> str:
     """A relative change in words: "rose by 12%", "fell by 30%", or about the same within SAME_WITHIN."""
     if before and after / before >= 1 + SAME_WITHIN:
@@ -58,8 +54,8 @@ def _intervals(doc: dict) -> str:
     stored = paired(doc)
     if stored is None:
         return ""
-    return (f" (95% Wilson intervals {interval(stored.a.ci_low, stored.a.ci_high)} for A and "
-            f"{interval(stored.b.ci_low, stored.b.ci_high)} for B)")
+    return (f" (95% Wilson intervals {fmt.percent_range(stored.a.ci_low, stored.a.ci_high)} for A and "
+            f"{fmt.percent_range(stored.b.ci_low, stored.b.ci_high)} for B)")
 
 
 def paired_test(a: Findings, b: Findings, doc: dict) -> Note | None:
