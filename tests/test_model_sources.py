@@ -5,6 +5,8 @@ training callbacks build the same store; the input size of a model without such 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -14,8 +16,21 @@ import pytest
 from analysis.errors import InputError
 from conftest import run_cli
 
-timm = pytest.importorskip("timm")
-transformers = pytest.importorskip("transformers")
+
+class _ImportedOnUse:
+    """A library imported at its first use, not when the file is collected: every test worker collects every
+    file, and timm with transformers take 2–4 s to import, which only the worker running these tests needs."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+pytestmark = pytest.mark.skipif(not all(importlib.util.find_spec(name) for name in ("timm", "transformers")),
+                                reason="needs timm and transformers (requirements-dev.txt)")
+timm, transformers = _ImportedOnUse("timm"), _ImportedOnUse("transformers")
 
 # torchvision's published figures for resnet18 (its weights' meta: 11,689,512 parameters, 1.814 GFLOPS counted as
 # multiply-accumulates), which timm's resnet18 shares layer for layer.
