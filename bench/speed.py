@@ -185,7 +185,8 @@ class Bench:
         trees = {"ours": self.tree, **({"before": before} if before else {})}
         runs: dict[str, list[float]] = {"loads": [], **{side: [] for side in trees}, **{f"{s}_cpu": [] for s in trees}}
         for count in range(self.runs + 1):  # the first round not counted
-            runs["loads"].append(load())
+            if count:
+                runs["loads"].append(load())
             for side, tree in trees.items():
                 out = self.work / f"first-{side}"
                 shutil.rmtree(out, ignore_errors=True)  # the folder this method made, by its exact name
@@ -195,7 +196,6 @@ class Bench:
                 if count:
                     runs[side].append(seconds)
                     runs[f"{side}_cpu"].append(cpu)
-        runs["loads"] = runs["loads"][1:]
         return runs
 
     def profile(self, name: str, *options: str) -> dict[str, float | None]:

