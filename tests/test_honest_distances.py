@@ -179,6 +179,24 @@ def test_sentences_name_their_distances_and_the_left_out_accuracy(tmp_path):
             assert "Euclidean" in window or "MSE" in window or "smaller than" in window, (note.rule, note.text)
 
 
+@pytest.mark.parametrize("unjudged, said", [
+    (0, None),
+    (1, "1 image alone in its class cannot be judged this way and is left out"),
+    (3, "3 images alone in their class cannot be judged this way and are left out")])
+def test_images_alone_in_their_class_are_said_to_be_left_out_in_the_note_and_the_headlines(tmp_path, unjudged, said):
+    def alone(docs):
+        docs[S]["centroid_left_out"]["unjudged"] = unjudged
+
+    f, notes = notes_of(tmp_path, alone)
+    overall = next(n.text for n in notes if n.rule == "separation.overall")
+    view = separation_view(f, Place("stores/s", {}, "stores/s"))
+    if said is None:
+        assert "alone in" not in overall and "alone in" not in view.centroid_note
+    else:
+        assert f"of the 30 images judged; the {said}" in overall
+        assert view.centroid_note.endswith(f"(26 of 30 right; Wilson 95% interval). The {said}.")
+
+
 def test_a_store_without_the_new_figures_claims_less(tmp_path):
     _, notes = notes_of(tmp_path, whole(honest=False, inter_ci=None))
     text = {n.rule: n for n in notes}

@@ -118,6 +118,14 @@ def _silhouette_text(s) -> tuple[float, str]:
                           f"{fmt.number(s.silhouette, 2)}")
 
 
+def unjudged_phrase(unjudged: int) -> str:
+    """The images the left-out nearest-centroid accuracy cannot judge (alone in their class: without them it has
+    no centroid), as the note and the headline both say it."""
+    many = unjudged != 1
+    return (f"{fmt.integer(unjudged)} image{'s' if many else ''} alone in {'their' if many else 'its'} class "
+            f"cannot be judged this way and {'are' if many else 'is'} left out")
+
+
 def _centroid_text(s) -> tuple[str, dict]:
     """The nearest-centroid accuracy, each image left out of its own class's centroid, with its 95% interval; a
     store without that figure gives the resubstitution one, said to flatter."""
@@ -127,9 +135,7 @@ def _centroid_text(s) -> tuple[str, dict]:
                 f"{fmt.percent(s.nearest_centroid_accuracy)} of them, a figure that counts each image in its own "
                 "class's centroid and so flatters the separation", {"nearest_centroid_resubstitution":
                                                                      s.nearest_centroid_accuracy})
-    alone = (f"; the {fmt.integer(loo.unjudged)} image{'s' if loo.unjudged != 1 else ''} alone in "
-             f"{'their' if loo.unjudged != 1 else 'its'} class cannot be judged this way and "
-             f"{'are' if loo.unjudged != 1 else 'is'} left out") if loo.unjudged else ""
+    alone = f"; the {unjudged_phrase(loo.unjudged)}" if loo.unjudged else ""
     return (f"assigning each image to the nearest class centroid, its own class's centroid recomputed without it, is "
             f"right for {fmt.percent_ci(loo.accuracy, loo.ci_low, loo.ci_high)} of the {fmt.integer(loo.judged)} "
             f"images judged{alone}",

@@ -9,7 +9,7 @@ from report.render import fmt
 from report.render.findings import Findings
 from report.render.interpret import distances
 from report.render.interpret.activations import a_or_an
-from report.render.interpret.separation import dead_and_near, relu_taker, zero_means_silent
+from report.render.interpret.separation import dead_and_near, relu_taker, unjudged_phrase, zero_means_silent
 from report.render.views.common import Figure, Place, field, url
 from report.render.views.samples import metric as registered
 
@@ -154,9 +154,7 @@ def _headlines(f: Findings) -> tuple[list[Headline], str]:
         accuracy, interval = fmt.percent_with_range(loo.accuracy, loo.ci_low, loo.ci_high)
         items.append(Headline(accuracy, f"nearest-centroid accuracy, each image left out of its centroid (95% CI "
                                         f"{interval})"))
-        alone = (f" {fmt.integer(loo.unjudged)} image{'s' if loo.unjudged != 1 else ''} alone in "
-                 f"{'their' if loo.unjudged != 1 else 'its'} class cannot be judged so and "
-                 f"{'are' if loo.unjudged != 1 else 'is'} left out of it.") if loo.unjudged else ""
+        alone = f" The {unjudged_phrase(loo.unjudged)}." if loo.unjudged else ""
         note = (f"The nearest-centroid accuracy judges each image by class centroids it did not help build: its own "
                 f"class's centroid is recomputed without it ({fmt.integer(loo.correct)} of "
                 f"{fmt.integer(loo.judged)} right; Wilson 95% interval).{alone}")
