@@ -60,7 +60,7 @@ TEST_THREADS ?= 1
 PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile
 PYTEST = PYTHONDONTWRITEBYTECODE= REPORT_THREADS=$(TEST_THREADS) OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q
 
-test: $(STAMP)  ## run the whole test suite (7 to 8 minutes on 2 cores)
+test: $(STAMP)  ## run the whole test suite (7 to 13 minutes on 2 cores, by the machine)
 	$(PYTEST) $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)  ## run the tests not marked slow (about 80 seconds): the loop while editing
