@@ -13,6 +13,7 @@ from pathlib import Path
 from analysis.errors import ReportError
 from analysis.stopping import received, signal_of, stop_on_signals
 from report import options
+from report.render.garbage import few_collections
 
 COMMANDS = tuple(options.COMMANDS)
 
@@ -279,9 +280,15 @@ def stopped(args: argparse.Namespace, signum: int) -> int:
     return 128 + signum
 
 
+def as_a_command() -> None:
+    """``python -m report``: the command in a process of its own (report.render.garbage), then its exit."""
+    few_collections()
+    leave(main())
+
+
 def console() -> None:
     """The console script ``cnn-report`` (pyproject.toml): ``python -m report`` under another name."""
-    leave(main())
+    as_a_command()
 
 
 def leave(code: int) -> None:

@@ -177,3 +177,46 @@ def test_leaving_fast_unlinks_the_semaphores_of_multiprocessing_queues():
     result = subprocess.run([sys.executable, "-c", LEAVING], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr == "", result.stderr
+
+
+# --- the garbage collector's pace (report.render.garbage) ---------------------------------------------------
+
+PACE_AT_EXIT = "import atexit, gc, sys; atexit.register(lambda: print('pace', *gc.get_threshold(), file=sys.stderr)); "
+
+
+def test_the_commands_own_processes_collect_less_often(tmp_path):
+    """``python -m report`` and the PDF worker set the youngest generation's threshold for themselves; the older
+    generations keep CPython's pace."""
+    import gc
+    import subprocess
+    import sys
+
+    from report.render.garbage import NEW_OBJECTS_PER_COLLECTION
+
+    expected = f"pace {NEW_OBJECTS_PER_COLLECTION} {gc.get_threshold()[1]} {gc.get_threshold()[2]}"
+    command = subprocess.run([sys.executable, "-c", PACE_AT_EXIT + "import runpy; sys.argv[0] = 'report'; "
+                              "runpy.run_module('report', run_name='__main__')", "render", "--out", str(tmp_path)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # through the command's whole course: its one line, exit 2
+    assert command.returncode == 2 and "no analysis in" in command.stderr and expected in command.stderr, command.stderr
+    worker = subprocess.run([sys.executable, "-c", PACE_AT_EXIT + "sys.argv[1:] = ['.']; "
+                             "from report.render.pdfworker import main; sys.exit(main())"],
+                            cwd=ROOT, input=b"<p>a page</p>", capture_output=True, timeout=120)
+    assert worker.returncode == 0 and worker.stdout.startswith(b"%PDF"), worker.stderr
+    assert expected in worker.stderr.decode(), worker.stderr
+
+
+def test_a_render_through_the_api_leaves_the_callers_pace(tmp_path):
+    """A process that imports report (a notebook, a training script) keeps its own collector settings, also
+    when the render starts the PDF worker."""
+    import gc
+
+    from synthetic import write_store
+
+    from report import pipeline
+
+    before = gc.get_threshold()
+    store = write_store(tmp_path / "stores")
+    pipeline.render(pipeline.RenderPlan(tmp_path, store, ("html", "pdf"), sections=("parameters",)))
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert gc.get_threshold() == before

@@ -24,6 +24,7 @@ from urllib.request import url2pathname
 
 from analysis.errors import RenderError
 from report.render import environment
+from report.render.garbage import few_collections
 
 MEMORY_LIMIT = environment.pdf_memory()  # bytes of address space for the child (checked before it starts)
 TIMEOUT = 600            # seconds
@@ -157,6 +158,7 @@ def serve(build_dir: Path) -> int:
 
 
 def main() -> int:
+    few_collections()
     stop_on_sigterm()
     end_with_parent()
     limit_memory()  # set here, not in a preexec_fn: the parent may run threads (torch), where that is unsafe
