@@ -338,6 +338,13 @@ CASES = {
             "The pair the network confuses most, one–two (2 errors), is among the closest pairs shown."),
         "no-confusion": (edit((S,), separation_doc(confusion=[[10, 0, 0], [0, 10, 0], [0, 0, 10]])),
                          "The network confuses no pair of classes."),
+        # every pair shown (3 classes, 3 pairs): "among the closest pairs shown" would hold of any pair
+        "confused-ranked": (edit((S, "closest_pairs"), [
+            {"a": 0, "b": 1, "ratio": 1.5, "inter_mean": 1.5, "examples": []},
+            {"a": 0, "b": 2, "ratio": 2.0, "inter_mean": 2.0, "examples": []},
+            {"a": 1, "b": 2, "ratio": 2.5, "inter_mean": 2.5, "examples": []}]),
+            "The pair the network confuses most, one–two (2 errors), ranks 3rd of the 3 pairs by closeness, the "
+            "closest first: closeness in this embedding is not the whole story."),
     },
     "separation.two_sample": {  # issue 30: one decision table on the whole split's intervals
         "agrees": (edit((S,), separation_doc(images=20)),
@@ -613,6 +620,16 @@ def test_random_weights_say_what_distances_describe(tmp_path):
     assert "random weights" not in trained["embeddings.separation"]
 
 
+@pytest.mark.parametrize("right, recall", [((30, 30, 30), "75.0%"), ((0, 0, 0), "0.0%")])
+def test_classes_of_one_recall_are_not_named_lowest_and_highest(tmp_path, right, recall):
+    """No class is both the lowest and the highest: equal recalls are said to be equal."""
+    (note,) = [n for n in notes_for(tmp_path, edit((E,), _recalls(*right))) if n.rule == "accuracy.classes"]
+    assert note.branch == "none-established"
+    assert note.text.startswith("No class is weaker or stronger than the others: every class compared (zero, one "
+                                f"and two) has a recall of {recall}.")
+    assert "the lowest recall" not in note.text
+
+
 def test_tied_confusions_are_reported_as_ties(tmp_path):
     (note,) = [n for n in notes_for(tmp_path, edit((S,), separation_doc(confusion=[[8, 2, 0], [0, 8, 2], [0, 0, 10]],
                                                                          images=20)))
@@ -697,3 +714,8 @@ def test_many_misclassified_samples_are_named_up_to_eight(tmp_path):
     assert note.text.startswith("10 of 12 samples are misclassified: #10 (a one, predicted two), ")
     assert note.text.count("predicted two)") + note.text.count("predicted one)") == 8
     assert "and 2 more, whose captions name their predictions; distances involving them" in note.text
+
+
+def test_ordinals_take_their_english_suffixes():
+    assert [fmt.ordinal(n) for n in (1, 2, 3, 4, 10, 11, 12, 13, 21, 22, 23, 101, 111, 1002)] == [
+        "1st", "2nd", "3rd", "4th", "10th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th", "1,002nd"]

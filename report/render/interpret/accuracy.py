@@ -258,6 +258,9 @@ def _comparison_text(f: Findings, compared, weakest, strongest) -> str:
         missing = "strongest" if weakest else "weakest"
         return " ".join(parts) + f" No class is reliably the {missing}: the intervals at that end overlap."
     low, high = min(compared, key=lambda c: c.recall), max(compared, key=lambda c: c.recall)
+    if low.recall == high.recall:  # no lowest and highest to name: one class would be both
+        return (f"No class is weaker or stronger than the others: every class compared "
+                f"({_names(f, (c.cls for c in compared))}) has a recall of {fmt.percent(low.recall)}.")
     return (f"No class is reliably weaker or stronger than the others: the lowest recall ({f.class_name(low.cls)}, "
             f"{ci_within(low.recall, low.recall_low, low.recall_high)}) and the highest "
             f"({f.class_name(high.cls)}, {ci_within(high.recall, high.recall_low, high.recall_high)}) each "

@@ -243,6 +243,18 @@ def closest_pair(f: Findings) -> Note | None:
         which = "the pair" if len(confused) == 1 else f"one of the {len(confused)} pairs"
         return Note("separation.closest", "also-confused", "separation",
                     text + f" It is also {which} the network confuses most ({errors}).{tail}", evidence)
+    pairs_in_all = len(s.classes) * (len(s.classes) - 1) // 2
+    if len(shown) >= pairs_in_all and all(p in shown for p in confused):
+        # every pair is shown: "among the pairs shown" would hold of any pair, so say where it ranks
+        ranks = [shown.index(p) + 1 for p in confused]
+        evidence |= {"closeness_ranks": ranks}
+        lead = (f" The pair the network confuses most, {_pairs_text(f, confused)} ({errors}), ranks "
+                if len(confused) == 1 else
+                f" The pairs the network confuses most, {_pairs_text(f, confused)} ({errors}), rank ")
+        return Note("separation.closest", "confused-ranked", "separation",
+                    text + lead + f"{fmt.listing(fmt.ordinal(r) for r in ranks[:PAIRS_NAMED])} of the "
+                    f"{fmt.integer(pairs_in_all)} pairs by closeness, the closest first: closeness in this embedding "
+                    "is not the whole story." + tail, evidence)
     among = [p for p in confused if p in shown]
     if len(confused) == 1:
         lead = f" The pair the network confuses most, {_pairs_text(f, confused)} ({errors}),"
