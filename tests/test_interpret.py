@@ -6,6 +6,7 @@ import pytest
 from synthetic import (TEST_LABELS, TEST_PREDICTED, VECTORS, documents, embeddings_doc, evaluation_doc,
                        separation_doc, write_store)
 
+from report.render import fmt
 from report.render.sections import RULES, run_rules
 from report.render.load import load_findings
 
