@@ -80,7 +80,7 @@ def test_idx_errors_name_the_problem(tmp_path, splits):
     with pytest.raises(InputError, match="magic number 2049, expected 2051"):
         data.load_idx_folder(folder)
     (folder / "t10k-images-idx3-ubyte").unlink()
-    with pytest.raises(InputError, match="lacks MNIST IDX files"):
+    with pytest.raises(InputError, match="MNIST IDX files need all four of"):
         data.load_idx_folder(folder)
     with pytest.raises(InputError, match="does not exist"):
         data.load_idx_folder(tmp_path / "nowhere")

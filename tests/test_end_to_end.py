@@ -185,7 +185,7 @@ def test_options_change_the_samples(default_checkpoint, tmp_path):
     (["--per-class", "101"], "class 6 has 100 test images but 101 were asked for"),
     (["--embedding-layer", "fc9"], "unknown layer 'fc9': the model's layers are conv1, relu1"),
     (["--image-index", "5000"], "--image-index 5000 is outside the test split (0..999)"),
-    (["--data", "no/such/folder"], "data folder no/such/folder does not exist"),
+    (["--data", "no/such/folder"], "--data no/such/folder does not exist"),
 ])
 def test_bad_input_is_one_line_exit_2_and_keeps_the_report(default_build, default_checkpoint, tmp_path, args, message):
     import torch

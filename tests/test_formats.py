@@ -151,9 +151,13 @@ def test_npz_in_the_keras_layout(tmp_path):
     ({"x_test": None}, "lacks x_test"),
     ({"x_test": np.array([{"a": 1}] * 6, dtype=object)}, "holds Python objects"),
     ({"x_test": np.zeros((6, 28), np.uint8)}, "has shape [6, 28]"),
-    ({"x_test": np.full((6, 28, 28), 3.0)}, "give uint8 pixels"),
+    ({"x_test": np.full((6, 28, 28), 3.0)}, "has float pixels from 3 to 3: give floats in 0..1"),
+    ({"x_test": np.where(np.arange(6)[:, None, None] < 2, np.nan, np.full((6, 28, 28), 0.5))},
+     "holds 1,568 NaN or infinite pixels: give finite values"),
+    ({"x_test": np.full((6, 28, 28), 7, np.int16)}, "x_test is int16: give uint8 pixels"),
     ({"y_test": np.arange(5)}, "6 test images but 5 labels"),
     ({"y_test": np.array([0.5] * 6)}, "give class labels"),
+    ({"y_test": np.array([0, 1, -1, 2, 0, 1])}, "holds the negative label -1: give class labels 0, 1, 2"),
     ({"x_test": np.zeros((0, 28, 28), np.uint8), "y_test": np.zeros(0, np.int64)}, "has no images"),
 ])
 def test_bad_npz_files_are_one_line(tmp_path, change, says):

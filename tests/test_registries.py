@@ -108,13 +108,16 @@ def test_a_folder_of_two_layouts_is_keyed_on_the_files_it_is_read_from(tmp_path)
 
 
 @pytest.mark.parametrize("make, says", [
-    (lambda root: root / "missing", "data folder {} does not exist: give a folder holding the four MNIST IDX files"),
+    (lambda root: root / "missing",
+     "--data {} does not exist: give the folder holding the four MNIST IDX files, a CIFAR folder, an image folder "
+     "(a folder per class), Hugging Face Parquet files, or a .npz file"),
     (lambda root: root.mkdir() or root,
-     "data folder {} lacks MNIST IDX files: it needs train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-     "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (optionally .gz)"),
+     "data folder {} holds no data set this tool reads: MNIST IDX files need all four of train-images-idx3-ubyte, "
+     "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (optionally .gz); or give a CIFAR "
+     "folder, an image folder (a folder per class), Hugging Face Parquet files, or a .npz file"),
     (lambda root: (root.write_text("x"), root)[1],
      "--data {} is a file, not a folder: give the folder holding the four MNIST IDX files, a CIFAR folder, an "
-     "image folder, or a .npz file"),
+     "image folder (a folder per class), Hugging Face Parquet files, or a .npz file"),
 ])
 def test_data_no_format_recognises_gets_the_idx_listing_message(tmp_path, make, says):
     data = make(tmp_path / "data")

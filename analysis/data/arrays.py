@@ -211,9 +211,15 @@ def _npz_images(path: Path, x: np.ndarray, key: str) -> np.ndarray:
         raise InputError(f"{printable(path)}'s {key} has shape {list(x.shape)}: give (N, H, W) or (N, H, W, C) with "
                          "C 1 or 3")
     if x.dtype != np.uint8:
-        if x.dtype.kind == "f" and x.size and np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1:
-            return np.ascontiguousarray(np.round(x * 255).astype(np.uint8))
-        raise InputError(f"{printable(path)}'s {key} is {x.dtype}: give uint8 pixels (0..255), or floats in 0..1")
+        if x.dtype.kind != "f" or not x.size:
+            raise InputError(f"{printable(path)}'s {key} is {x.dtype}: give uint8 pixels (0..255), or floats in 0..1")
+        if not np.isfinite(x).all():  # name what is wrong: the float type itself is allowed
+            raise InputError(f"{printable(path)}'s {key} holds {np.count_nonzero(~np.isfinite(x)):,} NaN or infinite "
+                             "pixels: give finite values, uint8 (0..255) or floats in 0..1")
+        if x.min() < 0 or x.max() > 1:
+            raise InputError(f"{printable(path)}'s {key} has float pixels from {float(x.min()):.4g} to "
+                             f"{float(x.max()):.4g}: give floats in 0..1 (divide 0..255 values by 255) or uint8 pixels")
+        return np.ascontiguousarray(np.round(x * 255).astype(np.uint8))
     return np.ascontiguousarray(x)
 
 
@@ -221,8 +227,11 @@ def _npz_labels(path: Path, arrays: dict, split: str) -> np.ndarray:
     y = arrays[f"y_{split}"]
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
-    if y.ndim != 1 or y.dtype.kind not in "iu" or (y.size and y.min() < 0):
+    if y.ndim != 1 or y.dtype.kind not in "iu":
         raise InputError(f"{printable(path)}'s y_{split} is {y.dtype} {list(y.shape)}: give class labels 0, 1, 2, … "
                          "as (N,) integers")
+    if y.size and y.min() < 0:
+        raise InputError(f"{printable(path)}'s y_{split} holds the negative label {int(y.min())}: give class labels "
+                         "0, 1, 2, …")
     class_count(f"{printable(path)}'s y_{split}", [y])  # before int64: a uint64 label 2**64-1 would become -1
     return y.astype(np.int64)

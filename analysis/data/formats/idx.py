@@ -19,15 +19,18 @@ IDX_FILES = {
 }
 
 
+# What --data may name, for the messages of a path no format recognises (this format's listing is the fallback).
+DATA_FORMS = ("the folder holding the four MNIST IDX files, a CIFAR folder, an image folder (a folder per class), "
+              "Hugging Face Parquet files, or a .npz file")
+
+
 def find_idx_files(folder: Path) -> dict[str, Path]:
     """Locate the four IDX files (plain or .gz) in ``folder``, ``folder/raw`` or ``folder/MNIST/raw``."""
     if folder.exists() and not folder.is_dir():
         what = "a file" if folder.is_file() else file_kind(os.stat(folder).st_mode)
-        raise InputError(f"--data {printable(folder)} is {what}, not a folder: give the folder holding the four "
-                         "MNIST IDX files, a CIFAR folder, an image folder, or a .npz file")
+        raise InputError(f"--data {printable(folder)} is {what}, not a folder: give {DATA_FORMS}")
     if not folder.is_dir():
-        raise InputError(f"data folder {printable(folder)} does not exist: give a folder holding the four MNIST IDX "
-                         "files")
+        raise InputError(f"--data {printable(folder)} does not exist: give {DATA_FORMS}")
     for candidate in (folder, folder / "raw", folder / "MNIST" / "raw"):
         found = {}
         for key, (stem, _magic) in IDX_FILES.items():
@@ -38,7 +41,9 @@ def find_idx_files(folder: Path) -> dict[str, Path]:
         if len(found) == len(IDX_FILES):
             return found
     names = ", ".join(stem for stem, _ in IDX_FILES.values())
-    raise InputError(f"data folder {printable(folder)} lacks MNIST IDX files: it needs {names} (optionally .gz)")
+    raise InputError(f"data folder {printable(folder)} holds no data set this tool reads: MNIST IDX files need all "
+                     f"four of {names} (optionally .gz); or give a CIFAR folder, an image folder (a folder per class), "
+                     "Hugging Face Parquet files, or a .npz file")
 
 
 def holds_idx_files(data: str | None) -> bool:
