@@ -271,7 +271,7 @@ def render(plan: RenderPlan, pdf_job=None, show_progress: bool = False, log=None
     but the PDF are published as soon as they are made, the PDF once it is laid out."""
     out, store_dir = Path(plan.out), Path(plan.store)
     # the images of the sections shown, drawn from the store's arrays when missing or drawn by other code (no torch)
-    ensure_figures(store_dir, figure_groups(plan.sections))
+    ensure_figures(store_dir, figure_groups(plan.sections), log)
     targets = [out / f"report.{fmt}" for fmt in plan.formats]
     record = render_record(out, log) if record is None else record
     fingerprint = render_fingerprint(store_dir, plan.formats, plan.sections, plan.single_file, plan.checkpoint_name)

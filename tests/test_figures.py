@@ -431,3 +431,35 @@ def test_a_heatmap_of_thousands_of_classes_is_drawn_in_blocks_within_bounded_mem
     assert plots._blocks(matrix[:2999, :2999])[0][-1, -1] == matrix[2994:2999, 2994:2999].mean()  # a partial block
     small = np.arange(16.0).reshape(4, 4)
     assert plots._blocks(small)[1] == 1 and plots._blocks(small)[0] is small  # small matrices drawn as they are
+
+
+def test_characters_the_figure_font_lacks_are_one_line_and_other_warnings_pass_through():
+    """matplotlib warns once per missing character and drawing (dozens for a few class names in another script):
+    the figures step says it in one line, none under --quiet, and lets every other warning through."""
+    import io
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    from report.figures import glyphs_missing
+
+    def draw(text):
+        figure = Figure()
+        figure.text(0.5, 0.5, text)
+        figure.savefig(io.BytesIO(), format="png")
+
+    lines = []
+    with pytest.warns(UserWarning, match="another warning"):
+        with glyphs_missing(lines.append):
+            draw("日本 cat")
+            draw("日本語")
+            warnings.warn("another warning")
+    assert lines == ["report: the figures' font (DejaVu Sans) lacks 3 characters of the class names or labels "
+                     "(日 本 語): the figures draw them as empty boxes"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a glyph warning that escaped would fail here
+        with glyphs_missing(None):
+            draw("日本")
+        with glyphs_missing(lines.append):
+            draw("plain")
+    assert len(lines) == 1
