@@ -305,6 +305,9 @@ CASES = {
                               "the nearest class centroid, its own class's centroid recomputed without it, is right for "
                               "86.7% (95% CI 70.3–94.7%) of the 30 images judged (the network itself: 90.0%)"),
         "moderate": (edit((S,), separation_doc(silhouettes=(0.1, 0.2, 0.3))), "separates the classes moderately"),
+        "none": (edit((S,), separation_doc(silhouettes=(0.1, 0.0, -0.07))),
+                 "the fc1 embedding does not separate the classes: the ratio of mean inter- to mean intra-class "
+                 "distance is 1.6× in Euclidean distance"),
         "weak": (edit((S,), separation_doc(silhouettes=(0.1, 0.2, 0.1))),
                  "separates the classes weakly: the ratio of mean inter- to mean intra-class distance is 1.6× in "
                  "Euclidean distance (2.6× in MSE, a squared distance)"),

@@ -163,6 +163,12 @@ def overall(f: Findings) -> Note | None:
     if banded >= MODERATE:
         return Note("separation.overall", "moderate", "separation",
                     f"{_over_images(f)}, {embedding_name(f)} {_verb(f, 'separate')} the classes moderately: {numbers}.{caveat(f)}", evidence)
+    if banded <= 0:  # an image lies on average at least as close to the nearest other class as to its own
+        does = "do" if f.embeddings.layer.startswith("input of ") else "does"
+        return Note("separation.overall", "none", "separation",
+                    f"{_over_images(f)}, {embedding_name(f)} {does} not separate the classes: {numbers}; a silhouette "
+                    f"of 0 or below means that images lie, on average, at least as close to another class as to their "
+                    f"own.{caveat(f)}", evidence)
     return Note("separation.overall", "weak", "separation",
                 f"{_over_images(f)}, {embedding_name(f)} {_verb(f, 'separate')} the classes weakly: {numbers}; "
                 f"many images lie as close to another class as to their own.{caveat(f)}", evidence)
