@@ -723,3 +723,18 @@ def test_many_misclassified_samples_are_named_up_to_eight(tmp_path):
 def test_ordinals_take_their_english_suffixes():
     assert [fmt.ordinal(n) for n in (1, 2, 3, 4, 10, 11, 12, 13, 21, 22, 23, 101, 111, 1002)] == [
         "1st", "2nd", "3rd", "4th", "10th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th", "1,002nd"]
+
+
+@pytest.mark.parametrize("names, said", [
+    (("zero", "one", "two"), "the mean recall over the 3 classes of the test split, is"),
+    (("zero", "one", "two", "three"),
+     "the mean recall over the 3 classes of the test split (class three has no test image and is left out), is"),
+    (("zero", "one", "two", "three", "four"),
+     "the mean recall over the 3 classes of the test split (classes three and four have no test images and are left "
+     "out), is")])
+def test_classes_without_test_images_are_named_where_the_mean_recall_leaves_them_out(tmp_path, names, said):
+    """The header counts the model's classes, chance counts the test split's: the difference is said."""
+    (note,) = [n for n in notes_for(tmp_path, edit((E,), evaluation_doc(class_names=names)))
+               if n.rule == "accuracy.overall"]
+    assert said in note.text and "chance (1/3 = 33.3%)" in note.text
+    assert note.evidence["untested"] == list(range(3, len(names)))

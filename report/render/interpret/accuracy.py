@@ -69,6 +69,7 @@ def _evidence(f: Findings, q: ClassificationQuality) -> dict:
     return {"accuracy": [q.accuracy.value, q.accuracy.low, q.accuracy.high],
             "balanced_accuracy": [q.balanced_accuracy.value, q.balanced_accuracy.low, q.balanced_accuracy.high],
             "interval": q.balanced_method, "chance": q.chance, "classes": q.test_classes, "regime": performance(f),
+            "untested": [c.cls for c in q.classes if not c.support],
             "weights": f.weights,
             "criterion": "learned: balanced accuracy's 95% lower bound > 1/K; near chance: its interval contains "
                          "1/K; below chance: its upper bound < 1/K; permuted: not above chance, and the best "
@@ -90,7 +91,18 @@ def _accuracy_clause(f: Findings, q: ClassificationQuality) -> str:
 
 def _balanced_clause(f: Findings, q: ClassificationQuality) -> str:
     return (f"its balanced accuracy, the mean recall over the {fmt.integer(q.test_classes)} classes of the test "
-            f"split, is {ci(q.balanced_accuracy)}")
+            f"split{_untested(f, q)}, is {ci(q.balanced_accuracy)}")
+
+
+def _untested(f: Findings, q: ClassificationQuality) -> str:
+    """The model's classes that no test image belongs to: no recall, so left out of the mean and of chance's 1/K
+    (the header counts the model's classes, so the two numbers need the reason)."""
+    untested = [c.cls for c in q.classes if not c.support]
+    if not untested:
+        return ""
+    if len(untested) == 1:
+        return f" (class {f.class_name(untested[0])} has no test image and is left out)"
+    return f" (classes {_names(f, untested)} have no test images and are left out)"
 
 
 def _chance(q: ClassificationQuality) -> str:
