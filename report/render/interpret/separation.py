@@ -348,8 +348,9 @@ def depth(f: Findings) -> Note | None:
     uneven = (f"; it rises by more than {DEPTH_TOLERANCE:g} at {fmt.listing(d.label for d in rises)} on the way"
               if rises else "")
     return Note("separation.depth", "does-not-grow", "depth",
-                f"Separation falls with depth ({path}): the last layer separates the classes less well than the "
-                f"first{uneven}.{regime}", evidence)
+                f"Separation falls with depth ({path}): the last layer's silhouette is {fmt.number(-change, 2)} "
+                f"below the first's, more than {DEPTH_TOLERANCE:g}, so by this measure the last layer separates the "
+                f"classes less well than the first{uneven}.{regime}", evidence)
 
 
 ACTIVATION_FUNCTIONS = ("relu", "relu_", "relu6", "gelu", "silu", "leaky_relu", "hardswish", "elu", "tanh",
