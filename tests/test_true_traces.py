@@ -585,3 +585,39 @@ def test_one_pixel_is_singular_and_adaptive_pooling_that_keeps_the_size_has_no_s
     text = " ".join(n.text for n in notes)
     assert "= 1 pixel per side" in text and "1 pixels" not in text
     assert "pooling that keeps the size" in text and "stride 1" not in text
+
+
+class TwiceRelu(nn.Module):
+    """torch.relu called twice, beside one ReLU module: two calls of one name."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.act = nn.ReLU()
+        self.fc = nn.Linear(4 * 32 * 32, 2)
+
+    def forward(self, x):
+        x = self.act(torch.relu(torch.relu(self.conv(x))))
+        return self.fc(x.flatten(1))
+
+
+def test_calls_that_keep_the_shape_are_named_once_with_their_count(tmp_path):
+    (note,) = [n for n in notes_of(store_of(tmp_path, TwiceRelu()), "shapes.step") if n.branch == "unchanged"]
+    assert note.text.startswith("torch.relu (2 calls) and act keep the shape"), note.text
+    assert note.evidence["layers"] == ["torch.relu", "torch.relu", "act"]
+
+
+class OneRelu(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.act = nn.ReLU()
+        self.fc = nn.Linear(4 * 32 * 32, 2)
+
+    def forward(self, x):
+        return self.fc(self.act(self.conv(x)).flatten(1))
+
+
+def test_one_call_that_keeps_the_shape_takes_the_singular(tmp_path):
+    (note,) = [n for n in notes_of(store_of(tmp_path, OneRelu()), "shapes.step") if n.branch == "unchanged"]
+    assert note.text.startswith("act keeps the shape"), note.text

@@ -423,16 +423,26 @@ def _unchanged(kept: list[TraceRow]) -> Note:
         kinds.setdefault(_unchanged_kind(row), []).append(row)
     order = [kind for kind in UNCHANGED_KINDS if kind in kinds]
     if len(kept) <= UNCHANGED_NAMED:
-        names = fmt.listing(row.name for row in kept)
+        names = _distinct_names(kept)
         parts = ([UNCHANGED_KINDS[order[0]]] if len(order) == 1 else
-                 [f"{UNCHANGED_KINDS[kind]}: {fmt.listing(row.name for row in kinds[kind])}" for kind in order])
+                 [f"{UNCHANGED_KINDS[kind]}: {_distinct_names(kinds[kind])}" for kind in order])
     else:
         names = f"{len(kept)} calls"
         parts = [f"{UNCHANGED_KINDS[kind]}: {len(kinds[kind])} "
                  f"({', '.join(sorted({row.type if row.kind == 'module' else row.name for row in kinds[kind]})[:4])})"
                  for kind in order]
-    return Note("shapes.step", "unchanged", "shapes", f"{names} keep the shape: {'; '.join(parts)}.",
+    keep = "keeps" if len(kept) == 1 else "keep"
+    return Note("shapes.step", "unchanged", "shapes", f"{names} {keep} the shape: {'; '.join(parts)}.",
                 {"layers": [row.name for row in kept], "kinds": {kind: len(kinds[kind]) for kind in order}})
+
+
+def _distinct_names(rows: list[TraceRow]) -> str:
+    """Each name once, in order, with how many calls share it ("torch.relu (2 calls)", not "torch.relu and
+    torch.relu": a function called twice has one name)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.name] = counts.get(row.name, 0) + 1
+    return fmt.listing(name if n == 1 else f"{name} ({_calls(n)})" for name, n in counts.items())
 
 
 def _calls(n: int) -> str:
