@@ -132,18 +132,28 @@ def test_centre_share_against_a_quarter(findings, share, branch):
     assert note.branch == branch and "25%" in note.text and note.evidence["threshold"] == 0.25
 
 
-@pytest.mark.parametrize("difference, branch, said", [
-    (None, "too-few", "1 of the 6 check images is misclassified and 5 correctly classified; comparing"),
-    (e(0.0, -0.1, 0.1), "undecided", "cannot say whether the errors look elsewhere"),
-    (e(0.2, 0.1, 0.3), "more-on-object", "put more of their mass on the object"),
-    (e(-0.2, -0.3, -0.1), "less-on-object", "put less of their mass on the object"),
+@pytest.mark.parametrize("difference, wrong, branch, said", [
+    (None, 1, "too-few", "1 of the 10 check images is misclassified and 9 correctly classified; comparing"),
+    # an interval the analysis stored from 2 errors (2 against 2 once gave −48.2 to −46.5 points) is not read
+    (e(-0.47, -0.48, -0.46), 2, "too-few", "2 of the 10 check images are misclassified and 8 correctly classified; "
+                                           "comparing where the errors' maps look with the correct answers' needs 5 "
+                                           "of each"),
+    (e(0.0, -0.1, 0.1), 5, "undecided", "cannot say whether the errors look elsewhere"),
+    (e(0.2, 0.1, 0.3), 5, "more-on-object", "put more of their mass on the object"),
+    (e(-0.2, -0.3, -0.1), 5, "less-on-object", "put less of their mass on the object"),
 ])
-def test_errors_against_correct_every_branch(findings, difference, branch, said):
+def test_errors_against_correct_every_branch(findings, difference, wrong, branch, said):
     rows = findings.attribution.checks[0].per_image
-    one_wrong = [dataclasses.replace(rows[0], predicted=rows[0].label + 1), *rows[1:]]
-    notes = [n for n in rules.errors(with_checks(findings, errors_vs_correct=difference, per_image=one_wrong))
-             if n.evidence["method"] == "gradcam"]
+    ten = [dataclasses.replace(rows[i % len(rows)], index=i,
+                               predicted=rows[i % len(rows)].label + (1 if i < wrong else 0)) for i in range(10)]
+    checks = with_checks(findings, errors_vs_correct=difference, per_image=ten, images=10)
+    notes = [n for n in rules.errors(checks) if n.evidence["method"] == "gradcam"]
     assert [n.branch for n in notes] == [branch] and said in notes[0].text
+    # the checks table shows the interval only where the note reads it
+    view = SECTION_VIEWS["attribution"][1](checks, Place("stores/synthetic", {}, "stores/synthetic"))
+    table = {row.check: row.values for row in view.checks}
+    shown_row = table.get("Mass on the object, misclassified less correct (points)")
+    assert (shown_row is not None and shown_row[0] != "–") == (branch != "too-few")
     # a store written before the per-image numbers: nothing to count, nothing said
     assert [n for n in rules.errors(with_checks(findings, errors_vs_correct=None, per_image=()))
             if n.evidence["method"] == "gradcam"] == []
@@ -276,14 +286,15 @@ def test_the_view_shows_each_method_s_maps_checks_and_charts(findings):
     assert "0 to each map's maximum (black low, through purple and orange, to pale yellow high)" in gradcam.sheet
     assert pair[0].src == "stores/synthetic/images/attribution_gradcam_error_5_1.png"
     # one table, a column per method: the last randomisation step (2 rows), deletion and insertion (3 each), centre,
-    # object, excess, ROAD, and errors (Grad-CAM only: "–" for the other)
+    # object, excess and ROAD; no errors row: the synthetic check images hold no error, too few to read Grad-CAM's
+    # stored interval (test_errors_against_correct_every_branch shows the row)
     assert view.columns == ["Grad-CAM at conv1", "Integrated Gradients"]
-    assert len(view.checks) == 2 + 6 + 3 + 1 + 1 and all(len(row.values) == 2 for row in view.checks)
+    assert len(view.checks) == 2 + 6 + 3 + 1 and all(len(row.values) == 2 for row in view.checks)
     road = next(row for row in view.checks if row.check.startswith("ROAD"))
     assert (road.values, road.against) == (["0.20 (0.10 to 0.30)", "0.02 (−0.05 to 0.09)"], "> 0: faithful")
     first = view.checks[0]
     assert (first.values, first.against) == (["0.10 (0.00 to 0.20)", "0.70 (0.60 to 0.80)"], "< 0.5: passes")
-    assert view.checks[-1].values[1] == "–"
+    assert view.checks[-1].check.startswith("ROAD")
     assert [c.src for c in gradcam.charts] == ["stores/synthetic/images/attribution_faithfulness_gradcam.png",
                                                "stores/synthetic/images/attribution_randomisation_gradcam.png"]
     html = render_section(findings)

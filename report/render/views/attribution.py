@@ -10,7 +10,7 @@ import dataclasses
 from analysis.store.schema import AttributionDocument, AttributionMap, Interval, MethodChecks
 from report.render import fmt
 from report.render.findings import Findings
-from report.render.interpret.attribution import CENTRE_AREA, RANDOMISED_BELOW, shown
+from report.render.interpret.attribution import CENTRE_AREA, RANDOMISED_BELOW, errors_comparable, shown
 from report.render.views.common import Figure, Place, colour_words, field, url
 from report.render.words import attribution_chart, attribution_description, attribution_label, attribution_name
 
@@ -156,9 +156,9 @@ def _check_rows(checks: list[MethodChecks]) -> list[CheckRow]:
     if any(c.road is not None for c in checks):
         rows.append(row("ROAD: probability kept, least relevant imputed first less most relevant first",
                         lambda c: c.road and c.road.score, "> 0: faithful"))
-    if any(c.errors_vs_correct is not None for c in checks):
-        rows.append(row("Mass on the object, misclassified less correct (points)", lambda c: c.errors_vs_correct,
-                        "0", points=True))
+    if any(errors_comparable(c) for c in checks):  # from fewer errors or correct answers, no interval is shown
+        rows.append(row("Mass on the object, misclassified less correct (points)",
+                        lambda c: c.errors_vs_correct if errors_comparable(c) else None, "0", points=True))
     return rows
 
 
