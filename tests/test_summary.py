@@ -105,6 +105,8 @@ def test_the_markdown_states_the_numbers_the_alerts_and_the_key_findings(tmp_pat
     assert f"| Parameters | {fmt.integer(f.parameters.total)} (" in text
     assert (f"| Separation, all test images (inter/intra MSE, a squared distance) | {fmt.ratio(f.separation.ratio)} |"
             in text)
+    # the silhouette names its distance, as the page's headline does (MSE's is on squared Euclidean distance)
+    assert f"| Silhouette (on squared Euclidean distance) | {fmt.number(f.separation.silhouette, 3)} |" in text
     assert "- **warning**: The model has 5 outputs but the data has 3 classes" in text
     assert "### Key findings" in text and "Since" not in text
 

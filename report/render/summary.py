@@ -14,6 +14,7 @@ from report.render import fmt
 from report.render.alerts import Alert
 from report.render.findings import Findings
 from report.render.interpret import Note
+from report.render.interpret.distances import silhouette_distance
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +115,8 @@ def markdown(f: Findings, notes: list[Note], found: list[Alert], key: list[Note]
         lines.append(f"| Separation, all test images (inter/intra {_cell(metric)}{squared}) | "
                      f"{fmt.ratio(now.separation_ratio)} |")
     if now.silhouette is not None:
-        lines.append(f"| Silhouette | {fmt.number(now.silhouette, 3)} |")
+        on = f" (on {_cell(silhouette_distance(now.metric))})" if now.metric else ""
+        lines.append(f"| Silhouette{on} | {fmt.number(now.silhouette, 3)} |")
     if now.nearest_centroid_left_out is not None:
         lines.append(f"| Nearest-centroid accuracy (each image left out of its centroid) | "
                      f"{fmt.percent(now.nearest_centroid_left_out)} |")
