@@ -89,7 +89,7 @@ CASES = {
     "shapes.step": {
         "conv-valid": (no_change, "conv1: a 3×3 convolution without padding removes 2 pixels from each side length (8 → 6)"),
         "conv-padded": (several(edit((*ROW, 0, "geometry", "padding"), [1, 1]), edit((*ROW, 0, "output_shape"), [4, 8, 8])),
-                        "padding 1 and stride 1 gives ⌊(8 + 2·1 − 3) / 1⌋ + 1 = 8 pixels per side"),
+                        "padding 1 and stride 1 makes each side ⌊(8 + 2·1 − 3) / 1⌋ + 1 = 8 pixels and gives 4 channels"),
         "pool-exact": (no_change, "pool1: 2×2 max pooling with stride 2 divides each side by 2 (6 → 3)"),
         "pool-floor": (edit((*ROW, 2, "input_shape"), [4, 7, 7]),
                        "rounds down (7 / 2 = 3.5 → 3): the last row and column are dropped"),

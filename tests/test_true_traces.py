@@ -583,7 +583,7 @@ def test_one_pixel_is_singular_and_adaptive_pooling_that_keeps_the_size_has_no_s
     model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     notes = notes_of(store_of(tmp_path, model, example=torch.zeros(1, 3, 2, 2)), "shapes.step")
     text = " ".join(n.text for n in notes)
-    assert "= 1 pixel per side" in text and "1 pixels" not in text
+    assert "makes each side ⌊(2 + 2·1 − 3) / 2⌋ + 1 = 1 pixel and gives 4 channels" in text and "1 pixels" not in text
     assert "pooling that keeps the size" in text and "stride 1" not in text
 
 

@@ -32,8 +32,8 @@ def _conv_sentence(row: TraceRow) -> tuple[str, str]:
     if p == 0 and s == 1:
         return "conv-valid", (f"{row.name}: {_a(k)} {k}×{k} convolution without padding removes {k - 1} pixels from "
                               f"each side length ({h_in} → {h_out}){channels}.")
-    return "conv-padded", (f"{row.name}: {_a(k)} {k}×{k} convolution with padding {p} and stride {s} gives "
-                           f"⌊({h_in} + 2·{p} − {k}) / {s}⌋ + 1 = {_pixels(h_out)} per side{channels}.")
+    return "conv-padded", (f"{row.name}: {_a(k)} {k}×{k} convolution with padding {p} and stride {s} makes each "
+                           f"side ⌊({h_in} + 2·{p} − {k}) / {s}⌋ + 1 = {_pixels(h_out)}{channels}.")
 
 
 def _pool_sentence(row: TraceRow) -> tuple[str, str]:
