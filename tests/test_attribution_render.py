@@ -297,6 +297,9 @@ def test_the_view_shows_each_method_s_maps_checks_and_charts(findings):
     assert view.checks[-1].check.startswith("ROAD")
     assert [c.src for c in gradcam.charts] == ["stores/synthetic/images/attribution_faithfulness_gradcam.png",
                                                "stores/synthetic/images/attribution_randomisation_gradcam.png"]
+    # the caption holds for an untrained network too: its maps are compared with the maps of the weights analysed
+    assert "similarity to the maps of the network as analysed" in gradcam.charts[1].caption
+    assert "trained network" not in gradcam.charts[1].caption
     html = render_section(findings)
     assert html.count('data-table="attribution_checks"') == 1 and 'href="tables/attribution_maps.csv"' in html
     pair_html = re.search(r'<div class="attribution-pair">(.*?)</div>\s*</div>', html, re.S).group(1)

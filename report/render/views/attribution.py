@@ -185,7 +185,7 @@ def _charts(place: Place, c: MethodChecks) -> list[Figure]:
     if c.randomisation:
         charts.append(Figure(url(place, attribution_chart(c.method, "randomisation")),
                              f"randomisation checks of {name}",
-                             f"{name}: similarity to the trained network's maps, the weights re-drawn from the "
+                             f"{name}: similarity to the maps of the network as analysed (trained or not), the weights re-drawn from the "
                              f"output layer down to each layer (bars: 95% intervals; dashed: {RANDOMISED_BELOW})."))
     return charts
 
