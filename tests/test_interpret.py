@@ -753,3 +753,13 @@ def test_classes_without_test_images_are_named_where_the_mean_recall_leaves_them
                if n.rule == "accuracy.overall"]
     assert said in note.text and "chance (1/3 = 33.3%)" in note.text
     assert note.evidence["untested"] == list(range(3, len(names)))
+
+
+def test_points_short_of_a_hundred_never_read_a_hundred():
+    """A mean confidence of 99.97% against an accuracy of 0 (labels permuted): 99.97 points, as its calibration
+    error of 99.97% reads, not 100.0; a hundred itself stays 100.0."""
+    from report.render.interpret.accuracy import _points
+
+    assert _points(0.9997) == "99.97" and _points(1.0) == "100.0" and _points(0.5) == "50.0"
+    assert fmt.points_range(0.9995, 0.9999) == "99.95 to 99.99"
+    assert fmt.points_range(0.99, 1.0) == "99.0 to 100.0" and fmt.points_range(-0.02, 0.5) == "−2.0 to 50.0"

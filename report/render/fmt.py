@@ -138,10 +138,20 @@ def percent_ci(value: float, low: float, high: float) -> str:
 
 def points_range(low: float, high: float) -> str:
     """A 95% interval of a difference of shares in percentage points, "−1.0 to 2.4"; more decimals where an end
-    other than 0 would round to 0 (``shown_decimals``), so that an interval above 0 never reads "0.0 to 0.6"."""
+    other than 0 would round to 0 (``shown_decimals``), so that an interval above 0 never reads "0.0 to 0.6", and
+    where an end short of 100 would round to 100 (``short_of_hundred``)."""
     low, high = low * 100, high * 100
-    decimals = shown_decimals((low, high), 1)
+    decimals = short_of_hundred((low, high), shown_decimals((low, high), 1))
     return f"{signed_shown(low, decimals)} to {signed_shown(high, decimals)}"
+
+
+def short_of_hundred(points, decimals: int) -> int:
+    """Decimals that keep a number of points short of ±100 (a difference of two shares) from reading 100: a mean
+    confidence of 99.97% against an accuracy of 0 is 99.97 points, not "100.0" beside its calibration error of
+    99.97% (at most MOST_DECIMALS)."""
+    while decimals < MOST_DECIMALS and any(abs(x) < 100 and abs(round(x, decimals)) == 100 for x in points):
+        decimals += 1
+    return decimals
 
 
 MOST_DECIMALS = 6  # fixed decimals at most: a smaller number is written with its own digits (``signed_shown``)

@@ -414,7 +414,8 @@ def calibration(f: Findings) -> Note | None:
 def _points(difference: float) -> str:
     """A difference of shares in percentage points, to the decimal the shares are written with ("95.5", not
     "96" beside 99.9% and 4.4%); "less than 0.1" where that decimal would read 0.0."""
-    text = f"{abs(difference) * 100:.1f}"
+    points = abs(difference) * 100
+    text = f"{points:.{fmt.short_of_hundred((points,), 1)}f}"
     return "less than 0.1" if difference and float(text) == 0 else text
 
 
