@@ -635,8 +635,14 @@ def test_random_weights_say_what_distances_describe(tmp_path):
                                                     "task, not what it learned.")
     permuted = {n.rule: n.text for n in notes_for(tmp_path / "p", edit((E,), PERMUTED))}
     assert "labels look permuted" in permuted["separation.overall"]
+    # the errors and the calibration are judged against the data's labels: both say so
+    assert permuted["separation.errors"].endswith("so class names here are the data's, not what the network calls "
+                                                  "them.")
+    assert "how well it is calibrated on its own reading of the classes is not measured" in permuted[
+        "accuracy.calibration"]
     trained = {n.rule: n.text for n in notes_for(tmp_path / "b", no_change)}
     assert "random weights" not in trained["embeddings.separation"]
+    assert "look permuted" not in trained["accuracy.calibration"] + trained["separation.errors"]
 
 
 @pytest.mark.parametrize("right, recall", [((30, 30, 30), "75.0%"), ((0, 0, 0), "0.0%")])

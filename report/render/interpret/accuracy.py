@@ -389,6 +389,9 @@ def calibration(f: Findings) -> Note | None:
                              "both below"}
     over = (f" (over the {fmt.integer(c.images)} images with finite scores)" if c.images < f.evaluation.n_test else "")
     ece, ece_interval = fmt.percent_with_range(c.ece.value, c.ece.low, c.ece.high)
+    permuted = (" The labels look permuted, so the confidences are judged against labels the network does not use: "
+                "how well it is calibrated on its own reading of the classes is not measured here."
+                if performance(f) == "permuted" else "")
     start = (f"Over {len(c.bins)} equal-width confidence bins{over}, the expected calibration error is "
              f"{ece} (95% CI {ece_interval}, from "
              f"{fmt.integer(c.resamples)} bootstrap resamples of the images). The mean confidence, "
@@ -396,11 +399,11 @@ def calibration(f: Findings) -> Note | None:
     if c.gap.low > 0 and c.mean_confidence > q.accuracy.high:
         return Note("accuracy.calibration", "overconfident", "accuracy",
                     f"{start}exceeds the accuracy by {_points(c.gap.value)} points (95% CI "
-                    f"{fmt.points_range(c.gap.low, c.gap.high)}): the network is overconfident.", evidence)
+                    f"{fmt.points_range(c.gap.low, c.gap.high)}): the network is overconfident.{permuted}", evidence)
     if c.gap.high < 0 and c.mean_confidence < q.accuracy.low:
         return Note("accuracy.calibration", "underconfident", "accuracy",
                     f"{start}falls short of the accuracy by {_points(c.gap.value)} points (95% CI "
-                    f"{fmt.points_range(-c.gap.high, -c.gap.low)}): the network is underconfident.", evidence)
+                    f"{fmt.points_range(-c.gap.high, -c.gap.low)}): the network is underconfident.{permuted}", evidence)
     direction = "exceeds" if c.gap.value > 0 else "falls short of"
     why = (f"the accuracy's own 95% interval ({fmt.percent_range(q.accuracy.low, q.accuracy.high)}) contains the mean "
            "confidence" if c.gap.low > 0 or c.gap.high < 0 else
@@ -408,7 +411,7 @@ def calibration(f: Findings) -> Note | None:
            "which contains 0")
     return Note("accuracy.calibration", "neither", "accuracy",
                 f"{start}{direction} the accuracy by {_points(c.gap.value)} points, but {why}: neither over- nor "
-                "underconfidence is established.", evidence)
+                f"underconfidence is established.{permuted}", evidence)
 
 
 def _points(difference: float) -> str:

@@ -464,4 +464,5 @@ def errors(f: Findings) -> Note | None:
                 f"error is #{worst['index']}, {a_or_an(label)} read as {predicted} with "
                 f"{fmt.percent(worst['confidence'])} confidence; "
                 + ("the image below is that error." if len(s.misclassified) == 1 else
-                   f"the images below are the {len(s.misclassified)} most confident errors."), {"wrong": s.wrong})
+                   f"the images below are the {len(s.misclassified)} most confident errors.") + caveat(f),
+                {"wrong": s.wrong})
