@@ -654,3 +654,33 @@ def test_history_view(tmp_path):
                                                              stylesheet="s.css", view=v))
     assert "<td>c1.pt</td><td class=\"t\"></td><td>95.0%</td><td>n/a</td>" in html
 
+
+
+def test_the_depth_view_names_the_top_level_layers_it_leaves_out_only_where_it_picked_them():
+    """The analysis measures at most 8 top-level layers, evenly spaced (analysis.stats.fullsplit.depth_layers);
+    the view says which are left out, and nothing where every one is measured or the model declared its own."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from analysis.stats.fullsplit import MAX_DEPTH_LAYERS
+    from report.render.views.whole_split import _evenly_spaced, _top_level_left_out
+
+    def findings(top, measured):
+        rows = [SimpleNamespace(name=f"{name}.0" if name.startswith("layer") else name, kind="module") for name in top]
+        return SimpleNamespace(trace=SimpleNamespace(rows=rows),
+                               separation=SimpleNamespace(depth=[SimpleNamespace(module=m) for m in measured]))
+
+    resnet = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
+    picked = _evenly_spaced(resnet, MAX_DEPTH_LAYERS)
+    assert _top_level_left_out(findings(resnet, picked)) == (
+        "Measured at 8 of the model's 10 top-level layers, evenly spaced from first to last: relu and layer4 are "
+        "left out.")
+    cnn = ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten", "fc1", "relu3", "fc2", "relu4", "fc3"]
+    assert _top_level_left_out(findings(cnn, ["pool1", "pool2", "relu3", "relu4", "fc3"])) == ""  # declared
+    assert _top_level_left_out(findings(cnn[:6], cnn[:6])) == ""  # every one measured
+    for n in range(2, 40):  # the same picks as the analysis's numpy.linspace
+        for k in range(2, min(n, MAX_DEPTH_LAYERS) + 1):
+            names = [f"m{i}" for i in range(n)]
+            assert _evenly_spaced(names, k) == [names[i] for i in sorted(set(
+                np.linspace(0, n - 1, k).round().astype(int).tolist()))], (n, k)

@@ -226,6 +226,30 @@ class DepthView:
     layers: list[DepthRow] = field("one row per layer, from input side to output side")
     pooled: bool = field("some layer's output was average-pooled over positions before it was measured")
     plot: Figure = field("the line chart of both measures against depth")
+    left_out: str = field('which of the model\'s top-level layers are not measured, as a sentence ("Measured at 8 '
+                          'of the model\'s 10 top-level layers, evenly spaced: relu and layer4 are left out."); '
+                          'empty when every one is, or the layers were chosen otherwise', default="")
+
+
+def _top_level_left_out(f: Findings) -> str:
+    """The model's top-level layers (in the order they ran) that the depth measures leave out, in a sentence: the
+    analysis measures at most a few, evenly spaced from first to last. Said only where every measured layer is a
+    top-level one (a model may declare its own layers to measure)."""
+    top = list(dict.fromkeys(row.name.split(".")[0] for row in f.trace.rows if row.kind == "module" and row.name))
+    measured = [d.module for d in f.separation.depth]
+    left = [name for name in top if name not in measured]
+    if not left or len(measured) < 2 or measured != _evenly_spaced(top, len(measured)):
+        return ""  # every layer measured, or layers the model declares (the assignment CNN's pools and ReLUs)
+    verb = "is" if len(left) == 1 else "are"
+    return (f"Measured at {fmt.integer(len(measured))} of the model's {fmt.integer(len(top))} top-level layers, evenly "
+            f"spaced from first to last: {fmt.listing(left)} {verb} left out.")
+
+
+def _evenly_spaced(names: list[str], count: int) -> list[str]:
+    """``count`` of ``names`` evenly spaced from first to last, as the analysis picks them (numpy's linspace,
+    rounded half to even: Python's round does the same)."""
+    step = (len(names) - 1) / (count - 1)
+    return [names[i] for i in sorted({round(k * step) for k in range(count)})]
 
 
 def _depth_values(layer) -> str:
@@ -247,7 +271,8 @@ def depth_view(f: Findings, place: Place) -> DepthView:
         plot=Figure(url(place, sp.images["depth"]), "line chart of separation against depth",
                     f"Inter/intra ratio of mean {unit(sp.metric)}{' (a squared distance)' if sp.metric == 'mse' else ''} "
                     f"(left axis) and silhouette on {distances.silhouette_distance(sp.metric)} (right axis) of each "
-                    "layer's output, from input side to output side."))
+                    "layer's output, from input side to output side."),
+        left_out=_top_level_left_out(f))
 
 
 # --- map --------------------------------------------------------------------------------------------------
