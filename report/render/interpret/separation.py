@@ -13,7 +13,7 @@ from report.render.interpret.distances import interval_order, ratio_phrase, silh
 from report.render.interpret.embeddings import embedding_name
 from report.render.interpret.regime import SMALL_CLASS, caveat
 
-STRONG, MODERATE = 0.5, 0.25     # silhouette bands, as usually read
+STRONG, MODERATE = 0.5, 0.25     # silhouette bands, as usually read; at 0 or below, none: as close to another class
 DEPTH_TOLERANCE = 0.02           # silhouette changes smaller than this are "about the same"
 
 
@@ -154,7 +154,7 @@ def overall(f: Findings) -> Note | None:
     euclidean = s.euclidean.ratio if s.euclidean is not None else None
     centroid, centroid_evidence = _centroid_text(s)
     evidence = {"silhouette": s.silhouette, "ratio": s.ratio, "euclidean_ratio": euclidean,
-                "banded_silhouette": banded, "bands": [MODERATE, STRONG]} | centroid_evidence
+                "banded_silhouette": banded, "bands": [0.0, MODERATE, STRONG]} | centroid_evidence
     numbers = (f"the ratio of mean inter- to mean intra-class distance is {ratio_phrase(s.ratio, s.metric, euclidean)}, "
                f"{silhouette}, and {centroid} (the network itself: {fmt.percent(s.network_accuracy)})")
     if banded >= STRONG:
