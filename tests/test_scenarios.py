@@ -21,6 +21,8 @@ from conftest import ROOT, run_cli
 
 from scenarios import SCENARIOS, make
 
+from report.render.interpret.attribution import ERRORS_EACH
+
 pytestmark = pytest.mark.slow
 
 SMALL_CLASS = 20          # issue 30: classes with fewer test images are kept out of comparative claims
@@ -660,7 +662,9 @@ def recomputed_attribution(rows: list[dict], seed: int) -> dict[str, tuple[float
         "object_share": bootstrap_mean(share, seed),
         "object": bootstrap_mean(share - column(rows, "object_area"), seed),
         "centre": bootstrap_mean(column(rows, "centre_share"), seed),
-        "errors": bootstrap_difference(share[wrong], share[~wrong], seed),
+        # the note reads the interval only from ERRORS_EACH images a side (below, it says too few)
+        "errors": (bootstrap_difference(share[wrong], share[~wrong], seed)
+                   if min(wrong.sum(), (~wrong).sum()) >= ERRORS_EACH else None),
     }
     if rows[0]["rank_correlation"] != "":
         out["randomisation"] = bootstrap_mean(column(rows, "rank_correlation"), seed)
