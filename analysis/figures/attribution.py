@@ -109,8 +109,8 @@ def faithfulness(deletion: FaithfulnessCurve, insertion: FaithfulnessCurve, titl
 
 def randomisation_figure(steps: list[RandomisationStep], threshold: float, title: str) -> Figure:
     """Per step of the cascade (parameters re-drawn from the output layer down to that layer), the mean rank
-    correlation and SSIM of the maps with the trained network's, each with its 95% interval as an error bar; a
-    dashed line at ``threshold``, the value the last step's rank correlation is judged against."""
+    correlation and SSIM of the maps with the network's own (trained or not), each with its 95% interval as an
+    error bar; a dashed line at ``threshold``, the value the last step's rank correlation is judged against."""
     figure = _new(*CHART_IN)
     axes = figure.add_subplot()
     positions = np.arange(len(steps), dtype=np.float64)
@@ -128,7 +128,7 @@ def randomisation_figure(steps: list[RandomisationStep], threshold: float, title
     axes.set_ylim(min(-0.1, *(min(s.rank_correlation.low, s.ssim.low) - 0.05 for s in steps)), 1.05)
     step = _categories(axes.xaxis, [s.layer for s in steps], rotate=len(steps) > 4)
     axes.set_xlabel("parameters re-drawn from the output layer down to" + _every(step), fontsize=LABEL_PT)
-    axes.set_ylabel("similarity to the trained maps", fontsize=LABEL_PT)
+    axes.set_ylabel("similarity to its own maps", fontsize=LABEL_PT)
     axes.tick_params(axis="y", labelsize=TICK_PT)
     axes.legend(fontsize=LEGEND_PT, frameon=False, loc="best")
     _title(figure, title)

@@ -207,6 +207,6 @@ def _attribution(doc: AttributionDocument | None, array: Arrays) -> list[Figure]
                                      f"map's order and at random ({c.images} images)")))
         if c.randomisation:
             planned.append((attribution_chart(c.method, "randomisation"), lambda c=c, name=name: charts.randomisation(
-                c.randomisation, RANDOMISED_BELOW, f"{name}: similarity of the maps to the trained network's as "
+                c.randomisation, RANDOMISED_BELOW, f"{name}: similarity of the maps to the network's own as "
                                                    f"its weights are re-drawn ({c.images} images, 95% intervals)")))
     return planned
