@@ -42,6 +42,29 @@ class _Batches(torch.utils.data.Dataset):
             return str(error)
 
 
+class _WorkersIterator(torch.utils.data.dataloader._MultiProcessingDataLoaderIter):
+    """torch's iterator over worker processes, whose clean-up also holds when it is stopped while they start.
+
+    torch records its workers' status only after the last one started; a stop then (SIGINT or SIGTERM raise
+    inside ``Process.start``) left an iterator whose ``__del__`` failed on the missing record, printing "Exception
+    ignored ... no attribute '_workers_status'" with a traceback under the command's last line. The record is
+    made first: the clean-up then ends the workers that did start."""
+
+    def __init__(self, loader) -> None:
+        self._workers_status = [True] * loader.num_workers
+        super().__init__(loader)
+
+
+class _Loader(torch.utils.data.DataLoader):
+    """A DataLoader whose worker iterator is ``_WorkersIterator`` (torch 2.14's private ``_get_iterator``)."""
+
+    def _get_iterator(self):
+        if self.num_workers == 0:
+            return super()._get_iterator()
+        self.check_worker_number_rationality()
+        return _WorkersIterator(self)
+
+
 def _as_is(batch):
     return batch
 
@@ -103,7 +126,7 @@ class Inputs:
         # They send numpy arrays (collate_fn keeps them as they are), which travel through a pipe: a tensor
         # would travel as a shared-memory descriptor through a Unix socket under TMPDIR.
         # Each worker ends when this process is gone (killed, it joins none): else it waits for ever.
-        loader = torch.utils.data.DataLoader(
+        loader = _Loader(
             dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_as_is,
             persistent_workers=False, prefetch_factor=2 if workers else None,
             multiprocessing_context="spawn" if workers else None,

@@ -322,3 +322,36 @@ def test_the_main_script_is_left_out_of_spawn_and_put_back():
     finally:
         main.__dict__.clear()
         main.__dict__.update(saved)
+
+
+def test_a_stop_while_dataloader_workers_start_ends_the_started_ones_without_a_traceback(monkeypatch):
+    """SIGTERM while the second worker starts (the stop handler raises there): torch's iterator had no record of
+    its workers yet, and its clean-up printed "Exception ignored ... '_workers_status'" with a traceback under the
+    command's last line (a clean clone's signal test). The started worker is ended, and nothing is printed."""
+    import gc
+    import sys
+    from multiprocessing.context import SpawnProcess
+
+    from analysis.batches import _Loader
+
+    real_start, started = SpawnProcess.start, []
+
+    def start(process):
+        started.append(process)
+        if len(started) == 2:
+            raise KeyboardInterrupt  # what the command's SIGTERM handler raises (analysis.stopping)
+        real_start(process)
+
+    unraisable = []
+    monkeypatch.setattr(SpawnProcess, "start", start)
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    loader = _Loader(list(range(4)), batch_size=None, num_workers=2, multiprocessing_context="spawn")
+    try:
+        iter(loader)
+    except KeyboardInterrupt:
+        pass  # leaving the handler frees the half-built iterator: its __del__ runs here
+    else:
+        pytest.fail("the stop did not reach the caller")
+    gc.collect()
+    assert [str(u.exc_value) for u in unraisable] == []
+    assert len(started) == 2 and not started[0].is_alive()
