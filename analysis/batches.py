@@ -48,11 +48,31 @@ class _WorkersIterator(torch.utils.data.dataloader._MultiProcessingDataLoaderIte
     torch records its workers' status only after the last one started; a stop then (SIGINT or SIGTERM raise
     inside ``Process.start``) left an iterator whose ``__del__`` failed on the missing record, printing "Exception
     ignored ... no attribute '_workers_status'" with a traceback under the command's last line. The record is
-    made first: the clean-up then ends the workers that did start."""
+    made first, and a stop while they start ends the started ones at once: they are still importing torch, and
+    torch's own clean-up would wait up to 5 s for each before ending it."""
 
     def __init__(self, loader) -> None:
         self._workers_status = [True] * loader.num_workers
-        super().__init__(loader)
+        try:
+            super().__init__(loader)
+        except BaseException:
+            self._end_at_once()
+            raise
+
+    def _end_at_once(self) -> None:
+        self._shutdown = True  # torch's __del__ then has nothing left to do
+        if getattr(self, "_worker_pids_set", False):
+            torch.utils.data._utils.signal_handling._remove_worker_pids(id(self))
+            self._worker_pids_set = False
+        workers = getattr(self, "_workers", [])
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.join(timeout=2)
+        for queue in [*getattr(self, "_index_queues", []), getattr(self, "_worker_result_queue", None)]:
+            if queue is not None:
+                queue.cancel_join_thread()
+                queue.close()
 
 
 class _Loader(torch.utils.data.DataLoader):
