@@ -43,16 +43,15 @@ class _Batches(torch.utils.data.Dataset):
 
 
 class _WorkersIterator(torch.utils.data.dataloader._MultiProcessingDataLoaderIter):
-    """torch's iterator over worker processes, whose clean-up also holds when it is stopped while they start.
+    """torch's iterator over worker processes, ended cleanly also when it is stopped while they start.
 
     torch records its workers' status only after the last one started; a stop then (SIGINT or SIGTERM raise
     inside ``Process.start``) left an iterator whose ``__del__`` failed on the missing record, printing "Exception
-    ignored ... no attribute '_workers_status'" with a traceback under the command's last line. The record is
-    made first, and a stop while they start ends the started ones at once: they are still importing torch, and
-    torch's own clean-up would wait up to 5 s for each before ending it."""
+    ignored ... no attribute '_workers_status'" with a traceback under the command's last line. Here the workers
+    that did start are ended at once (they are still importing torch, and torch's own clean-up would wait up to
+    5 s for each), and ``__del__`` is left nothing to do."""
 
     def __init__(self, loader) -> None:
-        self._workers_status = [True] * loader.num_workers
         try:
             super().__init__(loader)
         except BaseException:
